@@ -1,0 +1,194 @@
+"""Architecture description: what the chip is built of, read from YAML and validated.
+
+Every key has a default, a type and an allowed range; :data:`KEYS` documents
+them all (``archsim list --keys`` prints the table).  A YAML file may set any
+subset.  Bad input raises :class:`~archsim.errors.ArchsimError` naming the
+file, the key and what is allowed.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import ArchsimError
+
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    kind: str  # int, float, str, bool, mesh, int_or_auto
+    default: Any
+    doc: str
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple = ()
+
+
+KEYS: tuple[Key, ...] = (
+    Key("device", "str", "reram", "memory technology: a techlib device name (reram, sonos, ecram, sram, pcm) or a path to a device .yaml"),
+    Key("rows", "int", 128, "rows per crossbar array (inputs summed on one column)", 2, 65536),
+    Key("cols", "int", 128, "columns per crossbar array", 1, 65536),
+    Key("arrays_per_tile", "int", 8, "crossbar arrays in one tile", 1, 4096),
+    Key("weight_bits", "int", 8, "bits of weight precision (sign included)", 1, 32),
+    Key("bits_per_cell", "int_or_auto", AUTO, "weight bits stored per cell; auto = as many as the device's levels allow, up to what the weight needs", 1, 16),
+    Key("mapping", "str", "differential", "signed weights as a differential pair of arrays (G+ - G-) or with an offset subtracted digitally", choices=("differential", "offset")),
+    Key("input_bits", "int", 8, "bits per input activation (also the activation width sent between tiles)", 1, 32),
+    Key("dac_bits", "int", 1, "bits applied per input pulse; input_bits/dac_bits pulses per vector (1 = bit-serial)", 1, 16),
+    Key("adc_bits", "int", 8, "ADC resolution", 4, 10),
+    Key("cols_per_adc", "int", 8, "columns sharing one ADC (converted one after another)", 1, 65536),
+    Key("adc_rate_Hz", "float", 1.28e9, "conversions per second of one ADC", 1e3, 1e11),
+    Key("mesh", "mesh", AUTO, "tile mesh as [rows, cols]; auto = the smallest near-square mesh that holds the tiles"),
+    Key("tiles", "int_or_auto", AUTO, "tile budget when mesh is auto; auto = as many as the mapping needs", 1, 1_000_000),
+    Key("replicate", "bool", True, "copy layers onto spare tiles of the budget to balance the pipeline"),
+    Key("clock_Hz", "float", 1.2e9, "digital clock of tiles and network", 1e6, 1e10),
+    Key("link_width_bits", "int", 32, "network link (flit) width", 1, 4096),
+    Key("buffer_kB", "float", 64.0, "activation buffer per tile in KB", 0.0, 1e6),
+    Key("node_nm", "int", 32, "CMOS node of the periphery circuits (techlib/circuits/scaling.yaml lists the nodes)", 3, 500),
+    Key("cost_model", "str", "circuit", "circuit: bottom-up from ADC, DAC, array, buffer, NoC components; lut: the device's tile lookup table (seed 002)", choices=("circuit", "lut")),
+)
+KEY_BY_NAME = {k.name: k for k in KEYS}
+
+
+@dataclass(frozen=True)
+class Architecture:
+    device: str = "reram"
+    rows: int = 128
+    cols: int = 128
+    arrays_per_tile: int = 8
+    weight_bits: int = 8
+    bits_per_cell: int | str = AUTO
+    mapping: str = "differential"
+    input_bits: int = 8
+    dac_bits: int = 1
+    adc_bits: int = 8
+    cols_per_adc: int = 8
+    adc_rate_Hz: float = 1.28e9
+    mesh: tuple | str = AUTO
+    tiles: int | str = AUTO
+    replicate: bool = True
+    clock_Hz: float = 1.2e9
+    link_width_bits: int = 32
+    buffer_kB: float = 64.0
+    node_nm: int = 32
+    cost_model: str = "circuit"
+    source: str = "defaults"
+
+    def replace(self, **changes) -> "Architecture":
+        """A copy with some keys changed, validated like a YAML file."""
+        merged = {k.name: getattr(self, k.name) for k in KEYS}
+        merged.update({k: v for k, v in changes.items() if v is not None})
+        return from_dict(merged, where=self.source if not changes else f"{self.source} + overrides")
+
+    def as_dict(self) -> dict:
+        d = {k.name: getattr(self, k.name) for k in KEYS}
+        if isinstance(d["mesh"], tuple):
+            d["mesh"] = list(d["mesh"])
+        return d
+
+    @property
+    def input_pulses(self) -> int:
+        return -(-self.input_bits // self.dac_bits)
+
+    @property
+    def copies(self) -> int:
+        """Arrays per weight slice: 2 for a differential pair, 1 for offset mapping."""
+        return 2 if self.mapping == "differential" else 1
+
+
+assert [f.name for f in dataclasses.fields(Architecture)][:-1] == [k.name for k in KEYS]
+
+
+def _check(key: Key, value: Any, where: str):
+    def bad(allowed: str):
+        return ArchsimError(f"{where}: key '{key.name}' = {value!r} is not allowed; {allowed}")
+
+    def rng(v):
+        if (key.lo is not None and v < key.lo) or (key.hi is not None and v > key.hi):
+            raise bad(f"allowed {key.lo:g} to {key.hi:g}")
+        return v
+
+    if key.kind == "int" or (key.kind == "int_or_auto" and value != AUTO):
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise bad("allowed an integer" + (" or 'auto'" if key.kind == "int_or_auto" else ""))
+        return rng(value)
+    if key.kind == "int_or_auto":
+        return AUTO
+    if key.kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("allowed a number")
+        return rng(float(value))
+    if key.kind == "bool":
+        if not isinstance(value, bool):
+            raise bad("allowed true or false")
+        return value
+    if key.kind == "str":
+        if not isinstance(value, str) or not value:
+            raise bad("allowed a name")
+        if key.choices and value not in key.choices:
+            raise bad(f"allowed: {', '.join(key.choices)}")
+        return value
+    if key.kind == "mesh":
+        if value == AUTO:
+            return AUTO
+        if (isinstance(value, (list, tuple)) and len(value) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4096 for v in value)):
+            return (int(value[0]), int(value[1]))
+        raise bad("allowed 'auto' or [rows, cols] with integers 1 to 4096")
+    raise AssertionError(key.kind)
+
+
+def from_dict(d: Mapping, where: str = "architecture") -> Architecture:
+    if not isinstance(d, Mapping):
+        raise ArchsimError(f"{where}: must be a mapping of keys; allowed keys: {', '.join(KEY_BY_NAME)}")
+    values = {}
+    for name, value in d.items():
+        key = KEY_BY_NAME.get(name)
+        if key is None:
+            raise ArchsimError(f"{where}: unknown key '{name}'; allowed keys: {', '.join(KEY_BY_NAME)}")
+        values[name] = _check(key, value, where)
+    arch = Architecture(**values, source=where)
+    if arch.dac_bits > arch.input_bits:
+        raise ArchsimError(f"{where}: key 'dac_bits' = {arch.dac_bits} exceeds input_bits = {arch.input_bits}")
+    if arch.cols_per_adc > arch.cols:
+        raise ArchsimError(f"{where}: key 'cols_per_adc' = {arch.cols_per_adc} exceeds cols = {arch.cols}")
+    if isinstance(arch.bits_per_cell, int) and arch.bits_per_cell > arch.weight_bits:
+        raise ArchsimError(f"{where}: key 'bits_per_cell' = {arch.bits_per_cell} exceeds weight_bits = {arch.weight_bits}")
+    return arch
+
+
+def load(path: str | Path) -> Architecture:
+    """Read an architecture YAML file (``yaml.safe_load`` only)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ArchsimError(f"{p}: architecture file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ArchsimError(f"{p}: cannot read architecture file ({exc.__class__.__name__})") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}:" if mark else ""
+        raise ArchsimError(f"{p}:{line} not valid YAML") from None
+    if doc is None:
+        doc = {}
+    if isinstance(doc, Mapping) and "architecture" in doc and len(doc) == 1:
+        doc = doc["architecture"]
+    return from_dict(doc, where=str(p))
+
+
+def keys_table() -> list[dict]:
+    return [dict(key=k.name, default=k.default if not isinstance(k.default, tuple) else list(k.default),
+                 allowed=(", ".join(k.choices) if k.choices else
+                          (f"{k.lo:g}..{k.hi:g}" if k.lo is not None else k.kind)), meaning=k.doc)
+            for k in KEYS]
