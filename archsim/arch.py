@@ -79,6 +79,17 @@ class Architecture:
     cost_model: str = "circuit"
     source: str = "defaults"
 
+    def __post_init__(self):
+        where = self.source
+        for key in KEYS:
+            object.__setattr__(self, key.name, _check(key, getattr(self, key.name), where))
+        if self.dac_bits > self.input_bits:
+            raise ArchsimError(f"{where}: key 'dac_bits' = {self.dac_bits} exceeds input_bits = {self.input_bits}")
+        if self.cols_per_adc > self.cols:
+            raise ArchsimError(f"{where}: key 'cols_per_adc' = {self.cols_per_adc} exceeds cols = {self.cols}")
+        if isinstance(self.bits_per_cell, int) and self.bits_per_cell > self.weight_bits:
+            raise ArchsimError(f"{where}: key 'bits_per_cell' = {self.bits_per_cell} exceeds weight_bits = {self.weight_bits}")
+
     def replace(self, **changes) -> "Architecture":
         """A copy with some keys changed, validated like a YAML file."""
         merged = {k.name: getattr(self, k.name) for k in KEYS}
@@ -149,20 +160,10 @@ def _check(key: Key, value: Any, where: str):
 def from_dict(d: Mapping, where: str = "architecture") -> Architecture:
     if not isinstance(d, Mapping):
         raise ArchsimError(f"{where}: must be a mapping of keys; allowed keys: {', '.join(KEY_BY_NAME)}")
-    values = {}
-    for name, value in d.items():
-        key = KEY_BY_NAME.get(name)
-        if key is None:
+    for name in d:
+        if name not in KEY_BY_NAME:
             raise ArchsimError(f"{where}: unknown key '{name}'; allowed keys: {', '.join(KEY_BY_NAME)}")
-        values[name] = _check(key, value, where)
-    arch = Architecture(**values, source=where)
-    if arch.dac_bits > arch.input_bits:
-        raise ArchsimError(f"{where}: key 'dac_bits' = {arch.dac_bits} exceeds input_bits = {arch.input_bits}")
-    if arch.cols_per_adc > arch.cols:
-        raise ArchsimError(f"{where}: key 'cols_per_adc' = {arch.cols_per_adc} exceeds cols = {arch.cols}")
-    if isinstance(arch.bits_per_cell, int) and arch.bits_per_cell > arch.weight_bits:
-        raise ArchsimError(f"{where}: key 'bits_per_cell' = {arch.bits_per_cell} exceeds weight_bits = {arch.weight_bits}")
-    return arch
+    return Architecture(**d, source=where)  # every key is checked in __post_init__
 
 
 def load(path: str | Path) -> Architecture:

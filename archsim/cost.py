@@ -217,6 +217,19 @@ class Estimate:
     def totals(self) -> pd.DataFrame:
         return pd.DataFrame([self.summary])
 
+    def run_energy_J(self, inferences: int) -> float:
+        """Energy of a run of back-to-back inferences: dynamic energy per inference times the count,
+        plus the chip's leakage over the run's duration (pipeline fill, then one period each)."""
+        if inferences < 0:
+            raise ArchsimError(f"inferences = {inferences}; allowed 0 or more")
+        if inferences == 0:
+            return 0.0
+        s = self.summary
+        dynamic = s["energy_per_inference_J"] - s["energy_leakage_J"]
+        period = 1.0 / s["inferences_per_s"]
+        duration = s["latency_s"] + (inferences - 1) * period
+        return inferences * dynamic + s["static_power_W"] * duration
+
 
 def evaluate(m: Mapping, task: str = "inference") -> Estimate:
     """Price a mapping: energy per inference (or training sample), area, timing, efficiency."""
@@ -270,7 +283,7 @@ def evaluate(m: Mapping, task: str = "inference") -> Estimate:
 
     stages = pipeline.stage_latencies(m, t_vec)
     transfer = pipeline.noc_latency(m, tech.router_cycles)
-    latency = pipeline.critical_path(m, stages, transfer)
+    latency = float(pipeline.critical_path(m, stages, transfer))
     period = float(stages.max()) if task == "inference" else latency
     tiles = np.array([l.tiles for l in m.layers], dtype=float)
     p_static_tile = tile_static_power(arch, tech)
@@ -307,7 +320,7 @@ def evaluate(m: Mapping, task: str = "inference") -> Estimate:
         area_mm2=chip_area_mm2, tiles=m.tiles_total, tiles_used=m.tiles_used, mesh=f"{m.mesh[0]}x{m.mesh[1]}",
         arrays=int(sum(l.arrays * l.replication for l in m.layers)), bits_per_cell=m.bits_per_cell,
         tops=ops * rate / 1e12, tops_per_W=ops / E / 1e12, tops_per_mm2=ops * rate / 1e12 / chip_area_mm2,
-        power_W=E * rate,
+        power_W=E * rate, static_power_W=p_static_tile * m.tiles_total,
         utilization=float((cells * df["replication"].to_numpy()).sum() / (m.tiles_total * cap)),
         **{f"energy_{k}_J": float(e[k].sum()) for k in ENERGY_PARTS},
         **{f"area_{k}_mm2": m.tiles_total * ta[k] * 1e6 for k in AREA_PARTS},

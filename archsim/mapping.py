@@ -74,6 +74,23 @@ class LayerMap:
     def vectors_per_replica(self) -> int:
         return ceil_div(self.vectors, self.replication)
 
+    def blocks(self, rows: int, cols: int):
+        """Every array of one replica as ``(group, r0, r1, c0, c1, slice, copy)``.
+
+        Rows ``r0:r1`` of the group's ``K x N/groups`` matrix and columns ``c0:c1`` sit in one
+        ``rows x cols`` array; ``slice`` counts from the least significant cell; ``copy`` is 0 for
+        G+ (or the offset array) and 1 for G-.  The Monte Carlo simulator splits matrices this way.
+        """
+        n_g = self.N // self.groups
+        for g in range(self.groups):
+            for i in range(self.row_blocks):
+                r0, r1 = i * rows, min(self.K, (i + 1) * rows)
+                for j in range(self.col_blocks):
+                    c0, c1 = j * cols, min(n_g, (j + 1) * cols)
+                    for s in range(self.slices):
+                        for c in range(self.copies):
+                            yield g, r0, r1, c0, c1, s, c
+
 
 @dataclass(frozen=True)
 class Edge:

@@ -95,9 +95,14 @@ def _flatten(node: Mapping, prefix: str, file: str, out_q: dict, out_s: dict) ->
             out_s[key] = v
 
 
+def _display(path: Path) -> str:
+    path = path.resolve()
+    return f"techlib/{path.relative_to(ROOT)}" if path.is_relative_to(ROOT) else str(path)
+
+
 def load_file(path: Path) -> tuple[dict, dict]:
     """Read one data file: (quantities by dotted key, other fields by dotted key)."""
-    rel = f"techlib/{path.relative_to(ROOT)}" if path.is_relative_to(ROOT) else str(path)
+    rel = _display(path)
     try:
         with open(path, "r", encoding="utf-8") as fh:
             doc = yaml.safe_load(fh)
@@ -149,7 +154,7 @@ class Record:
 
 def _record(path: Path) -> Record:
     q, s = load_file(path)
-    rel = f"techlib/{path.relative_to(ROOT)}"
+    rel = _display(path)
     return Record(str(s.get("name", path.stem)), rel, MappingProxyType(q), MappingProxyType(s))
 
 

@@ -1,0 +1,52 @@
+"""The Python API: estimates and comparisons as pandas DataFrames."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+import workloads as _workloads
+
+from . import arch as _arch
+from .cost import Estimate, evaluate
+from .mapping import map_workload
+from .report import summary_frame
+from .workload import Workload
+
+
+def _resolve_arch(arch: _arch.Architecture | str | Path | dict | None) -> _arch.Architecture:
+    if arch is None:
+        return _arch.Architecture()
+    if isinstance(arch, _arch.Architecture):
+        return arch
+    if isinstance(arch, dict):
+        return _arch.from_dict(arch, where="architecture dict")
+    return _arch.load(arch)
+
+
+def _resolve_workload(workload: Workload | str) -> Workload:
+    return workload if isinstance(workload, Workload) else _workloads.get(workload)
+
+
+def estimate(workload: Workload | str, device: str | None = None, arch=None, task: str = "inference",
+             **overrides) -> Estimate:
+    """Map and price ``workload`` on an architecture (defaults, a YAML path, a dict or an Architecture).
+
+    ``device`` and keyword ``overrides`` replace architecture keys.
+    """
+    a = _resolve_arch(arch)
+    changes = dict(overrides)
+    if device is not None:
+        changes["device"] = device
+    if changes:
+        a = a.replace(**changes)
+    wl = _resolve_workload(workload)
+    return evaluate(map_workload(wl, a), task=task)
+
+
+def compare(workload: Workload | str, devices: Iterable[str], arch=None, task: str = "inference",
+            **overrides) -> pd.DataFrame:
+    """One row of chip totals per device, same workload and architecture otherwise."""
+    wl = _resolve_workload(workload)
+    return summary_frame(estimate(wl, d, arch, task, **overrides).summary for d in devices)

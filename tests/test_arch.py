@@ -1,0 +1,68 @@
+"""Architecture YAML: defaults, validation, one-line errors that name file and key."""
+import pytest
+
+from archsim import arch
+from archsim.errors import ArchsimError
+
+
+def test_defaults_valid():
+    a = arch.Architecture()
+    assert a.replace() == a.replace()
+    assert a.copies == 2 and a.input_pulses == 8
+
+
+def test_every_key_documented():
+    for row in arch.keys_table():
+        assert row["meaning"] and row["allowed"]
+
+
+def test_yaml_roundtrip(tmp_path):
+    p = tmp_path / "a.yaml"
+    p.write_text("device: sonos\nrows: 256\ncols: 64\nmesh: [4, 5]\nmapping: offset\n")
+    a = arch.load(p)
+    assert (a.device, a.rows, a.cols, a.mesh, a.mapping) == ("sonos", 256, 64, (4, 5), "offset")
+    assert a.input_pulses == 8 and a.copies == 1
+
+
+def test_empty_file_is_defaults(tmp_path):
+    p = tmp_path / "a.yaml"
+    p.write_text("")
+    assert arch.load(p).rows == arch.Architecture().rows
+
+
+@pytest.mark.parametrize("text, pattern", [
+    ("rowz: 4\n", r"a.yaml: unknown key 'rowz'; allowed keys: device, rows"),
+    ("rows: -3\n", r"a.yaml: key 'rows' = -3 is not allowed; allowed 2 to 65536"),
+    ("rows: 12.5\n", r"key 'rows' = 12.5 is not allowed; allowed an integer"),
+    ("adc_bits: 12\n", r"key 'adc_bits' = 12 is not allowed; allowed 4 to 10"),
+    ("mapping: triple\n", r"key 'mapping' = 'triple' is not allowed; allowed: differential, offset"),
+    ("mesh: [3]\n", r"key 'mesh' .* allowed 'auto' or \[rows, cols\]"),
+    ("replicate: maybe\n", r"key 'replicate' = 'maybe' is not allowed; allowed true or false"),
+    ("- 1\n- 2\n", r"a.yaml: must be a mapping of keys"),
+    ("rows: [1, 2\n", r"a.yaml: line \d+: not valid YAML"),
+    ("dac_bits: 4\ninput_bits: 2\n", r"key 'dac_bits' = 4 exceeds input_bits = 2"),
+    ("cols: 16\ncols_per_adc: 32\n", r"key 'cols_per_adc' = 32 exceeds cols = 16"),
+])
+def test_bad_yaml_one_line(tmp_path, text, pattern):
+    p = tmp_path / "a.yaml"
+    p.write_text(text)
+    with pytest.raises(ArchsimError, match=pattern) as exc:
+        arch.load(p)
+    assert "\n" not in str(exc.value)
+
+
+def test_missing_file():
+    with pytest.raises(ArchsimError, match="nope.yaml: architecture file not found"):
+        arch.load("nope.yaml")
+
+
+def test_unsafe_yaml_refused(tmp_path):
+    p = tmp_path / "a.yaml"
+    p.write_text("rows: !!python/object/apply:os.getcwd []\n")
+    with pytest.raises(ArchsimError, match="not valid YAML"):
+        arch.load(p)
+
+
+def test_replace_validates():
+    with pytest.raises(ArchsimError, match="key 'cols' = 0"):
+        arch.Architecture().replace(cols=0)

@@ -1,0 +1,158 @@
+"""Cost model physics: seed 002's table through the estimator, linearity, zero activity, bookkeeping."""
+import numpy as np
+import pytest
+
+import techlib
+from archsim import arch, cost, mapping
+from archsim.errors import ArchsimError
+from conftest import lenet, single_conv, single_dense
+from test_techlib import SEED002
+
+DYNAMIC = ("array", "adc", "dac", "buffer")
+
+
+def est(wl, task="inference", **kw):
+    return cost.evaluate(mapping.map_workload(wl, arch.Architecture(**kw)), task=task)
+
+
+@pytest.mark.parametrize("dev", sorted(SEED002))
+def test_seed002_table_through_estimator(dev):
+    (e_vmm, t_vmm), (e_mvm, t_mvm), (e_opu, t_opu) = (SEED002[dev][o] for o in ("vmm", "mvm", "opu"))
+    wl = single_dense(1024, 1024)
+    e = est(wl, device=dev, cost_model="lut", rows=1024, cols=1024, cols_per_adc=8)
+    row = e.layers.iloc[0]
+    assert row["energy_array_J"] / row["macs"] == pytest.approx(e_vmm * 1e-15, rel=1e-12)
+    assert row["stage_latency_s"] == pytest.approx(t_vmm * 1e-6, rel=1e-12)
+    t = est(wl, task="training", device=dev, cost_model="lut", rows=1024, cols=1024)
+    row = t.layers.iloc[0]
+    assert row["energy_array_J"] / row["macs"] == pytest.approx((e_vmm + e_mvm + e_opu) * 1e-15, rel=1e-12)
+    assert row["stage_latency_s"] == pytest.approx((t_vmm + t_mvm + t_opu) * 1e-6, rel=1e-12)
+    # the lookup table includes the tile periphery: no separate converters
+    assert row["energy_adc_J"] == 0 and row["energy_dac_J"] == 0
+
+
+def test_lut_stage_latency_counts_vectors_per_replica():
+    wl = single_conv(16, 16, 10)
+    e = est(wl, device="sonos", cost_model="lut")
+    assert e.layers["stage_latency_s"].iloc[0] == pytest.approx(100 * 0.40e-6)
+
+
+def test_training_needs_lut_and_pcm_has_none():
+    with pytest.raises(ArchsimError, match="task 'training' needs cost_model: lut"):
+        est(single_dense(8, 8), task="training")
+    with pytest.raises(ArchsimError, match="device 'pcm' has no lookup table entry 'lut.vmm'"):
+        est(single_dense(8, 8), device="pcm", cost_model="lut")
+
+
+@pytest.mark.parametrize("model", ["circuit", "lut"])
+def test_energy_linear_in_vectors(model):
+    a = est(single_conv(8, 8, 8), cost_model=model)
+    b = est(single_conv(8, 8, 16), cost_model=model)
+    assert b.layers["vectors"].iloc[0] == 4 * a.layers["vectors"].iloc[0]
+    for part in DYNAMIC:
+        assert b.summary[f"energy_{part}_J"] == pytest.approx(4 * a.summary[f"energy_{part}_J"], rel=1e-12)
+
+
+def test_energy_linear_in_layer_width():
+    a = est(single_dense(128, 128))
+    b = est(single_dense(128, 256))
+    for part in ("array", "adc", "dac"):
+        assert b.summary[f"energy_{part}_J"] == pytest.approx(2 * a.summary[f"energy_{part}_J"], rel=1e-12)
+
+
+def test_energy_linear_in_inferences():
+    e = est(lenet())
+    runs = [e.run_energy_J(n) for n in (1, 2, 3, 10)]
+    step = runs[1] - runs[0]
+    assert runs[2] - runs[1] == pytest.approx(step, rel=1e-12)
+    assert runs[3] - runs[0] == pytest.approx(9 * step, rel=1e-12)
+    assert e.run_energy_J(0) == 0
+    # one period of a long run costs what one inference costs in steady state
+    assert step == pytest.approx(e.summary["energy_per_inference_J"], rel=1e-12)
+
+
+def test_circuit_energy_from_components():
+    """One 128x128 array: each part equals its event count times its techlib energy."""
+    a = arch.Architecture(device="sonos", bits_per_cell=7)   # 7 magnitude bits in one cell
+    e = cost.evaluate(mapping.map_workload(single_dense(128, 128), a))
+    s = e.summary
+    adc, sh, dac = techlib.circuit("adc"), techlib.circuit("sample_hold"), techlib.circuit("dac")
+    i8 = list(adc["bits"]).index(8.0)
+    pulses, copies = 8, 2
+    assert s["energy_adc_J"] == pytest.approx(pulses * 128 * copies * (adc["energy_per_conversion"][i8]
+                                                                        + sh["energy_per_sample"]), rel=1e-9)
+    assert s["energy_dac_J"] == pytest.approx(pulses * 128 * copies * dac["energy_per_conversion_1bit"], rel=1e-9)
+    dev, act = techlib.device("sonos"), techlib.circuit("activity")
+    g = dev["conductance.g_min"] + act["mean_conductance_fraction"] * (dev["conductance.g_max"] - dev["conductance.g_min"])
+    e_cell = act["input_bit_activity"] * dev["read.voltage"] ** 2 * g * dev["read.pulse"]
+    assert s["energy_array_J"] == pytest.approx(pulses * 128 * 128 * copies * e_cell, rel=1e-9)
+    # 8 columns share an ADC at 1.28 GS/s: 6.25 ns < 10 ns integration, so the read sets the pace
+    assert e.layers["stage_latency_s"].iloc[0] == pytest.approx(8 * 10e-9)
+
+
+def test_adc_sharing_sets_pace():
+    e = est(single_dense(128, 128), device="sonos", cols_per_adc=128)
+    assert e.layers["stage_latency_s"].iloc[0] == pytest.approx(8 * 128 / 1.28e9)
+
+
+def test_zero_activity_costs_nothing(tmp_path):
+    wl = single_dense(64, 64)   # no pooling, no activation, no add
+    lut = est(wl, cost_model="lut")
+    assert lut.summary["energy_adc_J"] == 0 and lut.summary["energy_dac_J"] == 0
+    assert lut.summary["energy_digital_J"] == 0
+    # a device whose cells draw no read energy costs no array energy
+    text = (techlib.DEVICE_DIR / "reram.yaml").read_text()
+    text = text.replace("read:\n", "read:\n  energy_per_cell: {value: 0, unit: fJ, assumption: test}\n", 1)
+    p = tmp_path / "zero.yaml"
+    p.write_text(text)
+    z = est(wl, device=str(p))
+    assert z.summary["energy_array_J"] == 0 and z.summary["energy_adc_J"] > 0
+
+
+def test_idle_tiles_cost_area_and_leakage_not_dynamic_energy():
+    wl = lenet()
+    small = est(wl, replicate=False)
+    big = est(wl, replicate=False, mesh=[10, 10])
+    for part in DYNAMIC + ("digital",):
+        assert big.summary[f"energy_{part}_J"] == pytest.approx(small.summary[f"energy_{part}_J"], rel=1e-12)
+    assert big.summary["area_mm2"] == pytest.approx(small.summary["area_mm2"] * 100 / small.summary["tiles"])
+    assert big.summary["energy_leakage_J"] > small.summary["energy_leakage_J"]
+
+
+def test_replication_raises_throughput_keeps_work():
+    wl = lenet()
+    one = est(wl)
+    rep = est(wl, tiles=one.summary["tiles"] * 4)
+    assert rep.summary["inferences_per_s"] > 2 * one.summary["inferences_per_s"]
+    for part in ("array", "adc", "dac"):
+        assert rep.summary[f"energy_{part}_J"] == pytest.approx(one.summary[f"energy_{part}_J"], rel=1e-12)
+
+
+def test_tops_bookkeeping():
+    s = est(lenet()).summary
+    assert s["macs"] == 416520
+    assert s["tops_per_W"] == pytest.approx(2 * s["macs"] / s["energy_per_inference_J"] / 1e12)
+    assert s["tops"] == pytest.approx(2 * s["macs"] * s["inferences_per_s"] / 1e12)
+    assert s["tops_per_mm2"] == pytest.approx(s["tops"] / s["area_mm2"])
+    parts = sum(s[f"energy_{k}_J"] for k in cost.ENERGY_PARTS)
+    assert s["energy_per_inference_J"] == pytest.approx(parts)
+    assert s["area_mm2"] == pytest.approx(sum(s[f"area_{k}_mm2"] for k in cost.AREA_PARTS))
+    assert 0 < s["utilization"] <= 1
+    assert s["latency_s"] >= 1 / s["inferences_per_s"]
+
+
+def test_node_scaling_applies_to_periphery_only():
+    wl = single_dense(128, 128)
+    a = est(wl, device="sonos")
+    b = est(wl, device="sonos", node_nm=14)
+    assert b.summary["energy_adc_J"] / a.summary["energy_adc_J"] == pytest.approx(0.21)
+    assert b.summary["energy_array_J"] == pytest.approx(a.summary["energy_array_J"])
+    with pytest.raises(ArchsimError, match="key 'node_nm' = 7 has no scaling factors.*allowed: 130"):
+        est(wl, node_nm=7)
+
+
+def test_device_ordering_in_lut_energy():
+    wl = lenet()
+    e = {d: est(wl, device=d, cost_model="lut").summary["energy_array_J"] for d in SEED002}
+    assert e["ecram"] < e["reram"] < e["sonos"] < e["sram"]
+    assert e["sram"] / e["reram"] == pytest.approx(2718 / 12.2)
