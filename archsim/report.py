@@ -76,7 +76,7 @@ def to_text(df: pd.DataFrame) -> str:
 
 def to_markdown(df: pd.DataFrame) -> str:
     head = "| " + " | ".join(map(str, df.columns)) + " |"
-    sep = "|" + "|".join("---" if i == 0 else "---:" for i in range(len(df.columns))) + "|"
+    sep = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(df[c]) else "---" for c in df.columns) + "|"
     body = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join([head, sep] + body)
 

@@ -1,0 +1,84 @@
+"""Command line: readable tables, files written, one-line errors with exit code 2."""
+import subprocess
+import sys
+
+import pytest
+
+from archsim import cli
+from conftest import ROOT
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_list(capsys):
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    for name in ("resnet50", "vgg16", "lenet5", "reram", "sonos", "ecram", "sram", "pcm"):
+        assert name in out
+
+
+def test_list_keys(capsys):
+    code, out, _ = run(capsys, "list", "--keys")
+    assert code == 0 and "cols_per_adc" in out and "bits_per_cell" in out
+
+
+def test_estimate_prints_table(capsys):
+    code, out, _ = run(capsys, "estimate", "--workload", "lenet5", "--device", "sonos", "--layers")
+    assert code == 0
+    for col in ("energy/inference (uJ)", "latency (us)", "inferences/s", "area (mm2)", "TOPS/W", "TOPS/mm2"):
+        assert col in out
+    assert "2 operations" in out and "conv1" in out
+
+
+def test_compare_writes_markdown_and_csv(capsys, tmp_path):
+    code, out, _ = run(capsys, "compare", "--workload", "lenet5", "--devices", "reram,sonos,pcm",
+                       "--out", str(tmp_path))
+    assert code == 0
+    md = (tmp_path / "compare_lenet5.md").read_text()
+    csv = (tmp_path / "compare_lenet5.csv").read_text()
+    assert md.count("| sonos") == 1 and "2 operations" in md and "ASSUMPTION" not in md
+    assert "Assumed values" in md
+    assert csv.splitlines()[0].startswith("workload,device")
+    assert len(csv.splitlines()) == 4
+
+
+def test_set_override_and_arch_file(capsys, tmp_path):
+    a = tmp_path / "a.yaml"
+    a.write_text("rows: 256\ncols: 256\n")
+    code, out, _ = run(capsys, "estimate", "-w", "lenet5", "--arch", str(a), "--set", "adc_bits=6",
+                       "--cost-model", "lut", "--device", "ecram")
+    assert code == 0 and "256x256" in out and "lut" in out
+
+
+@pytest.mark.parametrize("argv, pattern", [
+    (["estimate", "-w", "nosuchnet"], "unknown workload 'nosuchnet'"),
+    (["estimate", "-w", "lenet5", "-d", "mram"], "unknown device 'mram'; choose one of"),
+    (["compare", "-w", "lenet5", "--devices", "reram,unobtainium"], "unknown device 'unobtainium'"),
+    (["estimate", "-w", "lenet5", "--set", "rows=banana"], "key 'rows' = 'banana' is not allowed"),
+    (["estimate", "-w", "lenet5", "--set", "colour=red"], "unknown key 'colour'"),
+    (["estimate", "-w", "lenet5", "--set", "mesh=[1,1]", "--set", "arrays_per_tile=1"],
+     "layer 'conv\\w*' of lenet5 does not fit the chip"),
+    (["estimate", "-w", "lenet5", "--arch", "/nonexistent/a.yaml"], "architecture file not found"),
+    (["estimate", "-w", "lenet5", "-d", "pcm", "--cost-model", "lut"], "device 'pcm' has no lookup table"),
+])
+def test_bad_input_one_line_exit_2(capsys, argv, pattern):
+    import re
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("archsim: error: ")
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+def test_no_traceback_from_real_process(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rows: [1, 2\n")
+    p = subprocess.run([sys.executable, "-m", "archsim.cli", "estimate", "-w", "resnet50", "--arch", str(bad)],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr
+    assert p.stderr.strip().count("\n") == 0 and "bad.yaml: line 2: not valid YAML" in p.stderr

@@ -1,0 +1,128 @@
+"""Workload registry: named network graphs ready for :mod:`archsim`.
+
+>>> import workloads
+>>> workloads.names()[:3]
+['alexnet', 'lenet5', 'mlp']
+>>> wl = workloads.get("ResNet-50")         # case and punctuation do not matter
+>>> wl.total_macs
+4089184256
+
+Every entry is a zero-argument builder returning a fresh
+:class:`archsim.workload.Workload`; :func:`get` builds on each call (the
+biggest network, VGG-16, builds in a few milliseconds), so callers may keep or
+alter what they get.  Add your own network with :func:`register`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from archsim.errors import ArchsimError
+from archsim.workload import Workload
+
+from . import classic, memristor, resnet
+
+__all__ = ["names", "get", "describe", "register", "aliases"]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    build: Callable[[], Workload]
+    description: str
+    aliases: tuple[str, ...]
+
+
+_ENTRIES: dict[str, _Entry] = {}   # canonical name -> entry
+_LOOKUP: dict[str, str] = {}       # normalized name or alias -> canonical name
+
+
+def _norm(name: str) -> str:
+    """Lower case without separators: 'ResNet-50', 'resnet_50' and 'resnet50' meet."""
+    return re.sub(r"[\s_\-.]+", "", str(name).lower())
+
+
+def register(name: str, fn: Callable[[], Workload], description: str, aliases: Iterable[str] = (),
+             *, replace: bool = False) -> None:
+    """Add a workload builder under ``name`` (and ``aliases``).
+
+    ``fn`` takes no arguments and returns a :class:`Workload`.  A name or alias
+    already taken by another entry is an error unless ``replace=True``, which
+    drops the old entry first.
+    """
+    if not isinstance(name, str) or not _norm(name):
+        raise ArchsimError(f"workload name must be a non-empty string, got {name!r}")
+    if not callable(fn):
+        raise ArchsimError(f"workload '{name}': builder must be callable, got {type(fn).__name__}")
+    canonical = name.strip().lower()
+    aliases = tuple(str(a) for a in aliases)
+    keys = [_norm(canonical)] + [_norm(a) for a in aliases]
+    if replace:
+        for old in {_LOOKUP[k] for k in keys if k in _LOOKUP} | {canonical}:
+            _unregister(old)
+    for k, shown in zip(keys, [name, *aliases]):
+        if k in _LOOKUP:
+            raise ArchsimError(f"workload '{name}': name '{shown}' is already taken by '{_LOOKUP[k]}'; "
+                               f"pass replace=True to override")
+    _ENTRIES[canonical] = _Entry(canonical, fn, " ".join(str(description).split()), aliases)
+    for k in keys:
+        _LOOKUP[k] = canonical
+
+
+def _unregister(canonical: str) -> None:
+    _ENTRIES.pop(canonical, None)
+    for k in [k for k, v in _LOOKUP.items() if v == canonical]:
+        del _LOOKUP[k]
+
+
+def names() -> list[str]:
+    """Canonical workload names, sorted."""
+    return sorted(_ENTRIES)
+
+
+def aliases() -> dict[str, tuple[str, ...]]:
+    """Canonical name -> its registered aliases."""
+    return {n: _ENTRIES[n].aliases for n in names()}
+
+
+def _resolve(name: str) -> _Entry:
+    canonical = _LOOKUP.get(_norm(name)) if isinstance(name, str) else None
+    if canonical is None:
+        raise ArchsimError(f"unknown workload {name!r}; choose one of: {', '.join(names())}")
+    return _ENTRIES[canonical]
+
+
+def get(name: str) -> Workload:
+    """Build the workload called ``name`` (case-insensitive; aliases accepted)."""
+    entry = _resolve(name)
+    wl = entry.build()
+    if not isinstance(wl, Workload):
+        raise ArchsimError(f"workload '{entry.name}': builder returned {type(wl).__name__}, not a Workload")
+    return wl
+
+
+def describe() -> list[dict]:
+    """One dict per workload: name, description, dataset, weights, macs (sorted by name)."""
+    rows = []
+    for n in names():
+        wl = get(n)
+        rows.append(dict(name=n, description=_ENTRIES[n].description, dataset=wl.dataset,
+                         weights=int(wl.total_weights), macs=int(wl.total_macs)))
+    return rows
+
+
+# ---- built-in networks ----
+for _name, _fn, _desc, _aliases in (
+    ("lenet5", classic.lenet5, classic.LENET5, ("lenet",)),
+    ("alexnet", classic.alexnet, classic.ALEXNET, ()),
+    ("vgg8", classic.vgg8, classic.VGG8, ("vgg8_cifar10", "neurosim_vgg8")),
+    ("vgg16", classic.vgg16, classic.VGG16, ()),
+    ("mlp", classic.mlp, classic.MLP, ("mlp_784_500_300_10", "zhang_mlp")),
+    ("resnet18", resnet.resnet18, resnet.RESNET18, ()),
+    ("resnet50", resnet.resnet50, resnet.RESNET50, ("resnet50v1.5", "resnet50_v1_5")),
+    ("resnet50v1", resnet.resnet50v1, resnet.RESNET50V1, ()),
+    ("mnist_cnn5", memristor.mnist_cnn5, memristor.MNIST_CNN5, ("yao2020", "yao_mcnn", "mcnn5")),
+):
+    register(_name, _fn, _desc, _aliases)
+del _name, _fn, _desc, _aliases
