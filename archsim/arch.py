@@ -38,6 +38,7 @@ KEYS: tuple[Key, ...] = (
     Key("weight_bits", "int", 8, "bits of weight precision (sign included)", 1, 32),
     Key("bits_per_cell", "int_or_auto", AUTO, "weight bits stored per cell; auto = as many as the device's levels allow, up to what the weight needs", 1, 16),
     Key("mapping", "str", "differential", "signed weights as a differential pair of arrays (G+ - G-) or with an offset subtracted digitally", choices=("differential", "offset")),
+    Key("differential_readout", "str", "digital", "differential pairs: digital = each array of the pair has its own ADC and the difference is taken after conversion; analog = the pair's column currents are subtracted before one conversion", choices=("digital", "analog")),
     Key("input_bits", "int", 8, "bits per input activation (also the activation width sent between tiles)", 1, 32),
     Key("dac_bits", "int", 1, "bits applied per input pulse; input_bits/dac_bits pulses per vector (1 = bit-serial)", 1, 16),
     Key("adc_bits", "int", 8, "ADC resolution", 4, 10),
@@ -64,6 +65,7 @@ class Architecture:
     weight_bits: int = 8
     bits_per_cell: int | str = AUTO
     mapping: str = "differential"
+    differential_readout: str = "digital"
     input_bits: int = 8
     dac_bits: int = 1
     adc_bits: int = 8
@@ -105,6 +107,11 @@ class Architecture:
     @property
     def input_pulses(self) -> int:
         return -(-self.input_bits // self.dac_bits)
+
+    @property
+    def conversions_per_pair(self) -> int:
+        """ADC conversions per column of a weight slice: 2 for a differential pair read out digitally."""
+        return 2 if (self.mapping == "differential" and self.differential_readout == "digital") else 1
 
     @property
     def copies(self) -> int:

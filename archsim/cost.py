@@ -155,11 +155,12 @@ def t_vector(arch: Architecture, tech: Tech) -> float:
 
 def tile_area(arch: Architecture, tech: Tech) -> dict:
     """Area of one tile by component (m2)."""
-    n_adc = ceil_div(arch.cols, arch.cols_per_adc)
+    # a differential pair subtracted in analog shares its ADCs between the pair's two arrays
+    n_adc = ceil_div(arch.cols, arch.cols_per_adc) * arch.conversions_per_pair / arch.copies
     a = arch.arrays_per_tile
     return dict(
         array=a * arch.rows * arch.cols * tech.a_cell,
-        adc=a * (n_adc * tech.a_adc + arch.cols * tech.a_sh),
+        adc=a * (n_adc * tech.a_adc + arch.cols * tech.a_sh * arch.conversions_per_pair / arch.copies),
         dac=a * arch.rows * tech.a_dac,
         digital=a * n_adc * tech.shift_add_per_adc * tech.a_shift_add + tech.a_tile_digital,
         buffer=arch.buffer_kB * tech.a_buf_per_kB + tech.a_bus + a * tech.a_reg_per_array,

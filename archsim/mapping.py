@@ -46,6 +46,7 @@ class LayerMap:
     col_blocks: int        # per group
     slices: int            # cells per weight
     copies: int            # 2 differential, 1 offset
+    conversions: int       # ADC conversions per column per slice: copies, or 1 when a pair is subtracted in analog
     replication: int       # copies of the whole layer on the chip
     tiles: int             # tiles over all replicas
     first_tile: int        # index of its first tile on the serpentine path
@@ -67,8 +68,8 @@ class LayerMap:
 
     @property
     def col_reads(self) -> int:
-        """Columns read (ADC conversions) per input pulse over one replica."""
-        return self.N * self.row_blocks * self.slices * self.copies
+        """ADC conversions per input pulse over one replica."""
+        return self.N * self.row_blocks * self.slices * self.conversions
 
     @property
     def vectors_per_replica(self) -> int:
@@ -175,7 +176,7 @@ def _base_layer_map(layer: Layer, arch: Architecture, bpc: int) -> LayerMap:
     rb = ceil_div(layer.K, arch.rows)
     cb = ceil_div(n_g, arch.cols)
     lm = LayerMap(layer.name, layer.kind, layer.K, layer.N, layer.groups, layer.vectors, layer.macs,
-                  rb, cb, slices, arch.copies, 1, 0, 0)
+                  rb, cb, slices, arch.copies, arch.conversions_per_pair, 1, 0, 0)
     return lm
 
 
@@ -264,7 +265,7 @@ def map_workload(workload: Workload, arch: Architecture, device: techlib.Record 
     for l, r in zip(base, reps):
         t = _tiles_for(l, r, arch)
         layers.append(LayerMap(l.layer, l.kind, l.K, l.N, l.groups, l.vectors, l.macs, l.row_blocks,
-                               l.col_blocks, l.slices, l.copies, r, t, first))
+                               l.col_blocks, l.slices, l.copies, l.conversions, r, t, first))
         first += t
     mesh = arch.mesh if arch.mesh != AUTO else (
         _auto_mesh(first) if arch.tiles == AUTO else _auto_mesh(int(arch.tiles)))

@@ -156,3 +156,11 @@ def test_device_ordering_in_lut_energy():
     e = {d: est(wl, device=d, cost_model="lut").summary["energy_array_J"] for d in SEED002}
     assert e["ecram"] < e["reram"] < e["sonos"] < e["sram"]
     assert e["sram"] / e["reram"] == pytest.approx(2718 / 12.2)
+
+
+def test_analog_differential_readout_halves_conversions():
+    wl = single_dense(128, 128)
+    dig = est(wl, device="sonos")
+    ana = est(wl, device="sonos", differential_readout="analog")
+    assert ana.summary["energy_adc_J"] == pytest.approx(dig.summary["energy_adc_J"] / 2, rel=1e-12)
+    assert ana.summary["energy_array_J"] == pytest.approx(dig.summary["energy_array_J"], rel=1e-12)
