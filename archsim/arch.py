@@ -41,6 +41,7 @@ KEYS: tuple[Key, ...] = (
     Key("differential_readout", "str", "digital", "differential pairs: digital = each array of the pair has its own ADC and the difference is taken after conversion; analog = the pair's column currents are subtracted before one conversion", choices=("digital", "analog")),
     Key("input_bits", "int", 8, "bits per input activation (also the activation width sent between tiles)", 1, 32),
     Key("dac_bits", "int", 1, "bits applied per input pulse; input_bits/dac_bits pulses per vector (1 = bit-serial)", 1, 16),
+    Key("input_accumulation", "str", "digital", "digital = every input pulse is converted and shift-added; analog = the pulses' charge is accumulated (binary weighted) on the column and converted once per vector", choices=("digital", "analog")),
     Key("adc_bits", "int", 8, "ADC resolution", 4, 10),
     Key("cols_per_adc", "int", 8, "columns sharing one ADC (converted one after another)", 1, 65536),
     Key("adc_rate_Hz", "float", 1.28e9, "conversions per second of one ADC", 1e3, 1e11),
@@ -51,6 +52,7 @@ KEYS: tuple[Key, ...] = (
     Key("link_width_bits", "int", 32, "network link (flit) width", 1, 4096),
     Key("buffer_kB", "float", 64.0, "activation buffer per tile in KB", 0.0, 1e6),
     Key("node_nm", "int", 32, "CMOS node of the periphery circuits (techlib/circuits/scaling.yaml lists the nodes)", 3, 500),
+    Key("circuits", "str", "default", "circuit library: default (techlib/circuits/*.yaml) or a folder under techlib/circuits/ whose files replace the default ones (e.g. isaac)"),
     Key("cost_model", "str", "circuit", "circuit: bottom-up from ADC, DAC, array, buffer, NoC components; lut: the device's tile lookup table (seed 002)", choices=("circuit", "lut")),
 )
 KEY_BY_NAME = {k.name: k for k in KEYS}
@@ -68,6 +70,7 @@ class Architecture:
     differential_readout: str = "digital"
     input_bits: int = 8
     dac_bits: int = 1
+    input_accumulation: str = "digital"
     adc_bits: int = 8
     cols_per_adc: int = 8
     adc_rate_Hz: float = 1.28e9
@@ -78,6 +81,7 @@ class Architecture:
     link_width_bits: int = 32
     buffer_kB: float = 64.0
     node_nm: int = 32
+    circuits: str = "default"
     cost_model: str = "circuit"
     source: str = "defaults"
 
@@ -107,6 +111,11 @@ class Architecture:
     @property
     def input_pulses(self) -> int:
         return -(-self.input_bits // self.dac_bits)
+
+    @property
+    def conversions_per_vector(self) -> int:
+        """ADC conversions per column per vector: one per pulse, or one when pulses accumulate in analog."""
+        return 1 if self.input_accumulation == "analog" else self.input_pulses
 
     @property
     def conversions_per_pair(self) -> int:
@@ -141,6 +150,11 @@ def _check(key: Key, value: Any, where: str):
     if key.kind == "int_or_auto":
         return AUTO
     if key.kind == "float":
+        if isinstance(value, str):  # PyYAML reads 1e9 (no dot, no sign) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad("allowed a number")
         return rng(float(value))

@@ -16,6 +16,7 @@ import workloads
 from . import arch as _arch
 from . import report
 from .api import estimate
+from .cost import ENERGY_PARTS
 from .errors import ArchsimError
 
 
@@ -93,7 +94,7 @@ def cmd_estimate(args) -> int:
         cols = ["layer", "macs", "arrays", "replication", "tiles", "energy_J", "stage_latency_s", "utilization"]
         print()
         print(report.to_text(est.layers[cols]))
-    parts = {k: s[f"energy_{k}_J"] for k in ("array", "adc", "dac", "digital", "buffer", "noc", "leakage")}
+    parts = {k: s[f"energy_{k}_J"] for k in ENERGY_PARTS}
     total = sum(parts.values())
     print("\nenergy split: " + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in parts.items()))
     print(report.OPS_NOTE)

@@ -32,8 +32,8 @@ from .errors import ArchsimError
 from .mapping import Mapping, ceil_div
 
 OPS_PER_MAC = 2
-ENERGY_PARTS = ("array", "adc", "dac", "digital", "buffer", "noc", "leakage")
-AREA_PARTS = ("array", "adc", "dac", "digital", "buffer", "noc")
+ENERGY_PARTS = ("array", "adc", "dac", "digital", "buffer", "noc", "leakage", "io")
+AREA_PARTS = ("array", "adc", "dac", "digital", "buffer", "noc", "io")
 
 
 def _interp_table(rec: techlib.Record, key: str, bits: int, what: str) -> float:
@@ -44,11 +44,11 @@ def _interp_table(rec: techlib.Record, key: str, bits: int, what: str) -> float:
     return float(np.exp(np.interp(bits, xs, np.log(ys))))
 
 
-def node_scale(node_nm: int, ref_nm: float) -> tuple[float, float]:
+def node_scale(node_nm: int, ref_nm: float, library: str = "default") -> tuple[float, float]:
     """(energy, area) factor from the circuits' reference node to ``node_nm``."""
     if int(round(ref_nm)) == int(node_nm):
         return 1.0, 1.0
-    sc = techlib.circuit("scaling")
+    sc = techlib.circuit("scaling", library)
     nodes = [int(round(n)) for n in sc["nodes"]]
     if int(node_nm) not in nodes or int(round(ref_nm)) not in nodes:
         raise ArchsimError(f"architecture key 'node_nm' = {node_nm} has no scaling factors in {sc.file}; allowed: "
@@ -65,7 +65,8 @@ class Tech:
 
     device: str
     kind: str
-    e_cell: float          # J per used cell per input pulse
+    e_cell: float          # J per used cell per input pulse (average input activity)
+    e_cell_peak: float     # J per cell per input pulse with every input active
     t_read: float          # s, array integration per input pulse
     a_cell: float          # m2
     e_adc: float
@@ -92,33 +93,43 @@ class Tech:
     e_digital_op: float
     e_act_op: float
     a_tile_digital: float
+    e_oreg_result: float   # IMA output register write per ADC result
+    e_tile_shift_add: float  # per output element of a layer
+    e_oreg_tile: float     # per output element of a layer
+    p_io: float            # W, chip-level links, always on
+    a_io: float            # m2
+    buf_access_bits: float
+    bus_wires: float
+    router_ports: float
+    activation_units: float
+    pool_units: float
     lut: dict = field(compare=False)
 
 
 @lru_cache(maxsize=256)
 def tech_for(arch: Architecture) -> Tech:
     dev = techlib.device(arch.device)
-    act = techlib.circuit("activity")
-    adc, dac, sh = techlib.circuit("adc"), techlib.circuit("dac"), techlib.circuit("sample_hold")
-    sa, buf, noc, dig = (techlib.circuit(n) for n in ("shift_add", "buffer", "noc", "digital"))
+    lib = arch.circuits
+    act, adc, dac, sh, sa, buf, noc, dig, io = (techlib.circuit(n, lib) for n in (
+        "activity", "adc", "dac", "sample_hold", "shift_add", "buffer", "noc", "digital", "io"))
 
     kind = dev.field("kind", "analog")
     t_read = dev["read.pulse"]
     if dev.has("read.energy_per_cell"):
-        e_cell = act["input_bit_activity"] * dev["read.energy_per_cell"]
+        e_peak = dev["read.energy_per_cell"]
     else:
         g_min, g_max = dev["conductance.g_min"], dev["conductance.g_max"]
         g_mean = g_min + act["mean_conductance_fraction"] * (g_max - g_min)
-        e_cell = act["input_bit_activity"] * dev["read.voltage"] ** 2 * g_mean * t_read
-    f = arch.node_nm * 1e-9
-    es, as_ = node_scale(arch.node_nm, adc["node"])
+        e_peak = dev["read.voltage"] ** 2 * g_mean * t_read
+    es, as_ = node_scale(arch.node_nm, adc["node"], lib)
     dac_scale = dac["energy_scaling_per_bit"] ** (arch.dac_bits - 1)
     lut = {}
     for op in ("vmm", "mvm", "opu"):
         if dev.has(f"lut.{op}.energy_per_op"):
             lut[op] = (dev[f"lut.{op}.energy_per_op"], dev[f"lut.{op}.latency"])
     return Tech(
-        device=dev.name, kind=kind, e_cell=e_cell, t_read=t_read, a_cell=dev["cell.area"] * f * f,
+        device=dev.name, kind=kind, e_cell=act["input_bit_activity"] * e_peak, e_cell_peak=e_peak, t_read=t_read,
+        a_cell=techlib.cell_area_m2(dev, arch.node_nm),
         e_adc=es * _interp_table(adc, "energy_per_conversion", arch.adc_bits, "ADC energy"),
         a_adc=as_ * _interp_table(adc, "area", arch.adc_bits, "ADC area"),
         e_dac=es * dac["energy_per_conversion_1bit"] * dac_scale, a_dac=as_ * dac["area_1bit"] * dac_scale,
@@ -133,7 +144,12 @@ def tech_for(arch: Architecture) -> Tech:
         tiles_per_router=noc["tiles_per_router"], router_cycles=noc["router_latency"],
         p_leak_router=es * noc["leakage_per_router"],
         e_digital_op=es * dig["energy_per_op"], e_act_op=es * dig["activation_energy_per_op"],
-        a_tile_digital=as_ * dig["tile_area"], lut=lut,
+        a_tile_digital=as_ * dig["tile_area"],
+        e_oreg_result=es * sa["output_register_energy_per_op"],
+        e_tile_shift_add=es * dig["tile_shift_add_energy_per_op"], e_oreg_tile=es * dig["output_register_energy_per_op"],
+        p_io=io["power"], a_io=io["area"], buf_access_bits=buf["access_width"], bus_wires=buf["bus_wires"],
+        router_ports=noc["ports"], activation_units=dig["activation_units"], pool_units=dig["pool_units"],
+        lut=lut,
     )
 
 
@@ -150,6 +166,10 @@ def t_vector(arch: Architecture, tech: Tech) -> float:
     if arch.cost_model == "lut":
         return _lut(tech, "vmm", arch)[1]
     t_adc = arch.cols_per_adc / arch.adc_rate_Hz
+    if arch.input_accumulation == "analog":
+        # pulses integrate on the column, then one conversion sweep; a double-buffered
+        # sample-and-hold lets the sweep of one vector overlap the integration of the next
+        return max(arch.input_pulses * tech.t_read, t_adc)
     return arch.input_pulses * max(tech.t_read, t_adc)
 
 
@@ -165,6 +185,7 @@ def tile_area(arch: Architecture, tech: Tech) -> dict:
         digital=a * n_adc * tech.shift_add_per_adc * tech.a_shift_add + tech.a_tile_digital,
         buffer=arch.buffer_kB * tech.a_buf_per_kB + tech.a_bus + a * tech.a_reg_per_array,
         noc=tech.a_router / tech.tiles_per_router,
+        io=0.0,
     )
 
 
@@ -266,17 +287,20 @@ def evaluate(m: Mapping, task: str = "inference") -> Estimate:
             t_vec = t_vmm + t_mvm + t_opu
     else:
         t_vec = t_vector(arch, tech)
+        C = arch.conversions_per_vector
         e["array"] = V * P * cells * tech.e_cell
         e["dac"] = V * P * row_drives * tech.e_dac
-        e["adc"] = V * P * col_reads * (tech.e_adc + tech.e_sh)
-        e["digital"] = V * P * col_reads * tech.e_shift_add
+        e["adc"] = V * C * col_reads * (tech.e_adc + tech.e_sh)
+        e["digital"] = V * C * col_reads * tech.e_shift_add + V * N * tech.e_tile_shift_add
+        e["buffer"] = V * C * col_reads * tech.e_oreg_result
         if arch.mapping == "offset":
             e["digital"] += V * N * tech.e_digital_op  # subtract offset x sum(inputs) per output
 
     dig = _digital_ops(m, tech)
     e["digital"] += np.array([dig[l.layer] for l in m.layers]) * (3 if task == "training" else 1)
     passes = 2 if task == "training" else 1  # training moves activations forward and errors back
-    e["buffer"] = passes * (V * (KG + N) * ib * (tech.e_buf_bit + tech.e_bus_bit) + V * row_drives * ib * tech.e_reg_bit)
+    e["buffer"] += passes * (V * (KG + N) * ib * (tech.e_buf_bit + tech.e_bus_bit) + V * row_drives * ib * tech.e_reg_bit
+                             + V * N * tech.e_oreg_tile)
     noc_bits = {l.layer: 0.0 for l in m.layers}
     for ed in m.edges:
         noc_bits[ed.dst if ed.dst != "output" else ed.src] += ed.bit_hops
@@ -290,6 +314,7 @@ def evaluate(m: Mapping, task: str = "inference") -> Estimate:
     p_static_tile = tile_static_power(arch, tech)
     # the whole chip leaks for one period per inference; unused tiles are shared out by tile count
     e["leakage"] = p_static_tile * m.tiles_total * period * tiles / tiles.sum()
+    e["io"] = tech.p_io * period * tiles / tiles.sum()
 
     ta = tile_area(arch, tech)
     cap = arch.arrays_per_tile * arch.rows * arch.cols
@@ -311,7 +336,7 @@ def evaluate(m: Mapping, task: str = "inference") -> Estimate:
     df["utilization"] = cells * np.array([l.replication for l in m.layers]) / (tiles * cap)
 
     E = float(df["energy_J"].sum())
-    chip_area_mm2 = m.tiles_total * sum(ta.values()) * 1e6
+    chip_area_mm2 = (m.tiles_total * sum(ta.values()) + tech.a_io) * 1e6
     ops = OPS_PER_MAC * float(macs.sum()) * (3 if task == "training" else 1)
     rate = 1.0 / period
     summary = dict(
@@ -321,9 +346,10 @@ def evaluate(m: Mapping, task: str = "inference") -> Estimate:
         area_mm2=chip_area_mm2, tiles=m.tiles_total, tiles_used=m.tiles_used, mesh=f"{m.mesh[0]}x{m.mesh[1]}",
         arrays=int(sum(l.arrays * l.replication for l in m.layers)), bits_per_cell=m.bits_per_cell,
         tops=ops * rate / 1e12, tops_per_W=ops / E / 1e12, tops_per_mm2=ops * rate / 1e12 / chip_area_mm2,
-        power_W=E * rate, static_power_W=p_static_tile * m.tiles_total,
+        power_W=E * rate, static_power_W=p_static_tile * m.tiles_total + tech.p_io,
         utilization=float((cells * df["replication"].to_numpy()).sum() / (m.tiles_total * cap)),
         **{f"energy_{k}_J": float(e[k].sum()) for k in ENERGY_PARTS},
-        **{f"area_{k}_mm2": m.tiles_total * ta[k] * 1e6 for k in AREA_PARTS},
+        **{f"area_{k}_mm2": m.tiles_total * ta[k] * 1e6 for k in AREA_PARTS if k != "io"},
+        area_io_mm2=tech.a_io * 1e6,
     )
     return Estimate(m, task, df, summary)

@@ -60,7 +60,18 @@ class Quantity:
         return f"ASSUMPTION: {self.assumption}" if self.assumption else self.source
 
 
+def _number(v):
+    """PyYAML reads ``1e9`` (no dot, no sign) as a string: accept such numeric strings."""
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    return v
+
+
 def _convert(raw, unit: str, where: str):
+    raw = [_number(v) for v in raw] if isinstance(raw, list) else _number(raw)
     if unit not in UNITS:
         raise ArchsimError(f"{where}: unit '{unit}' is unknown; allowed: {', '.join(sorted(UNITS))}")
     f = UNITS[unit]
@@ -182,7 +193,15 @@ def device(name_or_path: str) -> Record:
 
 
 @lru_cache(maxsize=None)
-def circuit(name: str) -> Record:
+def circuit(name: str, library: str = "default") -> Record:
+    """A circuit component.  A library other than ``default`` is a folder ``circuits/<library>/``
+    whose files replace the default ones of the same name (e.g. ``circuits/isaac/adc.yaml``)."""
+    if library != "default":
+        if library not in circuit_libraries():
+            raise ArchsimError(f"unknown circuit library '{library}'; choose one of: {', '.join(circuit_libraries())}")
+        path = CIRCUIT_DIR / library / f"{name}.yaml"
+        if path.exists():
+            return _record(path)
     path = CIRCUIT_DIR / f"{name}.yaml"
     if not path.exists():
         raise ArchsimError(f"unknown circuit '{name}'; choose one of: {', '.join(circuit_names())}")
@@ -193,5 +212,21 @@ def circuit_names() -> list[str]:
     return sorted(p.stem for p in CIRCUIT_DIR.glob("*.yaml"))
 
 
+def circuit_libraries() -> list[str]:
+    return ["default"] + sorted(p.name for p in CIRCUIT_DIR.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+
+
 def all_records() -> list[Record]:
-    return [device(n) for n in device_names()] + [circuit(n) for n in circuit_names()]
+    recs = [device(n) for n in device_names()] + [circuit(n) for n in circuit_names()]
+    for lib in circuit_libraries()[1:]:
+        recs += [_record(p) for p in sorted((CIRCUIT_DIR / lib).glob("*.yaml"))]
+    return recs
+
+
+def cell_area_m2(dev: Record, node_nm: float) -> float:
+    """A cell's area in m2: ``cell.area`` in F2 (times the node squared) or in an absolute unit."""
+    q = dev.q("cell.area")
+    if q.unit == "F2":
+        f = node_nm * 1e-9  # feature size F in metres
+        return q.value * f * f
+    return q.value
