@@ -14,7 +14,7 @@ import techlib
 import workloads
 
 from . import arch as _arch
-from . import report
+from . import presets, report
 from .api import estimate
 from .cost import ENERGY_PARTS
 from .errors import ArchsimError
@@ -34,7 +34,12 @@ def _overrides(items: list[str] | None) -> dict:
 
 
 def _arch_from_args(args) -> _arch.Architecture:
-    a = _arch.load(args.arch) if args.arch else _arch.Architecture()
+    if args.arch and getattr(args, "preset", None):
+        raise ArchsimError("--arch and --preset both given; choose one (use --set to change a preset's keys)")
+    if getattr(args, "preset", None):
+        a = presets.load(args.preset).architecture
+    else:
+        a = _arch.load(args.arch) if args.arch else _arch.Architecture()
     changes = _overrides(args.set)
     if getattr(args, "cost_model", None):
         changes["cost_model"] = args.cost_model
@@ -70,7 +75,20 @@ def cmd_list(args) -> int:
                          assumed_values=len(r.assumptions()), description=r.field("description", "")))
     print("\nDevices\n")
     print(report.to_text(pd.DataFrame(rows)))
+    rows = [dict(name=n, description=presets.load(n).description) for n in presets.names()]
+    print("\nPresets (--preset NAME)\n")
+    print(report.to_text(pd.DataFrame(rows)))
     print("\nArchitecture keys: archsim list --keys")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from . import validate
+    files = validate.write_report(args.out)
+    df = validate.validation_frame() if args.verbose else None
+    print("wrote " + ", ".join(map(str, files)))
+    if df is not None:
+        print(report.to_text(df[["source", "figure", "unit", "published", "archsim", "ratio"]]))
     return 0
 
 
@@ -137,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp):
         sp.add_argument("--workload", "-w", required=True, help="built-in workload name (archsim list)")
         sp.add_argument("--arch", help="architecture YAML file")
+        sp.add_argument("--preset", help="a published architecture (archsim list): isaac, sonos_sandia, yao2020, ibm_pcm, dpe")
         sp.add_argument("--cost-model", choices=("circuit", "lut"), help="override the architecture's cost_model")
         sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one architecture key (repeatable)")
         sp.add_argument("--task", choices=("inference", "training"), default="inference")
@@ -153,6 +172,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--devices", "-D", default=",".join(techlib.device_names()),
                     help="comma-separated device names (default: all)")
     sp.set_defaults(func=cmd_compare)
+
+    sp = sub.add_parser("validate", help="regenerate the validation report against published figures")
+    sp.add_argument("--out", default="reports", help="folder for validation.md and validation.csv (default: reports)")
+    sp.add_argument("--verbose", "-v", action="store_true", help="also print the table")
+    sp.set_defaults(func=cmd_validate)
+
+    try:  # sweeps, sizing and benchmark tables live in their own module
+        from . import cli_sweep
+    except ImportError:
+        cli_sweep = None
+    if cli_sweep is not None:
+        cli_sweep.register(sub)
     return p
 
 

@@ -212,6 +212,16 @@ def circuit_names() -> list[str]:
     return sorted(p.stem for p in CIRCUIT_DIR.glob("*.yaml"))
 
 
+@lru_cache(maxsize=None)
+def published(name: str) -> Record:
+    """Published figures kept for validation: ``published/<name>.yaml``."""
+    path = ROOT / "published" / f"{name}.yaml"
+    if not path.exists():
+        raise ArchsimError(f"unknown published record '{name}'; choose one of: "
+                           f"{', '.join(sorted(p.stem for p in (ROOT / 'published').glob('*.yaml')))}")
+    return _record(path)
+
+
 def circuit_libraries() -> list[str]:
     return ["default"] + sorted(p.name for p in CIRCUIT_DIR.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
 
@@ -220,6 +230,7 @@ def all_records() -> list[Record]:
     recs = [device(n) for n in device_names()] + [circuit(n) for n in circuit_names()]
     for lib in circuit_libraries()[1:]:
         recs += [_record(p) for p in sorted((CIRCUIT_DIR / lib).glob("*.yaml"))]
+    recs += [_record(p) for p in sorted((ROOT / "published").glob("*.yaml"))]
     return recs
 
 

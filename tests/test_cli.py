@@ -82,3 +82,12 @@ def test_no_traceback_from_real_process(tmp_path):
     assert p.returncode == 2
     assert "Traceback" not in p.stderr
     assert p.stderr.strip().count("\n") == 0 and "bad.yaml: line 2: not valid YAML" in p.stderr
+
+
+def test_preset_and_validate(capsys, tmp_path):
+    code, out, _ = run(capsys, "estimate", "-w", "resnet50", "--preset", "isaac")
+    assert code == 0 and "168 tiles (14x12 mesh)" in out
+    code, out, err = run(capsys, "estimate", "-w", "resnet50", "--preset", "isaac", "--arch", "x.yaml")
+    assert code == 2 and "--arch and --preset both given" in err
+    code, out, _ = run(capsys, "validate", "--out", str(tmp_path))
+    assert code == 0 and (tmp_path / "validation.md").exists()
