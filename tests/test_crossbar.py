@@ -1,0 +1,75 @@
+"""Crossbar circuit solver: exact in the ideal limit, equal to per-vector nodal solves and to SPICE."""
+import shutil
+
+import numpy as np
+import pytest
+
+from archsim import crossbar as cb
+from archsim.errors import ArchsimError
+
+SEED001 = cb.Parasitics(r_wire=1.0, r_in=100.0, r_out=100.0)   # seed 001 section VI
+
+
+def rand_g(shape, seed=0):
+    # seed 001's range: 2 kohm .. 3 Mohm
+    return np.random.default_rng(seed).uniform(1 / 3e6, 1 / 2e3, shape)
+
+
+def test_single_cell_is_a_series_circuit():
+    g = np.array([[1e-4]])
+    p = cb.Parasitics(r_wire=3.0, r_in=50.0, r_out=20.0)
+    expected = 1.0 / (50.0 + 3.0 + 1e4 + 3.0 + 20.0)
+    assert cb.effective_matrix(g, p)[0, 0] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(20, 13), (13, 20), (1, 7), (7, 1), (32, 32)])
+def test_effective_matrix_equals_per_vector_solves(shape):
+    g = rand_g(shape)
+    v = np.random.default_rng(1).uniform(0, 0.2, (shape[0], 3))
+    G = cb.effective_matrix(g, SEED001)
+    for k in range(3):
+        ref = cb.solve_vector(g, SEED001, v[:, k])
+        np.testing.assert_allclose(G @ v[:, k], ref, rtol=1e-10, atol=0)
+
+
+def test_zero_parasitics_give_ideal_product():
+    g = rand_g((9, 5))
+    assert np.array_equal(cb.effective_matrix(g, cb.Parasitics()), g.T)
+
+
+def test_zero_wire_is_the_limit_of_small_wire():
+    g = rand_g((12, 10))
+    for r_in, r_out in [(100.0, 0.0), (0.0, 100.0), (100.0, 100.0)]:
+        merged = cb.effective_matrix(g, cb.Parasitics(0.0, r_in, r_out))
+        tiny = cb.effective_matrix(g, cb.Parasitics(1e-7, r_in, r_out))
+        np.testing.assert_allclose(merged, tiny, rtol=1e-5)
+
+
+def test_ir_drop_only_loses_current_and_grows_with_wire_and_size():
+    err = {}
+    for n in (16, 64):
+        g = rand_g((n, n))
+        for rw in (0.5, 2.0):
+            G = cb.effective_matrix(g, cb.Parasitics(rw, 100.0, 100.0))
+            v = np.full(n, 0.2)
+            # sneak paths may add to one entry, but with every row driven each column loses current
+            assert (G @ v < g.T @ v).all()
+            err[n, rw] = np.abs(G @ v - g.T @ v).max() / np.abs(g.T @ v).max()
+    assert err[16, 2.0] > err[16, 0.5] and err[64, 0.5] > err[16, 0.5]
+
+
+def test_bad_input():
+    with pytest.raises(ArchsimError, match="'r_wire' = -1"):
+        cb.Parasitics(r_wire=-1)
+    with pytest.raises(ArchsimError, match="conductances must be finite and >= 0"):
+        cb.effective_matrix(np.array([[-1.0]]), SEED001)
+
+
+@pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice not installed (apt-get install ngspice)")
+@pytest.mark.parametrize("shape", [(8, 6), (16, 16)])
+def test_agrees_with_spice(shape):
+    g = rand_g(shape, seed=3)
+    v = np.random.default_rng(4).uniform(0, 0.2, shape[0])
+    ours = cb.effective_matrix(g, SEED001) @ v
+    spice = cb.spice_currents(g, SEED001, v)
+    assert np.abs(ours - spice).max() / np.abs(ours).max() < 1e-6
