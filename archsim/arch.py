@@ -34,6 +34,9 @@ KEYS: tuple[Key, ...] = (
     Key("device", "str", "reram", "memory technology: a techlib device name (reram, sonos, ecram, sram, pcm) or a path to a device .yaml"),
     Key("rows", "int", 128, "rows per crossbar array (inputs summed on one column)", 2, 65536),
     Key("cols", "int", 128, "columns per crossbar array", 1, 65536),
+    Key("r_wire_ohm", "float", 0.0, "wire resistance per segment between crosspoints (rows and columns; the driver-to-first-cell segment counts); 0 = ideal wires", 0.0, 1e6),
+    Key("r_in_ohm", "float", 0.0, "row driver output resistance", 0.0, 1e9),
+    Key("r_out_ohm", "float", 0.0, "column sense (transimpedance) input resistance", 0.0, 1e9),
     Key("arrays_per_tile", "int", 8, "crossbar arrays in one tile", 1, 4096),
     Key("weight_bits", "int", 8, "bits of weight precision (sign included)", 1, 32),
     Key("bits_per_cell", "int_or_auto", AUTO, "weight bits stored per cell; auto = as many as the device's levels allow, up to what the weight needs", 1, 16),
@@ -63,6 +66,9 @@ class Architecture:
     device: str = "reram"
     rows: int = 128
     cols: int = 128
+    r_wire_ohm: float = 0.0
+    r_in_ohm: float = 0.0
+    r_out_ohm: float = 0.0
     arrays_per_tile: int = 8
     weight_bits: int = 8
     bits_per_cell: int | str = AUTO
@@ -111,6 +117,12 @@ class Architecture:
     @property
     def input_pulses(self) -> int:
         return -(-self.input_bits // self.dac_bits)
+
+    @property
+    def parasitics(self):
+        """Wire, driver and sense resistances of every array (archsim.crossbar.Parasitics)."""
+        from .crossbar import Parasitics
+        return Parasitics(self.r_wire_ohm, self.r_in_ohm, self.r_out_ohm)
 
     @property
     def conversions_per_vector(self) -> int:
