@@ -318,24 +318,25 @@ def evaluate(m: Mapping, task: str = "inference") -> Estimate:
 
     ta = tile_area(arch, tech)
     cap = arch.arrays_per_tile * arch.rows * arch.cols
+    reps = np.array([l.replication for l in m.layers], dtype=float)
+    energy = sum(e[k] for k in ENERGY_PARTS)
     df = pd.DataFrame({
         "layer": [l.layer for l in m.layers],
         "kind": [l.kind for l in m.layers],
         "macs": macs.astype(np.int64),
         "vectors": V.astype(np.int64),
         "arrays": [l.arrays for l in m.layers],
-        "replication": [l.replication for l in m.layers],
+        "replication": reps.astype(np.int64),
         "tiles": tiles.astype(np.int64),
         **{f"energy_{k}_J": e[k] for k in ENERGY_PARTS},
+        "energy_J": energy,
+        **{f"area_{k}_mm2": tiles * ta[k] * 1e6 for k in AREA_PARTS},
+        "area_mm2": tiles * sum(ta.values()) * 1e6,
+        "stage_latency_s": stages,
+        "utilization": cells * reps / (tiles * cap),
     })
-    df["energy_J"] = sum(e[k] for k in ENERGY_PARTS)
-    for k in AREA_PARTS:
-        df[f"area_{k}_mm2"] = tiles * ta[k] * 1e6
-    df["area_mm2"] = tiles * sum(ta.values()) * 1e6
-    df["stage_latency_s"] = stages
-    df["utilization"] = cells * np.array([l.replication for l in m.layers]) / (tiles * cap)
 
-    E = float(df["energy_J"].sum())
+    E = float(energy.sum())
     chip_area_mm2 = (m.tiles_total * sum(ta.values()) + tech.a_io) * 1e6
     ops = OPS_PER_MAC * float(macs.sum()) * (3 if task == "training" else 1)
     rate = 1.0 / period
@@ -347,7 +348,7 @@ def evaluate(m: Mapping, task: str = "inference") -> Estimate:
         arrays=int(sum(l.arrays * l.replication for l in m.layers)), bits_per_cell=m.bits_per_cell,
         tops=ops * rate / 1e12, tops_per_W=ops / E / 1e12, tops_per_mm2=ops * rate / 1e12 / chip_area_mm2,
         power_W=E * rate, static_power_W=p_static_tile * m.tiles_total + tech.p_io,
-        utilization=float((cells * df["replication"].to_numpy()).sum() / (m.tiles_total * cap)),
+        utilization=float((cells * reps).sum() / (m.tiles_total * cap)),
         **{f"energy_{k}_J": float(e[k].sum()) for k in ENERGY_PARTS},
         **{f"area_{k}_mm2": m.tiles_total * ta[k] * 1e6 for k in AREA_PARTS if k != "io"},
         area_io_mm2=tech.a_io * 1e6,

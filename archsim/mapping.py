@@ -161,7 +161,10 @@ def resolve_bits_per_cell(arch: Architecture, device: techlib.Record) -> int:
     mag_bits = arch.weight_bits - 1 if arch.mapping == "differential" else arch.weight_bits
     mag_bits = max(1, mag_bits)
     if arch.bits_per_cell == AUTO:
-        return min(dev_bits, mag_bits)
+        # as few slices as the device allows, with the bits spread evenly over them (7 bits on 6-bit
+        # cells: 4 + 3, not 6 + 1, whose top slice would amplify its cell's errors 64 times)
+        slices = -(-mag_bits // dev_bits)
+        return -(-mag_bits // slices)
     if arch.bits_per_cell > dev_bits:
         raise ArchsimError(
             f"{arch.source}: key 'bits_per_cell' = {arch.bits_per_cell} exceeds what device '{device.name}' holds "
@@ -185,13 +188,14 @@ def _tiles_for(lm: LayerMap, replication: int, arch: Architecture) -> int:
 
 
 def _auto_mesh(tiles: int) -> tuple[int, int]:
-    """Smallest near-square mesh holding ``tiles``: least waste, then most square."""
+    """Near-square mesh holding ``tiles``: ``r = ceil(sqrt(t))`` rows or one fewer, whichever wastes less."""
+    r = max(1, math.isqrt(tiles - 1) + 1) if tiles > 1 else 1
     best = None
-    for r in range(1, math.isqrt(tiles) + 2):
-        c = ceil_div(tiles, r)
-        if c < r:
-            break
-        cand = (r * c - tiles, c - r, r, c)
+    for rr in (r - 1, r):
+        if rr < 1:
+            continue
+        c = ceil_div(tiles, rr)
+        cand = (rr * c - tiles, abs(c - rr), min(rr, c), max(rr, c))
         if best is None or cand < best:
             best = cand
     return best[2], best[3]
@@ -220,13 +224,16 @@ def _balance(base: list[LayerMap], budget: int, arch: Architecture) -> list[int]
 
 
 def _mean_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean |a_i - b_j| over all pairs of integer coordinates, via histograms (O(range^2))."""
+    """Mean |a_i - b_j| over all pairs of integer coordinates.
+
+    For integer points, E|A - B| = sum over unit gaps k of P(A <= k < B) + P(B <= k < A)
+    = sum_k Fa(k) (1 - Fb(k)) + Fb(k) (1 - Fa(k)), with the empirical CDFs Fa, Fb: linear in the range.
+    """
     lo = min(a.min(), b.min())
     hi = max(a.max(), b.max())
-    ha = np.bincount(a - lo, minlength=hi - lo + 1) / a.size
-    hb = np.bincount(b - lo, minlength=hi - lo + 1) / b.size
-    x = np.arange(hi - lo + 1)
-    return float(ha @ np.abs(x[:, None] - x[None, :]) @ hb)
+    fa = np.cumsum(np.bincount(a - lo, minlength=hi - lo + 1))[:-1] / a.size
+    fb = np.cumsum(np.bincount(b - lo, minlength=hi - lo + 1))[:-1] / b.size
+    return float((fa * (1 - fb) + fb * (1 - fa)).sum())
 
 
 def map_workload(workload: Workload, arch: Architecture, device: techlib.Record | None = None) -> Mapping:

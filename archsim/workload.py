@@ -11,6 +11,7 @@ Shapes are channel-first without the batch axis: ``(C, H, W)`` for feature maps,
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -99,11 +100,11 @@ class Layer:
 
     @property
     def out_size(self) -> int:
-        return int(np.prod(self.out_shape))
+        return math.prod(self.out_shape)
 
     @property
     def in_size(self) -> int:
-        return int(np.prod(self.in_shape))
+        return math.prod(self.in_shape)
 
 
 @dataclass(frozen=True)

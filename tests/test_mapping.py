@@ -52,7 +52,10 @@ def test_bits_per_cell_auto_follows_device_levels():
     a = arch.Architecture(device="sram")
     assert mapping.map_workload(wl, a).bits_per_cell == 1
     assert mapping.map_workload(wl, a.replace(device="sonos")).bits_per_cell == 7   # 128 levels
-    assert mapping.map_workload(wl, a.replace(device="reram")).bits_per_cell == 6   # 64 levels
+    assert mapping.map_workload(wl, a.replace(device="reram")).bits_per_cell == 7   # 256 levels
+    # 7 magnitude bits on 6-bit cells (dpe_taox, 64 levels): two even slices of 4 and 3, not 6 + 1
+    m = mapping.map_workload(wl, a.replace(device="dpe_taox"))
+    assert (m.bits_per_cell, m.layers[0].slices) == (4, 2)
 
 
 def test_bits_per_cell_beyond_device_refused():
