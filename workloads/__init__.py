@@ -7,6 +7,10 @@
 >>> wl.total_macs
 4089184256
 
+``get(name, weights=True)`` attaches the trained weights shipped in
+``workloads/weights/<name>.npz`` (``lenet5``, ``mlp``, ``mnist_cnn5``; see
+``scripts/train_weights.py``); :func:`with_weights` does it for a workload in hand.
+
 Every entry is a zero-argument builder returning a fresh
 :class:`archsim.workload.Workload`; :func:`get` builds on each call (the
 biggest network, VGG-16, builds in a few milliseconds), so callers may keep or
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable
 
 from archsim.errors import ArchsimError
@@ -23,7 +28,11 @@ from archsim.workload import Workload
 
 from . import classic, memristor, resnet
 
-__all__ = ["names", "get", "describe", "register", "aliases"]
+__all__ = ["names", "get", "describe", "register", "aliases", "with_weights", "weights_path",
+           "trained", "WEIGHTS_DIR"]
+
+#: where trained weight files live: ``<name>.npz``
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
 @dataclass(frozen=True)
@@ -93,13 +102,41 @@ def _resolve(name: str) -> _Entry:
     return _ENTRIES[canonical]
 
 
-def get(name: str) -> Workload:
-    """Build the workload called ``name`` (case-insensitive; aliases accepted)."""
+def get(name: str, weights: bool = False) -> Workload:
+    """Build the workload called ``name`` (case-insensitive; aliases accepted).
+
+    ``weights=True`` attaches the shipped trained weights (:func:`with_weights`).
+    """
     entry = _resolve(name)
     wl = entry.build()
     if not isinstance(wl, Workload):
         raise ArchsimError(f"workload '{entry.name}': builder returned {type(wl).__name__}, not a Workload")
-    return wl
+    return with_weights(wl) if weights else wl
+
+
+def weights_path(name: str) -> Path:
+    """Path of the weight file of workload ``name`` (it may not exist)."""
+    canonical = _LOOKUP.get(_norm(name), str(name).strip().lower())
+    return WEIGHTS_DIR / f"{canonical}.npz"
+
+
+def trained() -> list[str]:
+    """Workloads with a shipped weight file, sorted."""
+    return [n for n in names() if weights_path(n).exists()]
+
+
+def with_weights(wl: Workload, path=None) -> Workload:
+    """A copy of ``wl`` with its weights and biases attached from ``path``
+    (default ``workloads/weights/<name>.npz``)."""
+    from archsim.forward import attach_weights, load_weights
+
+    p = Path(path) if path else weights_path(wl.name)
+    if not p.exists():
+        have = ", ".join(trained()) or "none"
+        raise ArchsimError(f"workload '{wl.name}' has no trained weights ({p} does not exist); "
+                           f"workloads with weights: {have}; train with scripts/train_weights.py "
+                           f"or use archsim.forward.random_weights for fidelity studies")
+    return attach_weights(wl, load_weights(p), source=str(p))
 
 
 def describe() -> list[dict]:

@@ -1,0 +1,409 @@
+"""Forward pass over workload graphs, the matmul hook, batch-norm folding and the numpy trainer.
+
+References are slow nested loops in float64, written from the definitions.
+"""
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import workloads
+from archsim import forward as F
+from archsim import train as T
+from archsim.errors import ArchsimError
+from archsim.workload import GraphBuilder
+
+
+# ------------------------------------------------------------ references ----
+def conv_ref(x, W, b, stride, padding, groups):
+    """Direct convolution: y[n, co, i, j] = sum_{ci in group, p, q} W[co, ci, p, q] x_pad[n, ci, i*s+p, j*s+q] + b."""
+    B, C, H, Wd = x.shape
+    Cout, cg, kh, kw = W.shape
+    t, l, bo, r = padding
+    sh, sw = stride
+    xp = np.zeros((B, C, H + t + bo, Wd + l + r))
+    xp[:, :, t:t + H, l:l + Wd] = x
+    Ho = (H + t + bo - kh) // sh + 1
+    Wo = (Wd + l + r - kw) // sw + 1
+    ng = Cout // groups
+    y = np.zeros((B, Cout, Ho, Wo))
+    for n in range(B):
+        for co in range(Cout):
+            g = co // ng
+            for i in range(Ho):
+                for j in range(Wo):
+                    s = 0.0 if b is None else float(b[co])
+                    for ci in range(cg):
+                        for p in range(kh):
+                            for q in range(kw):
+                                s += W[co, ci, p, q] * xp[n, g * cg + ci, i * sh + p, j * sw + q]
+                    y[n, co, i, j] = s
+    return y
+
+
+def pool_ref(x, kind, kernel, stride, padding):
+    B, C, H, Wd = x.shape
+    kh, kw = kernel
+    sh, sw = stride
+    t, l, bo, r = padding
+    Ho = (H + t + bo - kh) // sh + 1
+    Wo = (Wd + l + r - kw) // sw + 1
+    y = np.zeros((B, C, Ho, Wo))
+    for n in range(B):
+        for c in range(C):
+            for i in range(Ho):
+                for j in range(Wo):
+                    vals = []
+                    for p in range(kh):
+                        for q in range(kw):
+                            hh, ww = i * sh + p - t, j * sw + q - l
+                            inside = 0 <= hh < H and 0 <= ww < Wd
+                            vals.append(x[n, c, hh, ww] if inside else (-np.inf if kind == "maxpool" else 0.0))
+                    y[n, c, i, j] = max(vals) if kind == "maxpool" else sum(vals) / (kh * kw)
+    return y
+
+
+def one_conv(cin, hw, cout, k, stride, padding, groups, bias, relu=False, seed=0):
+    rng = np.random.default_rng(seed)
+    b = GraphBuilder("c", (cin, *hw))
+    b.conv("conv", cout, k, stride=stride, padding=padding, groups=groups, relu=relu, bias=bias)
+    wl = b.build()
+    lay = wl.layer("conv")
+    params = {"conv.weight": rng.standard_normal((cout, cin // groups, *lay.kernel)).astype(np.float32)}
+    if bias:
+        params["conv.bias"] = rng.standard_normal(cout).astype(np.float32)
+    return F.attach_weights(wl, params)
+
+
+CONV_CASES = [
+    # cin, (h, w), cout, kernel, stride, padding (t, l, b, r), groups, bias
+    (3, (7, 6), 4, 3, 1, 0, 1, True),
+    (3, (9, 8), 5, 3, 2, 1, 1, False),
+    (2, (8, 7), 4, (3, 2), (2, 1), (1, 0, 2, 1), 1, True),      # asymmetric kernel, stride, padding
+    (4, (6, 6), 6, 3, 1, (0, 1, 1, 0), 2, True),                # groups
+    (5, (7, 7), 5, 3, 2, 1, 5, False),                          # depthwise, stride 2
+    (4, (5, 6), 8, 1, 2, 0, 1, True),                           # 1x1 stride-2 shortcut
+    (6, (6, 5), 6, 1, 1, 0, 3, False),                          # grouped 1x1
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv_matches_direct_loops(case):
+    cin, hw, cout, k, stride, padding, groups, bias = case
+    wl = one_conv(cin, hw, cout, k, stride, padding, groups, bias)
+    lay = wl.layer("conv")
+    x = np.random.default_rng(1).standard_normal((2, cin, *hw)).astype(np.float32)
+    y = F.run(wl, x)
+    ref = conv_ref(x.astype(np.float64), lay.weights.astype(np.float64),
+                   None if lay.bias is None else lay.bias, lay.stride, lay.padding, groups)
+    assert y.shape == (2, *lay.out_shape) == ref.shape
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_fused_relu_after_conv_and_dense():
+    wl = one_conv(3, (6, 6), 4, 3, 1, 1, 1, True, relu=True)
+    x = np.random.default_rng(2).standard_normal((2, 3, 6, 6)).astype(np.float32)
+    lay = wl.layer("conv")
+    ref = conv_ref(x.astype(np.float64), lay.weights.astype(np.float64), lay.bias, (1, 1), lay.padding, 1)
+    np.testing.assert_allclose(F.run(wl, x), np.maximum(ref, 0), rtol=1e-5, atol=1e-5)
+    b = GraphBuilder("d", (7,))
+    b.dense("fc", 3, relu=True, bias=True)
+    rng = np.random.default_rng(3)
+    W, bb = rng.standard_normal((3, 7)), rng.standard_normal(3)
+    wd = F.attach_weights(b.build(), {"fc.weight": W, "fc.bias": bb})
+    xd = rng.standard_normal((4, 7)).astype(np.float32)
+    np.testing.assert_allclose(F.run(wd, xd), np.maximum(xd @ W.T + bb, 0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["maxpool", "avgpool"])
+@pytest.mark.parametrize("kernel,stride,padding", [(2, None, 0), (3, 2, 1), (3, 3, (0, 0, 1, 1)), ((2, 3), (1, 2), (1, 0, 0, 2))])
+def test_pooling_matches_loops(kind, kernel, stride, padding):
+    b = GraphBuilder("p", (3, 7, 8))
+    getattr(b, kind)("pool", kernel, stride, padding)
+    wl = b.build()
+    lay = wl.layer("pool")
+    x = np.random.default_rng(4).standard_normal((2, 3, 7, 8)).astype(np.float32)
+    ref = pool_ref(x.astype(np.float64), kind, lay.kernel, lay.stride, lay.padding)
+    y = F.run(wl, x)
+    assert y.shape == ref.shape == (2, *lay.out_shape)
+    np.testing.assert_allclose(y, ref, rtol=1e-6, atol=1e-6)
+
+
+def test_digital_layers():
+    b = GraphBuilder("dig", (4, 5, 5))
+    a = b.elementwise("relu", "r")
+    s = b.elementwise("sigmoid", "s", src="input")
+    c = b.elementwise("clip", "c", src="input")
+    cat = b.concat("cat", [c, a, s])
+    g = b.globalavgpool("gap", src=cat)
+    f = b.flatten("flat", src=g)
+    b.elementwise("softmax", "sm", src=f)
+    wl = b.build()
+    x = (np.random.default_rng(5).standard_normal((3, 4, 5, 5)) * 5).astype(np.float32)
+    y, outs = F.run(wl, x, collect=True)
+    x64 = x.astype(np.float64)
+    cat_ref = np.concatenate([np.clip(x64, 0, 6), np.maximum(x64, 0), 1 / (1 + np.exp(-x64))], axis=1)
+    np.testing.assert_allclose(outs["cat"], cat_ref, rtol=1e-6, atol=1e-6)
+    gap = cat_ref.mean(axis=(2, 3))
+    sm = np.exp(gap - gap.max(1, keepdims=True))
+    np.testing.assert_allclose(y, sm / sm.sum(1, keepdims=True), rtol=1e-5, atol=1e-7)
+    assert set(outs) == {l.name for l in wl.layers()}
+
+
+def test_residual_block_with_add():
+    """conv-relu-conv + 1x1 stride-2 shortcut, summed and ReLU'd, against the loop reference."""
+    b = GraphBuilder("res", (4, 8, 8))
+    x0 = b.last
+    b.conv("c1", 6, 3, stride=2, padding=1, bias=True)
+    y = b.conv("c2", 6, 3, padding=1, relu=False)
+    sc = b.conv("down", 6, 1, stride=2, relu=False, src=x0)
+    b.add("add", [y, sc])
+    b.globalavgpool("gap")
+    b.dense("fc", 3, relu=False)
+    wl = F.random_weights(b.build(), seed=7)
+    x = np.random.default_rng(8).standard_normal((2, 4, 8, 8)).astype(np.float32)
+    L = {l.name: l for l in wl.layers()}
+    w64 = lambda n: L[n].weights.astype(np.float64)  # noqa: E731
+    h = np.maximum(conv_ref(x, w64("c1"), L["c1"].bias, (2, 2), (1,) * 4, 1), 0)
+    h = conv_ref(h, w64("c2"), None, (1, 1), (1,) * 4, 1)
+    s = conv_ref(x, w64("down"), None, (2, 2), (0,) * 4, 1)
+    a = np.maximum(h + s, 0)
+    ref = a.mean(axis=(2, 3)) @ w64("fc").T + L["fc"].bias
+    out, outs = F.run(wl, x, collect=["add"])
+    np.testing.assert_allclose(outs["add"], a, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_matmul_hook_sees_the_crossbar_matrix():
+    """The hook gets the im2col matrix per group, K ordered (cin, kh, kw) like W.reshape(Cout, -1).T."""
+    wl = one_conv(4, (6, 5), 6, 3, 2, (1, 0, 1, 1), 2, True)
+    lay = wl.layer("conv")
+    x = np.random.default_rng(9).standard_normal((3, 4, 6, 5)).astype(np.float32)
+    calls = []
+    Wm = F.weight_matrix(lay)
+    assert Wm.shape == (2, 2 * 3 * 3, 3)
+    np.testing.assert_array_equal(Wm[1], lay.weights[3:].reshape(3, -1).T)
+
+    def hook(layer, cols, group):
+        calls.append((layer.name, cols.shape, group, cols.copy()))
+        return cols @ Wm[group]
+
+    y = F.run(wl, x, hook)
+    np.testing.assert_array_equal(y, F.run(wl, x))
+    _, Ho, Wo = lay.out_shape
+    assert [(c[0], c[1], c[2]) for c in calls] == [("conv", (3 * Ho * Wo, lay.K), g) for g in range(2)]
+    # row (n=1, oh=2, ow=1) of group 1 is the padded input patch of channels 2..3, flattened (c, kh, kw)
+    assert (Ho, Wo) == (3, 2)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (0, 1)))
+    row = 1 * Ho * Wo + 2 * Wo + 1
+    np.testing.assert_array_equal(calls[1][3][row], xp[1, 2:4, 4:7, 2:5].reshape(-1))
+    # dense: one group, the batch as rows
+    b = GraphBuilder("d", (5,))
+    b.dense("fc", 4, bias=False)
+    wd = F.random_weights(b.build())
+    seen = []
+    F.run(wd, np.ones((7, 5), np.float32), lambda l, c, g: seen.append((c.shape, g)) or c @ F.weight_matrix(l)[g])
+    assert seen == [((7, 5), 0)]
+
+
+def test_collect_and_relative_errors():
+    """A hook that scales one layer's products by 1.01 shows up as a 1% error from that layer on."""
+    wl = F.random_weights(workloads.get("lenet5"), seed=4)
+    x = np.random.default_rng(15).random((6, 1, 32, 32), dtype=np.float32)
+    _, ref = F.run(wl, x, collect=True)
+
+    def noisy(layer, cols, group):
+        y = cols @ F.weight_matrix(layer)[group]
+        return y * np.float32(1.01) if layer.name == "conv3" else y
+
+    _, test = F.run(wl, x, noisy, collect=True)
+    err = F.relative_errors(ref, test).set_index("layer")["rel_error"]
+    assert err[["input", "conv1", "pool1", "conv2", "pool2"]].max() == 0
+    assert err["conv3"] == pytest.approx(0.01, rel=0.1)       # bias is not scaled
+    assert err["fc2"] > 0
+
+
+def test_hook_results_are_not_modified():
+    """Bias and ReLU never write into the array a hook returned (it may be the hook's own)."""
+    wl = one_conv(2, (5, 5), 3, 3, 1, 0, 1, True, relu=True)
+    x = np.random.default_rng(16).standard_normal((2, 2, 5, 5)).astype(np.float32)
+    kept = []
+
+    def hook(layer, cols, group):
+        y = (cols @ F.weight_matrix(layer)[group]).astype(np.float64)
+        y.flags.writeable = False
+        kept.append((y, y.copy()))
+        return y
+
+    np.testing.assert_allclose(F.run(wl, x, hook), F.run(wl, x), rtol=1e-6)
+    assert F.run(wl, x, hook).dtype == np.float32
+    assert all(np.array_equal(a, b) for a, b in kept)
+
+
+def test_hook_with_wrong_shape_is_an_error():
+    wl = one_conv(2, (5, 5), 3, 3, 1, 0, 1, False)
+    with pytest.raises(ArchsimError, match="hook for layer 'conv'.*expected"):
+        F.run(wl, np.zeros((1, 2, 5, 5), np.float32), lambda l, c, g: np.zeros((c.shape[0], 2)))
+
+
+def test_chunking_does_not_change_results():
+    wl = F.random_weights(workloads.get("lenet5"), seed=3)
+    x = np.random.default_rng(10).random((10, 1, 32, 32), dtype=np.float32)
+    whole = F.run(wl, x, chunk=10)
+    for c in (1, 3, 7, None):
+        np.testing.assert_allclose(F.run(wl, x, chunk=c), whole, rtol=1e-5, atol=1e-6)
+    y1, o1 = F.run(wl, x, chunk=4, collect=True)
+    assert all(o1[l.name].shape == (10, *l.out_shape) for l in wl.layers())
+    np.testing.assert_allclose(y1, whole, rtol=1e-5, atol=1e-6)
+    assert F.chunk_size(wl, max_bytes=1) == 1
+
+
+def test_resnet50_batch8_memory_bounded():
+    wl = F.random_weights(workloads.get("resnet50"), seed=0)
+    x = np.random.default_rng(0).standard_normal((8, 3, 224, 224)).astype(np.float32)
+    tracemalloc.start()
+    try:
+        y = F.run(wl, x)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert y.shape == (8, 1000) and np.all(np.isfinite(y))
+    assert peak < 4 * 2**30, f"peak {peak / 2**30:.2f} GiB"
+
+
+def test_input_and_weight_errors():
+    wl = workloads.get("lenet5")
+    with pytest.raises(ArchsimError, match="layer 'conv1'.*no weights"):
+        F.run(wl, np.zeros((1, 1, 32, 32), np.float32))
+    wr = F.random_weights(wl)
+    with pytest.raises(ArchsimError, match=r"expected \(B, 1, 32, 32\)"):
+        F.run(wr, np.zeros((1, 1, 28, 28), np.float32))
+    with pytest.raises(ArchsimError, match=r"conv1.*\(6, 1, 3, 3\), expected \(6, 1, 5, 5\)"):
+        F.attach_weights(wl, {**{f"{l.name}.weight": l.weights for l in wr.weighted_layers()},
+                              "conv1.weight": np.zeros((6, 1, 3, 3))})
+    with pytest.raises(ArchsimError, match="missing 'conv2.weight', 'conv3.weight', 'fc1.weight', 'fc2.weight' for workload 'lenet5'"):
+        F.attach_weights(wl, {"conv1.weight": np.zeros((6, 1, 5, 5))})
+    with pytest.raises(ArchsimError, match="names no weighted layer"):
+        F.attach_weights(wl, {"pool1.weight": np.zeros(3)})
+
+
+def test_fold_batchnorm_equals_bn_after_conv():
+    rng = np.random.default_rng(11)
+    W = rng.standard_normal((5, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    gamma, beta = rng.random(5) + 0.5, rng.standard_normal(5)
+    mean, var = rng.standard_normal(5), rng.random(5) + 0.1
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    conv = conv_ref(x, W.astype(np.float64), b, (1, 1), (1,) * 4, 1)
+    sh = (1, -1, 1, 1)
+    bn = (conv - mean.reshape(sh)) / np.sqrt(var.reshape(sh) + 1e-5) * gamma.reshape(sh) + beta.reshape(sh)
+    W2, b2 = F.fold_batchnorm(W, b, gamma, beta, mean, var, eps=1e-5)
+    assert W2.dtype == np.float32 and W2.shape == W.shape
+    np.testing.assert_allclose(conv_ref(x, W2.astype(np.float64), b2, (1, 1), (1,) * 4, 1), bn, rtol=1e-5, atol=1e-5)
+    W3, b3 = F.fold_batchnorm(rng.standard_normal((4, 7)), None, np.ones(4), np.zeros(4), np.zeros(4), np.ones(4), 0.0)
+    np.testing.assert_allclose(b3, 0)
+
+
+# --------------------------------------------------------------- trainer ----
+def _tiny_net():
+    b = GraphBuilder("tiny", (2, 7, 6))
+    x1 = b.conv("c1", 4, 3, stride=2, padding=(1, 0, 2, 1), groups=2, bias=True)
+    b.conv("c2", 4, 1, relu=False, src=x1)
+    b.add("add", [b.last, x1])
+    b.maxpool("mp", 2, 2, padding=(0, 0, 1, 1))
+    b.avgpool("ap", 2, 1)
+    b.flatten("flat")
+    b.dense("d1", 5, bias=True)
+    b.dense("d2", 3, relu=False)
+    return b.build()
+
+
+def test_backward_matches_numerical_gradient():
+    wl = _tiny_net()
+    rng = np.random.default_rng(12)
+    params = {k: v + 0.1 * rng.standard_normal(v.shape) for k, v in T.init_params(wl, 0, np.float64).items()}
+    x = rng.standard_normal((3, 2, 7, 6))
+    y = np.array([0, 2, 1])
+    _, grads = T.loss_and_grads(wl, x, y, params)
+    assert set(grads) == set(params)
+    h = 1e-6
+    for k, p in params.items():
+        num = np.zeros_like(p)
+        for i in np.ndindex(p.shape):
+            old = p[i]
+            p[i] = old + h
+            lp, _ = T.loss_and_grads(wl, x, y, params)
+            p[i] = old - h
+            lm, _ = T.loss_and_grads(wl, x, y, params)
+            p[i] = old
+            num[i] = (lp - lm) / (2 * h)
+        np.testing.assert_allclose(grads[k], num, rtol=1e-5, atol=1e-7 * np.abs(num).max(), err_msg=k)
+
+
+def test_train_forward_equals_inference_forward():
+    wl = _tiny_net()
+    params = T.init_params(wl, 1)
+    x = np.random.default_rng(13).standard_normal((4, 2, 7, 6)).astype(np.float32)
+    logits, _ = T.forward_train(wl, x, params)
+    np.testing.assert_allclose(logits, F.run(F.attach_weights(wl, params), x), rtol=1e-5, atol=1e-6)
+
+
+def test_training_learns_and_is_reproducible():
+    """A linearly separable toy problem: loss falls, accuracy rises, same seed gives the same weights."""
+    b = GraphBuilder("toy", (1, 6, 6))
+    b.conv("c", 4, 3, bias=True)
+    b.maxpool("p", 2)
+    b.dense("fc", 2, relu=False)
+    wl = b.build()
+    rng = np.random.default_rng(14)
+    y = rng.integers(0, 2, 256)
+    x = 0.5 * rng.standard_normal((256, 1, 6, 6)).astype(np.float32)
+    x[y == 0, 0, :3, :3] += 1.0                       # a bright blob top left (class 0) ...
+    x[y == 1, 0, 3:, 3:] += 1.0                       # ... or bottom right (class 1)
+    for opt in ("adam", "sgd"):
+        cfg = T.TrainConfig(epochs=15, batch_size=32, lr=0.01 if opt == "adam" else 0.05, optimizer=opt, seed=5)
+        p1, h1 = T.fit(wl, x, y, cfg, log=None)
+        p2, _ = T.fit(wl, x, y, cfg, log=None)
+        assert h1[-1]["loss"] < 0.5 * h1[0]["loss"]
+        assert T.evaluate(wl, p1, x, y) > 0.9
+        for k in p1:
+            np.testing.assert_array_equal(p1[k], p2[k])
+    with pytest.raises(ArchsimError, match="optimizer"):
+        T.TrainConfig(optimizer="lbfgs")
+
+
+def test_save_weights_round_trip(tmp_path):
+    wl = _tiny_net()
+    params = T.init_params(wl, 2)
+    path = T.save_weights(tmp_path / "w.npz", params, {"test_accuracy": 0.5, "note": "x", **T.config_meta(T.TrainConfig())})
+    with np.load(path, allow_pickle=False) as f:
+        assert f["meta.test_accuracy"].shape == () and float(f["meta.test_accuracy"]) == 0.5
+        assert str(f["meta.train.optimizer"]) == "adam"
+        assert all(f[k].dtype != object for k in f.files)
+    wl2 = workloads.with_weights(wl, path)
+    np.testing.assert_array_equal(wl2.layer("c1").weights, params["c1.weight"])
+
+
+# ----------------------------------------------------- shipped weights ----
+SHIPPED = ("lenet5", "mlp", "mnist_cnn5")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_weight_files(name):
+    path = workloads.weights_path(name)
+    assert path.exists() and path.stat().st_size < 2.5e6
+    wl = workloads.get(name, weights=True)
+    assert wl.has_weights
+    for lay in wl.weighted_layers():
+        assert lay.weights.dtype == np.float32
+        assert (lay.bias is not None) == lay.has_bias
+    with np.load(path, allow_pickle=False) as f:
+        assert 0.95 < float(f["meta.test_accuracy"]) <= 1.0
+        assert int(f["meta.train.seed"]) >= 0
+    assert workloads.get(name) == wl and workloads.get(name).layer(wl.weighted_layers()[0].name).weights is None
+
+
+def test_get_with_weights_errors_without_a_file():
+    assert set(SHIPPED) <= set(workloads.trained())
+    with pytest.raises(ArchsimError, match="resnet50.*no trained weights.*random_weights"):
+        workloads.get("resnet50", weights=True)
