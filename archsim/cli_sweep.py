@@ -56,7 +56,10 @@ def cmd_size(args) -> int:
         base = base.replace(device=args.device)
     cons = sizing.Constraints(min_accuracy=args.min_accuracy, min_fps=args.min_fps, max_area_mm2=args.max_area_mm2,
                               max_energy_uj=args.max_energy_uj)
-    acc = _accuracy_fn_or_none()
+    # accuracy costs seconds per design (Monte Carlo): simulated when a constraint or objective needs it,
+    # or on request with --accuracy
+    wants = args.min_accuracy is not None or args.objective == "accuracy" or args.accuracy
+    acc = _accuracy_fn_or_none() if wants else None
     space = sizing.SearchSpace(
         rows=tuple(_int_list(args.rows, "--rows")) if args.rows else sizing.SearchSpace.rows,
         bits_per_cell=tuple(_int_list(args.bits_per_cell, "--bits-per-cell")) if args.bits_per_cell else None,
@@ -111,6 +114,8 @@ def register(subparsers) -> None:
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="fix one architecture key (repeatable)")
     sp.add_argument("--cost-model", choices=("circuit", "lut"), help="override the architecture's cost_model")
     sp.add_argument("--min-accuracy", type=float, help="least network accuracy (needs an accuracy model)")
+    sp.add_argument("--accuracy", action="store_true",
+                    help="simulate accuracy for every design (networks with trained weights; seconds per design)")
     sp.add_argument("--min-fps", type=float, help="least inferences per second")
     sp.add_argument("--max-area-mm2", type=float, help="largest chip area in mm2")
     sp.add_argument("--max-energy-uj", type=float, help="most energy per inference in uJ")

@@ -301,6 +301,10 @@ def size(workload: str, base: _arch.Architecture | None = None, constraints: Con
     ok = df["error"].isna().to_numpy()
     failed = int((~ok).sum())
     acc_avail = accuracy_fn is not None and bool(np.isfinite(df["accuracy"].to_numpy(dtype=float)).any())
+    if not acc_avail and (constraints.min_accuracy is not None or objective == "accuracy"):
+        what = "--min-accuracy" if constraints.min_accuracy is not None else "--objective accuracy"
+        raise ArchsimError(f"{what}: workload {workload} has no trained weights, so its accuracy is not simulated "
+                           f"(networks with weights: lenet5, mlp, mnist_cnn5)")
     objectives = ["energy", "area", "fps"] + (["accuracy"] if acc_avail else [])
 
     feasible = ok.copy()
