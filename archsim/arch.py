@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
 from .errors import ArchsimError
 
@@ -201,19 +200,9 @@ def from_dict(d: Mapping, where: str = "architecture") -> Architecture:
 
 def load(path: str | Path) -> Architecture:
     """Read an architecture YAML file (``yaml.safe_load`` only)."""
+    from .yamlio import load_yaml
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ArchsimError(f"{p}: architecture file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ArchsimError(f"{p}: cannot read architecture file ({exc.__class__.__name__})") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}:" if mark else ""
-        raise ArchsimError(f"{p}:{line} not valid YAML") from None
+    doc = load_yaml(p, "architecture")
     if doc is None:
         doc = {}
     if isinstance(doc, Mapping) and "architecture" in doc and len(doc) == 1:

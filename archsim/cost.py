@@ -17,7 +17,6 @@ Operations count 2 per MAC (multiply + add) in every TOPS figure.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-import yaml
-
 import techlib
 
 from . import arch as _arch
 from .errors import ArchsimError
+from .yamlio import load_yaml
 
 PRESET_DIR = techlib.ROOT / "presets"
 
@@ -42,10 +41,7 @@ def load(name: str) -> Preset:
     if not path.exists():
         raise ArchsimError(f"unknown preset '{name}'; choose one of: {', '.join(names())}")
     rel = f"techlib/presets/{path.name}" if path.parent == PRESET_DIR else str(path)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        raise ArchsimError(f"{rel}: not valid YAML") from None
+    doc = load_yaml(path, "preset", shown=rel)
     if not isinstance(doc, Mapping) or not isinstance(doc.get("architecture"), Mapping):
         raise ArchsimError(f"{rel}: a preset needs a mapping 'architecture' of architecture keys")
     allowed = {"name", "description", "sources", "assumptions", "architecture", "published", "validate_workload"}

@@ -50,7 +50,6 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import yaml
 
 import techlib
 import workloads as _workloads
@@ -58,6 +57,7 @@ import workloads as _workloads
 from . import arch as _arch
 from .cost import evaluate
 from .errors import ArchsimError
+from .yamlio import load_yaml
 from .mapping import map_workload
 from .workload import Workload
 
@@ -516,19 +516,7 @@ def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file; every problem is one line naming the file and the key."""
     p = Path(path)
     f = str(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ArchsimError(f"{f}: sweep file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ArchsimError(f"{f}: cannot read sweep file ({exc.__class__.__name__})") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}:" if mark else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise ArchsimError(f"{f}:{line} not valid YAML ({problem})") from None
+    doc = load_yaml(p, "sweep")
     return sweep_from_dict(doc, file=f, base_dir=p.parent, default_name=p.stem)
 
 

@@ -24,7 +24,6 @@ import workloads
 from . import presets, report
 from .api import estimate
 from .compose import peak
-from .cost import OPS_PER_MAC
 from .errors import ArchsimError
 
 #: metric -> (display unit, factor from SI to display)
