@@ -58,6 +58,74 @@ def _devices(text: str) -> list[str]:
     return names
 
 
+TIME_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0, "y": 31557600.0}
+
+
+def _parse_time(text: str) -> float:
+    import re
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([smhdwy]?)\s*", str(text))
+    if not m:
+        raise ArchsimError(f"--time '{text}': write a number with an optional unit s, m, h, d, w or y (e.g. 1d, 3600)")
+    return float(m.group(1)) * TIME_UNITS[m.group(2) or "s"]
+
+
+def _accuracy_inputs(workload_name: str, samples: int, seed: int, data: str | None = None):
+    """Workload with weights and its data: trained weights and the real test set where shipped,
+    else random weights and synthetic inputs (fidelity)."""
+    import workloads as W
+    from . import data as D
+    from .accuracy import synthetic_inputs
+    from .forward import random_weights
+    base = W.get(workload_name)
+    if data:
+        wl = W.with_weights(base) if W.weights_path(base.name).exists() else None
+        if wl is None:
+            raise ArchsimError(f"--data {data}: workload {base.name} has no trained weights to measure accuracy with")
+        x, y = D.load_npz(data, workload=wl)
+        return wl, x[:samples], y[:samples]
+    if W.weights_path(base.name).exists() and base.dataset in D.DATASETS:
+        wl = W.with_weights(base)
+        x, y = D.for_workload(wl, "test", limit=samples)
+        return wl, x, y
+    wl = random_weights(base, seed=seed)
+    return wl, synthetic_inputs(wl, samples, seed=seed), None
+
+
+def _sim_config(args):
+    from .tilesim import SimConfig
+    return SimConfig(time_s=_parse_time(args.time) if args.time else 0.0, read_noise=not args.no_read_noise,
+                     parallel=True)
+
+
+def _accuracy_row(wl, x, y, a, args):
+    from .accuracy import simulate
+    r = simulate(wl, a, x, y, trials=args.trials, seed=args.seed, cfg=_sim_config(args),
+                 progress=not getattr(args, "no_progress", False))
+    return r
+
+
+def cmd_accuracy(args) -> int:
+    a = _arch_from_args(args)
+    if args.device:
+        a = a.replace(device=args.device)
+    if args.adc_bits:
+        a = a.replace(adc_bits=args.adc_bits)
+    wl, x, y = _accuracy_inputs(args.workload, args.samples, args.seed, args.data)
+    r = _accuracy_row(wl, x, y, a, args)
+    s = r.summary()
+    label = "accuracy (top-1 on the test set)" if r.metric == "accuracy" else \
+        "fidelity (top-1 agreement with the exact digital network, random weights, synthetic inputs)"
+    print(f"{wl.name} on {a.device}: {label}, {r.samples} samples, {len(r.per_trial)} trials, seed {r.seed}\n")
+    print(report.to_text(pd.DataFrame([s])))
+    print()
+    print(report.to_text(r.per_layer))
+    if args.out:
+        files = report.write_tables(args.out, f"accuracy_{wl.name}_{a.device}", pd.DataFrame([s]),
+                                    f"{wl.name} on {a.device}: {r.metric}", _notes([a.device], a))
+        print("wrote " + ", ".join(map(str, files)))
+    return 0
+
+
 def cmd_list(args) -> int:
     if args.keys:
         print(report.to_text(pd.DataFrame(_arch.keys_table())))
@@ -131,11 +199,19 @@ def cmd_compare(args) -> int:
     devices = _devices(args.devices)
     df = report.summary_frame(estimate(args.workload, d, a, task=args.task).summary for d in devices)
     name = df["workload"].iloc[0]
+    if args.accuracy:
+        wl, x, y = _accuracy_inputs(args.workload, args.samples, args.seed)
+        accs = [_accuracy_row(wl, x, y, a.replace(device=d), args) for d in devices]
+        metric = accs[0].metric
+        df[metric] = [r.mean for r in accs]
+        df[f"{metric}_std"] = [r.std for r in accs]
     print(f"{name}: {', '.join(devices)} ({a.cost_model} cost model, {args.task}; arrays {a.rows}x{a.cols}, "
           f"{a.weight_bits}-bit weights, {a.input_bits}-bit inputs, {a.adc_bits}-bit ADC)\n")
-    disp = report.display_frame(df)
+    disp = report.display_frame(df, extra=[c for c in ("accuracy", "accuracy_std", "fidelity", "fidelity_std") if c in df])
     print(report.to_text(disp))
     print("\n" + report.OPS_NOTE)
+    if "fidelity" in df:
+        print("fidelity: top-1 agreement with the exact digital network (random weights, synthetic inputs), not accuracy")
     if args.out:
         files = report.write_tables(args.out, f"compare_{name}", df, f"Device comparison on {name}",
                                     _notes(devices, a), display=disp)
@@ -161,6 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--task", choices=("inference", "training"), default="inference")
         sp.add_argument("--out", help="folder for Markdown and CSV tables")
 
+    def sim_args(sp, trials, samples):
+        sp.add_argument("--trials", type=int, default=trials, help=f"programmed chips to simulate (default {trials})")
+        sp.add_argument("--samples", type=int, default=samples, help=f"test images (default {samples})")
+        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--time", help="time after programming for drift, e.g. 1d, 3600 (s), 1y")
+        sp.add_argument("--no-read-noise", action="store_true", help="switch read noise off")
+        sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     sp = sub.add_parser("estimate", help="energy, latency, area, TOPS/W, TOPS/mm2 of one design")
     common(sp)
     sp.add_argument("--device", "-d", help="device name or .yaml (overrides the architecture's)")
@@ -169,9 +253,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("compare", help="one table across devices")
     common(sp)
-    sp.add_argument("--devices", "-D", default=",".join(techlib.device_names()),
-                    help="comma-separated device names (default: all)")
+    sp.add_argument("--devices", "-D", default="reram,sonos,ecram,sram,pcm",
+                    help="comma-separated device names (default: reram,sonos,ecram,sram,pcm)")
+    sp.add_argument("--accuracy", action="store_true", help="add an accuracy (or fidelity) column by Monte Carlo")
+    sim_args(sp, trials=3, samples=500)
     sp.set_defaults(func=cmd_compare)
+
+    sp = sub.add_parser("accuracy", help="network accuracy (or fidelity) by Monte Carlo over programmed chips")
+    common(sp)
+    sp.add_argument("--device", "-d", help="device name or .yaml (overrides the architecture's)")
+    sp.add_argument("--adc-bits", type=int, help="override the architecture's adc_bits")
+    sp.add_argument("--data", help=".npz with x and y (your own test set; see README)")
+    sim_args(sp, trials=10, samples=10000)
+    sp.set_defaults(func=cmd_accuracy)
 
     sp = sub.add_parser("validate", help="regenerate the validation report against published figures")
     sp.add_argument("--out", default="reports", help="folder for validation.md and validation.csv (default: reports)")
