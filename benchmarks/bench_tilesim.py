@@ -32,8 +32,8 @@ Times are the best of ``--repeat`` runs, simulator and numpy interleaved so that
 both alike; programming and first-call (JIT compile or cache load) times are reported apart and
 excluded from the MVM time.
 
-(c) a LeNet-5 MNIST test-set pass with 10 trials is not part of this script yet: see
-``part_c_lenet_mnist`` below, the hook where it goes.
+(c) a LeNet-5 MNIST test-set pass with 10 trials (``part_c_lenet_mnist``), run after the two
+environments, beside the exact numpy forward pass run 10 times.
 """
 from __future__ import annotations
 
@@ -119,10 +119,30 @@ def table(rows: list[dict]) -> str:
 
 
 def part_c_lenet_mnist(trials: int = 10):
-    """Hook for part (c) of issue 3: a LeNet-5 MNIST test-set pass with ``trials`` programmed instances,
-    timed against its 30 s target.  To be filled in with ``archsim.accuracy`` once it exists; returns
-    None (skipped) until then."""
-    return None
+    """Part (c) of issue 3: LeNet-5 on the 10,000 MNIST test images, ``trials`` programmed chips (SONOS,
+    the like-for-like configuration above, read noise on), against 30 s; beside the exact numpy forward
+    pass run ``trials`` times in the same process.  Needs the MNIST cache (python -m archsim.data fetch mnist)."""
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root))
+    import time
+
+    import workloads
+    from archsim import Architecture, accuracy, data, forward
+    from archsim.tilesim import SimConfig
+
+    wl = workloads.get("lenet5", weights=True)
+    x, y = data.for_workload(wl, "test")
+    a = Architecture(**FAIR)
+    t0 = time.perf_counter()
+    r = accuracy.simulate(wl, a, x, y, trials=trials, seed=0, cfg=SimConfig(parallel=False), calib=128)
+    t_sim = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in range(trials):
+        forward.run(wl, x)
+    t_np = time.perf_counter() - t0
+    return (f"{t_sim:.1f} s for {trials} trials x {len(x)} images (target < 30 s); exact numpy forward x {trials}: "
+            f"{t_np:.1f} s; ratio {t_sim / t_np:.1f}x; accuracy {r.mean:.4f} +- {r.std:.4f} "
+            f"(float {r.reference:.4f})")
 
 
 def run_env(env_name: str, args) -> None:
