@@ -81,7 +81,8 @@ def cmd_bench(args) -> int:
     from . import plots
     if args.workers is not None and args.workers < 1:
         raise ArchsimError(f"--workers {args.workers}: allowed 1 or more")
-    res = plots.write_bench_report(args.out, workers=args.workers, plots=not args.no_plots)
+    res = plots.write_bench_report(args.out, workers=args.workers, plots=not args.no_plots,
+                                   accuracy=not args.no_accuracy)
     print(res.summary_text())
     print("wrote " + ", ".join(map(str, res.files)))
     for n in res.notes:
@@ -139,6 +140,8 @@ def register(subparsers) -> None:
     sp.add_argument("--out", default="reports/bench", help="output folder (default: reports/bench)")
     sp.add_argument("--workers", "-j", type=int, help="local worker processes (default: the CPU count)")
     sp.add_argument("--no-plots", action="store_true", help="tables only (plots need matplotlib)")
+    sp.add_argument("--no-accuracy", action="store_true",
+                    help="skip the accuracy column (Monte Carlo on the networks with trained weights, about 2 minutes)")
     sp.set_defaults(func=cmd_bench)
 
 

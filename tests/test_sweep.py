@@ -349,14 +349,16 @@ def test_bench_report_small(monkeypatch, tmp_path):
     from archsim import plots
     monkeypatch.setattr(plots._workloads, "names", lambda: ["lenet5", "mlp"])
     monkeypatch.setattr(plots.techlib, "device_names", lambda: ["reram", "sonos"])
-    res = plots.write_bench_report(tmp_path / "bench", workers=1, plots=plots.matplotlib_available())
+    res = plots.write_bench_report(tmp_path / "bench", workers=1, plots=plots.matplotlib_available(),
+                                   accuracy=True)
     names = {p.name for p in res.files}
     assert {"bench.md", "bench.csv"} <= names
     if plots.matplotlib_available():
         assert {"energy_breakdown.png", "efficiency_pareto.png"} <= names
     md = (tmp_path / "bench" / "bench.md").read_text()
-    assert "2 operations" in md and "not simulated yet" in md and "Accuracy versus ADC bits: not plotted" in md
+    assert "2 operations" in md and plots.ACCURACY_NOTE in md and "Accuracy versus ADC bits: not plotted" in md
     csv = pd.read_csv(tmp_path / "bench" / "bench.csv")
     assert (csv["kind"] == "archsim").sum() == 4 and (csv["kind"] == "published").sum() == 6
-    assert csv.loc[csv["kind"] == "archsim", "accuracy"].isna().all()
-    assert (csv.loc[csv["kind"] == "archsim", "accuracy_note"] == "not simulated yet").all()
+    # both networks ship trained weights: simulated accuracy on MNIST, near their float accuracy
+    assert (csv.loc[csv["kind"] == "archsim", "accuracy"] > 0.95).all()
+    assert (csv.loc[csv["kind"] == "archsim", "accuracy_note"] == plots.ACCURACY_NOTE).all()
