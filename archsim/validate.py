@@ -132,18 +132,62 @@ def workload_rows() -> list[dict]:
     return rows
 
 
-def validation_frame() -> pd.DataFrame:
+def accuracy_rows(samples: int = 1000, trials: int = 2) -> list[dict]:
+    """Accuracy claims archsim can check: seed 003's MNIST accuracy on its own chip, and seed 002's
+    device ordering (ReRAM >= SONOS > PCM, ResNet-50 on ImageNet there; LeNet-5 on MNIST here)."""
+    from . import data
+    from .accuracy import simulate
+    from .tilesim import SimConfig
+    c = techlib.published("claims")
+    rows = []
+    wl = workloads.get("mnist_cnn5", weights=True)
+    x, y = data.for_workload(wl, "test", limit=samples)
+    r = simulate(wl, presets.load("yao2020").architecture, x, y, trials=trials, seed=0)
+    q = c.q("seed003.mnist_accuracy")
+    rows.append(dict(source="accuracy claims", figure="yao2020 chip, mnist_cnn5, MNIST top-1", unit="1",
+                     published=q.value, archsim=r.mean, ratio=r.mean / q.value, workload="mnist_cnn5",
+                     note=f"paper: more than 96% after hybrid training on the chip; archsim: software-trained weights "
+                          f"(float {r.reference:.4f}) on the yao2020 preset, {trials} chips, {samples} test images",
+                     reference=q.source))
+    wl = workloads.get("lenet5", weights=True)
+    x, y = data.for_workload(wl, "test", limit=samples)
+    acc = {}
+    for dev in ("reram", "sonos", "pcm"):
+        cfg = SimConfig(time_s=86400.0 if dev == "pcm" else 0.0)
+        acc[dev] = simulate(wl, presets.load("sonos_sandia").architecture.replace(device=dev, rows=128, cols=128,
+                                                                                     bits_per_cell="auto"),
+                            x, y, trials=trials, seed=0, cfg=cfg).mean
+    pub = {d: c[f"seed002.resnet50_top1_{d}"] for d in acc}
+    pcm_last = acc["pcm"] < min(acc["reram"], acc["sonos"])
+    reram_first = acc["reram"] >= acc["sonos"]
+    note = (f"PCM lowest: {'holds' if pcm_last else 'does NOT hold'}; ReRAM >= SONOS: "
+            + ("holds" if reram_first else "does NOT hold (archsim's ReRAM uses the HfO2 fit of Milo et al., whose "
+               "error is largest at low conductance where most weights sit; seed 002's TaOx error is smallest there, "
+               "and no numeric TaOx fit is at hand)")
+            + "; seed 002 measures ResNet-50 on ImageNet, archsim LeNet-5 on MNIST (PCM after one day of drift, "
+              "8-bit ADC, Sandia-style analog pair readout), so only the order compares")
+    for dev in acc:
+        rows.append(dict(source="accuracy claims", figure=f"device ordering: {dev} top-1", unit="1",
+                         published=pub[dev], archsim=acc[dev], ratio=float("nan"), workload="lenet5 (MNIST)",
+                         note=note,
+                         reference=c.q(f"seed002.resnet50_top1_{dev}").source))
+    return rows
+
+
+def validation_frame(accuracy: bool = False) -> pd.DataFrame:
     rows = []
     for name in presets.names():
         rows += preset_rows(name)
     rows += seed002_rows()
     rows += workload_rows()
+    if accuracy:
+        rows += accuracy_rows()
     return pd.DataFrame(rows, columns=["source", "figure", "unit", "published", "archsim", "ratio", "workload",
                                        "note", "reference"])
 
 
-def write_report(out_dir: str | Path = "reports") -> list[Path]:
-    df = validation_frame()
+def write_report(out_dir: str | Path = "reports", accuracy: bool = True) -> list[Path]:
+    df = validation_frame(accuracy=accuracy)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     csv = out / "validation.csv"

@@ -94,9 +94,18 @@ def test_unknown_preset():
 
 
 def test_report_written(tmp_path):
-    md, csv = validate.write_report(tmp_path)
+    md, csv = validate.write_report(tmp_path, accuracy=False)
     text = md.read_text()
     for name in presets.names():
         if presets.load(name).published:
             assert f"## {name}" in text
     assert "## seed 002 tile table" in text and "2 operations" in text
+
+
+def test_accuracy_claims():
+    rows = {r["figure"]: r for r in validate.accuracy_rows(samples=300, trials=1)}
+    # 4-bit weights (15-level pairs) of a software-trained net, no hybrid training: near the paper's 96%
+    assert rows["yao2020 chip, mnist_cnn5, MNIST top-1"]["archsim"] > 0.94
+    order = [rows[f"device ordering: {d} top-1"] for d in ("reram", "sonos", "pcm")]
+    assert "PCM lowest: holds" in order[0]["note"]
+    assert order[2]["archsim"] < min(order[0]["archsim"], order[1]["archsim"])
