@@ -184,22 +184,27 @@ def spice_netlist(g: np.ndarray, par: Parasitics, v: np.ndarray) -> str:
     g = _check(g)
     M, N = g.shape
     lines = ["* archsim crossbar", ".options noacct"]
+
+    def res(name, n1, n2, ohm):
+        # a zero resistance is a short: a 0 V source joins the nodes
+        lines.append(f"R{name} {n1} {n2} {ohm:.17g}" if ohm > 0 else f"Vz{name} {n1} {n2} DC 0")
+
     for i in range(M):
         lines.append(f"V{i} in{i} 0 DC {float(v[i]):.17g}")
-        lines.append(f"Rin{i} in{i} d{i} {par.r_in if par.r_in > 0 else 1e-12:.17g}")
-        lines.append(f"Rw{i}_0 d{i} r{i}_0 {par.r_wire if par.r_wire > 0 else 1e-12:.17g}")
+        res(f"in{i}", f"in{i}", f"d{i}", par.r_in)
+        res(f"w{i}_0", f"d{i}", f"r{i}_0", par.r_wire)
         for j in range(1, N):
-            lines.append(f"Rw{i}_{j} r{i}_{j - 1} r{i}_{j} {par.r_wire if par.r_wire > 0 else 1e-12:.17g}")
+            res(f"w{i}_{j}", f"r{i}_{j - 1}", f"r{i}_{j}", par.r_wire)
     for j in range(N):
         for i in range(1, M):
-            lines.append(f"Rc{i}_{j} c{i - 1}_{j} c{i}_{j} {par.r_wire if par.r_wire > 0 else 1e-12:.17g}")
-        lines.append(f"Rcl{j} c{M - 1}_{j} o{j} {par.r_wire if par.r_wire > 0 else 1e-12:.17g}")
-        lines.append(f"Rout{j} o{j} s{j} {par.r_out if par.r_out > 0 else 1e-12:.17g}")
+            res(f"c{i}_{j}", f"c{i - 1}_{j}", f"c{i}_{j}", par.r_wire)
+        res(f"cl{j}", f"c{M - 1}_{j}", f"o{j}", par.r_wire)
+        res(f"out{j}", f"o{j}", f"s{j}", par.r_out)
         lines.append(f"Vs{j} s{j} 0 DC 0")
     for i in range(M):
         for j in range(N):
             if g[i, j] > 0:
-                lines.append(f"G{i}_{j} r{i}_{j} c{i}_{j} {1.0 / g[i, j]:.17g}".replace("G", "Rg", 1))
+                lines.append(f"Rg{i}_{j} r{i}_{j} c{i}_{j} {1.0 / g[i, j]:.17g}")
     probes = " ".join(f"i(vs{j})" for j in range(N))
     lines += [".control", "set numdgt=15", "op", f"print {probes}", ".endc", ".end"]
     return "\n".join(lines)

@@ -105,7 +105,7 @@ def dpe(W, par: cb.Parasitics, cells: CellRange, v_cal: np.ndarray, iters: int =
     if par.r_wire > 0:
         for _ in range(iters):
             vr, vc = _node_voltages(g, par, v_cal)
-            drop = np.maximum(vr - vc, 1e-12 * v_cal.max())
+            drop = np.maximum(vr - vc, np.finfo(float).eps * v_cal.max())  # no division by zero
             g_new = cells.clip(i_ideal / drop)
             if np.abs(g_new - g).max() <= tol * cells.g_max:
                 g = g_new
