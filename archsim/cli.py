@@ -94,7 +94,7 @@ def _accuracy_inputs(workload_name: str, samples: int, seed: int, data: str | No
 def _sim_config(args):
     from .tilesim import SimConfig
     return SimConfig(time_s=_parse_time(args.time) if args.time else 0.0, read_noise=not args.no_read_noise,
-                     parallel=True)
+                     parallel=False)  # serial kernels: parallel pays only with OMP_WAIT_POLICY=PASSIVE (see bench_tilesim)
 
 
 def _accuracy_row(wl, x, y, a, args):

@@ -327,6 +327,10 @@ def test_same_numbers_whatever_the_chunking():
     np.testing.assert_array_equal(whole, halves)
     tiny, _ = _noisy_pm(chunk_elements=500)                   # internal chunks of a few rows
     np.testing.assert_array_equal(whole, tiny.matmul(X, key=(2, 5)))
+    # a column-major (im2col-style) float32 batch reads the same codes; only BLAS rounding may differ
+    X32 = X.astype(np.float32)
+    np.testing.assert_allclose(pm.matmul(np.asfortranarray(X32), key=(2, 5)), pm.matmul(X32, key=(2, 5)),
+                               rtol=1e-12, atol=1e-12)
     again, _ = _noisy_pm()
     np.testing.assert_array_equal(whole, again.matmul(X, key=(2, 5)))
 
@@ -359,29 +363,33 @@ def test_normals_kernel_equals_numpy_twin(parallel):
 
 
 @pytest.mark.parametrize("mode, signed", [(0, False), (0, True), (1, False), (1, True), (2, True)])
-@pytest.mark.parametrize("parallel", [False, True])
-def test_quantize_kernel_equals_numpy_twin(mode, signed, parallel):
+@pytest.mark.parametrize("layout, parallel", [("C", False), ("C", True), ("F", False)])  # (each parallel
+def test_quantize_kernel_equals_numpy_twin(mode, signed, parallel, layout):          # variant costs a compile)
     rng = np.random.default_rng(12)
     X = rng.standard_normal((20, 33)) * 3
+    X = np.asfortranarray(X.astype(np.float32)) if layout == "F" else X   # F: im2col's float32 layout
     npulse, dac = 3, 3
     hi = 2 ** 7 - 1 if signed else 2 ** 8 - 1
     lo = -hi if signed else 0
     nc = npulse if mode == 0 else 1
     outs = []
     for f in (lambda *a: kn.run_quantize(*a, parallel=parallel), kn.quantize_np):
-        V = np.zeros((nc, 20, 33))
-        V2 = np.zeros((nc, 20, 33), dtype=np.float32)
+        if layout == "F":   # column-major outputs, as ProgrammedMatrix uses for column-major inputs
+            V = np.zeros((33, nc, 20)).transpose(1, 2, 0)
+            V2 = np.zeros((33, nc, 20), dtype=np.float32).transpose(1, 2, 0)
+        else:
+            V = np.zeros((nc, 20, 33))
+            V2 = np.zeros((nc, 20, 33), dtype=np.float32)
         f(X, 40.0, lo, hi, mode, dac, npulse, V, V2, True)
         outs.append((V, V2))
     np.testing.assert_array_equal(outs[0][0], outs[1][0])
     np.testing.assert_array_equal(outs[0][1], outs[1][1])
     if mode == 0:  # the pulses add back up to the code
-        code = np.rint(np.clip(X * 40.0, lo, hi))
+        code = np.rint(np.clip(X.astype(np.float64) * 40.0, lo, hi))
         np.testing.assert_array_equal((outs[0][0] * (8.0 ** np.arange(3))[:, None, None]).sum(0), code)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("dtype, parallel", [(np.float64, False), (np.float64, True), (np.float32, False)])
 @pytest.mark.parametrize("quant", [False, True])
 def test_accumulate_kernels_equal_numpy_twins(dtype, parallel, quant):
     rng = np.random.default_rng(13)

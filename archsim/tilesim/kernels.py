@@ -98,7 +98,7 @@ def _unit(h):
     return (np.float64(np.int64(h >> _S11)) + 0.5) * _TWO_M53
 
 
-@njit(cache=True)
+@njit(inline="always")
 def _ziggurat_rest(u, i, seed, zx, zr, zf):
     """The ziggurat after a first try ``(u, i)`` fell outside its rectangle: tail, wedge, retries,
     with uniforms ``_unit(_mix(seed + GOLDEN * k))``, k = 1, 2, ..."""
@@ -266,72 +266,84 @@ def normals_nb(stream, row0: int, nrows: int, ncol: int, col0: int, ncols: int, 
 # mode 1: analog accumulation: one conversion, V[0] = code, V2[0] = sum_p 4^(dac*p) digit_p^2
 # mode 2: ideal DAC: one conversion, V[0] = x * scale (no rounding, no clipping), V2[0] = V[0]^2
 
-# Arrays are flat: x (B*K,), v and v2 (NC, B*K).  Returns the number of non-finite inputs (the
-# caller refuses them), counted in the same pass.
+# X is (B, K) of float32 or float64 in any layout, read in place (no conversion copy); v and v2 are
+# (NC, B, K) views, in the caller's choice of layout (row-major, or column-major to match a
+# column-major X such as im2col's).  Loops run in memory order.  Returns the number of non-finite
+# inputs (the caller refuses them), counted in the same pass.
 
 @njit(inline="always")
-def _quantize_span(x, scale, lo, hi, mode, dac_bits, npulse, v, v2, want_v2, i0, i1):
-    bad = 0
-    v0 = v[0]
-    if mode == 2:
-        for i in range(i0, i1):
-            t = x[i] * scale
-            bad += 0 if t - t == 0.0 else 1
-            v0[i] = t
-        if want_v2:
-            w0 = v2[0]
-            for i in range(i0, i1):
-                t = x[i] * scale
-                w0[i] = t * t
-        return bad
-    for i in range(i0, i1):   # the code; also pulse 0 when one pulse carries the whole code
-        t = x[i] * scale
-        bad += 0 if t - t == 0.0 else 1
-        v0[i] = np.rint(min(max(t, lo), hi))
-    if bad:
-        return bad
-    if mode == 0 and npulse == 1:
-        if want_v2:
-            w0 = v2[0]
-            for i in range(i0, i1):
-                w0[i] = v0[i] * v0[i]
-        return bad
+def _quantize_one(t, lo, hi, mode):
+    return t if mode == 2 else np.rint(min(max(t, lo), hi))
+
+
+@njit(inline="always")
+def _digits(c, mode, dac_bits, npulse, v, v2, want_v2, b, k):
+    """Split code ``c`` of input (b, k) into pulses (mode 0) or their squared sum (mode 1)."""
     mask = (1 << dac_bits) - 1
-    for i in range(i0, i1):
-        c = np.float64(v0[i])
-        m = np.int64(abs(c))
-        sgn = 1.0 if c >= 0.0 else -1.0
-        if mode == 1:
-            if want_v2:
-                s2 = 0.0
-                for p in range(npulse):
-                    d = np.float64((m >> (dac_bits * p)) & mask)
-                    s2 += d * d * np.float64(1 << (2 * dac_bits * p))
-                v2[0, i] = s2
-        else:
+    m = np.int64(abs(c))
+    sgn = 1.0 if c >= 0.0 else -1.0
+    if mode == 1:
+        if want_v2:
+            s2 = 0.0
             for p in range(npulse):
                 d = np.float64((m >> (dac_bits * p)) & mask)
-                v[p, i] = sgn * d
-                if want_v2:
-                    v2[p, i] = d * d
+                s2 += d * d * np.float64(1 << (2 * dac_bits * p))
+            v2[0, b, k] = s2
+    else:
+        for p in range(npulse):
+            d = np.float64((m >> (dac_bits * p)) & mask)
+            v[p, b, k] = sgn * d
+            if want_v2:
+                v2[p, b, k] = d * d
+
+
+@njit(inline="always")
+def _quantize_rows(X, scale, lo, hi, mode, dac_bits, npulse, v, v2, want_v2, b0, b1):
+    K = X.shape[1]
+    bad = 0
+    simple = mode == 2 or (mode == 0 and npulse == 1)   # one conversion carries the (rounded) value
+    if X.strides[0] < X.strides[1]:   # column-major
+        for k in range(K):
+            for b in range(b0, b1):
+                t = np.float64(X[b, k]) * scale
+                bad += 0 if t - t == 0.0 else 1
+                c = _quantize_one(t, lo, hi, mode)
+                v[0, b, k] = c
+                if simple:
+                    if want_v2:
+                        v2[0, b, k] = c * c
+                elif bad == 0:
+                    _digits(c, mode, dac_bits, npulse, v, v2, want_v2, b, k)
+    else:
+        for b in range(b0, b1):
+            for k in range(K):
+                t = np.float64(X[b, k]) * scale
+                bad += 0 if t - t == 0.0 else 1
+                c = _quantize_one(t, lo, hi, mode)
+                v[0, b, k] = c
+                if simple:
+                    if want_v2:
+                        v2[0, b, k] = c * c
+                elif bad == 0:
+                    _digits(c, mode, dac_bits, npulse, v, v2, want_v2, b, k)
     return bad
 
 
 @njit(cache=True, fastmath=False, nogil=True)
-def quantize(x, scale, lo, hi, mode, dac_bits, npulse, v, v2, want_v2):
-    """Quantize inputs ``x`` (B*K,) into conversions ``v`` (NC, B*K) and squares ``v2`` (NC, B*K);
+def quantize(X, scale, lo, hi, mode, dac_bits, npulse, v, v2, want_v2):
+    """Quantize inputs ``X`` (B, K) into conversions ``v`` (NC, B, K) and squares ``v2`` (NC, B, K);
     returns the number of non-finite inputs."""
-    return _quantize_span(x, scale, lo, hi, mode, dac_bits, npulse, v, v2, want_v2, 0, x.shape[0])
+    return _quantize_rows(X, scale, lo, hi, mode, dac_bits, npulse, v, v2, want_v2, 0, X.shape[0])
 
 
 @njit(cache=True, fastmath=False, parallel=True)
-def quantize_par(x, scale, lo, hi, mode, dac_bits, npulse, v, v2, want_v2):
-    n = x.shape[0]
-    nblk = 64
+def quantize_par(X, scale, lo, hi, mode, dac_bits, npulse, v, v2, want_v2):
+    B = X.shape[0]
+    nblk = min(B, 64)
     bad = 0
     for k in prange(nblk):
-        bad += _quantize_span(x, scale, lo, hi, mode, dac_bits, npulse, v, v2, want_v2,
-                              k * n // nblk, (k + 1) * n // nblk)
+        bad += _quantize_rows(X, scale, lo, hi, mode, dac_bits, npulse, v, v2, want_v2,
+                              k * B // nblk, (k + 1) * B // nblk)
     return bad
 
 
@@ -460,45 +472,56 @@ def _normals_into(z, base, zx, zr, zf):
 
 
 @njit(cache=True, fastmath=False, nogil=True)
-def _noise_adc_row(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, b, quant, init, zx, zr, zf):
+def _noise_adc_rows(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, b0, b1, quant, init, zx, zr, zf):
     zero = qmax - qmax
-    npair = np.uint64((ncol + 1) // 2)
-    row = np.uint64(row0 + b)
-    ob = out[b]
-    n = ob.shape[0]
-    z = np.empty(n)
-    for p in range(I.shape[0]):
-        cp = coef[p]
-        Ib = I[p, b]
-        vb = var[p, b]
-        _normals_into(z, streams[p] + GOLDEN * (row * npair + _ONE), zx, zr, zf)
-        if init and p == 0:
-            for j in range(n):
-                ob[j] = 0.0
-        # separate loops without the generator's branches: they vectorize
-        if quant:
-            for j in range(n):
-                v = Ib[j] + math.sqrt(np.float64(vb[j])) * z[j]
-                c = np.rint((v - lo[j]) * inv[j])
-                c = min(max(c, zero), qmax)
-                ob[j] += cp * (lo[j] + c * step[j])
-        else:
-            for j in range(n):
-                ob[j] += cp * (Ib[j] + math.sqrt(np.float64(vb[j])) * z[j])
+    npair = (ncol + 1) // 2
+    w = 2 * npair                      # normals per row (a padding one when ncol is odd)
+    n = out.shape[1]
+    # consecutive rows have consecutive pair counters: draw the normals of several rows at once
+    # (narrow layers have rows of a few columns), in a buffer that stays in cache
+    rpb = max(1, 8192 // w)
+    z = np.empty(rpb * w)
+    for bs in range(b0, b1, rpb):
+        be = min(b1, bs + rpb)
+        for p in range(I.shape[0]):
+            cp = coef[p]
+            _normals_into(z[:(be - bs) * w], streams[p] + GOLDEN * (np.uint64(row0 + bs) * np.uint64(npair) + _ONE),
+                          zx, zr, zf)
+            for b in range(bs, be):
+                ob = out[b]
+                Ib = I[p, b]
+                vb = var[p, b]
+                zb = z[(b - bs) * w:(b - bs) * w + n]
+                if init and p == 0:
+                    for j in range(n):
+                        ob[j] = 0.0
+                # separate loops without the generator's branches: they vectorize
+                if quant:
+                    for j in range(n):
+                        v = Ib[j] + np.float64(np.sqrt(vb[j])) * zb[j]
+                        c = np.rint((v - lo[j]) * inv[j])
+                        c = min(max(c, zero), qmax)
+                        ob[j] += cp * (lo[j] + c * step[j])
+                else:
+                    for j in range(n):
+                        ob[j] += cp * (Ib[j] + np.float64(np.sqrt(vb[j])) * zb[j])
 
 
 @njit(cache=True, fastmath=False, nogil=True)
 def noise_adc_accumulate(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, quant, init, zx, zr, zf):
     """Add read noise ``sqrt(var) * z`` (z at (row0 + b, column) of each conversion's stream, ``ncol``
     columns per row), convert, and accumulate into ``out``."""
-    for b in range(out.shape[0]):
-        _noise_adc_row(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, b, quant, init, zx, zr, zf)
+    _noise_adc_rows(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, 0, out.shape[0], quant, init,
+                    zx, zr, zf)
 
 
 @njit(cache=True, fastmath=False, parallel=True)
 def noise_adc_accumulate_par(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, quant, init, zx, zr, zf):
-    for b in prange(out.shape[0]):
-        _noise_adc_row(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, b, quant, init, zx, zr, zf)
+    B = out.shape[0]
+    nblk = min(B, 64)
+    for k in prange(nblk):
+        _noise_adc_rows(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, k * B // nblk,
+                        (k + 1) * B // nblk, quant, init, zx, zr, zf)
 
 
 def noise_adc_accumulate_np(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, quant, init=False):
@@ -509,7 +532,7 @@ def noise_adc_accumulate_np(I, var, streams, row0, ncol, lo, inv, step, qmax, co
     cols = np.arange(N)
     for p in range(I.shape[0]):
         z = normals_np(streams[p], rows, ncol, cols)
-        v = I[p].astype(np.float64) + np.sqrt(var[p].astype(np.float64)) * z
+        v = I[p].astype(np.float64) + np.sqrt(var[p]).astype(np.float64) * z   # float32 sqrt, as the kernel
         out += coef[p] * (adc_np(v, lo, inv, step, qmax) if quant else v)
 
 
@@ -518,11 +541,10 @@ def noise_adc_accumulate_np(I, var, streams, row0, ncol, lo, inv, step, qmax, co
 # ---------------------------------------------------------------------------------------------
 
 def run_quantize(X, scale, lo, hi, mode, dac_bits, npulse, V, V2, want_v2, parallel=False) -> int:
-    """Quantize C-contiguous ``X`` (B, K) into ``V``, ``V2`` (NC, B, K); the number of non-finite inputs."""
+    """Quantize ``X`` (B, K) into ``V``, ``V2`` (NC, B, K); the number of non-finite inputs."""
     f = quantize_par if parallel else quantize
-    nc = V.shape[0]
-    return int(f(X.reshape(-1), float(scale), float(lo), float(hi), int(mode), int(dac_bits), int(npulse),
-                 V.reshape(nc, -1), V2.reshape(nc, -1), bool(want_v2)))
+    return int(f(X, float(scale), float(lo), float(hi), int(mode), int(dac_bits), int(npulse), V, V2,
+                 bool(want_v2)))
 
 
 def run_adc_accumulate(I, lo, inv, step, qmax, coef, out, quant, parallel=False, init=False):

@@ -65,6 +65,9 @@ Programming randomness uses numpy Generators seeded from ``SeedSequence(seed, sp
 with one independent stream per error source, drawn for the whole matrix at once.
 
 Precision: column currents are computed in ``cfg.precision`` (float64 default), accumulated in float64.
+Inputs of float32 or float64 are read in place in either memory order (im2col's column-major output
+included); batches are cut into row chunks of at most ``cfg.chunk_elements`` currents, and the
+scratch buffers are reused between calls (:class:`_Workspace`).
 """
 from __future__ import annotations
 
@@ -411,6 +414,8 @@ class ProgrammedMatrix:
         given = tuple(X.shape)
         if X.dtype.kind not in "fiub":
             raise ArchsimError(f"layer '{self.layer}': inputs must be numbers, got dtype {X.dtype}")
+        if X.dtype not in (np.float32, np.float64):   # the kernels read float32 or float64 in place
+            X = X.astype(np.float64)
         vec = False
         if X.ndim == 1:
             X, vec = X[None], True
@@ -427,15 +432,26 @@ class ProgrammedMatrix:
         return X, vec
 
     def _quantize(self, Xg: np.ndarray, want_v2: bool):
+        """DAC codes of ``Xg`` (B, K): ``V`` and ``V2`` (NC, B, K) views and ``Vf``, ``V2f`` (NC*B, K)
+        for the matrix products; column-major when ``Xg`` is (im2col's layout), so that every pass
+        runs in memory order."""
         nb, k = Xg.shape
-        V = _WS.get("V", (self.n_conv, nb, k), self.cfg.precision)
-        V2 = _WS.get("V2", (self.n_conv, nb, k), np.float32)
+        nc = self.n_conv
+        if Xg.strides[0] < Xg.strides[1]:
+            bufv = _WS.get("V", (k, nc * nb), self.cfg.precision)
+            bufw = _WS.get("V2", (k, nc * nb), np.float32)
+            V, V2 = (b.reshape(k, nc, nb).transpose(1, 2, 0) for b in (bufv, bufw))
+            Vf, V2f = bufv.T, bufw.T
+        else:
+            Vf = _WS.get("V", (nc * nb, k), self.cfg.precision)
+            V2f = _WS.get("V2", (nc * nb, k), np.float32)
+            V, V2 = Vf.reshape(nc, nb, k), V2f.reshape(nc, nb, k)
         lo = -float(self.x_code_max) if self.x_signed else 0.0
         bad = K_.run_quantize(Xg, self.x_scale, lo, float(self.x_code_max), self.conv_mode, self.arch.dac_bits,
-                              self.arch.input_pulses, V, V2, want_v2, self._parallel(Xg.size * self.n_conv))
+                              self.arch.input_pulses, V, V2, want_v2, self._parallel(Xg.size * nc))
         if bad:
             raise ArchsimError(f"layer '{self.layer}': inputs contain NaN or infinity ({bad} values)")
-        return V, V2
+        return V, V2, Vf, V2f
 
     def _offset_correction(self, V: np.ndarray) -> np.ndarray | None:
         """Per vector: what offset mapping subtracts digitally (g_min current of every slice + Q x codes)."""
@@ -484,8 +500,7 @@ class ProgrammedMatrix:
         for c0 in range(0, B, bc):
             c1 = min(B, c0 + bc)
             for g in range(self.groups):
-                V, _ = self._quantize(_as_f64(X3[g, c0:c1]), False)
-                V2d = V.reshape(-1, self.K)
+                V, _, V2d, _ = self._quantize(X3[g, c0:c1], False)
                 for rb, (r0, r1) in enumerate(self.row_bounds):
                     for s in range(self.slices):
                         for cu in range(self.n_units):
@@ -579,9 +594,7 @@ class ProgrammedMatrix:
             c1 = min(B, c0 + bc)
             nb = c1 - c0
             for g in range(groups):
-                V, V2 = self._quantize(_as_f64(X3[g, c0:c1]), noise)
-                Vf = V.reshape(NC * nb, Kd)
-                V2f = V2.reshape(NC * nb, Kd)
+                V, V2, Vf, V2f = self._quantize(X3[g, c0:c1], noise)
                 # accumulate straight into the output where it is contiguous (one group)
                 acc = out[c0:c1] if groups == 1 else accbuf[:nb]
                 I = Ibuf[:NC * nb]
@@ -611,15 +624,6 @@ class ProgrammedMatrix:
                 if groups > 1:
                     out[c0:c1, g * Ng:(g + 1) * Ng] = acc
         return out[0] if vec else out
-
-
-def _as_f64(x: np.ndarray) -> np.ndarray:
-    """``x`` as a C-contiguous float64 array: itself if it is one, else a copy in the workspace."""
-    if x.dtype == np.float64 and x.flags.c_contiguous:
-        return x
-    buf = _WS.get("X", x.shape, np.float64)
-    np.copyto(buf, x)
-    return buf
 
 
 def _weights3(W, lm: LayerMap) -> np.ndarray:

@@ -65,7 +65,7 @@ def reference_matmul(pm: ProgrammedMatrix, X: np.ndarray, *, key=(0,), first_row
             v = I[p]
             if noise:
                 z = K_.normals_np(streams[g, rb, s, cu, p], rows, Ng, np.arange(c0, c1))
-                v = v + np.sqrt(var[p].astype(np.float64)) * z
+                v = v + np.sqrt(var[p]).astype(np.float64) * z
             if quant:
                 v = K_.adc_np(v, lo, inv, st, qmax)
             out[:, g * Ng + c0:g * Ng + c1] += (coef0[p] * w) * v
