@@ -22,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg as sla
+from numba import njit
+from scipy.linalg import blas, lapack
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
@@ -117,56 +118,113 @@ def _merged_wires(g: np.ndarray, par: Parasitics) -> np.ndarray:
     return g_out * sol[M:, :]
 
 
+@njit(cache=True)
+def _row_schur(gi, gw, g_in, kd, r):
+    """One row chain eliminated: ``kd = -D A^-1 D`` and ``r = D A^-1 (g_in e_0)``, ``D = diag(gi)``.
+
+    ``A`` is the row wire's symmetric tridiagonal matrix (off-diagonal ``-gw``, the cells and the
+    driver on the diagonal).  Its inverse is built column by column from the forward and backward
+    elimination pivots ``p``, ``q``: ``inv[k, k] = 1 / (p_k + q_k - d_k)`` and, away from the
+    diagonal, ``inv[j, k] = (gw / p_j) inv[j + 1, k]`` (each factor below 1: stable), ``O(N^2)``.
+    """
+    n = gi.shape[0]
+    d = np.empty(n)
+    p = np.empty(n)
+    q = np.empty(n)
+    for j in range(n):
+        nb = 2.0 * gw
+        if n == 1:
+            nb = 0.0
+        elif j == 0 or j == n - 1:
+            nb = gw
+        d[j] = nb + gi[j]
+    d[0] += g_in
+    b2 = gw * gw
+    p[0] = d[0]
+    for j in range(1, n):
+        p[j] = d[j] - b2 / p[j - 1]
+    q[n - 1] = d[n - 1]
+    for j in range(n - 2, -1, -1):
+        q[j] = d[j] - b2 / q[j + 1]
+    for k in range(n):
+        x = 1.0 / (p[k] + q[k] - d[k])
+        gk = gi[k]
+        kd[k, k] = -gk * x * gk
+        if k == 0:
+            r[0] = gk * x * g_in
+        for j in range(k - 1, -1, -1):
+            x = gw * x / p[j]
+            v = -gi[j] * x * gk
+            kd[j, k] = v
+            kd[k, j] = v
+            if j == 0:
+                r[k] = gk * x * g_in
+
+
 def effective_matrix(g: np.ndarray, par: Parasitics) -> np.ndarray:
     """``G_eff`` (N x M): output currents per input volt, parasitics included.
 
     Each row wire is a tridiagonal chain; eliminating the row nodes leaves a
-    block-tridiagonal system in the column nodes (one dense ``N x N`` block per
-    row, coupled to the next row by the column wires, a diagonal ``r_w^-1``).
-    A forward block elimination down the rows, carrying only the inputs seen so
-    far, reaches the last row, where the columns are read: ``O(M N^3)`` dense
-    work and no fill-in of a general sparse factorization.
+    block-tridiagonal system in the column nodes (one dense symmetric ``N x N`` block
+    per row, coupled to the next row by the column wires, a diagonal ``r_w^-1``).
+    A forward block elimination down the rows (Cholesky factor and inverse of each
+    Schur complement), carrying only the inputs seen so far, reaches the last row,
+    where the columns are read: ``O(M N^3)`` dense work in ``N x N`` blocks and no
+    fill-in of a general sparse factorization.  BLAS runs on one thread for blocks up
+    to :data:`SERIAL_BLAS_MAX_N` (where waking the BLAS threads costs more than it saves).
     """
     g = _check(g)
     if par.r_wire == 0:
         return _merged_wires(g, par)
+    with _blas_threads(1 if g.shape[1] <= SERIAL_BLAS_MAX_N else None):
+        return _eliminate(g, par)
+
+
+#: largest block size (columns) for which the block elimination keeps BLAS on one thread
+SERIAL_BLAS_MAX_N = 192
+
+
+def _blas_threads(limit):
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional (extra 'fast'): without it BLAS keeps its own thread count
+        import contextlib
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=limit, user_api="blas")
+
+
+def _eliminate(g: np.ndarray, par: Parasitics) -> np.ndarray:
     M, N = g.shape
     gw = 1.0 / par.r_wire
     g_in = 1.0 / (par.r_in + par.r_wire)
     g_out = 1.0 / (par.r_out + par.r_wire)
-    # row chain i: A_i = tridiag(-gw, diag, -gw) + diag(g_i) with the driver at node 0
-    nbr = np.full(N, 2.0 * gw)
-    nbr[-1] = gw
-    if N == 1:
-        nbr[0] = 0.0
-    else:
-        nbr[0] = gw
-    ab = np.zeros((3, N))
-    ab[0, 1:] = -gw
-    ab[2, :-1] = -gw
     col_nbr = np.full(M, 2.0 * gw)
     col_nbr[0] = gw
     col_nbr[-1] = gw if M > 1 else 0.0
+    potrf, potri = lapack.dpotrf, lapack.dpotri
+    rhat = np.empty((N, M), order="F")   # drive of inputs 0..i reaching the column nodes of row i
+    r = np.empty(N)
+    di = np.diag_indices(N)
     shat = None
-    rhat = None
-    e0 = np.zeros((N, 1))
-    e0[0, 0] = g_in
+    bufs = (np.empty((N, N), order="F"), np.empty((N, N), order="F"))
     for i in range(M):
-        gi = g[i]
-        ab[1] = nbr + gi
-        ab[1, 0] += g_in
-        rhs = np.concatenate([np.diag(gi), e0], axis=1)
-        sol = sla.solve_banded((1, 1), ab, rhs, check_finite=False)  # A_i^-1 [D_i, g_in e_0]
-        kd = -(gi[:, None] * sol[:, :N])
-        kd[np.diag_indices(N)] += gi + col_nbr[i] + (g_out if i == M - 1 else 0.0)
-        r_i = gi * sol[:, N]  # input i's drive reaching the column nodes of row i
-        if i == 0:
-            shat, rhat = kd, r_i[:, None]
-        else:
-            inv = np.linalg.inv(shat)
-            shat = kd - (gw * gw) * inv
-            rhat = np.concatenate([gw * (inv @ rhat), r_i[:, None]], axis=1)
-    x = np.linalg.solve(shat, rhat)
+        k = bufs[i % 2]                     # Schur complement of row i (only its upper triangle is used)
+        _row_schur(g[i], gw, g_in, k, r)
+        k[di] += g[i] + col_nbr[i] + (g_out if i == M - 1 else 0.0)
+        if i > 0:
+            c, info = potrf(shat, lower=0, overwrite_a=1, clean=0)
+            if info == 0:
+                c, info = potri(c, lower=0, overwrite_c=1)
+            if info != 0:  # pragma: no cover - Y is symmetric positive definite for g >= 0
+                raise ArchsimError(f"crossbar: elimination failed at row {i} (LAPACK info {info})")
+            rhat[:, :i] = blas.dsymm(gw, c, rhat[:, :i], side=0, lower=0)
+            k -= (gw * gw) * c              # upper triangles agree; the lower ones are not read
+        shat = k
+        rhat[:, i] = r
+    c, info = potrf(shat, lower=0, overwrite_a=1, clean=0)
+    x, info2 = lapack.dpotrs(c, rhat, lower=0, overwrite_b=1)
+    if info != 0 or info2 != 0:  # pragma: no cover
+        raise ArchsimError(f"crossbar: final solve failed (LAPACK info {info}, {info2})")
     return g_out * x
 
 
