@@ -228,6 +228,111 @@ def _eliminate(g: np.ndarray, par: Parasitics) -> np.ndarray:
     return g_out * x
 
 
+@njit(cache=True)
+def _row_solve(gi, gw, g_in, x, rhs, drive):
+    """Row chain ``A u = D x + g_in e_0 drive`` for many right-hand sides (Thomas); returns ``u``.
+
+    ``x`` (N, K): column-node voltages of the row; ``drive`` (K,): the row's input voltage per
+    right-hand side.  ``rhs`` (N, K) is scratch and receives ``u``."""
+    n, kk = x.shape
+    p = np.empty(n)
+    for j in range(n):
+        nb = 2.0 * gw
+        if n == 1:
+            nb = 0.0
+        elif j == 0 or j == n - 1:
+            nb = gw
+        p[j] = nb + gi[j]
+    p[0] += g_in
+    for c in range(kk):
+        rhs[0, c] = gi[0] * x[0, c] + g_in * drive[c]
+    for j in range(1, n):
+        m = gw / p[j - 1]              # off-diagonal is -gw: eliminating row j-1 adds m x row j-1
+        p[j] -= gw * m
+        for c in range(kk):
+            rhs[j, c] = gi[j] * x[j, c] + m * rhs[j - 1, c]
+    for c in range(kk):
+        rhs[n - 1, c] /= p[n - 1]
+    for j in range(n - 2, -1, -1):
+        for c in range(kk):
+            rhs[j, c] = (rhs[j, c] + gw * rhs[j + 1, c]) / p[j]
+    return rhs
+
+
+def cell_voltages(g: np.ndarray, par: Parasitics, V: np.ndarray | None = None, *, adjoint: bool = False):
+    """Voltage across every cell (row node minus column node), by the same block elimination.
+
+    ``V`` (M x K) holds input voltage vectors as columns (default: the identity, one unit input per
+    row).  Returns ``P`` (M, N, K); with ``adjoint`` also ``Q`` (M, N, N): the cell voltages of
+    ``Y^-1 S^T``, i.e. with a current ``g_out`` injected at the read end of each column and every
+    input at 0 V (``Y`` is symmetric, so this is the adjoint solve).  With them the sensitivity of
+    the effective matrix to one cell is ``dG_eff[n, m] / dg_ij = -Q[i, j, n] P[i, j, m]``.
+
+    The forward sweep stores each Schur complement's inverse and right-hand side (``M N (N + K)``
+    numbers); the back substitution recovers the column nodes of every row and a tridiagonal solve
+    per row the row nodes: ``O(M N^2 (N + K))`` work, no sparse factorization.
+    """
+    g = _check(g)
+    if par.r_wire <= 0:
+        raise ArchsimError("crossbar: cell_voltages needs r_wire > 0 (r_wire = 0 merges the wire nodes)")
+    M, N = g.shape
+    V = np.eye(M) if V is None else np.asarray(V, float)
+    if V.ndim != 2 or V.shape[0] != M:
+        raise ArchsimError(f"crossbar: input voltages must be (rows x vectors) = ({M}, K), got {V.shape}")
+    with _blas_threads(1 if N <= SERIAL_BLAS_MAX_N else None):
+        return _cell_voltages(g, par, V, adjoint)
+
+
+def _cell_voltages(g, par, V, adjoint):
+    M, N = g.shape
+    K = V.shape[1]
+    gw = 1.0 / par.r_wire
+    g_in = 1.0 / (par.r_in + par.r_wire)
+    g_out = 1.0 / (par.r_out + par.r_wire)
+    col_nbr = np.full(M, 2.0 * gw)
+    col_nbr[0] = gw
+    col_nbr[-1] = gw if M > 1 else 0.0
+    potrf, potri = lapack.dpotrf, lapack.dpotri
+    di = np.diag_indices(N)
+    inv = np.empty((M, N, N))          # inverse of each row's Schur complement (upper triangle valid)
+    rh = np.empty((M, N, K))           # forward-swept right-hand side of each row
+    r = np.empty(N)
+    k = np.empty((N, N), order="F")
+    for i in range(M):
+        _row_schur(g[i], gw, g_in, k, r)
+        k[di] += g[i] + col_nbr[i] + (g_out if i == M - 1 else 0.0)
+        rh[i] = r[:, None] * V[i][None, :]
+        if i > 0:
+            k -= (gw * gw) * inv[i - 1].T   # F-order view of the stored upper triangle
+            rh[i] += blas.dsymm(gw, inv[i - 1].T, rh[i - 1], side=0, lower=0)
+        c, info = potrf(k, lower=0, overwrite_a=1, clean=0)
+        if info == 0:
+            c, info = potri(c, lower=0, overwrite_c=1)
+        if info != 0:  # pragma: no cover - Y is symmetric positive definite for g >= 0
+            raise ArchsimError(f"crossbar: elimination failed at row {i} (LAPACK info {info})")
+        inv[i] = c.T
+    ncol = K + (N if adjoint else 0)
+    X = np.zeros((N, ncol))
+    X[:, :K] = rh[M - 1]
+    if adjoint:
+        X[:, K:] = g_out * np.eye(N)
+    P = np.empty((M, N, K))
+    Q = np.empty((M, N, N)) if adjoint else None
+    drive = np.zeros(ncol)
+    u = np.empty((N, ncol))
+    for i in range(M - 1, -1, -1):
+        if i < M - 1:
+            X *= gw
+            X[:, :K] += rh[i]
+        X = blas.dsymm(1.0, inv[i].T, X, side=0, lower=0)     # column-node voltages of row i
+        drive[:K] = V[i]
+        _row_solve(g[i], gw, g_in, X, u, drive)              # row-node voltages of row i
+        P[i] = u[:, :K] - X[:, :K]
+        if adjoint:
+            Q[i] = u[:, K:] - X[:, K:]
+    return (P, Q) if adjoint else P
+
+
 def solve_vector(g: np.ndarray, par: Parasitics, v: np.ndarray) -> np.ndarray:
     """Output currents for one input vector, by a direct nodal solve (the per-vector reference)."""
     g = _check(g)

@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse.linalg as spla
 
 from . import crossbar as cb
 from .errors import ArchsimError
@@ -87,11 +86,9 @@ def linear(W, par: cb.Parasitics, cells: CellRange) -> Mapped:
     return _finish("linear", W, cells.clip(alpha * W.T), alpha, par, cells)
 
 
-def _node_voltages(g, par, v):
-    Y, B, S = cb.nodal_system(g, par)
-    x = spla.spsolve(Y, B @ v)
-    MN = g.size
-    return x[:MN].reshape(g.shape), x[MN:].reshape(g.shape)
+def _cell_drop(g, par, v):
+    """Voltage across every cell (M x N) under input ``v``."""
+    return cb.cell_voltages(g, par, np.asarray(v, float)[:, None])[:, :, 0]
 
 
 def dpe(W, par: cb.Parasitics, cells: CellRange, v_cal: np.ndarray, iters: int = 30, tol: float = 1e-10,
@@ -104,8 +101,7 @@ def dpe(W, par: cb.Parasitics, cells: CellRange, v_cal: np.ndarray, iters: int =
     g = g_ideal.copy()
     if par.r_wire > 0:
         for _ in range(iters):
-            vr, vc = _node_voltages(g, par, v_cal)
-            drop = np.maximum(vr - vc, np.finfo(float).eps * v_cal.max())  # no division by zero
+            drop = np.maximum(_cell_drop(g, par, v_cal), np.finfo(float).eps * v_cal.max())  # no division by zero
             g_new = cells.clip(i_ideal / drop)
             if np.abs(g_new - g).max() <= tol * cells.g_max:
                 g = g_new
@@ -115,16 +111,16 @@ def dpe(W, par: cb.Parasitics, cells: CellRange, v_cal: np.ndarray, iters: int =
 
 
 def _gradient(g, par, R, alpha):
-    """d/dg of ||R||_F^2 with R = W - G_eff(g)/alpha, for every cell (M x N)."""
-    Y, B, S = cb.nodal_system(g, par)
-    lu = spla.splu(Y.tocsc())
-    P = lu.solve(B.toarray())            # node voltages per unit input, 2MN x M
-    Q = lu.solve(S.T.toarray())          # Y symmetric: Y^-1 S^T, 2MN x N
+    """d/dg of ||R||_F^2 with R = W - G_eff(g)/alpha, for every cell (M x N).
+
+    ``dG_eff[n, m]/dg_d = -Q[d, n] P[d, m]`` (:func:`archsim.crossbar.cell_voltages`: cell voltages
+    per unit input and of the adjoint solve), so ``d||R||^2/dg_d = (2/alpha) sum_nm R_nm Q_dn P_dm``.
+    """
+    P, Q = cb.cell_voltages(g, par, adjoint=True)
     MN = g.size
-    Pd = P[:MN] - P[MN:]                 # voltage across each cell per unit input
-    Qd = Q[:MN] - Q[MN:]
-    # dG_ij/dg_d = -Qd[d, i] Pd[d, j];  d||R||^2/dg_d = (2/alpha) sum_ij R_ij Qd[d,i] Pd[d,j]
-    return (2.0 / alpha) * ((Qd @ R) * Pd).sum(axis=1).reshape(g.shape)
+    P = P.reshape(MN, -1)
+    Q = Q.reshape(MN, -1)
+    return (2.0 / alpha) * ((Q @ R) * P).sum(axis=1).reshape(g.shape)
 
 
 def _descend(W, g, par, cells, alpha, iters):

@@ -32,6 +32,24 @@ def test_effective_matrix_equals_per_vector_solves(shape):
         np.testing.assert_allclose(G @ v[:, k], ref, rtol=1e-10, atol=0)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (6, 1), (7, 5), (16, 16)])
+def test_cell_voltages_equal_sparse_nodal_solves(shape):
+    import scipy.sparse.linalg as spla
+
+    g = rand_g(shape, seed=5)
+    M, N = shape
+    V = np.random.default_rng(6).uniform(0, 0.2, (M, 3))
+    P, Q = cb.cell_voltages(g, SEED001, V, adjoint=True)
+    Y, B, S = cb.nodal_system(g, SEED001)
+    x = spla.spsolve(Y.tocsc(), B @ V).reshape(2 * M * N, 3)
+    q = spla.spsolve(Y.tocsc(), S.T.toarray()).reshape(2 * M * N, N)
+    np.testing.assert_allclose(P, (x[:M * N] - x[M * N:]).reshape(M, N, 3), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(Q, (q[:M * N] - q[M * N:]).reshape(M, N, N), rtol=1e-10, atol=1e-14)
+    # the current through every cell, summed down a column and read through R_out, is the output
+    out = (g[:, :, None] * P).sum(axis=0)
+    np.testing.assert_allclose(out, cb.effective_matrix(g, SEED001) @ V, rtol=1e-10)
+
+
 def test_zero_parasitics_give_ideal_product():
     g = rand_g((9, 5))
     assert np.array_equal(cb.effective_matrix(g, cb.Parasitics()), g.T)
