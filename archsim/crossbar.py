@@ -212,16 +212,16 @@ def _eliminate(g: np.ndarray, par: Parasitics) -> np.ndarray:
         _row_schur(g[i], gw, g_in, k, r)
         k[di] += g[i] + col_nbr[i] + (g_out if i == M - 1 else 0.0)
         if i > 0:
-            c, info = potrf(shat, lower=0, overwrite_a=1, clean=0)
+            c, info = potrf(shat, lower=0, overwrite_a=1, clean=1)
             if info == 0:
                 c, info = potri(c, lower=0, overwrite_c=1)
             if info != 0:  # pragma: no cover - Y is symmetric positive definite for g >= 0
                 raise ArchsimError(f"crossbar: elimination failed at row {i} (LAPACK info {info})")
             rhat[:, :i] = blas.dsymm(gw, c, rhat[:, :i], side=0, lower=0)
-            k -= (gw * gw) * c              # upper triangles agree; the lower ones are not read
+            k -= (gw * gw) * c              # upper triangles agree (potrf zeroed the lower one; it is not read)
         shat = k
         rhat[:, i] = r
-    c, info = potrf(shat, lower=0, overwrite_a=1, clean=0)
+    c, info = potrf(shat, lower=0, overwrite_a=1, clean=1)
     x, info2 = lapack.dpotrs(c, rhat, lower=0, overwrite_b=1)
     if info != 0 or info2 != 0:  # pragma: no cover
         raise ArchsimError(f"crossbar: final solve failed (LAPACK info {info}, {info2})")
@@ -305,7 +305,7 @@ def _cell_voltages(g, par, V, adjoint):
         if i > 0:
             k -= (gw * gw) * inv[i - 1].T   # F-order view of the stored upper triangle
             rh[i] += blas.dsymm(gw, inv[i - 1].T, rh[i - 1], side=0, lower=0)
-        c, info = potrf(k, lower=0, overwrite_a=1, clean=0)
+        c, info = potrf(k, lower=0, overwrite_a=1, clean=1)
         if info == 0:
             c, info = potri(c, lower=0, overwrite_c=1)
         if info != 0:  # pragma: no cover - Y is symmetric positive definite for g >= 0

@@ -432,6 +432,52 @@ def test_pipeline_equals_array_by_array_reference(arch_kw, x_signed):
 
 
 # ------------------------------------------------------------------------------------------------
+# 5b. IR drop: effective matrices equal per-vector nodal solves of the padded physical arrays
+# ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("arch_kw", [
+    dict(device="reram", mapping="differential", differential_readout="analog", dac_bits=8),
+    dict(device="sonos", mapping="differential", differential_readout="digital", dac_bits=4),
+    dict(device="pcm", mapping="offset", dac_bits=8),
+])
+def test_ir_drop_pipeline_equals_per_vector_nodal_reference(arch_kw):
+    rng = np.random.default_rng(15)
+    a = Architecture(rows=16, cols=8, cols_per_adc=8, weight_bits=8, bits_per_cell=4, adc_bits=8,
+                     r_wire_ohm=2.0, r_in_ohm=50.0, r_out_ohm=50.0, **arch_kw)
+    W = rng.standard_normal((20, 10))
+    X = rng.random((4, 20))
+    pm, _ = program(W, a, ts.SimConfig(calib_percentile=99.0), seed=3)
+    assert pm.ir_drop
+    pm = pm.calibrate(X)
+    y = pm.matmul(X, key=(2,))
+    r = ts.reference_matmul(pm, X, key=(2,))
+    np.testing.assert_allclose(y, r, rtol=1e-9, atol=1e-9 * np.abs(r).max())
+
+
+def test_ir_drop_vanishes_with_the_wires_and_grows_with_them():
+    rng = np.random.default_rng(16)
+    W = rng.random((100, 40))          # non-negative weights and inputs: every column loses current
+    X = rng.random((8, 100))
+    base = Architecture(device="reram", rows=64, cols=32, weight_bits=8, bits_per_cell=8)
+    exact = program(W, base)[0].matmul(X)
+    tiny = program(W, base.replace(r_wire_ohm=1e-9))[0]
+    assert tiny.ir_drop
+    np.testing.assert_allclose(tiny.matmul(X), exact, rtol=1e-6)
+    off = program(W, base.replace(r_wire_ohm=5.0), ts.SimConfig(prog_error=False, read_noise=False, ideal_adc=True,
+                                                                ideal_dac=True, ir_drop=False))[0]
+    np.testing.assert_array_equal(off.matmul(X), exact)
+    err = []
+    for rw in (0.5, 2.0, 8.0):
+        y = program(W, base.replace(r_wire_ohm=rw, r_in_ohm=10.0, r_out_ohm=10.0))[0].matmul(X)
+        assert (y < exact).all()
+        err.append(np.abs(y - exact).max() / np.abs(exact).max())
+    assert err[0] < err[1] < err[2]
+    # a digital (SRAM) array has no analog currents: parasitics change nothing
+    sram = base.replace(device="sram", bits_per_cell=1)
+    np.testing.assert_array_equal(program(W, sram.replace(r_wire_ohm=8.0))[0].matmul(X), program(W, sram)[0].matmul(X))
+
+
+# ------------------------------------------------------------------------------------------------
 # 6. the split is the Mapping's
 # ------------------------------------------------------------------------------------------------
 
@@ -476,8 +522,8 @@ def test_bad_input_names_layer_and_what_is_allowed(tmp_path):
         ts.ProgrammedMatrix.program(W, lm, a, dev, EXACT)
     with pytest.raises(ArchsimError, match="does not match architecture"):
         ts.ProgrammedMatrix.program(np.zeros((20, 10)), lm, a.replace(mapping="offset"), dev, EXACT)
-    with pytest.raises(ArchsimError, match="ir_drop"):
-        ts.SimConfig(ir_drop=True)
+    with pytest.raises(ArchsimError, match="'ir_drop' = 'yes' is not allowed; allowed true or false"):
+        ts.SimConfig(ir_drop="yes")
     with pytest.raises(ArchsimError, match="adc_range.*allowed: calibrated, max, granular"):
         ts.SimConfig(adc_range="best")
     with pytest.raises(ArchsimError, match="stuck_on_rate"):

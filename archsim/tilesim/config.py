@@ -30,7 +30,11 @@ class SimConfig:
       current of one input step on one conductance step).
     - ``calib_percentile``: percentile of the calibration currents taken as full scale.
     - ``ideal_adc`` / ``ideal_dac``: skip output / input quantization.
-    - ``ir_drop``: reserved (a later issue); refused for now.
+    - ``ir_drop``: model IR drop where the architecture sets parasitics (``r_wire_ohm``, ``r_in_ohm``,
+      ``r_out_ohm``): every programmed array is replaced by its effective matrix
+      (:func:`archsim.crossbar.effective_matrix`); ``False`` keeps ideal wires whatever the
+      architecture says.  Read noise is drawn on the cells' own conductances (its spread is not
+      passed through the wires: a second-order effect, stated as an assumption).
     - ``precision``: dtype of the column-current matrix products (``float64`` or ``float32``); the
       read-noise variance product always runs in float32 (only its square root scales the noise).
     - ``parallel``: run the Numba kernels with ``prange`` over the batch where a call has enough work
@@ -53,7 +57,7 @@ class SimConfig:
     calib_percentile: float = 100.0
     ideal_adc: bool = False
     ideal_dac: bool = False
-    ir_drop: bool = False
+    ir_drop: bool = True
     precision: str = "float64"
     parallel: bool = False
     chunk_elements: int = 1 << 19
@@ -65,9 +69,6 @@ class SimConfig:
         for key in ("prog_error", "read_noise", "ideal_adc", "ideal_dac", "ir_drop", "parallel"):
             if not isinstance(getattr(self, key), bool):
                 raise bad(key, "allowed true or false")
-        if self.ir_drop:
-            raise ArchsimError("SimConfig: key 'ir_drop' = True is not supported yet (reserved for a later "
-                               "issue); allowed: False")
         if not _finite(self.time_s) or self.time_s < 0:
             raise bad("time_s", "allowed a time in seconds >= 0")
         for key in ("stuck_on_rate", "stuck_off_rate"):

@@ -284,15 +284,18 @@ class ProgrammedMatrix:
             if np.any(s > 0):
                 S2 = (s * s).astype(np.float32)
 
-        # ---- what the conversion units read
+        # ---- what the conversion units read (IR drop: each array's effective matrix)
         dt = np.dtype(cfg.precision)
+        Gr = G
+        if _ir_drop_on(cfg, arch, dm):
+            Gr = _effective_blocks(G, dg, gmin_u, arch, row_bounds, col_bounds)
         analog_pair = lm.copies == 2 and lm.conversions == 1
         if analog_pair:
-            Gf = (G[0] - G[1])[None]
+            Gf = (Gr[0] - Gr[1])[None]
             S2f = None if S2 is None else (S2[0] + S2[1])[None]
             signs = (1.0,)
         else:
-            Gf, S2f = G, S2
+            Gf, S2f = Gr, S2
             signs = (1.0, -1.0) if lm.copies == 2 else (1.0,)
         Gf = np.ascontiguousarray(Gf, dtype=dt)
         S2f = None if S2f is None else np.ascontiguousarray(S2f, dtype=np.float32)
@@ -329,6 +332,11 @@ class ProgrammedMatrix:
     def n_units(self) -> int:
         """Conversion units per (group, row block, slice): 2 for a pair read digitally, else 1."""
         return len(self.signs)
+
+    @property
+    def ir_drop(self) -> bool:
+        """Whether the arrays are read through their effective matrices (parasitics on)."""
+        return _ir_drop_on(self.cfg, self.arch, self.device)
 
     @property
     def analog_pair(self) -> bool:
@@ -624,6 +632,38 @@ class ProgrammedMatrix:
                 if groups > 1:
                     out[c0:c1, g * Ng:(g + 1) * Ng] = acc
         return out[0] if vec else out
+
+
+def _ir_drop_on(cfg: SimConfig, arch: Architecture, dm: DeviceModel) -> bool:
+    return cfg.ir_drop and not arch.parasitics.ideal and not dm.digital
+
+
+def _effective_blocks(G: np.ndarray, dg: float, gmin_u: float, arch: Architecture, row_bounds, col_bounds) -> np.ndarray:
+    """Replace every array's conductances by its effective matrix with the architecture's parasitics.
+
+    ``G`` (copies, slices, groups, K, Ng) in units of ``dg``.  Each block sits in the corner of a
+    physical ``arch.rows x arch.cols`` array next to the row drivers (rows from 0, columns from 0);
+    the unused cells hold ``g_min`` and their rows are driven at 0 V, their columns still load the
+    rows and are read into their own (discarded) virtual grounds, and the used columns carry their
+    current down through the unused rows to the sense amplifiers at the bottom.  The circuit is
+    linear, so the block's effective matrix (:func:`archsim.crossbar.effective_matrix`, one solve per
+    programmed array) replaces its conductances in every MVM, whatever the input."""
+    from ..crossbar import effective_matrix
+
+    par = arch.parasitics
+    out = np.empty_like(G)
+    C, S, NG = G.shape[:3]
+    full = np.empty((arch.rows, arch.cols))
+    for c in range(C):
+        for s in range(S):
+            for grp in range(NG):
+                for r0, r1 in row_bounds:
+                    for q0, q1 in col_bounds:
+                        full.fill(gmin_u * dg)
+                        full[:r1 - r0, :q1 - q0] = G[c, s, grp, r0:r1, q0:q1] * dg
+                        E = effective_matrix(full, par)          # (cols, rows) in siemens
+                        out[c, s, grp, r0:r1, q0:q1] = E[:q1 - q0, :r1 - r0].T / dg
+    return out
 
 
 def _weights3(W, lm: LayerMap) -> np.ndarray:

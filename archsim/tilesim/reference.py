@@ -14,6 +14,27 @@ from . import kernels as K_
 from .programmed import ProgrammedMatrix
 
 
+def _array_currents(pm: ProgrammedMatrix, Vb: np.ndarray, c, s, g, r0, r1, c0, c1) -> np.ndarray:
+    """Column currents (units of one conductance step) of one array for inputs ``Vb`` (B, rows).
+
+    With IR drop on, the array is solved vector by vector by nodal analysis
+    (:func:`archsim.crossbar.solve_vector`, a sparse LU per vector), in its full physical size:
+    the block in the corner next to the drivers, unused cells at ``g_min``, unused rows at 0 V."""
+    Gb = pm.G[c, s, g, r0:r1, c0:c1]
+    if not pm.ir_drop:
+        return Vb @ Gb
+    from ..crossbar import solve_vector
+
+    full = np.full((pm.arch.rows, pm.arch.cols), pm.gmin_u * pm.g_unit)
+    full[:r1 - r0, :c1 - c0] = Gb * pm.g_unit
+    v = np.zeros(pm.arch.rows)
+    out = np.empty((Vb.shape[0], c1 - c0))
+    for b in range(Vb.shape[0]):
+        v[:r1 - r0] = Vb[b]
+        out[b] = solve_vector(full, pm.arch.parasitics, v)[:c1 - c0] / pm.g_unit
+    return out
+
+
 def reference_matmul(pm: ProgrammedMatrix, X: np.ndarray, *, key=(0,), first_row: int = 0) -> np.ndarray:
     """``X @ W`` through ``pm``'s arrays, array by array, plain numpy."""
     X3, vec = pm._inputs3(X, check_finite=True)
@@ -42,8 +63,7 @@ def reference_matmul(pm: ProgrammedMatrix, X: np.ndarray, *, key=(0,), first_row
     pending = None
     for (g, r0, r1, c0, c1, s, c) in pm.blocks:
         V, V2 = Vs[g], V2s[g]
-        Gb = pm.G[c, s, g, r0:r1, c0:c1]
-        I = np.stack([V[p][:, r0:r1] @ Gb for p in range(NC)])
+        I = np.stack([_array_currents(pm, V[p][:, r0:r1], c, s, g, r0, r1, c0, c1) for p in range(NC)])
         var = None
         if noise:
             var = np.stack([V2[p][:, r0:r1].astype(np.float32) @ S2[c, s, g, r0:r1, c0:c1].astype(np.float32)
