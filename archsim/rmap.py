@@ -194,3 +194,75 @@ def max_output_error(W, m: Mapped, v_max: float, n_vectors: int = 200, seed: int
     V = rng.uniform(0, v_max, (W.shape[1], n_vectors))
     ideal = W @ V
     return float(np.abs(ideal - m.w_r @ V).max() / np.abs(ideal).max())
+
+
+METHODS = ("linear", "dpe", "dpe_at_rm_alpha", "rm")
+
+
+def _map_block(args):
+    """One non-negative block on one physical array: realized matrices per method (picklable worker)."""
+    Wb, rows, cols, par, cells, v_cal_level, methods, rm_kw = args
+    n, m = Wb.shape
+    out = {}
+    if not (Wb > 0).any():
+        return {k: np.zeros_like(Wb) for k in methods}
+    W = np.zeros((cols, rows))
+    W[:n, :m] = Wb                      # the block in the corner next to the drivers; the rest unused
+    v_cal = np.zeros(rows)
+    v_cal[:m] = v_cal_level             # unused rows are held at 0 V
+    rm = None
+    if "rm" in methods or "dpe_at_rm_alpha" in methods:
+        rm = representable(W, par, cells, v_cal, **rm_kw)
+    for k in methods:
+        if k == "linear":
+            mp = linear(W, par, cells)
+        elif k == "dpe":
+            mp = dpe(W, par, cells, v_cal)
+        elif k == "dpe_at_rm_alpha":
+            mp = dpe(W, par, cells, v_cal, alpha=rm.alpha)
+        elif k == "rm":
+            mp = rm
+        else:
+            raise ArchsimError(f"rmap: method '{k}' is not allowed; allowed: {', '.join(METHODS)}")
+        out[k] = mp.w_r[:n, :m]
+    return out
+
+
+def realize_layer(W, rows: int, cols: int, par: cb.Parasitics, cells: CellRange, v_cal_level: float, *,
+                  methods=("linear", "dpe", "rm"), rm_kw: dict | None = None, workers: int = 1) -> dict:
+    """What a signed layer matrix becomes on crossbars with IR drop, for each mapping method.
+
+    ``W`` (N outputs x K inputs) is split into ``W+ = max(W, 0)`` and ``W- = max(-W, 0)`` (a
+    differential pair of arrays, the difference taken after the per-array gain ``1/alpha``), cut into
+    blocks of ``rows`` inputs x ``cols`` outputs, and each block mapped on its own physical
+    ``rows x cols`` crossbar (unused cells at ``g_min``, unused rows at 0 V) with its own scale
+    factor.  ``v_cal_level`` is the calibration voltage on every used row.  Returns ``{method:
+    W_r}`` with ``W_r`` (N x K) the realized matrix (ideal converters).  ``workers > 1`` maps blocks
+    in processes; the result does not depend on it (the mappings are deterministic).
+    """
+    W = np.asarray(W, float)
+    if W.ndim != 2 or not np.isfinite(W).all():
+        raise ArchsimError(f"rmap: a layer matrix must be 2-D and finite, got shape {W.shape}")
+    methods = tuple(methods)
+    for k in methods:
+        if k not in METHODS:
+            raise ArchsimError(f"rmap: method '{k}' is not allowed; allowed: {', '.join(METHODS)}")
+    N, K = W.shape
+    jobs, where = [], []
+    for sign, part in ((1.0, np.maximum(W, 0.0)), (-1.0, np.maximum(-W, 0.0))):
+        for r0 in range(0, K, rows):
+            for c0 in range(0, N, cols):
+                blk = part[c0:c0 + cols, r0:r0 + rows]
+                jobs.append((blk, rows, cols, par, cells, v_cal_level, methods, rm_kw or {}))
+                where.append((sign, c0, r0, blk.shape))
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(workers) as ex:
+            results = list(ex.map(_map_block, jobs))
+    else:
+        results = [_map_block(j) for j in jobs]
+    out = {k: np.zeros_like(W) for k in methods}
+    for (sign, c0, r0, (n, m)), res in zip(where, results):
+        for k in methods:
+            out[k][c0:c0 + n, r0:r0 + m] += sign * res[k]
+    return out

@@ -35,6 +35,7 @@ DEFAULTS = {
     "lenet5": dict(epochs=10, batch_size=128, lr=2e-3),
     "mlp": dict(epochs=10, batch_size=128, lr=1e-3),
     "mnist_cnn5": dict(epochs=10, batch_size=64, lr=4e-3),
+    "dpe_softmax": dict(epochs=10, batch_size=128, lr=1e-3),
 }
 
 

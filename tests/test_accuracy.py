@@ -81,3 +81,25 @@ def test_lenet5_mnist_devices_follow_seed002(lenet_mnist):
     # trial spread, and the logits are far off: drift without compensation shrinks every current
     assert res["pcm"].mean < min(res["sonos"].mean, res["reram"].mean) - 0.005
     assert res["pcm"].logit_error.mean() > 5 * max(res["sonos"].logit_error.mean(), res["reram"].logit_error.mean())
+
+
+def test_ir_drop_in_network_accuracy_dpe_softmax():
+    """Seed 000's one-layer softmax on the DPE preset: IR drop (1 ohm wires) moves the logits far more than
+    the ideal-wire chip and costs a little accuracy; without parasitics the chip is exact."""
+    from archsim import data, presets
+
+    if not workloads.weights_path("dpe_softmax").exists():
+        pytest.skip("no shipped dpe_softmax weights")
+    wl = workloads.get("dpe_softmax", weights=True)
+    x, y = data.for_workload(wl, "test", limit=300)
+    arch = presets.load("dpe").architecture
+    assert arch.parasitics.r_wire == 1.0
+    ir = accuracy.simulate(wl, arch, x, y, trials=1, cfg=SimConfig(prog_error=False, read_noise=False), calib=64)
+    wires = accuracy.simulate(wl, arch, x, y, trials=1, cfg=SimConfig(prog_error=False, read_noise=False,
+                                                                      ir_drop=False), calib=64)
+    exact = accuracy.simulate(wl, arch.replace(r_wire_ohm=0.0, r_in_ohm=0.0, r_out_ohm=0.0), x, y, trials=1,
+                              cfg=SimConfig(prog_error=False, read_noise=False, ideal_adc=True, ideal_dac=True))
+    assert ir.reference > 0.88
+    assert exact.logit_error.mean() < 0.02          # 6-bit cells only: weight quantization
+    assert ir.logit_error.mean() > 3 * wires.logit_error.mean()
+    assert ir.mean <= wires.mean + 0.01 and ir.mean > ir.reference - 0.1

@@ -65,3 +65,32 @@ def test_representable_beats_dpe_and_linear():
 def test_bad_target():
     with pytest.raises(ArchsimError, match="non-negative"):
         rmap.linear(-target(3), PAR, CELLS)
+
+
+def test_realize_layer_splits_signs_and_blocks_and_is_exact_without_parasitics():
+    rng = np.random.default_rng(7)
+    W = rng.standard_normal((20, 30))            # 20 outputs x 30 inputs: 3 x 2 blocks per sign
+    out = rmap.realize_layer(W, 16, 8, cb.Parasitics(), CELLS, 0.1, methods=("linear", "dpe"))
+    for k, Wr in out.items():
+        assert Wr.shape == W.shape
+        # each array's scale is its own block's largest value: error within half a conductance step plus the
+        # g_min floor (a zero weight reads g_min / alpha), for the W+ and the W- array
+        for r0 in range(0, 30, 16):
+            for c0 in range(0, 20, 8):
+                blk = W[c0:c0 + 8, r0:r0 + 16]
+                bound = (blk.max() - blk.min()) * (0.5 / 255 + CELLS.g_min / CELLS.g_max) + 1e-12
+                assert np.abs(Wr[c0:c0 + 8, r0:r0 + 16] - blk).max() <= bound, k
+    # the same layer through processes: identical
+    again = rmap.realize_layer(W, 16, 8, cb.Parasitics(), CELLS, 0.1, methods=("linear",), workers=2)
+    np.testing.assert_array_equal(again["linear"], out["linear"])
+
+
+def test_realize_layer_rm_beats_linear_with_ir_drop():
+    rng = np.random.default_rng(8)
+    W = rng.standard_normal((12, 24))
+    quick = dict(scan=4, quick_iters=2, gd_iters=6, refine=1)
+    out = rmap.realize_layer(W, 16, 16, PAR, CELLS, 0.1, methods=("linear", "rm"), rm_kw=quick)
+    err = {k: np.linalg.norm(v - W) / np.linalg.norm(W) for k, v in out.items()}
+    assert err["rm"] < 0.5 * err["linear"]
+    with pytest.raises(ArchsimError, match="method 'best' is not allowed"):
+        rmap.realize_layer(W, 16, 16, PAR, CELLS, 0.1, methods=("best",))

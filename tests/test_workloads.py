@@ -20,8 +20,9 @@ PUBLISHED = {
     "resnet50v1": (25_502_912, 3.858e9),
     "mlp": (784 * 500 + 500 * 300 + 300 * 10, 784 * 500 + 500 * 300 + 300 * 10),
     "mnist_cnn5": (8 * 9 + 12 * 8 * 9 + 192 * 10, 8 * 9 * 26 * 26 + 12 * 72 * 11 * 11 + 192 * 10),
+    "dpe_softmax": (784 * 10, 784 * 10),
 }
-DATASETS = {"lenet5": "mnist", "mlp": "mnist", "mnist_cnn5": "mnist", "vgg8": "cifar10"}
+DATASETS = {"lenet5": "mnist", "mlp": "mnist", "mnist_cnn5": "mnist", "vgg8": "cifar10", "dpe_softmax": "mnist"}
 ALL = sorted(PUBLISHED)
 
 

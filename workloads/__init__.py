@@ -160,6 +160,7 @@ for _name, _fn, _desc, _aliases in (
     ("resnet50", resnet.resnet50, resnet.RESNET50, ("resnet50v1.5", "resnet50_v1_5")),
     ("resnet50v1", resnet.resnet50v1, resnet.RESNET50V1, ()),
     ("mnist_cnn5", memristor.mnist_cnn5, memristor.MNIST_CNN5, ("yao2020", "yao_mcnn", "mcnn5")),
+    ("dpe_softmax", memristor.dpe_softmax, memristor.DPE_SOFTMAX, ("softmax_mnist", "hpe_dpe")),
 ):
     register(_name, _fn, _desc, _aliases)
 del _name, _fn, _desc, _aliases

@@ -42,3 +42,15 @@ def mnist_cnn5() -> Workload:
     b.flatten("flatten")                             # 192
     b.dense("fc", 10, relu=False)
     return b.build()
+
+
+DPE_SOFTMAX = ("One-layer softmax classifier on MNIST (784 -> 10) of the HPE Dot-Product Engine demonstration "
+               "(seed 000: software-trained weights partitioned over 64x64 TaOx crossbars); the demonstrator "
+               "reduced the images to fit six 64-row parts of one array, archsim keeps the 28x28 pixels "
+               "(13 row blocks of 64)")
+
+
+def dpe_softmax() -> Workload:
+    b = GraphBuilder("dpe_softmax", (784,), DPE_SOFTMAX, "mnist")
+    b.dense("fc", 10, relu=False)        # the softmax itself is in the loss; argmax of the logits classifies
+    return b.build()
