@@ -25,13 +25,20 @@ def _resolve_arch(arch: _arch.Architecture | str | Path | dict | None) -> _arch.
     return _arch.load(arch)
 
 
-def _resolve_workload(workload: Workload | str) -> Workload:
-    return workload if isinstance(workload, Workload) else _workloads.get(workload)
+def _resolve_workload(workload: Workload | str | Path) -> Workload:
+    """A Workload as is; a path ending in ``.onnx`` imported (:func:`archsim.onnx_io.load_onnx`); else a built-in name."""
+    if isinstance(workload, Workload):
+        return workload
+    if isinstance(workload, Path) or str(workload).lower().endswith(".onnx"):
+        from .onnx_io import load_onnx
+        return load_onnx(workload)
+    return _workloads.get(workload)
 
 
-def estimate(workload: Workload | str, device: str | None = None, arch=None, task: str = "inference",
+def estimate(workload: Workload | str | Path, device: str | None = None, arch=None, task: str = "inference",
              **overrides) -> Estimate:
-    """Map and price ``workload`` on an architecture (defaults, a YAML path, a dict or an Architecture).
+    """Map and price ``workload`` (a Workload, a built-in name or an ``.onnx`` file) on an architecture
+    (defaults, a YAML path, a dict or an Architecture).
 
     ``device`` and keyword ``overrides`` replace architecture keys.
     """
@@ -45,7 +52,7 @@ def estimate(workload: Workload | str, device: str | None = None, arch=None, tas
     return evaluate(map_workload(wl, a), task=task)
 
 
-def compare(workload: Workload | str, devices: Iterable[str], arch=None, task: str = "inference",
+def compare(workload: Workload | str | Path, devices: Iterable[str], arch=None, task: str = "inference",
             **overrides) -> pd.DataFrame:
     """One row of chip totals per device, same workload and architecture otherwise."""
     wl = _resolve_workload(workload)
