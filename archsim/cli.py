@@ -1,4 +1,7 @@
-"""Command line: ``archsim list | estimate | compare``.
+"""Command line: ``archsim list | estimate | compare | accuracy | export | validate`` (and sweeps).
+
+``--workload NAME`` (a built-in) or ``--model FILE.onnx`` (your own network,
+``pip install archsim[onnx]``) names the network wherever one is taken.
 
 Bad input prints one line ``archsim: error: ...`` on stderr and exits with 2.
 """
@@ -69,26 +72,70 @@ def _parse_time(text: str) -> float:
     return float(m.group(1)) * TIME_UNITS[m.group(2) or "s"]
 
 
-def _accuracy_inputs(workload_name: str, samples: int, seed: int, data: str | None = None):
-    """Workload with weights and its data: trained weights and the real test set where shipped,
-    else random weights and synthetic inputs (fidelity)."""
+def _shape(text: str | None):
+    if not text:
+        return None
+    try:
+        dims = tuple(int(v) for v in str(text).replace("x", ",").split(",") if v.strip())
+    except ValueError:
+        dims = ()
+    if len(dims) not in (1, 3) or min(dims) < 1:
+        raise ArchsimError(f"--input-shape '{text}': write C,H,W or F (per image, no batch axis), e.g. 1,28,28")
+    return dims
+
+
+def _network(args):
+    """``(workload, builtin)`` from ``--workload NAME`` or ``--model FILE.onnx``."""
+    model = getattr(args, "model", None)
+    if model:
+        from .onnx_io import load_onnx
+        return load_onnx(model, input_shape=_shape(getattr(args, "input_shape", None))), False
+    if getattr(args, "input_shape", None):
+        raise ArchsimError("--input-shape applies to --model FILE.onnx, not to a built-in --workload")
+    return workloads.get(args.workload), True
+
+
+def _floats(text: str | None, flag: str):
+    if text is None:
+        return None
+    try:
+        vals = [float(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        vals = []
+    if not vals:
+        raise ArchsimError(f"{flag} '{text}': write a number or one number per channel, comma-separated")
+    return vals[0] if len(vals) == 1 else vals
+
+
+def _accuracy_inputs(wl, builtin: bool, samples: int, seed: int, data: str | None = None, normalize: str = "0-1",
+                     mean=None, std=None):
+    """``(workload with weights, x, y, what_weights)``: a network's own weights (an ONNX model's, or
+    the shipped trained ones of a built-in) and its data (``--data``, else the real test set of its
+    data set); without labelled data, fidelity on synthetic inputs; without weights, random ones."""
     import workloads as W
     from . import data as D
     from .accuracy import synthetic_inputs
     from .forward import random_weights
-    base = W.get(workload_name)
+    if wl.has_weights:
+        weighted, own = wl, "its own weights"
+    elif builtin and W.weights_path(wl.name).exists():
+        weighted, own = W.with_weights(wl), "trained weights"
+    else:
+        weighted, own = None, ""
     if data:
-        wl = W.with_weights(base) if W.weights_path(base.name).exists() else None
-        if wl is None:
-            raise ArchsimError(f"--data {data}: workload {base.name} has no trained weights to measure accuracy with")
-        x, y = D.load_npz(data, workload=wl)
-        return wl, x[:samples], y[:samples]
-    if W.weights_path(base.name).exists() and base.dataset in D.DATASETS:
-        wl = W.with_weights(base)
-        x, y = D.for_workload(wl, "test", limit=samples)
-        return wl, x, y
-    wl = random_weights(base, seed=seed)
-    return wl, synthetic_inputs(wl, samples, seed=seed), None
+        if weighted is None:
+            what = f"workload {wl.name} has no trained weights" if builtin else \
+                f"model {wl.name} carries no weight values (exported structure only)"
+            raise ArchsimError(f"--data {data}: {what} to measure accuracy with")
+        x, y = D.load_npz(data, workload=weighted, normalize=normalize, mean=mean, std=std)
+        return weighted, x[:samples], y[:samples], own
+    if weighted is not None and wl.dataset in D.DATASETS:
+        x, y = D.for_workload(weighted, "test", limit=samples)
+        return weighted, x, y, own
+    if weighted is not None:
+        return weighted, synthetic_inputs(weighted, samples, seed=seed), None, own
+    wl = random_weights(wl, seed=seed)
+    return wl, synthetic_inputs(wl, samples, seed=seed), None, "random weights"
 
 
 def _sim_config(args):
@@ -110,11 +157,13 @@ def cmd_accuracy(args) -> int:
         a = a.replace(device=args.device)
     if args.adc_bits:
         a = a.replace(adc_bits=args.adc_bits)
-    wl, x, y = _accuracy_inputs(args.workload, args.samples, args.seed, args.data)
+    net, builtin = _network(args)
+    wl, x, y, own = _accuracy_inputs(net, builtin, args.samples, args.seed, args.data, args.normalize,
+                                     _floats(args.mean, "--mean"), _floats(args.std, "--std"))
     r = _accuracy_row(wl, x, y, a, args)
     s = r.summary()
     label = "accuracy (top-1 on the test set)" if r.metric == "accuracy" else \
-        "fidelity (top-1 agreement with the exact digital network, random weights, synthetic inputs)"
+        f"fidelity (top-1 agreement with the exact digital network, {own}, synthetic inputs)"
     print(f"{wl.name} on {a.device}: {label}, {r.samples} samples, {len(r.per_trial)} trials, seed {r.seed}\n")
     print(report.to_text(pd.DataFrame([s])))
     print()
@@ -169,7 +218,7 @@ def cmd_estimate(args) -> int:
     a = _arch_from_args(args)
     if args.device:
         a = a.replace(device=args.device)
-    est = estimate(args.workload, arch=a, task=args.task)
+    est = estimate(_network(args)[0], arch=a, task=args.task)
     s = est.summary
     print(f"{s['workload']} on {s['device']} ({s['cost_model']} cost model, {args.task}), "
           f"{s['tiles']} tiles ({s['mesh']} mesh), {s['arrays']} arrays of {a.rows}x{a.cols}, "
@@ -197,10 +246,12 @@ def cmd_estimate(args) -> int:
 def cmd_compare(args) -> int:
     a = _arch_from_args(args)
     devices = _devices(args.devices)
-    df = report.summary_frame(estimate(args.workload, d, a, task=args.task).summary for d in devices)
+    net, builtin = _network(args)
+    df = report.summary_frame(estimate(net, d, a, task=args.task).summary for d in devices)
     name = df["workload"].iloc[0]
+    own = "random weights"
     if args.accuracy:
-        wl, x, y = _accuracy_inputs(args.workload, args.samples, args.seed)
+        wl, x, y, own = _accuracy_inputs(net, builtin, args.samples, args.seed)
         accs = [_accuracy_row(wl, x, y, a.replace(device=d), args) for d in devices]
         metric = accs[0].metric
         df[metric] = [r.mean for r in accs]
@@ -211,11 +262,30 @@ def cmd_compare(args) -> int:
     print(report.to_text(disp))
     print("\n" + report.OPS_NOTE)
     if "fidelity" in df:
-        print("fidelity: top-1 agreement with the exact digital network (random weights, synthetic inputs), not accuracy")
+        print(f"fidelity: top-1 agreement with the exact digital network ({own}, synthetic inputs), not accuracy")
     if args.out:
         files = report.write_tables(args.out, f"compare_{name}", df, f"Device comparison on {name}",
                                     _notes(devices, a), display=disp)
         print("wrote " + ", ".join(map(str, files)))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .onnx_io import EXPORT_OPSET, save_onnx
+    import workloads as W
+    wl, builtin = _network(args)
+    note = ""
+    if args.weights == "auto" and builtin and W.weights_path(wl.name).exists():
+        wl = W.with_weights(wl)
+        note = f"trained weights from {W.weights_path(wl.name).name}"
+    elif args.weights == "auto":
+        note = "its own weights" if wl.has_weights else f"random He-normal weights (seed {args.seed})"
+    else:
+        note = {"random": f"random He-normal weights (seed {args.seed})", "zeros": "zero weights",
+                "none": "no weight values (structure only: weights are graph inputs)"}[args.weights]
+    path = save_onnx(wl, args.out, weights=args.weights, seed=args.seed)
+    print(f"wrote {path}: {wl.name}, {len(wl.layers()) - 1} layers ({len(wl.weighted_layers())} weighted, "
+          f"{wl.total_weights:,} weights, {wl.total_macs:,} MACs), {note}, opset {EXPORT_OPSET}")
     return 0
 
 
@@ -228,8 +298,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--keys", action="store_true", help="list architecture keys with defaults and allowed values")
     sp.set_defaults(func=cmd_list)
 
+    def network(sp):
+        g = sp.add_mutually_exclusive_group(required=True)
+        g.add_argument("--workload", "-w", help="built-in workload name (archsim list)")
+        g.add_argument("--model", "-m", metavar="FILE.onnx",
+                       help="your own network as an ONNX file, with its weights (pip install archsim[onnx])")
+        sp.add_argument("--input-shape", metavar="C,H,W",
+                        help="per-image input shape of a --model whose input has dynamic axes")
+
     def common(sp):
-        sp.add_argument("--workload", "-w", required=True, help="built-in workload name (archsim list)")
+        network(sp)
         sp.add_argument("--arch", help="architecture YAML file")
         sp.add_argument("--preset", help="a published architecture (archsim list): isaac, sonos_sandia, yao2020, ibm_pcm, dpe")
         sp.add_argument("--cost-model", choices=("circuit", "lut"), help="override the architecture's cost_model")
@@ -263,9 +341,24 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.add_argument("--device", "-d", help="device name or .yaml (overrides the architecture's)")
     sp.add_argument("--adc-bits", type=int, help="override the architecture's adc_bits")
-    sp.add_argument("--data", help=".npz with x and y (your own test set; see README)")
+    sp.add_argument("--data", help=".npz with x (n,C,H,W), (n,H,W) or (n,F) and y (n,) labels (your own test set; see README)")
+    sp.add_argument("--normalize", choices=("0-1", "none", "standard"), default="0-1",
+                    help="--data pixels: 0-1 divides uint8 by 255 (floats kept, default); none keeps values; "
+                         "standard computes (x - mean) / std")
+    sp.add_argument("--mean", help="for --normalize standard: a number or one per channel (comma-separated), "
+                                   "in the units of the file")
+    sp.add_argument("--std", help="for --normalize standard: a number or one per channel (comma-separated)")
     sim_args(sp, trials=10, samples=10000)
     sp.set_defaults(func=cmd_accuracy)
+
+    sp = sub.add_parser("export", help="write a network as an ONNX file (pip install archsim[onnx])")
+    network(sp)
+    sp.add_argument("--out", "-o", required=True, metavar="FILE.onnx", help="where to write the ONNX model")
+    sp.add_argument("--weights", choices=("auto", "random", "zeros", "none"), default="auto",
+                    help="auto: trained or the model's own weights, else random He-normal (default); none: "
+                         "structure only, weights as graph inputs without values")
+    sp.add_argument("--seed", type=int, default=0, help="seed of random weights")
+    sp.set_defaults(func=cmd_export)
 
     sp = sub.add_parser("validate", help="regenerate the validation report against published figures")
     sp.add_argument("--out", default="reports", help="folder for validation.md and validation.csv (default: reports)")
