@@ -119,6 +119,22 @@ def _merged_wires(g: np.ndarray, par: Parasitics) -> np.ndarray:
 
 
 @njit(cache=True)
+def _row_diagonal(gi, gw, g_in):
+    """Diagonal of a row chain's nodal matrix: its wire neighbours, its cells, the driver at node 0."""
+    n = gi.shape[0]
+    d = np.empty(n)
+    for j in range(n):
+        nb = 2.0 * gw
+        if n == 1:
+            nb = 0.0
+        elif j == 0 or j == n - 1:
+            nb = gw
+        d[j] = nb + gi[j]
+    d[0] += g_in
+    return d
+
+
+@njit(cache=True)
 def _row_schur(gi, gw, g_in, kd, r):
     """One row chain eliminated: ``kd = -D A^-1 D`` and ``r = D A^-1 (g_in e_0)``, ``D = diag(gi)``.
 
@@ -128,17 +144,9 @@ def _row_schur(gi, gw, g_in, kd, r):
     diagonal, ``inv[j, k] = (gw / p_j) inv[j + 1, k]`` (each factor below 1: stable), ``O(N^2)``.
     """
     n = gi.shape[0]
-    d = np.empty(n)
+    d = _row_diagonal(gi, gw, g_in)
     p = np.empty(n)
     q = np.empty(n)
-    for j in range(n):
-        nb = 2.0 * gw
-        if n == 1:
-            nb = 0.0
-        elif j == 0 or j == n - 1:
-            nb = gw
-        d[j] = nb + gi[j]
-    d[0] += g_in
     b2 = gw * gw
     p[0] = d[0]
     for j in range(1, n):
@@ -193,14 +201,19 @@ def _blas_threads(limit):
     return threadpool_limits(limits=limit, user_api="blas")
 
 
-def _eliminate(g: np.ndarray, par: Parasitics) -> np.ndarray:
-    M, N = g.shape
+def _conductances(par: Parasitics, M: int):
+    """Wire, driver (plus first segment) and sense (plus last segment) conductances, and each row's
+    column-wire neighbours (one at the top and bottom rows)."""
     gw = 1.0 / par.r_wire
-    g_in = 1.0 / (par.r_in + par.r_wire)
-    g_out = 1.0 / (par.r_out + par.r_wire)
     col_nbr = np.full(M, 2.0 * gw)
     col_nbr[0] = gw
     col_nbr[-1] = gw if M > 1 else 0.0
+    return gw, 1.0 / (par.r_in + par.r_wire), 1.0 / (par.r_out + par.r_wire), col_nbr
+
+
+def _eliminate(g: np.ndarray, par: Parasitics) -> np.ndarray:
+    M, N = g.shape
+    gw, g_in, g_out, col_nbr = _conductances(par, M)
     potrf, potri = lapack.dpotrf, lapack.dpotri
     rhat = np.empty((N, M), order="F")   # drive of inputs 0..i reaching the column nodes of row i
     r = np.empty(N)
@@ -235,15 +248,7 @@ def _row_solve(gi, gw, g_in, x, rhs, drive):
     ``x`` (N, K): column-node voltages of the row; ``drive`` (K,): the row's input voltage per
     right-hand side.  ``rhs`` (N, K) is scratch and receives ``u``."""
     n, kk = x.shape
-    p = np.empty(n)
-    for j in range(n):
-        nb = 2.0 * gw
-        if n == 1:
-            nb = 0.0
-        elif j == 0 or j == n - 1:
-            nb = gw
-        p[j] = nb + gi[j]
-    p[0] += g_in
+    p = _row_diagonal(gi, gw, g_in)
     for c in range(kk):
         rhs[0, c] = gi[0] * x[0, c] + g_in * drive[c]
     for j in range(1, n):
@@ -286,12 +291,7 @@ def cell_voltages(g: np.ndarray, par: Parasitics, V: np.ndarray | None = None, *
 def _cell_voltages(g, par, V, adjoint):
     M, N = g.shape
     K = V.shape[1]
-    gw = 1.0 / par.r_wire
-    g_in = 1.0 / (par.r_in + par.r_wire)
-    g_out = 1.0 / (par.r_out + par.r_wire)
-    col_nbr = np.full(M, 2.0 * gw)
-    col_nbr[0] = gw
-    col_nbr[-1] = gw if M > 1 else 0.0
+    gw, g_in, g_out, col_nbr = _conductances(par, M)
     potrf, potri = lapack.dpotrf, lapack.dpotri
     di = np.diag_indices(N)
     inv = np.empty((M, N, N))          # inverse of each row's Schur complement (upper triangle valid)
