@@ -36,7 +36,8 @@ Operators (default domain, opset >= 7), each imported exactly or refused:
   ``Clip(0, 6)`` -> ``clip`` (ReLU6; other bounds are refused); ``Sigmoid``;
 * ``MaxPool`` (``ceil_mode`` as extra bottom/right padding), ``AveragePool``
   (padding only with ``count_include_pad=1``: archsim divides by the whole
-  window), ``GlobalAveragePool``;
+  window), ``GlobalAveragePool``, and ``ReduceMean`` over the spatial axes (2, 3)
+  (a global average pool, flattened where ``keepdims=0``);
 * ``Flatten`` (axis 1), ``Reshape`` to ``(batch, -1)`` style flattening only,
   ``Concat`` on the channel axis, ``Softmax`` over the channel axis,
   ``Identity`` and ``Dropout`` (inference: ``identity`` layers), ``Constant``.
@@ -102,8 +103,8 @@ EXPORT_OPSET = 17
 EXPORT_IR_VERSION = 8
 
 SUPPORTED_OPS = ("Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Dropout",
-                 "Flatten", "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Relu", "Reshape",
-                 "Sigmoid", "Softmax", "Sum")
+                 "Flatten", "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "ReduceMean", "Relu",
+                 "Reshape", "Sigmoid", "Softmax", "Sum")
 
 EXPORT_WEIGHTS = ("auto", "random", "zeros", "none")
 
@@ -196,7 +197,8 @@ def _tensor_check(t, where: str, what: str) -> None:
     """Refuse external data and tensors whose declared size is absurd or disagrees with their data."""
     if t.data_location == 1 or len(t.external_data):  # TensorProto.EXTERNAL
         raise ArchsimError(f"{where}: {what} '{t.name}' refers to external data; archsim reads only "
-                           f"self-contained ONNX files (save with all tensors inside the file)")
+                           f"self-contained ONNX files (save with all tensors inside the file; from PyTorch: "
+                           f"torch.onnx.export(..., external_data=False))")
     if t.HasField("segment"):
         raise ArchsimError(f"{where}: {what} '{t.name}' is a segment of a tensor; not supported")
     dims = [int(d) for d in t.dims]
@@ -814,6 +816,26 @@ class _Importer:
             raise ArchsimError(f"{self._node_where(node, i)}: input has shape {x.shape} per image; "
                                f"expected (C, H, W)")
         self._set(node, i, self.b.globalavgpool(self._lname(node, i), src=x.layer))
+
+    def op_ReduceMean(self, node, i):
+        """A mean over the spatial axes (2, 3) of (N, C, H, W): PyTorch's ``AdaptiveAvgPool2d(1)`` and
+        ``x.mean((2, 3))`` as its torch.export-based exporter writes them (axes as an input from opset 18)."""
+        x = self._act(node, i, 0)
+        a = _attrs(node)
+        axes = a.get("axes")
+        if axes is None:
+            c = self._const(node, i, 1, required=False)
+            axes = None if c is None else [int(v) for v in np.asarray(c).reshape(-1)]
+        rank = len(x.shape) + 1
+        ax = sorted({v + rank if v < 0 else v for v in (int(v) for v in (axes or []))})
+        if len(x.shape) != 3 or ax != [2, 3]:
+            raise ArchsimError(f"{self._node_where(node, i)}: ReduceMean over axes {list(axes or [])} of a "
+                               f"{len(x.shape) + 1}-D input; archsim reads it only as a global average pool, "
+                               f"allowed axes (2, 3) of (N, C, H, W)")
+        name = self.b.globalavgpool(self._lname(node, i), src=x.layer)
+        if not int(a.get("keepdims", 1)):
+            name = self.b.flatten(self._lname(node, i), src=name)
+        self._set(node, i, name)
 
     def op_BatchNormalization(self, node, i):
         x = self._act(node, i, 0)

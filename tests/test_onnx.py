@@ -275,6 +275,28 @@ def test_pools(tmp_path):
     assert wl.layer("mp").padding == (0, 0, 1, 1) and wl.layer("avg2").stride == (1, 1)
 
 
+@pytest.mark.parametrize("opset, keepdims", [(13, 0), (18, 1)])
+def test_reduce_mean_over_space_is_a_global_average_pool(tmp_path, opset, keepdims):
+    # what PyTorch's torch.export-based exporter writes for AdaptiveAvgPool2d(1) or x.mean((2, 3))
+    n = Net((3, 6, 6), opset=opset)
+    n.node("Conv", ["x", n.init("w", _w(4, 3, 3, 3))], "c", kernel_shape=[3, 3])
+    if opset >= 18:        # axes became an input in opset 18
+        n.node("ReduceMean", ["c", n.init("axes", np.array([-2, -1], np.int64))], "m", keepdims=keepdims)
+    else:
+        n.node("ReduceMean", ["c"], "m", axes=[2, 3], keepdims=keepdims)
+    src = "m"
+    if keepdims:
+        src = n.node("Flatten", ["m"], "flat")
+    n.node("Gemm", [src, n.init("fw", _w(2, 4))], "fc", transB=1)
+    model, path = n.save("fc", tmp_path / "rm.onnx")
+    wl = check_forward(model, path)
+    assert wl.layer("m").kind == "globalavgpool"
+    bad = Net((3, 6, 6), opset=13)
+    bad.node("ReduceMean", ["x"], "m", axes=[1], keepdims=1)
+    _, path = bad.save("m", tmp_path / "rm_bad.onnx", rank=4)
+    one_line_error(lambda: onnx_io.load_onnx(path), r"node 'm'.*ReduceMean over axes \[1\].*allowed axes \(2, 3\)")
+
+
 def test_ceil_mode_window_starting_in_padding_is_dropped(tmp_path):
     n = Net((2, 11, 11))
     n.node("MaxPool", ["x"], "mp", kernel_shape=[3, 3], strides=[3, 3], pads=[1, 1, 1, 1], ceil_mode=1)
