@@ -196,29 +196,18 @@ def _layer_backward(lay: Layer, dy: np.ndarray, cache, params, grads, need_dx: b
         if f"{lay.name}.bias" in params:
             grads[f"{lay.name}.bias"] = dy.sum(axis=0)
         return [(dy @ W).reshape(xshape) if need_dx else None]
-    if k == "maxpool":
-        arg, xshape = cache
+    if k in ("maxpool", "avgpool"):
+        if k == "maxpool":          # the gradient goes to the arg-max of each window
+            arg, xshape = cache
+        else:                       # spread evenly over the whole window
+            (xshape,) = cache[0]
+            d = dy / dy.dtype.type(lay.kernel[0] * lay.kernel[1])
         B, C, H, W = xshape
-        _, Ho, Wo = lay.out_shape
-        kh, kw = lay.kernel
-        sh, sw = lay.stride
+        kw = lay.kernel[1]
         t, l, b, r = lay.padding
         dxp = np.zeros((B, C, H + t + b, W + l + r), dtype=dy.dtype)
         for i, j, (hs, ws) in F.window_slices(lay):
-            dxp[:, :, hs, ws] += dy * (arg == (i * kw + j))
-        return [dxp[:, :, t:t + H, l:l + W]]
-    if k == "avgpool":
-        (xshape,) = cache[0]
-        B, C, H, W = xshape
-        _, Ho, Wo = lay.out_shape
-        kh, kw = lay.kernel
-        sh, sw = lay.stride
-        t, l, b, r = lay.padding
-        dxp = np.zeros((B, C, H + t + b, W + l + r), dtype=dy.dtype)
-        d = dy / dy.dtype.type(kh * kw)
-        for i in range(kh):
-            for j in range(kw):
-                dxp[:, :, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw] += d
+            dxp[:, :, hs, ws] += dy * (arg == (i * kw + j)) if k == "maxpool" else d
         return [dxp[:, :, t:t + H, l:l + W]]
     if k == "globalavgpool":
         (xshape,) = cache[0]
