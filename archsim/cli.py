@@ -141,6 +141,7 @@ def _accuracy_inputs(wl, builtin: bool, samples: int, seed: int, data: str | Non
 def _sim_config(args):
     from .tilesim import SimConfig
     return SimConfig(time_s=_parse_time(args.time) if args.time else 0.0, read_noise=not args.no_read_noise,
+                     ir_drop=not args.no_ir_drop,
                      parallel=False)  # serial kernels: parallel pays only with OMP_WAIT_POLICY=PASSIVE (see bench_tilesim)
 
 
@@ -321,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--seed", type=int, default=0)
         sp.add_argument("--time", help="time after programming for drift, e.g. 1d, 3600 (s), 1y")
         sp.add_argument("--no-read-noise", action="store_true", help="switch read noise off")
+        sp.add_argument("--no-ir-drop", action="store_true",
+                        help="ideal wires even where the architecture sets r_wire_ohm, r_in_ohm, r_out_ohm")
         sp.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     sp = sub.add_parser("estimate", help="energy, latency, area, TOPS/W, TOPS/mm2 of one design")

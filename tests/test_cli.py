@@ -91,3 +91,19 @@ def test_preset_and_validate(capsys, tmp_path):
     assert code == 2 and "--arch and --preset both given" in err
     code, out, _ = run(capsys, "validate", "--out", str(tmp_path), "--no-accuracy")
     assert code == 0 and (tmp_path / "validation.md").exists()
+
+
+def test_accuracy_ir_drop_switch(capsys):
+    """The DPE preset carries seed 000's 1 ohm wires: IR drop moves the logits; --no-ir-drop removes it."""
+    import workloads
+
+    if not workloads.weights_path("dpe_softmax").exists():
+        pytest.skip("no shipped dpe_softmax weights")
+    errs = {}
+    for flag in ((), ("--no-ir-drop",)):
+        code, out, _ = run(capsys, "accuracy", "--workload", "dpe_softmax", "--preset", "dpe", "--trials", "1",
+                           "--samples", "200", "--no-progress", "--no-read-noise", *flag)
+        assert code == 0
+        line = next(l for l in out.splitlines() if l.startswith("dpe_softmax  dpe_taox"))
+        errs[flag] = float(line.split()[6])          # relative_logit_error
+    assert errs[()] > 3 * errs[("--no-ir-drop",)]
