@@ -647,7 +647,9 @@ def _effective_blocks(G: np.ndarray, dg: float, gmin_u: float, arch: Architectur
     rows and are read into their own (discarded) virtual grounds, and the used columns carry their
     current down through the unused rows to the sense amplifiers at the bottom.  The circuit is
     linear, so the block's effective matrix (:func:`archsim.crossbar.effective_matrix`, one solve per
-    programmed array) replaces its conductances in every MVM, whatever the input."""
+    programmed array) replaces its conductances in every MVM, whatever the input.  The digital
+    corrections stay ideal: offset mapping still subtracts the ``g_min`` current an ideal array would
+    carry, so there IR drop also leaves a baseline error (a differential pair cancels most of it)."""
     from ..crossbar import effective_matrix
 
     par = arch.parasitics
