@@ -302,6 +302,8 @@ def _quantize_rows(X, scale, lo, hi, mode, dac_bits, npulse, v, v2, want_v2, b0,
     K = X.shape[1]
     bad = 0
     simple = mode == 2 or (mode == 0 and npulse == 1)   # one conversion carries the (rounded) value
+    # the two loop orders repeat one body on purpose: moving it into an inlined helper that carries
+    # ``bad`` made the row-major pass about 1.7x slower (numba 0.68, 4000 x 512 inputs: 1.0 -> 1.8 ms)
     if X.strides[0] < X.strides[1]:   # column-major
         for k in range(K):
             for b in range(b0, b1):
