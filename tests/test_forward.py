@@ -189,7 +189,8 @@ def test_matmul_hook_sees_the_crossbar_matrix():
         return cols @ Wm[group]
 
     y = F.run(wl, x, hook)
-    np.testing.assert_array_equal(y, F.run(wl, x))
+    # the default path may multiply in the transposed form (another BLAS call): float32 rounding only
+    np.testing.assert_allclose(y, F.run(wl, x), rtol=1e-5, atol=1e-6)
     _, Ho, Wo = lay.out_shape
     assert [(c[0], c[1], c[2]) for c in calls] == [("conv", (3 * Ho * Wo, lay.K), g) for g in range(2)]
     # row (n=1, oh=2, ow=1) of group 1 is the padded input patch of channels 2..3, flattened (c, kh, kw)
@@ -218,7 +219,10 @@ def test_collect_and_relative_errors():
 
     _, test = F.run(wl, x, noisy, collect=True)
     err = F.relative_errors(ref, test).set_index("layer")["rel_error"]
-    assert err[["input", "conv1", "pool1", "conv2", "pool2"]].max() == 0
+    # The layers before conv3 go through the default matmul and through the hook: the same float32
+    # products by two BLAS call paths, which may round differently (a few float32 ulps, 1.2e-7 each;
+    # 1.5e-7 was seen on an AMD EPYC).  1e-5 is far above that and a thousand times below the 1% tested.
+    assert err[["input", "conv1", "pool1", "conv2", "pool2"]].max() < 1e-5
     assert err["conv3"] == pytest.approx(0.01, rel=0.1)       # bias is not scaled
     assert err["fc2"] > 0
 
