@@ -8,11 +8,11 @@ import pandas as pd
 
 import workloads as _workloads
 
-from . import arch as _arch
-from .cost import Estimate, evaluate
-from .mapping import map_workload
-from .report import summary_frame
-from .workload import Workload
+from archsim.model import arch as _arch
+from archsim.cost.price import Estimate, evaluate
+from archsim.mapping.layout import map_workload
+from archsim.report.tables import summary_frame
+from archsim.model.workload import Workload
 
 
 def _resolve_arch(arch: _arch.Architecture | str | Path | dict | None) -> _arch.Architecture:
@@ -30,7 +30,7 @@ def _resolve_workload(workload: Workload | str | Path) -> Workload:
     if isinstance(workload, Workload):
         return workload
     if isinstance(workload, Path) or str(workload).lower().endswith(".onnx"):
-        from .onnx_io import load_onnx
+        from archsim.io.onnx import load_onnx
         return load_onnx(workload)
     return _workloads.get(workload)
 

@@ -20,7 +20,8 @@ import scipy.sparse.linalg as spla
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archsim import crossbar as cb, report  # noqa: E402
+from archsim.sim import crossbar as cb  # noqa: E402
+from archsim.report import tables as report  # noqa: E402
 
 
 def best(fn, repeat):

@@ -18,7 +18,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import workloads  # noqa: E402
-from archsim import Architecture, cost, mapping, report  # noqa: E402
+from archsim import Architecture  # noqa: E402
+from archsim.cost import price as cost  # noqa: E402
+from archsim.mapping import layout as mapping  # noqa: E402
+from archsim.report import tables as report  # noqa: E402
 
 
 def best_of(fn, repeat):

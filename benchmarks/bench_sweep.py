@@ -31,7 +31,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import techlib  # noqa: E402
-from archsim import Architecture, api, report, sizing, sweep  # noqa: E402
+from archsim import Architecture, api  # noqa: E402
+from archsim.report import tables as report  # noqa: E402
+from archsim.explore import sizing  # noqa: E402
+from archsim.explore import sweep  # noqa: E402
 
 TARGET_PER_S = 10_000 / 60
 

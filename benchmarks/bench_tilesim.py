@@ -68,7 +68,7 @@ def run_case(n: int, arch_kw: dict, batch: int, repeat: int, precision: str = "f
 
     import techlib
     from archsim import Architecture
-    from archsim import tilesim
+    from archsim.sim import tilesim
 
     a = Architecture(**arch_kw)
     dev = techlib.device(a.device)
@@ -121,14 +121,17 @@ def table(rows: list[dict]) -> str:
 def part_c_lenet_mnist(trials: int = 10):
     """Part (c) of issue 3: LeNet-5 on the 10,000 MNIST test images, ``trials`` programmed chips (SONOS,
     the like-for-like configuration above, read noise on), against 30 s; beside the exact numpy forward
-    pass run ``trials`` times in the same process.  Needs the MNIST cache (python -m archsim.data fetch mnist)."""
+    pass run ``trials`` times in the same process.  Needs the MNIST cache (python -m archsim.io.data fetch mnist)."""
     root = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(root))
     import time
 
     import workloads
-    from archsim import Architecture, accuracy, data, forward
-    from archsim.tilesim import SimConfig
+    from archsim import Architecture
+    from archsim.sim import accuracy
+    from archsim.io import data
+    from archsim.sim import forward
+    from archsim.sim.tilesim import SimConfig
 
     wl = workloads.get("lenet5", weights=True)
     x, y = data.for_workload(wl, "test")

@@ -24,7 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import techlib  # noqa: E402
 import workloads  # noqa: E402
-from archsim import accuracy, data, presets, report, tilesim  # noqa: E402
+from archsim.sim import accuracy  # noqa: E402
+from archsim.io import data  # noqa: E402
+from archsim.model import presets  # noqa: E402
+from archsim.report import tables as report  # noqa: E402
+from archsim.sim import tilesim  # noqa: E402
 
 PAPER = {"ideal": 0.90, "programmed": 0.85, "output_bits": 4.0}
 

@@ -25,7 +25,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archsim import crossbar as cb, report, rmap  # noqa: E402
+from archsim.sim import crossbar as cb  # noqa: E402
+from archsim.report import tables as report  # noqa: E402
+from archsim.sim import rmap  # noqa: E402
 
 V_MAX = 0.2
 
@@ -80,7 +82,8 @@ MLP_DISCUSSION = [
 
 def network_study(samples: int, workers: int, out: Path, rows: int = 128) -> pd.DataFrame:
     import workloads
-    from archsim import data, forward
+    from archsim.io import data
+    from archsim.sim import forward
 
     wl = workloads.get("mlp", weights=True)
     x, y = data.for_workload(wl, "test", limit=samples)

@@ -27,8 +27,10 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 import workloads  # noqa: E402
-from archsim import data, forward, train  # noqa: E402
-from archsim.errors import ArchsimError  # noqa: E402
+from archsim.io import data  # noqa: E402
+from archsim.sim import forward  # noqa: E402
+from archsim.sim import train  # noqa: E402
+from archsim.model.errors import ArchsimError  # noqa: E402
 
 #: settings that reach the accuracies in the README within a few minutes on 2 cores
 DEFAULTS = {

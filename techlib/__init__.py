@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from archsim.errors import ArchsimError
+from archsim.model.errors import ArchsimError
 
 ROOT = Path(__file__).resolve().parent
 DEVICE_DIR = ROOT / "devices"

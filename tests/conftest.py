@@ -7,7 +7,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from archsim.workload import GraphBuilder  # noqa: E402
+from archsim.model.workload import GraphBuilder  # noqa: E402
 
 
 def lenet(hw: int = 32) -> "Workload":

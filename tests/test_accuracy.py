@@ -3,8 +3,10 @@ import numpy as np
 import pytest
 
 import workloads
-from archsim import Architecture, accuracy, forward
-from archsim.tilesim import SimConfig
+from archsim import Architecture
+from archsim.sim import accuracy
+from archsim.sim import forward
+from archsim.sim.tilesim import SimConfig
 
 IDEAL = SimConfig(prog_error=False, read_noise=False, ideal_adc=True, ideal_dac=True)
 
@@ -53,14 +55,10 @@ def test_workload_without_weights_refused():
         accuracy.simulate(workloads.get("lenet5"), Architecture(), np.zeros((2, 1, 32, 32)))
 
 
-mnist = pytest.importorskip("archsim.data")
-
-
 @pytest.fixture(scope="module")
 def lenet_mnist():
-    if not workloads.weights_path("lenet5").exists():
-        pytest.skip("no shipped lenet5 weights")
-    from archsim import data
+    assert workloads.weights_path("lenet5").exists(), "shipped lenet5 weights are missing"
+    from archsim.io import data
     wl = workloads.get("lenet5", weights=True)
     x, y = data.for_workload(wl, "test", limit=500)
     return wl, x, y
@@ -86,10 +84,10 @@ def test_lenet5_mnist_devices_follow_seed002(lenet_mnist):
 def test_ir_drop_in_network_accuracy_dpe_softmax():
     """Seed 000's one-layer softmax on the DPE preset: IR drop (1 ohm wires) moves the logits far more than
     the ideal-wire chip and costs a little accuracy; without parasitics the chip is exact."""
-    from archsim import data, presets
+    from archsim.io import data
+    from archsim.model import presets
 
-    if not workloads.weights_path("dpe_softmax").exists():
-        pytest.skip("no shipped dpe_softmax weights")
+    assert workloads.weights_path("dpe_softmax").exists(), "shipped dpe_softmax weights are missing"
     wl = workloads.get("dpe_softmax", weights=True)
     x, y = data.for_workload(wl, "test", limit=300)
     arch = presets.load("dpe").architecture

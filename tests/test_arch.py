@@ -1,8 +1,8 @@
 """Architecture YAML: defaults, validation, one-line errors that name file and key."""
 import pytest
 
-from archsim import arch
-from archsim.errors import ArchsimError
+from archsim.model import arch
+from archsim.model.errors import ArchsimError
 
 
 def test_defaults_valid():

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from archsim import cli
+from archsim.cli import main as cli
 from conftest import ROOT
 
 
@@ -97,8 +97,7 @@ def test_accuracy_ir_drop_switch(capsys):
     """The DPE preset carries seed 000's 1 ohm wires: IR drop moves the logits; --no-ir-drop removes it."""
     import workloads
 
-    if not workloads.weights_path("dpe_softmax").exists():
-        pytest.skip("no shipped dpe_softmax weights")
+    assert workloads.weights_path("dpe_softmax").exists(), "shipped dpe_softmax weights are missing"
     errs = {}
     for flag in ((), ("--no-ir-drop",)):
         code, out, _ = run(capsys, "accuracy", "--workload", "dpe_softmax", "--preset", "dpe", "--trials", "1",

@@ -3,8 +3,10 @@ import numpy as np
 import pytest
 
 import techlib
-from archsim import arch, cost, mapping
-from archsim.errors import ArchsimError
+from archsim.model import arch
+from archsim.cost import price as cost
+from archsim.mapping import layout as mapping
+from archsim.model.errors import ArchsimError
 from conftest import lenet, single_conv, single_dense
 from test_techlib import SEED002
 

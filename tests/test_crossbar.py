@@ -4,8 +4,8 @@ import shutil
 import numpy as np
 import pytest
 
-from archsim import crossbar as cb
-from archsim.errors import ArchsimError
+from archsim.sim import crossbar as cb
+from archsim.model.errors import ArchsimError
 
 SEED001 = cb.Parasitics(r_wire=1.0, r_in=100.0, r_out=100.0)   # seed 001 section VI
 

@@ -1,8 +1,8 @@
 """Data loading: the restricted unpickler, user .npz files, real MNIST and the shipped weights on it.
 
 The MNIST checks run on the real test set.  They use the cache (``$ARCHSIM_DATA`` or
-``~/.cache/archsim``) and fetch it when missing (``python -m archsim.data fetch mnist``);
-they are skipped only outside CI when the fetch is impossible (no network).
+``~/.cache/archsim``) and fetch it when missing (``python -m archsim.io.data fetch mnist``);
+without it they fail: the README's test command fetches it before pytest.
 """
 import gzip
 import hashlib
@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 import workloads
-from archsim import data, forward
-from archsim.errors import ArchsimError
+from archsim.io import data
+from archsim.sim import forward
+from archsim.model.errors import ArchsimError
 
 
 # ------------------------------------------------------------ unpickler ----
@@ -195,12 +196,7 @@ def test_digits_optional():
 # ---------------------------------------------------------------- MNIST ----
 @pytest.fixture(scope="module")
 def mnist_test():
-    try:
-        return data.load_dataset("mnist", "test")
-    except ArchsimError as e:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"MNIST unavailable here (no cache, no network): {e}")
+    return data.load_dataset("mnist", "test")   # the README's test command fetches it first
 
 
 def test_mnist_test_set(mnist_test):

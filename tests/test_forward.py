@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import workloads
-from archsim import forward as F
-from archsim import train as T
-from archsim.errors import ArchsimError
-from archsim.workload import GraphBuilder
+from archsim.sim import forward as F
+from archsim.sim import train as T
+from archsim.model.errors import ArchsimError
+from archsim.model.workload import GraphBuilder
 
 
 # ------------------------------------------------------------ references ----

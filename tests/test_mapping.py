@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from archsim import arch, mapping
-from archsim.errors import ArchsimError
+from archsim.model import arch
+from archsim.mapping import layout as mapping
+from archsim.model.errors import ArchsimError
 from conftest import lenet, single_conv, single_dense
 
 

@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from archsim import crossbar as cb, rmap
-from archsim.errors import ArchsimError
+from archsim.sim import crossbar as cb
+from archsim.sim import rmap
+from archsim.model.errors import ArchsimError
 
 CELLS = rmap.CellRange(1 / 3e6, 1 / 2e3, 8)
 PAR = cb.Parasitics(1.0, 100.0, 100.0)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from archsim import cli, sizing
-from archsim.arch import Architecture
-from archsim.errors import ArchsimError
+from archsim.cli import main as cli
+from archsim.explore import sizing
+from archsim.model.arch import Architecture
+from archsim.model.errors import ArchsimError
 
 SPACE = sizing.SearchSpace(rows=(64, 128, 256), bits_per_cell=(2, 4, 7), adc_bits=(4, 8), cols_per_adc=(4, 16),
                            budgets=(1, 2))
@@ -63,7 +64,7 @@ def test_search_space_contents(free):
     assert set(t["rows"]) == {64, 128, 256} and (t["rows"] == t["cols"]).all()
     assert set(t["budget"]) == {"1x", "2x"}
     # budget k: the most square mesh holding k times the tiles the mapping needs
-    from archsim import sweep
+    from archsim.explore import sweep
     wl = sweep.cached_workload("lenet5")
     for (r, b), g in t.groupby(["rows", "bits_per_cell"]):
         need = sizing.tiles_needed(wl, BASE.replace(rows=int(r), cols=int(r), bits_per_cell=int(b)))

@@ -16,10 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from archsim import api, cli, mapping, sweep
-from archsim import arch as A
-from archsim.errors import ArchsimError
-from archsim.store import Store
+from archsim import api
+from archsim.cli import main as cli
+from archsim.mapping import layout as mapping
+from archsim.explore import sweep
+from archsim.model import arch as A
+from archsim.model.errors import ArchsimError
+from archsim.explore.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -250,7 +253,7 @@ def test_existing_store_needs_resume_and_same_model(tmp_path):
 def test_same_results_bit_for_bit_across_executors(tmp_path):
     p = _write(tmp_path, SMALL)
     runs = {w: sweep.run_sweep(p, out=tmp_path / f"w{w}", workers=w, progress=False, formats="csv") for w in (1, 2)}
-    pytest.importorskip("distributed")
+    import distributed  # noqa: F401  (the test extra installs dask[distributed])
     from distributed import LocalCluster
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
@@ -334,7 +337,7 @@ def test_resume_after_sigkill_loses_nothing_and_duplicates_nothing(tmp_path):
 # the benchmark report
 
 def test_published_accelerators_as_in_seed_002():
-    from archsim import plots
+    from archsim.report import plots
     pub = plots.published_accelerators().set_index("accelerator")
     assert list(pub.index) == ["NVIDIA T4", "Google TPU v1", "Habana Goya HL-1000", "DaDianNao", "UNPU",
                                "Ref. 122 mixed-signal"]
@@ -346,7 +349,7 @@ def test_published_accelerators_as_in_seed_002():
 
 
 def test_bench_report_small(monkeypatch, tmp_path):
-    from archsim import plots
+    from archsim.report import plots
     monkeypatch.setattr(plots._workloads, "names", lambda: ["lenet5", "mlp"])
     monkeypatch.setattr(plots.techlib, "device_names", lambda: ["reram", "sonos"])
     res = plots.write_bench_report(tmp_path / "bench", workers=1, plots=plots.matplotlib_available(),

@@ -4,7 +4,7 @@ import math
 import pytest
 
 import techlib
-from archsim.errors import ArchsimError
+from archsim.model.errors import ArchsimError
 
 # Seed 002, slide "Training Accuracy and Tile Energy/Summary": energy/op (fJ), array latency (us)
 SEED002 = {

@@ -10,9 +10,9 @@ from scipy import stats
 
 import techlib
 from archsim import Architecture
-from archsim import tilesim as ts
-from archsim.errors import ArchsimError
-from archsim.tilesim import kernels as kn
+from archsim.sim import tilesim as ts
+from archsim.model.errors import ArchsimError
+from archsim.sim.tilesim import kernels as kn
 
 EXACT = ts.SimConfig(prog_error=False, read_noise=False, ideal_adc=True, ideal_dac=True)
 
@@ -303,7 +303,7 @@ def _noisy_pm(**cfg):
 
 
 def test_same_seed_same_numbers_across_thread_counts(monkeypatch):
-    from archsim.tilesim import programmed
+    from archsim.sim.tilesim import programmed
     monkeypatch.setattr(programmed, "PARALLEL_MIN_ELEMENTS", 0)   # parallel kernels even on this small case
     pm, X = _noisy_pm(parallel=True)
     pm_serial, _ = _noisy_pm(parallel=False)

@@ -1,8 +1,10 @@
 """Presets and the validation report: each reproduced published figure pinned with its tolerance."""
 import pytest
 
-from archsim import compose, presets, validate
-from archsim.errors import ArchsimError
+from archsim.cost import peak as compose
+from archsim.model import presets
+from archsim.explore import validate
+from archsim.model.errors import ArchsimError
 from archsim.api import estimate
 
 

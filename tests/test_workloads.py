@@ -5,8 +5,8 @@ import networkx as nx
 import pytest
 
 import workloads
-from archsim.errors import ArchsimError
-from archsim.workload import GraphBuilder, Workload
+from archsim.model.errors import ArchsimError
+from archsim.model.workload import GraphBuilder, Workload
 
 # (weights, MACs per image); conv + FC weights without bias.  Published figures from
 # /work/shared/reference/PUBLISHED.md; mlp and mnist_cnn5 from their layer shapes.

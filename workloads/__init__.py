@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from archsim.errors import ArchsimError
-from archsim.workload import Workload
+from archsim.model.errors import ArchsimError
+from archsim.model.workload import Workload
 
 from . import classic, memristor, resnet
 
@@ -128,7 +128,7 @@ def trained() -> list[str]:
 def with_weights(wl: Workload, path=None) -> Workload:
     """A copy of ``wl`` with its weights and biases attached from ``path``
     (default ``workloads/weights/<name>.npz``)."""
-    from archsim.forward import attach_weights, load_weights
+    from archsim.sim.forward import attach_weights, load_weights
 
     p = Path(path) if path else weights_path(wl.name)
     if not p.exists():

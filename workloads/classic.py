@@ -15,8 +15,8 @@ mlp        545,000      545,000
 """
 from __future__ import annotations
 
-from archsim.errors import ArchsimError
-from archsim.workload import GraphBuilder, Workload
+from archsim.model.errors import ArchsimError
+from archsim.model.workload import GraphBuilder, Workload
 
 LENET5 = ("LeNet-5 (LeCun et al., Proc. IEEE 1998) on 32x32 MNIST: conv 6@5x5, pool, conv 16@5x5 "
           "(full C3 connectivity), pool, conv 120@5x5, dense 84, 10; 2x2 max pooling replaces the "

@@ -26,7 +26,7 @@ Result: 2,856 weights, 155,136 MACs per image.
 """
 from __future__ import annotations
 
-from archsim.workload import GraphBuilder, Workload
+from archsim.model.workload import GraphBuilder, Workload
 
 MNIST_CNN5 = ("Five-layer memristor CNN of Yao et al., Nature 577, 641 (2020) on MNIST: C1 8@3x3, pool, "
               "C3 12@3x3x8, pool, FC 192->10; conv shapes from the paper's 936 kernel weights, FC 192 and "

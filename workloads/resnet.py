@@ -7,7 +7,7 @@ Batch normalization is folded into the convolutions.
 """
 from __future__ import annotations
 
-from archsim.workload import GraphBuilder, Workload
+from archsim.model.workload import GraphBuilder, Workload
 
 RESNET18 = "ResNet-18 (He et al. 2016) as in torchvision at 224x224: basic blocks [2, 2, 2, 2], BN folded"
 RESNET50 = ("ResNet-50 v1.5 (He et al. 2016) as in torchvision at 224x224: bottlenecks [3, 4, 6, 3] with the "

@@ -1,0 +1,6 @@
+"""``python -m archsim.cli``: the same as the ``archsim`` command."""
+import sys
+
+from archsim.cli.main import main
+
+sys.exit(main())

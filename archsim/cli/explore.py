@@ -1,0 +1,146 @@
+"""Command line for sweeps, sizing and benchmark tables: ``archsim sweep | size | bench``.
+
+:func:`register` adds the three subcommands to ``archsim``'s parser (``archsim/cli.py`` calls it).
+Each command returns an exit code; bad input raises :class:`ArchsimError` (one line, exit 2).
+"""
+from __future__ import annotations
+
+from archsim.model.errors import ArchsimError
+
+
+def _int_list(text: str, flag: str) -> list[int]:
+    try:
+        vals = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise ArchsimError(f"{flag} '{text}': give comma-separated whole numbers, e.g. 64,128,256") from None
+    if not vals:
+        raise ArchsimError(f"{flag} '{text}': give at least one value")
+    return vals
+
+
+def cmd_sweep(args) -> int:
+    from archsim.explore import sweep
+    if args.workers is not None and args.workers < 1:
+        raise ArchsimError(f"--workers {args.workers}: allowed 1 or more")
+    s = sweep.load_sweep(args.file)
+    sweep.resolve_formats(args.format)  # --format parquet without pyarrow fails before any output
+    if args.scheduler:
+        sweep.make_executor(args.workers, args.scheduler)  # without the Dask extra: fail now
+    dup = f", {s.duplicates} duplicate points dropped" if s.duplicates else ""
+    where = f"Dask cluster {args.scheduler}" if args.scheduler else (
+        f"{args.workers or sweep.default_workers()} local worker(s)")
+    print(f"sweep {s.name}: {len(s)} points{dup}; {where}")
+    run = sweep.run_sweep(s, out=args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
+                          formats=args.format, progress=not args.no_progress)
+    rate = run.computed / run.seconds if run.seconds > 0 and run.computed else 0.0
+    print(f"{run.total} points: {run.reused} already in the store, {run.computed} computed "
+          f"({rate:,.0f} points/s), {run.failed} with an error (see the 'error' column)")
+    if run.note:
+        print(run.note)
+    print("wrote " + ", ".join(map(str, run.files)) + f"; store {run.store}")
+    return 0
+
+
+def cmd_size(args) -> int:
+    from archsim.cli import main as _cli
+    from archsim.report import tables as report
+    from archsim.explore import sizing
+    if args.workers is not None and args.workers < 1:
+        raise ArchsimError(f"--workers {args.workers}: allowed 1 or more")
+    base = _cli._arch_from_args(args)
+    if args.device:
+        base = base.replace(device=args.device)
+    cons = sizing.Constraints(min_accuracy=args.min_accuracy, min_fps=args.min_fps, max_area_mm2=args.max_area_mm2,
+                              max_energy_uj=args.max_energy_uj)
+    # accuracy costs seconds per design (Monte Carlo): simulated when a constraint or objective needs it,
+    # or on request with --accuracy
+    wants = args.min_accuracy is not None or args.objective == "accuracy" or args.accuracy
+    acc = sizing.default_accuracy_fn() if wants else None
+    space = sizing.SearchSpace(
+        rows=tuple(_int_list(args.rows, "--rows")) if args.rows else sizing.SearchSpace.rows,
+        bits_per_cell=tuple(_int_list(args.bits_per_cell, "--bits-per-cell")) if args.bits_per_cell else None,
+        adc_bits=tuple(_int_list(args.adc_bits, "--adc-bits")) if args.adc_bits else sizing.SearchSpace.adc_bits,
+        cols_per_adc=tuple(_int_list(args.cols_per_adc, "--cols-per-adc")) if args.cols_per_adc else sizing.SearchSpace.cols_per_adc,
+        budgets=tuple(_int_list(args.budgets, "--budgets")) if args.budgets else sizing.SearchSpace.budgets,
+    )
+    res = sizing.size(args.workload, base, constraints=cons, space=space, objective=args.objective,
+                      accuracy_fn=acc, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
+    print(sizing.format_result(res, top=args.top))
+    if args.out:
+        files = sizing.write_result(res, args.out)
+        print("wrote " + ", ".join(map(str, files)))
+    print(report.OPS_NOTE)
+    return 0 if res.recommended is not None else 1
+
+
+def cmd_bench(args) -> int:
+    from archsim.report import plots
+    if args.workers is not None and args.workers < 1:
+        raise ArchsimError(f"--workers {args.workers}: allowed 1 or more")
+    res = plots.write_bench_report(args.out, workers=args.workers, plots=not args.no_plots,
+                                   accuracy=not args.no_accuracy)
+    print(res.summary_text())
+    print("wrote " + ", ".join(map(str, res.files)))
+    for n in res.notes:
+        print(n)
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``sweep``, ``size`` and ``bench`` to ``archsim``'s subcommands."""
+    sp = subparsers.add_parser("sweep", help="design-space sweep from a YAML file (resumable; local pool or Dask)",
+                               description="Evaluate every point of a sweep file into a result store and one tidy "
+                                           "table (CSV, and Parquet when pyarrow is installed).")
+    sp.add_argument("file", help="sweep YAML file (workloads, devices, base, grid, points)")
+    sp.add_argument("--out", help="output folder: results.sqlite, NAME.csv, NAME.parquet (default: sweep_NAME)")
+    sp.add_argument("--workers", "-j", type=int, help="local worker processes (default: the CPU count; 1 = in-process)")
+    sp.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask distributed cluster (needs dask[distributed])")
+    sp.add_argument("--resume", action="store_true", help="continue a sweep whose store exists: compute only missing points")
+    sp.add_argument("--format", default="auto", help="csv, parquet or both (comma-separated); auto = CSV, plus Parquet if pyarrow is installed")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_sweep)
+
+    sp = subparsers.add_parser("size", help="size tile arrays for a workload: Pareto front and a recommended design",
+                               description="Search array size, bits per cell, ADC bits, columns per ADC and tile budget; "
+                                           "print the Pareto front (energy, area, throughput, accuracy) and a "
+                                           "recommended design, and say which constraint binds or why nothing fits.")
+    sp.add_argument("--workload", "-w", required=True, help="built-in workload name (archsim list)")
+    sp.add_argument("--device", "-d", help="device name or .yaml (overrides the architecture's)")
+    sp.add_argument("--arch", help="architecture YAML file for the keys not searched")
+    sp.add_argument("--preset", help="a published architecture for the keys not searched")
+    sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="fix one architecture key (repeatable)")
+    sp.add_argument("--cost-model", choices=("circuit", "lut"), help="override the architecture's cost_model")
+    sp.add_argument("--min-accuracy", type=float, help="least network accuracy (needs an accuracy model)")
+    sp.add_argument("--accuracy", action="store_true",
+                    help="simulate accuracy for every design (networks with trained weights; seconds per design)")
+    sp.add_argument("--min-fps", type=float, help="least inferences per second")
+    sp.add_argument("--max-area-mm2", type=float, help="largest chip area in mm2")
+    sp.add_argument("--max-energy-uj", type=float, help="most energy per inference in uJ")
+    sp.add_argument("--objective", choices=sizing_objectives(), default="energy",
+                    help="what the recommended design optimizes among the feasible ones (default: energy)")
+    sp.add_argument("--rows", help="array sizes rows=cols to try (default 64,128,256,512,1024)")
+    sp.add_argument("--bits-per-cell", help="bits per cell to try (default 1 to what the device holds)")
+    sp.add_argument("--adc-bits", help="ADC resolutions to try (default 4,6,8,10)")
+    sp.add_argument("--cols-per-adc", help="columns per ADC to try (default 1,4,16,64)")
+    sp.add_argument("--budgets", help="tile budgets as multiples of the minimal tile count (default 1,2,4)")
+    sp.add_argument("--workers", "-j", type=int, help="local worker processes (default: the CPU count)")
+    sp.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask distributed cluster")
+    sp.add_argument("--top", type=int, default=25, help="Pareto rows to print (all go to --out)")
+    sp.add_argument("--out", help="folder for size_WORKLOAD_DEVICE.md / .csv (every design searched)")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_size)
+
+    sp = subparsers.add_parser("bench", help="regenerate the benchmark report (every workload x device, published accelerators)",
+                               description="Every built-in workload on every device (default architecture), beside the "
+                                           "published accelerators of seed 002's Table II: Markdown, CSV and plots.")
+    sp.add_argument("--out", default="reports/bench", help="output folder (default: reports/bench)")
+    sp.add_argument("--workers", "-j", type=int, help="local worker processes (default: the CPU count)")
+    sp.add_argument("--no-plots", action="store_true", help="tables only (plots need matplotlib)")
+    sp.add_argument("--no-accuracy", action="store_true",
+                    help="skip the accuracy column (Monte Carlo on the networks with trained weights, about 2 minutes)")
+    sp.set_defaults(func=cmd_bench)
+
+
+def sizing_objectives() -> tuple[str, ...]:
+    from archsim.explore.sizing import OBJECTIVES
+    return tuple(OBJECTIVES)

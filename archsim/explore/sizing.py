@@ -1,0 +1,483 @@
+"""Sizing tile arrays for a workload: search, Pareto front, recommended design, binding constraint.
+
+``archsim size --workload vgg16 --device sonos --min-fps 1000 --max-area-mm2 100`` searches
+
+* array size, rows = cols, in {64, 128, 256, 512, 1024};
+* bits per cell from 1 to what the device's levels hold (and the weight needs);
+* ADC resolution in {4, 6, 8, 10} bits and columns per ADC in {1, 4, 16, 64} (at most the columns);
+* the tile budget: the most square mesh holding the minimal tile count of the mapping, and 2x and 4x that
+  count (spare tiles hold copies of the slowest layers, so a larger budget buys throughput with area),
+
+every other architecture key fixed (defaults, ``--arch``, ``--preset``, ``--set``).  Each design is a sweep
+point (:mod:`archsim.sweep`), evaluated on the same executors.  Objectives: energy per inference (min),
+area (min), inferences per second (max) and, when an accuracy model is plugged in, accuracy (max).
+
+Accuracy comes from an ``accuracy_fn(config) -> float | None`` (``config`` is the point's flat configuration
+dict); :func:`default_accuracy_fn` returns the project's model once the Monte Carlo simulator provides one,
+and ``None`` until then.  The front is that of the designs meeting every constraint; the recommended design
+is the best of them on one objective (``--objective``, least energy by default), ties broken by the others.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+import techlib
+
+from archsim.model import arch as _arch
+from archsim.report import tables as report
+from archsim.explore import sweep
+from archsim.model.errors import ArchsimError
+from archsim.mapping.layout import map_workload, resolve_bits_per_cell
+
+#: objective -> (table column, sense, phrase)
+OBJECTIVES = {
+    "energy": ("energy_per_inference_J", "min", "least energy per inference"),
+    "area": ("area_mm2", "min", "smallest area"),
+    "fps": ("inferences_per_s", "max", "most inferences per second"),
+    "accuracy": ("accuracy", "max", "highest accuracy"),
+}
+
+
+def default_accuracy_fn() -> Callable[[dict], float | None]:
+    """The project's accuracy model for sizing: a picklable module-level ``f(config) -> float | None``
+    (``config``: workload, task and every architecture key) giving the network's mean accuracy by Monte
+    Carlo over programmed chips, or None for a network without trained weights."""
+    from archsim.sim.accuracy import sizing_accuracy
+    return sizing_accuracy
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    rows: tuple = (64, 128, 256, 512, 1024)
+    bits_per_cell: tuple | None = None   # None: 1 .. what the device holds
+    adc_bits: tuple = (4, 6, 8, 10)
+    cols_per_adc: tuple = (1, 4, 16, 64)
+    budgets: tuple = (1, 2, 4)           # multiples of the minimal tile count
+
+
+@dataclass(frozen=True)
+class Constraint:
+    name: str
+    flag: str
+    column: str
+    sense: str          # ">=" or "<="
+    scale: float        # table value x scale = the flag's unit
+    goal: str           # "reaches {v} inferences/s"
+    within: str         # "at {v} inferences/s or more"
+    best: str           # "the fastest"
+    reach: str          # "reaches {x}/s"
+    at: str             # "{x} inferences/s": how a point's value reads as context
+
+
+CONSTRAINTS = (
+    Constraint("min_accuracy", "--min-accuracy", "accuracy", ">=", 1.0, "reaches accuracy {v}",
+               "with accuracy {v} or more", "the most accurate", "reaches accuracy {x}", "accuracy {x}"),
+    Constraint("min_fps", "--min-fps", "inferences_per_s", ">=", 1.0, "reaches {v} inferences/s",
+               "at {v} inferences/s or more", "the fastest", "reaches {x}/s", "{x} inferences/s"),
+    Constraint("max_energy_uj", "--max-energy-uj", "energy_per_inference_J", "<=", 1e6,
+               "spends at most {v} uJ per inference", "within {v} uJ/inference", "the most frugal",
+               "spends {x} uJ/inference", "{x} uJ/inference"),
+    Constraint("max_area_mm2", "--max-area-mm2", "area_mm2", "<=", 1.0, "fits in {v} mm2",
+               "within {v} mm2", "the smallest", "takes {x} mm2", "{x} mm2"),
+)
+CONSTRAINT_BY_NAME = {c.name: c for c in CONSTRAINTS}
+
+
+def num(x: float, digits: int = 4) -> str:
+    """A number for a sentence: 12,755 / 93.5 / 0.4946 / 1.2e-05."""
+    x = float(x)
+    if not math.isfinite(x):
+        return str(x)
+    a = abs(x)
+    if a >= 1e4 or (a >= 100 and x == round(x)):
+        return f"{x:,.0f}"
+    if a >= 1e-3 or a == 0:
+        return f"{x:.{digits}g}"
+    return f"{x:.{digits - 1}e}"
+
+
+def _f(template: str, **kw) -> str:
+    return template.format(**{k: num(v) for k, v in kw.items()})
+
+
+@dataclass(frozen=True)
+class Constraints:
+    min_accuracy: float | None = None
+    min_fps: float | None = None
+    max_area_mm2: float | None = None
+    max_energy_uj: float | None = None
+
+    def active(self) -> list[tuple[Constraint, float]]:
+        out = []
+        for c in CONSTRAINTS:
+            v = getattr(self, c.name)
+            if v is not None:
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    raise ArchsimError(f"{c.flag} {v!r}: allowed a finite number")
+                if c.sense == "<=" and v <= 0:
+                    raise ArchsimError(f"{c.flag} {v:g}: allowed a positive number")
+                out.append((c, float(v)))
+        return out
+
+
+def satisfies(df: pd.DataFrame, c: Constraint, limit: float) -> np.ndarray:
+    x = df[c.column].to_numpy(dtype=float) * c.scale
+    with np.errstate(invalid="ignore"):
+        ok = x >= limit if c.sense == ">=" else x <= limit
+    return ok & np.isfinite(x)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Pareto front
+
+def pareto_mask(values, senses: Sequence[str]) -> np.ndarray:
+    """True for the rows of ``values`` (n x k) that no other row dominates.
+
+    ``senses[j]`` is ``"min"`` or ``"max"``.  Row j dominates row i when it is at least as good on every
+    objective and strictly better on one; equal rows do not dominate each other.  NaN counts as worst.
+    """
+    v = np.array(values, dtype=float, copy=True)
+    if v.ndim != 2 or v.shape[1] != len(senses):
+        raise ValueError("values must be n x len(senses)")
+    for j, s in enumerate(senses):
+        if s == "max":
+            v[:, j] = -v[:, j]
+        elif s != "min":
+            raise ValueError(f"sense {s!r}: allowed min or max")
+    v[np.isnan(v)] = np.inf
+    n = len(v)
+    keep = np.ones(n, dtype=bool)
+    for i in range(n):
+        le = np.all(v <= v[i], axis=1)
+        lt = np.any(v < v[i], axis=1)
+        if np.any(le & lt):
+            keep[i] = False
+    return keep
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the search
+
+def design_points(workload: str, base: _arch.Architecture, space: SearchSpace = SearchSpace(),
+                  task: str = "inference") -> tuple[list[dict], dict[str, int]]:
+    """(configurations, {key: budget multiple}) of the search space around ``base``."""
+    wl = sweep.cached_workload(sweep.canonical_workload(workload))
+    dev = techlib.device(base.device)
+    top = max_bits_per_cell(base, dev)
+    bpcs = tuple(range(1, top + 1)) if space.bits_per_cell is None else tuple(space.bits_per_cell)
+    for b in bpcs:
+        if b < 1 or b > top:
+            raise ArchsimError(f"--bits-per-cell {b}: device '{base.device}' with {base.weight_bits}-bit weights "
+                               f"({base.mapping} mapping) allows 1 to {top}")
+    for flag, vals, key in (("--rows", space.rows, "rows"), ("--adc-bits", space.adc_bits, "adc_bits"),
+                            ("--cols-per-adc", space.cols_per_adc, "cols_per_adc")):
+        for v in vals:
+            _arch._check(_arch.KEY_BY_NAME[key], v, flag)
+    for m in space.budgets:
+        if isinstance(m, bool) or not isinstance(m, int) or m < 1:
+            raise ArchsimError(f"--budgets {m!r}: allowed whole multiples of 1 or more")
+    configs, budget = [], {}
+    for rows, b in itertools.product(space.rows, bpcs):
+        try:
+            a0 = base.replace(rows=rows, cols=rows, bits_per_cell=b, mesh=_arch.AUTO, tiles=_arch.AUTO,
+                              cols_per_adc=min(base.cols_per_adc, rows))
+            min_tiles = tiles_needed(wl, a0, dev)
+        except ArchsimError:
+            continue  # this array size / bits per cell cannot hold the network at all: no design here
+        for mult, adc, cpa in itertools.product(space.budgets, space.adc_bits, space.cols_per_adc):
+            if cpa > rows:
+                continue
+            cfg = sweep.config_from_arch(workload, a0, task)
+            cfg.update(adc_bits=adc, cols_per_adc=cpa, mesh=list(square_mesh(mult * min_tiles)))
+            configs.append(cfg)
+            budget[sweep.point_key(cfg)] = mult
+    if not configs:
+        raise ArchsimError(f"size: no design in the search space holds {workload} "
+                           f"(rows {list(space.rows)}, bits per cell {list(bpcs)})")
+    return configs, budget
+
+
+def max_bits_per_cell(base: _arch.Architecture, dev) -> int:
+    """The most bits per cell the device holds and the weight can use (what the mapping accepts)."""
+    mag = max(1, base.weight_bits - 1 if base.mapping == "differential" else base.weight_bits)
+    top = 1
+    for b in range(1, mag + 1):
+        try:
+            resolve_bits_per_cell(base.replace(bits_per_cell=b), dev)
+        except ArchsimError:
+            break
+        top = b
+    return top
+
+
+def tiles_needed(wl, a: _arch.Architecture, dev=None) -> int:
+    """Tiles the mapping of ``wl`` needs without replication (no placement: cheap for any size)."""
+    from archsim.mapping import layout as _m
+    try:
+        bpc = resolve_bits_per_cell(a, dev or techlib.device(a.device))
+        return sum(_m._tiles_for(_m._base_layer_map(l, a, bpc), 1, a) for l in wl.weighted_layers())
+    except AttributeError:  # mapping internals renamed: place it (slower for huge auto meshes)
+        return map_workload(wl, a.replace(replicate=False), dev).tiles_used
+
+
+def square_mesh(tiles: int) -> tuple[int, int]:
+    """The most square mesh holding ``tiles``: ``r = ceil(sqrt(tiles))`` rows of ``ceil(tiles / r)``."""
+    r = max(1, math.isqrt(tiles - 1) + 1) if tiles > 1 else 1
+    return r, -(-tiles // r)
+
+
+@dataclass
+class SizingResult:
+    workload: str
+    device: str
+    table: pd.DataFrame          # every design: configuration, metrics, budget, feasible, pareto, recommended
+    objectives: list[str]        # columns of the front
+    objective: str
+    constraints: list[tuple[Constraint, float]]
+    recommended: pd.Series | None
+    binding: list[str]
+    message: str                 # the recommendation, or why nothing fits
+    space_text: str
+    accuracy_available: bool
+    failed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def front(self) -> pd.DataFrame:
+        return self.table[self.table["pareto"]].sort_values(OBJECTIVES[self.objective][0],
+                                                            ascending=OBJECTIVES[self.objective][1] == "min")
+
+
+def _best_index(df: pd.DataFrame, mask: np.ndarray, objective: str, order: Sequence[str]) -> int | None:
+    """Index label of the best row among ``mask`` on ``objective``, ties broken by the others in ``order``."""
+    if not mask.any():
+        return None
+    sub = df[mask]
+    keys = []
+    for name in [objective] + [o for o in order if o != objective]:
+        col, sense, _ = OBJECTIVES[name]
+        if col not in sub:
+            continue
+        x = sub[col].to_numpy(dtype=float)
+        x = np.where(np.isnan(x), np.inf if sense == "min" else -np.inf, x)
+        keys.append(x if sense == "min" else -x)
+    pos = np.lexsort(tuple(reversed(keys)))[0]
+    return sub.index[pos]
+
+
+def size(workload: str, base: _arch.Architecture | None = None, constraints: Constraints = Constraints(),
+         space: SearchSpace = SearchSpace(), objective: str = "energy",
+         accuracy_fn: Callable[[dict], float | None] | None = None, workers: int | None = None,
+         scheduler=None, progress: bool = False, task: str = "inference") -> SizingResult:
+    """Search the design space, keep the designs meeting ``constraints``, return their Pareto front,
+    the best of them on ``objective`` and which constraint binds (or why none fits)."""
+    base = base or _arch.Architecture()
+    if objective not in OBJECTIVES:
+        raise ArchsimError(f"--objective {objective!r}: allowed {', '.join(OBJECTIVES)}")
+    active = constraints.active()
+    if accuracy_fn is None and (constraints.min_accuracy is not None or objective == "accuracy"):
+        what = "--min-accuracy" if constraints.min_accuracy is not None else "--objective accuracy"
+        raise ArchsimError(f"{what}: no accuracy model was given (accuracy_fn=None); drop {what}, or pass "
+                           f"accuracy_fn=archsim.explore.sizing.default_accuracy_fn() (Monte Carlo)")
+    configs, budget = design_points(workload, base, space, task)
+    results = sweep.run_points(configs, workers=workers, scheduler=scheduler, accuracy_fn=accuracy_fn,
+                               progress=progress, desc=f"size {workload}")
+    df = sweep.results_table(configs, results)
+    df.insert(df.columns.get_loc("mesh") + 1, "budget", [f"{budget[k]}x" for k in df["key"]])
+    if "accuracy" not in df:
+        df["accuracy"] = np.nan
+    ok = df["error"].isna().to_numpy()
+    failed = int((~ok).sum())
+    acc_avail = accuracy_fn is not None and bool(np.isfinite(df["accuracy"].to_numpy(dtype=float)).any())
+    if not acc_avail and (constraints.min_accuracy is not None or objective == "accuracy"):
+        what = "--min-accuracy" if constraints.min_accuracy is not None else "--objective accuracy"
+        raise ArchsimError(f"{what}: workload {workload} has no trained weights, so its accuracy is not simulated "
+                           f"(networks with weights: lenet5, mlp, mnist_cnn5)")
+    objectives = ["energy", "area", "fps"] + (["accuracy"] if acc_avail else [])
+
+    feasible = ok.copy()
+    for c, v in active:
+        feasible &= satisfies(df, c, v)
+    df["feasible"] = feasible
+    pareto = np.zeros(len(df), dtype=bool)
+    if feasible.any():
+        cols = [OBJECTIVES[o][0] for o in objectives]
+        pareto[np.flatnonzero(feasible)] = pareto_mask(df.loc[feasible, cols].to_numpy(dtype=float),
+                                                       [OBJECTIVES[o][1] for o in objectives])
+    df["pareto"] = pareto
+    rec_idx = _best_index(df, feasible, objective, objectives)
+    df["recommended"] = df.index == rec_idx if rec_idx is not None else False
+
+    dev_name = str(df["device"].iloc[0])
+    space_text = _space_text(workload, dev_name, configs, space, budget)
+    binding: list[str] = []
+    phrase = OBJECTIVES[objective][2]
+    if rec_idx is None:
+        message = _why_nothing_fits(df, ok, active) if ok.any() else (
+            f"none of the {len(df)} designs could be built; first error: {df['error'].dropna().iloc[0]}")
+        rec = None
+    else:
+        rec = df.loc[rec_idx]
+        message = f"recommended ({phrase} among the {int(feasible.sum())} feasible designs): {_describe(rec)}"
+        binding = _binding(df, ok, active, objective, objectives, rec)
+    notes = []
+    if not acc_avail:
+        notes.append("accuracy: not simulated (no accuracy constraint, objective or --accuracy asked for it, or the "
+                     "network has no trained weights); the front is over energy, area and throughput")
+    return SizingResult(str(df["workload"].iloc[0]), dev_name, df, objectives, objective, active, rec, binding,
+                        message, space_text, acc_avail, failed, notes)
+
+
+def _space_text(workload, device, configs, space, budget) -> str:
+    rows = sorted({c["rows"] for c in configs})
+    bpc = sorted({c["bits_per_cell"] for c in configs})
+    adc = sorted({c["adc_bits"] for c in configs})
+    cpa = sorted({c["cols_per_adc"] for c in configs})
+    mult = sorted(set(budget.values()))
+    return (f"{workload} on {device}: {len(configs)} designs searched (rows = cols {_lst(rows)}; bits/cell {_lst(bpc)}; "
+            f"ADC bits {_lst(adc)}; columns per ADC {_lst(cpa)}; tile budget {', '.join(f'{m}x' for m in mult)} "
+            f"the minimal tile count)")
+
+
+def _lst(v) -> str:
+    return ", ".join(map(str, v))
+
+
+def _describe(r: pd.Series) -> str:
+    acc = r.get("accuracy")
+    acc_t = f", accuracy {acc:.4g}" if acc is not None and np.isfinite(acc) else ""
+    return (f"{r['rows']}x{r['cols']} arrays, {r['bits_per_cell']} bits/cell, {r['adc_bits']}-bit ADC, "
+            f"{r['cols_per_adc']} columns/ADC, {r['mesh']} mesh ({r['budget']} the minimal tiles): "
+            f"{num(r['energy_per_inference_J'] * 1e6)} uJ/inference, {num(r['area_mm2'])} mm2, "
+            f"{num(r['inferences_per_s'])} inferences/s, {num(r['tops_per_W'])} TOPS/W{acc_t}")
+
+
+def _value(c: Constraint, r: pd.Series) -> float:
+    return float(r[c.column]) * c.scale
+
+
+def _binding(df, ok, active, objective, objectives, rec) -> list[str]:
+    if not active:
+        return ["no constraints given"]
+    col, sense, phrase = OBJECTIVES[objective]
+    out = []
+    for c, v in active:
+        mask = ok.copy()
+        for d, w in active:
+            if d is not c:
+                mask &= satisfies(df, d, w)
+        j = _best_index(df, mask, objective, objectives)
+        if j is None:
+            continue
+        better = df.loc[j, col] < rec[col] if sense == "min" else df.loc[j, col] > rec[col]
+        if better:
+            alt = df.loc[j]
+            gain = abs(float(alt[col]) / float(rec[col]) - 1.0) * 100 if rec[col] else float("inf")
+            out.append(f"{c.flag} {num(v)} binds: without it the {phrase} would be {_obj_text(objective, alt)}, "
+                       f"{gain:.3g}% {'less' if sense == 'min' else 'more'} (at {_f(c.at, x=_value(c, alt))})")
+    if not out:
+        out.append("no constraint binds: the best design of the whole search on this objective meets them all")
+    return out
+
+
+def _obj_text(objective: str, r: pd.Series) -> str:
+    if objective == "energy":
+        return f"{num(r['energy_per_inference_J'] * 1e6)} uJ"
+    if objective == "area":
+        return f"{num(r['area_mm2'])} mm2"
+    if objective == "fps":
+        return f"{num(r['inferences_per_s'])} inferences/s"
+    return num(r["accuracy"])
+
+
+def _why_nothing_fits(df, ok, active) -> str:
+    """Name the smallest set of constraints no design meets together, and how close the search comes."""
+    n = int(ok.sum())
+    sat = {c.name: satisfies(df, c, v) & ok for c, v in active}
+    for k in range(1, len(active) + 1):
+        for subset in itertools.combinations(active, k):
+            both = ok.copy()
+            for c, _ in subset:
+                both &= sat[c.name]
+            if both.any():
+                continue
+            (t, tv), others = subset[0], subset[1:]
+            within = " and ".join(_f(c.within, v=v) for c, v in others)
+            mask = ok.copy()
+            for c, _ in others:
+                mask &= sat[c.name]
+            x = df[t.column].to_numpy(dtype=float) * t.scale
+            x = np.where(mask & np.isfinite(x), x, np.nan)
+            if np.all(np.isnan(x)):
+                return f"no design {_f(t.goal, v=tv)}" + (f" {within}" if within else "")
+            j = int(np.nanargmax(x) if t.sense == ">=" else np.nanargmin(x))
+            r = df.iloc[j]
+            head = f"no design {_f(t.goal, v=tv)}" + (f" {within}" if within else "")
+            if others:
+                ctx = ", ".join(_f(c.at, x=_value(c, r)) for c, _ in others)
+                return f"{head}; {t.best} {within} {_f(t.reach, x=x[j])} at {ctx}: {_describe(r)}"
+            return f"{head}; {t.best} of the {n} designs searched {_f(t.reach, x=x[j])}: {_describe(r)}"
+    return "nothing fits"  # not reached: the full set is infeasible
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# output
+
+FRONT_COLUMNS = {
+    "rows": ("rows=cols", None), "bits_per_cell": ("bits/cell", None), "adc_bits": ("ADC bits", None),
+    "cols_per_adc": ("cols/ADC", None), "mesh": ("mesh", None), "budget": ("budget", None),
+    "energy_per_inference_J": ("energy/inference (uJ)", 1e6), "area_mm2": ("area (mm2)", 1.0),
+    "inferences_per_s": ("inferences/s", 1.0), "latency_s": ("latency (us)", 1e6), "tops_per_W": ("TOPS/W", 1.0),
+    "tops_per_mm2": ("TOPS/mm2", 1.0), "accuracy": ("accuracy", 1.0),
+}
+
+
+def front_display(res: SizingResult, top: int | None = None) -> pd.DataFrame:
+    f = res.front
+    if top is not None:
+        f = f.head(top)
+    out = {"": ["*" if r else "" for r in f["recommended"]]}
+    for k, (title, scale) in FRONT_COLUMNS.items():
+        if k == "accuracy" and not res.accuracy_available:
+            continue
+        col = f[k]
+        if scale not in (None, 1.0):
+            col = col.astype(float) * scale
+        out[title] = col.to_numpy()
+    return pd.DataFrame(out)
+
+
+def format_result(res: SizingResult, top: int = 25) -> str:
+    lines = [res.space_text + (f"; {res.failed} could not be built" if res.failed else "")]
+    if res.failed:
+        errs = res.table["error"].dropna().map(lambda e: re.sub(r"^point [0-9a-f]{12}: ", "", e))
+        for e, n in errs.value_counts().head(3).items():
+            lines.append(f"  {n} x {e}")
+    if res.constraints:
+        cons = ", ".join(f"{c.flag} {num(v)}" for c, v in res.constraints)
+        lines.append(f"constraints: {cons}: {int(res.table['feasible'].sum())} designs meet them")
+    front = res.front
+    if len(front):
+        objs = ", ".join(OBJECTIVES[o][2] for o in res.objectives)
+        shown = f", the first {top} by {res.objective} shown" if len(front) > top else ""
+        lines += ["", f"Pareto front of the feasible designs ({objs}): {len(front)} designs{shown}", "",
+                  report.to_text(front_display(res, top))]
+    lines += ["", res.message]
+    lines += res.binding
+    lines += res.notes
+    return "\n".join(lines)
+
+
+def write_result(res: SizingResult, out: str | Path) -> list[Path]:
+    stem = f"size_{res.workload}_{Path(res.device).stem}"
+    notes = "\n\n".join([res.space_text, res.message] + res.binding + res.notes)
+    return report.write_tables(out, stem, res.table, f"Sizing {res.workload} on {res.device}: Pareto front",
+                               notes, display=front_display(res))

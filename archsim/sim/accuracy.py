@@ -1,0 +1,223 @@
+"""Network accuracy on the simulated hardware: Monte Carlo over programmed chips.
+
+Every weighted layer of the workload is programmed onto its arrays exactly as
+:func:`archsim.map_workload` splits it (:class:`archsim.tilesim.ProgrammedMatrix`,
+one per group); the rest of the network (pooling, residual adds, activations,
+biases) runs digitally (:func:`archsim.forward.run`).  One *trial* is one
+independently programmed chip: its own programming errors, stuck cells,
+device-to-device variation and drift; read noise is fresh on every MVM.
+
+Calibration: the first ``calib`` images run through the chip once; each layer
+programs and sets its input and ADC ranges on the inputs it actually receives
+(already carrying the upstream layers' errors).  The measured set then runs
+through the same calibrated chip.  Calibration happens when the chip is
+programmed: with a drift time ``cfg.time_s > 0`` the ranges are set on the
+fresh cells and the measured set is read from the same cells drifted to
+``time_s`` (no drift compensation).
+
+With labels the metric is top-1 accuracy; without (networks with no trained
+weights) it is *fidelity*: top-1 agreement with the exact digital network on the
+same inputs and the relative logit error, labelled as fidelity, never accuracy.
+
+Seeds: trial ``t``, layer ``i``, group ``g`` programs with seed ``(seed, t, i, g)``
+and reads with noise keys ``(t, i, g, pass)`` and the global row index of each
+vector, so results are the same whatever the chunking or the thread count.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+import techlib
+
+from archsim.sim import forward
+from archsim.model.arch import Architecture
+from archsim.model.errors import ArchsimError
+from archsim.mapping.layout import map_workload
+from archsim.sim.tilesim import ProgrammedMatrix, SimConfig
+from archsim.model.workload import Workload
+
+CAL_PASS, TEST_PASS = 0, 1
+
+
+@dataclass(frozen=True)
+class AccuracyResult:
+    workload: str
+    device: str
+    metric: str                  # "accuracy" or "fidelity"
+    per_trial: np.ndarray        # metric per trial
+    reference: float             # the exact digital network's accuracy (1.0 for fidelity)
+    logit_error: np.ndarray      # relative logit error per trial (analog vs exact)
+    per_layer: pd.DataFrame      # relative output error per weighted layer, mean over trials
+    samples: int
+    seed: int
+    config: dict = field(default_factory=dict)
+
+    @property
+    def mean(self) -> float:
+        return float(self.per_trial.mean())
+
+    @property
+    def std(self) -> float:
+        return float(self.per_trial.std(ddof=1)) if len(self.per_trial) > 1 else 0.0
+
+    def summary(self) -> dict:
+        return {"workload": self.workload, "device": self.device, "metric": self.metric,
+                f"{self.metric}_mean": self.mean, f"{self.metric}_std": self.std,
+                "digital_reference": self.reference, "relative_logit_error": float(self.logit_error.mean()),
+                "trials": len(self.per_trial), "samples": self.samples, "seed": self.seed}
+
+
+class _Chip:
+    """One trial: the programmed matrices of every weighted layer, and the matmul hook."""
+
+    def __init__(self, workload: Workload, arch: Architecture, device: techlib.Record, cfg: SimConfig,
+                 seed: int, trial: int):
+        self.wl, self.arch, self.device, self.cfg = workload, arch, device, cfg
+        self.seed, self.trial = seed, trial
+        m = map_workload(workload, arch.replace(replicate=False), device)
+        self.lms = {lm.layer: lm for lm in m.layers}
+        self.index = {lm.layer: i for i, lm in enumerate(m.layers)}
+        self.pms: dict = {}
+        self.rows: dict = {}
+        self.phase = CAL_PASS
+
+    def _program(self, layer, group, cols):
+        lm = self.lms[layer.name]
+        Wg = forward.weight_matrix(layer, dtype=np.float64)[group]
+        lm_g = dataclasses.replace(lm, groups=1, N=lm.N // lm.groups, macs=lm.macs // lm.groups)
+        seed = (self.seed, self.trial, self.index[layer.name], group)
+        if self.cfg.time_s == 0:
+            return ProgrammedMatrix.program(Wg, lm_g, self.arch, self.device, self.cfg, seed=seed).calibrate(cols)
+        # the chip is calibrated when it is programmed (t = 0) and read later: same cells (same seed),
+        # drifted to time_s, with the input and ADC ranges set at t = 0
+        fresh = ProgrammedMatrix.program(Wg, lm_g, self.arch, self.device,
+                                         dataclasses.replace(self.cfg, time_s=0.0), seed=seed).calibrate(cols)
+        aged = ProgrammedMatrix.program(Wg, lm_g, self.arch, self.device, self.cfg, seed=seed)
+        return dataclasses.replace(aged, calibrated=True, x_max=fresh.x_max, x_signed=fresh.x_signed,
+                                   adc_lo=fresh.adc_lo, adc_step=fresh.adc_step, adc_inv=fresh.adc_inv)
+
+    def __call__(self, layer, cols, group):
+        k = (layer.name, group)
+        if k not in self.pms:
+            if self.phase != CAL_PASS:
+                raise ArchsimError(f"layer '{layer.name}' was not calibrated")
+            self.pms[k] = self._program(layer, group, cols)
+        row0 = self.rows.get((self.phase,) + k, 0)
+        self.rows[(self.phase,) + k] = row0 + cols.shape[0]
+        y = self.pms[k].matmul(cols, key=(self.trial, self.index[layer.name], group, self.phase), first_row=row0)
+        return y.astype(cols.dtype, copy=False)
+
+
+def _rel(a, b):
+    a = a.reshape(a.shape[0], -1).astype(np.float64)
+    b = b.reshape(b.shape[0], -1).astype(np.float64)
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
+
+
+def simulate(workload: Workload, arch: Architecture, x: np.ndarray, y: np.ndarray | None = None, *,
+             trials: int = 10, seed: int = 0, cfg: SimConfig = SimConfig(), calib: int = 128,
+             chunk: int | None = None, layer_sample: int = 64, progress: bool = False) -> AccuracyResult:
+    """Accuracy (with labels ``y``) or fidelity (without) of ``workload`` on ``arch`` over ``trials`` chips."""
+    if not workload.has_weights:
+        missing = [l.name for l in workload.weighted_layers() if l.weights is None][:3]
+        raise ArchsimError(f"workload {workload.name}: layers {missing} have no weights; attach trained weights "
+                           f"(workloads.get(name, weights=True)) or random ones (forward.random_weights)")
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise ArchsimError(f"trials = {trials!r}; allowed an integer >= 1")
+    x = np.asarray(x)
+    if y is not None and len(y) != len(x):
+        raise ArchsimError(f"labels: {len(y)} labels for {len(x)} inputs")
+    device = techlib.device(arch.device)
+    n_cal = min(calib, len(x))
+    x_cal = x[:n_cal]
+    exact = forward.run(workload, x, chunk=chunk)
+    exact_top = exact.reshape(len(x), -1).argmax(axis=1)
+    ref = float((exact_top == np.asarray(y)).mean()) if y is not None else 1.0
+    ls = x[: min(layer_sample, len(x))]
+    names = [l.name for l in workload.weighted_layers()]
+    _, exact_layers = forward.run(workload, ls, collect=names, chunk=chunk)
+
+    per_trial, logit_err, layer_err = [], [], []
+    bar = _progress(trials, progress, f"{workload.name} on {arch.device}")
+    for t in range(trials):
+        chip = _Chip(workload, arch, device, cfg, seed, t)
+        forward.run(workload, x_cal, matmul=chip, chunk=n_cal)
+        chip.phase = TEST_PASS
+        out = forward.run(workload, x, matmul=chip, chunk=chunk)
+        top = out.reshape(len(x), -1).argmax(axis=1)
+        per_trial.append(float((top == np.asarray(y)).mean()) if y is not None else float((top == exact_top).mean()))
+        logit_err.append(_rel(out, exact))
+        chip.phase = 2  # a separate read pass (fresh noise) for the per-layer errors
+        _, got = forward.run(workload, ls, matmul=chip, collect=names, chunk=chunk)
+        layer_err.append([_rel(got[n], exact_layers[n]) for n in names])
+        bar.update(1)
+    bar.close()
+    per_layer = pd.DataFrame({"layer": names, "relative_error": np.mean(layer_err, axis=0)})
+    return AccuracyResult(workload.name, arch.device, "accuracy" if y is not None else "fidelity",
+                          np.array(per_trial), ref, np.array(logit_err), per_layer, len(x), seed,
+                          dict(cfg=dataclasses.asdict(cfg), trials=trials, calib=n_cal))
+
+
+def synthetic_inputs(workload: Workload, n: int, seed: int = 0) -> np.ndarray:
+    """Non-negative random inputs (uniform in [0, 1)) of the workload's input shape, for fidelity studies."""
+    rng = np.random.default_rng(seed)
+    return rng.random((n,) + tuple(workload.input_layer.out_shape), dtype=np.float32)
+
+
+class _NoBar:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(total, enabled, desc):
+    if not enabled:
+        return _NoBar()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(total=total, desc=desc, unit="trial")
+
+
+#: images and trials per design point when sizing asks for accuracy (kept small: one design point
+#: costs seconds); the numbers are part of the method, stated in `archsim size`'s notes
+SIZING_SAMPLES = 300
+SIZING_TRIALS = 1
+
+
+def _sizing_data(name: str):
+    import workloads as W
+    from archsim.io import data as D
+    base = W.get(name)
+    if not W.weights_path(base.name).exists() or base.dataset not in D.DATASETS:
+        return None
+    wl = W.with_weights(base)
+    x, y = D.for_workload(wl, "test", limit=SIZING_SAMPLES)
+    return wl, x, y
+
+
+_SIZING_CACHE: dict = {}
+
+
+def sizing_accuracy(config: dict) -> float | None:
+    """Mean test accuracy of one sizing design point (``config``: workload and architecture keys).
+
+    ``None`` for workloads without shipped trained weights: sizing then leaves accuracy out."""
+    from archsim.model.arch import KEY_BY_NAME
+    name = config["workload"]
+    if name not in _SIZING_CACHE:
+        _SIZING_CACHE[name] = _sizing_data(name)
+    d = _SIZING_CACHE[name]
+    if d is None:
+        return None
+    wl, x, y = d
+    a = Architecture(**{k: config[k] for k in KEY_BY_NAME if k in config})
+    return simulate(wl, a.replace(replicate=False, mesh="auto", tiles="auto"), x, y, trials=SIZING_TRIALS,
+                    seed=int(config.get("seed", 0)), calib=64).mean

@@ -1,0 +1,268 @@
+"""Mapping a matrix onto one crossbar with wire resistance (seeds 000 and 001).
+
+A non-negative target ``W`` (``N`` outputs x ``M`` inputs) is realized as
+``W_r = G_eff(g) / alpha`` (seed 001 eq. 1), ``G_eff`` the crossbar's
+effective matrix (:mod:`archsim.crossbar`) and ``g`` (``M x N``) the cell
+conductances in ``[g_min, g_max]``, programmed to ``2^bits`` levels.
+
+Three mappings:
+
+* ``linear``: ``g = clip(alpha W^T)`` with ``alpha = g_max / max(W)``: the whole range, no compensation.
+* ``dpe`` (seed 001's reference [5], the DPE of seed 000): start from the linear
+  mapping and retune every cell so that its current under the calibration
+  input ``v_cal`` equals its ideal current: ``g <- i_ideal / (v_row - v_col)``,
+  repeated until the drops settle.  ``(W - W_r) v_cal = 0`` where no cell clips.
+* ``rm`` (Representable Matrices, seed 001 section V): search ``alpha`` so that
+  value-range errors (from IR drop, unquantized ``g``) and precision errors
+  (quantized minus unquantized) balance; tune ``g`` by projected gradient
+  descent on ``||W - W_r||_F^2`` with the exact gradient from the circuit
+  (``dG_eff/dg_kl = -(S Y^-1 e_kl)(e_kl^T Y^-1 B)``); then move each row's
+  residual under ``v_cal`` onto the row's cells that are not at ``g_min`` and
+  tune again so that ``(W - W_r) v_cal = 0``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from archsim.sim import crossbar as cb
+from archsim.model.errors import ArchsimError
+
+
+@dataclass(frozen=True)
+class CellRange:
+    g_min: float
+    g_max: float
+    bits: int
+
+    def quantize(self, g: np.ndarray) -> np.ndarray:
+        step = (self.g_max - self.g_min) / (2 ** self.bits - 1)
+        return self.g_min + np.round((np.clip(g, self.g_min, self.g_max) - self.g_min) / step) * step
+
+    def clip(self, g):
+        return np.clip(g, self.g_min, self.g_max)
+
+
+@dataclass(frozen=True)
+class Mapped:
+    method: str
+    g: np.ndarray          # programmed (quantized) conductances, M x N
+    alpha: float
+    w_r: np.ndarray        # realized matrix with quantized g, N x M
+    value_error: float     # ||W - W_r(unquantized g)||_F^2
+    total_error: float     # ||W - W_r(quantized g)||_F^2
+    utilization: float     # mean (g - g_min) / (g_max - g_min)
+
+    @property
+    def precision_error(self) -> float:
+        return self.total_error - self.value_error
+
+
+def _realized(g, par, alpha):
+    return cb.effective_matrix(g, par) / alpha
+
+
+def _finish(method, W, g_cont, alpha, par, cells: CellRange) -> Mapped:
+    gq = cells.quantize(g_cont)
+    wr_c = _realized(cells.clip(g_cont), par, alpha)
+    wr_q = _realized(gq, par, alpha)
+    util = float(((gq - cells.g_min) / (cells.g_max - cells.g_min)).mean())
+    return Mapped(method, gq, alpha, wr_q, float(((W - wr_c) ** 2).sum()), float(((W - wr_q) ** 2).sum()), util)
+
+
+def _check_w(W):
+    W = np.asarray(W, float)
+    if W.ndim != 2 or not np.isfinite(W).all() or (W < 0).any():
+        raise ArchsimError("rmap: the target matrix must be 2-D, finite and non-negative (map signed weights as two matrices)")
+    if W.max() == 0:
+        raise ArchsimError("rmap: the target matrix is all zeros")
+    return W
+
+
+def linear(W, par: cb.Parasitics, cells: CellRange) -> Mapped:
+    W = _check_w(W)
+    alpha = cells.g_max / W.max()
+    return _finish("linear", W, cells.clip(alpha * W.T), alpha, par, cells)
+
+
+def _cell_drop(g, par, v):
+    """Voltage across every cell (M x N) under input ``v``."""
+    return cb.cell_voltages(g, par, np.asarray(v, float)[:, None])[:, :, 0]
+
+
+def dpe(W, par: cb.Parasitics, cells: CellRange, v_cal: np.ndarray, iters: int = 30, tol: float = 1e-10,
+        alpha: float | None = None) -> Mapped:
+    """DPE-style calibration; ``alpha`` defaults to full-range utilization (``g_max / max(W)``)."""
+    W = _check_w(W)
+    alpha = cells.g_max / W.max() if alpha is None else float(alpha)
+    g_ideal = cells.clip(alpha * W.T)
+    i_ideal = g_ideal * v_cal[:, None]  # row at v_cal, column at virtual ground
+    g = g_ideal.copy()
+    if par.r_wire > 0:
+        for _ in range(iters):
+            drop = np.maximum(_cell_drop(g, par, v_cal), np.finfo(float).eps * v_cal.max())  # no division by zero
+            g_new = cells.clip(i_ideal / drop)
+            if np.abs(g_new - g).max() <= tol * cells.g_max:
+                g = g_new
+                break
+            g = g_new
+    return _finish("dpe", W, g, alpha, par, cells)
+
+
+def _gradient(g, par, R, alpha):
+    """d/dg of ||R||_F^2 with R = W - G_eff(g)/alpha, for every cell (M x N).
+
+    ``dG_eff[n, m]/dg_d = -Q[d, n] P[d, m]`` (:func:`archsim.crossbar.cell_voltages`: cell voltages
+    per unit input and of the adjoint solve), so ``d||R||^2/dg_d = (2/alpha) sum_nm R_nm Q_dn P_dm``.
+    """
+    P, Q = cb.cell_voltages(g, par, adjoint=True)
+    MN = g.size
+    P = P.reshape(MN, -1)
+    Q = Q.reshape(MN, -1)
+    return (2.0 / alpha) * ((Q @ R) * P).sum(axis=1).reshape(g.shape)
+
+
+def _descend(W, g, par, cells, alpha, iters):
+    R = W - _realized(g, par, alpha)
+    f = float((R ** 2).sum())
+    step = None
+    for _ in range(iters):
+        grad = _gradient(g, par, R, alpha)
+        if step is None:
+            step = 0.1 * (cells.g_max - cells.g_min) / (np.abs(grad).max() + 1e-300)
+        while True:  # backtracking line search on the projected step
+            g_new = cells.clip(g - step * grad)
+            R_new = W - _realized(g_new, par, alpha)
+            f_new = float((R_new ** 2).sum())
+            if f_new < f or step < 1e-30:
+                break
+            step *= 0.5
+        if f_new >= f:
+            break
+        improvement = (f - f_new) / f
+        g, R, f = g_new, R_new, f_new
+        step *= 1.5
+        if improvement < 1e-6:
+            break
+    return g
+
+
+def representable(W, par: cb.Parasitics, cells: CellRange, v_cal: np.ndarray, *, scan: int = 10,
+                  scan_decades: float = 2.5, refine: int = 3, beta: float = 0.3, quick_iters: int = 3,
+                  gd_iters: int = 20) -> Mapped:
+    """Seed 001's flow: choose alpha, tune g by gradient descent, calibrate on ``v_cal``.
+
+    The alpha search starts from a log scan below full-range utilization (a few descent steps
+    per candidate), then seed 001's multiplicative update: shrink alpha by (1 - beta) while
+    value-range errors exceed precision errors, grow it by (1 + beta) otherwise, beta decaying.
+    """
+    W = _check_w(W)
+    a0 = cells.g_max / W.max()
+
+    def trial(alpha, iters):
+        g = _descend(W, cells.clip(alpha * W.T), par, cells, alpha, iters)
+        return _finish("rm", W, g, alpha, par, cells), g
+
+    cands = [trial(a0 * 10 ** (-scan_decades * k / max(scan - 1, 1)), quick_iters) for k in range(scan)]
+    m, g = min(cands, key=lambda c: c[0].total_error)
+    alpha = m.alpha
+    best = trial(alpha, gd_iters)
+    for _ in range(refine):
+        cur = best[0]
+        alpha = cur.alpha * ((1 - beta) if cur.value_error > cur.precision_error else (1 + beta))
+        cand = trial(alpha, gd_iters)
+        if cand[0].total_error < best[0].total_error:
+            best = cand
+        beta *= 0.6
+    m, g = best
+    alpha = m.alpha
+    # calibration: spread each row's residual under v_cal over the row's cells that are not at g_min
+    Wt = W.copy()
+    for _ in range(2):
+        resid = (_realized(g, par, alpha) - W) @ v_cal          # N outputs
+        active = g.T > cells.g_min * (1 + 1e-9)                  # N x M
+        count = np.maximum((active * v_cal[None, :]).sum(axis=1), 1e-300)
+        Wt = np.maximum(Wt - active * (resid / count)[:, None], 0.0)
+        g = _descend(Wt, g, par, cells, alpha, gd_iters)
+    return _finish("rm", W, g, alpha, par, cells)
+
+
+def max_output_error(W, m: Mapped, v_max: float, n_vectors: int = 200, seed: int = 0) -> float:
+    """Largest |W v - W_r v| over random inputs in [0, v_max], relative to the largest |W v|."""
+    rng = np.random.default_rng(seed)
+    V = rng.uniform(0, v_max, (W.shape[1], n_vectors))
+    ideal = W @ V
+    return float(np.abs(ideal - m.w_r @ V).max() / np.abs(ideal).max())
+
+
+METHODS = ("linear", "dpe", "dpe_at_rm_alpha", "rm")
+
+
+def _map_block(args):
+    """One non-negative block on one physical array: realized matrices per method (picklable worker)."""
+    Wb, rows, cols, par, cells, v_cal_level, methods, rm_kw = args
+    n, m = Wb.shape
+    out = {}
+    if not (Wb > 0).any():
+        return {k: np.zeros_like(Wb) for k in methods}
+    W = np.zeros((cols, rows))
+    W[:n, :m] = Wb                      # the block in the corner next to the drivers; the rest unused
+    v_cal = np.zeros(rows)
+    v_cal[:m] = v_cal_level             # unused rows are held at 0 V
+    rm = None
+    if "rm" in methods or "dpe_at_rm_alpha" in methods:
+        rm = representable(W, par, cells, v_cal, **rm_kw)
+    for k in methods:
+        if k == "linear":
+            mp = linear(W, par, cells)
+        elif k == "dpe":
+            mp = dpe(W, par, cells, v_cal)
+        elif k == "dpe_at_rm_alpha":
+            mp = dpe(W, par, cells, v_cal, alpha=rm.alpha)
+        elif k == "rm":
+            mp = rm
+        else:
+            raise ArchsimError(f"rmap: method '{k}' is not allowed; allowed: {', '.join(METHODS)}")
+        out[k] = mp.w_r[:n, :m]
+    return out
+
+
+def realize_layer(W, rows: int, cols: int, par: cb.Parasitics, cells: CellRange, v_cal_level: float, *,
+                  methods=("linear", "dpe", "rm"), rm_kw: dict | None = None, workers: int = 1) -> dict:
+    """What a signed layer matrix becomes on crossbars with IR drop, for each mapping method.
+
+    ``W`` (N outputs x K inputs) is split into ``W+ = max(W, 0)`` and ``W- = max(-W, 0)`` (a
+    differential pair of arrays, the difference taken after the per-array gain ``1/alpha``), cut into
+    blocks of ``rows`` inputs x ``cols`` outputs, and each block mapped on its own physical
+    ``rows x cols`` crossbar (unused cells at ``g_min``, unused rows at 0 V) with its own scale
+    factor.  ``v_cal_level`` is the calibration voltage on every used row.  Returns ``{method:
+    W_r}`` with ``W_r`` (N x K) the realized matrix (ideal converters).  ``workers > 1`` maps blocks
+    in processes; the result does not depend on it (the mappings are deterministic).
+    """
+    W = np.asarray(W, float)
+    if W.ndim != 2 or not np.isfinite(W).all():
+        raise ArchsimError(f"rmap: a layer matrix must be 2-D and finite, got shape {W.shape}")
+    methods = tuple(methods)
+    for k in methods:
+        if k not in METHODS:
+            raise ArchsimError(f"rmap: method '{k}' is not allowed; allowed: {', '.join(METHODS)}")
+    N, K = W.shape
+    jobs, where = [], []
+    for sign, part in ((1.0, np.maximum(W, 0.0)), (-1.0, np.maximum(-W, 0.0))):
+        for r0 in range(0, K, rows):
+            for c0 in range(0, N, cols):
+                blk = part[c0:c0 + cols, r0:r0 + rows]
+                jobs.append((blk, rows, cols, par, cells, v_cal_level, methods, rm_kw or {}))
+                where.append((sign, c0, r0, blk.shape))
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(workers) as ex:
+            results = list(ex.map(_map_block, jobs))
+    else:
+        results = [_map_block(j) for j in jobs]
+    out = {k: np.zeros_like(W) for k in methods}
+    for (sign, c0, r0, (n, m)), res in zip(where, results):
+        for k in methods:
+            out[k][c0:c0 + n, r0:r0 + m] += sign * res[k]
+    return out

@@ -1,0 +1,94 @@
+"""What a Monte Carlo tile simulation includes: :class:`SimConfig`."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from archsim.model.errors import ArchsimError
+
+ADC_RANGES = ("calibrated", "max", "granular")
+PRECISIONS = ("float64", "float32")
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Error sources and converter policies of one simulation.
+
+    Device quantities come from the techlib record; the fields here switch them on or off or
+    override them.
+
+    - ``prog_error``: programming error from the device's ``programming_error`` section.
+    - ``read_noise``: fresh per-cell read noise on every MVM (``read_noise`` section; none if absent).
+    - ``time_s``: time after programming for drift (``drift`` section; none if absent) and for the
+      1/f read-noise window.
+    - ``stuck_on_rate`` / ``stuck_off_rate``: fraction of cells stuck at g_max / g_min; ``None``: the
+      device's ``stuck.on_rate`` / ``stuck.off_rate`` (0 if absent).
+    - ``d2d_sigma_rel``: static per-cell relative variation N(1, sigma); ``None``: device's
+      ``d2d.sigma_rel`` (0 if absent).
+    - ``adc_range``: ``calibrated`` (full scale from a calibration batch, per array), ``max``
+      (worst-case full scale: every row at full input on a g_max cell), ``granular`` (one LSB = the
+      current of one input step on one conductance step).
+    - ``calib_percentile``: percentile of the calibration currents taken as full scale.
+    - ``ideal_adc`` / ``ideal_dac``: skip output / input quantization.
+    - ``ir_drop``: model IR drop where the architecture sets parasitics (``r_wire_ohm``, ``r_in_ohm``,
+      ``r_out_ohm``): every programmed array is replaced by its effective matrix
+      (:func:`archsim.crossbar.effective_matrix`); ``False`` keeps ideal wires whatever the
+      architecture says.  Read noise is drawn on the cells' own conductances (its spread is not
+      passed through the wires: a second-order effect, stated as an assumption).
+    - ``precision``: dtype of the column-current matrix products (``float64`` or ``float32``); the
+      read-noise variance product always runs in float32 (only its square root scales the noise).
+    - ``parallel``: run the Numba kernels with ``prange`` over the batch where a call has enough work
+      (results are identical either way).  It pays only where the OpenMP threads of the kernels and
+      the BLAS threads do not spin after their work (``OMP_WAIT_POLICY=PASSIVE`` and
+      ``OPENBLAS_THREAD_TIMEOUT=4`` set before numpy and numba load); otherwise the two thread pools
+      steal each other's cores and it is several times slower than the serial default on a small
+      machine (see ``benchmarks/bench_tilesim.py``).
+    - ``chunk_elements``: bound on the elements of one block of column currents; batches are cut
+      into row chunks to keep memory bounded (results do not depend on it).
+    """
+
+    prog_error: bool = True
+    read_noise: bool = True
+    time_s: float = 0.0
+    stuck_on_rate: float | None = None
+    stuck_off_rate: float | None = None
+    d2d_sigma_rel: float | None = None
+    adc_range: str = "calibrated"
+    calib_percentile: float = 100.0
+    ideal_adc: bool = False
+    ideal_dac: bool = False
+    ir_drop: bool = True
+    precision: str = "float64"
+    parallel: bool = False
+    chunk_elements: int = 1 << 19
+
+    def __post_init__(self):
+        def bad(key, allowed):
+            return ArchsimError(f"SimConfig: key '{key}' = {getattr(self, key)!r} is not allowed; {allowed}")
+
+        for key in ("prog_error", "read_noise", "ideal_adc", "ideal_dac", "ir_drop", "parallel"):
+            if not isinstance(getattr(self, key), bool):
+                raise bad(key, "allowed true or false")
+        if not _finite(self.time_s) or self.time_s < 0:
+            raise bad("time_s", "allowed a time in seconds >= 0")
+        for key in ("stuck_on_rate", "stuck_off_rate"):
+            v = getattr(self, key)
+            if v is not None and (not _finite(v) or not 0.0 <= v <= 1.0):
+                raise bad(key, "allowed None (device value) or 0 to 1")
+        if (self.stuck_on_rate or 0.0) + (self.stuck_off_rate or 0.0) > 1.0:
+            raise ArchsimError("SimConfig: stuck_on_rate + stuck_off_rate exceeds 1; allowed a sum of 0 to 1")
+        if self.d2d_sigma_rel is not None and (not _finite(self.d2d_sigma_rel) or self.d2d_sigma_rel < 0):
+            raise bad("d2d_sigma_rel", "allowed None (device value) or >= 0")
+        if self.adc_range not in ADC_RANGES:
+            raise bad("adc_range", f"allowed: {', '.join(ADC_RANGES)}")
+        if not _finite(self.calib_percentile) or not 0.0 < self.calib_percentile <= 100.0:
+            raise bad("calib_percentile", "allowed above 0 up to 100")
+        if self.precision not in PRECISIONS:
+            raise bad("precision", f"allowed: {', '.join(PRECISIONS)}")
+        if (isinstance(self.chunk_elements, bool) or not isinstance(self.chunk_elements, int)
+                or self.chunk_elements < 1):
+            raise bad("chunk_elements", "allowed an integer >= 1")
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

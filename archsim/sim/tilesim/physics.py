@@ -1,0 +1,258 @@
+"""Device physics of the tile simulator, read from a techlib device record.
+
+A device is data: this module knows *formula families*, never devices.  The device file names the
+family of each error source by a string and gives its coefficients as quantities (SI after loading).
+
+Programming error (``programming_error`` section), a state-dependent standard deviation ``sigma(g)``
+of the programmed conductance about its target ``g`` (``model`` key):
+
+===================  ====================================================  ==========================
+model                sigma(g)                                               keys
+===================  ====================================================  ==========================
+``none``             0                                                      -
+``linear``           ``a g + b``, at least 0                                ``a``, ``b``
+``saturating``       ``A (1 - exp(-I/B)) / V``, ``I = g V``, ``V`` =        ``A``, ``B`` (currents)
+                     ``read.voltage`` (a current noise turned into a
+                     conductance one: SONOS, Agrawal et al. 2022)
+``polynomial_gmax``  ``c0 + c1 x + c2 x^2``, ``x = g / g_max``, at least 0  ``c0``, ``c1``, ``c2``
+                     (IBM PCM model)
+``proportional``     ``sigma_rel g`` (alias ``sigma_rel``)                  ``sigma_rel``
+===================  ====================================================  ==========================
+
+Optional ``valid_min`` / ``valid_max`` (conductances) clamp ``g`` into the range a fit was made on
+before it is evaluated (e.g. the ReRAM fit of Milo et al. 2021, valid 50-225 uS).
+
+Read noise (``read_noise`` section), drawn fresh on every read, the same families plus
+``pcm_1overf``: ``sigma = |g| Q_s sqrt(ln((t + t_read) / (2 t_read)))`` with
+``Q_s = min(q_a (g/g_max)^q_b, q_max)`` (IBM PCM model; keys ``q_a``, ``q_b``, ``q_max``,
+``t_read``).  A ``read_noise`` section without ``model`` but with ``sigma_rel`` is ``proportional``.
+Read noise is a *conductance* fluctuation: the noise current of a cell is ``v sigma(g)`` for an
+applied pulse voltage ``v`` (so a column's noise variance is ``sum_i v_i^2 sigma_ij^2``, the
+simulator's fast path).  For ``pcm_1overf`` the time ``t`` is the time since programming on the
+drift clock, ``t0 + time_s`` (the convention of IBM's model as implemented in aihwkit: the first
+read is ``t0`` after programming), and at least ``t_read``.
+
+Drift (``drift`` section, ``model: pcm``, alias ``power_law``): ``g(t) = g0 ((t + t0)/t0)^-nu``,
+with ``nu ~ N(mu, sd)`` drawn once per cell, ``mu = clip(nu_mean_a ln(g_T/g_max) + nu_mean_b,
+nu_mean_lo, nu_mean_hi)`` and ``sd = clip(nu_std_a ln(g_T/g_max) + nu_std_b, nu_std_lo, nu_std_hi)``
+evaluated at the target conductance ``g_T`` (as in aihwkit); ``nu`` itself is not clipped.
+
+Stuck cells (``stuck.on_rate``, ``stuck.off_rate``) and device-to-device variation
+(``d2d.sigma_rel``) are optional device quantities (0 when absent); ``SimConfig`` overrides them.
+
+Conductance bounds: a programmed conductance is clipped below at 0 (a conductance cannot be
+negative) and above at the optional device quantity ``programming_error.clip_max`` (no upper clip
+when absent).
+
+A ``kind: digital`` device (SRAM) stores exact bits: no programming error, read noise, drift or
+device-to-device variation; its "conductances" are the bit values 0 and 1 (no unit).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+
+import techlib
+
+from archsim.model.errors import ArchsimError
+
+#: formula family -> keys it needs (beside the optional valid_min / valid_max)
+SIGMA_FAMILIES: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "linear": ("a", "b"),
+    "saturating": ("A", "B"),
+    "polynomial_gmax": ("c0", "c1", "c2"),
+    "proportional": ("sigma_rel",),
+    "pcm_1overf": ("q_a", "q_b", "q_max", "t_read"),
+}
+ALIASES = {"sigma_rel": "proportional", "power_law": "pcm"}
+ALLOWED = {
+    "programming_error": ("none", "linear", "saturating", "polynomial_gmax", "proportional"),
+    "read_noise": ("none", "linear", "saturating", "polynomial_gmax", "proportional", "pcm_1overf"),
+}
+DRIFT_KEYS = ("t0", "nu_mean_a", "nu_mean_b", "nu_mean_lo", "nu_mean_hi",
+              "nu_std_a", "nu_std_b", "nu_std_lo", "nu_std_hi")
+
+
+@dataclass(frozen=True)
+class SigmaModel:
+    """A state-dependent standard deviation ``sigma(g)`` in siemens."""
+
+    section: str
+    model: str
+    params: Mapping[str, float] = field(default_factory=dict)
+    g_max: float = 0.0
+    v_read: float = 0.0
+    valid: tuple[float, float] = (-np.inf, np.inf)
+
+    @property
+    def is_none(self) -> bool:
+        return self.model == "none"
+
+    def sigma(self, g: np.ndarray, t: float = 0.0) -> np.ndarray:
+        """sigma at conductances ``g`` (S); ``t`` (s) only for ``pcm_1overf``."""
+        g = np.asarray(g, dtype=np.float64)
+        ge = np.clip(g, self.valid[0], self.valid[1])
+        p = self.params
+        m = self.model
+        if m == "none":
+            return np.zeros_like(g)
+        if m == "linear":
+            s = p["a"] * ge + p["b"]
+        elif m == "saturating":
+            s = p["A"] * (1.0 - np.exp(-np.abs(ge) * self.v_read / p["B"])) / self.v_read
+        elif m == "polynomial_gmax":
+            x = ge / self.g_max
+            s = p["c0"] + p["c1"] * x + p["c2"] * x * x
+        elif m == "proportional":
+            s = p["sigma_rel"] * np.abs(ge)
+        elif m == "pcm_1overf":
+            tr = p["t_read"]
+            tt = max(float(t), tr)
+            with np.errstate(divide="ignore"):
+                qs = np.minimum(p["q_a"] * (np.abs(ge) / self.g_max) ** p["q_b"], p["q_max"])
+            s = np.abs(ge) * qs * np.sqrt(np.log((tt + tr) / (2.0 * tr)))
+        else:  # pragma: no cover - rejected at construction
+            raise AssertionError(m)
+        return np.maximum(s, 0.0)
+
+
+@dataclass(frozen=True)
+class DriftModel:
+    params: Mapping[str, float]
+    g_max: float
+
+    def nu_stats(self, g_target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = self.params
+        x = np.log(np.maximum(np.asarray(g_target, dtype=np.float64), np.finfo(np.float64).tiny) / self.g_max)
+        mu = np.clip(p["nu_mean_a"] * x + p["nu_mean_b"], p["nu_mean_lo"], p["nu_mean_hi"])
+        sd = np.clip(p["nu_std_a"] * x + p["nu_std_b"], p["nu_std_lo"], p["nu_std_hi"])
+        return mu, sd
+
+    def factor(self, time_s: float, nu: np.ndarray) -> np.ndarray:
+        """``((t + t0)/t0)^-nu``."""
+        t0 = self.params["t0"]
+        return np.power((time_s + t0) / t0, -nu)
+
+    def mean_factor(self, time_s: float, g_target: np.ndarray) -> np.ndarray:
+        """Expected drift factor of a cell: ``E[tau^-nu] = exp(-mu L + sd^2 L^2 / 2)``, ``L = ln tau``."""
+        mu, sd = self.nu_stats(g_target)
+        L = np.log((time_s + self.params["t0"]) / self.params["t0"])
+        return np.exp(-mu * L + 0.5 * sd * sd * L * L)
+
+
+@dataclass(frozen=True)
+class DeviceModel:
+    """What the simulator needs of a device, in SI units, checked once."""
+
+    name: str
+    file: str
+    kind: str                 # analog | digital
+    g_min: float              # S (digital: 0)
+    g_max: float              # S (digital: 1)
+    prog: SigmaModel
+    read: SigmaModel
+    drift: DriftModel | None
+    stuck_on: float
+    stuck_off: float
+    d2d: float
+    clip_max: float           # S, upper bound of a programmed conductance (inf: none)
+
+    @property
+    def digital(self) -> bool:
+        return self.kind == "digital"
+
+    @classmethod
+    def from_record(cls, dev: techlib.Record) -> "DeviceModel":
+        kind = str(dev.field("kind", "analog"))
+        if kind not in ("analog", "digital"):
+            raise ArchsimError(f"{dev.file}: key 'kind' = {kind!r} is not allowed; allowed: analog, digital")
+        stuck_on = float(dev.get("stuck.on_rate", 0.0))
+        stuck_off = float(dev.get("stuck.off_rate", 0.0))
+        for key, v in (("stuck.on_rate", stuck_on), ("stuck.off_rate", stuck_off)):
+            if not 0.0 <= v <= 1.0:
+                raise ArchsimError(f"{dev.file}: key '{key}' = {v} is not allowed; allowed 0 to 1")
+        if kind == "digital":
+            none_p = SigmaModel("programming_error", "none")
+            none_r = SigmaModel("read_noise", "none")
+            return cls(dev.name, dev.file, kind, 0.0, 1.0, none_p, none_r, None, stuck_on, stuck_off, 0.0, np.inf)
+        for key in ("conductance.g_min", "conductance.g_max"):
+            if not dev.has(key):
+                raise ArchsimError(f"{dev.file}: missing quantity '{key}'; an analog device needs "
+                                   f"conductance.g_min and conductance.g_max for accuracy simulation")
+        g_min, g_max = float(dev["conductance.g_min"]), float(dev["conductance.g_max"])
+        if not (0.0 <= g_min < g_max):
+            raise ArchsimError(f"{dev.file}: conductance.g_min = {g_min:g} S and g_max = {g_max:g} S are not "
+                               f"allowed; need 0 <= g_min < g_max")
+        v_read = float(dev.get("read.voltage", 0.0))
+        prog = _sigma_model(dev, "programming_error", g_max, v_read)
+        read = _sigma_model(dev, "read_noise", g_max, v_read)
+        drift = _drift_model(dev, g_max)
+        d2d = float(dev.get("d2d.sigma_rel", 0.0))
+        if d2d < 0:
+            raise ArchsimError(f"{dev.file}: key 'd2d.sigma_rel' = {d2d} is not allowed; allowed >= 0")
+        clip_max = float(dev.get("programming_error.clip_max", np.inf))
+        return cls(dev.name, dev.file, kind, g_min, g_max, prog, read, drift, stuck_on, stuck_off, d2d, clip_max)
+
+
+def _section_keys(dev: techlib.Record, section: str) -> list[str]:
+    pre = section + "."
+    return [k[len(pre):] for k in list(dev.quantities) + list(dev.fields) if k.startswith(pre)]
+
+
+def _sigma_model(dev: techlib.Record, section: str, g_max: float, v_read: float) -> SigmaModel:
+    allowed = ALLOWED[section]
+    model = dev.field(f"{section}.model")
+    keys = [k for k in _section_keys(dev, section) if k not in ("model", "note")]
+    if model is None:
+        if not keys:
+            model = "none"
+        elif dev.has(f"{section}.sigma_rel"):
+            model = "proportional"
+        else:
+            raise ArchsimError(f"{dev.file}: key '{section}.model' is missing; allowed: {', '.join(allowed)}")
+    model = ALIASES.get(str(model), str(model))
+    if model not in allowed:
+        raise ArchsimError(f"{dev.file}: key '{section}.model' = {model!r} is not allowed; allowed: "
+                           f"{', '.join(allowed)}")
+    need = SIGMA_FAMILIES[model]
+    missing = [k for k in need if not dev.has(f"{section}.{k}")]
+    if missing:
+        raise ArchsimError(f"{dev.file}: model '{model}' of '{section}' needs quantities "
+                           f"{', '.join(f'{section}.{k}' for k in need)}; missing {', '.join(missing)}")
+    params = {k: float(dev[f"{section}.{k}"]) for k in need}
+    if model == "saturating":
+        if v_read <= 0:
+            raise ArchsimError(f"{dev.file}: model 'saturating' of '{section}' needs quantity 'read.voltage' > 0")
+        if params["B"] <= 0:
+            raise ArchsimError(f"{dev.file}: key '{section}.B' must be > 0")
+    if model == "pcm_1overf" and params["t_read"] <= 0:
+        raise ArchsimError(f"{dev.file}: key '{section}.t_read' must be > 0")
+    valid = (float(dev.get(f"{section}.valid_min", -np.inf)), float(dev.get(f"{section}.valid_max", np.inf)))
+    # a sigma_rel of exactly 0 (e.g. 'read noise neglected') is no noise at all
+    if model == "proportional" and params["sigma_rel"] == 0.0:
+        model, params = "none", {}
+    return SigmaModel(section, model, MappingProxyType(params), g_max, v_read, valid)
+
+
+def _drift_model(dev: techlib.Record, g_max: float) -> DriftModel | None:
+    model = dev.field("drift.model")
+    keys = [k for k in _section_keys(dev, "drift") if k not in ("model", "note")]
+    if model is None and not keys:
+        return None
+    model = ALIASES.get(str(model), str(model))
+    if model == "none":
+        return None
+    if model != "pcm":
+        raise ArchsimError(f"{dev.file}: key 'drift.model' = {model!r} is not allowed; allowed: none, pcm (power_law)")
+    missing = [k for k in DRIFT_KEYS if not dev.has(f"drift.{k}")]
+    if missing:
+        raise ArchsimError(f"{dev.file}: model 'pcm' of 'drift' needs quantities "
+                           f"{', '.join('drift.' + k for k in DRIFT_KEYS)}; missing {', '.join(missing)}")
+    params = {k: float(dev[f"drift.{k}"]) for k in DRIFT_KEYS}
+    if params["t0"] <= 0:
+        raise ArchsimError(f"{dev.file}: key 'drift.t0' must be > 0")
+    return DriftModel(MappingProxyType(params), g_max)
