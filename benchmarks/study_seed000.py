@@ -29,6 +29,7 @@ from archsim.io import data  # noqa: E402
 from archsim.model import presets  # noqa: E402
 from archsim.report import tables as report  # noqa: E402
 from archsim.sim import tilesim  # noqa: E402
+from archsim.model.device import Device  # noqa: E402
 
 PAPER = {"ideal": 0.90, "programmed": 0.85, "output_bits": 4.0}
 
@@ -54,7 +55,7 @@ def array_precision(arch, vectors: int = 2500, trials: int = 4, seed: int = 0) -
         "read_noise_only": dict(ir_drop=False, prog_error=False),
         "all": dict(),
     }
-    if tilesim.DeviceModel.from_record(dev).read.is_none:
+    if Device.from_record(dev).read.is_none:
         del cases["read_noise_only"]          # the device file has no read noise
     rows = []
     for name, kw in cases.items():

@@ -131,9 +131,9 @@ def load_file(path: Path) -> tuple[dict, dict]:
     return q, s
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Record:
-    """One data file: quantities (SI) and other fields, read by dotted key."""
+    """One data file: quantities (SI) and other fields, read by dotted key (hashed by identity)."""
 
     name: str
     file: str

@@ -11,6 +11,7 @@ from scipy import stats
 import techlib
 from archsim import Architecture
 from archsim.sim import tilesim as ts
+from archsim.model.device import Device
 from archsim.model.errors import ArchsimError
 from archsim.sim.tilesim import kernels as kn
 
@@ -37,7 +38,9 @@ def device_file(tmp_path, body, name="dev"):
                  + "conductance:\n  g_min: {value: 10, unit: uS, assumption: t}\n"
                  + "  g_max: {value: 100, unit: uS, assumption: t}\n"
                  + "  levels: {value: 64, unit: levels, assumption: t}\n"
-                 + "read:\n  voltage: {value: 0.2, unit: V, assumption: t}\n" + body)
+                 + "read:\n  voltage: {value: 0.2, unit: V, assumption: t}\n"
+                 + "  pulse: {value: 10, unit: ns, assumption: t}\n"
+                 + "cell:\n  area: {value: 12, unit: F2, assumption: t}\n" + body)
     return str(p)
 
 
@@ -499,11 +502,11 @@ def test_arrays_and_conversions_match_the_mapping(kw, groups):
 
 def test_all_device_files_load_as_models():
     for name in techlib.device_names():
-        dm = ts.DeviceModel.from_record(techlib.device(name))
+        dm = Device.from_record(techlib.device(name))
         assert dm.g_max > dm.g_min >= 0
-    assert ts.DeviceModel.from_record(techlib.device("pcm")).read.model == "pcm_1overf"
-    assert ts.DeviceModel.from_record(techlib.device("reram")).read.is_none   # sigma_rel 0: no noise
-    assert ts.DeviceModel.from_record(techlib.device("sram")).digital
+    assert Device.from_record(techlib.device("pcm")).read.model == "pcm_1overf"
+    assert Device.from_record(techlib.device("reram")).read.is_none   # sigma_rel 0: no noise
+    assert Device.from_record(techlib.device("sram")).digital
 
 
 # ------------------------------------------------------------------------------------------------
@@ -547,14 +550,14 @@ def test_bad_input_names_layer_and_what_is_allowed(tmp_path):
     bad = device_file(tmp_path, "programming_error:\n  model: cubic\n  a: {value: 1, unit: '1', assumption: t}\n")
     with pytest.raises(ArchsimError, match=r"dev.yaml: key 'programming_error.model' = 'cubic' is not allowed; "
                                            r"allowed: none, linear, saturating"):
-        ts.DeviceModel.from_record(techlib.device(bad))
+        Device.from_record(techlib.device(bad))
     bad = device_file(tmp_path, "programming_error:\n  model: linear\n  a: {value: 1, unit: '1', assumption: t}\n",
                       name="dev2")
     with pytest.raises(ArchsimError, match=r"dev2.yaml: model 'linear' of 'programming_error' needs .* missing b"):
-        ts.DeviceModel.from_record(techlib.device(bad))
+        Device.from_record(techlib.device(bad))
     bad = device_file(tmp_path, "drift:\n  model: exponential\n", name="dev3")
     with pytest.raises(ArchsimError, match=r"dev3.yaml: key 'drift.model' = 'exponential' is not allowed"):
-        ts.DeviceModel.from_record(techlib.device(bad))
+        Device.from_record(techlib.device(bad))
 
 
 def test_custom_device_file_families(tmp_path):
@@ -564,7 +567,7 @@ def test_custom_device_file_families(tmp_path):
                        "  c2: {value: 0, unit: uS, assumption: t}\n"
                        "read_noise:\n  model: proportional\n  sigma_rel: {value: 0.03, unit: '1', assumption: t}\n"
                        "stuck:\n  on_rate: {value: 0.01, unit: '1', assumption: t}\n", name="mydev")
-    dm = ts.DeviceModel.from_record(techlib.device(path))
+    dm = Device.from_record(techlib.device(path))
     g = np.array([10e-6, 55e-6, 100e-6])
     np.testing.assert_allclose(dm.prog.sigma(g), 1e-6 + 2e-6 * g / 100e-6)
     np.testing.assert_allclose(dm.read.sigma(g), 0.03 * g)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from archsim.model.arch import Architecture
+from archsim.model.device import load_device
 from archsim.cost.price import OPS_PER_MAC, Tech, t_vector, tech_for, tile_area
 from archsim.mapping.layout import ceil_div, resolve_bits_per_cell
 
@@ -91,9 +92,8 @@ def peak(arch: Architecture, tiles: int | None = None) -> PeakFigures:
         if arch.mesh == "auto":
             raise ValueError("peak(): give tiles or a fixed mesh")
         tiles = arch.mesh[0] * arch.mesh[1]
-    bpc = resolve_bits_per_cell(arch, techlib.device(arch.device))
-    mag = max(1, arch.weight_bits - 1 if arch.mapping == "differential" else arch.weight_bits)
-    slices = ceil_div(mag, bpc)
+    bpc = resolve_bits_per_cell(arch, load_device(arch.device))
+    slices = arch.slices(bpc)
     macs_per_vector = arch.arrays_per_tile / (slices * arch.copies) * arch.rows * arch.cols
     ops = OPS_PER_MAC * macs_per_vector * tiles / t_vector(arch, tech)
     return PeakFigures(tile_peak_power(arch, tech), tile_area(arch, tech), tiles, tech.p_io, tech.a_io, ops)

@@ -27,6 +27,7 @@ import techlib
 
 from archsim.cost import pipeline
 from archsim.model.arch import Architecture
+from archsim.model.device import load_device
 from archsim.model.errors import ArchsimError
 from archsim.mapping.layout import Mapping, ceil_div
 
@@ -107,28 +108,24 @@ class Tech:
 
 @lru_cache(maxsize=256)
 def tech_for(arch: Architecture) -> Tech:
-    dev = techlib.device(arch.device)
+    dev = load_device(arch.device)
     lib = arch.circuits
     act, adc, dac, sh, sa, buf, noc, dig, io = (techlib.circuit(n, lib) for n in (
         "activity", "adc", "dac", "sample_hold", "shift_add", "buffer", "noc", "digital", "io"))
 
-    kind = dev.field("kind", "analog")
-    t_read = dev["read.pulse"]
-    if dev.has("read.energy_per_cell"):
-        e_peak = dev["read.energy_per_cell"]
+    kind = str(dev.kind)
+    t_read = dev.read_pulse
+    if dev.read_energy_per_cell is not None:
+        e_peak = dev.read_energy_per_cell
     else:
-        g_min, g_max = dev["conductance.g_min"], dev["conductance.g_max"]
-        g_mean = g_min + act["mean_conductance_fraction"] * (g_max - g_min)
-        e_peak = dev["read.voltage"] ** 2 * g_mean * t_read
+        g_mean = dev.g_min + act["mean_conductance_fraction"] * (dev.g_max - dev.g_min)
+        e_peak = dev.read_voltage ** 2 * g_mean * t_read
     es, as_ = node_scale(arch.node_nm, adc["node"], lib)
     dac_scale = dac["energy_scaling_per_bit"] ** (arch.dac_bits - 1)
-    lut = {}
-    for op in ("vmm", "mvm", "opu"):
-        if dev.has(f"lut.{op}.energy_per_op"):
-            lut[op] = (dev[f"lut.{op}.energy_per_op"], dev[f"lut.{op}.latency"])
+    lut = {op: (entry.energy_per_op, entry.latency) for op, entry in dev.lut.items()}
     return Tech(
         device=dev.name, kind=kind, e_cell=act["input_bit_activity"] * e_peak, e_cell_peak=e_peak, t_read=t_read,
-        a_cell=techlib.cell_area_m2(dev, arch.node_nm),
+        a_cell=dev.cell_area_m2(arch.node_nm),
         e_adc=es * _interp_table(adc, "energy_per_conversion", arch.adc_bits, "ADC energy"),
         a_adc=as_ * _interp_table(adc, "area", arch.adc_bits, "ADC area"),
         e_dac=es * dac["energy_per_conversion_1bit"] * dac_scale, a_dac=as_ * dac["area_1bit"] * dac_scale,
@@ -156,7 +153,7 @@ def _lut(tech: Tech, op: str, arch: Architecture) -> tuple[float, float]:
     if op not in tech.lut:
         raise ArchsimError(
             f"device '{tech.device}' has no lookup table entry 'lut.{op}' in techlib/devices/{tech.device}.yaml; "
-            f"use cost_model: circuit or a device with a lut ({', '.join(d for d in techlib.device_names() if techlib.device(d).has(f'lut.{op}.energy_per_op'))})")
+            f"use cost_model: circuit or a device with a lut ({', '.join(d for d in techlib.device_names() if op in load_device(d).lut)})")
     return tech.lut[op]
 
 

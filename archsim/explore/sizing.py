@@ -36,6 +36,7 @@ from archsim.report import tables as report
 from archsim.explore import sweep
 from archsim.model.errors import ArchsimError
 from archsim.mapping.layout import map_workload, resolve_bits_per_cell
+from archsim.model.device import load_device
 
 #: objective -> (table column, sense, phrase)
 OBJECTIVES = {
@@ -170,7 +171,7 @@ def design_points(workload: str, base: _arch.Architecture, space: SearchSpace = 
                   task: str = "inference") -> tuple[list[dict], dict[str, int]]:
     """(configurations, {key: budget multiple}) of the search space around ``base``."""
     wl = sweep.cached_workload(sweep.canonical_workload(workload))
-    dev = techlib.device(base.device)
+    dev = load_device(base.device)
     top = max_bits_per_cell(base, dev)
     bpcs = tuple(range(1, top + 1)) if space.bits_per_cell is None else tuple(space.bits_per_cell)
     for b in bpcs:
@@ -207,7 +208,7 @@ def design_points(workload: str, base: _arch.Architecture, space: SearchSpace = 
 
 def max_bits_per_cell(base: _arch.Architecture, dev) -> int:
     """The most bits per cell the device holds and the weight can use (what the mapping accepts)."""
-    mag = max(1, base.weight_bits - 1 if base.mapping == "differential" else base.weight_bits)
+    mag = base.magnitude_bits
     top = 1
     for b in range(1, mag + 1):
         try:
@@ -222,7 +223,7 @@ def tiles_needed(wl, a: _arch.Architecture, dev=None) -> int:
     """Tiles the mapping of ``wl`` needs without replication (no placement: cheap for any size)."""
     from archsim.mapping import layout as _m
     try:
-        bpc = resolve_bits_per_cell(a, dev or techlib.device(a.device))
+        bpc = resolve_bits_per_cell(a, dev or load_device(a.device))
         return sum(_m._tiles_for(_m._base_layer_map(l, a, bpc), 1, a) for l in wl.weighted_layers())
     except AttributeError:  # mapping internals renamed: place it (slower for huge auto meshes)
         return map_workload(wl, a.replace(replicate=False), dev).tiles_used

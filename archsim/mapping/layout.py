@@ -23,6 +23,7 @@ import pandas as pd
 import techlib
 
 from archsim.model.arch import AUTO, Architecture
+from archsim.model.device import Device, load_device
 from archsim.model.errors import ArchsimError
 from archsim.model.workload import Layer, Workload
 
@@ -154,12 +155,11 @@ def serpentine(idx: np.ndarray, mesh_cols: int) -> np.ndarray:
     return np.stack([r, c], axis=1)
 
 
-def resolve_bits_per_cell(arch: Architecture, device: techlib.Record) -> int:
+def resolve_bits_per_cell(arch: Architecture, device: Device) -> int:
     """Bits per cell: the architecture's, checked against the device's levels, or the most the device allows."""
-    levels = int(device["conductance.levels"])
-    dev_bits = max(1, int(math.floor(math.log2(levels))))
-    mag_bits = arch.weight_bits - 1 if arch.mapping == "differential" else arch.weight_bits
-    mag_bits = max(1, mag_bits)
+    levels = device.levels
+    dev_bits = device.bits
+    mag_bits = arch.magnitude_bits
     if arch.bits_per_cell == AUTO:
         # as few slices as the device allows, with the bits spread evenly over them (7 bits on 6-bit
         # cells: 4 + 3, not 6 + 1, whose top slice would amplify its cell's errors 64 times)
@@ -173,8 +173,7 @@ def resolve_bits_per_cell(arch: Architecture, device: techlib.Record) -> int:
 
 
 def _base_layer_map(layer: Layer, arch: Architecture, bpc: int) -> LayerMap:
-    mag_bits = max(1, arch.weight_bits - 1 if arch.mapping == "differential" else arch.weight_bits)
-    slices = ceil_div(mag_bits, bpc)
+    slices = arch.slices(bpc)
     n_g = layer.N // layer.groups
     rb = ceil_div(layer.K, arch.rows)
     cb = ceil_div(n_g, arch.cols)
@@ -236,9 +235,9 @@ def _mean_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float((fa * (1 - fb) + fb * (1 - fa)).sum())
 
 
-def map_workload(workload: Workload, arch: Architecture, device: techlib.Record | None = None) -> Mapping:
+def map_workload(workload: Workload, arch: Architecture, device: "Device | techlib.Record | str | None" = None) -> Mapping:
     """Place every weighted layer of ``workload`` on the chip described by ``arch``."""
-    device = device or techlib.device(arch.device)
+    device = load_device(device if device is not None else arch.device)
     bpc = resolve_bits_per_cell(arch, device)
     weighted = workload.weighted_layers()
     if not weighted:

@@ -1,105 +1,160 @@
 """Architecture description: what the chip is built of, read from YAML and validated.
 
-Every key has a default, a type and an allowed range; :data:`KEYS` documents
-them all (``archsim list --keys`` prints the table).  A YAML file may set any
-subset.  Bad input raises :class:`~archsim.errors.ArchsimError` naming the
-file, the key and what is allowed.
+The :class:`Architecture` dataclass is the one source of its keys: each field carries its meaning,
+unit and allowed range in its metadata (:func:`key`), choices are enums, and ``archsim list --keys``
+is generated from the fields.  A YAML file may set any subset.  Bad input raises
+:class:`~archsim.model.errors.ArchsimError` naming the file, the key and what is allowed.
+Derived quantities (magnitude bits, input pulses, arrays per weight slice) are properties.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping
 
-
+from archsim.io.yaml import load_yaml
 from archsim.model.errors import ArchsimError
 
 AUTO = "auto"
 
 
+class Choice(str, Enum):
+    """A named choice of an architecture key; compares and prints as its plain string."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+class SignedMapping(Choice):
+    """Signed weights: a differential pair of arrays (G+ - G-), or one array with an offset subtracted digitally."""
+
+    DIFFERENTIAL = "differential"
+    OFFSET = "offset"
+
+
+class Readout(Choice):
+    """Where the two arrays of a differential pair are subtracted: after conversion, or as currents before one."""
+
+    DIGITAL = "digital"
+    ANALOG = "analog"
+
+
+class Accumulation(Choice):
+    """Input pulses: each converted and shift-added (digital), or their charge summed on the column (analog)."""
+
+    DIGITAL = "digital"
+    ANALOG = "analog"
+
+
+class CostModel(Choice):
+    """circuit: bottom-up from the components; lut: the device's tile table (seed 002)."""
+
+    CIRCUIT = "circuit"
+    LUT = "lut"
+
+
+def key(default, doc: str, *, unit: str = "", kind: str | None = None, lo: float | None = None,
+        hi: float | None = None, choices: type[Choice] | None = None):
+    """An architecture field: its default and, in metadata, meaning, unit, kind and allowed range."""
+    if kind is None:
+        kind = ("choice" if choices is not None else "bool" if isinstance(default, bool) else
+                "int" if isinstance(default, int) else "float" if isinstance(default, float) else "str")
+    return dataclasses.field(default=default, metadata=dict(doc=doc, unit=unit, kind=kind, lo=lo, hi=hi,
+                                                            choices=choices))
+
+
 @dataclass(frozen=True)
 class Key:
+    """One architecture key as described by its field (what ``list --keys`` prints)."""
+
     name: str
-    kind: str  # int, float, str, bool, mesh, int_or_auto
+    kind: str  # int, float, str, bool, choice, mesh, int_or_auto
     default: Any
     doc: str
+    unit: str = ""
     lo: float | None = None
     hi: float | None = None
     choices: tuple = ()
 
 
-KEYS: tuple[Key, ...] = (
-    Key("device", "str", "reram", "memory technology: a techlib device name (reram, sonos, ecram, sram, pcm) or a path to a device .yaml"),
-    Key("rows", "int", 128, "rows per crossbar array (inputs summed on one column)", 2, 65536),
-    Key("cols", "int", 128, "columns per crossbar array", 1, 65536),
-    Key("r_wire_ohm", "float", 0.0, "wire resistance per segment between crosspoints (rows and columns; the driver-to-first-cell segment counts); 0 = ideal wires", 0.0, 1e6),
-    Key("r_in_ohm", "float", 0.0, "row driver output resistance", 0.0, 1e9),
-    Key("r_out_ohm", "float", 0.0, "column sense (transimpedance) input resistance", 0.0, 1e9),
-    Key("arrays_per_tile", "int", 8, "crossbar arrays in one tile", 1, 4096),
-    Key("weight_bits", "int", 8, "bits of weight precision (sign included)", 1, 32),
-    Key("bits_per_cell", "int_or_auto", AUTO, "weight bits stored per cell; auto = as many as the device's levels allow, up to what the weight needs", 1, 16),
-    Key("mapping", "str", "differential", "signed weights as a differential pair of arrays (G+ - G-) or with an offset subtracted digitally", choices=("differential", "offset")),
-    Key("differential_readout", "str", "digital", "differential pairs: digital = each array of the pair has its own ADC and the difference is taken after conversion; analog = the pair's column currents are subtracted before one conversion", choices=("digital", "analog")),
-    Key("input_bits", "int", 8, "bits per input activation (also the activation width sent between tiles)", 1, 32),
-    Key("dac_bits", "int", 1, "bits applied per input pulse; input_bits/dac_bits pulses per vector (1 = bit-serial)", 1, 16),
-    Key("input_accumulation", "str", "digital", "digital = every input pulse is converted and shift-added; analog = the pulses' charge is accumulated (binary weighted) on the column and converted once per vector", choices=("digital", "analog")),
-    Key("adc_bits", "int", 8, "ADC resolution", 4, 10),
-    Key("cols_per_adc", "int", 8, "columns sharing one ADC (converted one after another)", 1, 65536),
-    Key("adc_rate_Hz", "float", 1.28e9, "conversions per second of one ADC", 1e3, 1e11),
-    Key("mesh", "mesh", AUTO, "tile mesh as [rows, cols]; auto = the smallest near-square mesh that holds the tiles"),
-    Key("tiles", "int_or_auto", AUTO, "tile budget when mesh is auto; auto = as many as the mapping needs", 1, 1_000_000),
-    Key("replicate", "bool", True, "copy layers onto spare tiles of the budget to balance the pipeline"),
-    Key("clock_Hz", "float", 1.2e9, "digital clock of tiles and network", 1e6, 1e10),
-    Key("link_width_bits", "int", 32, "network link (flit) width", 1, 4096),
-    Key("buffer_kB", "float", 64.0, "activation buffer per tile in KB", 0.0, 1e6),
-    Key("node_nm", "int", 32, "CMOS node of the periphery circuits (techlib/circuits/scaling.yaml lists the nodes)", 3, 500),
-    Key("circuits", "str", "default", "circuit library: default (techlib/circuits/*.yaml) or a folder under techlib/circuits/ whose files replace the default ones (e.g. isaac)"),
-    Key("cost_model", "str", "circuit", "circuit: bottom-up from ADC, DAC, array, buffer, NoC components; lut: the device's tile lookup table (seed 002)", choices=("circuit", "lut")),
-)
-KEY_BY_NAME = {k.name: k for k in KEYS}
+@dataclass(frozen=True)
+class Parasitics:
+    """Wire resistance per segment and the driver / sense resistances of every array, in ohms."""
+
+    r_wire: float = 0.0
+    r_in: float = 0.0
+    r_out: float = 0.0
+
+    def __post_init__(self):
+        for k in ("r_wire", "r_in", "r_out"):
+            v = getattr(self, k)
+            if not math.isfinite(v) or v < 0:
+                raise ArchsimError(f"crossbar parasitics: '{k}' = {v!r} ohm; allowed a finite value >= 0")
+
+    @property
+    def ideal(self) -> bool:
+        return self.r_wire == 0 and self.r_in == 0 and self.r_out == 0
 
 
 @dataclass(frozen=True)
 class Architecture:
-    device: str = "reram"
-    rows: int = 128
-    cols: int = 128
-    r_wire_ohm: float = 0.0
-    r_in_ohm: float = 0.0
-    r_out_ohm: float = 0.0
-    arrays_per_tile: int = 8
-    weight_bits: int = 8
-    bits_per_cell: int | str = AUTO
-    mapping: str = "differential"
-    differential_readout: str = "digital"
-    input_bits: int = 8
-    dac_bits: int = 1
-    input_accumulation: str = "digital"
-    adc_bits: int = 8
-    cols_per_adc: int = 8
-    adc_rate_Hz: float = 1.28e9
-    mesh: tuple | str = AUTO
-    tiles: int | str = AUTO
-    replicate: bool = True
-    clock_Hz: float = 1.2e9
-    link_width_bits: int = 32
-    buffer_kB: float = 64.0
-    node_nm: int = 32
-    circuits: str = "default"
-    cost_model: str = "circuit"
-    source: str = "defaults"
+    device: str = key("reram", "memory technology: a techlib device name (reram, sonos, ecram, sram, pcm) or a "
+                      "path to a device .yaml")
+    rows: int = key(128, "rows per crossbar array (inputs summed on one column)", lo=2, hi=65536)
+    cols: int = key(128, "columns per crossbar array", lo=1, hi=65536)
+    r_wire_ohm: float = key(0.0, "wire resistance per segment between crosspoints (rows and columns; the "
+                            "driver-to-first-cell segment counts); 0 = ideal wires", unit="ohm", lo=0.0, hi=1e6)
+    r_in_ohm: float = key(0.0, "row driver output resistance", unit="ohm", lo=0.0, hi=1e9)
+    r_out_ohm: float = key(0.0, "column sense (transimpedance) input resistance", unit="ohm", lo=0.0, hi=1e9)
+    arrays_per_tile: int = key(8, "crossbar arrays in one tile", lo=1, hi=4096)
+    weight_bits: int = key(8, "bits of weight precision (sign included)", unit="bit", lo=1, hi=32)
+    bits_per_cell: int | str = key(AUTO, "weight bits stored per cell; auto = as many as the device's levels "
+                                   "allow, up to what the weight needs", unit="bit", kind="int_or_auto", lo=1, hi=16)
+    mapping: SignedMapping = key(SignedMapping.DIFFERENTIAL, SignedMapping.__doc__, choices=SignedMapping)
+    differential_readout: Readout = key(
+        Readout.DIGITAL, "differential pairs: digital = each array of the pair has its own ADC and the difference "
+        "is taken after conversion; analog = the pair's column currents are subtracted before one conversion",
+        choices=Readout)
+    input_bits: int = key(8, "bits per input activation (also the activation width sent between tiles)",
+                          unit="bit", lo=1, hi=32)
+    dac_bits: int = key(1, "bits applied per input pulse; input_bits/dac_bits pulses per vector (1 = bit-serial)",
+                        unit="bit", lo=1, hi=16)
+    input_accumulation: Accumulation = key(
+        Accumulation.DIGITAL, "digital = every input pulse is converted and shift-added; analog = the pulses' "
+        "charge is accumulated (binary weighted) on the column and converted once per vector", choices=Accumulation)
+    adc_bits: int = key(8, "ADC resolution", unit="bit", lo=4, hi=10)
+    cols_per_adc: int = key(8, "columns sharing one ADC (converted one after another)", lo=1, hi=65536)
+    adc_rate_Hz: float = key(1.28e9, "conversions per second of one ADC", unit="Hz", lo=1e3, hi=1e11)
+    mesh: tuple | str = key(AUTO, "tile mesh as [rows, cols]; auto = the smallest near-square mesh that holds "
+                            "the tiles", kind="mesh")
+    tiles: int | str = key(AUTO, "tile budget when mesh is auto; auto = as many as the mapping needs",
+                           kind="int_or_auto", lo=1, hi=1_000_000)
+    replicate: bool = key(True, "copy layers onto spare tiles of the budget to balance the pipeline")
+    clock_Hz: float = key(1.2e9, "digital clock of tiles and network", unit="Hz", lo=1e6, hi=1e10)
+    link_width_bits: int = key(32, "network link (flit) width", unit="bit", lo=1, hi=4096)
+    buffer_kB: float = key(64.0, "activation buffer per tile", unit="kB", lo=0.0, hi=1e6)
+    node_nm: int = key(32, "CMOS node of the periphery circuits (techlib/circuits/scaling.yaml lists the nodes)",
+                       unit="nm", lo=3, hi=500)
+    circuits: str = key("default", "circuit library: default (techlib/circuits/*.yaml) or a folder under "
+                        "techlib/circuits/ whose files replace the default ones (e.g. isaac)")
+    cost_model: CostModel = key(CostModel.CIRCUIT, "circuit: bottom-up from ADC, DAC, array, buffer, NoC "
+                                "components; lut: the device's tile lookup table (seed 002)", choices=CostModel)
+    source: str = "defaults"   # where the keys came from (a file, "defaults", "... + overrides")
 
     def __post_init__(self):
         where = self.source
-        for key in KEYS:
-            object.__setattr__(self, key.name, _check(key, getattr(self, key.name), where))
+        for k in KEYS:
+            object.__setattr__(self, k.name, _check(k, getattr(self, k.name), where))
         if self.dac_bits > self.input_bits:
             raise ArchsimError(f"{where}: key 'dac_bits' = {self.dac_bits} exceeds input_bits = {self.input_bits}")
         if self.cols_per_adc > self.cols:
             raise ArchsimError(f"{where}: key 'cols_per_adc' = {self.cols_per_adc} exceeds cols = {self.cols}")
         if isinstance(self.bits_per_cell, int) and self.bits_per_cell > self.weight_bits:
-            raise ArchsimError(f"{where}: key 'bits_per_cell' = {self.bits_per_cell} exceeds weight_bits = {self.weight_bits}")
+            raise ArchsimError(f"{where}: key 'bits_per_cell' = {self.bits_per_cell} exceeds weight_bits = "
+                               f"{self.weight_bits}")
 
     def replace(self, **changes) -> "Architecture":
         """A copy with some keys changed, validated like a YAML file."""
@@ -108,43 +163,72 @@ class Architecture:
         return from_dict(merged, where=self.source if not changes else f"{self.source} + overrides")
 
     def as_dict(self) -> dict:
+        """Every key as plain YAML/JSON values (choices as their strings, the mesh as a list)."""
         d = {k.name: getattr(self, k.name) for k in KEYS}
+        for name, v in d.items():
+            if isinstance(v, Choice):
+                d[name] = v.value
         if isinstance(d["mesh"], tuple):
             d["mesh"] = list(d["mesh"])
         return d
+
+    # ---- derived quantities ----
+    @property
+    def differential(self) -> bool:
+        return self.mapping == SignedMapping.DIFFERENTIAL
+
+    @property
+    def magnitude_bits(self) -> int:
+        """Bits of weight magnitude the arrays store: the sign rides on the pair (differential) or the offset."""
+        return max(1, self.weight_bits - 1 if self.differential else self.weight_bits)
+
+    def slices(self, bits_per_cell: int) -> int:
+        """Arrays per weight (per pair side) when each cell holds ``bits_per_cell`` bits."""
+        return -(-self.magnitude_bits // bits_per_cell)
 
     @property
     def input_pulses(self) -> int:
         return -(-self.input_bits // self.dac_bits)
 
     @property
-    def parasitics(self):
-        """Wire, driver and sense resistances of every array (archsim.crossbar.Parasitics)."""
-        from archsim.sim.crossbar import Parasitics
+    def parasitics(self) -> Parasitics:
+        """Wire, driver and sense resistances of every array."""
         return Parasitics(self.r_wire_ohm, self.r_in_ohm, self.r_out_ohm)
 
     @property
     def conversions_per_vector(self) -> int:
         """ADC conversions per column per vector: one per pulse, or one when pulses accumulate in analog."""
-        return 1 if self.input_accumulation == "analog" else self.input_pulses
+        return 1 if self.input_accumulation == Accumulation.ANALOG else self.input_pulses
 
     @property
     def conversions_per_pair(self) -> int:
         """ADC conversions per column of a weight slice: 2 for a differential pair read out digitally."""
-        return 2 if (self.mapping == "differential" and self.differential_readout == "digital") else 1
+        return 2 if (self.differential and self.differential_readout == Readout.DIGITAL) else 1
 
     @property
     def copies(self) -> int:
         """Arrays per weight slice: 2 for a differential pair, 1 for offset mapping."""
-        return 2 if self.mapping == "differential" else 1
+        return 2 if self.differential else 1
 
 
-assert [f.name for f in dataclasses.fields(Architecture)][:-1] == [k.name for k in KEYS]
+def _key_of(f: dataclasses.Field) -> Key:
+    m = f.metadata
+    choices = tuple(c.value for c in m["choices"]) if m["choices"] is not None else ()
+    default = f.default.value if isinstance(f.default, Choice) else f.default
+    return Key(f.name, m["kind"], default, m["doc"], m["unit"], m["lo"], m["hi"], choices)
+
+
+#: every architecture key, in field order, described by its field
+KEYS: tuple[Key, ...] = tuple(_key_of(f) for f in dataclasses.fields(Architecture) if "doc" in f.metadata)
+KEY_BY_NAME = {k.name: k for k in KEYS}
+_CHOICES = {f.name: f.metadata["choices"] for f in dataclasses.fields(Architecture)
+            if f.metadata.get("choices") is not None}
 
 
 def _check(key: Key, value: Any, where: str):
     def bad(allowed: str):
-        return ArchsimError(f"{where}: key '{key.name}' = {value!r} is not allowed; {allowed}")
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        return ArchsimError(f"{where}: key '{key.name}' = {shown} is not allowed; {allowed}")
 
     def rng(v):
         if (key.lo is not None and v < key.lo) or (key.hi is not None and v > key.hi):
@@ -168,16 +252,21 @@ def _check(key: Key, value: Any, where: str):
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad("allowed a number")
+        if not math.isfinite(value):
+            raise bad(f"allowed a finite number, {key.lo:g} to {key.hi:g}")
         return rng(float(value))
     if key.kind == "bool":
         if not isinstance(value, bool):
             raise bad("allowed true or false")
         return value
+    if key.kind == "choice":
+        try:
+            return _CHOICES[key.name](value)
+        except (ValueError, TypeError):
+            raise bad(f"allowed: {', '.join(key.choices)}") from None
     if key.kind == "str":
         if not isinstance(value, str) or not value:
             raise bad("allowed a name")
-        if key.choices and value not in key.choices:
-            raise bad(f"allowed: {', '.join(key.choices)}")
         return value
     if key.kind == "mesh":
         if value == AUTO:
@@ -200,7 +289,6 @@ def from_dict(d: Mapping, where: str = "architecture") -> Architecture:
 
 def load(path: str | Path) -> Architecture:
     """Read an architecture YAML file (``yaml.safe_load`` only)."""
-    from archsim.io.yaml import load_yaml
     p = Path(path)
     doc = load_yaml(p, "architecture")
     if doc is None:
@@ -211,7 +299,9 @@ def load(path: str | Path) -> Architecture:
 
 
 def keys_table() -> list[dict]:
+    """One row per key: name, default, unit, what is allowed and what it means (``archsim list --keys``)."""
     return [dict(key=k.name, default=k.default if not isinstance(k.default, tuple) else list(k.default),
+                 unit=k.unit or "-",
                  allowed=(", ".join(k.choices) if k.choices else
                           (f"{k.lo:g}..{k.hi:g}" if k.lo is not None else k.kind)), meaning=k.doc)
             for k in KEYS]

@@ -11,7 +11,7 @@ Usage::
 
 The matrix is split exactly as ``LayerMap.blocks`` enumerates the arrays; each array digitizes its
 own partial sums.  :mod:`.programmed` states the model (quantization, mapping, ADC policies, read
-noise fast path), :mod:`.physics` the device formula families read from the techlib files,
+noise fast path), :mod:`archsim.model.device` the typed device with its error laws,
 :mod:`.kernels` the Numba kernels, their numpy twins and the counter-based random numbers, and
 :mod:`.reference` the plain-numpy twin of the whole pipeline.
 """
@@ -24,11 +24,10 @@ from archsim.model.errors import ArchsimError
 from archsim.mapping.layout import LayerMap, map_workload
 from archsim.model.workload import GraphBuilder
 from archsim.sim.tilesim.config import ADC_RANGES, SimConfig
-from archsim.sim.tilesim.physics import DeviceModel, DriftModel, SigmaModel
 from archsim.sim.tilesim.programmed import ProgrammedMatrix
 from archsim.sim.tilesim.reference import reference_matmul
 
-__all__ = ["ADC_RANGES", "DeviceModel", "DriftModel", "ProgrammedMatrix", "SigmaModel", "SimConfig",
+__all__ = ["ADC_RANGES", "ProgrammedMatrix", "SimConfig",
            "layer_map", "reference_matmul"]
 
 

@@ -21,7 +21,7 @@ Internally conductances are held in units of that step ``dg = (g_max - g_min) / 
 inputs in integer DAC codes, so a column current is ``sum_i v_i g_ij`` in units of one input step
 on one conductance step: the granular ADC's LSB.
 
-Device errors (physics in :mod:`archsim.tilesim.physics`), applied in this order to every cell:
+Device errors (laws in :mod:`archsim.model.device_laws`), applied in this order to every cell:
 device-to-device variation ``g *= 1 + d2d * N(0, 1)``; programming error ``g += sigma_prog(g_T) N(0, 1)``
 (``g_T`` the target); clip to ``[0, clip_max]``; drift ``g *= ((t + t0)/t0)^-nu`` (``nu`` drawn per cell
 from ``g_T``); stuck cells (stuck-on: ``g_max``, stuck-off: ``g_min``; they neither drift nor carry
@@ -81,11 +81,11 @@ import numpy as np
 import techlib
 
 from archsim.model.arch import Architecture
+from archsim.model.device import Device, load_device
 from archsim.model.errors import ArchsimError
 from archsim.mapping.layout import LayerMap, ceil_div, resolve_bits_per_cell
 from archsim.sim.tilesim import kernels as K_
 from archsim.sim.tilesim.config import SimConfig
-from archsim.sim.tilesim.physics import DeviceModel
 
 class _Workspace(threading.local):
     """Scratch buffers reused between MVMs, one set per thread.
@@ -171,7 +171,7 @@ class ProgrammedMatrix:
     layer: str
     lm: LayerMap
     arch: Architecture
-    device: DeviceModel
+    device: Device
     cfg: SimConfig
     entropy: int
     spawn_key: tuple
@@ -202,15 +202,15 @@ class ProgrammedMatrix:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def program(cls, W: np.ndarray, lm: LayerMap, arch: Architecture, device: techlib.Record,
+    def program(cls, W: np.ndarray, lm: LayerMap, arch: Architecture, device: "Device | techlib.Record | str",
                 cfg: SimConfig = SimConfig(), seed=0) -> "ProgrammedMatrix":
         """Program ``W`` ((K, N), or (groups, K, N/groups)) as ``lm`` splits it on ``arch``'s arrays."""
         if not isinstance(cfg, SimConfig):
             raise ArchsimError(f"layer '{lm.layer}': cfg must be a SimConfig, got {type(cfg).__name__}")
         entropy, spawn = seed_parts(seed)
-        dm = DeviceModel.from_record(device)
+        dm = load_device(device)
         W3 = _weights3(W, lm)
-        bpc = resolve_bits_per_cell(arch, device)
+        bpc = resolve_bits_per_cell(arch, dm)
         where = f"layer '{lm.layer}'"
         if arch.mapping == "differential":
             mb = max(1, arch.weight_bits - 1)
@@ -634,7 +634,7 @@ class ProgrammedMatrix:
         return out[0] if vec else out
 
 
-def _ir_drop_on(cfg: SimConfig, arch: Architecture, dm: DeviceModel) -> bool:
+def _ir_drop_on(cfg: SimConfig, arch: Architecture, dm: Device) -> bool:
     return cfg.ir_drop and not arch.parasitics.ideal and not dm.digital
 
 

@@ -1,4 +1,4 @@
-"""Device physics of the tile simulator, read from a techlib device record.
+"""Device error laws: the formula families a device file names for each error source.
 
 A device is data: this module knows *formula families*, never devices.  The device file names the
 family of each error source by a string and gives its coefficients as quantities (SI after loading).
@@ -54,8 +54,6 @@ from types import MappingProxyType
 from typing import Mapping
 
 import numpy as np
-
-import techlib
 
 from archsim.model.errors import ArchsimError
 
@@ -144,66 +142,12 @@ class DriftModel:
         return np.exp(-mu * L + 0.5 * sd * sd * L * L)
 
 
-@dataclass(frozen=True)
-class DeviceModel:
-    """What the simulator needs of a device, in SI units, checked once."""
-
-    name: str
-    file: str
-    kind: str                 # analog | digital
-    g_min: float              # S (digital: 0)
-    g_max: float              # S (digital: 1)
-    prog: SigmaModel
-    read: SigmaModel
-    drift: DriftModel | None
-    stuck_on: float
-    stuck_off: float
-    d2d: float
-    clip_max: float           # S, upper bound of a programmed conductance (inf: none)
-
-    @property
-    def digital(self) -> bool:
-        return self.kind == "digital"
-
-    @classmethod
-    def from_record(cls, dev: techlib.Record) -> "DeviceModel":
-        kind = str(dev.field("kind", "analog"))
-        if kind not in ("analog", "digital"):
-            raise ArchsimError(f"{dev.file}: key 'kind' = {kind!r} is not allowed; allowed: analog, digital")
-        stuck_on = float(dev.get("stuck.on_rate", 0.0))
-        stuck_off = float(dev.get("stuck.off_rate", 0.0))
-        for key, v in (("stuck.on_rate", stuck_on), ("stuck.off_rate", stuck_off)):
-            if not 0.0 <= v <= 1.0:
-                raise ArchsimError(f"{dev.file}: key '{key}' = {v} is not allowed; allowed 0 to 1")
-        if kind == "digital":
-            none_p = SigmaModel("programming_error", "none")
-            none_r = SigmaModel("read_noise", "none")
-            return cls(dev.name, dev.file, kind, 0.0, 1.0, none_p, none_r, None, stuck_on, stuck_off, 0.0, np.inf)
-        for key in ("conductance.g_min", "conductance.g_max"):
-            if not dev.has(key):
-                raise ArchsimError(f"{dev.file}: missing quantity '{key}'; an analog device needs "
-                                   f"conductance.g_min and conductance.g_max for accuracy simulation")
-        g_min, g_max = float(dev["conductance.g_min"]), float(dev["conductance.g_max"])
-        if not (0.0 <= g_min < g_max):
-            raise ArchsimError(f"{dev.file}: conductance.g_min = {g_min:g} S and g_max = {g_max:g} S are not "
-                               f"allowed; need 0 <= g_min < g_max")
-        v_read = float(dev.get("read.voltage", 0.0))
-        prog = _sigma_model(dev, "programming_error", g_max, v_read)
-        read = _sigma_model(dev, "read_noise", g_max, v_read)
-        drift = _drift_model(dev, g_max)
-        d2d = float(dev.get("d2d.sigma_rel", 0.0))
-        if d2d < 0:
-            raise ArchsimError(f"{dev.file}: key 'd2d.sigma_rel' = {d2d} is not allowed; allowed >= 0")
-        clip_max = float(dev.get("programming_error.clip_max", np.inf))
-        return cls(dev.name, dev.file, kind, g_min, g_max, prog, read, drift, stuck_on, stuck_off, d2d, clip_max)
-
-
-def _section_keys(dev: techlib.Record, section: str) -> list[str]:
+def _section_keys(dev, section: str) -> list[str]:
     pre = section + "."
     return [k[len(pre):] for k in list(dev.quantities) + list(dev.fields) if k.startswith(pre)]
 
 
-def _sigma_model(dev: techlib.Record, section: str, g_max: float, v_read: float) -> SigmaModel:
+def sigma_model(dev, section: str, g_max: float, v_read: float) -> SigmaModel:
     allowed = ALLOWED[section]
     model = dev.field(f"{section}.model")
     keys = [k for k in _section_keys(dev, section) if k not in ("model", "note")]
@@ -238,7 +182,7 @@ def _sigma_model(dev: techlib.Record, section: str, g_max: float, v_read: float)
     return SigmaModel(section, model, MappingProxyType(params), g_max, v_read, valid)
 
 
-def _drift_model(dev: techlib.Record, g_max: float) -> DriftModel | None:
+def drift_model(dev, g_max: float) -> DriftModel | None:
     model = dev.field("drift.model")
     keys = [k for k in _section_keys(dev, "drift") if k not in ("model", "note")]
     if model is None and not keys:

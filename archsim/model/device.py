@@ -1,0 +1,185 @@
+"""A device: one ``techlib/devices/*.yaml`` file parsed and checked whole, as typed data.
+
+Mapping (levels), cost (read voltage and pulse, cell area, the tile table) and the simulator (error
+laws) all read a :class:`Device`, never the file by dotted strings.  A device is data: no code path
+depends on its name.  :func:`load_device` takes a registry name (``sonos``), a path to a YAML file,
+a :class:`techlib.Record` or a :class:`Device`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+
+import techlib
+from archsim.model.device_laws import DriftModel, SigmaModel, drift_model, sigma_model
+from archsim.model.errors import ArchsimError
+
+
+class DeviceKind(str, Enum):
+    """How a cell stores its weight: an analog conductance, or exact digital bits (SRAM)."""
+
+    ANALOG = "analog"
+    DIGITAL = "digital"
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+#: the operations of a device tile table (seed 002): forward VMM, backward MVM, outer-product update
+LUT_OPS = ("vmm", "mvm", "opu")
+
+
+@dataclass(frozen=True)
+class LutEntry:
+    """One row of a device's tile table: energy per operation (one MAC, J) and array latency per vector (s)."""
+
+    energy_per_op: float
+    latency: float
+
+
+@dataclass(frozen=True)
+class Device:
+    """What every step needs of a memory technology, in SI units, checked once when loaded.
+
+    ``g_min``/``g_max`` are conductances in S; a digital device (SRAM) holds the bit values 0 and 1
+    (no unit).  ``read_energy_per_cell`` (J per cell and pulse), when the file gives it, replaces
+    ``V^2 G t``.  Error laws: ``prog`` (programming), ``read`` (read noise), ``drift`` (or None),
+    stuck-cell rates, device-to-device variation ``d2d`` and the upper conductance clip.
+    """
+
+    name: str
+    file: str
+    description: str
+    kind: DeviceKind
+    levels: int
+    g_min: float
+    g_max: float
+    read_voltage: float
+    read_pulse: float
+    read_energy_per_cell: float | None
+    cell_area: float            # F^2 when cell_area_in_F2, else m2
+    cell_area_in_F2: bool
+    prog: SigmaModel
+    read: SigmaModel
+    drift: DriftModel | None
+    stuck_on: float
+    stuck_off: float
+    d2d: float
+    clip_max: float             # S, upper bound of a programmed conductance (inf: none)
+    lut: Mapping[str, LutEntry] = field(default_factory=dict)
+    record: techlib.Record | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def digital(self) -> bool:
+        return self.kind == DeviceKind.DIGITAL
+
+    @property
+    def bits(self) -> int:
+        """Whole bits one cell holds: floor(log2(levels))."""
+        return max(1, int(math.floor(math.log2(self.levels))))
+
+    def cell_area_m2(self, node_nm: float) -> float:
+        """A cell's area in m2: ``cell.area`` in F^2 times the node squared, or the absolute area."""
+        if self.cell_area_in_F2:
+            f = node_nm * 1e-9
+            return self.cell_area * f * f
+        return self.cell_area
+
+    def assumptions(self) -> list:
+        return self.record.assumptions() if self.record is not None else []
+
+    @classmethod
+    def from_record(cls, dev: techlib.Record) -> "Device":
+        """Parse and check a device file whole; every failure is one line naming the file and key."""
+        kind_text = str(dev.field("kind", "analog"))
+        try:
+            kind = DeviceKind(kind_text)
+        except ValueError:
+            raise ArchsimError(f"{dev.file}: key 'kind' = {kind_text!r} is not allowed; allowed: "
+                               f"{', '.join(k.value for k in DeviceKind)}") from None
+        levels = _levels(dev)
+        stuck_on = float(dev.get("stuck.on_rate", 0.0))
+        stuck_off = float(dev.get("stuck.off_rate", 0.0))
+        for key, v in (("stuck.on_rate", stuck_on), ("stuck.off_rate", stuck_off)):
+            if not 0.0 <= v <= 1.0:
+                raise ArchsimError(f"{dev.file}: key '{key}' = {v} is not allowed; allowed 0 to 1")
+        read_pulse = _positive(dev, "read.pulse")
+        e_cell = dev.get("read.energy_per_cell")
+        if e_cell is not None and not (math.isfinite(e_cell) and e_cell >= 0):
+            raise ArchsimError(f"{dev.file}: key 'read.energy_per_cell' = {e_cell} is not allowed; allowed >= 0")
+        area_q = dev.q("cell.area")
+        if not (isinstance(area_q.value, float) and math.isfinite(area_q.value) and area_q.value > 0):
+            raise ArchsimError(f"{dev.file}: key 'cell.area' = {area_q.value} is not allowed; allowed > 0")
+        lut = _lut(dev)
+        common = dict(name=dev.name, file=dev.file, description=str(dev.field("description", "")), kind=kind,
+                      levels=levels, read_pulse=read_pulse, read_energy_per_cell=e_cell,
+                      cell_area=area_q.value, cell_area_in_F2=area_q.unit == "F2", stuck_on=stuck_on,
+                      stuck_off=stuck_off, lut=MappingProxyType(lut), record=dev)
+        if kind == DeviceKind.DIGITAL:
+            if e_cell is None:
+                raise ArchsimError(f"{dev.file}: a digital device needs quantity 'read.energy_per_cell'")
+            return cls(g_min=0.0, g_max=1.0, read_voltage=float(dev.get("read.voltage", 0.0)),
+                       prog=SigmaModel("programming_error", "none"), read=SigmaModel("read_noise", "none"),
+                       drift=None, d2d=0.0, clip_max=np.inf, **common)
+        for key in ("conductance.g_min", "conductance.g_max"):
+            if not dev.has(key):
+                raise ArchsimError(f"{dev.file}: missing quantity '{key}'; an analog device needs "
+                                   f"conductance.g_min and conductance.g_max")
+        g_min, g_max = float(dev["conductance.g_min"]), float(dev["conductance.g_max"])
+        if not (0.0 <= g_min < g_max < math.inf):
+            raise ArchsimError(f"{dev.file}: conductance.g_min = {g_min:g} S and g_max = {g_max:g} S are not "
+                               f"allowed; need 0 <= g_min < g_max")
+        v_read = _positive(dev, "read.voltage") if e_cell is None else float(dev.get("read.voltage", 0.0))
+        d2d = float(dev.get("d2d.sigma_rel", 0.0))
+        if not d2d >= 0:
+            raise ArchsimError(f"{dev.file}: key 'd2d.sigma_rel' = {d2d} is not allowed; allowed >= 0")
+        return cls(g_min=g_min, g_max=g_max, read_voltage=v_read,
+                   prog=sigma_model(dev, "programming_error", g_max, v_read),
+                   read=sigma_model(dev, "read_noise", g_max, v_read), drift=drift_model(dev, g_max), d2d=d2d,
+                   clip_max=float(dev.get("programming_error.clip_max", np.inf)), **common)
+
+
+def _levels(dev: techlib.Record) -> int:
+    v = dev["conductance.levels"]
+    if not (isinstance(v, float) and math.isfinite(v) and v >= 2 and float(v).is_integer() and v <= 2 ** 16):
+        raise ArchsimError(f"{dev.file}: key 'conductance.levels' = {v} is not allowed; allowed a whole number "
+                           f"2 to 65536")
+    return int(v)
+
+
+def _positive(dev: techlib.Record, key: str) -> float:
+    v = dev[key]
+    if not (isinstance(v, float) and math.isfinite(v) and v > 0):
+        raise ArchsimError(f"{dev.file}: key '{key}' = {v} is not allowed; allowed > 0")
+    return float(v)
+
+
+def _lut(dev: techlib.Record) -> dict[str, LutEntry]:
+    out = {}
+    for op in LUT_OPS:
+        if dev.has(f"lut.{op}.energy_per_op"):
+            e, t = dev[f"lut.{op}.energy_per_op"], dev[f"lut.{op}.latency"]
+            for key, v in ((f"lut.{op}.energy_per_op", e), (f"lut.{op}.latency", t)):
+                if not (isinstance(v, float) and math.isfinite(v) and v > 0):
+                    raise ArchsimError(f"{dev.file}: key '{key}' = {v} is not allowed; allowed > 0")
+            out[op] = LutEntry(e, t)
+    return out
+
+
+@lru_cache(maxsize=128)
+def _parsed(rec: techlib.Record) -> Device:
+    return Device.from_record(rec)
+
+
+def load_device(device: "str | techlib.Record | Device") -> Device:
+    """A :class:`Device` from a registry name, a YAML path, a techlib record or a Device."""
+    if isinstance(device, Device):
+        return device
+    rec = device if isinstance(device, techlib.Record) else techlib.device(str(device))
+    return _parsed(rec)
