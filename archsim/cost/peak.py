@@ -20,7 +20,9 @@ import pandas as pd
 
 from archsim.model.arch import Architecture
 from archsim.model.device import load_device
-from archsim.cost.price import OPS_PER_MAC, Tech, t_vector, tech_for, tile_area
+from archsim.cost.components import Prices, prices_for, tile_area
+from archsim.cost.pipeline import t_vector
+from archsim.cost.price import OPS_PER_MAC
 from archsim.mapping.layout import ceil_div, resolve_bits_per_cell
 
 import techlib
@@ -65,29 +67,29 @@ class PeakFigures:
         return pd.DataFrame(rows)
 
 
-def tile_peak_power(arch: Architecture, tech: Tech) -> dict:
+def tile_peak_power(arch: Architecture, prices: Prices) -> dict:
     """Power of one tile with every array busy (W), by component."""
     a = arch.arrays_per_tile
     n_adc = ceil_div(arch.cols, arch.cols_per_adc) * arch.conversions_per_pair / arch.copies
-    t_cycle = max(tech.t_read, arch.cols_per_adc / arch.adc_rate_Hz)
+    t_cycle = max(prices.t_read, arch.cols_per_adc / arch.adc_rate_Hz)
     adc_results = a * n_adc * arch.adc_rate_Hz  # conversions per second in the tile
     clk = arch.clock_Hz
     return dict(
-        array=a * arch.rows * arch.cols * tech.e_cell_peak / t_cycle,
-        adc=adc_results * tech.e_adc + a * arch.cols * arch.conversions_per_pair / arch.copies * tech.e_sh / t_cycle,
-        dac=a * arch.rows * tech.e_dac / t_cycle,
-        digital=(adc_results * tech.e_shift_add
-                 + clk * (tech.activation_units * tech.e_act_op + tech.pool_units * tech.e_digital_op
-                          + tech.e_tile_shift_add)),
-        buffer=(adc_results * tech.e_oreg_result + a * arch.rows * arch.dac_bits * tech.e_reg_bit / t_cycle
-                + clk * (tech.buf_access_bits * tech.e_buf_bit + tech.bus_wires * tech.e_bus_bit + tech.e_oreg_tile)),
-        noc=clk * tech.router_ports * arch.link_width_bits * tech.e_noc_bit_hop / tech.tiles_per_router,
+        array=a * arch.rows * arch.cols * prices.e_cell_peak / t_cycle,
+        adc=adc_results * prices.e_adc + a * arch.cols * arch.conversions_per_pair / arch.copies * prices.e_sh / t_cycle,
+        dac=a * arch.rows * prices.e_dac / t_cycle,
+        digital=(adc_results * prices.e_shift_add
+                 + clk * (prices.activation_units * prices.e_act_op + prices.pool_units * prices.e_digital_op
+                          + prices.e_tile_shift_add)),
+        buffer=(adc_results * prices.e_oreg_result + a * arch.rows * arch.dac_bits * prices.e_reg_bit / t_cycle
+                + clk * (prices.buf_access_bits * prices.e_buf_bit + prices.bus_wires * prices.e_bus_bit + prices.e_oreg_tile)),
+        noc=clk * prices.router_ports * arch.link_width_bits * prices.e_noc_bit_hop / prices.tiles_per_router,
     )
 
 
 def peak(arch: Architecture, tiles: int | None = None) -> PeakFigures:
     """Peak power, area and throughput of a chip of ``tiles`` tiles (default: the architecture's mesh)."""
-    tech = tech_for(arch)
+    prices = prices_for(arch)
     if tiles is None:
         if arch.mesh == "auto":
             raise ValueError("peak(): give tiles or a fixed mesh")
@@ -95,5 +97,5 @@ def peak(arch: Architecture, tiles: int | None = None) -> PeakFigures:
     bpc = resolve_bits_per_cell(arch, load_device(arch.device))
     slices = arch.slices(bpc)
     macs_per_vector = arch.arrays_per_tile / (slices * arch.copies) * arch.rows * arch.cols
-    ops = OPS_PER_MAC * macs_per_vector * tiles / t_vector(arch, tech)
-    return PeakFigures(tile_peak_power(arch, tech), tile_area(arch, tech), tiles, tech.p_io, tech.a_io, ops)
+    ops = OPS_PER_MAC * macs_per_vector * tiles / t_vector(arch, prices)
+    return PeakFigures(tile_peak_power(arch, prices), tile_area(arch, prices), tiles, prices.p_io, prices.a_io, ops)

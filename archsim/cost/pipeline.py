@@ -12,7 +12,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from archsim.cost.components import Prices, lut_entry
 from archsim.mapping.layout import Mapping
+from archsim.model.arch import Accumulation, Architecture, CostModel
+
+
+def t_vector(arch: Architecture, prices: Prices) -> float:
+    """Seconds for one input vector through one array (all arrays of a layer work in parallel)."""
+    if arch.cost_model == CostModel.LUT:
+        return lut_entry(prices, "vmm")[1]
+    t_adc = arch.cols_per_adc / arch.adc_rate_Hz
+    if arch.input_accumulation == Accumulation.ANALOG:
+        # pulses integrate on the column, then one conversion sweep; a double-buffered
+        # sample-and-hold lets the sweep of one vector overlap the integration of the next
+        return max(arch.input_pulses * prices.t_read, t_adc)
+    return arch.input_pulses * max(prices.t_read, t_adc)
+
+
+
+def vector_time(arch: Architecture, prices: Prices, task: str = "inference") -> float:
+    """Seconds per input vector through a layer's arrays for ``task`` (training: forward, backward and
+    update from the device's tile table, one after another)."""
+    if task == "training":
+        return sum(lut_entry(prices, op)[1] for op in ("vmm", "mvm", "opu"))
+    return t_vector(arch, prices)
 
 
 def stage_latencies(m: Mapping, t_vector: float) -> np.ndarray:

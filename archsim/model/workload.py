@@ -21,18 +21,7 @@ import pandas as pd
 
 from archsim.model.errors import ArchsimError
 
-#: Layer kinds a workload may hold.  ``conv`` and ``dense`` carry weights and run
-#: on crossbars; every other kind runs in the tiles' digital units.
-KINDS = (
-    "input", "conv", "dense", "maxpool", "avgpool", "globalavgpool", "add",
-    "concat", "relu", "sigmoid", "clip", "flatten", "softmax", "identity",
-)
-WEIGHTED = ("conv", "dense")
-
-
-def conv_out(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation: int = 1) -> int:
-    """Output length of a convolution or pooling window along one axis."""
-    return (size + pad_lo + pad_hi - dilation * (kernel - 1) - 1) // stride + 1
+from archsim.model.kinds import ELEMENTWISE, KINDS, WEIGHTED, conv_out, window_shape  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -200,10 +189,18 @@ class GraphBuilder:
         for s in srcs:
             if s not in self.g:
                 raise ArchsimError(f"workload {self.name}: layer '{layer.name}' reads unknown layer '{s}'")
+        spec = KINDS.get(layer.kind)
+        if spec is None:
+            raise ArchsimError(f"workload {self.name}: layer '{layer.name}' has kind '{layer.kind}'; allowed: "
+                               f"{', '.join(KINDS)}")
         if any(d <= 0 for d in layer.out_shape):
             raise ArchsimError(
                 f"workload {self.name}: layer '{layer.name}' has empty output shape {layer.out_shape} "
                 f"(input {layer.in_shape}); shrink its kernel or stride")
+        expect = spec.shape(layer, [self.g.nodes[s]["layer"].out_shape for s in srcs])
+        if tuple(expect) != tuple(layer.out_shape):
+            raise ArchsimError(f"workload {self.name}: layer '{layer.name}' ({layer.kind}) has output shape "
+                               f"{layer.out_shape}; its inputs give {tuple(expect)}")
         self.g.add_node(layer.name, layer=layer, order=self._count)
         self._count += 1
         for s in srcs:
@@ -239,7 +236,7 @@ class GraphBuilder:
         pad = self._pad4(padding)
         if c % groups or cout % groups:
             raise ArchsimError(f"workload {self.name}: layer '{name}' groups={groups} must divide Cin={c} and Cout={cout}")
-        out = (int(cout), conv_out(h, kh, sh, pad[0], pad[2]), conv_out(w, kw, sw, pad[1], pad[3]))
+        out = window_shape((c, h, w), cout, (kh, kw), (sh, sw), pad)
         return self._add(Layer(name, "conv", (c, h, w), out, (kh, kw), (sh, sw), pad, groups,
                                "relu" if relu else None, bias, weights, bias_values), [src])
 
@@ -258,7 +255,7 @@ class GraphBuilder:
         kh, kw = self._pair(kernel)
         sh, sw = self._pair(stride if stride is not None else kernel)
         pad = self._pad4(padding)
-        out = (c, conv_out(h, kh, sh, pad[0], pad[2]), conv_out(w, kw, sw, pad[1], pad[3]))
+        out = window_shape((c, h, w), c, (kh, kw), (sh, sw), pad)
         return self._add(Layer(name, kind, (c, h, w), out, (kh, kw), (sh, sw), pad), [src])
 
     def maxpool(self, name, kernel, stride=None, padding=0, src=None) -> str:
@@ -292,7 +289,7 @@ class GraphBuilder:
         return self._add(Layer(name, "concat", out, out), list(srcs))
 
     def elementwise(self, kind, name, src=None) -> str:
-        if kind not in ("relu", "sigmoid", "clip", "softmax", "identity"):
+        if kind not in ELEMENTWISE:
             raise ArchsimError(f"workload {self.name}: layer '{name}' kind '{kind}' is not element-wise")
         src = self._src(src)
         shp = self.shape(src)

@@ -1,0 +1,165 @@
+"""What happens on the chip per inference: events counted per layer and component, no prices.
+
+:func:`events` walks a :class:`~archsim.mapping.layout.Mapping` and counts, for every weighted
+layer (the stage whose tiles do the work), how many times each component acts: cell reads (scaled
+by the input bit density), row drives, ADC conversions and samples, shift-adds, offset
+subtractions, output adds, result and output-register writes, buffer, bus and register bits,
+network bit-hops and digital operations of the layers that run in the tile's digital units.  In
+``lut`` mode (seed 002's tile table) the array work is counted in MACs per operation kind instead.
+:mod:`archsim.cost.price` multiplies the counts by the prices of :mod:`archsim.cost.components`.
+
+Each event name maps to the energy part it is reported under (:data:`EVENT_PARTS`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping as TMapping
+
+import numpy as np
+
+import techlib
+from archsim.mapping.layout import Mapping
+from archsim.model.arch import CostModel, SignedMapping
+from archsim.model.errors import ArchsimError
+from archsim.model.kinds import KINDS
+
+#: every event the cost model counts -> the energy part it is reported under
+EVENT_PARTS: dict[str, str] = {
+    "cell_read": "array",            # one cell, one input pulse, input bit 1
+    "mac_vmm": "array",              # lut mode: one MAC of a forward VMM (the tile table's energy/op)
+    "mac_mvm": "array",              # lut mode, training: backward MVM
+    "mac_opu": "array",              # lut mode, training: outer-product update
+    "row_drive": "dac",              # one row driven for one input pulse
+    "conversion": "adc",             # one ADC conversion
+    "sample": "adc",                 # one sample-and-hold sample
+    "shift_add": "digital",          # one ADC result shifted and added (IMA)
+    "output_add": "digital",         # one output element added across arrays in the tile
+    "offset_subtract": "digital",    # offset mapping: offset x sum(inputs) subtracted per output
+    "digital_op": "digital",         # pooling, residual add: one element operation
+    "activation_op": "digital",      # one activation function evaluation
+    "result_write": "buffer",        # one ADC result written to the IMA output register
+    "buffer_bit": "buffer",          # one activation bit read from or written to the tile buffer
+    "bus_bit": "buffer",             # one activation bit over the buffer-to-array bus
+    "register_bit": "buffer",        # one input bit into an array's input register
+    "output_register_write": "buffer",  # one output element into the tile output register
+    "bit_hop": "noc",                # one bit over one network hop
+}
+ENERGY_PARTS = ("array", "adc", "dac", "digital", "buffer", "noc", "leakage", "io")
+TASKS = ("inference", "training")
+
+
+@dataclass(frozen=True)
+class Activity:
+    """The data statistics events depend on: the fraction of input bits that are 1 (per pulse) and the
+    mean programmed conductance as a fraction of g_min..g_max; ``source`` says where they come from."""
+
+    input_bit_density: float
+    mean_conductance_fraction: float
+    source: str = "default"
+
+    def __post_init__(self):
+        for k in ("input_bit_density", "mean_conductance_fraction"):
+            v = getattr(self, k)
+            if not (isinstance(v, float) and 0.0 <= v <= 1.0):
+                raise ArchsimError(f"activity '{k}' = {v!r} is not allowed; allowed 0 to 1")
+
+
+def default_activity(library: str = "default") -> Activity:
+    """The assumed statistics of ``techlib/circuits/activity.yaml``."""
+    act = techlib.circuit("activity", library)
+    return Activity(float(act["input_bit_activity"]), float(act["mean_conductance_fraction"]),
+                    f"assumed ({act.file})")
+
+
+@dataclass(frozen=True)
+class EventCounts:
+    """Per weighted layer (in mapping order), how many events of each kind one inference (or training
+    sample) causes; the counts are already scaled by ``activity``."""
+
+    layers: tuple
+    counts: TMapping[str, np.ndarray]
+    task: str
+    activity: Activity
+
+    def __getitem__(self, event: str) -> np.ndarray:
+        return self.counts[event]
+
+    def total(self, event: str) -> float:
+        return float(self.counts[event].sum())
+
+
+def _digital_work(m: Mapping) -> tuple[np.ndarray, np.ndarray]:
+    """Element operations and activation evaluations of every layer, charged to the weighted layer whose
+    tiles compute them (a digital layer to the nearest weighted layer upstream)."""
+    wl = m.workload
+    index = {l.layer: i for i, l in enumerate(m.layers)}
+    ops = np.zeros(len(m.layers))
+    acts = np.zeros(len(m.layers))
+    for lay in wl.layers():
+        spec = KINDS[lay.kind]
+        if lay.kind == "input":
+            continue
+        if lay.weighted:
+            owner = index[lay.name]
+        else:
+            srcs = [s for s in wl.weighted_sources(lay.name) if s in index]
+            owner = index[srcs[-1]] if srcs else 0
+            ops[owner] += spec.digital_ops(lay, len(wl.predecessors(lay.name)))
+        if spec.activation or lay.activation:
+            acts[owner] += lay.out_size
+    return ops, acts
+
+
+def events(m: Mapping, task: str = "inference", activity: Activity | None = None) -> EventCounts:
+    """Count every event of one inference (or, with ``task='training'``, one training sample)."""
+    if task not in TASKS:
+        raise ArchsimError(f"task '{task}' is unknown; allowed: {', '.join(TASKS)}")
+    arch = m.arch
+    lut_mode = arch.cost_model == CostModel.LUT
+    if task == "training" and not lut_mode:
+        raise ArchsimError("task 'training' needs cost_model: lut (the device tile table prices forward VMM, "
+                           "backward MVM and outer-product update)")
+    act = activity or default_activity(arch.circuits)
+    n = len(m.layers)
+    V = np.array([l.vectors for l in m.layers], dtype=float)
+    macs = np.array([l.macs for l in m.layers], dtype=float)
+    P = arch.input_pulses
+    ib = arch.input_bits
+    row_drives = np.array([l.row_drives for l in m.layers], dtype=float)
+    col_reads = np.array([l.col_reads for l in m.layers], dtype=float)
+    cells = np.array([l.cells_used for l in m.layers], dtype=float)
+    KG = np.array([l.K * l.groups for l in m.layers], dtype=float)
+    N = np.array([l.N for l in m.layers], dtype=float)
+    zero = np.zeros(n)
+    c = {k: zero for k in EVENT_PARTS}
+    if lut_mode:
+        c["mac_vmm"] = macs
+        if task == "training":
+            c["mac_mvm"] = macs
+            c["mac_opu"] = macs
+    else:
+        conv = V * arch.conversions_per_vector * col_reads
+        c["cell_read"] = V * P * cells * act.input_bit_density
+        c["row_drive"] = V * P * row_drives
+        c["conversion"] = conv
+        c["sample"] = conv
+        c["shift_add"] = conv
+        c["result_write"] = conv
+        c["output_add"] = V * N
+        if arch.mapping == SignedMapping.OFFSET:
+            c["offset_subtract"] = V * N
+    ops, acts = _digital_work(m)
+    repeat = 3 if task == "training" else 1   # forward, backward and update passes of the digital layers
+    c["digital_op"] = ops * repeat
+    c["activation_op"] = acts * repeat
+    passes = 2 if task == "training" else 1   # training moves activations forward and errors back
+    c["buffer_bit"] = passes * V * (KG + N) * ib
+    c["bus_bit"] = c["buffer_bit"]
+    c["register_bit"] = passes * V * row_drives * ib
+    c["output_register_write"] = passes * V * N
+    hops = {l.layer: 0.0 for l in m.layers}
+    for ed in m.edges:
+        hops[ed.dst if ed.dst != "output" else ed.src] += ed.bit_hops
+    c["bit_hop"] = passes * np.array([hops[l.layer] for l in m.layers])
+    return EventCounts(tuple(l.layer for l in m.layers), MappingProxyType(c), task, act)
