@@ -19,19 +19,21 @@ def _int_list(text: str, flag: str) -> list[int]:
 
 
 def cmd_sweep(args) -> int:
-    from archsim.explore import sweep
+    from archsim.explore.executors import default_workers, make_executor
+    from archsim.explore.run import resolve_formats, run_sweep
+    from archsim.explore.spec import load_sweep
     if args.workers is not None and args.workers < 1:
         raise ArchsimError(f"--workers {args.workers}: allowed 1 or more")
-    s = sweep.load_sweep(args.file)
-    sweep.resolve_formats(args.format)  # --format parquet without pyarrow fails before any output
+    s = load_sweep(args.file)
+    resolve_formats(args.format)  # --format parquet without pyarrow fails before any output
     if args.scheduler:
-        sweep.make_executor(args.workers, args.scheduler)  # without the Dask extra: fail now
+        make_executor(args.workers, args.scheduler)  # without the Dask extra: fail now
     dup = f", {s.duplicates} duplicate points dropped" if s.duplicates else ""
     where = f"Dask cluster {args.scheduler}" if args.scheduler else (
-        f"{args.workers or sweep.default_workers()} local worker(s)")
+        f"{args.workers or default_workers()} local worker(s)")
     print(f"sweep {s.name}: {len(s)} points{dup}; {where}")
-    run = sweep.run_sweep(s, out=args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
-                          formats=args.format, progress=not args.no_progress)
+    run = run_sweep(s, out=args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
+                    formats=args.format, progress=not args.no_progress)
     rate = run.computed / run.seconds if run.seconds > 0 and run.computed else 0.0
     print(f"{run.total} points: {run.reused} already in the store, {run.computed} computed "
           f"({rate:,.0f} points/s), {run.failed} with an error (see the 'error' column)")

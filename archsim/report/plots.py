@@ -21,9 +21,11 @@ import workloads as _workloads
 
 from archsim.model import arch as _arch
 from archsim.report import tables as report
-from archsim.explore import sweep
+from archsim.explore.points import config_from_arch
+from archsim.explore.run import results_table, run_points
 from archsim.cost.price import ENERGY_PARTS
 from archsim.model.errors import ArchsimError
+from archsim.report.pareto import pareto_mask
 
 ACCURACY_NOTE = "MNIST test images, 1 programmed chip; '-' where no trained weights"
 
@@ -77,7 +79,7 @@ def published_accelerators() -> pd.DataFrame:
 
 def bench_configs(arch: _arch.Architecture | None = None) -> list[dict]:
     a = arch or _arch.Architecture()
-    return [sweep.config_from_arch(w, a.replace(device=d)) for w in _workloads.names() for d in techlib.device_names()]
+    return [config_from_arch(w, a.replace(device=d)) for w in _workloads.names() for d in techlib.device_names()]
 
 
 def bench_table(workers: int | None = None, arch: _arch.Architecture | None = None,
@@ -87,8 +89,8 @@ def bench_table(workers: int | None = None, arch: _arch.Architecture | None = No
     ``accuracy=True`` simulates the accuracy of the networks with trained weights (archsim.accuracy's
     sizing settings: a few hundred test images, one programmed chip per design); others stay NaN."""
     configs = bench_configs(arch)
-    results = sweep.run_points(configs, workers=workers)
-    df = sweep.results_table(configs, results)
+    results = run_points(configs, workers=workers)
+    df = results_table(configs, results)
     df.insert(0, "kind", "archsim")
     df["accuracy"] = np.nan
     if accuracy:
@@ -184,7 +186,6 @@ def plot_energy_breakdown(df: pd.DataFrame, path: Path) -> Path:
 
 def pareto_front_2d(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Mask of the points no other point beats on both x and y (both maximized)."""
-    from archsim.explore.sizing import pareto_mask
     return pareto_mask(np.column_stack([x, y]), ["max", "max"])
 
 
