@@ -358,8 +358,8 @@ def test_resume_after_sigkill_loses_nothing_and_duplicates_nothing(tmp_path):
 # the benchmark report
 
 def test_published_accelerators_as_in_seed_002():
-    from archsim.report import plots
-    pub = plots.published_accelerators().set_index("accelerator")
+    from archsim.explore import bench
+    pub = bench.published_accelerators().set_index("accelerator")
     assert list(pub.index) == ["NVIDIA T4", "Google TPU v1", "Habana Goya HL-1000", "DaDianNao", "UNPU",
                                "Ref. 122 mixed-signal"]
     assert pub.loc["NVIDIA T4", ["tops", "tops_peak", "tops_per_W", "tops_per_mm2"]].tolist() == [22.2, 130, 0.32, 0.04]
@@ -370,19 +370,20 @@ def test_published_accelerators_as_in_seed_002():
 
 
 def test_bench_report_small(monkeypatch, tmp_path):
+    from archsim.explore import bench
     from archsim.report import plots
-    monkeypatch.setattr(plots._workloads, "names", lambda: ["lenet5", "mlp"])
-    monkeypatch.setattr(plots.techlib, "device_names", lambda: ["reram", "sonos"])
-    res = plots.write_bench_report(tmp_path / "bench", workers=1, plots=plots.matplotlib_available(),
+    monkeypatch.setattr(bench._workloads, "names", lambda: ["lenet5", "mlp"])
+    monkeypatch.setattr(bench.techlib, "device_names", lambda: ["reram", "sonos"])
+    res = bench.write_bench_report(tmp_path / "bench", workers=1, plots=plots.matplotlib_available(),
                                    accuracy=True)
     names = {p.name for p in res.files}
     assert {"bench.md", "bench.csv"} <= names
     if plots.matplotlib_available():
         assert {"energy_breakdown.png", "efficiency_pareto.png"} <= names
     md = (tmp_path / "bench" / "bench.md").read_text()
-    assert "2 operations" in md and plots.ACCURACY_NOTE in md and "Accuracy versus ADC bits: not plotted" in md
+    assert "2 operations" in md and bench.ACCURACY_NOTE in md and "Accuracy versus ADC bits: not plotted" in md
     csv = pd.read_csv(tmp_path / "bench" / "bench.csv")
     assert (csv["kind"] == "archsim").sum() == 4 and (csv["kind"] == "published").sum() == 6
     # both networks ship trained weights: simulated accuracy on MNIST, near their float accuracy
     assert (csv.loc[csv["kind"] == "archsim", "accuracy"] > 0.95).all()
-    assert (csv.loc[csv["kind"] == "archsim", "accuracy_note"] == plots.ACCURACY_NOTE).all()
+    assert (csv.loc[csv["kind"] == "archsim", "accuracy_note"] == bench.ACCURACY_NOTE).all()

@@ -76,11 +76,10 @@ def cmd_size(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from archsim.report import plots
+    from archsim.explore.bench import write_bench_report
     if args.workers is not None and args.workers < 1:
         raise ArchsimError(f"--workers {args.workers}: allowed 1 or more")
-    res = plots.write_bench_report(args.out, workers=args.workers, plots=not args.no_plots,
-                                   accuracy=not args.no_accuracy)
+    res = write_bench_report(args.out, workers=args.workers, plots=not args.no_plots, accuracy=not args.no_accuracy)
     print(res.summary_text())
     print("wrote " + ", ".join(map(str, res.files)))
     for n in res.notes:
