@@ -6,7 +6,7 @@ figure in its data file).  Figures are computed, never stored:
 
 * ``tile_power``, ``tile_area``, ``chip_power``, ``chip_area``, ``peak_ops_per_W``,
   ``peak_ops_per_s_mm2``: bottom-up composition of the preset's components
-  (:mod:`archsim.compose`), every array busy;
+  (:mod:`archsim.cost.peak`), every array busy;
 * ``workload_ops_per_W``, ``workload_ops_per_s_mm2``: a full estimate of the
   preset's ``validate_workload``.
 
@@ -21,11 +21,14 @@ import pandas as pd
 import techlib
 import workloads
 
-from archsim.model import presets
-from archsim.report import tables as report
-from archsim.api import estimate
 from archsim.cost.peak import peak
+from archsim.cost.price import Estimate, evaluate
+from archsim.mapping.layout import map_workload
+from archsim.model import presets
+from archsim.model.arch import Architecture
 from archsim.model.errors import ArchsimError
+from archsim.model.workload import Workload
+from archsim.report import tables as report
 
 #: metric -> (display unit, factor from SI to display)
 DISPLAY = {
@@ -35,12 +38,23 @@ DISPLAY = {
 }
 
 
+def _estimate(workload: Workload | str, a: Architecture, task: str = "inference") -> Estimate:
+    """Map and price one design: a workload (or a built-in's name) on ``a``."""
+    wl = workloads.get(workload) if isinstance(workload, str) else workload
+    return evaluate(map_workload(wl, a), task=task)
+
+
+def _lut_1024(device: str) -> Architecture:
+    """The default architecture with seed 002's tile: 1024 x 1024 arrays priced by the device's lookup table."""
+    return Architecture().replace(cost_model="lut", rows=1024, cols=1024, device=device)
+
+
 def _preset_metrics(p: presets.Preset) -> dict:
     a = p.architecture
     out = {}
     est = None
     if p.validate_workload:
-        est = estimate(p.validate_workload, arch=a)
+        est = _estimate(p.validate_workload, a)
     tiles = a.mesh[0] * a.mesh[1] if a.mesh != "auto" else (est.summary["tiles"] if est else None)
     if tiles:
         pk = peak(a, tiles=tiles)
@@ -92,8 +106,8 @@ def seed002_rows() -> list[dict]:
         d = techlib.device(dev)
         if not d.has("lut.vmm.energy_per_op"):
             continue
-        e_inf = estimate(wl, device=dev, cost_model="lut", rows=1024, cols=1024).layers.iloc[0]
-        e_tr = estimate(wl, device=dev, cost_model="lut", rows=1024, cols=1024, task="training").layers.iloc[0]
+        e_inf = _estimate(wl, _lut_1024(dev)).layers.iloc[0]
+        e_tr = _estimate(wl, _lut_1024(dev), task="training").layers.iloc[0]
         per_mac = {"vmm": e_inf["energy_array_J"] / e_inf["macs"]}
         per_mac["mvm+opu"] = e_tr["energy_array_J"] / e_tr["macs"] - per_mac["vmm"]
         lat = {"vmm": e_inf["stage_latency_s"], "mvm+opu": e_tr["stage_latency_s"] - e_inf["stage_latency_s"]}
@@ -110,8 +124,7 @@ def seed002_rows() -> list[dict]:
     for what, key in (("energy", "sram_over_reram_energy"), ("latency", "sram_over_reram_latency")):
         col = "energy_array_J" if what == "energy" else "stage_latency_s"
         # the training step prices the three kernels (VMM, MVM, OPU) once each, as the paper sums them
-        ratio = {dev: estimate(wl, device=dev, cost_model="lut", rows=1024, cols=1024,
-                               task="training").layers.iloc[0][col] for dev in ("sram", "reram")}
+        ratio = {dev: _estimate(wl, _lut_1024(dev), task="training").layers.iloc[0][col] for dev in ("sram", "reram")}
         ours = ratio["sram"] / ratio["reram"]
         q = c.q(f"marinella2018.{key}")
         rows.append(dict(source="Marinella 2018", figure=f"SRAM / ReRAM {what} (VMM + MVM + OPU)", unit="x",
