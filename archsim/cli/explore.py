@@ -1,11 +1,17 @@
-"""Command line for sweeps, sizing and benchmark tables: ``archsim sweep | size | bench``.
+"""Commands over many designs: ``archsim validate | sweep | size | bench``.
 
-:func:`register` adds the three subcommands to ``archsim``'s parser (``archsim/cli.py`` calls it).
-Each command returns an exit code; bad input raises :class:`ArchsimError` (one line, exit 2).
+``validate`` regenerates the report against published figures; ``sweep`` evaluates a sweep file into a
+resumable store and one table; ``size`` searches array sizes for a workload (Pareto front and a
+recommended design); ``bench`` regenerates the benchmark report.  Each command returns an exit code; bad
+input raises :class:`ArchsimError` (one line, exit 2).
 """
 from __future__ import annotations
 
+import pandas as pd
+
+from archsim.cli.args import _arch_from_args
 from archsim.model.errors import ArchsimError
+from archsim.report import tables as report
 
 
 def _int_list(text: str, flag: str) -> list[int]:
@@ -16,6 +22,16 @@ def _int_list(text: str, flag: str) -> list[int]:
     if not vals:
         raise ArchsimError(f"{flag} '{text}': give at least one value")
     return vals
+
+
+def cmd_validate(args) -> int:
+    from archsim.explore import validate
+    files = validate.write_report(args.out, accuracy=not args.no_accuracy)
+    df = pd.read_csv(files[1]) if args.verbose else None
+    print("wrote " + ", ".join(map(str, files)))
+    if df is not None:
+        print(report.to_text(df[["source", "figure", "unit", "published", "archsim", "ratio"]]))
+    return 0
 
 
 def cmd_sweep(args) -> int:
@@ -44,12 +60,10 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_size(args) -> int:
-    from archsim.cli import main as _cli
-    from archsim.report import tables as report
     from archsim.explore import sizing
     if args.workers is not None and args.workers < 1:
         raise ArchsimError(f"--workers {args.workers}: allowed 1 or more")
-    base = _cli._arch_from_args(args)
+    base = _arch_from_args(args)
     if args.device:
         base = base.replace(device=args.device)
     cons = sizing.Constraints(min_accuracy=args.min_accuracy, min_fps=args.min_fps, max_area_mm2=args.max_area_mm2,
@@ -87,9 +101,16 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def register(subparsers) -> None:
-    """Add ``sweep``, ``size`` and ``bench`` to ``archsim``'s subcommands."""
-    sp = subparsers.add_parser("sweep", help="design-space sweep from a YAML file (resumable; local pool or Dask)",
+def add_validate(sub) -> None:
+    sp = sub.add_parser("validate", help="regenerate the validation report against published figures")
+    sp.add_argument("--out", default="reports", help="folder for validation.md and validation.csv (default: reports)")
+    sp.add_argument("--verbose", "-v", action="store_true", help="also print the table")
+    sp.add_argument("--no-accuracy", action="store_true", help="skip the accuracy claims (Monte Carlo, about a minute)")
+    sp.set_defaults(func=cmd_validate)
+
+
+def add_sweep(sub) -> None:
+    sp = sub.add_parser("sweep", help="design-space sweep from a YAML file (resumable; local pool or Dask)",
                                description="Evaluate every point of a sweep file into a result store and one tidy "
                                            "table (CSV, and Parquet when pyarrow is installed).")
     sp.add_argument("file", help="sweep YAML file (workloads, devices, base, grid, points)")
@@ -101,7 +122,9 @@ def register(subparsers) -> None:
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_sweep)
 
-    sp = subparsers.add_parser("size", help="size tile arrays for a workload: Pareto front and a recommended design",
+
+def add_size(sub) -> None:
+    sp = sub.add_parser("size", help="size tile arrays for a workload: Pareto front and a recommended design",
                                description="Search array size, bits per cell, ADC bits, columns per ADC and tile budget; "
                                            "print the Pareto front (energy, area, throughput, accuracy) and a "
                                            "recommended design, and say which constraint binds or why nothing fits.")
@@ -131,7 +154,9 @@ def register(subparsers) -> None:
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_size)
 
-    sp = subparsers.add_parser("bench", help="regenerate the benchmark report (every workload x device, published accelerators)",
+
+def add_bench(sub) -> None:
+    sp = sub.add_parser("bench", help="regenerate the benchmark report (every workload x device, published accelerators)",
                                description="Every built-in workload on every device (default architecture), beside the "
                                            "published accelerators of seed 002's Table II: Markdown, CSV and plots.")
     sp.add_argument("--out", default="reports/bench", help="output folder (default: reports/bench)")
@@ -145,3 +170,7 @@ def register(subparsers) -> None:
 def sizing_objectives() -> tuple[str, ...]:
     from archsim.explore.sizing import OBJECTIVES
     return tuple(OBJECTIVES)
+
+
+#: command -> the function adding it to ``archsim``'s subcommands
+COMMANDS = {"validate": add_validate, "sweep": add_sweep, "size": add_size, "bench": add_bench}
