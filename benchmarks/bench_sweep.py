@@ -1,11 +1,11 @@
 """Design points per second of ``archsim sweep`` on ResNet-50: in-process, a local pool, a Dask local cluster.
 
-Two sweeps of ResNet-50 on SONOS, each run end to end through :func:`archsim.sweep.run_sweep` (validation,
+Two sweeps of ResNet-50 on SONOS, each run end to end through :func:`archsim.explore.run.run_sweep` (validation,
 executor, one SQLite transaction per finished point, the CSV table) into a fresh folder:
 
 * ``sizing``: the design space ``archsim size`` searches (rows = cols 64..1024, bits per cell 1..7, ADC 4-10 bits,
-  columns per ADC 1-64, tile budgets 1x/2x/4x): 1,680 points, many sharing a mapping (the per-process
-  mapping memo reuses it);
+  columns per ADC 1-64, tile budgets 1x/2x/4x): 1,680 points, many sharing a mapping (the run's
+  EvalCache reuses it; each run starts with a fresh one);
 * ``distinct``: every point a different mapping (rows, cols, arrays per tile, input and weight bits): the
   worst case for the memo.
 
@@ -34,7 +34,10 @@ import techlib  # noqa: E402
 from archsim import Architecture, api  # noqa: E402
 from archsim.report import tables as report  # noqa: E402
 from archsim.explore import sizing  # noqa: E402
-from archsim.explore import sweep  # noqa: E402
+from archsim.explore.executors import default_workers  # noqa: E402
+from archsim.explore.points import ARCH_KEYS, EvalCache, config_from_arch  # noqa: E402
+from archsim.explore.run import SweepRun, run_sweep  # noqa: E402
+from archsim.explore.spec import Sweep  # noqa: E402
 
 TARGET_PER_S = 10_000 / 60
 
@@ -48,17 +51,17 @@ def sizing_points(quick: bool) -> list[dict]:
 
 
 def distinct_points(quick: bool) -> list[dict]:
-    base = sweep.config_from_arch("resnet50", Architecture(device="sonos"))
+    base = config_from_arch("resnet50", Architecture(device="sonos"))
     grid = itertools.product((128, 256, 512), (128, 256), (4, 8, 16, 32), (4, 6, 8, 10, 12), (6, 8))
     cfgs = [dict(base, rows=r, cols=c, arrays_per_tile=a, input_bits=i, weight_bits=w) for r, c, a, i, w in grid]
     return cfgs[::4] if quick else cfgs
 
 
-def time_run(cfgs, name, out_root: Path, **kw) -> tuple[float, sweep.SweepRun]:
-    s = sweep.Sweep(name=name, file=f"<{name}>", configs=tuple(cfgs))
+def time_run(cfgs, name, out_root: Path, **kw) -> tuple[float, SweepRun]:
+    s = Sweep(name=name, file=f"<{name}>", configs=tuple(cfgs))
     out = out_root / f"{name}_{kw.get('workers', 'dask')}_{len(os.listdir(out_root))}"
     t0 = time.perf_counter()
-    run = sweep.run_sweep(s, out=out, progress=False, formats="csv", **kw)
+    run = run_sweep(s, out=out, progress=False, formats="csv", **kw)
     dt = time.perf_counter() - t0
     assert run.computed == len(cfgs), (run.computed, len(cfgs))
     return dt, run
@@ -66,7 +69,7 @@ def time_run(cfgs, name, out_root: Path, **kw) -> tuple[float, sweep.SweepRun]:
 
 def numpy_flat_per_point(cfgs) -> float:
     """Seconds per point of the flat estimate in numpy: sum(MACs x energy/op) for each point's device."""
-    wl = sweep.cached_workload("resnet50")
+    wl = EvalCache().workload("resnet50")
     macs = wl.mvm_table()["macs"].to_numpy(dtype=float)
     e_op = {}
     for c in cfgs:
@@ -88,7 +91,7 @@ def api_per_point(cfgs, n: int) -> float:
     sample = cfgs[:: max(1, len(cfgs) // n)][:n]
     t0 = time.perf_counter()
     for c in sample:
-        a = Architecture(**{k: c[k] for k in sweep.ARCH_KEYS})
+        a = Architecture(**{k: c[k] for k in ARCH_KEYS})
         try:
             api.estimate(c["workload"], arch=a)
         except Exception:  # noqa: BLE001  (points that do not fit still cost their attempt)
@@ -130,7 +133,6 @@ def main(argv=None) -> int:
                              points_per_min=60 / naive, over_numpy_flat=naive / flat))
             runs = []
             for w in args.workers:
-                sweep._MAPPINGS.clear()  # each run starts with a cold mapping memo
                 dt, run = time_run(cfgs, name, tmp, workers=w)
                 runs.append(run)
                 rows.append(dict(sweep=name, points=len(cfgs), executor=run.executor, workers=w, seconds=dt,
@@ -153,7 +155,7 @@ def main(argv=None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     df = pd.DataFrame(rows)
-    cpus = sweep.default_workers()
+    cpus = default_workers()
     try:
         load = "load average before/after %.1f/%.1f (other jobs share the cores)" % (load0, os.getloadavg()[0])
     except (AttributeError, OSError):

@@ -7,6 +7,7 @@ import pytest
 
 from archsim.cli import main as cli
 from archsim.explore import sizing
+from archsim.report.pareto import pareto_mask
 from archsim.model.arch import Architecture
 from archsim.model.errors import ArchsimError
 
@@ -36,7 +37,7 @@ def test_pareto_mask_matches_brute_force_with_ties():
     for senses in (["min", "min"], ["min", "max", "max"], ["min", "min", "max", "max"]):
         v = rng.integers(0, 6, size=(60, len(senses))).astype(float)  # many ties and duplicates
         v[rng.integers(0, 60, 3), 0] = np.nan
-        got = np.flatnonzero(sizing.pareto_mask(v, senses))
+        got = np.flatnonzero(pareto_mask(v, senses))
         worst = np.where(np.array(senses) == "min", np.inf, -np.inf)
         vv = np.where(np.isnan(v), worst, v)
         assert list(got) == _brute_front(vv.tolist(), senses)
@@ -64,8 +65,8 @@ def test_search_space_contents(free):
     assert set(t["rows"]) == {64, 128, 256} and (t["rows"] == t["cols"]).all()
     assert set(t["budget"]) == {"1x", "2x"}
     # budget k: the most square mesh holding k times the tiles the mapping needs
-    from archsim.explore import sweep
-    wl = sweep.cached_workload("lenet5")
+    from archsim.explore.points import EvalCache
+    wl = EvalCache().workload("lenet5")
     for (r, b), g in t.groupby(["rows", "bits_per_cell"]):
         need = sizing.tiles_needed(wl, BASE.replace(rows=int(r), cols=int(r), bits_per_cell=int(b)))
         for k in (1, 2):

@@ -19,7 +19,11 @@ import pytest
 from archsim import api
 from archsim.cli import main as cli
 from archsim.mapping import layout as mapping
-from archsim.explore import sweep
+from archsim.explore import run as sweep_run
+from archsim.explore.points import ARCH_KEYS, CONFIG_KEYS, MAPPING_KEYS, EvalCache, _plain, config_from_arch, \
+    evaluate_point, point_key, result_json
+from archsim.explore.run import STORE_NAME, resolve_formats, run_points, run_sweep
+from archsim.explore.spec import load_sweep
 from archsim.model import arch as A
 from archsim.model.errors import ArchsimError
 from archsim.explore.store import Store
@@ -62,46 +66,63 @@ def _bits(df: pd.DataFrame) -> list:
 # sweep files and keys
 
 def test_sweep_file_expands_grid_points_workloads_devices(tmp_path):
-    s = sweep.load_sweep(_write(tmp_path, SMALL))
+    s = load_sweep(_write(tmp_path, SMALL))
     assert s.name == "small" and len(s) == 2 * 2 * (4 + 2)
     first = s.configs[0]
     assert (first["workload"], first["device"], first["rows"], first["adc_bits"]) == ("lenet5", "sonos", 64, 6)
     assert s.configs[1]["adc_bits"] == 8  # the last grid key varies fastest
     assert all(c["arrays_per_tile"] == 4 for c in s.configs)
-    assert set(s.configs[0]) == set(sweep.CONFIG_KEYS)  # every architecture key, defaults filled in
+    assert set(s.configs[0]) == set(CONFIG_KEYS)  # every architecture key, defaults filled in
     assert len(set(s.keys)) == len(s)
 
 
 def test_point_key_is_stable_and_canonical():
     a = A.Architecture(device="sonos", rows=256, cols=256)
-    c = sweep.config_from_arch("resnet50", a)
+    c = config_from_arch("resnet50", a)
     shuffled = dict(reversed(list(c.items())))
-    assert sweep.point_key(c) == sweep.point_key(shuffled)
-    assert sweep.point_key(sweep.config_from_arch("ResNet-50", a)) == sweep.point_key(c)  # aliases fold
-    assert sweep.point_key(dict(c, adc_bits=6)) != sweep.point_key(c)
-    assert re.fullmatch(r"[0-9a-f]{64}", sweep.point_key(c))
+    assert point_key(c) == point_key(shuffled)
+    assert point_key(config_from_arch("ResNet-50", a)) == point_key(c)  # aliases fold
+    assert point_key(dict(c, adc_bits=6)) != point_key(c)
+    assert re.fullmatch(r"[0-9a-f]{64}", point_key(c))
 
 
 def test_duplicate_points_are_dropped(tmp_path):
-    s = sweep.load_sweep(_write(tmp_path, "workloads: lenet5\npoints: [{rows: 64}, {rows: 64}, {}, {rows: 128, cols: 128}]\n"))
+    s = load_sweep(_write(tmp_path, "workloads: lenet5\npoints: [{rows: 64}, {rows: 64}, {}, {rows: 128, cols: 128}]\n"))
     assert len(s) == 2 and s.duplicates == 2  # rows = cols = 128 are the defaults: the same design as {}
 
 
 def test_point_results_equal_the_api(tmp_path):
-    s = sweep.load_sweep(_write(tmp_path, SMALL))
+    s = load_sweep(_write(tmp_path, SMALL))
     n_ok = 0
+    cache = EvalCache()
     for cfg in s.configs:
-        res = sweep.evaluate_point(cfg)
-        again = sweep.evaluate_point(cfg, use_cache=False)
+        res = evaluate_point(cfg, cache=cache)
+        again = evaluate_point(cfg)  # no cache: built and mapped afresh
         assert res == again
         if "error" in res:
             assert res["error"].startswith("point ") and "\n" not in res["error"]
             continue
-        a = A.from_dict({k: cfg[k] for k in sweep.ARCH_KEYS})
+        a = A.from_dict({k: cfg[k] for k in ARCH_KEYS})
         est = api.estimate(cfg["workload"], arch=a, task=cfg["task"])
-        assert sweep._plain(est.summary) == res["summary"]
+        assert _plain(est.summary) == res["summary"]
         n_ok += 1
     assert n_ok == 16
+
+
+def test_eval_cache_reuses_a_mapping_and_changes_no_number(tmp_path):
+    """A cache passed in shares one mapping between designs that agree on MAPPING_KEYS; results are those
+    of a run without it, and nothing is left behind in a module."""
+    s = load_sweep(_write(tmp_path, "workloads: lenet5\ndevices: sonos\ngrid: {adc_bits: [4, 6, 8], cols_per_adc: [4, 8]}\n"))
+    cache = EvalCache()
+    assert [evaluate_point(c, cache=cache) for c in s.configs] == [evaluate_point(c) for c in s.configs]
+    assert len(cache._workloads) == 1 and len(cache._mappings) == 1
+    small = EvalCache(max_mappings=2)
+    for r in (64, 128, 256):
+        evaluate_point(dict(s.configs[0], rows=r, cols=r), cache=small)
+    assert len(small._mappings) == 2  # the oldest mapping dropped
+    cache = EvalCache()
+    assert run_points(s.configs, workers=1, cache=cache) == {point_key(c): evaluate_point(c) for c in s.configs}
+    assert len(cache._mappings) == 1
 
 
 def _property_reads(name: str) -> set[str]:
@@ -121,7 +142,7 @@ def test_mapping_cache_keys_cover_what_mapping_reads():
         elif isinstance(getattr(A.Architecture, r, None), property):
             keys |= {k for k in _property_reads(r) if k in A.KEY_BY_NAME}
     keys.discard("source")
-    assert keys <= set(sweep.MAPPING_KEYS), f"mapping.py reads {sorted(keys - set(sweep.MAPPING_KEYS))}"
+    assert keys <= set(MAPPING_KEYS), f"mapping.py reads {sorted(keys - set(MAPPING_KEYS))}"
 
 
 def test_mapping_unchanged_by_the_other_keys(small_lenet):
@@ -129,7 +150,7 @@ def test_mapping_unchanged_by_the_other_keys(small_lenet):
     base = A.Architecture(device="sonos", rows=64, cols=64, tiles=12)
     m0 = mapping.map_workload(small_lenet, base)
     for key in A.KEYS:
-        if key.name in sweep.MAPPING_KEYS:
+        if key.name in MAPPING_KEYS:
             continue
         cands = [c for c in key.choices if c != key.default] if key.choices else []
         if key.kind in ("int", "float"):
@@ -181,7 +202,7 @@ MALFORMED = [
 def test_malformed_sweep_files(tmp_path, label, text, key):
     p = _write(tmp_path, text, f"{label}.yaml")
     with pytest.raises(ArchsimError) as ei:
-        sweep.load_sweep(p)
+        load_sweep(p)
     msg = str(ei.value)
     assert "\n" not in msg
     assert str(p) in msg and key in msg, msg
@@ -203,15 +224,15 @@ def test_store_round_trips_float64_bit_for_bit(tmp_path):
     vals = list(rng.standard_normal(200) * 10.0 ** rng.integers(-300, 300, 200))
     vals += [5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 0.1, 1 / 3, -0.0, float("nan"), float("inf")]
     with Store(tmp_path / "r.sqlite") as st:
-        k = sweep.point_key({"workload": "x"})
-        assert st.put(k, {"workload": "x"}, sweep.result_json({"summary": {"v": vals}}))
-        assert not st.put(k, {"workload": "x"}, sweep.result_json({"summary": {"v": [0.0]}}))  # never twice
+        k = point_key({"workload": "x"})
+        assert st.put(k, {"workload": "x"}, result_json({"summary": {"v": vals}}))
+        assert not st.put(k, {"workload": "x"}, result_json({"summary": {"v": [0.0]}}))  # never twice
         back = st.get_many([k])[k]["summary"]["v"]
     assert [struct.pack("<d", v) for v in back] == [struct.pack("<d", v) for v in vals]
 
 
 def test_sweep_table_columns_and_errors(tmp_path):
-    run = sweep.run_sweep(_write(tmp_path, SMALL), out=tmp_path / "o", workers=1, progress=False, formats="csv")
+    run = run_sweep(_write(tmp_path, SMALL), out=tmp_path / "o", workers=1, progress=False, formats="csv")
     t = run.table
     assert run.total == 24 and run.computed == 24 and run.failed == 8
     assert list(t.columns[:4]) == ["key", "workload", "device", "task"]
@@ -228,23 +249,23 @@ def test_sweep_table_columns_and_errors(tmp_path):
 
 
 def test_parquet_requested_without_pyarrow_is_one_line(monkeypatch, tmp_path):
-    monkeypatch.setattr(sweep, "parquet_available", lambda: False)
+    monkeypatch.setattr(sweep_run, "parquet_available", lambda: False)
     with pytest.raises(ArchsimError, match="pyarrow"):
-        sweep.run_sweep(_write(tmp_path, SMALL), out=tmp_path / "o", workers=1, formats="parquet", progress=False)
-    assert sweep.resolve_formats("auto") == (["csv"], "Parquet skipped: pyarrow is not installed")
+        run_sweep(_write(tmp_path, SMALL), out=tmp_path / "o", workers=1, formats="parquet", progress=False)
+    assert resolve_formats("auto") == (["csv"], "Parquet skipped: pyarrow is not installed")
 
 
 def test_existing_store_needs_resume_and_same_model(tmp_path):
     p = _write(tmp_path, "workloads: [lenet5]\ngrid: {adc_bits: [6, 8]}\n")
-    sweep.run_sweep(p, out=tmp_path / "o", workers=1, progress=False, formats="csv")
+    run_sweep(p, out=tmp_path / "o", workers=1, progress=False, formats="csv")
     with pytest.raises(ArchsimError, match="--resume"):
-        sweep.run_sweep(p, out=tmp_path / "o", workers=1, progress=False, formats="csv")
-    again = sweep.run_sweep(p, out=tmp_path / "o", workers=1, progress=False, formats="csv", resume=True)
+        run_sweep(p, out=tmp_path / "o", workers=1, progress=False, formats="csv")
+    again = run_sweep(p, out=tmp_path / "o", workers=1, progress=False, formats="csv", resume=True)
     assert (again.reused, again.computed) == (2, 0)
-    with Store(tmp_path / "o" / sweep.STORE_NAME) as st:
+    with Store(tmp_path / "o" / STORE_NAME) as st:
         st.meta_set("model_fingerprint", "0" * 64)
     with pytest.raises(ArchsimError, match="another archsim model"):
-        sweep.run_sweep(p, out=tmp_path / "o", workers=1, progress=False, formats="csv", resume=True)
+        run_sweep(p, out=tmp_path / "o", workers=1, progress=False, formats="csv", resume=True)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -252,12 +273,12 @@ def test_existing_store_needs_resume_and_same_model(tmp_path):
 
 def test_same_results_bit_for_bit_across_executors(tmp_path):
     p = _write(tmp_path, SMALL)
-    runs = {w: sweep.run_sweep(p, out=tmp_path / f"w{w}", workers=w, progress=False, formats="csv") for w in (1, 2)}
+    runs = {w: run_sweep(p, out=tmp_path / f"w{w}", workers=w, progress=False, formats="csv") for w in (1, 2)}
     import distributed  # noqa: F401  (the test extra installs dask[distributed])
     from distributed import LocalCluster
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
-        runs["dask"] = sweep.run_sweep(p, out=tmp_path / "dask", scheduler=cluster.scheduler_address,
+        runs["dask"] = run_sweep(p, out=tmp_path / "dask", scheduler=cluster.scheduler_address,
                                        progress=False, formats="csv")
     assert runs["dask"].executor == "dask" and runs[2].executor == "process pool"
     ref = runs[1]
@@ -286,10 +307,10 @@ grid:
 
 def test_resume_after_sigkill_loses_nothing_and_duplicates_nothing(tmp_path):
     p = _write(tmp_path, RESUME)
-    total = len(sweep.load_sweep(p))
+    total = len(load_sweep(p))
     assert total == 360
     out = tmp_path / "o"
-    db = out / sweep.STORE_NAME
+    db = out / STORE_NAME
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-m", "archsim.cli", "sweep", str(p), "--out", str(out), "--workers", "1",
                              "--no-progress"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -312,24 +333,24 @@ def test_resume_after_sigkill_loses_nothing_and_duplicates_nothing(tmp_path):
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
     with Store(db) as st:
-        assert st.verify() == []
+        assert st.verify(point_key) == []
         before = len(st)
     assert 25 <= before < total, "the sweep finished before it could be killed: make it longer"
 
-    run = sweep.run_sweep(p, out=out, workers=2, resume=True, progress=False, formats="csv")
+    run = run_sweep(p, out=out, workers=2, resume=True, progress=False, formats="csv")
     assert run.reused == before and run.computed == total - before
     t = run.table
-    assert len(t) == total and t["key"].is_unique and set(t["key"]) == set(sweep.load_sweep(p).keys)
+    assert len(t) == total and t["key"].is_unique and set(t["key"]) == set(load_sweep(p).keys)
     assert t["error"].isna().all()
     with Store(db) as st:
-        assert st.verify() == [] and len(st) == total
+        assert st.verify(point_key) == [] and len(st) == total
     # the rows written before the kill are the same as a fresh computation
     for _, row in t.sample(10, random_state=0).iterrows():
-        cfg = next(c for c in sweep.load_sweep(p).configs if sweep.point_key(c) == row["key"])
-        res = sweep.evaluate_point(cfg)["summary"]
+        cfg = next(c for c in load_sweep(p).configs if point_key(c) == row["key"])
+        res = evaluate_point(cfg)["summary"]
         assert struct.pack("<d", res["energy_per_inference_J"]) == struct.pack("<d", row["energy_per_inference_J"])
     # a third run computes nothing
-    again = sweep.run_sweep(p, out=out, workers=1, resume=True, progress=False, formats="csv")
+    again = run_sweep(p, out=out, workers=1, resume=True, progress=False, formats="csv")
     assert (again.reused, again.computed) == (total, 0)
 
 
@@ -337,8 +358,8 @@ def test_resume_after_sigkill_loses_nothing_and_duplicates_nothing(tmp_path):
 # the benchmark report
 
 def test_published_accelerators_as_in_seed_002():
-    from archsim.report import plots
-    pub = plots.published_accelerators().set_index("accelerator")
+    from archsim.explore import bench
+    pub = bench.published_accelerators().set_index("accelerator")
     assert list(pub.index) == ["NVIDIA T4", "Google TPU v1", "Habana Goya HL-1000", "DaDianNao", "UNPU",
                                "Ref. 122 mixed-signal"]
     assert pub.loc["NVIDIA T4", ["tops", "tops_peak", "tops_per_W", "tops_per_mm2"]].tolist() == [22.2, 130, 0.32, 0.04]
@@ -349,19 +370,20 @@ def test_published_accelerators_as_in_seed_002():
 
 
 def test_bench_report_small(monkeypatch, tmp_path):
+    from archsim.explore import bench
     from archsim.report import plots
-    monkeypatch.setattr(plots._workloads, "names", lambda: ["lenet5", "mlp"])
-    monkeypatch.setattr(plots.techlib, "device_names", lambda: ["reram", "sonos"])
-    res = plots.write_bench_report(tmp_path / "bench", workers=1, plots=plots.matplotlib_available(),
+    monkeypatch.setattr(bench._workloads, "names", lambda: ["lenet5", "mlp"])
+    monkeypatch.setattr(bench.techlib, "device_names", lambda: ["reram", "sonos"])
+    res = bench.write_bench_report(tmp_path / "bench", workers=1, plots=plots.matplotlib_available(),
                                    accuracy=True)
     names = {p.name for p in res.files}
     assert {"bench.md", "bench.csv"} <= names
     if plots.matplotlib_available():
         assert {"energy_breakdown.png", "efficiency_pareto.png"} <= names
     md = (tmp_path / "bench" / "bench.md").read_text()
-    assert "2 operations" in md and plots.ACCURACY_NOTE in md and "Accuracy versus ADC bits: not plotted" in md
+    assert "2 operations" in md and bench.ACCURACY_NOTE in md and "Accuracy versus ADC bits: not plotted" in md
     csv = pd.read_csv(tmp_path / "bench" / "bench.csv")
     assert (csv["kind"] == "archsim").sum() == 4 and (csv["kind"] == "published").sum() == 6
     # both networks ship trained weights: simulated accuracy on MNIST, near their float accuracy
     assert (csv.loc[csv["kind"] == "archsim", "accuracy"] > 0.95).all()
-    assert (csv.loc[csv["kind"] == "archsim", "accuracy_note"] == plots.ACCURACY_NOTE).all()
+    assert (csv.loc[csv["kind"] == "archsim", "accuracy_note"] == bench.ACCURACY_NOTE).all()

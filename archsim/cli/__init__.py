@@ -1,3 +1,8 @@
-"""The ``archsim`` command line: ``main`` (the parser and the commands on one design) and ``explore``
-(sweep, size, bench).  Bad input prints one line and exits with status 2.
+"""The ``archsim`` command line, one module per command group.
+
+``main`` builds the parser and runs a command; ``args`` turns the arguments the commands share into the
+flow's objects (architecture, network, data, simulation settings); ``design`` holds the commands on one
+design (list, estimate, compare, export), ``accuracy`` the Monte Carlo accuracy command and ``explore``
+the commands over many designs (validate, sweep, size, bench).  Bad input prints one line and exits with
+status 2.
 """

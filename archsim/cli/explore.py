@@ -1,11 +1,17 @@
-"""Command line for sweeps, sizing and benchmark tables: ``archsim sweep | size | bench``.
+"""Commands over many designs: ``archsim validate | sweep | size | bench``.
 
-:func:`register` adds the three subcommands to ``archsim``'s parser (``archsim/cli.py`` calls it).
-Each command returns an exit code; bad input raises :class:`ArchsimError` (one line, exit 2).
+``validate`` regenerates the report against published figures; ``sweep`` evaluates a sweep file into a
+resumable store and one table; ``size`` searches array sizes for a workload (Pareto front and a
+recommended design); ``bench`` regenerates the benchmark report.  Each command returns an exit code; bad
+input raises :class:`ArchsimError` (one line, exit 2).
 """
 from __future__ import annotations
 
+import pandas as pd
+
+from archsim.cli.args import _arch_from_args
 from archsim.model.errors import ArchsimError
+from archsim.report import tables as report
 
 
 def _int_list(text: str, flag: str) -> list[int]:
@@ -18,20 +24,32 @@ def _int_list(text: str, flag: str) -> list[int]:
     return vals
 
 
+def cmd_validate(args) -> int:
+    from archsim.explore import validate
+    files = validate.write_report(args.out, accuracy=not args.no_accuracy)
+    df = pd.read_csv(files[1]) if args.verbose else None
+    print("wrote " + ", ".join(map(str, files)))
+    if df is not None:
+        print(report.to_text(df[["source", "figure", "unit", "published", "archsim", "ratio"]]))
+    return 0
+
+
 def cmd_sweep(args) -> int:
-    from archsim.explore import sweep
+    from archsim.explore.executors import default_workers, make_executor
+    from archsim.explore.run import resolve_formats, run_sweep
+    from archsim.explore.spec import load_sweep
     if args.workers is not None and args.workers < 1:
         raise ArchsimError(f"--workers {args.workers}: allowed 1 or more")
-    s = sweep.load_sweep(args.file)
-    sweep.resolve_formats(args.format)  # --format parquet without pyarrow fails before any output
+    s = load_sweep(args.file)
+    resolve_formats(args.format)  # --format parquet without pyarrow fails before any output
     if args.scheduler:
-        sweep.make_executor(args.workers, args.scheduler)  # without the Dask extra: fail now
+        make_executor(args.workers, args.scheduler)  # without the Dask extra: fail now
     dup = f", {s.duplicates} duplicate points dropped" if s.duplicates else ""
     where = f"Dask cluster {args.scheduler}" if args.scheduler else (
-        f"{args.workers or sweep.default_workers()} local worker(s)")
+        f"{args.workers or default_workers()} local worker(s)")
     print(f"sweep {s.name}: {len(s)} points{dup}; {where}")
-    run = sweep.run_sweep(s, out=args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
-                          formats=args.format, progress=not args.no_progress)
+    run = run_sweep(s, out=args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
+                    formats=args.format, progress=not args.no_progress)
     rate = run.computed / run.seconds if run.seconds > 0 and run.computed else 0.0
     print(f"{run.total} points: {run.reused} already in the store, {run.computed} computed "
           f"({rate:,.0f} points/s), {run.failed} with an error (see the 'error' column)")
@@ -42,12 +60,10 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_size(args) -> int:
-    from archsim.cli import main as _cli
-    from archsim.report import tables as report
     from archsim.explore import sizing
     if args.workers is not None and args.workers < 1:
         raise ArchsimError(f"--workers {args.workers}: allowed 1 or more")
-    base = _cli._arch_from_args(args)
+    base = _arch_from_args(args)
     if args.device:
         base = base.replace(device=args.device)
     cons = sizing.Constraints(min_accuracy=args.min_accuracy, min_fps=args.min_fps, max_area_mm2=args.max_area_mm2,
@@ -74,11 +90,10 @@ def cmd_size(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from archsim.report import plots
+    from archsim.explore.bench import write_bench_report
     if args.workers is not None and args.workers < 1:
         raise ArchsimError(f"--workers {args.workers}: allowed 1 or more")
-    res = plots.write_bench_report(args.out, workers=args.workers, plots=not args.no_plots,
-                                   accuracy=not args.no_accuracy)
+    res = write_bench_report(args.out, workers=args.workers, plots=not args.no_plots, accuracy=not args.no_accuracy)
     print(res.summary_text())
     print("wrote " + ", ".join(map(str, res.files)))
     for n in res.notes:
@@ -86,9 +101,16 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def register(subparsers) -> None:
-    """Add ``sweep``, ``size`` and ``bench`` to ``archsim``'s subcommands."""
-    sp = subparsers.add_parser("sweep", help="design-space sweep from a YAML file (resumable; local pool or Dask)",
+def add_validate(sub) -> None:
+    sp = sub.add_parser("validate", help="regenerate the validation report against published figures")
+    sp.add_argument("--out", default="reports", help="folder for validation.md and validation.csv (default: reports)")
+    sp.add_argument("--verbose", "-v", action="store_true", help="also print the table")
+    sp.add_argument("--no-accuracy", action="store_true", help="skip the accuracy claims (Monte Carlo, about a minute)")
+    sp.set_defaults(func=cmd_validate)
+
+
+def add_sweep(sub) -> None:
+    sp = sub.add_parser("sweep", help="design-space sweep from a YAML file (resumable; local pool or Dask)",
                                description="Evaluate every point of a sweep file into a result store and one tidy "
                                            "table (CSV, and Parquet when pyarrow is installed).")
     sp.add_argument("file", help="sweep YAML file (workloads, devices, base, grid, points)")
@@ -100,7 +122,9 @@ def register(subparsers) -> None:
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_sweep)
 
-    sp = subparsers.add_parser("size", help="size tile arrays for a workload: Pareto front and a recommended design",
+
+def add_size(sub) -> None:
+    sp = sub.add_parser("size", help="size tile arrays for a workload: Pareto front and a recommended design",
                                description="Search array size, bits per cell, ADC bits, columns per ADC and tile budget; "
                                            "print the Pareto front (energy, area, throughput, accuracy) and a "
                                            "recommended design, and say which constraint binds or why nothing fits.")
@@ -130,7 +154,9 @@ def register(subparsers) -> None:
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_size)
 
-    sp = subparsers.add_parser("bench", help="regenerate the benchmark report (every workload x device, published accelerators)",
+
+def add_bench(sub) -> None:
+    sp = sub.add_parser("bench", help="regenerate the benchmark report (every workload x device, published accelerators)",
                                description="Every built-in workload on every device (default architecture), beside the "
                                            "published accelerators of seed 002's Table II: Markdown, CSV and plots.")
     sp.add_argument("--out", default="reports/bench", help="output folder (default: reports/bench)")
@@ -144,3 +170,7 @@ def register(subparsers) -> None:
 def sizing_objectives() -> tuple[str, ...]:
     from archsim.explore.sizing import OBJECTIVES
     return tuple(OBJECTIVES)
+
+
+#: command -> the function adding it to ``archsim``'s subcommands
+COMMANDS = {"validate": add_validate, "sweep": add_sweep, "size": add_size, "bench": add_bench}

@@ -9,13 +9,15 @@
   count (spare tiles hold copies of the slowest layers, so a larger budget buys throughput with area),
 
 every other architecture key fixed (defaults, ``--arch``, ``--preset``, ``--set``).  Each design is a sweep
-point (:mod:`archsim.sweep`), evaluated on the same executors.  Objectives: energy per inference (min),
-area (min), inferences per second (max) and, when an accuracy model is plugged in, accuracy (max).
+point (:mod:`archsim.explore.points`), evaluated on the same executors (:func:`archsim.explore.run.run_points`).
+Objectives: energy per inference (min), area (min), inferences per second (max) and, when an accuracy model
+is plugged in, accuracy (max).
 
 Accuracy comes from an ``accuracy_fn(config) -> float | None`` (``config`` is the point's flat configuration
-dict); :func:`default_accuracy_fn` returns the project's model once the Monte Carlo simulator provides one,
-and ``None`` until then.  The front is that of the designs meeting every constraint; the recommended design
-is the best of them on one objective (``--objective``, least energy by default), ties broken by the others.
+dict); :func:`default_accuracy_fn` returns the project's Monte Carlo model
+(:func:`archsim.sim.accuracy.sizing_accuracy`: None for a network without trained weights).  The front is
+that of the designs meeting every constraint; the recommended design is the best of them on one objective
+(``--objective``, least energy by default), ties broken by the others.
 """
 from __future__ import annotations
 
@@ -29,14 +31,15 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-import techlib
-
+from archsim.explore.points import EvalCache, config_from_arch, canonical_workload, point_key
+from archsim.explore.run import results_table, run_points
+from archsim.mapping import layout as _m
+from archsim.mapping.layout import resolve_bits_per_cell
 from archsim.model import arch as _arch
-from archsim.report import tables as report
-from archsim.explore import sweep
-from archsim.model.errors import ArchsimError
-from archsim.mapping.layout import map_workload, resolve_bits_per_cell
 from archsim.model.device import load_device
+from archsim.model.errors import ArchsimError
+from archsim.report import tables as report
+from archsim.report.pareto import pareto_mask
 
 #: objective -> (table column, sense, phrase)
 OBJECTIVES = {
@@ -137,40 +140,14 @@ def satisfies(df: pd.DataFrame, c: Constraint, limit: float) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Pareto front
-
-def pareto_mask(values, senses: Sequence[str]) -> np.ndarray:
-    """True for the rows of ``values`` (n x k) that no other row dominates.
-
-    ``senses[j]`` is ``"min"`` or ``"max"``.  Row j dominates row i when it is at least as good on every
-    objective and strictly better on one; equal rows do not dominate each other.  NaN counts as worst.
-    """
-    v = np.array(values, dtype=float, copy=True)
-    if v.ndim != 2 or v.shape[1] != len(senses):
-        raise ValueError("values must be n x len(senses)")
-    for j, s in enumerate(senses):
-        if s == "max":
-            v[:, j] = -v[:, j]
-        elif s != "min":
-            raise ValueError(f"sense {s!r}: allowed min or max")
-    v[np.isnan(v)] = np.inf
-    n = len(v)
-    keep = np.ones(n, dtype=bool)
-    for i in range(n):
-        le = np.all(v <= v[i], axis=1)
-        lt = np.any(v < v[i], axis=1)
-        if np.any(le & lt):
-            keep[i] = False
-    return keep
-
-
-# ---------------------------------------------------------------------------------------------------------------------
 # the search
 
 def design_points(workload: str, base: _arch.Architecture, space: SearchSpace = SearchSpace(),
-                  task: str = "inference") -> tuple[list[dict], dict[str, int]]:
-    """(configurations, {key: budget multiple}) of the search space around ``base``."""
-    wl = sweep.cached_workload(sweep.canonical_workload(workload))
+                  task: str = "inference", cache: EvalCache | None = None) -> tuple[list[dict], dict[str, int]]:
+    """(configurations, {key: budget multiple}) of the search space around ``base``; ``cache`` (default: a
+    new one) holds the workload built for the search, to share with the run that evaluates the points."""
+    cache = cache if cache is not None else EvalCache()
+    wl = cache.workload(canonical_workload(workload))
     dev = load_device(base.device)
     top = max_bits_per_cell(base, dev)
     bpcs = tuple(range(1, top + 1)) if space.bits_per_cell is None else tuple(space.bits_per_cell)
@@ -196,10 +173,10 @@ def design_points(workload: str, base: _arch.Architecture, space: SearchSpace = 
         for mult, adc, cpa in itertools.product(space.budgets, space.adc_bits, space.cols_per_adc):
             if cpa > rows:
                 continue
-            cfg = sweep.config_from_arch(workload, a0, task)
+            cfg = config_from_arch(workload, a0, task)
             cfg.update(adc_bits=adc, cols_per_adc=cpa, mesh=list(square_mesh(mult * min_tiles)))
             configs.append(cfg)
-            budget[sweep.point_key(cfg)] = mult
+            budget[point_key(cfg)] = mult
     if not configs:
         raise ArchsimError(f"size: no design in the search space holds {workload} "
                            f"(rows {list(space.rows)}, bits per cell {list(bpcs)})")
@@ -221,12 +198,8 @@ def max_bits_per_cell(base: _arch.Architecture, dev) -> int:
 
 def tiles_needed(wl, a: _arch.Architecture, dev=None) -> int:
     """Tiles the mapping of ``wl`` needs without replication (no placement: cheap for any size)."""
-    from archsim.mapping import layout as _m
-    try:
-        bpc = resolve_bits_per_cell(a, dev or load_device(a.device))
-        return sum(_m._tiles_for(_m._base_layer_map(l, a, bpc), 1, a) for l in wl.weighted_layers())
-    except AttributeError:  # mapping internals renamed: place it (slower for huge auto meshes)
-        return map_workload(wl, a.replace(replicate=False), dev).tiles_used
+    bpc = resolve_bits_per_cell(a, dev or load_device(a.device))
+    return sum(_m._tiles_for(_m._base_layer_map(l, a, bpc), 1, a) for l in wl.weighted_layers())
 
 
 def square_mesh(tiles: int) -> tuple[int, int]:
@@ -288,10 +261,11 @@ def size(workload: str, base: _arch.Architecture | None = None, constraints: Con
         what = "--min-accuracy" if constraints.min_accuracy is not None else "--objective accuracy"
         raise ArchsimError(f"{what}: no accuracy model was given (accuracy_fn=None); drop {what}, or pass "
                            f"accuracy_fn=archsim.explore.sizing.default_accuracy_fn() (Monte Carlo)")
-    configs, budget = design_points(workload, base, space, task)
-    results = sweep.run_points(configs, workers=workers, scheduler=scheduler, accuracy_fn=accuracy_fn,
-                               progress=progress, desc=f"size {workload}")
-    df = sweep.results_table(configs, results)
+    cache = EvalCache()
+    configs, budget = design_points(workload, base, space, task, cache)
+    results = run_points(configs, workers=workers, scheduler=scheduler, accuracy_fn=accuracy_fn,
+                         progress=progress, desc=f"size {workload}", cache=cache)
+    df = results_table(configs, results)
     df.insert(df.columns.get_loc("mesh") + 1, "budget", [f"{budget[k]}x" for k in df["key"]])
     if "accuracy" not in df:
         df["accuracy"] = np.nan

@@ -1,7 +1,7 @@
 """The result store of sweeps: SQLite (standard library), one row per design point, nothing lost.
 
 * One table ``points(key PRIMARY KEY, config, result, created)``: the stable key of the
-  configuration (:func:`archsim.sweep.point_key`), the configuration and the result as JSON text.
+  configuration (:func:`archsim.explore.points.point_key`), the configuration and the result as JSON text.
   JSON floats are written with ``repr``, so every float64 reads back bit for bit.
 * Every finished point is written in its own transaction (``BEGIN IMMEDIATE``;
   ``INSERT OR IGNORE``; ``COMMIT``): a row is all there or not there, and a point stored
@@ -18,7 +18,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 from archsim.model.errors import ArchsimError
 
@@ -129,9 +129,9 @@ class Store:
             raise ArchsimError(f"{self.path}: point {key[:12]} has a {what} that is not a JSON object")
         return v
 
-    def verify(self) -> list[str]:
-        """Problems found (empty when sound): SQLite's integrity check, JSON of every row, key = hash of config."""
-        from archsim.explore.sweep import point_key
+    def verify(self, key_of: Callable[[dict], str]) -> list[str]:
+        """Problems found (empty when sound): SQLite's integrity check, JSON of every row, and each key equal to
+        ``key_of(config)`` (the caller's key function, e.g. :func:`archsim.explore.points.point_key`)."""
         problems = [r[0] for r in self._con.execute("PRAGMA integrity_check") if r[0] != "ok"]
         for key, cfg, res in self._con.execute("SELECT key, config, result FROM points"):
             try:
@@ -140,7 +140,7 @@ class Store:
             except ValueError:
                 problems.append(f"point {key[:12]}: invalid JSON")
                 continue
-            if point_key(c) != key:
+            if key_of(c) != key:
                 problems.append(f"point {key[:12]}: key does not match its configuration")
             if not isinstance(r, dict) or not (("summary" in r) ^ ("error" in r)):
                 problems.append(f"point {key[:12]}: result is neither a summary nor an error")

@@ -1,0 +1,195 @@
+"""What the commands share: reading their arguments into architectures, networks, data and settings.
+
+Every helper turns command-line text into the objects the flow takes (an :class:`Architecture` from
+``--arch`` / ``--preset`` / ``--set``, a network from ``--workload`` or ``--model``, a time from ``--time``)
+and fails with one :class:`ArchsimError` line naming the flag and what is allowed.  The ``add_*``
+functions add the arguments several commands take, so each command group's module stays its own.
+"""
+from __future__ import annotations
+
+import yaml
+
+import techlib
+import workloads
+
+from archsim.cost.price import Estimate, evaluate
+from archsim.mapping.layout import map_workload
+from archsim.model import arch as _arch
+from archsim.model import presets
+from archsim.model.errors import ArchsimError
+from archsim.report import tables as report
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# arguments several commands take
+
+def add_network(sp) -> None:
+    g = sp.add_mutually_exclusive_group(required=True)
+    g.add_argument("--workload", "-w", help="built-in workload name (archsim list)")
+    g.add_argument("--model", "-m", metavar="FILE.onnx",
+                   help="your own network as an ONNX file, with its weights (pip install archsim[onnx])")
+    sp.add_argument("--input-shape", metavar="C,H,W",
+                    help="per-image input shape of a --model whose input has dynamic axes")
+
+
+def add_common(sp) -> None:
+    add_network(sp)
+    sp.add_argument("--arch", help="architecture YAML file")
+    sp.add_argument("--preset", help="a published architecture (archsim list): isaac, sonos_sandia, yao2020, ibm_pcm, dpe")
+    sp.add_argument("--cost-model", choices=("circuit", "lut"), help="override the architecture's cost_model")
+    sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one architecture key (repeatable)")
+    sp.add_argument("--task", choices=("inference", "training"), default="inference")
+    sp.add_argument("--out", help="folder for Markdown and CSV tables")
+
+
+def add_sim_args(sp, trials: int, samples: int) -> None:
+    sp.add_argument("--trials", type=int, default=trials, help=f"programmed chips to simulate (default {trials})")
+    sp.add_argument("--samples", type=int, default=samples, help=f"test images (default {samples})")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--time", help="time after programming for drift, e.g. 1d, 3600 (s), 1y")
+    sp.add_argument("--no-read-noise", action="store_true", help="switch read noise off")
+    sp.add_argument("--no-ir-drop", action="store_true",
+                    help="ideal wires even where the architecture sets r_wire_ohm, r_in_ohm, r_out_ohm")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# arguments to objects
+
+def _overrides(items: list[str] | None) -> dict:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ArchsimError(f"--set '{item}': write key=value; allowed keys: {', '.join(_arch.KEY_BY_NAME)}")
+        k, v = item.split("=", 1)
+        try:
+            out[k.strip()] = yaml.safe_load(v)
+        except yaml.YAMLError:
+            raise ArchsimError(f"--set '{item}': value is not a plain YAML scalar or list") from None
+    return out
+
+
+def _arch_from_args(args) -> _arch.Architecture:
+    if args.arch and getattr(args, "preset", None):
+        raise ArchsimError("--arch and --preset both given; choose one (use --set to change a preset's keys)")
+    if getattr(args, "preset", None):
+        a = presets.load(args.preset).architecture
+    else:
+        a = _arch.load(args.arch) if args.arch else _arch.Architecture()
+    changes = _overrides(args.set)
+    if getattr(args, "cost_model", None):
+        changes["cost_model"] = args.cost_model
+    for k in changes:
+        if k not in _arch.KEY_BY_NAME:
+            raise ArchsimError(f"--set: unknown key '{k}'; allowed keys: {', '.join(_arch.KEY_BY_NAME)}")
+    return a.replace(**changes) if changes else a
+
+
+def _devices(text: str) -> list[str]:
+    names = [d.strip() for d in text.split(",") if d.strip()]
+    if not names:
+        raise ArchsimError(f"--devices '{text}': give a comma-separated list; choose from: {', '.join(techlib.device_names())}")
+    for d in names:
+        techlib.device(d)  # unknown names fail here, before any work
+    return names
+
+
+TIME_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0, "y": 31557600.0}
+
+
+def _parse_time(text: str) -> float:
+    import re
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([smhdwy]?)\s*", str(text))
+    if not m:
+        raise ArchsimError(f"--time '{text}': write a number with an optional unit s, m, h, d, w or y (e.g. 1d, 3600)")
+    return float(m.group(1)) * TIME_UNITS[m.group(2) or "s"]
+
+
+def _shape(text: str | None):
+    if not text:
+        return None
+    try:
+        dims = tuple(int(v) for v in str(text).replace("x", ",").split(",") if v.strip())
+    except ValueError:
+        dims = ()
+    if len(dims) not in (1, 3) or min(dims) < 1:
+        raise ArchsimError(f"--input-shape '{text}': write C,H,W or F (per image, no batch axis), e.g. 1,28,28")
+    return dims
+
+
+def _network(args):
+    """``(workload, builtin)`` from ``--workload NAME`` or ``--model FILE.onnx``."""
+    model = getattr(args, "model", None)
+    if model:
+        from archsim.io.onnx import load_onnx
+        return load_onnx(model, input_shape=_shape(getattr(args, "input_shape", None))), False
+    if getattr(args, "input_shape", None):
+        raise ArchsimError("--input-shape applies to --model FILE.onnx, not to a built-in --workload")
+    return workloads.get(args.workload), True
+
+
+def _floats(text: str | None, flag: str):
+    if text is None:
+        return None
+    try:
+        vals = [float(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        vals = []
+    if not vals:
+        raise ArchsimError(f"{flag} '{text}': write a number or one number per channel, comma-separated")
+    return vals[0] if len(vals) == 1 else vals
+
+
+def _accuracy_inputs(wl, builtin: bool, samples: int, seed: int, data: str | None = None, normalize: str = "0-1",
+                     mean=None, std=None):
+    """``(workload with weights, x, y, what_weights)``: a network's own weights (an ONNX model's, or
+    the shipped trained ones of a built-in) and its data (``--data``, else the real test set of its
+    data set); without labelled data, fidelity on synthetic inputs; without weights, random ones."""
+    import workloads as W
+    from archsim.io import data as D
+    from archsim.sim.accuracy import synthetic_inputs
+    from archsim.sim.forward import random_weights
+    if wl.has_weights:
+        weighted, own = wl, "its own weights"
+    elif builtin and W.weights_path(wl.name).exists():
+        weighted, own = W.with_weights(wl), "trained weights"
+    else:
+        weighted, own = None, ""
+    if data:
+        if weighted is None:
+            what = f"workload {wl.name} has no trained weights" if builtin else \
+                f"model {wl.name} carries no weight values (exported structure only)"
+            raise ArchsimError(f"--data {data}: {what} to measure accuracy with")
+        x, y = D.load_npz(data, workload=weighted, normalize=normalize, mean=mean, std=std)
+        return weighted, x[:samples], y[:samples], own
+    if weighted is not None and wl.dataset in D.DATASETS:
+        x, y = D.for_workload(weighted, "test", limit=samples)
+        return weighted, x, y, own
+    if weighted is not None:
+        return weighted, synthetic_inputs(weighted, samples, seed=seed), None, own
+    wl = random_weights(wl, seed=seed)
+    return wl, synthetic_inputs(wl, samples, seed=seed), None, "random weights"
+
+
+def _sim_config(args):
+    from archsim.sim.tilesim import SimConfig
+    return SimConfig(time_s=_parse_time(args.time) if args.time else 0.0, read_noise=not args.no_read_noise,
+                     ir_drop=not args.no_ir_drop,
+                     parallel=False)  # serial kernels: parallel pays only with OMP_WAIT_POLICY=PASSIVE (see bench_tilesim)
+
+
+def _accuracy_row(wl, x, y, a, args):
+    from archsim.sim.accuracy import simulate
+    r = simulate(wl, a, x, y, trials=args.trials, seed=args.seed, cfg=_sim_config(args),
+                 progress=not getattr(args, "no_progress", False))
+    return r
+
+
+def _estimate(wl, a: _arch.Architecture, task: str) -> Estimate:
+    """Map and price one network on one architecture (the flow's two steps)."""
+    return evaluate(map_workload(wl, a), task=task)
+
+
+def _notes(devices, arch) -> str:
+    return (f"Architecture: {arch.source}; " + ", ".join(f"{k}={v}" for k, v in arch.as_dict().items() if k != "device")
+            + "\n\n" + report.assumptions_markdown(devices))

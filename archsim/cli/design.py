@@ -1,0 +1,158 @@
+"""Commands on one design: ``archsim list | estimate | compare | export``.
+
+``list`` shows what can be chosen (workloads, devices, presets, architecture keys); ``estimate`` maps and
+prices one network on one architecture; ``compare`` does it across devices (with an accuracy column by
+Monte Carlo on request); ``export`` writes a network as an ONNX file.  Each command returns an exit code;
+bad input raises :class:`ArchsimError` (one line, exit 2).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+import techlib
+import workloads
+
+from archsim.cli.args import _accuracy_inputs, _accuracy_row, _arch_from_args, _devices, _estimate, _network, \
+    _notes, add_common, add_network, add_sim_args
+from archsim.cost.price import ENERGY_PARTS
+from archsim.model import arch as _arch
+from archsim.model import presets
+from archsim.report import tables as report
+
+
+def cmd_list(args) -> int:
+    if args.keys:
+        print(report.to_text(pd.DataFrame(_arch.keys_table())))
+        return 0
+    wl = pd.DataFrame(workloads.describe())
+    wl["weights"] = wl["weights"].map(lambda v: f"{v:,}")
+    wl["macs"] = wl["macs"].map(lambda v: f"{v:,}")
+    print("Workloads\n")
+    print(report.to_text(wl[["name", "dataset", "weights", "macs", "description"]]))
+    rows = []
+    for d in techlib.device_names():
+        r = techlib.device(d)
+        rows.append(dict(name=d, kind=r.field("kind", "analog"), levels=int(r["conductance.levels"]),
+                         lut="yes" if r.has("lut.vmm.energy_per_op") else "no",
+                         assumed_values=len(r.assumptions()), description=r.field("description", "")))
+    print("\nDevices\n")
+    print(report.to_text(pd.DataFrame(rows)))
+    rows = [dict(name=n, description=presets.load(n).description) for n in presets.names()]
+    print("\nPresets (--preset NAME)\n")
+    print(report.to_text(pd.DataFrame(rows)))
+    print("\nArchitecture keys: archsim list --keys")
+    return 0
+
+
+def cmd_estimate(args) -> int:
+    a = _arch_from_args(args)
+    if args.device:
+        a = a.replace(device=args.device)
+    est = _estimate(_network(args)[0], a, args.task)
+    s = est.summary
+    print(f"{s['workload']} on {s['device']} ({s['cost_model']} cost model, {args.task}), "
+          f"{s['tiles']} tiles ({s['mesh']} mesh), {s['arrays']} arrays of {a.rows}x{a.cols}, "
+          f"{s['bits_per_cell']} bits/cell\n")
+    disp = report.display_frame(est.totals())
+    print(report.to_text(disp))
+    if args.layers:
+        cols = ["layer", "macs", "arrays", "replication", "tiles", "energy_J", "stage_latency_s", "utilization"]
+        print()
+        print(report.to_text(est.layers[cols]))
+    parts = {k: s[f"energy_{k}_J"] for k in ENERGY_PARTS}
+    total = sum(parts.values())
+    print("\nenergy split: " + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in parts.items()))
+    print(report.OPS_NOTE)
+    if args.out:
+        stem = f"estimate_{s['workload']}_{s['device']}"
+        files = report.write_tables(args.out, stem, est.totals(), f"{s['workload']} on {s['device']}",
+                                    _notes([a.device], a), display=disp)
+        files += report.write_tables(args.out, stem + "_layers", est.layers, f"{s['workload']} on {s['device']}: layers",
+                                     _notes([a.device], a))
+        print("wrote " + ", ".join(map(str, files)))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    a = _arch_from_args(args)
+    devices = _devices(args.devices)
+    net, builtin = _network(args)
+    df = report.summary_frame(_estimate(net, a.replace(device=d), args.task).summary for d in devices)
+    name = df["workload"].iloc[0]
+    own = "random weights"
+    if args.accuracy:
+        wl, x, y, own = _accuracy_inputs(net, builtin, args.samples, args.seed)
+        accs = [_accuracy_row(wl, x, y, a.replace(device=d), args) for d in devices]
+        metric = accs[0].metric
+        df[metric] = [r.mean for r in accs]
+        df[f"{metric}_std"] = [r.std for r in accs]
+    print(f"{name}: {', '.join(devices)} ({a.cost_model} cost model, {args.task}; arrays {a.rows}x{a.cols}, "
+          f"{a.weight_bits}-bit weights, {a.input_bits}-bit inputs, {a.adc_bits}-bit ADC)\n")
+    disp = report.display_frame(df, extra=[c for c in ("accuracy", "accuracy_std", "fidelity", "fidelity_std") if c in df])
+    print(report.to_text(disp))
+    print("\n" + report.OPS_NOTE)
+    if "fidelity" in df:
+        print(f"fidelity: top-1 agreement with the exact digital network ({own}, synthetic inputs), not accuracy")
+    if args.out:
+        files = report.write_tables(args.out, f"compare_{name}", df, f"Device comparison on {name}",
+                                    _notes(devices, a), display=disp)
+        print("wrote " + ", ".join(map(str, files)))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from archsim.io.onnx import EXPORT_OPSET, save_onnx
+    import workloads as W
+    wl, builtin = _network(args)
+    note = ""
+    if args.weights == "auto" and builtin and W.weights_path(wl.name).exists():
+        wl = W.with_weights(wl)
+        note = f"trained weights from {W.weights_path(wl.name).name}"
+    elif args.weights == "auto":
+        note = "its own weights" if wl.has_weights else f"random He-normal weights (seed {args.seed})"
+    else:
+        note = {"random": f"random He-normal weights (seed {args.seed})", "zeros": "zero weights",
+                "none": "no weight values (structure only: weights are graph inputs)"}[args.weights]
+    path = save_onnx(wl, args.out, weights=args.weights, seed=args.seed)
+    print(f"wrote {path}: {wl.name}, {len(wl.layers()) - 1} layers ({len(wl.weighted_layers())} weighted, "
+          f"{wl.total_weights:,} weights, {wl.total_macs:,} MACs), {note}, opset {EXPORT_OPSET}")
+    return 0
+
+
+def add_list(sub) -> None:
+    sp = sub.add_parser("list", help="workloads, devices and architecture keys")
+    sp.add_argument("--keys", action="store_true", help="list architecture keys with defaults and allowed values")
+    sp.set_defaults(func=cmd_list)
+
+
+def add_estimate(sub) -> None:
+    sp = sub.add_parser("estimate", help="energy, latency, area, TOPS/W, TOPS/mm2 of one design")
+    add_common(sp)
+    sp.add_argument("--device", "-d", help="device name or .yaml (overrides the architecture's)")
+    sp.add_argument("--layers", action="store_true", help="also print the per-layer table")
+    sp.set_defaults(func=cmd_estimate)
+
+
+def add_compare(sub) -> None:
+    sp = sub.add_parser("compare", help="one table across devices")
+    add_common(sp)
+    sp.add_argument("--devices", "-D", default="reram,sonos,ecram,sram,pcm",
+                    help="comma-separated device names (default: reram,sonos,ecram,sram,pcm)")
+    sp.add_argument("--accuracy", action="store_true", help="add an accuracy (or fidelity) column by Monte Carlo")
+    add_sim_args(sp, trials=3, samples=500)
+    sp.set_defaults(func=cmd_compare)
+
+
+def add_export(sub) -> None:
+    sp = sub.add_parser("export", help="write a network as an ONNX file (pip install archsim[onnx])")
+    add_network(sp)
+    sp.add_argument("--out", "-o", required=True, metavar="FILE.onnx", help="where to write the ONNX model")
+    sp.add_argument("--weights", choices=("auto", "random", "zeros", "none"), default="auto",
+                    help="auto: trained or the model's own weights, else random He-normal (default); none: "
+                         "structure only, weights as graph inputs without values")
+    sp.add_argument("--seed", type=int, default=0, help="seed of random weights")
+    sp.set_defaults(func=cmd_export)
+
+
+#: command -> the function adding it to ``archsim``'s subcommands
+COMMANDS = {"list": add_list, "estimate": add_estimate, "compare": add_compare, "export": add_export}

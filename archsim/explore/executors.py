@@ -1,0 +1,168 @@
+"""Executors: where the points of a run are evaluated, and how they are cut into chunks.
+
+One registry (:data:`EXECUTORS`): in this process, a local process pool, or a Dask distributed cluster.
+Each has ``run(fn, chunks, cache)``, calling ``fn(chunk, cache)`` for every chunk (``fn`` is
+:func:`archsim.explore.points.eval_chunk`, perhaps with an accuracy function bound) and yielding the
+results as they finish.  In this process ``cache`` is the run's :class:`EvalCache`; a pool worker
+inherits a copy of it when it starts, and a Dask worker makes its own on its first chunk, then keeps it
+for the chunks that follow.  :func:`make_chunks` packs the points that share a mapping into the same chunk.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from typing import Callable, Iterator, Mapping
+
+from archsim.explore.points import MAPPING_KEYS, EvalCache, canonical_json
+from archsim.model.errors import ArchsimError
+
+#: The :class:`EvalCache` of a worker process: set by the pool's initializer (a copy of the parent's) or
+#: made on a Dask worker's first chunk.  The process that runs a sweep never reads it; it passes its cache.
+_worker_cache: EvalCache | None = None
+
+
+def _init_worker(cache: EvalCache | None) -> None:
+    global _worker_cache
+    _worker_cache = cache
+
+
+def _in_worker(fn: Callable, chunk: list) -> list:
+    """Run ``fn(chunk, cache)`` in a worker process with that process's cache."""
+    global _worker_cache
+    if _worker_cache is None:
+        _worker_cache = EvalCache()
+    return fn(chunk, _worker_cache)
+
+
+class InProcessExecutor:
+    name = "in-process"
+
+    def __init__(self, workers: int = 1, scheduler=None):
+        self.workers = 1
+
+    def run(self, fn: Callable, chunks: list, cache: EvalCache | None = None) -> Iterator[list]:
+        for ch in chunks:
+            yield fn(ch, cache)
+
+
+class LocalPoolExecutor:
+    name = "process pool"
+
+    def __init__(self, workers: int, scheduler=None):
+        self.workers = int(workers)
+
+    def run(self, fn: Callable, chunks: list, cache: EvalCache | None = None) -> Iterator[list]:
+        import concurrent.futures as cf
+        import multiprocessing as mp
+        # fork (where there is one) hands the workers the parent's warm cache and registered workloads
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() and sys.platform != "darwin" else None
+        pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
+                                      initargs=(cache,))
+        try:
+            futures = [pool.submit(_in_worker, fn, ch) for ch in chunks]
+            for f in cf.as_completed(futures):
+                yield f.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor:
+    """A Dask distributed cluster (``--scheduler tcp://host:port``, or a ``distributed.Client``).
+
+    archsim must be importable on every worker (same version: results are keyed by configuration only).
+    """
+    name = "dask"
+
+    def __init__(self, workers: int | None = None, scheduler=None):
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise ArchsimError("--scheduler needs the Dask extra: pip install 'dask[distributed]'") from None
+        if scheduler is None:
+            raise ArchsimError("the dask executor needs a scheduler address (--scheduler tcp://host:port)")
+        self.scheduler = scheduler
+        self.workers = workers
+        self._client = None
+
+    def connect(self):
+        """Connect now (a bad address fails before any work); :meth:`run` reuses the connection."""
+        from distributed import Client
+        if isinstance(self.scheduler, Client):
+            return self.scheduler
+        if self._client is None:
+            try:
+                self._client = Client(self.scheduler, timeout="20s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ArchsimError(f"--scheduler {self.scheduler}: cannot connect ({exc.__class__.__name__}: "
+                                   f"{' '.join(str(exc).split())[:200]})") from None
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def run(self, fn: Callable, chunks: list, cache: EvalCache | None = None) -> Iterator[list]:
+        """``cache`` stays here: each Dask worker keeps its own (see :data:`_worker_cache`)."""
+        from distributed import Client, as_completed
+        own = self._client is None and not isinstance(self.scheduler, Client)
+        client = self.connect()
+        try:
+            futures = client.map(functools.partial(_in_worker, fn), chunks, pure=False)
+            for f in as_completed(futures):
+                yield f.result()
+        finally:
+            if own:
+                self.close()
+
+
+EXECUTORS: dict[str, type] = {"in-process": InProcessExecutor, "process": LocalPoolExecutor, "dask": DaskExecutor}
+
+
+def make_executor(workers: int | None = None, scheduler=None):
+    """Dask when a scheduler is given; else a local process pool (in-process for one worker)."""
+    if scheduler is not None:
+        return EXECUTORS["dask"](workers, scheduler)
+    if workers is None:
+        workers = default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ArchsimError(f"--workers {workers!r}: allowed a whole number of 1 or more")
+    return EXECUTORS["in-process"]() if workers == 1 else EXECUTORS["process"](workers)
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def _mapping_group(cfg: Mapping) -> tuple:
+    return (cfg["workload"],) + tuple(canonical_json(cfg.get(k)) for k in MAPPING_KEYS)
+
+
+def make_chunks(items: list[tuple[str, dict]], workers: int) -> list[list]:
+    """Points cut into chunks small enough to balance the workers and to lose little work to a kill, packing
+    the points that share a mapping into the same chunk (one mapping per group, warm in that worker)."""
+    if not items:
+        return []
+    groups: dict[tuple, list] = {}
+    for it in items:
+        groups.setdefault(_mapping_group(it[1]), []).append(it)
+    size = max(1, min(32, len(items) // (max(1, workers) * 8)))
+    chunks: list[list] = []
+    cur: list = []
+    for g in groups.values():
+        if cur and len(cur) + len(g) > size:
+            chunks.append(cur)
+            cur = []
+        for i in range(0, len(g), max(size, 1)):
+            part = g[i:i + size]
+            if len(part) == size:
+                chunks.append(part)
+            else:
+                cur.extend(part)
+    if cur:
+        chunks.append(cur)
+    return chunks

@@ -1,0 +1,264 @@
+"""Running points and sweeps: evaluate what the store lacks, keep each result as it finishes, write one table.
+
+:func:`run_points` evaluates configurations on an executor (:mod:`archsim.explore.executors`) with one
+:class:`EvalCache` for the run.  :func:`run_sweep` evaluates the points of a :class:`Sweep` missing from
+its result store (:mod:`archsim.explore.store`), writes each result as it finishes and assembles the
+table: the configuration columns, an ``error`` column (a point that cannot be built, e.g. a network that
+does not fit a small mesh, is kept with its message) and every :attr:`Estimate.summary` column, as CSV
+(and Parquet when pyarrow is installed).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from archsim.explore.executors import InProcessExecutor, LocalPoolExecutor, make_chunks, make_executor
+from archsim.explore.points import ARCH_KEYS, CONFIG_KEYS, EvalCache, eval_chunk, model_fingerprint, point_key
+from archsim.explore.spec import Sweep, load_sweep
+from archsim.explore.store import Store
+from archsim.model import arch as _arch
+from archsim.model.errors import ArchsimError
+
+#: summary keys that repeat a configuration column with the same meaning: the configuration's is kept
+SAME_AS_CONFIG = ("workload", "device", "task", "cost_model")
+#: summary keys whose name is a configuration column with another meaning: renamed in the table
+RENAMED_SUMMARY = {"tiles": "tiles_total", "mesh": "mesh_used", "bits_per_cell": "bits_per_cell_used"}
+STORE_NAME = "results.sqlite"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# running points
+
+def run_points(configs: Iterable[Mapping | tuple[str, Mapping]], workers: int | None = None, scheduler=None, accuracy_fn=None,
+               on_result: Callable[[str, dict, str], None] | None = None, progress: bool = False,
+               desc: str = "points", executor=None, cache: EvalCache | None = None) -> dict[str, dict]:
+    """Evaluate configurations (or ``(key, configuration)`` pairs) on an executor; ``{key: result}``, each
+    distinct configuration once.
+
+    ``executor`` (or ``workers`` / ``scheduler``, see :func:`make_executor`) runs them;
+    ``on_result(key, config, result_json)`` is called in this process as each point finishes.  ``cache``
+    (default: a new :class:`EvalCache`) is shared by the points evaluated in this process and copied into
+    the workers of a local pool.
+    """
+    items: dict[str, dict] = {}
+    for c in configs:
+        if isinstance(c, tuple):  # (key, config) pairs whose keys are known
+            items.setdefault(c[0], dict(c[1]))
+        else:
+            items.setdefault(point_key(c), dict(c))
+    out: dict[str, dict] = {}
+    if not items:
+        return out
+    ex = executor or make_executor(workers, scheduler)
+    if len(items) == 1 and isinstance(ex, LocalPoolExecutor):
+        ex = InProcessExecutor()
+    chunks = make_chunks(list(items.items()), ex.workers or 2)
+    fn = eval_chunk if accuracy_fn is None else functools.partial(eval_chunk, accuracy_fn=accuracy_fn)
+    cache = cache if cache is not None else EvalCache()
+    bar = _progress(len(items), desc) if progress else None
+    try:
+        for results in ex.run(fn, chunks, cache):
+            for k, rj in results:
+                if on_result is not None:
+                    on_result(k, items[k], rj)
+                out[k] = json.loads(rj)
+            if bar is not None:
+                bar.update(len(results))
+    finally:
+        if bar is not None:
+            bar.close()
+    return out
+
+
+def _progress(total: int, desc: str):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=desc, unit="pt", file=sys.stderr, disable=None, smoothing=0.1)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# tables
+
+def results_table(configs: Sequence[Mapping], results: Mapping[str, Mapping],
+                  keys: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per configuration (in the given order): key, configuration columns, error, summary columns."""
+    rows = []
+    summary_cols: dict[str, None] = {}
+    keys = keys if keys is not None else [point_key(c) for c in configs]
+    for cfg, k in zip(configs, keys):
+        res = results.get(k)
+        row = {"key": k}
+        for c in CONFIG_KEYS:
+            v = cfg.get(c)
+            if c == "mesh":
+                v = v if v == _arch.AUTO else f"{v[0]}x{v[1]}"
+            row[c] = v
+        if res is None:
+            row["error"] = "not computed"
+        elif "error" in res:
+            row["error"] = res["error"]
+        else:
+            row["error"] = None
+            for sk, sv in res["summary"].items():
+                if sk in SAME_AS_CONFIG:
+                    continue
+                col = RENAMED_SUMMARY.get(sk, sk if sk not in row else f"{sk}_result")
+                row[col] = sv
+                summary_cols.setdefault(col)
+        rows.append(row)
+    cols = ["key", "workload", "device", "task"] + [c for c in ARCH_KEYS if c != "device"] + ["error"] + list(summary_cols)
+    data = {}
+    for c in cols:
+        vals = [r.get(c) for r in rows]
+        types = {type(v) for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))}
+        if len(types) > 1 and not types <= {int, float}:
+            # one type per column (Parquet needs it): a column mixing 'auto' and numbers becomes text
+            data[c] = pd.Series([None if v is None else str(v) for v in vals], dtype=object)
+        elif types == {int} and any(v is None for v in vals):
+            data[c] = pd.Series(vals, dtype="Int64")  # integers stay integers beside the rows that failed
+        else:
+            data[c] = vals
+    df = pd.DataFrame(data, columns=cols)
+    return df
+
+
+def parquet_available() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def resolve_formats(formats: Sequence[str] | str | None) -> tuple[list[str], str | None]:
+    """(formats to write, note).  ``auto``: CSV, plus Parquet when pyarrow is installed."""
+    if formats is None or formats == "auto" or list(formats) == ["auto"]:
+        return (["csv", "parquet"], None) if parquet_available() else (["csv"], "Parquet skipped: pyarrow is not installed")
+    fs = [formats] if isinstance(formats, str) else list(formats)
+    out = []
+    for x in fs:
+        for y in str(x).split(","):
+            y = y.strip().lower()
+            if y not in ("csv", "parquet"):
+                raise ArchsimError(f"--format {x!r}: allowed csv, parquet or auto")
+            if y not in out:
+                out.append(y)
+    if "parquet" in out and not parquet_available():
+        raise ArchsimError("--format parquet needs pyarrow: pip install pyarrow")
+    return out, None
+
+
+def write_table(df: pd.DataFrame, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
+    files = []
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if "csv" in formats:
+            p = out_dir / f"{stem}.csv"
+            tmp = p.with_suffix(".csv.tmp")
+            df.to_csv(tmp, index=False)
+            os.replace(tmp, p)
+            files.append(p)
+        if "parquet" in formats:
+            p = out_dir / f"{stem}.parquet"
+            tmp = p.with_suffix(".parquet.tmp")
+            df.to_parquet(tmp, index=False, engine="pyarrow")
+            os.replace(tmp, p)
+            files.append(p)
+    except OSError as exc:
+        raise ArchsimError(f"--out {out_dir}: cannot write there ({exc.strerror})") from None
+    return files
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# running a sweep
+
+@dataclass
+class SweepRun:
+    sweep: Sweep
+    table: pd.DataFrame
+    files: list
+    store: Path
+    total: int
+    reused: int
+    computed: int
+    failed: int
+    seconds: float
+    executor: str
+    note: str | None = None
+
+
+def run_sweep(sweep: Sweep | str | Path, out: str | Path | None = None, workers: int | None = None,
+              scheduler=None, resume: bool = False, formats: Sequence[str] | str | None = "auto",
+              progress: bool = True) -> SweepRun:
+    """Evaluate a sweep's missing points into its store (``out/results.sqlite``) and write its table.
+
+    The store keeps every finished point (one transaction each), so a run killed at any moment and started
+    again with ``resume=True`` computes only the points it lacks.
+    """
+    if not isinstance(sweep, Sweep):
+        sweep = load_sweep(sweep)
+    fmts, note = resolve_formats(formats)
+    out_dir = Path(out) if out is not None else Path(f"sweep_{sweep.name}")
+    store_path = out_dir / STORE_NAME
+    if store_path.exists() and not resume and _stored_points(store_path):
+        raise ArchsimError(f"{store_path} exists: pass --resume to continue that sweep, or choose another --out")
+    ex = make_executor(workers, scheduler)  # bad --workers / missing dask / no scheduler fail before any work
+    if hasattr(ex, "connect"):
+        ex.connect()
+    try:
+        return _run_sweep(sweep, ex, out_dir, store_path, fmts, note, progress)
+    finally:
+        if hasattr(ex, "close"):
+            ex.close()
+
+
+def _stored_points(path: Path) -> int:
+    with Store(path) as st:
+        return len(st)
+
+
+def _run_sweep(sweep: Sweep, ex, out_dir: Path, store_path: Path, fmts, note, progress) -> SweepRun:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchsimError(f"--out {out_dir}: cannot create ({exc.strerror})") from None
+    fp = model_fingerprint()
+    t0 = time.perf_counter()
+    with Store(store_path) as store:
+        old = store.meta_get("model_fingerprint")
+        if old is not None and old != fp and len(store):
+            raise ArchsimError(
+                f"{store_path} holds results of another archsim model (fingerprint {old[:12]}, this one {fp[:12]}: "
+                f"model code or techlib data changed); choose another --out or delete {store_path}")
+        store.meta_set("model_fingerprint", fp)
+        store.meta_set("sweep_file", str(sweep.file))
+        keys = sweep.keys
+        done = store.keys()
+        pending = [(k, c) for k, c in zip(keys, sweep.configs) if k not in done]
+        reused = len(keys) - len(pending)
+        computed = 0
+
+        def on_result(k, cfg, rj):
+            nonlocal computed
+            if store.put(k, cfg, rj):
+                computed += 1
+
+        if pending:
+            run_points(pending, executor=ex, on_result=on_result, progress=progress, desc=sweep.name)
+        results = store.get_many(keys)
+    table = results_table(sweep.configs, results, keys)
+    failed = int(table["error"].notna().sum())
+    files = write_table(table, out_dir, sweep.name, fmts)
+    return SweepRun(sweep, table, files, store_path, len(keys), reused, computed, failed,
+                    time.perf_counter() - t0, ex.name, note)
