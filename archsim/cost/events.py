@@ -51,18 +51,30 @@ TASKS = ("inference", "training")
 
 @dataclass(frozen=True)
 class Activity:
-    """The data statistics events depend on: the fraction of input bits that are 1 (per pulse) and the
-    mean programmed conductance as a fraction of g_min..g_max; ``source`` says where they come from."""
+    """The data statistics events depend on, each one number for every layer or one per weighted layer
+    (in mapping order): ``input_bit_density``, the fraction of input bits that are 1 (averaged over the
+    bit planes of a pulse train), and ``mean_conductance_fraction``, the mean programmed conductance as
+    a fraction of the way from g_min to g_max.  ``bit_planes`` (optional, per layer, LSB first) keeps
+    the density of each input bit plane for reports; ``source`` says where the numbers come from."""
 
-    input_bit_density: float
-    mean_conductance_fraction: float
+    input_bit_density: float | tuple
+    mean_conductance_fraction: float | tuple
     source: str = "default"
+    bit_planes: tuple | None = None
 
     def __post_init__(self):
         for k in ("input_bit_density", "mean_conductance_fraction"):
-            v = getattr(self, k)
-            if not (isinstance(v, float) and 0.0 <= v <= 1.0):
-                raise ArchsimError(f"activity '{k}' = {v!r} is not allowed; allowed 0 to 1")
+            v = np.asarray(getattr(self, k), dtype=float)
+            if v.ndim > 1 or not np.all((v >= 0.0) & (v <= 1.0)):
+                raise ArchsimError(f"activity '{k}' = {getattr(self, k)!r} is not allowed; allowed a number or "
+                                   f"one number per weighted layer, each 0 to 1")
+
+    def per_layer(self, name: str, n: int) -> np.ndarray:
+        """``name`` ('input_bit_density' or 'mean_conductance_fraction') as one value per layer."""
+        v = np.asarray(getattr(self, name), dtype=float)
+        if v.ndim == 1 and len(v) != n:
+            raise ArchsimError(f"activity '{name}' has {len(v)} values for {n} weighted layers")
+        return np.broadcast_to(v, (n,)).astype(float)
 
 
 def default_activity(library: str = "default") -> Activity:
@@ -140,7 +152,7 @@ def events(m: Mapping, task: str = "inference", activity: Activity | None = None
             c["mac_opu"] = macs
     else:
         conv = V * arch.conversions_per_vector * col_reads
-        c["cell_read"] = V * P * cells * act.input_bit_density
+        c["cell_read"] = V * P * cells * act.per_layer("input_bit_density", n)
         c["row_drive"] = V * P * row_drives
         c["conversion"] = conv
         c["sample"] = conv
