@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from archsim.model.errors import ArchsimError
+from archsim.model.weights import attach_weights, load_weights
 from archsim.model.workload import Workload
 
 from . import classic, memristor, resnet
@@ -128,8 +129,6 @@ def trained() -> list[str]:
 def with_weights(wl: Workload, path=None) -> Workload:
     """A copy of ``wl`` with its weights and biases attached from ``path``
     (default ``workloads/weights/<name>.npz``)."""
-    from archsim.sim.forward import attach_weights, load_weights
-
     p = Path(path) if path else weights_path(wl.name)
     if not p.exists():
         have = ", ".join(trained()) or "none"

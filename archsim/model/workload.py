@@ -28,6 +28,8 @@ KINDS = (
     "concat", "relu", "sigmoid", "clip", "flatten", "softmax", "identity",
 )
 WEIGHTED = ("conv", "dense")
+#: bounds of the ``clip`` kind (ReLU6): the forward pass and the ONNX export read them here
+CLIP_RANGE = (0.0, 6.0)
 
 
 def conv_out(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation: int = 1) -> int:

@@ -36,6 +36,7 @@ import techlib
 from archsim.sim import forward
 from archsim.model.arch import Architecture
 from archsim.model.errors import ArchsimError
+from archsim.model.weights import weight_matrix
 from archsim.mapping.layout import map_workload
 from archsim.sim.tilesim import ProgrammedMatrix, SimConfig
 from archsim.model.workload import Workload
@@ -87,7 +88,7 @@ class _Chip:
 
     def _program(self, layer, group, cols):
         lm = self.lms[layer.name]
-        Wg = forward.weight_matrix(layer, dtype=np.float64)[group]
+        Wg = weight_matrix(layer, dtype=np.float64)[group]
         lm_g = dataclasses.replace(lm, groups=1, N=lm.N // lm.groups, macs=lm.macs // lm.groups)
         seed = (self.seed, self.trial, self.index[layer.name], group)
         if self.cfg.time_s == 0:

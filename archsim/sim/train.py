@@ -26,6 +26,7 @@ import numpy as np
 
 from archsim.sim import forward as F
 from archsim.model.errors import ArchsimError
+from archsim.model.weights import attach_weights
 from archsim.model.workload import Layer, Workload
 
 __all__ = ["TrainConfig", "init_params", "forward_train", "backward", "loss_and_grads", "fit",
@@ -278,7 +279,7 @@ def loss_and_grads(workload: Workload, x: np.ndarray, y: np.ndarray, params):
 # ---------------------------------------------------------------- training ----
 def evaluate(workload: Workload, params, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> float:
     """Top-1 accuracy with the exact forward pass of :mod:`archsim.forward`."""
-    wl = F.attach_weights(workload, params)
+    wl = attach_weights(workload, params)
     return F.accuracy(wl, x, y, chunk=batch)
 
 

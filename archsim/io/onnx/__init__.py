@@ -29,7 +29,7 @@ Operators (default domain, opset >= 7), each imported exactly or refused:
   ``Add`` of an activation and a constant folds into the bias of the conv or
   dense layer right before it (a per-channel or scalar constant), and nowhere else;
 * ``BatchNormalization`` (inference mode) folds into the conv or dense layer
-  right before it (:func:`archsim.forward.fold_batchnorm`); anywhere else it is
+  right before it (:func:`archsim.model.weights.fold_batchnorm`); anywhere else it is
   an error naming the node;
 * ``Relu`` (and ``Clip(0, inf)``) fuses into the conv, dense or add right before it
   when that layer's output feeds nothing else, else a ``relu`` layer;
@@ -64,7 +64,7 @@ writes ``Linear``), add -> ``Add`` (``Sum`` for more than two inputs), pools,
 ``Identity``.  The batch axis is dynamic (``batch``).  Node and tensor names are
 the layer names, so a round trip keeps them.  ``weights``: ``"auto"`` writes
 the workload's own weights and, for a workload without weights, deterministic
-He-normal random weights (:func:`archsim.forward.random_weights` with ``seed``);
+He-normal random weights (:func:`archsim.model.weights.random_weights` with ``seed``);
 ``"random"`` and ``"zeros"`` force those; ``"none"`` writes the network's
 structure only (weights as graph inputs with their shapes and no values), fast
 for VGG-16-sized networks and enough for estimates.
@@ -81,9 +81,9 @@ from pathlib import Path
 
 import numpy as np
 
-from archsim.sim import forward
 from archsim.model.errors import ArchsimError
-from archsim.model.workload import KINDS, GraphBuilder, Layer, Workload
+from archsim.model.weights import attach_weights, fold_batchnorm, random_weights
+from archsim.model.workload import CLIP_RANGE, KINDS, GraphBuilder, Layer, Workload
 
 __all__ = ["load_onnx", "save_onnx", "SUPPORTED_OPS", "MAX_FILE_BYTES", "MAX_TENSOR_ELEMENTS",
            "MAX_ACTIVATION_ELEMENTS", "EXPORT_OPSET"]
@@ -867,7 +867,7 @@ class _Importer:
                                       for p, w in zip(params, ("scale", "B", "mean", "var")))
             if not (eps >= 0 and np.all(var.astype(np.float64) + eps > 0)):
                 raise ArchsimError(f"{self._node_where(node, i)}: var + epsilon must be positive")
-            W2, b2 = forward.fold_batchnorm(lay.weights, lay.bias, gamma, beta, mean, var, eps)
+            W2, b2 = fold_batchnorm(lay.weights, lay.bias, gamma, beta, mean, var, eps)
             self._replace(lay.name, weights=W2, bias=b2, has_bias=True)
         self._set(node, i, lay.name)
 
@@ -1037,8 +1037,8 @@ def _prepare_weights(workload: Workload, weights: str, seed: int) -> tuple[Workl
             params[f"{l.name}.weight"] = np.zeros(shape, np.float32)
             if l.has_bias:
                 params[f"{l.name}.bias"] = np.zeros(l.N, np.float32)
-        return forward.attach_weights(workload, params, source="zeros"), "zeros"
-    rnd = forward.random_weights(workload, seed=seed)
+        return attach_weights(workload, params, source="zeros"), "zeros"
+    rnd = random_weights(workload, seed=seed)
     if weights == "random" or not any(have):
         return rnd, f"random He-normal (seed {seed})"
     # auto with some layers lacking weights: keep what is there, fill the rest
@@ -1146,8 +1146,8 @@ def _export_model(workload: Workload, weights: str = "auto", seed: int = 0):
         elif k == "clip":
             if clip_bounds is None:
                 lo, hi = fresh("clip.min"), fresh("clip.max")
-                inits.append((lo, np.array(forward.CLIP_RANGE[0], np.float32)))
-                inits.append((hi, np.array(forward.CLIP_RANGE[1], np.float32)))
+                inits.append((lo, np.array(CLIP_RANGE[0], np.float32)))
+                inits.append((hi, np.array(CLIP_RANGE[1], np.float32)))
                 clip_bounds = (lo, hi)
             nodes.append(helper.make_node("Clip", [srcs[0], *clip_bounds], [pre], name=lay.name))
         elif k == "softmax":
