@@ -56,6 +56,7 @@ import workloads as _workloads
 
 from archsim.model import arch as _arch
 from archsim.cost.price import evaluate
+from archsim.io.files import atomic_write
 from archsim.model.errors import ArchsimError
 from archsim.io.yaml import load_yaml
 from archsim.mapping.layout import map_workload
@@ -743,15 +744,11 @@ def write_table(df: pd.DataFrame, out_dir: Path, stem: str, formats: Sequence[st
         out_dir.mkdir(parents=True, exist_ok=True)
         if "csv" in formats:
             p = out_dir / f"{stem}.csv"
-            tmp = p.with_suffix(".csv.tmp")
-            df.to_csv(tmp, index=False)
-            os.replace(tmp, p)
+            atomic_write(p, df.to_csv(index=False))
             files.append(p)
         if "parquet" in formats:
             p = out_dir / f"{stem}.parquet"
-            tmp = p.with_suffix(".parquet.tmp")
-            df.to_parquet(tmp, index=False, engine="pyarrow")
-            os.replace(tmp, p)
+            atomic_write(p, lambda f: df.to_parquet(f, index=False, engine="pyarrow"))
             files.append(p)
     except OSError as exc:
         raise ArchsimError(f"--out {out_dir}: cannot write there ({exc.strerror})") from None

@@ -16,7 +16,6 @@ training, float64 for the gradient check).
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from archsim.sim import forward as F
+from archsim.io.files import atomic_write
 from archsim.model.errors import ArchsimError
 from archsim.model.weights import attach_weights
 from archsim.model.workload import Layer, Workload
@@ -370,10 +370,7 @@ def save_weights(path, params: dict[str, np.ndarray], meta: dict | None = None) 
         if a.dtype == object:
             raise ArchsimError(f"meta '{k}' would be an object array")
         arrays[f"meta.{k}"] = a
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:          # a file object: numpy adds no second ".npz"
-        np.savez_compressed(f, **arrays)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))   # a file object: numpy adds no second ".npz"
     return path
 
 
