@@ -20,6 +20,7 @@ from archsim.io import data  # noqa: E402
 from archsim.model import weights  # noqa: E402
 from archsim.sim import forward  # noqa: E402
 from archsim.io import onnx as onnx_io  # noqa: E402
+from archsim.io.onnx import guard as onnx_guard  # noqa: E402
 from archsim.model.errors import ArchsimError  # noqa: E402
 from conftest import ROOT  # noqa: E402
 
@@ -654,5 +655,12 @@ def test_external_data_refused(tmp_path):
 def test_file_size_limit(tmp_path, lenet_bytes, monkeypatch):
     p = tmp_path / "l.onnx"
     p.write_bytes(lenet_bytes)
-    monkeypatch.setattr(onnx_io, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(onnx_guard, "MAX_FILE_BYTES", 1000)
     one_line_error(lambda: onnx_io.load_onnx(p), "bytes; archsim reads ONNX files up to 1,000 bytes")
+
+
+def test_tables_cover_every_op_and_kind():
+    from archsim.io.onnx import exporter, ops
+    from archsim.model.workload import KINDS
+    assert onnx_io.SUPPORTED_OPS == tuple(sorted(ops.OPS))         # the list in messages is the table
+    assert set(exporter.EXPORTERS) == set(KINDS) - {"input"}        # every layer kind exports
