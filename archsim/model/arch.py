@@ -12,10 +12,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 
 from archsim.model.errors import ArchsimError
 
 AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class Parasitics:
+    """Wire resistance per segment and the driver / sense resistances, in ohms."""
+
+    r_wire: float = 0.0
+    r_in: float = 0.0
+    r_out: float = 0.0
+
+    def __post_init__(self):
+        for k in ("r_wire", "r_in", "r_out"):
+            v = getattr(self, k)
+            if not np.isfinite(v) or v < 0:
+                raise ArchsimError(f"crossbar parasitics: '{k}' = {v!r} ohm; allowed a finite value >= 0")
+
+    @property
+    def ideal(self) -> bool:
+        return self.r_wire == 0 and self.r_in == 0 and self.r_out == 0
 
 
 @dataclass(frozen=True)
@@ -119,8 +139,7 @@ class Architecture:
 
     @property
     def parasitics(self):
-        """Wire, driver and sense resistances of every array (archsim.crossbar.Parasitics)."""
-        from archsim.sim.crossbar import Parasitics
+        """Wire, driver and sense resistances of every array (:class:`Parasitics`)."""
         return Parasitics(self.r_wire_ohm, self.r_in_ohm, self.r_out_ohm)
 
     @property

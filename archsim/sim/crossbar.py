@@ -19,34 +19,14 @@ with ``r_w = R_in = R_out = 0`` the result is exactly ``G^T``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numba import njit
 from scipy.linalg import blas, lapack
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from archsim.model.arch import Parasitics
 from archsim.model.errors import ArchsimError
-
-
-@dataclass(frozen=True)
-class Parasitics:
-    """Wire resistance per segment and the driver / sense resistances, in ohms."""
-
-    r_wire: float = 0.0
-    r_in: float = 0.0
-    r_out: float = 0.0
-
-    def __post_init__(self):
-        for k in ("r_wire", "r_in", "r_out"):
-            v = getattr(self, k)
-            if not np.isfinite(v) or v < 0:
-                raise ArchsimError(f"crossbar parasitics: '{k}' = {v!r} ohm; allowed a finite value >= 0")
-
-    @property
-    def ideal(self) -> bool:
-        return self.r_wire == 0 and self.r_in == 0 and self.r_out == 0
 
 
 def _check(g: np.ndarray) -> np.ndarray:
