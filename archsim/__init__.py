@@ -9,4 +9,4 @@ from archsim.model.workload import GraphBuilder, Layer, Workload
 
 __all__ = ["Architecture", "ArchsimError", "Estimate", "GraphBuilder", "Layer", "Mapping", "Workload",
            "compare", "estimate", "evaluate", "load_onnx", "map_workload", "save_onnx"]
-__version__ = "0.1.0"
+from archsim.version import __version__  # noqa: E402

@@ -26,7 +26,7 @@ def _resolve_arch(arch: _arch.Architecture | str | Path | dict | None) -> _arch.
 
 
 def _resolve_workload(workload: Workload | str | Path) -> Workload:
-    """A Workload as is; a path ending in ``.onnx`` imported (:func:`archsim.onnx_io.load_onnx`); else a built-in name."""
+    """A Workload as is; a path ending in ``.onnx`` imported (:func:`archsim.io.onnx.load_onnx`); else a built-in name."""
     if isinstance(workload, Workload):
         return workload
     if isinstance(workload, Path) or str(workload).lower().endswith(".onnx"):

@@ -64,7 +64,7 @@ def main(argv=None):
         rows.append(dict(size=n, solve_ms=t_solve * 1e3, sparse_lu_ms=t_splu * 1e3, spice_one_vector_ms=t_spice * 1e3,
                          numpy_mvm_ms=t_np * 1e3, ir_drop_mvm_ms=t_ir * 1e3, mvm_ratio=t_ir / t_np))
     print(report.to_text(pd.DataFrame(rows)))
-    print("\nsolve: block elimination down the rows (archsim.crossbar.effective_matrix); sparse_lu: scipy splu with all "
+    print("\nsolve: block elimination down the rows (archsim.sim.crossbar.effective_matrix); sparse_lu: scipy splu with all "
           "inputs as right-hand sides; MVM at batch 1000, IR drop on = effective matrix @ inputs vs numpy W @ X. "
           "Targets: 128x128 solve < 50 ms; IR-drop MVM <= 2x numpy.")
 

@@ -5,7 +5,7 @@
 
 Trains on the 50,000-image MNIST training split, reports the 10,000-image
 validation split after each epoch, measures the official 10,000-image test set
-once at the end with the exact forward pass (:mod:`archsim.forward`) and writes
+once at the end with the exact forward pass (:mod:`archsim.sim.forward`) and writes
 ``workloads/weights/<name>.npz``: ``<layer>.weight`` / ``<layer>.bias`` float32,
 ``meta.test_accuracy``, ``meta.valid_accuracy``, ``meta.train_seconds``, the data
 set and input preparation, and every training setting as ``meta.train.<key>``
@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 
 import workloads  # noqa: E402
 from archsim.io import data  # noqa: E402
+from archsim.model import weights  # noqa: E402
 from archsim.sim import forward  # noqa: E402
 from archsim.sim import train  # noqa: E402
 from archsim.model.errors import ArchsimError  # noqa: E402
@@ -68,7 +69,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         params, hist = train.fit(wl, xtr, ytr, cfg, x_val=xva, y_val=yva)
         secs = time.perf_counter() - t0
-        trained = forward.attach_weights(wl, params)
+        trained = weights.attach_weights(wl, params)
         acc = forward.accuracy(trained, xte, yte)
         print(f"test accuracy {acc:.4f}  (training {secs:.0f} s)")
         out = Path(a.out) if a.out else workloads.weights_path(wl.name)

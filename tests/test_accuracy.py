@@ -5,7 +5,7 @@ import pytest
 import workloads
 from archsim import Architecture
 from archsim.sim import accuracy
-from archsim.sim import forward
+from archsim.model.weights import random_weights
 from archsim.sim.tilesim import SimConfig
 
 IDEAL = SimConfig(prog_error=False, read_noise=False, ideal_adc=True, ideal_dac=True)
@@ -18,7 +18,7 @@ def net():
     b.maxpool("p1", 2)
     b.conv("c2", 6, 3, groups=2)
     b.dense("fc", 10, relu=False)
-    wl = forward.random_weights(b.build(), seed=3)
+    wl = random_weights(b.build(), seed=3)
     return wl, accuracy.synthetic_inputs(wl, 48, seed=1)
 
 

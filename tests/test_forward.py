@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import workloads
+from archsim.model import weights as Wt
 from archsim.sim import forward as F
 from archsim.sim import train as T
 from archsim.model.errors import ArchsimError
@@ -72,7 +73,7 @@ def one_conv(cin, hw, cout, k, stride, padding, groups, bias, relu=False, seed=0
     params = {"conv.weight": rng.standard_normal((cout, cin // groups, *lay.kernel)).astype(np.float32)}
     if bias:
         params["conv.bias"] = rng.standard_normal(cout).astype(np.float32)
-    return F.attach_weights(wl, params)
+    return Wt.attach_weights(wl, params)
 
 
 CONV_CASES = [
@@ -110,7 +111,7 @@ def test_fused_relu_after_conv_and_dense():
     b.dense("fc", 3, relu=True, bias=True)
     rng = np.random.default_rng(3)
     W, bb = rng.standard_normal((3, 7)), rng.standard_normal(3)
-    wd = F.attach_weights(b.build(), {"fc.weight": W, "fc.bias": bb})
+    wd = Wt.attach_weights(b.build(), {"fc.weight": W, "fc.bias": bb})
     xd = rng.standard_normal((4, 7)).astype(np.float32)
     np.testing.assert_allclose(F.run(wd, xd), np.maximum(xd @ W.T + bb, 0), rtol=1e-5, atol=1e-5)
 
@@ -160,7 +161,7 @@ def test_residual_block_with_add():
     b.add("add", [y, sc])
     b.globalavgpool("gap")
     b.dense("fc", 3, relu=False)
-    wl = F.random_weights(b.build(), seed=7)
+    wl = Wt.random_weights(b.build(), seed=7)
     x = np.random.default_rng(8).standard_normal((2, 4, 8, 8)).astype(np.float32)
     L = {l.name: l for l in wl.layers()}
     w64 = lambda n: L[n].weights.astype(np.float64)  # noqa: E731
@@ -180,7 +181,7 @@ def test_matmul_hook_sees_the_crossbar_matrix():
     lay = wl.layer("conv")
     x = np.random.default_rng(9).standard_normal((3, 4, 6, 5)).astype(np.float32)
     calls = []
-    Wm = F.weight_matrix(lay)
+    Wm = Wt.weight_matrix(lay)
     assert Wm.shape == (2, 2 * 3 * 3, 3)
     np.testing.assert_array_equal(Wm[1], lay.weights[3:].reshape(3, -1).T)
 
@@ -201,20 +202,20 @@ def test_matmul_hook_sees_the_crossbar_matrix():
     # dense: one group, the batch as rows
     b = GraphBuilder("d", (5,))
     b.dense("fc", 4, bias=False)
-    wd = F.random_weights(b.build())
+    wd = Wt.random_weights(b.build())
     seen = []
-    F.run(wd, np.ones((7, 5), np.float32), lambda l, c, g: seen.append((c.shape, g)) or c @ F.weight_matrix(l)[g])
+    F.run(wd, np.ones((7, 5), np.float32), lambda l, c, g: seen.append((c.shape, g)) or c @ Wt.weight_matrix(l)[g])
     assert seen == [((7, 5), 0)]
 
 
 def test_collect_and_relative_errors():
     """A hook that scales one layer's products by 1.01 shows up as a 1% error from that layer on."""
-    wl = F.random_weights(workloads.get("lenet5"), seed=4)
+    wl = Wt.random_weights(workloads.get("lenet5"), seed=4)
     x = np.random.default_rng(15).random((6, 1, 32, 32), dtype=np.float32)
     _, ref = F.run(wl, x, collect=True)
 
     def noisy(layer, cols, group):
-        y = cols @ F.weight_matrix(layer)[group]
+        y = cols @ Wt.weight_matrix(layer)[group]
         return y * np.float32(1.01) if layer.name == "conv3" else y
 
     _, test = F.run(wl, x, noisy, collect=True)
@@ -234,7 +235,7 @@ def test_hook_results_are_not_modified():
     kept = []
 
     def hook(layer, cols, group):
-        y = (cols @ F.weight_matrix(layer)[group]).astype(np.float64)
+        y = (cols @ Wt.weight_matrix(layer)[group]).astype(np.float64)
         y.flags.writeable = False
         kept.append((y, y.copy()))
         return y
@@ -251,7 +252,7 @@ def test_hook_with_wrong_shape_is_an_error():
 
 
 def test_chunking_does_not_change_results():
-    wl = F.random_weights(workloads.get("lenet5"), seed=3)
+    wl = Wt.random_weights(workloads.get("lenet5"), seed=3)
     x = np.random.default_rng(10).random((10, 1, 32, 32), dtype=np.float32)
     whole = F.run(wl, x, chunk=10)
     for c in (1, 3, 7, None):
@@ -263,7 +264,7 @@ def test_chunking_does_not_change_results():
 
 
 def test_resnet50_batch8_memory_bounded():
-    wl = F.random_weights(workloads.get("resnet50"), seed=0)
+    wl = Wt.random_weights(workloads.get("resnet50"), seed=0)
     x = np.random.default_rng(0).standard_normal((8, 3, 224, 224)).astype(np.float32)
     tracemalloc.start()
     try:
@@ -279,16 +280,16 @@ def test_input_and_weight_errors():
     wl = workloads.get("lenet5")
     with pytest.raises(ArchsimError, match="layer 'conv1'.*no weights"):
         F.run(wl, np.zeros((1, 1, 32, 32), np.float32))
-    wr = F.random_weights(wl)
+    wr = Wt.random_weights(wl)
     with pytest.raises(ArchsimError, match=r"expected \(B, 1, 32, 32\)"):
         F.run(wr, np.zeros((1, 1, 28, 28), np.float32))
     with pytest.raises(ArchsimError, match=r"conv1.*\(6, 1, 3, 3\), expected \(6, 1, 5, 5\)"):
-        F.attach_weights(wl, {**{f"{l.name}.weight": l.weights for l in wr.weighted_layers()},
+        Wt.attach_weights(wl, {**{f"{l.name}.weight": l.weights for l in wr.weighted_layers()},
                               "conv1.weight": np.zeros((6, 1, 3, 3))})
     with pytest.raises(ArchsimError, match="missing 'conv2.weight', 'conv3.weight', 'fc1.weight', 'fc2.weight' for workload 'lenet5'"):
-        F.attach_weights(wl, {"conv1.weight": np.zeros((6, 1, 5, 5))})
+        Wt.attach_weights(wl, {"conv1.weight": np.zeros((6, 1, 5, 5))})
     with pytest.raises(ArchsimError, match="names no weighted layer"):
-        F.attach_weights(wl, {"pool1.weight": np.zeros(3)})
+        Wt.attach_weights(wl, {"pool1.weight": np.zeros(3)})
 
 
 def test_fold_batchnorm_equals_bn_after_conv():
@@ -301,10 +302,10 @@ def test_fold_batchnorm_equals_bn_after_conv():
     conv = conv_ref(x, W.astype(np.float64), b, (1, 1), (1,) * 4, 1)
     sh = (1, -1, 1, 1)
     bn = (conv - mean.reshape(sh)) / np.sqrt(var.reshape(sh) + 1e-5) * gamma.reshape(sh) + beta.reshape(sh)
-    W2, b2 = F.fold_batchnorm(W, b, gamma, beta, mean, var, eps=1e-5)
+    W2, b2 = Wt.fold_batchnorm(W, b, gamma, beta, mean, var, eps=1e-5)
     assert W2.dtype == np.float32 and W2.shape == W.shape
     np.testing.assert_allclose(conv_ref(x, W2.astype(np.float64), b2, (1, 1), (1,) * 4, 1), bn, rtol=1e-5, atol=1e-5)
-    W3, b3 = F.fold_batchnorm(rng.standard_normal((4, 7)), None, np.ones(4), np.zeros(4), np.zeros(4), np.ones(4), 0.0)
+    W3, b3 = Wt.fold_batchnorm(rng.standard_normal((4, 7)), None, np.ones(4), np.zeros(4), np.zeros(4), np.ones(4), 0.0)
     np.testing.assert_allclose(b3, 0)
 
 
@@ -349,7 +350,7 @@ def test_train_forward_equals_inference_forward():
     params = T.init_params(wl, 1)
     x = np.random.default_rng(13).standard_normal((4, 2, 7, 6)).astype(np.float32)
     logits, _ = T.forward_train(wl, x, params)
-    np.testing.assert_allclose(logits, F.run(F.attach_weights(wl, params), x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logits, F.run(Wt.attach_weights(wl, params), x), rtol=1e-5, atol=1e-6)
 
 
 def test_training_learns_and_is_reproducible():

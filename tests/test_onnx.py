@@ -17,8 +17,10 @@ import workloads  # noqa: E402
 from archsim import GraphBuilder, api  # noqa: E402
 from archsim.cli import main as cli  # noqa: E402
 from archsim.io import data  # noqa: E402
+from archsim.model import weights  # noqa: E402
 from archsim.sim import forward  # noqa: E402
 from archsim.io import onnx as onnx_io  # noqa: E402
+from archsim.io.onnx import guard as onnx_guard  # noqa: E402
 from archsim.model.errors import ArchsimError  # noqa: E402
 from conftest import ROOT  # noqa: E402
 
@@ -114,7 +116,7 @@ def test_conv_bn_relu_pool_gemm_matches_reference_and_builder(tmp_path):
     assert [l.name for l in wl.layers()] == [l.name for l in ref.layers()]
     assert wl.total_macs == ref.total_macs and wl.mvm_table().equals(ref.mvm_table())
     assert api.estimate(wl, "sonos").summary == api.estimate(ref, "sonos").summary
-    Wf, bf = forward.fold_batchnorm(W1, b1, gamma, beta, mean, var, 1e-3)
+    Wf, bf = weights.fold_batchnorm(W1, b1, gamma, beta, mean, var, 1e-3)
     c1 = wl.layer("c1")
     np.testing.assert_allclose(c1.weights, Wf, rtol=1e-6)
     np.testing.assert_allclose(c1.bias, bf, rtol=1e-5, atol=1e-7)
@@ -339,7 +341,7 @@ def test_every_builtin_round_trips(tmp_path, name):
 
 
 def test_random_weights_round_trip(tmp_path):
-    wl = forward.random_weights(workloads.get("resnet18"), seed=2)
+    wl = weights.random_weights(workloads.get("resnet18"), seed=2)
     back = onnx_io.load_onnx(onnx_io.save_onnx(wl, tmp_path / "r.onnx"))
     for a, b in zip(wl.weighted_layers(), back.weighted_layers()):
         np.testing.assert_array_equal(a.weights, b.weights)
@@ -365,7 +367,7 @@ def test_export_of_every_kind_runs_as_onnx_says(tmp_path):
     b.dense("fc", 6, relu=True)
     b.dense("fc2", 5, relu=False)
     b.elementwise("softmax", "prob")
-    wl = forward.random_weights(b.build(), seed=4)
+    wl = weights.random_weights(b.build(), seed=4)
     p = onnx_io.save_onnx(wl, tmp_path / "kinds.onnx")
     model = onnx.load(str(p))
     onnx.checker.check_model(model, full_check=True)
@@ -386,7 +388,7 @@ def test_export_weight_options(tmp_path):
     z = onnx_io.load_onnx(onnx_io.save_onnx(wl, tmp_path / "z.onnx", weights="zeros"))
     assert all(not l.weights.any() for l in z.weighted_layers())
     r1 = onnx_io.load_onnx(onnx_io.save_onnx(wl, tmp_path / "r1.onnx", seed=3))
-    r2 = forward.random_weights(wl, seed=3)
+    r2 = weights.random_weights(wl, seed=3)
     np.testing.assert_array_equal(r1.layer("fc2").weights, r2.layer("fc2").weights)
     one_line_error(lambda: onnx_io.save_onnx(wl, tmp_path / "x.onnx", weights="ones"), "allowed auto, random")
 
@@ -448,7 +450,7 @@ def test_cli_accuracy_bad_data(capsys, tmp_path, arrays, extra, pattern):
 
 
 def test_cli_accuracy_normalize_standard(capsys, tmp_path):
-    wl = forward.random_weights(workloads.get("mlp"), seed=1)
+    wl = weights.random_weights(workloads.get("mlp"), seed=1)
     f = onnx_io.save_onnx(wl, tmp_path / "mlp.onnx")
     npz = tmp_path / "d.npz"
     np.savez(npz, x=RNG.integers(0, 256, (20, 28, 28)).astype(np.uint8), y=RNG.integers(0, 10, 20))
@@ -653,5 +655,12 @@ def test_external_data_refused(tmp_path):
 def test_file_size_limit(tmp_path, lenet_bytes, monkeypatch):
     p = tmp_path / "l.onnx"
     p.write_bytes(lenet_bytes)
-    monkeypatch.setattr(onnx_io, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(onnx_guard, "MAX_FILE_BYTES", 1000)
     one_line_error(lambda: onnx_io.load_onnx(p), "bytes; archsim reads ONNX files up to 1,000 bytes")
+
+
+def test_tables_cover_every_op_and_kind():
+    from archsim.io.onnx import exporter, ops
+    from archsim.model.workload import KINDS
+    assert onnx_io.SUPPORTED_OPS == tuple(sorted(ops.OPS))         # the list in messages is the table
+    assert set(exporter.EXPORTERS) == set(KINDS) - {"input"}        # every layer kind exports

@@ -12,7 +12,7 @@
 ``scripts/train_weights.py``); :func:`with_weights` does it for a workload in hand.
 
 Every entry is a zero-argument builder returning a fresh
-:class:`archsim.workload.Workload`; :func:`get` builds on each call (the
+:class:`archsim.model.workload.Workload`; :func:`get` builds on each call (the
 biggest network, VGG-16, builds in a few milliseconds), so callers may keep or
 alter what they get.  Add your own network with :func:`register`.
 """
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from archsim.model.errors import ArchsimError
+from archsim.model.weights import attach_weights, load_weights
 from archsim.model.workload import Workload
 
 from . import classic, memristor, resnet
@@ -128,14 +129,12 @@ def trained() -> list[str]:
 def with_weights(wl: Workload, path=None) -> Workload:
     """A copy of ``wl`` with its weights and biases attached from ``path``
     (default ``workloads/weights/<name>.npz``)."""
-    from archsim.sim.forward import attach_weights, load_weights
-
     p = Path(path) if path else weights_path(wl.name)
     if not p.exists():
         have = ", ".join(trained()) or "none"
         raise ArchsimError(f"workload '{wl.name}' has no trained weights ({p} does not exist); "
                            f"workloads with weights: {have}; train with scripts/train_weights.py "
-                           f"or use archsim.forward.random_weights for fidelity studies")
+                           f"or use archsim.model.weights.random_weights for fidelity studies")
     return attach_weights(wl, load_weights(p), source=str(p))
 
 

@@ -148,7 +148,7 @@ def _accuracy_inputs(wl, builtin: bool, samples: int, seed: int, data: str | Non
     import workloads as W
     from archsim.io import data as D
     from archsim.sim.accuracy import synthetic_inputs
-    from archsim.sim.forward import random_weights
+    from archsim.model.weights import random_weights
     if wl.has_weights:
         weighted, own = wl, "its own weights"
     elif builtin and W.weights_path(wl.name).exists():

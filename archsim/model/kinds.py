@@ -28,6 +28,10 @@ def window_shape(in_shape: Sequence[int], channels: int, kernel, stride, padding
             conv_out(w, kernel[1], stride[1], padding[1], padding[3]))
 
 
+#: bounds of the ``clip`` kind (ReLU6): the forward pass and the ONNX export read them here
+CLIP_RANGE = (0.0, 6.0)
+
+
 # ---- shape rules: (layer, input shapes) -> output shape ----
 def _shape_conv(layer, ins):
     return window_shape(ins[0], layer.out_shape[0], layer.kernel, layer.stride, layer.padding)

@@ -9,6 +9,7 @@ import pandas as pd
 
 import techlib
 
+from archsim.io.files import atomic_write
 from archsim.model.errors import ArchsimError
 
 OPS_NOTE = "TOPS count 2 operations (multiply and add) per MAC."
@@ -102,9 +103,9 @@ def write_tables(out_dir: str | Path, stem: str, df: pd.DataFrame, title: str, n
         out.mkdir(parents=True, exist_ok=True)
         csv = out / f"{stem}.csv"
         md = out / f"{stem}.md"
-        df.to_csv(csv, index=False)
+        atomic_write(csv, df.to_csv(index=False))
         shown = display if display is not None else df
-        md.write_text(f"# {title}\n\n{to_markdown(shown)}\n\n{OPS_NOTE}\n\n{notes}\n", encoding="utf-8")
+        atomic_write(md, f"# {title}\n\n{to_markdown(shown)}\n\n{OPS_NOTE}\n\n{notes}\n")
     except OSError as exc:
         raise ArchsimError(f"--out {out_dir}: cannot write there ({exc.strerror})") from None
     return [csv, md]

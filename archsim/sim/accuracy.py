@@ -1,9 +1,9 @@
 """Network accuracy on the simulated hardware: Monte Carlo over programmed chips.
 
 Every weighted layer of the workload is programmed onto its arrays exactly as
-:func:`archsim.map_workload` splits it (:class:`archsim.tilesim.ProgrammedMatrix`,
+:func:`archsim.map_workload` splits it (:class:`archsim.sim.tilesim.ProgrammedMatrix`,
 one per group); the rest of the network (pooling, residual adds, activations,
-biases) runs digitally (:func:`archsim.forward.run`).  One *trial* is one
+biases) runs digitally (:func:`archsim.sim.forward.run`).  One *trial* is one
 independently programmed chip: its own programming errors, stuck cells,
 device-to-device variation and drift; read noise is fresh on every MVM.
 
@@ -36,6 +36,7 @@ import techlib
 from archsim.sim import forward
 from archsim.model.arch import Architecture
 from archsim.model.errors import ArchsimError
+from archsim.model.weights import weight_matrix
 from archsim.mapping.layout import map_workload
 from archsim.sim.tilesim import ProgrammedMatrix, SimConfig
 from archsim.model.workload import Workload
@@ -87,7 +88,7 @@ class _Chip:
 
     def _program(self, layer, group, cols):
         lm = self.lms[layer.name]
-        Wg = forward.weight_matrix(layer, dtype=np.float64)[group]
+        Wg = weight_matrix(layer, dtype=np.float64)[group]
         lm_g = dataclasses.replace(lm, groups=1, N=lm.N // lm.groups, macs=lm.macs // lm.groups)
         seed = (self.seed, self.trial, self.index[layer.name], group)
         if self.cfg.time_s == 0:
@@ -125,7 +126,7 @@ def simulate(workload: Workload, arch: Architecture, x: np.ndarray, y: np.ndarra
     if not workload.has_weights:
         missing = [l.name for l in workload.weighted_layers() if l.weights is None][:3]
         raise ArchsimError(f"workload {workload.name}: layers {missing} have no weights; attach trained weights "
-                           f"(workloads.get(name, weights=True)) or random ones (forward.random_weights)")
+                           f"(workloads.get(name, weights=True)) or random ones (archsim.model.weights.random_weights)")
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise ArchsimError(f"trials = {trials!r}; allowed an integer >= 1")
     x = np.asarray(x)

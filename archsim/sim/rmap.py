@@ -2,7 +2,7 @@
 
 A non-negative target ``W`` (``N`` outputs x ``M`` inputs) is realized as
 ``W_r = G_eff(g) / alpha`` (seed 001 eq. 1), ``G_eff`` the crossbar's
-effective matrix (:mod:`archsim.crossbar`) and ``g`` (``M x N``) the cell
+effective matrix (:mod:`archsim.sim.crossbar`) and ``g`` (``M x N``) the cell
 conductances in ``[g_min, g_max]``, programmed to ``2^bits`` levels.
 
 Three mappings:
@@ -113,7 +113,7 @@ def dpe(W, par: cb.Parasitics, cells: CellRange, v_cal: np.ndarray, iters: int =
 def _gradient(g, par, R, alpha):
     """d/dg of ||R||_F^2 with R = W - G_eff(g)/alpha, for every cell (M x N).
 
-    ``dG_eff[n, m]/dg_d = -Q[d, n] P[d, m]`` (:func:`archsim.crossbar.cell_voltages`: cell voltages
+    ``dG_eff[n, m]/dg_d = -Q[d, n] P[d, m]`` (:func:`archsim.sim.crossbar.cell_voltages`: cell voltages
     per unit input and of the adjoint solve), so ``d||R||^2/dg_d = (2/alpha) sum_nm R_nm Q_dn P_dm``.
     """
     P, Q = cb.cell_voltages(g, par, adjoint=True)

@@ -5,18 +5,17 @@ Forward and backward for ``conv`` (im2col, stride, padding, groups), ``dense``,
 ``relu``, ``sigmoid``, ``identity`` and fused ReLU; softmax cross-entropy loss;
 Adam or SGD with momentum; a cosine learning-rate schedule; an explicit seed for
 the initialisation and the shuffling.  The forward pass uses the same im2col and
-window helpers as :mod:`archsim.forward`, so a trained network gives the same
+window helpers as :mod:`archsim.sim.forward`, so a trained network gives the same
 outputs there.  Everything runs in the dtype of the parameters (float32 for
 training, float64 for the gradient check).
 
 >>> cfg = TrainConfig(epochs=3, seed=0)
 >>> params, history = fit(workload, x_train, y_train, cfg)          # doctest: +SKIP
->>> trained = archsim.forward.attach_weights(workload, params)       # doctest: +SKIP
+>>> trained = archsim.model.weights.attach_weights(workload, params)       # doctest: +SKIP
 """
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,7 +24,9 @@ from typing import Callable
 import numpy as np
 
 from archsim.sim import forward as F
+from archsim.io.files import atomic_write
 from archsim.model.errors import ArchsimError
+from archsim.model.weights import attach_weights
 from archsim.model.workload import Layer, Workload
 
 __all__ = ["TrainConfig", "init_params", "forward_train", "backward", "loss_and_grads", "fit",
@@ -277,8 +278,8 @@ def loss_and_grads(workload: Workload, x: np.ndarray, y: np.ndarray, params):
 
 # ---------------------------------------------------------------- training ----
 def evaluate(workload: Workload, params, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> float:
-    """Top-1 accuracy with the exact forward pass of :mod:`archsim.forward`."""
-    wl = F.attach_weights(workload, params)
+    """Top-1 accuracy with the exact forward pass of :mod:`archsim.sim.forward`."""
+    wl = attach_weights(workload, params)
     return F.accuracy(wl, x, y, chunk=batch)
 
 
@@ -369,10 +370,7 @@ def save_weights(path, params: dict[str, np.ndarray], meta: dict | None = None) 
         if a.dtype == object:
             raise ArchsimError(f"meta '{k}' would be an object array")
         arrays[f"meta.{k}"] = a
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:          # a file object: numpy adds no second ".npz"
-        np.savez_compressed(f, **arrays)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))   # a file object: numpy adds no second ".npz"
     return path
 
 

@@ -32,7 +32,7 @@ class SimConfig:
     - ``ideal_adc`` / ``ideal_dac``: skip output / input quantization.
     - ``ir_drop``: model IR drop where the architecture sets parasitics (``r_wire_ohm``, ``r_in_ohm``,
       ``r_out_ohm``): every programmed array is replaced by its effective matrix
-      (:func:`archsim.crossbar.effective_matrix`); ``False`` keeps ideal wires whatever the
+      (:func:`archsim.sim.crossbar.effective_matrix`); ``False`` keeps ideal wires whatever the
       architecture says.  Read noise is drawn on the cells' own conductances (its spread is not
       passed through the wires: a second-order effect, stated as an assumption).
     - ``precision``: dtype of the column-current matrix products (``float64`` or ``float32``); the

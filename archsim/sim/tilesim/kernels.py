@@ -9,7 +9,7 @@ no fused multiply-add), so a kernel and its twin perform the same IEEE operation
 and agree to the last bit (the only exception is ``log``/``exp`` in the rare slow path of the
 normal generator, where numba's and numpy's math libraries may differ in the last ulp).
 
-The serial variants are what :mod:`archsim.tilesim` calls by default.  The kernels run between
+The serial variants are what :mod:`archsim.sim.tilesim` calls by default.  The kernels run between
 BLAS calls, and after its work each thread pool spins for a while (OpenBLAS's workers for up to
 2^28 cycles, GNU OpenMP's for its spin count): on a 2-core machine the parallel variants and the
 BLAS threads then steal each other's cores and ``parallel=True`` is several times slower.  With

@@ -56,7 +56,7 @@ Read noise fast path.  Per-cell Gaussian noise ``n_ij ~ N(0, sigma_ij^2)`` read 
 ``v_i`` sums on column ``j`` to ``N(0, sum_i v_i^2 sigma_ij^2)``; instead of a noisy copy of the matrix
 per vector the simulator computes the variance with one matrix product ``(v^2) @ sigma^2`` (float32)
 and draws one normal per (vector, column, conversion, array).  Random numbers are counter-based
-(:mod:`archsim.tilesim.kernels`): the normal for vector row ``first_row + b``, column ``j`` of group
+(:mod:`archsim.sim.tilesim.kernels`): the normal for vector row ``first_row + b``, column ``j`` of group
 ``g``, conversion ``p`` of array-set ``(g, row block, slice, copy)`` is a pure function of ``(seed,
 key, g, row block, slice, copy, p, first_row + b, j)``; so results do not depend on chunking or
 threads.  (The column identifies the array's column block.)
@@ -646,7 +646,7 @@ def _effective_blocks(G: np.ndarray, dg: float, gmin_u: float, arch: Architectur
     the unused cells hold ``g_min`` and their rows are driven at 0 V, their columns still load the
     rows and are read into their own (discarded) virtual grounds, and the used columns carry their
     current down through the unused rows to the sense amplifiers at the bottom.  The circuit is
-    linear, so the block's effective matrix (:func:`archsim.crossbar.effective_matrix`, one solve per
+    linear, so the block's effective matrix (:func:`archsim.sim.crossbar.effective_matrix`, one solve per
     programmed array) replaces its conductances in every MVM, whatever the input.  The digital
     corrections stay ideal: offset mapping still subtracts the ``g_min`` current an ideal array would
     carry, so there IR drop also leaves a baseline error (a differential pair cancels most of it)."""

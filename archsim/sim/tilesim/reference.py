@@ -18,7 +18,7 @@ def _array_currents(pm: ProgrammedMatrix, Vb: np.ndarray, c, s, g, r0, r1, c0, c
     """Column currents (units of one conductance step) of one array for inputs ``Vb`` (B, rows).
 
     With IR drop on, the array is solved vector by vector by nodal analysis
-    (:func:`archsim.crossbar.solve_vector`, a sparse LU per vector), in its full physical size:
+    (:func:`archsim.sim.crossbar.solve_vector`, a sparse LU per vector), in its full physical size:
     the block in the corner next to the drivers, unused cells at ``g_min``, unused rows at 0 V."""
     Gb = pm.G[c, s, g, r0:r1, c0:c1]
     if not pm.ir_drop:
