@@ -199,38 +199,38 @@ def _softmax(x: np.ndarray, axis: int = 1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
+def _add(layer: Layer, inputs: list[np.ndarray]) -> np.ndarray:
+    y = inputs[0].copy()
+    for other in inputs[1:]:
+        y += other
+    return _activate(y, layer.activation)
+
+
+#: layer kind -> forward function ``(layer, inputs, matmul) -> output``; every kind of
+#: :data:`archsim.model.kinds.KINDS` but the graph input has one (a test checks it)
+FORWARD = {
+    "conv": lambda layer, xs, mm: _conv(layer, xs[0], mm),
+    "dense": lambda layer, xs, mm: _dense(layer, xs[0], mm),
+    "maxpool": lambda layer, xs, mm: _pool(layer, xs[0]),
+    "avgpool": lambda layer, xs, mm: _pool(layer, xs[0]),
+    "globalavgpool": lambda layer, xs, mm: xs[0].mean(axis=(2, 3), keepdims=True, dtype=xs[0].dtype),
+    "flatten": lambda layer, xs, mm: xs[0].reshape(xs[0].shape[0], -1),
+    "add": lambda layer, xs, mm: _add(layer, xs),
+    "concat": lambda layer, xs, mm: np.concatenate(xs, axis=1),
+    "relu": lambda layer, xs, mm: np.maximum(xs[0], 0),
+    "sigmoid": lambda layer, xs, mm: (1.0 / (1.0 + np.exp(-xs[0]))).astype(xs[0].dtype),
+    "clip": lambda layer, xs, mm: np.clip(xs[0], *CLIP_RANGE),
+    "softmax": lambda layer, xs, mm: _softmax(xs[0], 1),
+    "identity": lambda layer, xs, mm: xs[0],
+}
+
+
 def apply_layer(layer: Layer, inputs: list[np.ndarray], matmul) -> np.ndarray:
     """Output of one layer on its (batched) inputs; ``matmul`` as in :func:`run` (never None here)."""
-    k = layer.kind
-    x = inputs[0] if inputs else None
-    if k == "conv":
-        return _conv(layer, x, matmul)
-    if k == "dense":
-        return _dense(layer, x, matmul)
-    if k in ("maxpool", "avgpool"):
-        return _pool(layer, x)
-    if k == "globalavgpool":
-        return x.mean(axis=(2, 3), keepdims=True, dtype=x.dtype)
-    if k == "flatten":
-        return x.reshape(x.shape[0], -1)
-    if k == "add":
-        y = inputs[0].copy()
-        for other in inputs[1:]:
-            y += other
-        return _activate(y, layer.activation)
-    if k == "concat":
-        return np.concatenate(inputs, axis=1)
-    if k == "relu":
-        return np.maximum(x, 0)
-    if k == "sigmoid":
-        return (1.0 / (1.0 + np.exp(-x))).astype(x.dtype)
-    if k == "clip":
-        return np.clip(x, *CLIP_RANGE)
-    if k == "softmax":
-        return _softmax(x, 1)
-    if k == "identity":
-        return x
-    raise ArchsimError(f"layer '{layer.name}': the forward pass has no rule for kind '{k}'")
+    fn = FORWARD.get(layer.kind)
+    if fn is None:
+        raise ArchsimError(f"layer '{layer.name}': the forward pass has no rule for kind '{layer.kind}'")
+    return fn(layer, inputs, matmul)
 
 
 # --------------------------------------------------------------- the run ----

@@ -26,14 +26,15 @@ import numpy as np
 from archsim.sim import forward as F
 from archsim.io.files import atomic_write
 from archsim.model.errors import ArchsimError
+from archsim.model.kinds import KINDS
 from archsim.model.weights import attach_weights
 from archsim.model.workload import Layer, Workload
 
 __all__ = ["TrainConfig", "init_params", "forward_train", "backward", "loss_and_grads", "fit",
            "evaluate", "save_weights", "TRAINABLE"]
 
-TRAINABLE = ("input", "conv", "dense", "maxpool", "avgpool", "globalavgpool", "add", "concat",
-             "flatten", "relu", "sigmoid", "identity")
+#: kinds the trainer handles: the graph input and every kind with a rule in :data:`TRAIN_RULES`
+TRAINABLE = tuple(k for k, spec in KINDS.items() if spec.trainable)
 
 
 @dataclass(frozen=True)
@@ -84,72 +85,81 @@ def init_params(workload: Workload, seed: int = 0, dtype=np.float32) -> dict[str
 
 
 # ------------------------------------------------------------- forward ----
-def _layer_forward(lay: Layer, ins: list[np.ndarray], params):
-    """Output and the cache the backward pass needs."""
-    k = lay.kind
-    x = ins[0] if ins else None
-    if k == "conv":
-        # channel-major layout throughout: im2col^T (K, rows), outputs (Cout, rows)
-        W = params[f"{lay.name}.weight"]
-        B = x.shape[0]
-        Cout, Ho, Wo = lay.out_shape
-        g = lay.groups
-        ng = Cout // g
-        WmT = np.ascontiguousarray(W.reshape(g, ng, -1))                  # (g, ng, K)
-        colsT = [F.im2col(x, lay, gi).T for gi in range(g)]               # C-ordered (K, rows)
-        yT = np.concatenate([WmT[gi] @ colsT[gi] for gi in range(g)], axis=0) if g > 1 else WmT[0] @ colsT[0]
-        b = params.get(f"{lay.name}.bias")
-        if b is not None:
-            yT += b[:, None]
-        mask = None
-        if lay.activation == "relu":
-            mask = yT > 0
-            yT *= mask
-        out = np.ascontiguousarray(yT.reshape(Cout, B, Ho, Wo).transpose(1, 0, 2, 3))
-        return out, (colsT, x.shape, mask)
-    if k == "dense":
-        W = params[f"{lay.name}.weight"]
-        xf = x.reshape(x.shape[0], -1)
-        y = xf @ W.T
-        b = params.get(f"{lay.name}.bias")
-        if b is not None:
-            y += b
-        mask = None
-        if lay.activation == "relu":
-            mask = y > 0
-            y *= mask
-        return y, (xf, x.shape, mask)
-    if k == "maxpool":
-        xp = F._pad(x, lay.padding, -np.inf)
-        y = arg = None
-        for i, j, (hs, ws) in F.window_slices(lay):
-            v = xp[:, :, hs, ws]
-            if y is None:
-                y, arg = v.copy(), np.zeros(v.shape, dtype=np.int16)
-                continue
-            upd = v > y                      # first maximum wins, as argmax
-            np.copyto(y, v, where=upd)
-            arg[upd] = i * lay.kernel[1] + j
-        return y, (arg, x.shape)
-    if k in ("avgpool", "globalavgpool", "flatten", "identity", "concat"):
-        y = F.apply_layer(lay, ins, None)
-        return y, ([i.shape for i in ins],)
-    if k == "add":
-        y = ins[0].copy()
-        for o in ins[1:]:
-            y += o
-        mask = None
-        if lay.activation == "relu":
-            mask = y > 0
-            y *= mask
-        return y, (len(ins), mask)
-    if k == "relu":
-        mask = x > 0
-        return x * mask, (mask,)
-    if k == "sigmoid":
-        y = (1.0 / (1.0 + np.exp(-x))).astype(x.dtype)
-        return y, (y,)
-    raise ArchsimError(f"layer '{lay.name}': kind '{k}' is not trainable")
+def _relu_mask(y: np.ndarray, activation):
+    """Apply a fused ReLU in place; the mask the backward pass needs (None without one)."""
+    if activation != "relu":
+        return None
+    mask = y > 0
+    y *= mask
+    return mask
+
+
+def _conv_fwd(lay, ins, params):
+    # channel-major layout throughout: im2col^T (K, rows), outputs (Cout, rows)
+    x = ins[0]
+    W = params[f"{lay.name}.weight"]
+    B = x.shape[0]
+    Cout, Ho, Wo = lay.out_shape
+    g = lay.groups
+    ng = Cout // g
+    WmT = np.ascontiguousarray(W.reshape(g, ng, -1))                  # (g, ng, K)
+    colsT = [F.im2col(x, lay, gi).T for gi in range(g)]               # C-ordered (K, rows)
+    yT = np.concatenate([WmT[gi] @ colsT[gi] for gi in range(g)], axis=0) if g > 1 else WmT[0] @ colsT[0]
+    b = params.get(f"{lay.name}.bias")
+    if b is not None:
+        yT += b[:, None]
+    mask = _relu_mask(yT, lay.activation)
+    out = np.ascontiguousarray(yT.reshape(Cout, B, Ho, Wo).transpose(1, 0, 2, 3))
+    return out, (colsT, x.shape, mask)
+
+
+def _dense_fwd(lay, ins, params):
+    x = ins[0]
+    W = params[f"{lay.name}.weight"]
+    xf = x.reshape(x.shape[0], -1)
+    y = xf @ W.T
+    b = params.get(f"{lay.name}.bias")
+    if b is not None:
+        y += b
+    return y, (xf, x.shape, _relu_mask(y, lay.activation))
+
+
+def _maxpool_fwd(lay, ins, params):
+    x = ins[0]
+    xp = F._pad(x, lay.padding, -np.inf)
+    y = arg = None
+    for i, j, (hs, ws) in F.window_slices(lay):
+        v = xp[:, :, hs, ws]
+        if y is None:
+            y, arg = v.copy(), np.zeros(v.shape, dtype=np.int16)
+            continue
+        upd = v > y                      # first maximum wins, as argmax
+        np.copyto(y, v, where=upd)
+        arg[upd] = i * lay.kernel[1] + j
+    return y, (arg, x.shape)
+
+
+def _shape_fwd(lay, ins, params):
+    """Layers whose backward pass needs only their input shapes: the exact forward pass."""
+    return F.apply_layer(lay, ins, None), ([i.shape for i in ins],)
+
+
+def _add_fwd(lay, ins, params):
+    y = ins[0].copy()
+    for o in ins[1:]:
+        y += o
+    return y, (len(ins), _relu_mask(y, lay.activation))
+
+
+def _relu_fwd(lay, ins, params):
+    mask = ins[0] > 0
+    return ins[0] * mask, (mask,)
+
+
+def _sigmoid_fwd(lay, ins, params):
+    x = ins[0]
+    y = (1.0 / (1.0 + np.exp(-x))).astype(x.dtype)
+    return y, (y,)
 
 
 def forward_train(workload: Workload, x: np.ndarray, params):
@@ -165,72 +175,109 @@ def forward_train(workload: Workload, x: np.ndarray, params):
     return vals[order[-1].name], (order, preds, caches)
 
 
+def _conv_bwd(lay, dy, cache, params, grads, need_dx):
+    colsT, xshape, mask = cache
+    Cout = lay.N
+    dT = np.ascontiguousarray(dy.transpose(1, 0, 2, 3)).reshape(Cout, -1)   # (Cout, rows)
+    if mask is not None:
+        dT *= mask
+    W = params[f"{lay.name}.weight"]
+    g = lay.groups
+    ng = Cout // g
+    # (K, rows) @ (rows, ng), transposed: OpenBLAS is far slower on some shapes of the other order
+    dW = np.concatenate([(colsT[gi] @ dT[gi * ng:(gi + 1) * ng].T).T for gi in range(g)], axis=0)  # (Cout, K)
+    grads[f"{lay.name}.weight"] = dW.reshape(W.shape)
+    if f"{lay.name}.bias" in params:
+        grads[f"{lay.name}.bias"] = dT.sum(axis=1)
+    if not need_dx:
+        return [None]
+    Wm = np.ascontiguousarray(W.reshape(g, ng, -1).transpose(0, 2, 1))     # (g, K, ng)
+    dcolsT = np.concatenate([Wm[gi] @ dT[gi * ng:(gi + 1) * ng] for gi in range(g)], axis=0) \
+        if g > 1 else Wm[0] @ dT                                            # (Cin*kh*kw, rows)
+    return [F.col2im(dcolsT.T, xshape, lay)]
+
+
+def _dense_bwd(lay, dy, cache, params, grads, need_dx):
+    xf, xshape, mask = cache
+    if mask is not None:
+        dy = dy * mask
+    W = params[f"{lay.name}.weight"]
+    grads[f"{lay.name}.weight"] = dy.T @ xf
+    if f"{lay.name}.bias" in params:
+        grads[f"{lay.name}.bias"] = dy.sum(axis=0)
+    return [(dy @ W).reshape(xshape) if need_dx else None]
+
+
+def _pool_bwd(lay, dy, cache, params, grads, need_dx):
+    maxpool = lay.kind == "maxpool"
+    if maxpool:                 # the gradient goes to the arg-max of each window
+        arg, xshape = cache
+    else:                       # spread evenly over the whole window
+        (xshape,) = cache[0]
+        d = dy / dy.dtype.type(lay.kernel[0] * lay.kernel[1])
+    B, C, H, W = xshape
+    kw = lay.kernel[1]
+    t, l, b, r = lay.padding
+    dxp = np.zeros((B, C, H + t + b, W + l + r), dtype=dy.dtype)
+    for i, j, (hs, ws) in F.window_slices(lay):
+        dxp[:, :, hs, ws] += dy * (arg == (i * kw + j)) if maxpool else d
+    return [dxp[:, :, t:t + H, l:l + W]]
+
+
+def _global_bwd(lay, dy, cache, params, grads, need_dx):
+    (xshape,) = cache[0]
+    return [np.broadcast_to(dy / dy.dtype.type(xshape[2] * xshape[3]), xshape).copy()]
+
+
+def _reshape_bwd(lay, dy, cache, params, grads, need_dx):
+    (xshape,) = cache[0]
+    return [dy.reshape(xshape)]
+
+
+def _concat_bwd(lay, dy, cache, params, grads, need_dx):
+    cuts = np.cumsum([s[1] for s in cache[0]])[:-1]
+    return list(np.split(dy, cuts, axis=1))
+
+
+def _add_bwd(lay, dy, cache, params, grads, need_dx):
+    n, mask = cache
+    if mask is not None:
+        dy = dy * mask
+    return [dy] * n
+
+
+#: layer kind -> (forward with cache, backward) for every kind the trainer handles; a kind whose
+#: :class:`~archsim.model.kinds.KindSpec` says ``trainable`` has an entry (a test checks it)
+TRAIN_RULES = {
+    "conv": (_conv_fwd, _conv_bwd),
+    "dense": (_dense_fwd, _dense_bwd),
+    "maxpool": (_maxpool_fwd, _pool_bwd),
+    "avgpool": (_shape_fwd, _pool_bwd),
+    "globalavgpool": (_shape_fwd, _global_bwd),
+    "flatten": (_shape_fwd, _reshape_bwd),
+    "identity": (_shape_fwd, _reshape_bwd),
+    "concat": (_shape_fwd, _concat_bwd),
+    "add": (_add_fwd, _add_bwd),
+    "relu": (_relu_fwd, lambda lay, dy, cache, *_: [dy * cache[0]]),
+    "sigmoid": (_sigmoid_fwd, lambda lay, dy, cache, *_: [dy * cache[0] * (1 - cache[0])]),
+}
+
+
+def _rule(lay: Layer, which: int):
+    rule = TRAIN_RULES.get(lay.kind)
+    if rule is None:
+        raise ArchsimError(f"layer '{lay.name}': kind '{lay.kind}' is not trainable")
+    return rule[which]
+
+
+def _layer_forward(lay: Layer, ins: list[np.ndarray], params):
+    """Output and the cache the backward pass needs."""
+    return _rule(lay, 0)(lay, ins, params)
+
+
 def _layer_backward(lay: Layer, dy: np.ndarray, cache, params, grads, need_dx: bool):
     """Input gradients (list, one per input; None where not needed)."""
-    k = lay.kind
-    if k == "conv":
-        colsT, xshape, mask = cache
-        Cout = lay.N
-        dT = np.ascontiguousarray(dy.transpose(1, 0, 2, 3)).reshape(Cout, -1)   # (Cout, rows)
-        if mask is not None:
-            dT *= mask
-        W = params[f"{lay.name}.weight"]
-        g = lay.groups
-        ng = Cout // g
-        # (K, rows) @ (rows, ng), transposed: OpenBLAS is far slower on some shapes of the other order
-        dW = np.concatenate([(colsT[gi] @ dT[gi * ng:(gi + 1) * ng].T).T for gi in range(g)], axis=0)  # (Cout, K)
-        grads[f"{lay.name}.weight"] = dW.reshape(W.shape)
-        if f"{lay.name}.bias" in params:
-            grads[f"{lay.name}.bias"] = dT.sum(axis=1)
-        if not need_dx:
-            return [None]
-        Wm = np.ascontiguousarray(W.reshape(g, ng, -1).transpose(0, 2, 1))     # (g, K, ng)
-        dcolsT = np.concatenate([Wm[gi] @ dT[gi * ng:(gi + 1) * ng] for gi in range(g)], axis=0) \
-            if g > 1 else Wm[0] @ dT                                            # (Cin*kh*kw, rows)
-        return [F.col2im(dcolsT.T, xshape, lay)]
-    if k == "dense":
-        xf, xshape, mask = cache
-        if mask is not None:
-            dy = dy * mask
-        W = params[f"{lay.name}.weight"]
-        grads[f"{lay.name}.weight"] = dy.T @ xf
-        if f"{lay.name}.bias" in params:
-            grads[f"{lay.name}.bias"] = dy.sum(axis=0)
-        return [(dy @ W).reshape(xshape) if need_dx else None]
-    if k in ("maxpool", "avgpool"):
-        if k == "maxpool":          # the gradient goes to the arg-max of each window
-            arg, xshape = cache
-        else:                       # spread evenly over the whole window
-            (xshape,) = cache[0]
-            d = dy / dy.dtype.type(lay.kernel[0] * lay.kernel[1])
-        B, C, H, W = xshape
-        kw = lay.kernel[1]
-        t, l, b, r = lay.padding
-        dxp = np.zeros((B, C, H + t + b, W + l + r), dtype=dy.dtype)
-        for i, j, (hs, ws) in F.window_slices(lay):
-            dxp[:, :, hs, ws] += dy * (arg == (i * kw + j)) if k == "maxpool" else d
-        return [dxp[:, :, t:t + H, l:l + W]]
-    if k == "globalavgpool":
-        (xshape,) = cache[0]
-        return [np.broadcast_to(dy / dy.dtype.type(xshape[2] * xshape[3]), xshape).copy()]
-    if k in ("flatten", "identity"):
-        (xshape,) = cache[0]
-        return [dy.reshape(xshape)]
-    if k == "concat":
-        shapes = cache[0]
-        cuts = np.cumsum([s[1] for s in shapes])[:-1]
-        return list(np.split(dy, cuts, axis=1))
-    if k == "add":
-        n, mask = cache
-        if mask is not None:
-            dy = dy * mask
-        return [dy] * n
-    if k == "relu":
-        return [dy * cache[0]]
-    if k == "sigmoid":
-        y = cache[0]
-        return [dy * y * (1 - y)]
-    raise ArchsimError(f"layer '{lay.name}': kind '{k}' is not trainable")
+    return _rule(lay, 1)(lay, dy, cache, params, grads, need_dx)
 
 
 def backward(dlogits: np.ndarray, state, params) -> dict[str, np.ndarray]:
