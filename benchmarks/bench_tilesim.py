@@ -127,7 +127,7 @@ def part_c_lenet_mnist(trials: int = 10):
     import time
 
     import workloads
-    from archsim import Architecture
+    from archsim import Architecture, map_workload
     from archsim.sim import accuracy
     from archsim.io import data
     from archsim.sim import forward
@@ -137,7 +137,7 @@ def part_c_lenet_mnist(trials: int = 10):
     x, y = data.for_workload(wl, "test")
     a = Architecture(**FAIR)
     t0 = time.perf_counter()
-    r = accuracy.simulate(wl, a, x, y, trials=trials, seed=0, cfg=SimConfig(parallel=False), calib=128)
+    r = accuracy.simulate(map_workload(wl, a), x, y, trials=trials, seed=0, cfg=SimConfig(parallel=False), calib=128)
     t_sim = time.perf_counter() - t0
     t0 = time.perf_counter()
     for _ in range(trials):

@@ -30,6 +30,7 @@ from archsim.model import presets  # noqa: E402
 from archsim.report import tables as report  # noqa: E402
 from archsim.sim import tilesim  # noqa: E402
 from archsim.model.device import Device  # noqa: E402
+from archsim.mapping.layout import map_workload  # noqa: E402
 
 PAPER = {"ideal": 0.90, "programmed": 0.85, "output_bits": 4.0}
 
@@ -96,7 +97,7 @@ def main(argv=None):
     rows = []
     ideal = None
     for label, ar, cfg in cases:
-        res = accuracy.simulate(wl, ar, x, y, trials=a.trials, seed=a.seed, cfg=cfg)
+        res = accuracy.simulate(map_workload(wl, ar), x, y, trials=a.trials, seed=a.seed, cfg=cfg)
         ideal = res.reference
         rows.append(dict(case=label, accuracy=res.mean, std=res.std, logit_rel_err=float(np.mean(res.logit_error))))
         print(report.to_text(pd.DataFrame(rows[-1:])), flush=True)

@@ -4,6 +4,7 @@ import pytest
 
 import workloads
 from archsim import Architecture
+from archsim.mapping.layout import map_workload
 from archsim.sim import accuracy
 from archsim.model.weights import random_weights
 from archsim.sim.tilesim import SimConfig
@@ -26,7 +27,7 @@ def test_no_errors_gives_the_digital_network(net):
     wl, x = net
     # 16-bit weights in two ECRAM cells (1000 levels = 9 bits each): only weight quantization remains
     a = Architecture(device="ecram", weight_bits=16, rows=32, cols=8, cols_per_adc=8)
-    r = accuracy.simulate(wl, a, x, trials=1, cfg=IDEAL, calib=16)
+    r = accuracy.simulate(map_workload(wl, a), x, trials=1, cfg=IDEAL, calib=16)
     assert r.metric == "fidelity" and r.mean == 1.0
     assert r.logit_error[0] < 1e-3
 
@@ -35,9 +36,9 @@ def test_same_seed_same_numbers_whatever_the_chunking(net):
     wl, x = net
     a = Architecture(device="pcm", rows=32, cols=8, cols_per_adc=8)
     cfg = SimConfig(time_s=3600.0)
-    r1 = accuracy.simulate(wl, a, x, trials=2, seed=5, cfg=cfg, calib=16)
-    r2 = accuracy.simulate(wl, a, x, trials=2, seed=5, cfg=cfg, calib=16, chunk=7)
-    r3 = accuracy.simulate(wl, a, x, trials=2, seed=6, cfg=cfg, calib=16)
+    r1 = accuracy.simulate(map_workload(wl, a), x, trials=2, seed=5, cfg=cfg, calib=16)
+    r2 = accuracy.simulate(map_workload(wl, a), x, trials=2, seed=5, cfg=cfg, calib=16, chunk=7)
+    r3 = accuracy.simulate(map_workload(wl, a), x, trials=2, seed=6, cfg=cfg, calib=16)
     np.testing.assert_allclose(r1.logit_error, r2.logit_error, rtol=1e-5)
     assert not np.allclose(r1.logit_error, r3.logit_error)
 
@@ -45,14 +46,14 @@ def test_same_seed_same_numbers_whatever_the_chunking(net):
 def test_errors_grow_with_drift(net):
     wl, x = net
     a = Architecture(device="pcm", rows=32, cols=8, cols_per_adc=8)
-    fresh = accuracy.simulate(wl, a, x, trials=2, cfg=SimConfig(time_s=0.0), calib=16)
-    aged = accuracy.simulate(wl, a, x, trials=2, cfg=SimConfig(time_s=86400.0 * 365), calib=16)
+    fresh = accuracy.simulate(map_workload(wl, a), x, trials=2, cfg=SimConfig(time_s=0.0), calib=16)
+    aged = accuracy.simulate(map_workload(wl, a), x, trials=2, cfg=SimConfig(time_s=86400.0 * 365), calib=16)
     assert aged.logit_error.mean() > fresh.logit_error.mean()
 
 
 def test_workload_without_weights_refused():
     with pytest.raises(Exception, match="have no weights"):
-        accuracy.simulate(workloads.get("lenet5"), Architecture(), np.zeros((2, 1, 32, 32)))
+        accuracy.simulate(map_workload(workloads.get("lenet5"), Architecture()), np.zeros((2, 1, 32, 32)))
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +71,7 @@ def test_lenet5_mnist_devices_follow_seed002(lenet_mnist):
     a = Architecture(adc_bits=8)
     res = {}
     for dev, t in (("reram", 0.0), ("sonos", 0.0), ("pcm", 86400.0)):
-        res[dev] = accuracy.simulate(wl, a.replace(device=dev), x, y, trials=2, seed=0,
+        res[dev] = accuracy.simulate(map_workload(wl, a.replace(device=dev)), x, y, trials=2, seed=0,
                                      cfg=SimConfig(time_s=t, parallel=True), calib=64)
     ref = res["sonos"].reference
     assert ref > 0.97
@@ -92,10 +93,10 @@ def test_ir_drop_in_network_accuracy_dpe_softmax():
     x, y = data.for_workload(wl, "test", limit=300)
     arch = presets.load("dpe").architecture
     assert arch.parasitics.r_wire == 1.0
-    ir = accuracy.simulate(wl, arch, x, y, trials=1, cfg=SimConfig(prog_error=False, read_noise=False), calib=64)
-    wires = accuracy.simulate(wl, arch, x, y, trials=1, cfg=SimConfig(prog_error=False, read_noise=False,
+    ir = accuracy.simulate(map_workload(wl, arch), x, y, trials=1, cfg=SimConfig(prog_error=False, read_noise=False), calib=64)
+    wires = accuracy.simulate(map_workload(wl, arch), x, y, trials=1, cfg=SimConfig(prog_error=False, read_noise=False,
                                                                       ir_drop=False), calib=64)
-    exact = accuracy.simulate(wl, arch.replace(r_wire_ohm=0.0, r_in_ohm=0.0, r_out_ohm=0.0), x, y, trials=1,
+    exact = accuracy.simulate(map_workload(wl, arch.replace(r_wire_ohm=0.0, r_in_ohm=0.0, r_out_ohm=0.0)), x, y, trials=1,
                               cfg=SimConfig(prog_error=False, read_noise=False, ideal_adc=True, ideal_dac=True))
     assert ir.reference > 0.88
     assert exact.logit_error.mean() < 0.02          # 6-bit cells only: weight quantization

@@ -180,7 +180,7 @@ def _sim_config(args):
 
 def _accuracy_row(wl, x, y, a, args):
     from archsim.sim.accuracy import simulate
-    r = simulate(wl, a, x, y, trials=args.trials, seed=args.seed, cfg=_sim_config(args),
+    r = simulate(map_workload(wl, a), x, y, trials=args.trials, seed=args.seed, cfg=_sim_config(args),
                  progress=not getattr(args, "no_progress", False))
     return r
 

@@ -156,7 +156,7 @@ def accuracy_rows(samples: int = 1000, trials: int = 2) -> list[dict]:
     rows = []
     wl = workloads.get("mnist_cnn5", weights=True)
     x, y = data.for_workload(wl, "test", limit=samples)
-    r = simulate(wl, presets.load("yao2020").architecture, x, y, trials=trials, seed=0)
+    r = simulate(map_workload(wl, presets.load("yao2020").architecture), x, y, trials=trials, seed=0)
     q = c.q("seed003.mnist_accuracy")
     rows.append(dict(source="accuracy claims", figure="yao2020 chip, mnist_cnn5, MNIST top-1", unit="1",
                      published=q.value, archsim=r.mean, ratio=r.mean / q.value, workload="mnist_cnn5",
@@ -168,9 +168,8 @@ def accuracy_rows(samples: int = 1000, trials: int = 2) -> list[dict]:
     acc = {}
     for dev in ("reram", "sonos", "pcm"):
         cfg = SimConfig(time_s=86400.0 if dev == "pcm" else 0.0)
-        acc[dev] = simulate(wl, presets.load("sonos_sandia").architecture.replace(device=dev, rows=128, cols=128,
-                                                                                     bits_per_cell="auto"),
-                            x, y, trials=trials, seed=0, cfg=cfg).mean
+        a = presets.load("sonos_sandia").architecture.replace(device=dev, rows=128, cols=128, bits_per_cell="auto")
+        acc[dev] = simulate(map_workload(wl, a), x, y, trials=trials, seed=0, cfg=cfg).mean
     pub = {d: c[f"seed002.resnet50_top1_{d}"] for d in acc}
     pcm_last = acc["pcm"] < min(acc["reram"], acc["sonos"])
     reram_first = acc["reram"] >= acc["sonos"]

@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-import techlib
 
 from archsim.sim import forward
 from archsim.model.arch import Architecture
 from archsim.model.errors import ArchsimError
 from archsim.model.weights import weight_matrix
-from archsim.mapping.layout import map_workload
+from archsim.mapping.layout import Mapping, map_workload
+from archsim.model.device import Device, load_device
 from archsim.sim.tilesim import ProgrammedMatrix, SimConfig
 from archsim.model.workload import Workload
 
@@ -75,11 +75,9 @@ class AccuracyResult:
 class _Chip:
     """One trial: the programmed matrices of every weighted layer, and the matmul hook."""
 
-    def __init__(self, workload: Workload, arch: Architecture, device: techlib.Record, cfg: SimConfig,
-                 seed: int, trial: int):
-        self.wl, self.arch, self.device, self.cfg = workload, arch, device, cfg
+    def __init__(self, m: Mapping, device: Device, cfg: SimConfig, seed: int, trial: int):
+        self.wl, self.arch, self.device, self.cfg = m.workload, m.arch, device, cfg
         self.seed, self.trial = seed, trial
-        m = map_workload(workload, arch.replace(replicate=False), device)
         self.lms = {lm.layer: lm for lm in m.layers}
         self.index = {lm.layer: i for i, lm in enumerate(m.layers)}
         self.pms: dict = {}
@@ -119,10 +117,18 @@ def _rel(a, b):
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
 
 
-def simulate(workload: Workload, arch: Architecture, x: np.ndarray, y: np.ndarray | None = None, *,
+def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *,
              trials: int = 10, seed: int = 0, cfg: SimConfig = SimConfig(), calib: int = 128,
              chunk: int | None = None, layer_sample: int = 64, progress: bool = False) -> AccuracyResult:
-    """Accuracy (with labels ``y``) or fidelity (without) of ``workload`` on ``arch`` over ``trials`` chips."""
+    """Accuracy (with labels ``y``) or fidelity (without) of the mapped network over ``trials`` chips.
+
+    Every weighted layer is programmed exactly as the mapping ``m`` splits it (its workload must carry
+    weights); the mapping is never recomputed here.  Replicas of a layer hold the same weights, so one
+    programmed copy per layer stands for all of them."""
+    if not isinstance(m, Mapping):
+        raise ArchsimError(f"simulate: expected a Mapping (archsim.map_workload(workload, arch)), "
+                           f"got {type(m).__name__}")
+    workload, arch = m.workload, m.arch
     if not workload.has_weights:
         missing = [l.name for l in workload.weighted_layers() if l.weights is None][:3]
         raise ArchsimError(f"workload {workload.name}: layers {missing} have no weights; attach trained weights "
@@ -132,7 +138,7 @@ def simulate(workload: Workload, arch: Architecture, x: np.ndarray, y: np.ndarra
     x = np.asarray(x)
     if y is not None and len(y) != len(x):
         raise ArchsimError(f"labels: {len(y)} labels for {len(x)} inputs")
-    device = techlib.device(arch.device)
+    device = load_device(arch.device)
     n_cal = min(calib, len(x))
     x_cal = x[:n_cal]
     exact = forward.run(workload, x, chunk=chunk)
@@ -145,7 +151,7 @@ def simulate(workload: Workload, arch: Architecture, x: np.ndarray, y: np.ndarra
     per_trial, logit_err, layer_err = [], [], []
     bar = _progress(trials, progress, f"{workload.name} on {arch.device}")
     for t in range(trials):
-        chip = _Chip(workload, arch, device, cfg, seed, t)
+        chip = _Chip(m, device, cfg, seed, t)
         forward.run(workload, x_cal, matmul=chip, chunk=n_cal)
         chip.phase = TEST_PASS
         out = forward.run(workload, x, matmul=chip, chunk=chunk)
@@ -220,5 +226,6 @@ def sizing_accuracy(config: dict) -> float | None:
         return None
     wl, x, y = d
     a = Architecture(**{k: config[k] for k in KEY_BY_NAME if k in config})
-    return simulate(wl, a.replace(replicate=False, mesh="auto", tiles="auto"), x, y, trials=SIZING_TRIALS,
+    m = map_workload(wl, a.replace(replicate=False, mesh="auto", tiles="auto"))
+    return simulate(m, x, y, trials=SIZING_TRIALS,
                     seed=int(config.get("seed", 0)), calib=64).mean
