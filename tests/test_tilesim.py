@@ -14,6 +14,7 @@ from archsim.sim import tilesim as ts
 from archsim.model.device import Device
 from archsim.model.errors import ArchsimError
 from archsim.sim.tilesim import kernels as kn
+from archsim.sim.tilesim import rng as trng
 
 EXACT = ts.SimConfig(prog_error=False, read_noise=False, ideal_adc=True, ideal_dac=True)
 
@@ -278,7 +279,7 @@ def test_read_noise_fast_path_equals_per_cell_sampling(readout):
 
 
 def test_normal_generator_is_standard_normal():
-    z = kn.normals_nb(np.uint64(12345), 0, 1000, 1000, 0, 1000).ravel()
+    z = trng.normals_nb(np.uint64(12345), 0, 1000, 1000, 0, 1000).ravel()
     assert stats.kstest(z, "norm").pvalue > 1e-3
     assert abs(z.mean()) < 5e-3 and abs(z.std() - 1) < 5e-3
     assert abs(stats.kurtosis(z)) < 0.02
@@ -287,7 +288,7 @@ def test_normal_generator_is_standard_normal():
         assert abs(np.mean(np.abs(z) > thr) - p) < 5 * math.sqrt(p / z.size)
     # neighbouring counters and streams are uncorrelated
     assert abs(np.corrcoef(z[:-1], z[1:])[0, 1]) < 5e-3
-    z2 = kn.normals_nb(np.uint64(12346), 0, 1000, 1000, 0, 1000).ravel()
+    z2 = trng.normals_nb(np.uint64(12346), 0, 1000, 1000, 0, 1000).ravel()
     assert abs(np.corrcoef(z, z2)[0, 1]) < 5e-3
 
 
@@ -359,8 +360,8 @@ def test_seed_forms_and_independent_sources():
 
 @pytest.mark.parametrize("parallel", [False, True])
 def test_normals_kernel_equals_numpy_twin(parallel):
-    z = kn.normals_nb(np.uint64(77), 5, 300, 1000, 17, 400, parallel=parallel)
-    zr = kn.normals_np(np.uint64(77), np.arange(5, 305), 1000, np.arange(17, 417))
+    z = trng.normals_nb(np.uint64(77), 5, 300, 1000, 17, 400, parallel=parallel)
+    zr = trng.normals_np(np.uint64(77), np.arange(5, 305), 1000, np.arange(17, 417))
     np.testing.assert_allclose(z, zr, rtol=1e-14, atol=1e-14)
     assert np.mean(z == zr) > 0.99
 
@@ -403,7 +404,7 @@ def test_accumulate_kernels_equal_numpy_twins(dtype, parallel, quant):
     lo = -128 * step
     inv = 1 / step
     coef = np.array([1.0, -2.0, 4.0])
-    streams = kn.stream_keys_np(np.uint64(3), np.arange(nc))
+    streams = trng.stream_keys_np(np.uint64(3), np.arange(nc))
     for init in (False, True):   # init: the first conversion writes instead of adding
         a, b = np.ones((B, N)), np.ones((B, N))
         kn.run_adc_accumulate(I, lo, inv, step, 255, coef, a, quant, parallel, init)

@@ -14,6 +14,77 @@ own partial sums.  :mod:`.programmed` states the model (quantization, mapping, A
 noise fast path), :mod:`archsim.model.device` the typed device with its error laws,
 :mod:`.kernels` the Numba kernels, their numpy twins and the counter-based random numbers, and
 :mod:`.reference` the plain-numpy twin of the whole pipeline.
+
+The model
+---------
+Model (each choice stated where the sources are silent):
+
+Split.  The ``K x N`` matrix of a layer (per group) is cut exactly as
+:meth:`archsim.mapping.layout.LayerMap.blocks` enumerates it: row blocks of ``arch.rows``, column blocks of
+``arch.cols``, ``lm.slices`` bit slices, ``lm.copies`` arrays per slice (G+ and G- of a differential
+pair, or one offset array).  Every array digitizes its own column currents (per input pulse), so
+partial sums are rounded where the hardware rounds them.
+
+Weights.  Symmetric quantization with one scale per layer, ``w_scale = max|W|``.  Differential
+mapping: ``q = rint(W / w_scale * (2^m - 1))`` with ``m = weight_bits - 1`` magnitude bits (at least
+1, as in the mapping); ``q > 0`` is stored in G+, ``-q`` in G-, the other array of the pair holds 0
+(its cells sit at ``g_min``).  Offset mapping: ``q = rint(W / w_scale * Q)``, ``Q = 2^(weight_bits-1)
+- 1``, stores ``u = q + Q`` in ``[0, 2Q]`` (``weight_bits`` bits) in one array; ``Q * sum(x)`` is
+subtracted digitally.  A magnitude is cut into ``lm.slices`` cells of ``b = bits_per_cell`` bits
+(:func:`archsim.mapping.layout.resolve_bits_per_cell`), slice 0 least significant; slice value
+``s in [0, 2^b - 1]`` is programmed to ``g_min + s (g_max - g_min) / (2^b - 1)``.
+
+Internally conductances are held in units of that step ``dg = (g_max - g_min) / (2^b - 1)`` and
+inputs in integer DAC codes, so a column current is ``sum_i v_i g_ij`` in units of one input step
+on one conductance step: the granular ADC's LSB.
+
+Device errors (laws in :mod:`archsim.model.device_laws`), applied in this order to every cell:
+device-to-device variation ``g *= 1 + d2d * N(0, 1)``; programming error ``g += sigma_prog(g_T) N(0, 1)``
+(``g_T`` the target); clip to ``[0, clip_max]``; drift ``g *= ((t + t0)/t0)^-nu`` (``nu`` drawn per cell
+from ``g_T``); stuck cells (stuck-on: ``g_max``, stuck-off: ``g_min``; they neither drift nor carry
+programming error); read noise per read with ``sigma_read(g)`` of the drifted state.  A
+``kind: digital`` device (SRAM) is exact; explicit stuck rates still apply to it.
+
+Inputs.  ``calibrate(X)`` sets the input range ``x_max = max|X|`` of a calibration batch; inputs
+are unsigned when that batch is non-negative (``2^n - 1`` codes, negative inputs later clip to 0),
+signed otherwise (``2^(n-1) - 1`` magnitude codes, the sign applied to the pulse voltage).  Bit
+serial: the magnitude is applied in ``arch.input_pulses`` pulses of ``arch.dac_bits`` bits, least
+significant first; each pulse is converted and shift-added (``x 2^(dac_bits p)``).  With
+``input_accumulation: analog`` the pulses' charges add on the column (binary weighted) and one
+conversion per vector digitizes the sum.  ``ideal_dac`` applies the exact value ``x / x_max`` as one
+analog pulse (and without calibration the raw ``x``).
+
+ADC.  Per array and per conversion: ``code = clip(rint((I - lo) / step), 0, 2^adc_bits - 1)``, the
+value ``lo + code * step``.  A range is unsigned (``lo = 0``, full scale ``(2^B - 1) step``) when no
+negative current can occur (unsigned inputs, each array read on its own) and signed otherwise (two's
+complement codes ``-2^(B-1) .. 2^(B-1) - 1``, zero exact, ``step = full / (2^(B-1) - 1)``).  Full
+scale per array: ``calibrated``: the ``calib_percentile`` percentile of ``|I|`` over the calibration
+batch (every column and conversion of that array, programmed conductances, no read noise); ``max``:
+``rows x (largest pulse code) x g_max`` (``g_max - g_min`` for an analog pair); ``granular``:
+``step = 1`` (exact whenever currents are whole multiples of the step: ``g_min`` a multiple of ``dg``
+or cancelled in a pair).  An array whose calibration currents are all zero gets the granular step.
+With ``differential_readout: analog`` the pair's currents are subtracted before one conversion
+(``LayerMap.conversions == 1``); with ``digital`` each array of the pair is converted and the
+difference taken digitally.  Conversions are shift-added (``x 2^(b s)`` per slice), row blocks
+summed, the offset (and, for offset mapping, the ``g_min`` current) subtracted, and the result
+scaled back to weight x input units.
+
+Read noise fast path.  Per-cell Gaussian noise ``n_ij ~ N(0, sigma_ij^2)`` read with pulse codes
+``v_i`` sums on column ``j`` to ``N(0, sum_i v_i^2 sigma_ij^2)``; instead of a noisy copy of the matrix
+per vector the simulator computes the variance with one matrix product ``(v^2) @ sigma^2`` (float32)
+and draws one normal per (vector, column, conversion, array).  Random numbers are counter-based
+(``rng``): the normal for vector row ``first_row + b``, column ``j`` of group
+``g``, conversion ``p`` of array-set ``(g, row block, slice, copy)`` is a pure function of ``(seed,
+key, g, row block, slice, copy, p, first_row + b, j)``; so results do not depend on chunking or
+threads.  (The column identifies the array's column block.)
+
+Programming randomness uses numpy Generators seeded from ``SeedSequence(seed, spawn_key=(..., source))``
+with one independent stream per error source, drawn for the whole matrix at once.
+
+Precision: column currents are computed in ``cfg.precision`` (float64 default), accumulated in float64.
+Inputs of float32 or float64 are read in place in either memory order (im2col's column-major output
+included); batches are cut into row chunks of at most ``cfg.chunk_elements`` currents, and the
+scratch buffers are reused between calls (``support._Workspace``).
 """
 from __future__ import annotations
 

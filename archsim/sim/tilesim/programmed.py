@@ -1,79 +1,13 @@
 """A weight matrix programmed onto crossbar arrays, and its analog matrix-vector products.
 
-Model (each choice stated where the sources are silent):
-
-Split.  The ``K x N`` matrix of a layer (per group) is cut exactly as
-:meth:`archsim.mapping.LayerMap.blocks` enumerates it: row blocks of ``arch.rows``, column blocks of
-``arch.cols``, ``lm.slices`` bit slices, ``lm.copies`` arrays per slice (G+ and G- of a differential
-pair, or one offset array).  Every array digitizes its own column currents (per input pulse), so
-partial sums are rounded where the hardware rounds them.
-
-Weights.  Symmetric quantization with one scale per layer, ``w_scale = max|W|``.  Differential
-mapping: ``q = rint(W / w_scale * (2^m - 1))`` with ``m = weight_bits - 1`` magnitude bits (at least
-1, as in the mapping); ``q > 0`` is stored in G+, ``-q`` in G-, the other array of the pair holds 0
-(its cells sit at ``g_min``).  Offset mapping: ``q = rint(W / w_scale * Q)``, ``Q = 2^(weight_bits-1)
-- 1``, stores ``u = q + Q`` in ``[0, 2Q]`` (``weight_bits`` bits) in one array; ``Q * sum(x)`` is
-subtracted digitally.  A magnitude is cut into ``lm.slices`` cells of ``b = bits_per_cell`` bits
-(:func:`archsim.mapping.resolve_bits_per_cell`), slice 0 least significant; slice value
-``s in [0, 2^b - 1]`` is programmed to ``g_min + s (g_max - g_min) / (2^b - 1)``.
-
-Internally conductances are held in units of that step ``dg = (g_max - g_min) / (2^b - 1)`` and
-inputs in integer DAC codes, so a column current is ``sum_i v_i g_ij`` in units of one input step
-on one conductance step: the granular ADC's LSB.
-
-Device errors (laws in :mod:`archsim.model.device_laws`), applied in this order to every cell:
-device-to-device variation ``g *= 1 + d2d * N(0, 1)``; programming error ``g += sigma_prog(g_T) N(0, 1)``
-(``g_T`` the target); clip to ``[0, clip_max]``; drift ``g *= ((t + t0)/t0)^-nu`` (``nu`` drawn per cell
-from ``g_T``); stuck cells (stuck-on: ``g_max``, stuck-off: ``g_min``; they neither drift nor carry
-programming error); read noise per read with ``sigma_read(g)`` of the drifted state.  A
-``kind: digital`` device (SRAM) is exact; explicit stuck rates still apply to it.
-
-Inputs.  ``calibrate(X)`` sets the input range ``x_max = max|X|`` of a calibration batch; inputs
-are unsigned when that batch is non-negative (``2^n - 1`` codes, negative inputs later clip to 0),
-signed otherwise (``2^(n-1) - 1`` magnitude codes, the sign applied to the pulse voltage).  Bit
-serial: the magnitude is applied in ``arch.input_pulses`` pulses of ``arch.dac_bits`` bits, least
-significant first; each pulse is converted and shift-added (``x 2^(dac_bits p)``).  With
-``input_accumulation: analog`` the pulses' charges add on the column (binary weighted) and one
-conversion per vector digitizes the sum.  ``ideal_dac`` applies the exact value ``x / x_max`` as one
-analog pulse (and without calibration the raw ``x``).
-
-ADC.  Per array and per conversion: ``code = clip(rint((I - lo) / step), 0, 2^adc_bits - 1)``, the
-value ``lo + code * step``.  A range is unsigned (``lo = 0``, full scale ``(2^B - 1) step``) when no
-negative current can occur (unsigned inputs, each array read on its own) and signed otherwise (two's
-complement codes ``-2^(B-1) .. 2^(B-1) - 1``, zero exact, ``step = full / (2^(B-1) - 1)``).  Full
-scale per array: ``calibrated``: the ``calib_percentile`` percentile of ``|I|`` over the calibration
-batch (every column and conversion of that array, programmed conductances, no read noise); ``max``:
-``rows x (largest pulse code) x g_max`` (``g_max - g_min`` for an analog pair); ``granular``:
-``step = 1`` (exact whenever currents are whole multiples of the step: ``g_min`` a multiple of ``dg``
-or cancelled in a pair).  An array whose calibration currents are all zero gets the granular step.
-With ``differential_readout: analog`` the pair's currents are subtracted before one conversion
-(``LayerMap.conversions == 1``); with ``digital`` each array of the pair is converted and the
-difference taken digitally.  Conversions are shift-added (``x 2^(b s)`` per slice), row blocks
-summed, the offset (and, for offset mapping, the ``g_min`` current) subtracted, and the result
-scaled back to weight x input units.
-
-Read noise fast path.  Per-cell Gaussian noise ``n_ij ~ N(0, sigma_ij^2)`` read with pulse codes
-``v_i`` sums on column ``j`` to ``N(0, sum_i v_i^2 sigma_ij^2)``; instead of a noisy copy of the matrix
-per vector the simulator computes the variance with one matrix product ``(v^2) @ sigma^2`` (float32)
-and draws one normal per (vector, column, conversion, array).  Random numbers are counter-based
-(:mod:`archsim.sim.tilesim.kernels`): the normal for vector row ``first_row + b``, column ``j`` of group
-``g``, conversion ``p`` of array-set ``(g, row block, slice, copy)`` is a pure function of ``(seed,
-key, g, row block, slice, copy, p, first_row + b, j)``; so results do not depend on chunking or
-threads.  (The column identifies the array's column block.)
-
-Programming randomness uses numpy Generators seeded from ``SeedSequence(seed, spawn_key=(..., source))``
-with one independent stream per error source, drawn for the whole matrix at once.
-
-Precision: column currents are computed in ``cfg.precision`` (float64 default), accumulated in float64.
-Inputs of float32 or float64 are read in place in either memory order (im2col's column-major output
-included); batches are cut into row chunks of at most ``cfg.chunk_elements`` currents, and the
-scratch buffers are reused between calls (:class:`_Workspace`).
+:class:`ProgrammedMatrix` programs one layer (split, quantization, device errors), calibrates its input
+and ADC ranges and computes noisy MVMs; the model it implements is stated in the package docstring
+(:mod:`archsim.sim.tilesim`).
 """
 from __future__ import annotations
 
 import dataclasses
 import math
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,84 +19,15 @@ from archsim.model.device import Device, load_device
 from archsim.model.errors import ArchsimError
 from archsim.mapping.layout import LayerMap, ceil_div, resolve_bits_per_cell
 from archsim.sim.tilesim import kernels as K_
+from archsim.sim.tilesim import rng
 from archsim.sim.tilesim.config import SimConfig
-
-class _Workspace(threading.local):
-    """Scratch buffers reused between MVMs, one set per thread.
-
-    A cache, not state: no result depends on it.  It exists because fresh memory is expensive to
-    touch (a page fault per 4 KiB page; on the development machine about 3 ms per MiB), so an MVM
-    that allocated its column-current and quantized-input buffers anew every call spent more time
-    faulting pages than multiplying.  The buffers grow to the largest chunk used
-    (``SimConfig.chunk_elements`` bounds them); :func:`release_workspace` frees them.
-    """
-
-    def __init__(self):
-        self.bufs: dict = {}
-
-    def get(self, name: str, shape: tuple, dtype) -> np.ndarray:
-        n = int(np.prod(shape))
-        dtype = np.dtype(dtype)
-        a = self.bufs.get(name)
-        if a is None or a.size < n or a.dtype != dtype:
-            a = np.empty(max(n, 1), dtype=dtype)
-            self.bufs[name] = a
-        return a[:n].reshape(shape)
-
-
-_WS = _Workspace()
-
-
-def release_workspace() -> None:
-    """Free the calling thread's scratch buffers."""
-    _WS.bufs.clear()
-
+from archsim.sim.tilesim.support import (_TAG_D2D, _TAG_DRIFT, _TAG_PROG, _TAG_READ, _TAG_STUCK, _WS,  # noqa: F401
+                                         _effective_blocks, _generator, _ir_drop_on, _key_tuple, _weights3,
+                                         release_workspace, seed_parts)
 
 #: kernel calls on fewer elements run serially even with ``SimConfig(parallel=True)``: waking the
 #: thread pool costs more than it saves (measured on the 2-core development machine)
 PARALLEL_MIN_ELEMENTS = 1 << 18
-
-# SeedSequence spawn tags of the random streams (one per error source)
-_TAG_READ, _TAG_PROG, _TAG_D2D, _TAG_STUCK, _TAG_DRIFT = 0, 1, 2, 3, 4
-
-
-def seed_parts(seed) -> tuple[int, tuple[int, ...]]:
-    """``(entropy, spawn_key)`` of a seed: an int, a tuple of ints ``(seed, *spawn_key)`` or a SeedSequence."""
-    if isinstance(seed, np.random.SeedSequence):
-        if seed.entropy is None:
-            raise ArchsimError("seed: a SeedSequence without entropy is not allowed; pass explicit entropy")
-        ent = seed.entropy
-        if not isinstance(ent, (int, np.integer)):
-            raise ArchsimError("seed: SeedSequence entropy must be one integer")
-        return int(ent), tuple(int(k) for k in seed.spawn_key)
-    if isinstance(seed, (tuple, list)) and seed:
-        parts = tuple(seed)
-    else:
-        parts = (seed,)
-    out = []
-    for p in parts:
-        if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0:
-            raise ArchsimError(f"seed = {seed!r} is not allowed; allowed a non-negative integer, a tuple of them "
-                               f"(seed, *spawn_key) or a numpy SeedSequence")
-        out.append(int(p))
-    return out[0], tuple(out[1:])
-
-
-def _key_tuple(key) -> tuple[int, ...]:
-    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-        key = (key,)
-    try:
-        t = tuple(int(k) for k in key)
-    except TypeError:
-        raise ArchsimError(f"matmul: key = {key!r} is not allowed; allowed a tuple of non-negative integers") from None
-    if any(k < 0 for k in t) or any(isinstance(k, bool) for k in key):
-        raise ArchsimError(f"matmul: key = {key!r} is not allowed; allowed a tuple of non-negative integers")
-    return t
-
-
-def _generator(entropy: int, spawn: tuple, tag: int) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=spawn + (tag,))))
-
 
 @dataclass(frozen=True, eq=False)
 class ProgrammedMatrix:
@@ -556,15 +421,15 @@ class ProgrammedMatrix:
         ``SeedSequence(seed, spawn_key=(..., read-noise tag))`` (a few microseconds per MVM, where
         a SeedSequence per key costs tens)."""
         h = self.noise_root
-        g = int(K_.GOLDEN)
+        g = int(rng.GOLDEN)
         for k in _key_tuple(key):
-            h = K_.mix64_py(h + g * (k + 1))
+            h = rng.mix64_py(h + g * (k + 1))
         return h
 
     def stream_keys(self, key) -> np.ndarray:
         """Stream key of every (group, row block, slice, unit, conversion): shape (G, RB, S, CU, NC)."""
         n = self.groups * len(self.row_bounds) * self.slices * self.n_units * self.n_conv
-        return K_.stream_keys_np(self.noise_base(key), np.arange(n)).reshape(
+        return rng.stream_keys_np(self.noise_base(key), np.arange(n)).reshape(
             self.groups, len(self.row_bounds), self.slices, self.n_units, self.n_conv)
 
     @property
@@ -632,55 +497,3 @@ class ProgrammedMatrix:
                 if groups > 1:
                     out[c0:c1, g * Ng:(g + 1) * Ng] = acc
         return out[0] if vec else out
-
-
-def _ir_drop_on(cfg: SimConfig, arch: Architecture, dm: Device) -> bool:
-    return cfg.ir_drop and not arch.parasitics.ideal and not dm.digital
-
-
-def _effective_blocks(G: np.ndarray, dg: float, gmin_u: float, arch: Architecture, row_bounds, col_bounds) -> np.ndarray:
-    """Replace every array's conductances by its effective matrix with the architecture's parasitics.
-
-    ``G`` (copies, slices, groups, K, Ng) in units of ``dg``.  Each block sits in the corner of a
-    physical ``arch.rows x arch.cols`` array next to the row drivers (rows from 0, columns from 0);
-    the unused cells hold ``g_min`` and their rows are driven at 0 V, their columns still load the
-    rows and are read into their own (discarded) virtual grounds, and the used columns carry their
-    current down through the unused rows to the sense amplifiers at the bottom.  The circuit is
-    linear, so the block's effective matrix (:func:`archsim.sim.crossbar.effective_matrix`, one solve per
-    programmed array) replaces its conductances in every MVM, whatever the input.  The digital
-    corrections stay ideal: offset mapping still subtracts the ``g_min`` current an ideal array would
-    carry, so there IR drop also leaves a baseline error (a differential pair cancels most of it)."""
-    from archsim.sim.crossbar import effective_matrix
-
-    par = arch.parasitics
-    out = np.empty_like(G)
-    C, S, NG = G.shape[:3]
-    full = np.empty((arch.rows, arch.cols))
-    for c in range(C):
-        for s in range(S):
-            for grp in range(NG):
-                for r0, r1 in row_bounds:
-                    for q0, q1 in col_bounds:
-                        full.fill(gmin_u * dg)
-                        full[:r1 - r0, :q1 - q0] = G[c, s, grp, r0:r1, q0:q1] * dg
-                        E = effective_matrix(full, par)          # (cols, rows) in siemens
-                        out[c, s, grp, r0:r1, q0:q1] = E[:q1 - q0, :r1 - r0].T / dg
-    return out
-
-
-def _weights3(W, lm: LayerMap) -> np.ndarray:
-    where = f"layer '{lm.layer}'"
-    W = np.asarray(W)
-    if W.dtype.kind not in "fiub":
-        raise ArchsimError(f"{where}: weights must be numbers, got dtype {W.dtype}")
-    n_g = lm.N // lm.groups
-    given = tuple(W.shape)
-    if W.ndim == 2 and lm.groups == 1:
-        W = W[None]
-    if W.shape != (lm.groups, lm.K, n_g):
-        allowed = f"({lm.K}, {lm.N})" if lm.groups == 1 else f"(groups, K, N/groups) = ({lm.groups}, {lm.K}, {n_g})"
-        raise ArchsimError(f"{where}: weight shape {given} does not match its LayerMap; allowed {allowed}")
-    W = W.astype(np.float64)
-    if not np.isfinite(W).all():
-        raise ArchsimError(f"{where}: weights contain NaN or infinity")
-    return W

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from archsim.sim.tilesim import kernels as K_
+from archsim.sim.tilesim import rng
 from archsim.sim.tilesim.programmed import ProgrammedMatrix
 
 
@@ -84,7 +85,7 @@ def reference_matmul(pm: ProgrammedMatrix, X: np.ndarray, *, key=(0,), first_row
         for p in range(NC):
             v = I[p]
             if noise:
-                z = K_.normals_np(streams[g, rb, s, cu, p], rows, Ng, np.arange(c0, c1))
+                z = rng.normals_np(streams[g, rb, s, cu, p], rows, Ng, np.arange(c0, c1))
                 v = v + np.sqrt(var[p]).astype(np.float64) * z
             if quant:
                 v = K_.adc_np(v, lo, inv, st, qmax)

@@ -1,0 +1,140 @@
+"""Support of the programmed matrices: per-thread scratch buffers, seeds and keys, IR drop per array.
+
+Kept apart from :mod:`.programmed` so that module holds the model itself.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from archsim.mapping.layout import LayerMap
+from archsim.model.arch import Architecture
+from archsim.model.device import Device
+from archsim.model.errors import ArchsimError
+from archsim.sim.tilesim.config import SimConfig
+
+
+class _Workspace(threading.local):
+    """Scratch buffers reused between MVMs, one set per thread.
+
+    A cache, not state: no result depends on it.  It exists because fresh memory is expensive to
+    touch (a page fault per 4 KiB page; on the development machine about 3 ms per MiB), so an MVM
+    that allocated its column-current and quantized-input buffers anew every call spent more time
+    faulting pages than multiplying.  The buffers grow to the largest chunk used
+    (``SimConfig.chunk_elements`` bounds them); :func:`release_workspace` frees them.
+    """
+
+    def __init__(self):
+        self.bufs: dict = {}
+
+    def get(self, name: str, shape: tuple, dtype) -> np.ndarray:
+        n = int(np.prod(shape))
+        dtype = np.dtype(dtype)
+        a = self.bufs.get(name)
+        if a is None or a.size < n or a.dtype != dtype:
+            a = np.empty(max(n, 1), dtype=dtype)
+            self.bufs[name] = a
+        return a[:n].reshape(shape)
+
+
+_WS = _Workspace()
+
+
+def release_workspace() -> None:
+    """Free the calling thread's scratch buffers."""
+    _WS.bufs.clear()
+
+
+# SeedSequence spawn tags of the random streams (one per error source)
+_TAG_READ, _TAG_PROG, _TAG_D2D, _TAG_STUCK, _TAG_DRIFT = 0, 1, 2, 3, 4
+
+
+def seed_parts(seed) -> tuple[int, tuple[int, ...]]:
+    """``(entropy, spawn_key)`` of a seed: an int, a tuple of ints ``(seed, *spawn_key)`` or a SeedSequence."""
+    if isinstance(seed, np.random.SeedSequence):
+        if seed.entropy is None:
+            raise ArchsimError("seed: a SeedSequence without entropy is not allowed; pass explicit entropy")
+        ent = seed.entropy
+        if not isinstance(ent, (int, np.integer)):
+            raise ArchsimError("seed: SeedSequence entropy must be one integer")
+        return int(ent), tuple(int(k) for k in seed.spawn_key)
+    if isinstance(seed, (tuple, list)) and seed:
+        parts = tuple(seed)
+    else:
+        parts = (seed,)
+    out = []
+    for p in parts:
+        if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0:
+            raise ArchsimError(f"seed = {seed!r} is not allowed; allowed a non-negative integer, a tuple of them "
+                               f"(seed, *spawn_key) or a numpy SeedSequence")
+        out.append(int(p))
+    return out[0], tuple(out[1:])
+
+
+def _key_tuple(key) -> tuple[int, ...]:
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        key = (key,)
+    try:
+        t = tuple(int(k) for k in key)
+    except TypeError:
+        raise ArchsimError(f"matmul: key = {key!r} is not allowed; allowed a tuple of non-negative integers") from None
+    if any(k < 0 for k in t) or any(isinstance(k, bool) for k in key):
+        raise ArchsimError(f"matmul: key = {key!r} is not allowed; allowed a tuple of non-negative integers")
+    return t
+
+
+def _generator(entropy: int, spawn: tuple, tag: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=spawn + (tag,))))
+
+
+def _ir_drop_on(cfg: SimConfig, arch: Architecture, dm: Device) -> bool:
+    return cfg.ir_drop and not arch.parasitics.ideal and not dm.digital
+
+
+def _effective_blocks(G: np.ndarray, dg: float, gmin_u: float, arch: Architecture, row_bounds, col_bounds) -> np.ndarray:
+    """Replace every array's conductances by its effective matrix with the architecture's parasitics.
+
+    ``G`` (copies, slices, groups, K, Ng) in units of ``dg``.  Each block sits in the corner of a
+    physical ``arch.rows x arch.cols`` array next to the row drivers (rows from 0, columns from 0);
+    the unused cells hold ``g_min`` and their rows are driven at 0 V, their columns still load the
+    rows and are read into their own (discarded) virtual grounds, and the used columns carry their
+    current down through the unused rows to the sense amplifiers at the bottom.  The circuit is
+    linear, so the block's effective matrix (:func:`archsim.sim.crossbar.effective_matrix`, one solve per
+    programmed array) replaces its conductances in every MVM, whatever the input.  The digital
+    corrections stay ideal: offset mapping still subtracts the ``g_min`` current an ideal array would
+    carry, so there IR drop also leaves a baseline error (a differential pair cancels most of it)."""
+    from archsim.sim.crossbar import effective_matrix
+
+    par = arch.parasitics
+    out = np.empty_like(G)
+    C, S, NG = G.shape[:3]
+    full = np.empty((arch.rows, arch.cols))
+    for c in range(C):
+        for s in range(S):
+            for grp in range(NG):
+                for r0, r1 in row_bounds:
+                    for q0, q1 in col_bounds:
+                        full.fill(gmin_u * dg)
+                        full[:r1 - r0, :q1 - q0] = G[c, s, grp, r0:r1, q0:q1] * dg
+                        E = effective_matrix(full, par)          # (cols, rows) in siemens
+                        out[c, s, grp, r0:r1, q0:q1] = E[:q1 - q0, :r1 - r0].T / dg
+    return out
+
+
+def _weights3(W, lm: LayerMap) -> np.ndarray:
+    where = f"layer '{lm.layer}'"
+    W = np.asarray(W)
+    if W.dtype.kind not in "fiub":
+        raise ArchsimError(f"{where}: weights must be numbers, got dtype {W.dtype}")
+    n_g = lm.N // lm.groups
+    given = tuple(W.shape)
+    if W.ndim == 2 and lm.groups == 1:
+        W = W[None]
+    if W.shape != (lm.groups, lm.K, n_g):
+        allowed = f"({lm.K}, {lm.N})" if lm.groups == 1 else f"(groups, K, N/groups) = ({lm.groups}, {lm.K}, {n_g})"
+        raise ArchsimError(f"{where}: weight shape {given} does not match its LayerMap; allowed {allowed}")
+    W = W.astype(np.float64)
+    if not np.isfinite(W).all():
+        raise ArchsimError(f"{where}: weights contain NaN or infinity")
+    return W
