@@ -212,17 +212,7 @@ class ProgrammedMatrix:
         W3 = _weights3(W, lm)
         bpc = resolve_bits_per_cell(arch, dm)
         where = f"layer '{lm.layer}'"
-        if arch.mapping == "differential":
-            mb = max(1, arch.weight_bits - 1)
-            wmax = (1 << mb) - 1
-            off = 0
-        else:
-            if arch.weight_bits < 2:
-                raise ArchsimError(f"{where}: offset mapping needs weight_bits >= 2 ({arch.source}); allowed 2 to 32")
-            mb = arch.weight_bits
-            wmax = (1 << (arch.weight_bits - 1)) - 1
-            off = wmax
-        slices = ceil_div(mb, bpc)
+        mb, wmax, off, slices = weight_code_params(arch, bpc, where)
         n_g = lm.N // lm.groups
         expect = dict(slices=slices, copies=arch.copies, conversions=arch.conversions_per_pair,
                       row_blocks=ceil_div(lm.K, arch.rows), col_blocks=ceil_div(n_g, arch.cols))
@@ -237,18 +227,9 @@ class ProgrammedMatrix:
         col_bounds = tuple(sorted({(b[3], b[4]) for b in blocks}))
 
         # ---- weight codes
-        w_scale = float(np.max(np.abs(W3))) if W3.size else 0.0
-        if w_scale == 0.0:
-            w_scale = 1.0
-        q = np.rint(W3 / w_scale * wmax).astype(np.int64)
-        q = np.clip(q, -wmax, wmax)
-        if arch.mapping == "differential":
-            mags = np.stack([np.maximum(q, 0), np.maximum(-q, 0)])
-        else:
-            mags = (q + off)[None]
+        w_scale = weight_scale(W3)
+        codes = slice_codes(W3, w_scale, arch, bpc)  # (C, S, G, K, Ng)
         mask = (1 << bpc) - 1
-        codes = np.stack([((mags >> (bpc * s)) & mask).astype(np.uint16) for s in range(slices)],
-                         axis=1)  # (C, S, G, K, Ng); bits_per_cell <= 16
 
         # ---- conductances in units of dg
         levels = float(mask)
@@ -632,6 +613,44 @@ class ProgrammedMatrix:
                 if groups > 1:
                     out[c0:c1, g * Ng:(g + 1) * Ng] = acc
         return out[0] if vec else out
+
+
+def weight_code_params(arch: Architecture, bits_per_cell: int, where: str = "") -> tuple[int, int, int, int]:
+    """``(magnitude bits, largest weight code, offset code, slices)`` of ``arch``'s signed-weight mapping
+    (see the module docstring: differential ``m = weight_bits - 1``, offset ``Q = 2^(weight_bits-1) - 1``)."""
+    if arch.mapping == "differential":
+        mb = max(1, arch.weight_bits - 1)
+        wmax = (1 << mb) - 1
+        off = 0
+    else:
+        if arch.weight_bits < 2:
+            raise ArchsimError(f"{where}: offset mapping needs weight_bits >= 2 ({arch.source}); allowed 2 to 32")
+        mb = arch.weight_bits
+        wmax = (1 << (arch.weight_bits - 1)) - 1
+        off = wmax
+    return mb, wmax, off, ceil_div(mb, bits_per_cell)
+
+
+def weight_scale(W: np.ndarray) -> float:
+    """The layer's quantization scale ``max |W|`` (1 for an all-zero or empty matrix)."""
+    w_scale = float(np.max(np.abs(W))) if W.size else 0.0
+    return w_scale if w_scale != 0.0 else 1.0
+
+
+def slice_codes(W: np.ndarray, w_scale: float, arch: Architecture, bits_per_cell: int) -> np.ndarray:
+    """Slice values ``(copies, slices, *W.shape)`` (uint16) of weights ``W`` quantized with ``w_scale``:
+    the level each cell is programmed to, ``0 .. 2^bits_per_cell - 1`` (``g_min`` .. ``g_max``).
+    Rows of a matrix may be passed in pieces with the whole matrix's ``w_scale``."""
+    _, wmax, off, slices = weight_code_params(arch, bits_per_cell)
+    q = np.rint(np.asarray(W, dtype=np.float64) / w_scale * wmax).astype(np.int64)
+    q = np.clip(q, -wmax, wmax)
+    if arch.mapping == "differential":
+        mags = np.stack([np.maximum(q, 0), np.maximum(-q, 0)])
+    else:
+        mags = (q + off)[None]
+    mask = (1 << bits_per_cell) - 1
+    return np.stack([((mags >> (bits_per_cell * s)) & mask).astype(np.uint16) for s in range(slices)],
+                    axis=1)  # bits_per_cell <= 16
 
 
 def _ir_drop_on(cfg: SimConfig, arch: Architecture, dm: Device) -> bool:
