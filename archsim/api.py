@@ -68,8 +68,8 @@ def estimate(workload: Workload | str | Path, device: str | None = None, arch=No
     if changes:
         a = a.replace(**changes)
     wl = _resolve_workload(workload)
-    if activity == "data":
-        wl = with_weights(wl)
+    if activity == "data":   # shipped weights only for a built-in named by a string
+        wl = with_weights(wl, shipped=isinstance(workload, str) and not workload.lower().endswith(".onnx"))
     m = map_workload(wl, a)
     act = _activity(m, activity, data, samples) or default_activity(a.circuits)
     est = evaluate(m, task=task, activity=act)

@@ -201,7 +201,7 @@ def _estimate(wl, a: _arch.Architecture, task: str) -> Estimate:
     return evaluate(map_workload(wl, a), task=task)
 
 
-def _calibration(wl, args):
+def _calibration(wl, args, builtin: bool = True):
     """``(workload, x, what)`` for ``--activity``: the network with its weights and the batch to measure on
     (``x`` None for ``--activity default``)."""
     from archsim.sim.activity import calibration_inputs, with_weights
@@ -209,7 +209,7 @@ def _calibration(wl, args):
         if args.data:
             raise ArchsimError(f"--data {args.data}: applies with --activity data only")
         return wl, None, ""
-    wl = with_weights(wl)
+    wl = with_weights(wl, shipped=builtin)
     x, what = calibration_inputs(wl, args.activity_samples, args.data)
     return wl, x, what
 

@@ -48,7 +48,8 @@ def cmd_estimate(args) -> int:
     a = _arch_from_args(args)
     if args.device:
         a = a.replace(device=args.device)
-    wl, x, what = _calibration(_network(args)[0], args)
+    net, builtin = _network(args)
+    wl, x, what = _calibration(net, args, builtin)
     est, act = _priced(wl, a, args.task, x, what)
     s = est.summary
     print(f"{s['workload']} on {s['device']} ({s['cost_model']} cost model, {args.task}), "
@@ -80,7 +81,7 @@ def cmd_compare(args) -> int:
     a = _arch_from_args(args)
     devices = _devices(args.devices)
     net, builtin = _network(args)
-    wl, x, what = _calibration(net, args)
+    wl, x, what = _calibration(net, args, builtin)
     priced = [_priced(wl, a.replace(device=d), args.task, x, what) for d in devices]
     df = report.summary_frame(est.summary for est, _ in priced)
     df["activity"] = [act.source for _, act in priced]

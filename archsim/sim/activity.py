@@ -149,9 +149,11 @@ def need_weights(wl: Workload) -> None:
                            f"network with weights (a built-in with shipped weights or an ONNX model with its own)")
 
 
-def with_weights(wl: Workload) -> Workload:
-    """``wl`` as is when it carries weights, else with its shipped trained weights; fails (one line) without."""
-    if wl.has_weights:
+def with_weights(wl: Workload, shipped: bool = True) -> Workload:
+    """``wl`` as is when it carries weights, else (``shipped``: a built-in) with its shipped trained
+    weights; fails (one line) without."""
+    if wl.has_weights or not shipped:
+        need_weights(wl)
         return wl
     import workloads as W
     try:
