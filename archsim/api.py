@@ -10,7 +10,7 @@ import pandas as pd
 import workloads as _workloads
 
 from archsim.model import arch as _arch
-from archsim.cost.events import Activity, default_activity
+from archsim.cost.events import Activity
 from archsim.cost.price import Estimate, evaluate
 from archsim.model.errors import ArchsimError
 from archsim.sim.activity import DEFAULT_SAMPLES, calibration_inputs, measure_activity, with_weights
@@ -59,7 +59,7 @@ def estimate(workload: Workload | str | Path, device: str | None = None, arch=No
     ``device`` and keyword ``overrides`` replace architecture keys.  ``activity``: ``"default"``
     (techlib/circuits/activity.yaml), an :class:`Activity`, or ``"data"``: measured through the network's
     forward pass (it needs weights) on ``data`` (inputs or an ``.npz``), else on ``samples`` images of
-    the TRAIN split of its data set; ``summary["activity"]`` says which was used.
+    the TRAIN split of its data set; then ``summary["activity"]`` says what was measured (absent: the default).
     """
     a = _resolve_arch(arch)
     changes = dict(overrides)
@@ -71,8 +71,10 @@ def estimate(workload: Workload | str | Path, device: str | None = None, arch=No
     if activity == "data":   # shipped weights only for a built-in named by a string
         wl = with_weights(wl, shipped=isinstance(workload, str) and not workload.lower().endswith(".onnx"))
     m = map_workload(wl, a)
-    act = _activity(m, activity, data, samples) or default_activity(a.circuits)
+    act = _activity(m, activity, data, samples)
     est = evaluate(m, task=task, activity=act)
+    if act is None:   # the default: the summary stays the one every other path (explore) gives
+        return est
     return dataclasses.replace(est, summary={**est.summary, "activity": act.source})
 
 
