@@ -42,6 +42,17 @@ def add_common(sp) -> None:
     sp.add_argument("--out", help="folder for Markdown and CSV tables")
 
 
+def add_activity_args(sp) -> None:
+    sp.add_argument("--activity", choices=("default", "data"), default="default",
+                    help="default: the assumed input bit density and conductance of techlib/circuits/activity.yaml; "
+                         "data: measured per layer through the network's forward pass (needs weights)")
+    sp.add_argument("--activity-samples", type=int, default=256, metavar="N",
+                    help="calibration inputs --activity data measures on (default 256, from the TRAIN split)")
+    sp.add_argument("--data", metavar="FILE.npz",
+                    help="with --activity data: measure on these inputs (x, y as for the accuracy command) instead "
+                         "of the network's own train images")
+
+
 def add_sim_args(sp, trials: int, samples: int) -> None:
     sp.add_argument("--trials", type=int, default=trials, help=f"programmed chips to simulate (default {trials})")
     sp.add_argument("--samples", type=int, default=samples, help=f"test images (default {samples})")
@@ -188,6 +199,40 @@ def _accuracy_row(wl, x, y, a, args):
 def _estimate(wl, a: _arch.Architecture, task: str) -> Estimate:
     """Map and price one network on one architecture (the flow's two steps)."""
     return evaluate(map_workload(wl, a), task=task)
+
+
+def _calibration(wl, args, builtin: bool = True):
+    """``(workload, x, what)`` for ``--activity``: the network with its weights and the batch to measure on
+    (``x`` None for ``--activity default``)."""
+    from archsim.sim.activity import calibration_inputs, with_weights
+    if args.activity != "data":
+        if args.data:
+            raise ArchsimError(f"--data {args.data}: applies with --activity data only")
+        return wl, None, ""
+    wl = with_weights(wl, shipped=builtin)
+    x, what = calibration_inputs(wl, args.activity_samples, args.data)
+    return wl, x, what
+
+
+def _priced(wl, a: _arch.Architecture, task: str, x=None, what: str = ""):
+    """``(Estimate, Activity)``: one network priced with the default activity, or with the activity
+    measured on the batch ``x`` when one is given."""
+    from archsim.cost.events import default_activity
+    from archsim.sim.activity import measure_activity
+    m = map_workload(wl, a)
+    act = default_activity(a.circuits) if x is None else measure_activity(m, x, f"measured on {what}")
+    return evaluate(m, task=task, activity=act), act
+
+
+def _activity_text(est: Estimate, act, markdown: bool = False) -> str:
+    """What activity priced ``est``: its source and, per layer, input bit density and conductance fraction."""
+    from archsim.sim.activity import activity_table
+    head = f"activity: {act.source}"
+    if act.bit_planes is None:
+        return (head + f"; input bit density {act.input_bit_density}, conductance fraction "
+                f"{act.mean_conductance_fraction} in every layer")
+    t = activity_table(est.mapping, act)
+    return head + "\n\n" + (report.to_markdown(t) if markdown else report.to_text(t))
 
 
 def _notes(devices, arch) -> str:

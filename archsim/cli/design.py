@@ -12,8 +12,8 @@ import pandas as pd
 import techlib
 import workloads
 
-from archsim.cli.args import _accuracy_inputs, _accuracy_row, _arch_from_args, _devices, _estimate, _network, \
-    _notes, add_common, add_network, add_sim_args
+from archsim.cli.args import _accuracy_inputs, _accuracy_row, _activity_text, _arch_from_args, _calibration, \
+    _devices, _network, _notes, _priced, add_activity_args, add_common, add_network, add_sim_args
 from archsim.cost.price import ENERGY_PARTS
 from archsim.model import arch as _arch
 from archsim.model import presets
@@ -48,11 +48,14 @@ def cmd_estimate(args) -> int:
     a = _arch_from_args(args)
     if args.device:
         a = a.replace(device=args.device)
-    est = _estimate(_network(args)[0], a, args.task)
+    net, builtin = _network(args)
+    wl, x, what = _calibration(net, args, builtin)
+    est, act = _priced(wl, a, args.task, x, what)
     s = est.summary
     print(f"{s['workload']} on {s['device']} ({s['cost_model']} cost model, {args.task}), "
           f"{s['tiles']} tiles ({s['mesh']} mesh), {s['arrays']} arrays of {a.rows}x{a.cols}, "
-          f"{s['bits_per_cell']} bits/cell\n")
+          f"{s['bits_per_cell']} bits/cell")
+    print(_activity_text(est, act) + "\n")
     disp = report.display_frame(est.totals())
     print(report.to_text(disp))
     if args.layers:
@@ -65,10 +68,11 @@ def cmd_estimate(args) -> int:
     print(report.OPS_NOTE)
     if args.out:
         stem = f"estimate_{s['workload']}_{s['device']}"
+        notes = _activity_text(est, act, markdown=True) + "\n\n" + _notes([a.device], a)
         files = report.write_tables(args.out, stem, est.totals(), f"{s['workload']} on {s['device']}",
-                                    _notes([a.device], a), display=disp)
+                                    notes, display=disp)
         files += report.write_tables(args.out, stem + "_layers", est.layers, f"{s['workload']} on {s['device']}: layers",
-                                     _notes([a.device], a))
+                                     notes)
         print("wrote " + ", ".join(map(str, files)))
     return 0
 
@@ -77,7 +81,10 @@ def cmd_compare(args) -> int:
     a = _arch_from_args(args)
     devices = _devices(args.devices)
     net, builtin = _network(args)
-    df = report.summary_frame(_estimate(net, a.replace(device=d), args.task).summary for d in devices)
+    wl, x, what = _calibration(net, args, builtin)
+    priced = [_priced(wl, a.replace(device=d), args.task, x, what) for d in devices]
+    df = report.summary_frame(est.summary for est, _ in priced)
+    df["activity"] = [act.source for _, act in priced]
     name = df["workload"].iloc[0]
     own = "random weights"
     if args.accuracy:
@@ -87,7 +94,9 @@ def cmd_compare(args) -> int:
         df[metric] = [r.mean for r in accs]
         df[f"{metric}_std"] = [r.std for r in accs]
     print(f"{name}: {', '.join(devices)} ({a.cost_model} cost model, {args.task}; arrays {a.rows}x{a.cols}, "
-          f"{a.weight_bits}-bit weights, {a.input_bits}-bit inputs, {a.adc_bits}-bit ADC)\n")
+          f"{a.weight_bits}-bit weights, {a.input_bits}-bit inputs, {a.adc_bits}-bit ADC)")
+    act_text = _compare_activity(priced, devices)
+    print(act_text + "\n")
     disp = report.display_frame(df, extra=[c for c in ("accuracy", "accuracy_std", "fidelity", "fidelity_std") if c in df])
     print(report.to_text(disp))
     print("\n" + report.OPS_NOTE)
@@ -95,9 +104,23 @@ def cmd_compare(args) -> int:
         print(f"fidelity: top-1 agreement with the exact digital network ({own}, synthetic inputs), not accuracy")
     if args.out:
         files = report.write_tables(args.out, f"compare_{name}", df, f"Device comparison on {name}",
-                                    _notes(devices, a), display=disp)
+                                    _compare_activity(priced, devices, markdown=True) + "\n\n" + _notes(devices, a),
+                                    display=disp)
         print("wrote " + ", ".join(map(str, files)))
     return 0
+
+
+def _compare_activity(priced, devices, markdown: bool = False) -> str:
+    """The activity of a comparison: one source line; measured, per layer the input bit density (the same
+    on every device) and the conductance fraction on each device (its cells hold different slices)."""
+    est, act = priced[0]
+    if act.bit_planes is None:
+        return _activity_text(est, act, markdown)
+    from archsim.sim.activity import activity_table
+    t = activity_table(est.mapping, act).drop(columns="conductance_fraction")
+    for d, (e, ac) in zip(devices, priced):
+        t[f"conductance_fraction_{d}"] = activity_table(e.mapping, ac)["conductance_fraction"].to_numpy()
+    return f"activity: {act.source}\n\n" + (report.to_markdown(t) if markdown else report.to_text(t))
 
 
 def cmd_export(args) -> int:
@@ -130,6 +153,7 @@ def add_estimate(sub) -> None:
     add_common(sp)
     sp.add_argument("--device", "-d", help="device name or .yaml (overrides the architecture's)")
     sp.add_argument("--layers", action="store_true", help="also print the per-layer table")
+    add_activity_args(sp)
     sp.set_defaults(func=cmd_estimate)
 
 
@@ -140,6 +164,7 @@ def add_compare(sub) -> None:
                     help="comma-separated device names (default: reram,sonos,ecram,sram,pcm)")
     sp.add_argument("--accuracy", action="store_true", help="add an accuracy (or fidelity) column by Monte Carlo")
     add_sim_args(sp, trials=3, samples=500)
+    add_activity_args(sp)
     sp.set_defaults(func=cmd_compare)
 
 

@@ -23,7 +23,8 @@ from archsim.sim.tilesim import rng
 from archsim.sim.tilesim.config import SimConfig
 from archsim.sim.tilesim.support import (_TAG_D2D, _TAG_DRIFT, _TAG_PROG, _TAG_READ, _TAG_STUCK, _WS,  # noqa: F401
                                          _effective_blocks, _generator, _ir_drop_on, _key_tuple, _weights3,
-                                         release_workspace, seed_parts)
+                                         release_workspace, seed_parts, slice_codes, weight_code_params,
+                                         weight_scale)
 
 #: kernel calls on fewer elements run serially even with ``SimConfig(parallel=True)``: waking the
 #: thread pool costs more than it saves (measured on the 2-core development machine)
@@ -77,17 +78,7 @@ class ProgrammedMatrix:
         W3 = _weights3(W, lm)
         bpc = resolve_bits_per_cell(arch, dm)
         where = f"layer '{lm.layer}'"
-        if arch.mapping == "differential":
-            mb = max(1, arch.weight_bits - 1)
-            wmax = (1 << mb) - 1
-            off = 0
-        else:
-            if arch.weight_bits < 2:
-                raise ArchsimError(f"{where}: offset mapping needs weight_bits >= 2 ({arch.source}); allowed 2 to 32")
-            mb = arch.weight_bits
-            wmax = (1 << (arch.weight_bits - 1)) - 1
-            off = wmax
-        slices = ceil_div(mb, bpc)
+        mb, wmax, off, slices = weight_code_params(arch, bpc, where)
         n_g = lm.N // lm.groups
         expect = dict(slices=slices, copies=arch.copies, conversions=arch.conversions_per_pair,
                       row_blocks=ceil_div(lm.K, arch.rows), col_blocks=ceil_div(n_g, arch.cols))
@@ -102,18 +93,9 @@ class ProgrammedMatrix:
         col_bounds = tuple(sorted({(b[3], b[4]) for b in blocks}))
 
         # ---- weight codes
-        w_scale = float(np.max(np.abs(W3))) if W3.size else 0.0
-        if w_scale == 0.0:
-            w_scale = 1.0
-        q = np.rint(W3 / w_scale * wmax).astype(np.int64)
-        q = np.clip(q, -wmax, wmax)
-        if arch.mapping == "differential":
-            mags = np.stack([np.maximum(q, 0), np.maximum(-q, 0)])
-        else:
-            mags = (q + off)[None]
+        w_scale = weight_scale(W3)
+        codes = slice_codes(W3, w_scale, arch, bpc)  # (C, S, G, K, Ng)
         mask = (1 << bpc) - 1
-        codes = np.stack([((mags >> (bpc * s)) & mask).astype(np.uint16) for s in range(slices)],
-                         axis=1)  # (C, S, G, K, Ng); bits_per_cell <= 16
 
         # ---- conductances in units of dg
         levels = float(mask)

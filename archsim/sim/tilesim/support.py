@@ -1,4 +1,4 @@
-"""Support of the programmed matrices: per-thread scratch buffers, seeds and keys, IR drop per array.
+"""Support of the programmed matrices: scratch buffers, seeds and keys, weight codes, IR drop per array.
 
 Kept apart from :mod:`.programmed` so that module holds the model itself.
 """
@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 
-from archsim.mapping.layout import LayerMap
+from archsim.mapping.layout import LayerMap, ceil_div
 from archsim.model.arch import Architecture
 from archsim.model.device import Device
 from archsim.model.errors import ArchsimError
@@ -86,6 +86,44 @@ def _key_tuple(key) -> tuple[int, ...]:
 
 def _generator(entropy: int, spawn: tuple, tag: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=spawn + (tag,))))
+
+
+def weight_code_params(arch: Architecture, bits_per_cell: int, where: str = "") -> tuple[int, int, int, int]:
+    """``(magnitude bits, largest weight code, offset code, slices)`` of ``arch``'s signed-weight mapping
+    (see the module docstring: differential ``m = weight_bits - 1``, offset ``Q = 2^(weight_bits-1) - 1``)."""
+    if arch.mapping == "differential":
+        mb = max(1, arch.weight_bits - 1)
+        wmax = (1 << mb) - 1
+        off = 0
+    else:
+        if arch.weight_bits < 2:
+            raise ArchsimError(f"{where}: offset mapping needs weight_bits >= 2 ({arch.source}); allowed 2 to 32")
+        mb = arch.weight_bits
+        wmax = (1 << (arch.weight_bits - 1)) - 1
+        off = wmax
+    return mb, wmax, off, ceil_div(mb, bits_per_cell)
+
+
+def weight_scale(W: np.ndarray) -> float:
+    """The layer's quantization scale ``max |W|`` (1 for an all-zero or empty matrix)."""
+    w_scale = float(np.max(np.abs(W))) if W.size else 0.0
+    return w_scale if w_scale != 0.0 else 1.0
+
+
+def slice_codes(W: np.ndarray, w_scale: float, arch: Architecture, bits_per_cell: int) -> np.ndarray:
+    """Slice values ``(copies, slices, *W.shape)`` (uint16) of weights ``W`` quantized with ``w_scale``:
+    the level each cell is programmed to, ``0 .. 2^bits_per_cell - 1`` (``g_min`` .. ``g_max``).
+    Rows of a matrix may be passed in pieces with the whole matrix's ``w_scale``."""
+    _, wmax, off, slices = weight_code_params(arch, bits_per_cell)
+    q = np.rint(np.asarray(W, dtype=np.float64) / w_scale * wmax).astype(np.int64)
+    q = np.clip(q, -wmax, wmax)
+    if arch.mapping == "differential":
+        mags = np.stack([np.maximum(q, 0), np.maximum(-q, 0)])
+    else:
+        mags = (q + off)[None]
+    mask = (1 << bits_per_cell) - 1
+    return np.stack([((mags >> (bits_per_cell * s)) & mask).astype(np.uint16) for s in range(slices)],
+                    axis=1)  # bits_per_cell <= 16
 
 
 def _ir_drop_on(cfg: SimConfig, arch: Architecture, dm: Device) -> bool:
