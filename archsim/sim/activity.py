@@ -104,7 +104,7 @@ def measure_inputs(wl: Workload, arch: Architecture, x: np.ndarray, layers=None,
 def cell_fractions(W: np.ndarray, arch: Architecture, bits_per_cell: int) -> np.ndarray:
     """Mean ``(g - g_min) / (g_max - g_min)`` of the cells of each copy (G+, G- or the offset array) when
     the matrix ``W`` ((K, N) or (groups, K, N/groups)) is programmed; each group has its own scale."""
-    from archsim.sim.tilesim.programmed import slice_codes, weight_scale   # here: tilesim loads Numba
+    from archsim.sim.tilesim.support import slice_codes, weight_scale   # here: tilesim loads Numba
     W3 = np.asarray(W, dtype=np.float64)
     W3 = W3[None] if W3.ndim == 2 else W3
     top = float((1 << bits_per_cell) - 1)
