@@ -127,3 +127,113 @@ def test_mean_distance_matches_brute_force():
     b = rng.integers(0, 9, 17)
     brute = np.abs(a[:, None] - b[None, :]).mean()
     assert mapping._mean_distance(a, b) == pytest.approx(brute)
+
+
+# ---- routes between replicas, spare tiles of an auto mesh, buffers per tile ---------------------------------------
+from archsim.model.workload import GraphBuilder  # noqa: E402
+
+
+def two_convs():
+    """input 1x4x4 -> conv a (1x1, 2 ch) -> conv b (1x1, 2 ch): each replica is one differential pair, 2 arrays."""
+    b = GraphBuilder("two_convs", (1, 4, 4))
+    b.conv("a", 2, 1, relu=False)
+    b.conv("b", 2, 1, relu=False)
+    return b.build()
+
+
+def mnist_cnn():
+    """The three-conv MNIST CNN: 3x3 convs of 32/64/128 channels on 28x28, FC 1152-256-10."""
+    b = GraphBuilder("mnist_cnn", (1, 28, 28))
+    b.conv("c1", 32, 3)
+    b.maxpool("p1", 2)
+    b.conv("c2", 64, 3)
+    b.maxpool("p2", 2)
+    b.conv("c3", 128, 3)
+    b.dense("f1", 256)
+    b.dense("f2", 10, relu=False)
+    return b.build()
+
+
+def old_rule_bit_hops(m):
+    """Bit-hops per edge under the former law: mean Manhattan distance over all producer x consumer tile pairs."""
+    io = np.array([[-1, 0]])
+    coords = lambda n: io if n in ("input", "output") else m.tile_coords(m.layer(n))
+    out = {}
+    for e in m.edges:
+        a, b = coords(e.src), coords(e.dst)
+        d = mapping._mean_distance(a[:, 0], b[:, 0]) + mapping._mean_distance(a[:, 1], b[:, 1])
+        out[(e.src, e.dst)] = e.bits * d
+    return out
+
+
+def test_routes_exact_on_a_tiny_mesh():
+    # mesh 2x2, serpentine: tile 0 (0,0), 1 (0,1), 2 (1,1), 3 (1,0); 2 spare tiles replicate a and b once each
+    a = arch.Architecture(arrays_per_tile=2, mesh=(2, 2))
+    m = mapping.map_workload(two_convs(), a)
+    assert [(l.replication, l.tiles, l.first_tile) for l in m.layers] == [(2, 2, 0), (2, 2, 2)]
+    e = {(x.src, x.dst): x for x in m.edges}
+    # the port (-1, 0) sends half the input (1x4x4 x 8 bit = 128 bits) to each replica of a: 1 and 2 hops
+    assert sorted((r.bits, r.hops) for r in e["input", "a"].routes) == [(64, 1.0), (64, 2.0)]
+    assert e["input", "a"].bit_hops == 64 * 1 + 64 * 2
+    # each replica of b takes its half (2x4x4 x 8 / 2 = 128 bits) from the adjacent replica of a, 1 hop:
+    # a0 (0,0) -> b1 (1,0) and a1 (0,1) -> b0 (1,1); the mean over all pairs would say 1.5 hops
+    assert sorted((r.src_replica, r.dst_replica, r.bits, r.hops) for r in e["a", "b"].routes) == \
+        [(0, 1, 128, 1.0), (1, 0, 128, 1.0)]
+    assert e["a", "b"].bit_hops == 256
+    assert old_rule_bit_hops(m)["a", "b"] == 256 * 1.5
+    # the port gathers both halves of b's output: from (1,1) 3 hops, from (1,0) 2 hops
+    assert e["b", "output"].bit_hops == 128 * 3 + 128 * 2
+    assert e["b", "output"].max_hops == 3
+
+
+def test_replication_does_not_inflate_bit_hops():
+    wl = lenet()
+    a = arch.Architecture(arrays_per_tile=4)
+    one = mapping.map_workload(wl, a.replace(replicate=False, mesh=(6, 6)))
+    rep = mapping.map_workload(wl, a.replace(mesh=(6, 6)))
+    assert max(l.replication for l in rep.layers) > 1
+    total = lambda m: sum(e.bit_hops for e in m.edges)
+    old_one, old_rep = sum(old_rule_bit_hops(one).values()), sum(old_rule_bit_hops(rep).values())
+    assert old_rep > old_one            # the case: averaged over all pairs, replicas inflated the bit-hops
+    # unreplicated, routes are the old law exactly; replicated, every edge costs at most what the old law said
+    assert total(one) == pytest.approx(old_one, rel=1e-12)
+    old = old_rule_bit_hops(rep)
+    for e in rep.edges:
+        # shares are whole bits: a remainder bit may ride a longer route (3200 bits over 7 replicas)
+        assert e.bit_hops <= old[(e.src, e.dst)] + len(e.routes) * e.max_hops, (e.src, e.dst)
+    assert total(rep) < old_rep
+    # every bit is routed exactly once
+    assert all(sum(r.bits for r in e.routes) == e.bits for e in rep.edges)
+
+
+def test_spare_tiles_of_an_auto_mesh_replicate_the_bottleneck():
+    wl = mnist_cnn()
+    a = arch.Architecture()
+    m = mapping.map_workload(wl, a)
+    idle = mapping.map_workload(wl, a.replace(replicate=False))
+    assert idle.tiles_used == 10 and idle.mesh == m.mesh == (3, 4)
+    slow = max(m.layers, key=lambda l: l.vectors_per_replica)
+    spare = m.tiles_total - m.tiles_used
+    one_more = mapping._tiles_for(slow, slow.replication + 1, a) - slow.tiles
+    assert spare == 0 or one_more > spare or slow.replication == slow.vectors
+    assert m.tiles_used > idle.tiles_used
+    assert max(l.vectors_per_replica for l in m.layers) < max(l.vectors_per_replica for l in idle.layers)
+
+
+def test_buffer_per_tile_auto_and_fixed():
+    wl = mnist_cnn()
+    a = arch.Architecture(buffer_kB="auto", replicate=False)
+    m = mapping.map_workload(wl, a)
+    kb = mapping.KB_BITS
+    c1, c3, f1 = m.layer("c1"), m.layer("c3"), m.layer("f1")
+    # c1: (3 + 1) rows x 28 x 1 input values + one output row 26 x 32, 8 bits, one tile: 7552 bits -> 1 kB
+    assert mapping.working_set_bits(wl.layer("c1"), 8) == (4 * 28 * 1 + 26 * 32) * 8
+    assert c1.buffer_bits_per_tile == kb
+    # c3: (3 + 1) x 5 x 64 + 3 x 128 values = 1664 bytes over its 2 tiles: 832 bytes -> 1 kB
+    assert c3.tiles == 2 and c3.buffer_bits_per_tile == kb
+    # f1: 1152 inputs + 256 outputs = 1408 bytes over 5 tiles -> 1 kB each
+    assert f1.tiles == 5 and f1.buffer_bits_per_tile == kb
+    big = mapping.map_workload(single_dense(8192, 64), a)
+    assert big.layers[0].buffer_bits_per_tile == -(-(8192 + 64) * 8 // (big.layers[0].tiles * kb)) * kb
+    fixed = mapping.map_workload(wl, a.replace(buffer_kB=64))
+    assert all(l.buffer_bits_per_tile == 64 * kb for l in fixed.layers)

@@ -1,20 +1,40 @@
-"""Pipeline timing: stage latency per layer, throughput, latency per inference.
+"""Pipeline timing: stage time per layer and what bounds it, throughput, latency per inference.
 
-Every weighted layer is a pipeline stage.  A stage processes its input vectors
-one after another on each replica, so its time per inference is
-``ceil(vectors / replication) * t_vector``.  In steady state a new inference
-enters every ``max(stage)`` seconds.  The latency of one inference is the
-longest path through the layer graph, each stage counted in full plus the
-network transfer into it (hops x router delay + serialization over a link):
-an upper bound, since real tiles start a layer once its first rows arrive.
+Every weighted layer is a pipeline stage; its replicas split its input vectors, and compute, buffer
+traffic and network traffic overlap (double-buffered), so a stage takes the longest of three times
+per inference (:func:`timing`):
+
+* compute: ``ceil(vectors / replication) * t_vector`` (:func:`t_vector`; training: forward, backward
+  and update from the device's tile table);
+* buffer: the bits one replica reads from and writes to its tile buffers, ``vectors_per_replica x
+  (K x groups + N) x input_bits`` (each vector reads its receptive field and writes its outputs: the
+  counts the energy side prices), over ``access_width x clock x tiles of a replica`` (one buffer line
+  per clock per tile, as NeuroSim counts buffer cycles; replicas sharing a tile share its buffer);
+* link: the bits arriving into the layer over ``link_width_bits x clock x tiles`` (one network link
+  per tile), and likewise the bits it sends; links carry both directions at once, so the larger
+  counts.  The chip's I/O port is one link: the network input and output also take ``bits /
+  (link_width_bits x clock)`` there.
+
+Training moves activations forward and errors back: buffer and link bits count twice.  ``bound``
+names the largest of the three.  In steady state a new inference enters every ``max(stage)`` seconds
+(training: one sample per latency, as the update needs the whole pass).  The latency of one inference
+is the longest path through the layer graph, each stage counted in full plus the network transfer into
+it: the longest route's hops x the router delay, plus the edge's bits serialized over the links of
+the narrower side (sender's or receiver's tiles, one for the port); an upper bound, since real tiles
+start a layer once its first rows arrive.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from archsim.cost.components import Prices, lut_entry
 from archsim.mapping.layout import Mapping
 from archsim.model.arch import Accumulation, Architecture, CostModel
+
+BOUNDS = ("compute", "buffer", "link")
+PORT = ("input", "output")
 
 
 def t_vector(arch: Architecture, prices: Prices) -> float:
@@ -29,7 +49,6 @@ def t_vector(arch: Architecture, prices: Prices) -> float:
     return arch.input_pulses * max(prices.t_read, t_adc)
 
 
-
 def vector_time(arch: Architecture, prices: Prices, task: str = "inference") -> float:
     """Seconds per input vector through a layer's arrays for ``task`` (training: forward, backward and
     update from the device's tile table, one after another)."""
@@ -38,14 +57,65 @@ def vector_time(arch: Architecture, prices: Prices, task: str = "inference") -> 
     return t_vector(arch, prices)
 
 
-def stage_latencies(m: Mapping, t_vector: float) -> np.ndarray:
-    return np.array([l.vectors_per_replica * t_vector for l in m.layers], dtype=float)
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per inference of every stage (in mapping order) and what bounds it, per-edge transfer
+    times, latency and period."""
+
+    stages: np.ndarray      # s per layer: max(compute, buffer, link)
+    compute: np.ndarray     # s per layer
+    buffer: np.ndarray      # s per layer
+    link: np.ndarray        # s per layer
+    bound: tuple            # 'compute' | 'buffer' | 'link' per layer
+    transfer: dict          # (src, dst) -> s
+    latency: float          # s
+    period: float           # s between inferences in steady state
+
+    @property
+    def period_bound(self) -> str:
+        """What bounds the slowest stage (training: the latency bounds the period; its slowest stage)."""
+        return self.bound[int(np.argmax(self.stages))]
 
 
-def noc_latency(m: Mapping, router_cycles: float) -> dict:
-    """Transfer time per edge (src, dst) in seconds."""
+def buffer_bits(m: Mapping, passes: int = 1) -> np.ndarray:
+    """Bits one replica of each layer reads from and writes to its tile buffers per inference."""
+    ib = m.arch.input_bits
+    return np.array([passes * l.vectors_per_replica * (l.K * l.groups + l.N) * ib for l in m.layers], dtype=float)
+
+
+def link_times(m: Mapping, passes: int = 1) -> np.ndarray:
+    """Seconds per inference each layer's links need for the bits it receives and, separately, sends."""
     a = m.arch
-    return {(e.src, e.dst): (e.hops * router_cycles + e.bits / a.link_width_bits) / a.clock_Hz for e in m.edges}
+    rate = a.link_width_bits * a.clock_Hz   # bits per second over one link
+    index = {l.layer: i for i, l in enumerate(m.layers)}
+    links = np.array([l.tiles for l in m.layers], dtype=float)
+    into = np.zeros(len(m.layers))
+    out = np.zeros(len(m.layers))
+    port_in = np.zeros(len(m.layers))    # the I/O port's one link, each direction
+    port_out = np.zeros(len(m.layers))
+    for e in m.edges:
+        bits = passes * e.bits
+        if e.dst in index:
+            into[index[e.dst]] += bits
+        if e.src in index:
+            out[index[e.src]] += bits
+        if e.src in PORT:
+            port_in[index[e.dst]] += bits
+        if e.dst in PORT:
+            port_out[index[e.src]] += bits
+    return np.maximum.reduce([into / links, out / links, port_in, port_out]) / rate
+
+
+def transfer_times(m: Mapping, router_cycles: float) -> dict:
+    """Seconds per edge (src, dst): the longest route's hops x router delay, plus the bits serialized over
+    the links of the narrower side (one link per tile; one for the I/O port)."""
+    a = m.arch
+    tiles = {l.layer: l.tiles for l in m.layers}
+    out = {}
+    for e in m.edges:
+        links = min(tiles.get(e.src, 1), tiles.get(e.dst, 1))
+        out[(e.src, e.dst)] = (e.max_hops * router_cycles + e.bits / (a.link_width_bits * links)) / a.clock_Hz
+    return out
 
 
 def critical_path(m: Mapping, stages: np.ndarray, transfer: dict) -> float:
@@ -58,3 +128,20 @@ def critical_path(m: Mapping, stages: np.ndarray, transfer: dict) -> float:
         start = max((finish[s] + transfer[(s, l.layer)] for s in into.get(l.layer, ["input"])), default=0.0)
         finish[l.layer] = start + t
     return max(finish[s] + transfer[(s, "output")] for s in into["output"])
+
+
+def timing(m: Mapping, prices: Prices, task: str, t_vector: float) -> Timing:
+    """Stage times bounded by compute, buffer bandwidth and link bandwidth; latency and period of ``m``."""
+    a = m.arch
+    passes = 2 if task == "training" else 1
+    compute = np.array([l.vectors_per_replica * t_vector for l in m.layers], dtype=float)
+    per_replica_tiles = np.array([l.tiles_per_replica for l in m.layers], dtype=float)
+    buffer = buffer_bits(m, passes) / (prices.buf_access_bits * a.clock_Hz * per_replica_tiles)
+    link = link_times(m, passes)
+    parts = np.stack([compute, buffer, link])
+    stages = parts.max(axis=0)
+    bound = tuple(BOUNDS[i] for i in parts.argmax(axis=0))   # ties go to compute, then buffer
+    transfer = transfer_times(m, prices.router_cycles)
+    latency = float(critical_path(m, stages, transfer))
+    period = float(stages.max()) if task == "inference" else latency
+    return Timing(stages, compute, buffer, link, bound, transfer, latency, period)

@@ -82,11 +82,8 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
     for event, part in EVENT_PARTS.items():
         e[part] = e[part] + ev[event] * up[event]
 
-    t_vec = pipeline.vector_time(arch, prices, task)
-    stages = pipeline.stage_latencies(m, t_vec)
-    transfer = pipeline.noc_latency(m, prices.router_cycles)
-    latency = float(pipeline.critical_path(m, stages, transfer))
-    period = float(stages.max()) if task == "inference" else latency
+    tm = pipeline.timing(m, prices, task, pipeline.vector_time(arch, prices, task))
+    stages, latency, period = tm.stages, tm.latency, tm.period
     tiles = np.array([l.tiles for l in m.layers], dtype=float)
     p_static_tile = tile_static_power(arch, prices)
     # the whole chip leaks for one period per inference; unused tiles are shared out by tile count
@@ -113,6 +110,7 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
         **{f"area_{k}_mm2": tiles * ta[k] * 1e6 for k in AREA_PARTS},
         "area_mm2": tiles * sum(ta.values()) * 1e6,
         "stage_latency_s": stages,
+        "bound": list(tm.bound),
         "utilization": cells * reps / (tiles * cap),
     })
 
@@ -123,7 +121,7 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
     summary = dict(
         workload=m.workload.name, device=prices.device, cost_model=str(arch.cost_model), task=task,
         macs=int(macs.sum()), weights=int(m.workload.total_weights),
-        energy_per_inference_J=E, latency_s=latency, inferences_per_s=rate,
+        energy_per_inference_J=E, latency_s=latency, inferences_per_s=rate, period_bound=tm.period_bound,
         area_mm2=chip_area_mm2, tiles=m.tiles_total, tiles_used=m.tiles_used, mesh=f"{m.mesh[0]}x{m.mesh[1]}",
         arrays=int(sum(l.arrays * l.replication for l in m.layers)), bits_per_cell=m.bits_per_cell,
         tops=ops * rate / 1e12, tops_per_W=ops / E / 1e12, tops_per_mm2=ops * rate / 1e12 / chip_area_mm2,

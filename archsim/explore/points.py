@@ -43,7 +43,8 @@ CONFIG_KEYS: tuple[str, ...] = POINT_KEYS + ARCH_KEYS
 #: architecture keys archsim/mapping/layout.py reads (directly or through Architecture properties).  A mapping
 #: computed for one architecture is reused, with the architecture swapped, for another that agrees on these.
 MAPPING_KEYS: tuple[str, ...] = ("device", "rows", "cols", "arrays_per_tile", "weight_bits", "bits_per_cell",
-                                 "mapping", "differential_readout", "input_bits", "mesh", "tiles", "replicate")
+                                 "mapping", "differential_readout", "input_bits", "mesh", "tiles", "replicate",
+                                 "buffer_kB")
 
 
 # ---------------------------------------------------------------------------------------------------------------------

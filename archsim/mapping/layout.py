@@ -4,12 +4,40 @@ For each weighted layer the ``K x N`` matrix (per group) is cut into row
 blocks of ``rows`` and column blocks of ``cols``; each weight is split into
 ``slices`` cells of ``bits_per_cell`` bits, each slice in its own array; a
 differential mapping doubles the arrays (G+ and G-).  Arrays are grouped into
-tiles of ``arrays_per_tile``; a tile holds arrays of one layer only.  Spare
-tiles of the budget hold copies (replicas) of the slowest layers so that the
-pipeline stages balance.  Tiles are placed on the mesh along a serpentine
-path in layer order, so consecutive layers sit side by side.
+tiles of ``arrays_per_tile``; a tile holds arrays of one layer only.  Tiles are
+placed on the mesh along a serpentine path in layer order, so consecutive
+layers sit side by side.
 
-The mapping holds no energy; :mod:`archsim.cost` prices it.
+Replication.  Spare tiles hold copies (replicas) of the slowest layers so that
+the pipeline stages balance: greedily, the layer with the most input vectors
+per replica gets one more copy while the tiles last (:func:`_balance`).  The
+spare tiles are those of the budget: a fixed ``mesh``, else the near-square
+mesh chosen for ``tiles`` or, with both ``auto``, for the tiles the network
+needs (that mesh may hold a few more tiles than needed; the chip pays their
+area and leakage either way, so they replicate the bottleneck too).  Replica
+``k`` of a layer holds arrays ``k*A .. (k+1)*A - 1`` of the layer's run of
+tiles (``A`` arrays per replica): small replicas share a tile.
+
+Routes.  Each edge (producer -> consumer, or the chip's I/O port beside tile
+(0, 0)) carries its bits as routes between replicas.  Each replica (or the
+port) is a tile group; the distance between two groups is the mean Manhattan
+distance over their tile pairs (exact for single tiles).  Every consumer
+replica takes its share of the bits (``bits / replicas``, the vectors being
+split evenly) from the nearest producer replica that still holds outputs to
+send, each producer replica holding ``bits / its replicas`` (a greedy
+transport, nearest pairs first: with one producer replica every consumer
+replica takes its share from it; with one consumer replica it gathers every
+producer replica's share).  The port sends the whole input and gathers the
+whole output.  So the bit-hops of an edge are the sum over its routes of
+bits x hops, and adding replicas does not inflate them as a mean over all
+producer x consumer tile pairs would.
+
+Buffers.  ``buffer_kB: auto`` gives each tile its share of its layer's
+working set (:func:`working_set_bits`), rounded up to 1 kB; a number gives
+every tile that many kB.  The result is ``LayerMap.buffer_bits_per_tile``.
+
+The mapping holds no energy and no time; :mod:`archsim.cost` prices it and
+:mod:`archsim.cost.pipeline` times it.
 """
 from __future__ import annotations
 
@@ -26,6 +54,9 @@ from archsim.model.arch import AUTO, Architecture
 from archsim.model.device import Device, load_device
 from archsim.model.errors import ArchsimError
 from archsim.model.workload import Layer, Workload
+
+
+KB_BITS = 8 * 1024  # bits in one kB of buffer (ISAAC's 64 KB eDRAM: kB = 1024 bytes)
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -51,6 +82,7 @@ class LayerMap:
     replication: int       # copies of the whole layer on the chip
     tiles: int             # tiles over all replicas
     first_tile: int        # index of its first tile on the serpentine path
+    buffer_bits_per_tile: int = 0  # activation buffer of each of its tiles (bits)
 
     @property
     def arrays(self) -> int:
@@ -76,6 +108,22 @@ class LayerMap:
     def vectors_per_replica(self) -> int:
         return ceil_div(self.vectors, self.replication)
 
+    @property
+    def tiles_per_replica(self) -> float:
+        """Tiles of one replica (a fraction where small replicas share a tile)."""
+        return self.tiles / self.replication
+
+    @property
+    def buffer_bits(self) -> int:
+        """Activation buffer over all the layer's tiles (bits)."""
+        return self.buffer_bits_per_tile * self.tiles
+
+    def replica_tiles(self, k: int, arrays_per_tile: int) -> tuple[int, int]:
+        """Tiles ``first .. last`` (inclusive, serpentine indices) that hold replica ``k``'s arrays."""
+        a = self.arrays
+        return (self.first_tile + (k * a) // arrays_per_tile,
+                self.first_tile + ((k + 1) * a - 1) // arrays_per_tile)
+
     def blocks(self, rows: int, cols: int):
         """Every array of one replica as ``(group, r0, r1, c0, c1, slice, copy)``.
 
@@ -95,17 +143,41 @@ class LayerMap:
 
 
 @dataclass(frozen=True)
-class Edge:
-    """Activations sent over the network per inference."""
+class Route:
+    """Bits sent per inference from one producer replica to one consumer replica (-1: the I/O port)."""
 
-    src: str   # weighted layer, or "input" for the chip's I/O port
-    dst: str   # weighted layer, or "output"
+    src_replica: int
+    dst_replica: int
     bits: int
-    hops: float  # mean Manhattan distance between the two tile sets (+1 to reach the I/O port)
+    hops: float  # mean Manhattan distance between the two tile groups
 
     @property
     def bit_hops(self) -> float:
         return self.bits * self.hops
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Activations sent over the network per inference, as routes between replicas."""
+
+    src: str   # weighted layer, or "input" for the chip's I/O port
+    dst: str   # weighted layer, or "output"
+    bits: int
+    routes: tuple[Route, ...]
+
+    @property
+    def bit_hops(self) -> float:
+        return float(sum(r.bit_hops for r in self.routes))
+
+    @property
+    def hops(self) -> float:
+        """Hops per bit, averaged over the routes by their bits."""
+        return self.bit_hops / self.bits if self.bits else 0.0
+
+    @property
+    def max_hops(self) -> float:
+        """Hops of the longest route (what the last bit to arrive travels)."""
+        return max((r.hops for r in self.routes if r.bits), default=0.0)
 
 
 @dataclass(frozen=True)
@@ -143,6 +215,7 @@ class Mapping:
             rows.append(dict(layer=l.layer, kind=l.kind, K=l.K, N=l.N, groups=l.groups, vectors=l.vectors,
                              row_blocks=l.row_blocks, col_blocks=l.col_blocks, slices=l.slices, copies=l.copies,
                              arrays=l.arrays, replication=l.replication, tiles=l.tiles, first_tile=l.first_tile,
+                             buffer_kB_per_tile=l.buffer_bits_per_tile / KB_BITS,
                              utilization=l.cells_used / (l.arrays * cap)))
         return pd.DataFrame(rows)
 
@@ -264,47 +337,147 @@ def map_workload(workload: Workload, arch: Architecture, device: "Device | techl
                     f"{sum(min_tiles)} tiles: enlarge 'mesh' or 'tiles', or use larger arrays")
             used += t
 
-    reps = _balance(base, budget, arch) if (arch.replicate and budget > sum(min_tiles)) else [1] * len(base)
+    # the chip's tiles: a fixed mesh, or the near-square mesh holding the budget (it may hold a few more)
+    mesh = arch.mesh if arch.mesh != AUTO else _auto_mesh(budget)
+    spare = mesh[0] * mesh[1]
+    reps = _balance(base, spare, arch) if (arch.replicate and spare > sum(min_tiles)) else [1] * len(base)
 
     layers = []
     first = 0
-    for l, r in zip(base, reps):
+    for l, r, lay in zip(base, reps, weighted):
         t = _tiles_for(l, r, arch)
         layers.append(LayerMap(l.layer, l.kind, l.K, l.N, l.groups, l.vectors, l.macs, l.row_blocks,
-                               l.col_blocks, l.slices, l.copies, l.conversions, r, t, first))
+                               l.col_blocks, l.slices, l.copies, l.conversions, r, t, first,
+                               _buffer_bits_per_tile(lay, r, t, arch)))
         first += t
-    mesh = arch.mesh if arch.mesh != AUTO else (
-        _auto_mesh(first) if arch.tiles == AUTO else _auto_mesh(int(arch.tiles)))
 
     m = Mapping(arch, workload, bpc, tuple(layers), tuple(mesh), ())
     return Mapping(arch, workload, bpc, tuple(layers), tuple(mesh), tuple(_edges(m, arch)))
 
 
+def working_set_bits(layer: Layer, input_bits: int) -> int:
+    """Activation bits one replica of a weighted layer keeps in its tile buffers.
+
+    conv: a line buffer of ``kernel_h + stride_h`` input rows (the window's rows, plus the next rows
+    arriving while the window slides), ``W_in x C_in`` values each, and one output row, ``W_out x C_out``
+    values (the row being written while the next layer drains the previous one); dense: its ``K`` inputs
+    and ``N`` outputs.  Values are ``input_bits`` wide (the activation width).
+    """
+    if layer.kind == "conv":
+        c_in, _, w_in = layer.in_shape
+        c_out, _, w_out = layer.out_shape
+        values = (layer.kernel[0] + layer.stride[0]) * w_in * c_in + w_out * c_out
+    else:
+        values = layer.K + layer.N
+    return int(values) * input_bits
+
+
+def _buffer_bits_per_tile(layer: Layer, replication: int, tiles: int, arch: Architecture) -> int:
+    """A fixed ``buffer_kB`` per tile, or (auto) the tile's share of the working sets of the replicas it holds,
+    rounded up to whole kB."""
+    if arch.buffer_kB != AUTO:
+        return int(round(arch.buffer_kB * KB_BITS))
+    share = working_set_bits(layer, arch.input_bits) * replication / tiles
+    return int(math.ceil(share / KB_BITS)) * KB_BITS
+
+
+IO_PORT = (-1, 0)  # the chip's I/O port sits just off the mesh, beside tile (0, 0)
+
+
+def _replica_groups(m: Mapping, lm: LayerMap) -> tuple[list[np.ndarray], np.ndarray]:
+    """The distinct tile groups of a layer's replicas, as (row, col) arrays, and how many replicas each holds."""
+    apt = m.arch.arrays_per_tile
+    spans: dict[tuple[int, int], int] = {}
+    for k in range(lm.replication):
+        span = lm.replica_tiles(k, apt)
+        spans[span] = spans.get(span, 0) + 1
+    groups = [serpentine(np.arange(a, b + 1), m.mesh[1]) for a, b in spans]
+    return groups, np.array(list(spans.values()), dtype=np.int64)
+
+
+def _group_distances(ga: list[np.ndarray], gb: list[np.ndarray]) -> np.ndarray:
+    """Mean Manhattan distance over the tile pairs of every group of ``ga`` x every group of ``gb``."""
+    ta = np.concatenate(ga)
+    tb = np.concatenate(gb)
+    d = np.abs(ta[:, None, :] - tb[None, :, :]).sum(axis=2).astype(float)   # tile x tile
+    ia = np.repeat(np.arange(len(ga)), [len(g) for g in ga])
+    ib = np.repeat(np.arange(len(gb)), [len(g) for g in gb])
+    ma = np.zeros((len(ga), len(ta)))
+    ma[ia, np.arange(len(ta))] = 1.0 / np.repeat([len(g) for g in ga], [len(g) for g in ga])
+    mb = np.zeros((len(gb), len(tb)))
+    mb[ib, np.arange(len(tb))] = 1.0 / np.repeat([len(g) for g in gb], [len(g) for g in gb])
+    return ma @ d @ mb.T
+
+
+def _shares(bits: int, weights: np.ndarray) -> np.ndarray:
+    """``bits`` split over replicas in proportion to ``weights`` (integer, summing to ``bits``)."""
+    n = int(weights.sum())
+    per = np.full(n, bits // n, dtype=np.int64)
+    per[: bits % n] += 1
+    return np.add.reduceat(per, np.concatenate([[0], np.cumsum(weights)[:-1]]))
+
+
+def _transport(supply: np.ndarray, demand: np.ndarray, dist: np.ndarray) -> list[tuple[int, int, int]]:
+    """Greedy transport, nearest pairs first: (src group, dst group, bits) with every demand met."""
+    supply = supply.copy()
+    demand = demand.copy()
+    flows = []
+    order = np.argsort(dist, axis=None, kind="stable")
+    left = int(demand.sum())
+    for flat in order:
+        if left == 0:
+            break
+        j, i = divmod(int(flat), dist.shape[1])   # dist is src x dst
+        q = min(supply[j], demand[i])
+        if q > 0:
+            supply[j] -= q
+            demand[i] -= q
+            left -= q
+            flows.append((j, i, int(q)))
+    return flows
+
+
+def _route(m: Mapping, src: str, dst: str, bits: int) -> Edge:
+    """The edge ``src -> dst`` carrying ``bits`` as routes between replicas (see the module docstring)."""
+    port = ([np.array([IO_PORT])], np.array([1]))
+    gs, ns = port if src == "input" else _replica_groups(m, m.layer(src))
+    gd, nd = port if dst == "output" else _replica_groups(m, m.layer(dst))
+    dist = _group_distances(gs, gd)
+    flows = _transport(_shares(bits, ns), _shares(bits, nd), dist)
+    # report routes by replica: the first replica of each group stands for the group
+    first_s = np.concatenate([[0], np.cumsum(ns)[:-1]])
+    first_d = np.concatenate([[0], np.cumsum(nd)[:-1]])
+    routes = tuple(Route(-1 if src == "input" else int(first_s[j]), -1 if dst == "output" else int(first_d[i]),
+                         q, float(dist[j, i])) for j, i, q in flows)
+    return Edge(src, dst, int(bits), routes)
+
+
+def home(wl: Workload, name: str) -> str:
+    """Where a layer runs: a weighted layer (or the input) in itself; a digital layer (pooling, add, flatten)
+    in the tiles of its last weighted source upstream (the input's port if there is none)."""
+    lay = wl.layer(name)
+    if lay.weighted or lay.kind == "input":
+        return "input" if lay.kind == "input" else name
+    srcs = wl.weighted_sources(name)
+    return srcs[-1] if srcs else "input"
+
+
 def _edges(m: Mapping, arch: Architecture) -> list[Edge]:
+    """Every tensor that leaves the tiles where it is made, once per destination tile set: a graph edge
+    ``u -> v`` whose homes differ sends ``u``'s output from ``home(u)`` to ``home(v)``, so a pooled map
+    crosses pooled and a residual sum crosses once per place that reads it."""
     wl = m.workload
-    coords = {l.layer: m.tile_coords(l) for l in m.layers}
-    io = np.array([[-1, 0]])  # the I/O port sits just off the mesh, beside tile (0, 0)
-    coords["input"] = io
-    coords["output"] = io
-    dists: dict = {}
-
-    def hops(a: str, b: str) -> float:
-        key = (a, b)
-        if key not in dists:
-            ca, cb = coords[a], coords[b]
-            dists[key] = _mean_distance(ca[:, 0], cb[:, 0]) + _mean_distance(ca[:, 1], cb[:, 1])
-        return dists[key]
-
-    edges = []
     act = arch.input_bits
-    for lm in m.layers:
-        layer = wl.layer(lm.layer)
-        for src in wl.weighted_sources(lm.layer):
-            s = "input" if wl.layer(src).kind == "input" else src
-            # digital layers in between (pooling, add, flatten) run in the producer's tiles, so what
-            # crosses the network is the smaller of what the producer makes and what the consumer reads
-            bits = min(wl.layer(src).out_size, layer.in_size) * act
-            edges.append(Edge(s, lm.layer, int(bits), hops(s, lm.layer)))
-    last = m.layers[-1]
-    edges.append(Edge(last.layer, "output", int(wl.layer(last.layer).out_size * act), hops(last.layer, "output")))
-    return edges
+    order = {"input": -1, **{l.layer: i for i, l in enumerate(m.layers)}, "output": len(m.layers)}
+    bits: dict[tuple[str, str], int] = {}
+    sent: set[tuple[str, str]] = set()
+    for lay in wl.layers():
+        succ = wl.successors(lay.name)
+        dests = [home(wl, v) for v in succ] if succ else ["output"]
+        h = home(wl, lay.name)
+        for d in dests:
+            if d != h and (lay.name, d) not in sent:
+                sent.add((lay.name, d))
+                bits[(h, d)] = bits.get((h, d), 0) + lay.out_size * act
+    pairs = sorted(bits, key=lambda p: (order[p[1]], order[p[0]]))
+    return [_route(m, s, d, int(bits[(s, d)])) for s, d in pairs]

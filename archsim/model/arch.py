@@ -71,7 +71,7 @@ class Key:
     """One architecture key as described by its field (what ``list --keys`` prints)."""
 
     name: str
-    kind: str  # int, float, str, bool, choice, mesh, int_or_auto
+    kind: str  # int, float, str, bool, choice, mesh, int_or_auto, float_or_auto
     default: Any
     doc: str
     unit: str = ""
@@ -135,7 +135,9 @@ class Architecture:
     replicate: bool = key(True, "copy layers onto spare tiles of the budget to balance the pipeline")
     clock_Hz: float = key(1.2e9, "digital clock of tiles and network", unit="Hz", lo=1e6, hi=1e10)
     link_width_bits: int = key(32, "network link (flit) width", unit="bit", lo=1, hi=4096)
-    buffer_kB: float = key(64.0, "activation buffer per tile", unit="kB", lo=0.0, hi=1e6)
+    buffer_kB: float | str = key(64.0, "activation buffer per tile; auto = the tile's share of its layer's working "
+                                 "set (conv: kernel_h + stride_h input rows and one output row; dense: its inputs "
+                                 "and outputs), rounded up to 1 kB", unit="kB", kind="float_or_auto", lo=0.0, hi=1e6)
     node_nm: int = key(32, "CMOS node of the periphery circuits (techlib/circuits/scaling.yaml lists the nodes)",
                        unit="nm", lo=3, hi=500)
     circuits: str = key("default", "circuit library: default (techlib/circuits/*.yaml) or a folder under "
@@ -242,16 +244,16 @@ def _check(key: Key, value: Any, where: str):
             else:
                 raise bad("allowed an integer" + (" or 'auto'" if key.kind == "int_or_auto" else ""))
         return rng(value)
-    if key.kind == "int_or_auto":
+    if key.kind in ("int_or_auto", "float_or_auto") and value == AUTO:
         return AUTO
-    if key.kind == "float":
+    if key.kind in ("float", "float_or_auto"):
         if isinstance(value, str):  # PyYAML reads 1e9 (no dot, no sign) as a string
             try:
                 value = float(value)
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad("allowed a number")
+            raise bad("allowed a number" + (" or 'auto'" if key.kind == "float_or_auto" else ""))
         if not math.isfinite(value):
             raise bad(f"allowed a finite number, {key.lo:g} to {key.hi:g}")
         return rng(float(value))
