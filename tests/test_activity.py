@@ -18,7 +18,7 @@ from archsim.model.arch import Architecture
 from archsim.model.errors import ArchsimError
 from archsim.sim.activity import cell_fractions, conductance_fractions, digit_counts, measure_activity, \
     measure_inputs
-from archsim.sim.forward import attach_weights
+from archsim.model.weights import attach_weights
 from archsim.sim.tilesim import ProgrammedMatrix, SimConfig, layer_map
 from archsim.sim.tilesim.kernels import quantize_np
 from conftest import single_dense
