@@ -117,12 +117,10 @@ def test_table_libraries_keep_their_published_figures():
         isaac.energy(8, 1.28e9, 32, "sar")
 
 
-def test_former_table_still_reachable_in_default_library():
-    """The ISAAC-style table (PUBLISHED.md: 4 b 0.79 pJ ... 10 b 2.38 pJ), geometric in between."""
-    law = adc_law()
-    assert law.energy(4, 1.2e9, 32, "table") == pytest.approx(0.79e-12, rel=EXACT)
-    assert law.energy(10, 1.2e9, 32, "table") == pytest.approx(2.38e-12, rel=EXACT)
-    assert law.area(8, 1.2e9, 32, "table") == pytest.approx(1200e-12, rel=EXACT)
+def test_default_library_has_no_table():
+    """The default library prices by law; only a library that tabulates its paper's converter has a table."""
+    with pytest.raises(ArchsimError, match=r"key 'architecture' = 'table' is not available .* allowed: sar, flash, ramp"):
+        adc_law().energy(8, 1e9, 32, "table")
 
 
 def test_conversion_time():
@@ -150,7 +148,7 @@ def test_priced_for_an_architecture():
     (lambda l: l.energy(8, 1e8, 7), r"adc.yaml: key 'sar.node': node 7 nm has no scaling factors in techlib/circuits/scaling.yaml; allowed: 130"),
     (lambda l: l.energy(8, 0.0, 32), r"adc.yaml: ADC rate 0.0 Hz is not allowed"),
     (lambda l: l.conversion_time(8, -1.0), r"ADC rate -1.0 Hz is not allowed"),
-    (lambda l: l.energy(8, 1e8, 32, "pipeline"), r"key 'architecture' = 'pipeline' .* allowed: sar, flash, ramp, table"),
+    (lambda l: l.energy(8, 1e8, 32, "pipeline"), r"key 'architecture' = 'pipeline' .* allowed: sar, flash, ramp"),
 ])
 def test_bad_inputs_raise_one_line(call, match):
     with pytest.raises(ArchsimError, match=match) as err:

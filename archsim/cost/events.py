@@ -21,6 +21,7 @@ import numpy as np
 import techlib
 from archsim.mapping.layout import Mapping
 from archsim.model.arch import CostModel, SignedMapping
+from archsim.model.device import load_device
 from archsim.model.errors import ArchsimError
 from archsim.model.kinds import KINDS
 
@@ -33,7 +34,8 @@ EVENT_PARTS: dict[str, str] = {
     "row_drive": "dac",              # one row driven for one input pulse
     "conversion": "adc",             # one ADC conversion
     "sample": "adc",                 # one sample-and-hold sample
-    "shift_add": "digital",          # one ADC result shifted and added (IMA)
+    "shift_add": "digital",          # one ADC result (or adder-tree sum) shifted and added
+    "adder_bit": "adc",              # digital SRAM: one full-adder bit of a column's adder tree switching
     "output_add": "digital",         # one output element added across arrays in the tile
     "offset_subtract": "digital",    # offset mapping: offset x sum(inputs) subtracted per output
     "digital_op": "digital",         # pooling, residual add: one element operation
@@ -133,6 +135,7 @@ def events(m: Mapping, task: str = "inference", activity: Activity | None = None
         raise ArchsimError("task 'training' needs cost_model: lut (the device tile table prices forward VMM, "
                            "backward MVM and outer-product update)")
     act = activity or default_activity(arch.circuits)
+    kind = str(load_device(arch.device).kind)
     n = len(m.layers)
     V = np.array([l.vectors for l in m.layers], dtype=float)
     macs = np.array([l.macs for l in m.layers], dtype=float)
@@ -145,22 +148,33 @@ def events(m: Mapping, task: str = "inference", activity: Activity | None = None
     N = np.array([l.N for l in m.layers], dtype=float)
     zero = np.zeros(n)
     c = {k: zero for k in EVENT_PARTS}
+    density = act.per_layer("input_bit_density", n)
     if lut_mode:
         c["mac_vmm"] = macs
         if task == "training":
             c["mac_mvm"] = macs
             c["mac_opu"] = macs
+    elif kind == "digital":
+        # digital SRAM compute-in-memory: each cell ANDs its bit with the input bit, an adder tree per
+        # column sums the array's rows (about 2 x rows full-adder bits, toggling with the input bits),
+        # and the tree's sum is shift-added across input pulses and weight slices; no converter
+        pulses = V * P
+        c["cell_read"] = pulses * cells * density
+        c["row_drive"] = pulses * row_drives * density
+        c["adder_bit"] = pulses * 2.0 * cells * density
+        c["shift_add"] = pulses * col_reads
+        c["output_add"] = V * N
     else:
         conv = V * arch.conversions_per_vector * col_reads
-        c["cell_read"] = V * P * cells * act.per_layer("input_bit_density", n)
-        c["row_drive"] = V * P * row_drives
+        c["cell_read"] = V * P * cells * density
+        c["row_drive"] = V * P * row_drives * density     # a row is driven only when its digit is not 0
         c["conversion"] = conv
         c["sample"] = conv
         c["shift_add"] = conv
         c["result_write"] = conv
         c["output_add"] = V * N
-        if arch.mapping == SignedMapping.OFFSET:
-            c["offset_subtract"] = V * N
+    if not lut_mode and arch.mapping == SignedMapping.OFFSET:
+        c["offset_subtract"] = V * N
     ops, acts = _digital_work(m)
     repeat = 3 if task == "training" else 1   # forward, backward and update passes of the digital layers
     c["digital_op"] = ops * repeat

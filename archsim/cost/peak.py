@@ -1,12 +1,13 @@
 """Bottom-up composition of a chip's peak power, area and throughput from its components.
 
-Each component's peak power is its energy per event (techlib) times its event
-rate when every array is busy: ADCs convert at ``adc_rate``; every row's DAC and
-every cell pulse once per crossbar cycle; shift-and-add and the IMA output
-register take every ADC result; the tile buffer moves one access per clock,
-the bus one word per clock; every router port one flit per clock; the tile's
-digital units one element per clock.  This is how ISAAC's Table I totals are
-formed, so a preset of ISAAC must reproduce them from its parts.
+The array side is counted by the same code as any network (:func:`archsim.cost.events.events`): a
+1 x 1 convolution whose weights fill exactly one tile's arrays, every input bit 1, one vector per
+vector time, priced by the same unit prices (:func:`archsim.cost.price.unit_prices`); its events per
+second are the tile's peak.  The tile's shared units run at their capacity: the tile buffer moves one
+access per clock, the bus one word per clock, every router port one flit per clock, the digital
+units one element per clock.  ISAAC's Table I is composed this way, so a preset of ISAAC composes
+its own components back to Table I's totals: a consistency check of the composition, not a
+prediction (the components are Table I's figures).
 
 Peak throughput counts, for every tile, the logical weight-matrix cells its
 arrays hold (arrays / (slices x copies) x rows x cols MACs) once per vector
@@ -18,14 +19,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+import numpy as np
+
+from archsim.cost.components import Prices, fixed_buffer_bits, prices_for, tile_area
+from archsim.cost.events import Activity, default_activity, events
+from archsim.cost.pipeline import t_vector
+from archsim.cost.price import OPS_PER_MAC, unit_prices
+from archsim.mapping.layout import Mapping, map_workload, resolve_bits_per_cell
 from archsim.model.arch import Architecture
 from archsim.model.device import load_device
-from archsim.cost.components import Prices, prices_for, tile_area
-from archsim.cost.pipeline import t_vector
-from archsim.cost.price import OPS_PER_MAC
-from archsim.mapping.layout import ceil_div, resolve_bits_per_cell
-
-import techlib
+from archsim.model.workload import GraphBuilder
 
 
 @dataclass(frozen=True)
@@ -67,22 +70,38 @@ class PeakFigures:
         return pd.DataFrame(rows)
 
 
+def _full_tile(arch: Architecture, bpc: int) -> Mapping:
+    """One 1x1 convolution whose weight slices fill exactly one tile's arrays (vectors: 64)."""
+    sets = max(1, arch.arrays_per_tile // (arch.slices(bpc) * arch.copies))
+    b = GraphBuilder("full_tile", (arch.rows, 8, 8))
+    b.conv("tile", arch.cols * sets, 1, relu=False)
+    return map_workload(b.build(), arch.replace(mesh="auto", tiles="auto", replicate=False))
+
+
 def tile_peak_power(arch: Architecture, prices: Prices) -> dict:
     """Power of one tile with every array busy (W), by component."""
-    a = arch.arrays_per_tile
-    n_adc = ceil_div(arch.cols, arch.cols_per_adc) * arch.conversions_per_pair / arch.copies
-    t_cycle = max(prices.t_read, arch.cols_per_adc / arch.adc_rate_Hz)
-    adc_results = a * n_adc * arch.adc_rate_Hz  # conversions per second in the tile
+    bpc = resolve_bits_per_cell(arch, load_device(arch.device))
+    m = _full_tile(arch, bpc)
+    act = default_activity(arch.circuits)
+    ev = events(m, "inference", Activity(1.0, act.mean_conductance_fraction, "peak: every input bit 1"))
+    up = unit_prices(m, prices, ev)
+    lm = m.layers[0]
+    per_s = 1.0 / (lm.vectors * t_vector(arch, prices) * lm.tiles)    # one tile's share, per second
+    rate = {e: ev.total(e) * per_s for e in ("cell_read", "row_drive", "conversion", "sample", "shift_add",
+                                             "result_write", "adder_bit")}
     clk = arch.clock_Hz
+    a = arch.arrays_per_tile
+    t_cycle = t_vector(arch, prices) / arch.input_pulses
     return dict(
-        array=a * arch.rows * arch.cols * prices.e_cell_peak / t_cycle,
-        adc=adc_results * prices.e_adc + a * arch.cols * arch.conversions_per_pair / arch.copies * prices.e_sh / t_cycle,
-        dac=a * arch.rows * prices.e_dac / t_cycle,
-        digital=(adc_results * prices.e_shift_add
+        array=rate["cell_read"] * float(np.asarray(up["cell_read"]).ravel()[0]),
+        adc=rate["conversion"] * prices.e_adc + rate["sample"] * prices.e_sh + rate["adder_bit"] * prices.e_add_bit,
+        dac=rate["row_drive"] * prices.e_dac,
+        digital=(rate["shift_add"] * up["shift_add"]
                  + clk * (prices.activation_units * prices.e_act_op + prices.pool_units * prices.e_digital_op
                           + prices.e_tile_shift_add)),
-        buffer=(adc_results * prices.e_oreg_result + a * arch.rows * arch.dac_bits * prices.e_reg_bit / t_cycle
-                + clk * (prices.buf_access_bits * prices.e_buf_bit + prices.bus_wires * prices.e_bus_bit + prices.e_oreg_tile)),
+        buffer=(rate["result_write"] * prices.e_oreg_result + a * arch.rows * arch.dac_bits * prices.e_reg_bit / t_cycle
+                + clk * (prices.buf_access_bits * float(prices.buffer_bit_energy(fixed_buffer_bits(arch)))
+                         + prices.bus_wires * prices.e_bus_bit + prices.e_oreg_tile)),
         noc=clk * prices.router_ports * arch.link_width_bits * prices.e_noc_bit_hop / prices.tiles_per_router,
     )
 
@@ -98,4 +117,5 @@ def peak(arch: Architecture, tiles: int | None = None) -> PeakFigures:
     slices = arch.slices(bpc)
     macs_per_vector = arch.arrays_per_tile / (slices * arch.copies) * arch.rows * arch.cols
     ops = OPS_PER_MAC * macs_per_vector * tiles / t_vector(arch, prices)
-    return PeakFigures(tile_peak_power(arch, prices), tile_area(arch, prices), tiles, prices.p_io, prices.a_io, ops)
+    area = tile_area(arch, prices, fixed_buffer_bits(arch))
+    return PeakFigures(tile_peak_power(arch, prices), area, tiles, prices.p_io, prices.a_io, ops)

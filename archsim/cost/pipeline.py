@@ -41,7 +41,9 @@ def t_vector(arch: Architecture, prices: Prices) -> float:
     """Seconds for one input vector through one array (all arrays of a layer work in parallel)."""
     if arch.cost_model == CostModel.LUT:
         return lut_entry(prices, "vmm")[1]
-    t_adc = arch.cols_per_adc / arch.adc_rate_Hz
+    if prices.kind == "digital":   # an adder tree per column, no conversion: one read window per pulse
+        return arch.input_pulses * prices.t_read
+    t_adc = arch.cols_per_adc * prices.t_adc
     if arch.input_accumulation == Accumulation.ANALOG:
         # pulses integrate on the column, then one conversion sweep; a double-buffered
         # sample-and-hold lets the sweep of one vector overlap the integration of the next

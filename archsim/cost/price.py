@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from archsim.cost import pipeline
-from archsim.cost.components import Prices, lut_entry, prices_for, tile_area, tile_static_power
+from archsim.cost.components import (Prices, fixed_buffer_bits, lut_entry, prices_for, tile_area,
+                                     tile_static_power)
 from archsim.cost.events import ENERGY_PARTS, EVENT_PARTS, Activity, EventCounts, events
 from archsim.mapping.layout import Mapping
 from archsim.model.arch import CostModel
@@ -27,20 +28,34 @@ from archsim.model.errors import ArchsimError
 OPS_PER_MAC = 2
 AREA_PARTS = ("array", "adc", "dac", "digital", "buffer", "noc", "io")
 
-#: event -> the Prices field that prices it (J per event); lut events are priced from the device table
+#: event -> the Prices field that prices it (J per event); events priced per layer are set in unit_prices
 PRICE_FIELD = {
-    "cell_read": "e_cell_peak", "row_drive": "e_dac", "conversion": "e_adc", "sample": "e_sh",
-    "shift_add": "e_shift_add", "output_add": "e_tile_shift_add", "offset_subtract": "e_digital_op",
+    "row_drive": "e_dac", "conversion": "e_adc", "sample": "e_sh", "adder_bit": "e_add_bit",
+    "output_add": "e_tile_shift_add", "offset_subtract": "e_digital_op",
     "digital_op": "e_digital_op", "activation_op": "e_act_op", "result_write": "e_oreg_result",
-    "buffer_bit": "e_buf_bit", "bus_bit": "e_bus_bit", "register_bit": "e_reg_bit",
+    "bus_bit": "e_bus_bit", "register_bit": "e_reg_bit",
     "output_register_write": "e_oreg_tile", "bit_hop": "e_noc_bit_hop",
 }
 LUT_EVENTS = {"mac_vmm": "vmm", "mac_mvm": "mvm", "mac_opu": "opu"}
 
 
-def unit_prices(prices: Prices, ev: EventCounts) -> dict[str, float]:
-    """J per event for every event kind that occurs in ``ev``."""
+def shift_add_width(m: Mapping, kind: str) -> float:
+    """Bits of the accumulated result a shift-add writes: the converted (or adder-tree) sum plus the input
+    pulses and weight slices shifted in."""
+    a = m.arch
+    base = a.adc_bits if kind != "digital" else int(np.ceil(np.log2(a.rows))) + 1
+    pulses = a.input_pulses if (a.conversions_per_vector > 1 or kind == "digital") else 1
+    slices = max(l.slices for l in m.layers)
+    return base + (pulses - 1) * a.dac_bits + (slices - 1) * m.bits_per_cell
+
+
+def unit_prices(m: Mapping, prices: Prices, ev: EventCounts) -> dict:
+    """J per event for every event kind (a number, or one per layer where the price depends on the layer)."""
+    n = len(m.layers)
     out = {e: getattr(prices, f) for e, f in PRICE_FIELD.items()}
+    out["cell_read"] = prices.cell_read_energy(ev.activity.per_layer("mean_conductance_fraction", n))
+    out["shift_add"] = prices.shift_add_energy(shift_add_width(m, prices.kind))
+    out["buffer_bit"] = prices.buffer_bit_energy([l.buffer_bits_per_tile for l in m.layers])
     for e, op in LUT_EVENTS.items():
         out[e] = lut_entry(prices, op)[0] if ev.total(e) > 0 else 0.0
     return out
@@ -77,7 +92,7 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
     arch = m.arch
     task = ev.task
     n = len(m.layers)
-    up = unit_prices(prices, ev)
+    up = unit_prices(m, prices, ev)
     e = {k: np.zeros(n) for k in ENERGY_PARTS}
     for event, part in EVENT_PARTS.items():
         e[part] = e[part] + ev[event] * up[event]
@@ -85,15 +100,21 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
     tm = pipeline.timing(m, prices, task, pipeline.vector_time(arch, prices, task))
     stages, latency, period = tm.stages, tm.latency, tm.period
     tiles = np.array([l.tiles for l in m.layers], dtype=float)
-    p_static_tile = tile_static_power(arch, prices)
-    # the whole chip leaks for one period per inference; unused tiles are shared out by tile count
-    e["leakage"] = p_static_tile * m.tiles_total * period * tiles / tiles.sum()
+    idle = m.tiles_total - m.tiles_used
+    idle_bits = fixed_buffer_bits(arch)
+    p_tile = np.array([tile_static_power(prices, l.buffer_bits_per_tile) for l in m.layers])
+    p_static = float((p_tile * tiles).sum()) + idle * tile_static_power(prices, idle_bits)
+    # the whole chip leaks for the real period per inference; idle tiles are shared out by tile count
+    e["leakage"] = (p_tile * tiles + idle * tile_static_power(prices, idle_bits) * tiles / tiles.sum()) * period
     e["io"] = prices.p_io * period * tiles / tiles.sum()
 
     macs = np.array([l.macs for l in m.layers], dtype=float)
     V = np.array([l.vectors for l in m.layers], dtype=float)
     cells = np.array([l.cells_used for l in m.layers], dtype=float)
-    ta = tile_area(arch, prices)
+    tas = [tile_area(arch, prices, l.buffer_bits_per_tile) for l in m.layers]
+    ta_idle = tile_area(arch, prices, idle_bits)
+    area = {k: tiles * np.array([t[k] for t in tas]) for k in AREA_PARTS}     # m2 per layer
+    chip_area = {k: float(area[k].sum()) + idle * ta_idle[k] for k in AREA_PARTS}
     cap = arch.arrays_per_tile * arch.rows * arch.cols
     reps = np.array([l.replication for l in m.layers], dtype=float)
     energy = sum(e[k] for k in ENERGY_PARTS)
@@ -107,15 +128,15 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
         "tiles": tiles.astype(np.int64),
         **{f"energy_{k}_J": e[k] for k in ENERGY_PARTS},
         "energy_J": energy,
-        **{f"area_{k}_mm2": tiles * ta[k] * 1e6 for k in AREA_PARTS},
-        "area_mm2": tiles * sum(ta.values()) * 1e6,
+        **{f"area_{k}_mm2": area[k] * 1e6 for k in AREA_PARTS},
+        "area_mm2": sum(area.values()) * 1e6,
         "stage_latency_s": stages,
         "bound": list(tm.bound),
         "utilization": cells * reps / (tiles * cap),
     })
 
     E = float(energy.sum())
-    chip_area_mm2 = (m.tiles_total * sum(ta.values()) + prices.a_io) * 1e6
+    chip_area_mm2 = (sum(chip_area.values()) + prices.a_io) * 1e6
     ops = OPS_PER_MAC * float(macs.sum()) * (3 if task == "training" else 1)
     rate = 1.0 / period
     summary = dict(
@@ -125,11 +146,12 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
         area_mm2=chip_area_mm2, tiles=m.tiles_total, tiles_used=m.tiles_used, mesh=f"{m.mesh[0]}x{m.mesh[1]}",
         arrays=int(sum(l.arrays * l.replication for l in m.layers)), bits_per_cell=m.bits_per_cell,
         tops=ops * rate / 1e12, tops_per_W=ops / E / 1e12, tops_per_mm2=ops * rate / 1e12 / chip_area_mm2,
-        power_W=E * rate, static_power_W=p_static_tile * m.tiles_total + prices.p_io,
+        power_W=E * rate, static_power_W=p_static + prices.p_io,
         utilization=float((cells * reps).sum() / (m.tiles_total * cap)),
         **{f"energy_{k}_J": float(e[k].sum()) for k in ENERGY_PARTS},
-        **{f"area_{k}_mm2": m.tiles_total * ta[k] * 1e6 for k in AREA_PARTS if k != "io"},
+        **{f"area_{k}_mm2": chip_area[k] * 1e6 for k in AREA_PARTS if k != "io"},
         area_io_mm2=prices.a_io * 1e6,
+        dominant=max(ENERGY_PARTS, key=lambda k: float(e[k].sum())),
     )
     return Estimate(m, task, df, summary)
 

@@ -49,6 +49,16 @@ class Accumulation(Choice):
     ANALOG = "analog"
 
 
+class AdcType(Choice):
+    """ADC architecture priced by techlib/circuits/adc.yaml's laws; auto = the circuit library's own."""
+
+    AUTO = "auto"
+    SAR = "sar"
+    FLASH = "flash"
+    RAMP = "ramp"
+    TABLE = "table"
+
+
 class CostModel(Choice):
     """circuit: bottom-up from the components; lut: the device's tile table (seed 002)."""
 
@@ -126,8 +136,12 @@ class Architecture:
         Accumulation.DIGITAL, "digital = every input pulse is converted and shift-added; analog = the pulses' "
         "charge is accumulated (binary weighted) on the column and converted once per vector", choices=Accumulation)
     adc_bits: int = key(8, "ADC resolution", unit="bit", lo=4, hi=10)
+    adc_type: AdcType = key(AdcType.AUTO, AdcType.__doc__, choices=AdcType)
     cols_per_adc: int = key(8, "columns sharing one ADC (converted one after another)", lo=1, hi=65536)
     adc_rate_Hz: float = key(1.28e9, "conversions per second of one ADC", unit="Hz", lo=1e3, hi=1e11)
+    integration_time_s: float | str = key(
+        AUTO, "window over which a column integrates (senses) its current per input pulse: the cell read energy "
+        "is V^2 G times this; auto = the device's read pulse", unit="s", kind="float_or_auto", lo=1e-12, hi=1e-3)
     mesh: tuple | str = key(AUTO, "tile mesh as [rows, cols]; auto = the smallest near-square mesh that holds "
                             "the tiles", kind="mesh")
     tiles: int | str = key(AUTO, "tile budget when mesh is auto; auto = as many as the mapping needs",

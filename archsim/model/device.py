@@ -63,6 +63,7 @@ class Device:
     read_voltage: float
     read_pulse: float
     read_energy_per_cell: float | None
+    input_line_energy_per_cell: float   # J per cell an input line crosses when driven (digital arrays)
     cell_area: float            # F^2 when cell_area_in_F2, else m2
     cell_area_in_F2: bool
     prog: SigmaModel
@@ -119,6 +120,7 @@ class Device:
         lut = _lut(dev)
         common = dict(name=dev.name, file=dev.file, description=str(dev.field("description", "")), kind=kind,
                       levels=levels, read_pulse=read_pulse, read_energy_per_cell=e_cell,
+                      input_line_energy_per_cell=float(dev.get("input_line.energy_per_cell", 0.0)),
                       cell_area=area_q.value, cell_area_in_F2=area_q.unit == "F2", stuck_on=stuck_on,
                       stuck_off=stuck_off, lut=MappingProxyType(lut), record=dev)
         if kind == DeviceKind.DIGITAL:
