@@ -132,12 +132,22 @@ def test_zero_activity_costs_nothing(tmp_path):
 
 def test_idle_tiles_cost_area_and_leakage_not_dynamic_energy():
     wl = lenet()
-    small = est(wl, replicate=False)
-    big = est(wl, replicate=False, mesh=[10, 10])
+    # uniform tiles (a fixed buffer): area scales with the tile count
+    small = est(wl, replicate=False, buffer_kB=64)
+    big = est(wl, replicate=False, mesh=[10, 10], buffer_kB=64)
     for part in DYNAMIC + ("digital",):
         assert big.summary[f"energy_{part}_J"] == pytest.approx(small.summary[f"energy_{part}_J"], rel=1e-12)
     assert big.summary["area_mm2"] == pytest.approx(small.summary["area_mm2"] * 100 / small.summary["tiles"])
     assert big.summary["energy_leakage_J"] > small.summary["energy_leakage_J"]
+    # buffers sized per layer (auto): an idle tile holds no buffer, so it adds a bufferless tile's area
+    from archsim.cost.components import prices_for, tile_area
+    a_auto = est(wl, replicate=False)
+    b_auto = est(wl, replicate=False, mesh=[10, 10])
+    empty = sum(tile_area(b_auto.mapping.arch, prices_for(b_auto.mapping.arch), 0.0).values()) * 1e6
+    idle = 100 - b_auto.summary["tiles_used"]
+    assert b_auto.summary["area_mm2"] == pytest.approx(a_auto.summary["area_mm2"] + (100 - a_auto.summary["tiles"]) * empty,
+                                                       rel=1e-9)
+    assert idle == 100 - a_auto.summary["tiles_used"]
 
 
 def test_replication_raises_throughput_keeps_work():

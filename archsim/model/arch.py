@@ -149,7 +149,7 @@ class Architecture:
     replicate: bool = key(True, "copy layers onto spare tiles of the budget to balance the pipeline")
     clock_Hz: float = key(1.2e9, "digital clock of tiles and network", unit="Hz", lo=1e6, hi=1e10)
     link_width_bits: int = key(32, "network link (flit) width", unit="bit", lo=1, hi=4096)
-    buffer_kB: float | str = key(64.0, "activation buffer per tile; auto = the tile's share of its layer's working "
+    buffer_kB: float | str = key(AUTO, "activation buffer per tile; auto = the tile's share of its layer's working "
                                  "set (conv: kernel_h + stride_h input rows and one output row; dense: its inputs "
                                  "and outputs), rounded up to 1 kB", unit="kB", kind="float_or_auto", lo=0.0, hi=1e6)
     node_nm: int = key(32, "CMOS node of the periphery circuits (techlib/circuits/scaling.yaml lists the nodes)",
