@@ -25,6 +25,11 @@ ROOT = Path(__file__).resolve().parent
 DEVICE_DIR = ROOT / "devices"
 CIRCUIT_DIR = ROOT / "circuits"
 
+#: what a published figure is to a preset: composed back from the paper's own component figures
+#: (consistency), a figure the preset's constants were fitted to (calibrated), or one it was not built
+#: from (predicted)
+ROLES = ("consistency", "calibrated", "predicted")
+
 #: unit -> factor to SI.  A unit not listed here is a loading error.
 UNITS: dict[str, float] = {
     "1": 1.0, "bit": 1.0, "bits": 1.0, "levels": 1.0, "F2": 1.0, "nm": 1.0, "%": 0.01,
@@ -50,6 +55,9 @@ class Quantity:
     assumption: str = ""
     key: str = ""
     file: str = ""
+    note: str = ""
+    role: str = ""        # published figures: consistency | calibrated | predicted
+    counts: str = ""      # published figures: what the source counts (boundary, ops per MAC)
 
     @property
     def is_assumption(self) -> bool:
@@ -89,15 +97,20 @@ def _flatten(node: Mapping, prefix: str, file: str, out_q: dict, out_s: dict) ->
         key = f"{prefix}{k}"
         where = f"{file}: key '{key}'"
         if isinstance(v, Mapping) and "value" in v:
-            extra = set(v) - {"value", "unit", "source", "assumption", "note"}
+            extra = set(v) - {"value", "unit", "source", "assumption", "note", "role", "counts"}
             if extra:
-                raise ArchsimError(f"{where}: unexpected fields {sorted(extra)}; allowed: value, unit, source, assumption, note")
+                raise ArchsimError(f"{where}: unexpected fields {sorted(extra)}; allowed: value, unit, source, "
+                                   f"assumption, note, role, counts")
+            role = str(v.get("role", "") or "")
+            if role and role not in ROLES:
+                raise ArchsimError(f"{where}: role '{role}' is not allowed; allowed: {', '.join(ROLES)}")
             if "unit" not in v:
                 raise ArchsimError(f"{where}: quantity has no 'unit'")
             src, ass = str(v.get("source", "") or ""), str(v.get("assumption", "") or "")
             if not src and not ass:
                 raise ArchsimError(f"{where}: quantity has neither 'source' nor 'assumption'")
-            out_q[key] = Quantity(_convert(v["value"], str(v["unit"]), where), str(v["unit"]), src, ass, key, file)
+            out_q[key] = Quantity(_convert(v["value"], str(v["unit"]), where), str(v["unit"]), src, ass, key, file,
+                                  str(v.get("note", "") or ""), role, str(v.get("counts", "") or ""))
         elif isinstance(v, Mapping):
             _flatten(v, key + ".", file, out_q, out_s)
         elif isinstance(v, (int, float)) and not isinstance(v, bool):

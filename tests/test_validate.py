@@ -54,22 +54,46 @@ def test_layer_counts(frame):
     assert len(rows) == 14 and ((rows.ratio - 1).abs() < 1e-3).all()
 
 
-# Figures archsim does not reproduce: pinned where they stand now, so a change that moves them shows.
-def test_sonos_resnet50_pinned(frame):
+# Predictions: pinned where they stand now (each band says how far the prediction is from the paper), so a
+# change that moves one shows.
+def test_sonos_resnet50_predicted(frame):
     r = row(frame, "sonos_sandia", "workload_ops_per_W")
-    assert 0.83 < r.ratio < 0.95, r.ratio
-    assert r.note
+    assert r.role == "predicted"
+    assert 1.0 < r.ratio < 1.25, r.ratio          # 24.7 TOPS/W against the slides' 21.8 (whole chip vs unknown)
+
+
+def test_digital_sram_macro_predicted(frame):
+    """Chih et al. 2021 (22 nm, 4b x 4b, 89 TOPS/W): archsim's digital SRAM model, built from generic
+    adder and bit-cell energies, lands within 25%."""
+    r = row(frame, "chih2021", "macro_ops_per_W")
+    assert r.role == "predicted" and 0.75 < r.ratio < 1.25, r.ratio
+
+
+def test_reram_silicon_macro_predicted(frame):
+    """NeuRRAM (Wan et al. 2022, 130 nm, 4-bit inputs, 6-bit outputs, 16.0 TOPS/W) within 25%."""
+    r = row(frame, "neurram", "macro_ops_per_W")
+    assert r.role == "predicted" and 0.75 < r.ratio < 1.25, r.ratio
+
+
+def test_every_row_says_its_role_and_what_it_counts(frame):
+    assert set(frame.role) <= {"consistency", "calibrated", "predicted"}
+    pres = frame[frame.source.isin(["isaac", "sonos_sandia", "chih2021", "neurram", "ibm_pcm", "yao2020"])]
+    assert (pres.counts.str.len() > 0).all()
+    # read-backs are never called predictions
+    assert (frame[frame.source == "seed 002 tile table"].role == "consistency").all()
+    assert (frame[frame.source == "isaac"].role == "consistency").all()
 
 
 def test_yao_pinned(frame):
-    assert 0.08 < row(frame, "yao2020", "peak_ops_per_W").ratio < 0.14
-    assert row(frame, "yao2020", "peak_ops_per_s_mm2").ratio < 0.02
+    # the transcribed figures cannot be reached from the summarized components (see the notes)
+    assert 0.07 < row(frame, "yao2020", "peak_ops_per_W").ratio < 0.12
+    assert row(frame, "yao2020", "peak_ops_per_s_mm2").ratio < 0.01
 
 
 def test_ibm_pcm_density_inside_projection(frame):
     assert row(frame, "ibm_pcm", "peak_ops_per_s_mm2__low").ratio >= 1
     assert row(frame, "ibm_pcm", "peak_ops_per_s_mm2__high").ratio <= 1
-    assert 1.0 < row(frame, "ibm_pcm", "peak_ops_per_W").ratio < 1.5
+    assert 1.2 < row(frame, "ibm_pcm", "peak_ops_per_W").ratio < 1.6
 
 
 def test_every_gap_explained(frame):
@@ -91,7 +115,7 @@ def test_yao_chip_holds_the_cnn_in_eight_arrays():
 
 
 def test_unknown_preset():
-    with pytest.raises(ArchsimError, match="unknown preset 'tpu'; choose one of: dpe, ibm_pcm, isaac"):
+    with pytest.raises(ArchsimError, match="unknown preset 'tpu'; choose one of: chih2021, dpe, ibm_pcm, isaac"):
         presets.load("tpu")
 
 

@@ -119,3 +119,29 @@ def peak(arch: Architecture, tiles: int | None = None) -> PeakFigures:
     ops = OPS_PER_MAC * macs_per_vector * tiles / t_vector(arch, prices)
     area = tile_area(arch, prices, fixed_buffer_bits(arch))
     return PeakFigures(tile_peak_power(arch, prices), area, tiles, prices.p_io, prices.a_io, ops)
+
+
+#: events inside a compute-in-memory macro's boundary: the arrays, their drivers, converters (or adder
+#: trees) and the shift-add that merges pulses and slices; not buffers, network, pooling or leakage
+MACRO_EVENTS = ("cell_read", "row_drive", "conversion", "sample", "adder_bit", "shift_add", "offset_subtract")
+
+
+def macro(arch: Architecture) -> dict:
+    """Macro-level figures of one tile's arrays kept busy: ops per joule and ops per second per m2.
+
+    The same 1 x 1 convolution as :func:`tile_peak_power` (weights filling the tile's arrays), counted
+    with the default activity (``techlib/circuits/activity.yaml``), priced with the same unit prices;
+    the energy is the events of :data:`MACRO_EVENTS`, the area the arrays, drivers, converters and
+    shift-add units of one tile.  Ops count 2 per MAC."""
+    prices = prices_for(arch)
+    bpc = resolve_bits_per_cell(arch, load_device(arch.device))
+    m = _full_tile(arch, bpc)
+    ev = events(m, "inference", default_activity(arch.circuits))
+    up = unit_prices(m, prices, ev)
+    lm = m.layers[0]
+    energy = sum(float(np.sum(ev[e] * up[e])) for e in MACRO_EVENTS)
+    ops = OPS_PER_MAC * lm.macs
+    t = lm.vectors * t_vector(arch, prices) / lm.replication
+    area = tile_area(arch, prices, 0.0)
+    a_macro = (area["array"] + area["adc"] + area["dac"] + area["digital"] - prices.a_tile_digital) * lm.tiles
+    return dict(ops_per_J=ops / energy, ops_per_s_m2=ops / t / a_macro, energy_per_mac_J=energy / lm.macs)

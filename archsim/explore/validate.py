@@ -8,7 +8,16 @@ figure in its data file).  Figures are computed, never stored:
   ``peak_ops_per_s_mm2``: bottom-up composition of the preset's components
   (:mod:`archsim.cost.peak`), every array busy;
 * ``workload_ops_per_W``, ``workload_ops_per_s_mm2``: a full estimate of the
-  preset's ``validate_workload``.
+  preset's ``validate_workload``;
+* ``workload_energy_J``, ``workload_ops_per_s``, ``chip_area_used``: the same estimate's energy per
+  inference, throughput (ops per second) and the area of the tiles it uses;
+* ``macro_ops_per_W``, ``macro_ops_per_s_mm2``: one tile's arrays with their drivers, converters and
+  shift-add, kept busy at the default activity (:func:`archsim.cost.peak.macro`).
+
+Every figure carries its ``role``: ``consistency`` (composed back from the same paper's own component
+figures, or a table read back: agreement is by construction), ``calibrated`` (a preset constant was
+fitted to it) or ``predicted`` (the components were not built from its source); and ``counts``: what the
+source counts (the boundary: macro, core or chip; ops per MAC).
 
 A ``__suffix`` names a second published value of the same metric.
 """
@@ -21,7 +30,7 @@ import pandas as pd
 import techlib
 import workloads
 
-from archsim.cost.peak import peak
+from archsim.cost.peak import macro, peak
 from archsim.cost.price import Estimate, evaluate
 from archsim.mapping.layout import map_workload
 from archsim.model import presets
@@ -35,6 +44,14 @@ DISPLAY = {
     "tile_power": ("mW", 1e3), "tile_area": ("mm2", 1e6), "chip_power": ("W", 1.0), "chip_area": ("mm2", 1e6),
     "peak_ops_per_W": ("GOPS/W", 1e-9), "peak_ops_per_s_mm2": ("GOPS/(s mm2)", 1e-9),
     "workload_ops_per_W": ("GOPS/W", 1e-9), "workload_ops_per_s_mm2": ("GOPS/(s mm2)", 1e-9),
+    "workload_energy_J": ("uJ", 1e6), "workload_ops_per_s": ("TOPS", 1e-12), "chip_area_used": ("mm2", 1e6),
+    "macro_ops_per_W": ("TOPS/W", 1e-12), "macro_ops_per_s_mm2": ("TOPS/mm2", 1e-12),
+}
+ROLE_TEXT = {
+    "consistency": "composed back from the source's own component figures (or its table read back): "
+                   "agreement by construction, a check of the composition, not of the model",
+    "calibrated": "a preset constant was fitted to this figure",
+    "predicted": "the components were not built from this source: a test of the model",
 }
 
 
@@ -63,7 +80,13 @@ def _preset_metrics(p: presets.Preset) -> dict:
                    peak_ops_per_W=pk.ops_per_W, peak_ops_per_s_mm2=pk.ops_per_s_mm2)
     if est is not None:
         s = est.summary
-        out.update(workload_ops_per_W=s["tops_per_W"] * 1e12, workload_ops_per_s_mm2=s["tops_per_mm2"] * 1e12)
+        used = est.layers["area_mm2"].sum() * 1e-6 + s["area_io_mm2"] * 1e-6
+        out.update(workload_ops_per_W=s["tops_per_W"] * 1e12, workload_ops_per_s_mm2=s["tops_per_mm2"] * 1e12,
+                   workload_energy_J=s["energy_per_inference_J"], workload_ops_per_s=s["tops"] * 1e12,
+                   chip_area_used=used)
+    if any(k.startswith("macro_") for k in p.published):
+        mc = macro(a)
+        out.update(macro_ops_per_W=mc["ops_per_J"], macro_ops_per_s_mm2=mc["ops_per_s_m2"] * 1e-6)
     return out
 
 
@@ -81,18 +104,10 @@ def preset_rows(name: str) -> list[dict]:
             source=p.name, figure=key, unit=unit, published=q.value * f,
             archsim=(ours * f if ours is not None else float("nan")),
             ratio=(ours / q.value if ours is not None and q.value else float("nan")),
-            note=_note(p.file, key), reference=q.source,
-            workload=p.validate_workload if metric.startswith("workload") else "peak (all arrays busy)"))
+            note=q.note, reference=q.source, role=q.role or "predicted", counts=q.counts,
+            workload=(p.validate_workload if metric.startswith(("workload", "chip_area_used")) else
+                      "one tile's arrays busy" if metric.startswith("macro") else "peak (all arrays busy)")))
     return rows
-
-
-def _note(file: str, key: str) -> str:
-    """The ``note`` written beside a published figure in its data file."""
-    import yaml
-    path = techlib.ROOT / Path(file).relative_to("techlib")
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    node = doc.get("published") or {}
-    return str((node.get(key) or {}).get("note", ""))
 
 
 def seed002_rows() -> list[dict]:
@@ -116,10 +131,12 @@ def seed002_rows() -> list[dict]:
         for op in ("vmm", "mvm+opu"):
             rows.append(dict(source="seed 002 tile table", figure=f"{dev} {op} energy/op", unit="fJ",
                              published=pub_e[op] * 1e15, archsim=per_mac[op] * 1e15, ratio=per_mac[op] / pub_e[op],
-                             note="", reference=d.q("lut.vmm.energy_per_op").source, workload="one 1024x1024 layer"))
+                             note="", reference=d.q("lut.vmm.energy_per_op").source, workload="one 1024x1024 layer",
+                             role="consistency", counts="the table's energy per operation (one MAC), tile included"))
             rows.append(dict(source="seed 002 tile table", figure=f"{dev} {op} latency", unit="us",
                              published=pub_t[op] * 1e6, archsim=lat[op] * 1e6, ratio=lat[op] / pub_t[op],
-                             note="", reference=d.q("lut.vmm.latency").source, workload="one vector"))
+                             note="", reference=d.q("lut.vmm.latency").source, workload="one vector",
+                             role="consistency", counts="array latency per vector"))
     c = techlib.published("claims")
     for what, key in (("energy", "sram_over_reram_energy"), ("latency", "sram_over_reram_latency")):
         col = "energy_array_J" if what == "energy" else "stage_latency_s"
@@ -130,7 +147,8 @@ def seed002_rows() -> list[dict]:
         rows.append(dict(source="Marinella 2018", figure=f"SRAM / ReRAM {what} (VMM + MVM + OPU)", unit="x",
                          published=q.value, archsim=ours, ratio=ours / q.value,
                          note="the seed-002 table's SRAM and ReRAM rows give the paper's abstract ratios",
-                         reference=q.source, workload="one 1024x1024 layer"))
+                         reference=q.source, workload="one 1024x1024 layer", role="consistency",
+                         counts="ratios of the table's SRAM and ReRAM rows"))
     return rows
 
 
@@ -142,7 +160,8 @@ def workload_rows() -> list[dict]:
         wl = workloads.get(name)
         ours = wl.total_weights if what == "weights" else wl.total_macs
         rows.append(dict(source="layer counts", figure=f"{name} {what}", unit="1", published=q.value,
-                         archsim=float(ours), ratio=ours / q.value, note="", reference=q.source, workload=name))
+                         archsim=float(ours), ratio=ours / q.value, note="", reference=q.source, workload=name,
+                         role="predicted", counts="conv and FC weights without bias; MACs per image"))
     return rows
 
 
@@ -162,7 +181,7 @@ def accuracy_rows(samples: int = 1000, trials: int = 2) -> list[dict]:
                      published=q.value, archsim=r.mean, ratio=r.mean / q.value, workload="mnist_cnn5",
                      note=f"paper: more than 96% after hybrid training on the chip; archsim: software-trained weights "
                           f"(float {r.reference:.4f}) on the yao2020 preset, {trials} chips, {samples} test images",
-                     reference=q.source))
+                     reference=q.source, role="predicted", counts="top-1 accuracy"))
     wl = workloads.get("lenet5", weights=True)
     x, y = data.for_workload(wl, "test", limit=samples)
     acc = {}
@@ -182,7 +201,7 @@ def accuracy_rows(samples: int = 1000, trials: int = 2) -> list[dict]:
     for dev in acc:
         rows.append(dict(source="accuracy claims", figure=f"device ordering: {dev} top-1", unit="1",
                          published=pub[dev], archsim=acc[dev], ratio=float("nan"), workload="lenet5 (MNIST)",
-                         note=note,
+                         note=note, role="predicted", counts="top-1 accuracy (order only)",
                          reference=c.q(f"seed002.resnet50_top1_{dev}").source))
     return rows
 
@@ -195,8 +214,8 @@ def validation_frame(accuracy: bool = False) -> pd.DataFrame:
     rows += workload_rows()
     if accuracy:
         rows += accuracy_rows()
-    return pd.DataFrame(rows, columns=["source", "figure", "unit", "published", "archsim", "ratio", "workload",
-                                       "note", "reference"])
+    return pd.DataFrame(rows, columns=["source", "figure", "role", "unit", "published", "archsim", "ratio", "workload",
+                                       "counts", "note", "reference"])
 
 
 def write_report(out_dir: str | Path = "reports", accuracy: bool = True) -> list[Path]:
@@ -208,14 +227,19 @@ def write_report(out_dir: str | Path = "reports", accuracy: bool = True) -> list
     lines = ["# Validation against published figures", "",
              "Generated by `archsim validate`. For each figure: the published number, archsim's, their ratio "
              "(archsim / published) and the cause of any gap. Peak figures compose the preset's components with every "
-             "array busy (archsim.cost.peak); workload figures are full estimates. " + report.OPS_NOTE, ""]
+             "array busy (archsim.cost.peak); workload figures are full estimates. " + report.OPS_NOTE, "",
+             "Each figure's role: " + "; ".join(f"**{k}**: {v}" for k, v in ROLE_TEXT.items()) + ".", ""]
+    pred = df[(df.role == "predicted") & df.ratio.notna()]
+    if len(pred):
+        lines += ["## Predicted figures at a glance", "",
+                  report.to_markdown(pred[["source", "figure", "unit", "published", "archsim", "ratio", "counts"]]), ""]
     for src, grp in df.groupby("source", sort=False):
         lines += [f"## {src}", ""]
         if src in presets.names():
             p = presets.load(src)
             lines += [p.description, ""] + [f"- source: {s}" for s in p.sources] + \
                      [f"- assumption: {s}" for s in p.assumptions] + [""]
-        show = grp[["figure", "unit", "published", "archsim", "ratio", "workload", "note"]].copy()
+        show = grp[["figure", "role", "unit", "published", "archsim", "ratio", "workload", "counts", "note"]].copy()
         lines += [report.to_markdown(show), ""]
         refs = sorted(set(grp["reference"]))
         lines += ["References: " + "; ".join(refs), ""]
