@@ -22,10 +22,15 @@ from archsim.model.errors import ArchsimError
 
 
 class DeviceKind(str, Enum):
-    """How a cell stores its weight: an analog conductance, or exact digital bits (SRAM)."""
+    """How a cell stores and multiplies its weight: an analog conductance read as a current (resistive,
+    charge-trap, electrochemical, phase-change: ``analog``); an exact bit ANDed with the input bit and
+    summed by a digital adder tree (SRAM digital compute-in-memory: ``digital``); or an exact bit that
+    couples the input onto a column capacitor, the column's charge read by an ADC (SRAM analog
+    charge-domain compute-in-memory: ``charge``)."""
 
     ANALOG = "analog"
     DIGITAL = "digital"
+    CHARGE = "charge"
 
     __str__ = str.__str__
     __format__ = str.__format__
@@ -78,7 +83,13 @@ class Device:
 
     @property
     def digital(self) -> bool:
+        """Digital compute-in-memory: no converters, adder trees sum the columns."""
         return self.kind == DeviceKind.DIGITAL
+
+    @property
+    def exact(self) -> bool:
+        """Cells hold exact bits (SRAM, digital or charge-domain): no programming error, drift or read noise."""
+        return self.kind in (DeviceKind.DIGITAL, DeviceKind.CHARGE)
 
     @property
     def bits(self) -> int:
@@ -123,9 +134,9 @@ class Device:
                       input_line_energy_per_cell=float(dev.get("input_line.energy_per_cell", 0.0)),
                       cell_area=area_q.value, cell_area_in_F2=area_q.unit == "F2", stuck_on=stuck_on,
                       stuck_off=stuck_off, lut=MappingProxyType(lut), record=dev)
-        if kind == DeviceKind.DIGITAL:
+        if kind in (DeviceKind.DIGITAL, DeviceKind.CHARGE):
             if e_cell is None:
-                raise ArchsimError(f"{dev.file}: a digital device needs quantity 'read.energy_per_cell'")
+                raise ArchsimError(f"{dev.file}: a {kind.value} device needs quantity 'read.energy_per_cell'")
             return cls(g_min=0.0, g_max=1.0, read_voltage=float(dev.get("read.voltage", 0.0)),
                        prog=SigmaModel("programming_error", "none"), read=SigmaModel("read_noise", "none"),
                        drift=None, d2d=0.0, clip_max=np.inf, **common)

@@ -104,7 +104,7 @@ class ProgrammedMatrix:
         target = gmin_u + codes.astype(np.float64)
         G = target.copy()
         shape = G.shape
-        if not dm.digital:
+        if not dm.exact:
             d2d = dm.d2d if cfg.d2d_sigma_rel is None else cfg.d2d_sigma_rel
             if d2d > 0:
                 G *= 1.0 + d2d * _generator(entropy, spawn, _TAG_D2D).standard_normal(shape)
@@ -125,7 +125,7 @@ class ProgrammedMatrix:
             G[u < on] = gmax_u
             G[(u >= on) & (u < on + offr)] = gmin_u
         S2 = None
-        if not dm.digital and cfg.read_noise and not dm.read.is_none:
+        if not dm.exact and cfg.read_noise and not dm.read.is_none:
             t_noise = cfg.time_s + (dm.drift.params["t0"] if dm.drift is not None else 0.0)
             s = dm.read.sigma(G * dg, t_noise) / dg
             if np.any(s > 0):

@@ -127,7 +127,7 @@ def slice_codes(W: np.ndarray, w_scale: float, arch: Architecture, bits_per_cell
 
 
 def _ir_drop_on(cfg: SimConfig, arch: Architecture, dm: Device) -> bool:
-    return cfg.ir_drop and not arch.parasitics.ideal and not dm.digital
+    return cfg.ir_drop and not arch.parasitics.ideal and not dm.exact
 
 
 def _effective_blocks(G: np.ndarray, dg: float, gmin_u: float, arch: Architecture, row_bounds, col_bounds) -> np.ndarray:
