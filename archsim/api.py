@@ -1,42 +1,101 @@
-"""The Python API: estimates and comparisons as pandas DataFrames."""
+"""The Python API: the flow of ../shared/ARCHITECTURE.md as four functions.
+
+``estimate``: load, map, count events, price.  ``compare``: one estimate per device, one row each.
+``simulate``: load, map, program and read the chips by Monte Carlo.  ``sweep``: many design points
+into a resumable store.  Results are pandas DataFrames or the step's frozen result objects.
+"""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
 import workloads as _workloads
 
-from archsim.model import arch as _arch
-from archsim.cost.events import Activity
-from archsim.cost.price import Estimate, evaluate
-from archsim.model.errors import ArchsimError
-from archsim.sim.activity import DEFAULT_SAMPLES, calibration_inputs, measure_activity, with_weights
+from archsim.cost.components import prices_for
+from archsim.cost.events import Activity, events
+from archsim.cost.price import Estimate, price
 from archsim.mapping.layout import map_workload
-from archsim.report.tables import summary_frame
+from archsim.model import arch as _arch
+from archsim.model.errors import ArchsimError
 from archsim.model.workload import Workload
+from archsim.report.tables import summary_frame
+from archsim.sim.activity import DEFAULT_SAMPLES, calibration_inputs, measure_activity, with_weights
 
 
-def _resolve_arch(arch: _arch.Architecture | str | Path | dict | None) -> _arch.Architecture:
+def estimate(workload: Workload | str | Path, device: str | None = None, arch=None, task: str = "inference",
+             activity: "str | Activity" = "default", data=None, samples: int = DEFAULT_SAMPLES,
+             **overrides) -> Estimate:
+    """Energy, latency, area and efficiency of ``workload`` (a Workload, a built-in name or an ``.onnx``
+    file) on an architecture (defaults, a YAML path, a dict or an Architecture); ``device`` and keyword
+    ``overrides`` replace architecture keys.
+
+    ``activity``: ``"default"`` (techlib/circuits/activity.yaml), an :class:`Activity`, or ``"data"``:
+    measured through the network's forward pass (it needs weights) on ``data`` (inputs or an ``.npz``),
+    else on ``samples`` images of the TRAIN split of its data set; ``summary["activity"]`` then says so.
+    """
+    a = _architecture(arch, device, overrides)                                    # load
+    wl = _workload(workload, weights=activity == "data")
+    m = map_workload(wl, a)                                                       # map
+    ev = events(m, task, _activity(m, activity, data, samples))                  # count events
+    return price(m, ev, prices_for(a))                                            # price
+
+
+def compare(workload: Workload | str | Path, devices: Iterable[str], arch=None, task: str = "inference",
+            activity: "str | Activity" = "default", data=None, samples: int = DEFAULT_SAMPLES,
+            **overrides) -> pd.DataFrame:
+    """One row of chip totals per device, same workload and architecture otherwise."""
+    wl = _workload(workload, weights=activity == "data")
+    return summary_frame(estimate(wl, d, arch, task, activity, data, samples, **overrides).summary for d in devices)
+
+
+def simulate(workload: Workload | str | Path, x: np.ndarray, y: np.ndarray | None = None, device: str | None = None,
+             arch=None, **kwargs):
+    """Accuracy (with labels ``y``) or fidelity of the network on programmed chips: the mapping is made
+    once and every layer is programmed as it splits it (:func:`archsim.sim.accuracy.simulate`, whose
+    keyword arguments ``trials``, ``seed``, ``cfg``, ... pass through)."""
+    from archsim.sim.accuracy import simulate as _simulate
+    a = _architecture(arch, device, {})                                           # load
+    m = map_workload(_workload(workload, weights=True), a)                        # map
+    return _simulate(m, x, y, **kwargs)                                           # program, read, score
+
+
+def sweep(spec: str | Path, out: str | Path | None = None, workers: int | None = None, resume: bool = False, **kwargs):
+    """Evaluate a sweep file's design points into ``out/results.sqlite`` (resumable) and write its table
+    (:func:`archsim.explore.run.run_sweep`)."""
+    from archsim.explore.run import run_sweep
+    return run_sweep(spec, out=out, workers=workers, resume=resume, **kwargs)
+
+
+# ---- loading the inputs of the flow ----
+def _architecture(arch, device: str | None, overrides: dict) -> _arch.Architecture:
     if arch is None:
-        return _arch.Architecture()
-    if isinstance(arch, _arch.Architecture):
-        return arch
-    if isinstance(arch, dict):
-        return _arch.from_dict(arch, where="architecture dict")
-    return _arch.load(arch)
+        a = _arch.Architecture()
+    elif isinstance(arch, _arch.Architecture):
+        a = arch
+    elif isinstance(arch, dict):
+        a = _arch.from_dict(arch, where="architecture dict")
+    else:
+        a = _arch.load(arch)
+    changes = dict(overrides)
+    if device is not None:
+        changes["device"] = device
+    return a.replace(**changes) if changes else a
 
 
-def _resolve_workload(workload: Workload | str | Path) -> Workload:
-    """A Workload as is; a path ending in ``.onnx`` imported (:func:`archsim.io.onnx.load_onnx`); else a built-in name."""
+def _workload(workload: Workload | str | Path, weights: bool = False) -> Workload:
+    """A Workload as is; a path ending in ``.onnx`` imported (:func:`archsim.io.onnx.load_onnx`); else a
+    built-in name.  ``weights``: attach a built-in's shipped weights (for measured activity, simulation)."""
     if isinstance(workload, Workload):
-        return workload
-    if isinstance(workload, Path) or str(workload).lower().endswith(".onnx"):
+        wl, shipped = workload, False
+    elif isinstance(workload, Path) or str(workload).lower().endswith(".onnx"):
         from archsim.io.onnx import load_onnx
-        return load_onnx(workload)
-    return _workloads.get(workload)
+        wl, shipped = load_onnx(workload), False
+    else:
+        wl, shipped = _workloads.get(workload), True
+    return with_weights(wl, shipped=shipped) if weights else wl
 
 
 def _activity(m, activity, data, samples: int) -> Activity | None:
@@ -48,39 +107,3 @@ def _activity(m, activity, data, samples: int) -> Activity | None:
         raise ArchsimError(f"activity = {activity!r} is not allowed; allowed 'default', 'data' or an Activity")
     x, what = calibration_inputs(m.workload, samples, data)
     return measure_activity(m, x, f"measured on {what}")
-
-
-def estimate(workload: Workload | str | Path, device: str | None = None, arch=None, task: str = "inference",
-             activity: "str | Activity" = "default", data=None, samples: int = DEFAULT_SAMPLES,
-             **overrides) -> Estimate:
-    """Map and price ``workload`` (a Workload, a built-in name or an ``.onnx`` file) on an architecture
-    (defaults, a YAML path, a dict or an Architecture).
-
-    ``device`` and keyword ``overrides`` replace architecture keys.  ``activity``: ``"default"``
-    (techlib/circuits/activity.yaml), an :class:`Activity`, or ``"data"``: measured through the network's
-    forward pass (it needs weights) on ``data`` (inputs or an ``.npz``), else on ``samples`` images of
-    the TRAIN split of its data set; then ``summary["activity"]`` says what was measured (absent: the default).
-    """
-    a = _resolve_arch(arch)
-    changes = dict(overrides)
-    if device is not None:
-        changes["device"] = device
-    if changes:
-        a = a.replace(**changes)
-    wl = _resolve_workload(workload)
-    if activity == "data":   # shipped weights only for a built-in named by a string
-        wl = with_weights(wl, shipped=isinstance(workload, str) and not workload.lower().endswith(".onnx"))
-    m = map_workload(wl, a)
-    act = _activity(m, activity, data, samples)
-    est = evaluate(m, task=task, activity=act)
-    if act is None:   # the default: the summary stays the one every other path (explore) gives
-        return est
-    return dataclasses.replace(est, summary={**est.summary, "activity": act.source})
-
-
-def compare(workload: Workload | str | Path, devices: Iterable[str], arch=None, task: str = "inference",
-            activity: "str | Activity" = "default", data=None, samples: int = DEFAULT_SAMPLES,
-            **overrides) -> pd.DataFrame:
-    """One row of chip totals per device, same workload and architecture otherwise."""
-    wl = _resolve_workload(workload)
-    return summary_frame(estimate(wl, d, arch, task, activity, data, samples, **overrides).summary for d in devices)

@@ -69,6 +69,7 @@ class Estimate:
     task: str
     layers: pd.DataFrame
     summary: dict
+    activity: Activity | None = None     # the data statistics the events were counted with
 
     def totals(self) -> pd.DataFrame:
         return pd.DataFrame([self.summary])
@@ -153,7 +154,9 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
         area_io_mm2=prices.a_io * 1e6,
         dominant=max(ENERGY_PARTS, key=lambda k: float(e[k].sum())),
     )
-    return Estimate(m, task, df, summary)
+    if not ev.activity.source.startswith("assumed"):    # measured or given: say so beside the totals
+        summary["activity"] = ev.activity.source
+    return Estimate(m, task, df, summary, ev.activity)
 
 
 def evaluate(m: Mapping, task: str = "inference", activity: Activity | None = None) -> Estimate:
