@@ -27,6 +27,8 @@ SUMMARY_COLUMNS = {
     "tops_per_mm2": ("TOPS/mm2", 1.0),
     "tiles": ("tiles", None),
     "utilization": ("utilization", 1.0),
+    "dominant": ("dominant energy", None),
+    "period_bound": ("period bound", None),
 }
 
 
