@@ -53,6 +53,7 @@ class Prices:
     a_adc: float
     t_adc: float           # s per conversion (ramp: 2^b steps of its clock)
     e_dac: float           # J per driven row per pulse
+    e_dac_array: float     # J per array per pulse: the row-driver block's fixed part (clocked registers), data-independent
     a_dac: float
     e_sh: float
     a_sh: float
@@ -141,6 +142,7 @@ def prices_for(arch: Architecture) -> Prices:
         t_adc=law.conversion_time(arch.adc_bits, arch.adc_rate_Hz, adc_type),
         e_dac=(arch.cols * dev.input_line_energy_per_cell if dev.digital
                else e_dac_s * dac["energy_per_row_drive"] * dac_scale),
+        e_dac_array=e_dac_s * float(dac.get("energy_per_array_pulse", 0.0)),
         a_dac=a_dac_s * dac["area_1bit"] * dac_scale,
         e_sh=e_sh_s * sh["energy_per_sample"], a_sh=a_sh_s * sh["area"],
         e_add_bit=e_sa_s * sa["energy_per_bit"],

@@ -3,7 +3,8 @@
 :func:`events` walks a :class:`~archsim.mapping.layout.Mapping` and counts, for every weighted
 layer (the stage whose tiles do the work), how many times each component acts: cell reads (scaled
 by the input bit density), row drives, ADC conversions and samples, shift-adds, offset
-subtractions, output adds, result and output-register writes, buffer, bus and register bits,
+subtractions, output adds, array pulses (the data-independent part of an array's row
+drivers), result and output-register writes, buffer, bus and register bits,
 network bit-hops and digital operations of the layers that run in the tile's digital units.  In
 ``lut`` mode (seed 002's tile table) the array work is counted in MACs per operation kind instead.
 :mod:`archsim.cost.price` multiplies the counts by the prices of :mod:`archsim.cost.components`.
@@ -32,6 +33,7 @@ EVENT_PARTS: dict[str, str] = {
     "mac_mvm": "array",              # lut mode, training: backward MVM
     "mac_opu": "array",              # lut mode, training: outer-product update
     "row_drive": "dac",              # one row driven for one input pulse
+    "array_pulse": "dac",            # one array's row-driver block clocked for one input pulse (fixed part)
     "conversion": "adc",             # one ADC conversion
     "sample": "adc",                 # one sample-and-hold sample
     "shift_add": "digital",          # one ADC result (or adder-tree sum) shifted and added
@@ -146,6 +148,7 @@ def events(m: Mapping, task: str = "inference", activity: Activity | None = None
     cells = np.array([l.cells_used for l in m.layers], dtype=float)
     KG = np.array([l.K * l.groups for l in m.layers], dtype=float)
     N = np.array([l.N for l in m.layers], dtype=float)
+    arrays = np.array([l.arrays for l in m.layers], dtype=float)
     zero = np.zeros(n)
     c = {k: zero for k in EVENT_PARTS}
     density = act.per_layer("input_bit_density", n)
@@ -168,6 +171,7 @@ def events(m: Mapping, task: str = "inference", activity: Activity | None = None
         conv = V * arch.conversions_per_vector * col_reads
         c["cell_read"] = V * P * cells * density
         c["row_drive"] = V * P * row_drives * density     # a row is driven only when its digit is not 0
+        c["array_pulse"] = V * P * arrays                 # every array of the layer, every pulse, whatever its data
         c["conversion"] = conv
         c["sample"] = conv
         c["shift_add"] = conv

@@ -87,7 +87,7 @@ def tile_peak_power(arch: Architecture, prices: Prices) -> dict:
     up = unit_prices(m, prices, ev)
     lm = m.layers[0]
     per_s = 1.0 / (lm.vectors * t_vector(arch, prices) * lm.tiles)    # one tile's share, per second
-    rate = {e: ev.total(e) * per_s for e in ("cell_read", "row_drive", "conversion", "sample", "shift_add",
+    rate = {e: ev.total(e) * per_s for e in ("cell_read", "row_drive", "array_pulse", "conversion", "sample", "shift_add",
                                              "result_write", "adder_bit")}
     clk = arch.clock_Hz
     a = arch.arrays_per_tile
@@ -95,7 +95,7 @@ def tile_peak_power(arch: Architecture, prices: Prices) -> dict:
     return dict(
         array=rate["cell_read"] * float(np.asarray(up["cell_read"]).ravel()[0]),
         adc=rate["conversion"] * prices.e_adc + rate["sample"] * prices.e_sh + rate["adder_bit"] * prices.e_add_bit,
-        dac=rate["row_drive"] * prices.e_dac,
+        dac=rate["row_drive"] * prices.e_dac + rate["array_pulse"] * prices.e_dac_array,
         digital=(rate["shift_add"] * up["shift_add"]
                  + clk * (prices.activation_units * prices.e_act_op + prices.pool_units * prices.e_digital_op
                           + prices.e_tile_shift_add)),
@@ -123,7 +123,7 @@ def peak(arch: Architecture, tiles: int | None = None) -> PeakFigures:
 
 #: events inside a compute-in-memory macro's boundary: the arrays, their drivers, converters (or adder
 #: trees) and the shift-add that merges pulses and slices; not buffers, network, pooling or leakage
-MACRO_EVENTS = ("cell_read", "row_drive", "conversion", "sample", "adder_bit", "shift_add", "offset_subtract")
+MACRO_EVENTS = ("cell_read", "row_drive", "array_pulse", "conversion", "sample", "adder_bit", "shift_add", "offset_subtract")
 
 
 def macro(arch: Architecture) -> dict:

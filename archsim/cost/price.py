@@ -30,7 +30,7 @@ AREA_PARTS = ("array", "adc", "dac", "digital", "buffer", "noc", "io")
 
 #: event -> the Prices field that prices it (J per event); events priced per layer are set in unit_prices
 PRICE_FIELD = {
-    "row_drive": "e_dac", "conversion": "e_adc", "sample": "e_sh", "adder_bit": "e_add_bit",
+    "row_drive": "e_dac", "array_pulse": "e_dac_array", "conversion": "e_adc", "sample": "e_sh", "adder_bit": "e_add_bit",
     "output_add": "e_tile_shift_add", "offset_subtract": "e_digital_op",
     "digital_op": "e_digital_op", "activation_op": "e_act_op", "result_write": "e_oreg_result",
     "bus_bit": "e_bus_bit", "register_bit": "e_reg_bit",
