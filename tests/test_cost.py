@@ -195,3 +195,19 @@ def test_analog_differential_readout_halves_conversions():
     ana = est(wl, device="sonos", differential_readout="analog")
     assert ana.summary["energy_adc_J"] == pytest.approx(dig.summary["energy_adc_J"] / 2, rel=1e-12)
     assert ana.summary["energy_array_J"] == pytest.approx(dig.summary["energy_array_J"], rel=1e-12)
+
+
+def test_sram_is_priced_as_digital_compute_in_memory():
+    """A digital SRAM array converts nothing: adder trees sum its columns (about 2 x rows full-adder bits
+    per column and pulse, toggling with the input bits), and the report names them as the dominant part."""
+    from archsim.cost.events import default_activity, events
+    m = mapping.map_workload(single_dense(128, 128), arch.Architecture(device="sram"))
+    ev = events(m)
+    assert ev.total("conversion") == 0 and ev.total("sample") == 0
+    d = default_activity().input_bit_density
+    lm = m.layers[0]
+    assert ev.total("adder_bit") == pytest.approx(8 * 2 * lm.cells_used * d, rel=1e-12)
+    e = cost.evaluate(m).summary
+    assert e["dominant"] in ("adder trees", "buffer", "digital", "dac", "array")
+    r = est(single_dense(128, 128), device="reram").summary
+    assert r["energy_adc_J"] > e["energy_adc_J"]       # an 8-bit ADC per column per pulse costs more than adders
