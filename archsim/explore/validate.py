@@ -44,8 +44,8 @@ DISPLAY = {
     "tile_power": ("mW", 1e3), "tile_area": ("mm2", 1e6), "chip_power": ("W", 1.0), "chip_area": ("mm2", 1e6),
     "peak_ops_per_W": ("GOPS/W", 1e-9), "peak_ops_per_s_mm2": ("GOPS/(s mm2)", 1e-9),
     "workload_ops_per_W": ("GOPS/W", 1e-9), "workload_ops_per_s_mm2": ("GOPS/(s mm2)", 1e-9),
-    "workload_energy_J": ("uJ", 1e6), "workload_ops_per_s": ("TOPS", 1e-12), "chip_area_used": ("mm2", 1e6),
-    "macro_ops_per_W": ("TOPS/W", 1e-12), "macro_ops_per_s_mm2": ("TOPS/mm2", 1e-12),
+    "workload_energy_J": ("uJ", 1e6), "workload_ops_per_s": ("TOPS", 1 / 1e12), "chip_area_used": ("mm2", 1e6),
+    "macro_ops_per_W": ("TOPS/W", 1 / 1e12), "macro_ops_per_s_mm2": ("TOPS/mm2", 1 / 1e12),
 }
 ROLE_TEXT = {
     "consistency": "composed back from the source's own component figures (or its table read back): "

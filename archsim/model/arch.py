@@ -141,7 +141,7 @@ class Architecture:
     adc_rate_Hz: float = key(1.28e9, "conversions per second of one ADC", unit="Hz", lo=1e3, hi=1e11)
     integration_time_s: float | str = key(
         AUTO, "window over which a column integrates (senses) its current per input pulse: the cell read energy "
-        "is V^2 G times this; auto = the device's read pulse", unit="s", kind="float_or_auto", lo=1e-12, hi=1e-3)
+        "is V^2 G times this; auto = the device's read pulse", unit="s", kind="float_or_auto", lo=1 / 1e12, hi=1e-3)
     mesh: tuple | str = key(AUTO, "tile mesh as [rows, cols]; auto = the smallest near-square mesh that holds "
                             "the tiles", kind="mesh")
     tiles: int | str = key(AUTO, "tile budget when mesh is auto; auto = as many as the mapping needs",
