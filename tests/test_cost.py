@@ -1,5 +1,4 @@
 """Cost model physics: seed 002's table through the estimator, linearity, zero activity, bookkeeping."""
-import numpy as np
 import pytest
 
 import techlib

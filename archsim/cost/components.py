@@ -16,7 +16,7 @@ import numpy as np
 import techlib
 from archsim.mapping.layout import ceil_div
 from archsim.cost.adc import adc_law
-from archsim.model.arch import AUTO, Architecture, CostModel
+from archsim.model.arch import AUTO, Architecture
 from archsim.model.device import load_device
 from archsim.model.errors import ArchsimError
 

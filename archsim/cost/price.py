@@ -22,7 +22,6 @@ from archsim.cost.components import (Prices, fixed_buffer_bits, lut_entry, price
                                      tile_static_power)
 from archsim.cost.events import ENERGY_PARTS, EVENT_PARTS, Activity, EventCounts, events
 from archsim.mapping.layout import Mapping
-from archsim.model.arch import CostModel
 from archsim.model.errors import ArchsimError
 
 OPS_PER_MAC = 2

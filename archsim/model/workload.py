@@ -21,7 +21,7 @@ import pandas as pd
 
 from archsim.model.errors import ArchsimError
 
-from archsim.model.kinds import CLIP_RANGE, ELEMENTWISE, KINDS, WEIGHTED, conv_out, window_shape  # noqa: F401
+from archsim.model.kinds import ELEMENTWISE, KINDS, WEIGHTED, window_shape
 
 
 @dataclass(frozen=True)

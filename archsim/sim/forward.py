@@ -32,13 +32,13 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Mapping
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
 from archsim.model.errors import ArchsimError
 from archsim.model.weights import _check_weights, weight_matrix
-from archsim.model.workload import CLIP_RANGE, Layer, Workload
+from archsim.model.kinds import CLIP_RANGE
+from archsim.model.workload import Layer, Workload
 
 __all__ = [
     "run", "predict", "accuracy", "im2col", "col2im", "pool_windows", "relative_errors",

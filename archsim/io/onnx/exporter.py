@@ -24,7 +24,8 @@ from archsim.io.files import atomic_write
 from archsim.io.onnx.guard import light, one_line, onnx_module, safe_name
 from archsim.model.errors import ArchsimError
 from archsim.model.weights import attach_weights, random_weights
-from archsim.model.workload import CLIP_RANGE, KINDS, Layer, Workload
+from archsim.model.kinds import CLIP_RANGE
+from archsim.model.workload import KINDS, Layer, Workload
 
 __all__ = ["save_onnx", "EXPORT_OPSET", "EXPORT_IR_VERSION", "EXPORT_WEIGHTS", "EXPORTERS"]
 

@@ -26,8 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from archsim.sim.tilesim.rng import (GOLDEN, ZIG_F, ZIG_R, ZIG_X, _LOW8, _LOW32, _ONE, _S8, _S32, _TWO_M23, _mix,
-                                     _normal_half_rest, _normals_into, normals_np)
+from archsim.sim.tilesim.rng import GOLDEN, ZIG_F, ZIG_R, ZIG_X, _ONE, _normals_into, normals_np  # noqa: F401
 
 # ---------------------------------------------------------------------------------------------
 # input quantization: X -> DAC pulses

@@ -7,7 +7,6 @@ and ADC ranges and computes noisy MVMs; the model it implements is stated in the
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +22,7 @@ from archsim.sim.tilesim import rng
 from archsim.sim.tilesim.config import SimConfig
 from archsim.sim.tilesim.support import (_TAG_D2D, _TAG_DRIFT, _TAG_PROG, _TAG_READ, _TAG_STUCK, _WS,  # noqa: F401
                                          _effective_blocks, _generator, _ir_drop_on, _key_tuple, _weights3,
-                                         release_workspace, seed_parts, slice_codes, weight_code_params,
+                                         seed_parts, slice_codes, weight_code_params,
                                          weight_scale)
 
 #: kernel calls on fewer elements run serially even with ``SimConfig(parallel=True)``: waking the
