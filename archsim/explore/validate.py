@@ -35,6 +35,7 @@ from archsim.cost.price import Estimate, evaluate
 from archsim.mapping.layout import map_workload
 from archsim.model import presets
 from archsim.model.arch import Architecture
+from archsim.model.device import load_device
 from archsim.model.errors import ArchsimError
 from archsim.model.workload import Workload
 from archsim.report import tables as report
@@ -118,24 +119,25 @@ def seed002_rows() -> list[dict]:
     wl = b.build()
     rows = []
     for dev in techlib.device_names():
-        d = techlib.device(dev)
-        if not d.has("lut.vmm.energy_per_op"):
+        d = load_device(dev)
+        if "vmm" not in d.lut:
             continue
         e_inf = _estimate(wl, _lut_1024(dev)).layers.iloc[0]
         e_tr = _estimate(wl, _lut_1024(dev), task="training").layers.iloc[0]
         per_mac = {"vmm": e_inf["energy_array_J"] / e_inf["macs"]}
         per_mac["mvm+opu"] = e_tr["energy_array_J"] / e_tr["macs"] - per_mac["vmm"]
         lat = {"vmm": e_inf["stage_latency_s"], "mvm+opu": e_tr["stage_latency_s"] - e_inf["stage_latency_s"]}
-        pub_e = {"vmm": d["lut.vmm.energy_per_op"], "mvm+opu": d["lut.mvm.energy_per_op"] + d["lut.opu.energy_per_op"]}
-        pub_t = {"vmm": d["lut.vmm.latency"], "mvm+opu": d["lut.mvm.latency"] + d["lut.opu.latency"]}
+        lut = d.lut
+        pub_e = {"vmm": lut["vmm"].energy_per_op, "mvm+opu": lut["mvm"].energy_per_op + lut["opu"].energy_per_op}
+        pub_t = {"vmm": lut["vmm"].latency, "mvm+opu": lut["mvm"].latency + lut["opu"].latency}
         for op in ("vmm", "mvm+opu"):
             rows.append(dict(source="seed 002 tile table", figure=f"{dev} {op} energy/op", unit="fJ",
                              published=pub_e[op] * 1e15, archsim=per_mac[op] * 1e15, ratio=per_mac[op] / pub_e[op],
-                             note="", reference=d.q("lut.vmm.energy_per_op").source, workload="one 1024x1024 layer",
+                             note="", reference=d.record.q("lut.vmm.energy_per_op").source, workload="one 1024x1024 layer",
                              role="consistency", counts="the table's energy per operation (one MAC), tile included"))
             rows.append(dict(source="seed 002 tile table", figure=f"{dev} {op} latency", unit="us",
                              published=pub_t[op] * 1e6, archsim=lat[op] * 1e6, ratio=lat[op] / pub_t[op],
-                             note="", reference=d.q("lut.vmm.latency").source, workload="one vector",
+                             note="", reference=d.record.q("lut.vmm.latency").source, workload="one vector",
                              role="consistency", counts="array latency per vector"))
     c = techlib.published("claims")
     for what, key in (("energy", "sram_over_reram_energy"), ("latency", "sram_over_reram_latency")):
