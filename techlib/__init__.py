@@ -152,7 +152,7 @@ def _convert(raw, unit: str, where: str, key: str = ""):
         raise ArchsimError(f"{where}: unit {brief(unit, 30)} is unknown; allowed: {', '.join(sorted(UNITS))}")
     dims = expected_dimensions(key) if key else None
     if dims is not None and DIMENSION[unit] not in dims:
-        raise ArchsimError(f"{where}: unit '{unit}' is a {DIMENSION[unit]}; expected a {' or '.join(dims)} "
+        raise ArchsimError(f"{where}: unit '{unit}' is {DIMENSION[unit]}; expected {' or '.join(dims)} "
                            f"({_units_of(dims)})")
     if isinstance(raw, list):
         if not raw:
@@ -270,7 +270,7 @@ def _device_cached(path: str, mtime: float) -> Record:
 def device(name_or_path: str) -> Record:
     """A device by registry name (``sonos``) or by path to a YAML file."""
     text = str(name_or_path)
-    shown = brief(text)
+    shown = repr(text if len(text) <= 300 else "..." + text[-297:])   # a path: its end names the file
     if not text.lower().endswith((".yaml", ".yml")):
         if text.lower() not in device_names():
             raise ArchsimError(f"unknown device {shown}; choose one of: {', '.join(device_names())} "

@@ -147,6 +147,10 @@ def parse_yaml(text: str, where: str):
         loader.dispose()
 
 
+def _a(what: str) -> str:
+    return ("an " if what[:1].lower() in "aeiou" else "a ") + what
+
+
 def read_text(path: str | Path, what: str, shown: str | None = None) -> str:
     """The text of a ``what`` file, checked: a regular file, at most :data:`MAX_FILE_BYTES`, UTF-8 text."""
     f = shown or str(path)
@@ -157,9 +161,9 @@ def read_text(path: str | Path, what: str, shown: str | None = None) -> str:
     except (OSError, ValueError) as exc:
         raise ArchsimError(f"{f}: cannot read {what} file ({exc.__class__.__name__})") from None
     if stat.S_ISDIR(st.st_mode):
-        raise ArchsimError(f"{f}: is a directory; allowed a {what} YAML file")
+        raise ArchsimError(f"{f}: is a directory; allowed {_a(what)} YAML file")
     if not stat.S_ISREG(st.st_mode):
-        raise ArchsimError(f"{f}: is not a regular file; allowed a {what} YAML file")
+        raise ArchsimError(f"{f}: is not a regular file; allowed {_a(what)} YAML file")
     if st.st_size > MAX_FILE_BYTES:
         raise ArchsimError(f"{f}: {what} file is {st.st_size:,} bytes; allowed at most {MAX_FILE_BYTES:,} "
                            f"bytes (4 MiB)")
@@ -175,7 +179,7 @@ def read_text(path: str | Path, what: str, shown: str | None = None) -> str:
             raise UnicodeDecodeError("utf-8", data, 0, 1, "NUL byte")
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise ArchsimError(f"{f}: not a {what} YAML file (binary data, not UTF-8 text)") from None
+        raise ArchsimError(f"{f}: not {_a(what)} YAML file (binary data, not UTF-8 text)") from None
 
 
 def load_yaml(path: str | Path, what: str, shown: str | None = None):
