@@ -17,9 +17,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-import yaml
+import math
+import re
 
-from archsim.model.errors import ArchsimError
+from archsim.io.yaml import load_yaml
+from archsim.model.errors import ArchsimError, brief
 
 ROOT = Path(__file__).resolve().parent
 DEVICE_DIR = ROOT / "devices"
@@ -30,19 +32,70 @@ CIRCUIT_DIR = ROOT / "circuits"
 #: from (predicted)
 ROLES = ("consistency", "calibrated", "predicted")
 
-#: unit -> factor to SI.  A unit not listed here is a loading error.
-UNITS: dict[str, float] = {
-    "1": 1.0, "bit": 1.0, "bits": 1.0, "levels": 1.0, "F2": 1.0, "nm": 1.0, "%": 0.01,
-    "J": 1.0, "mJ": 1e-3, "uJ": 1e-6, "nJ": 1e-9, "pJ": 1e-12, "fJ": 1e-15, "aJ": 1e-18,
-    "W": 1.0, "mW": 1e-3, "uW": 1e-6, "nW": 1e-9, "pW": 1e-12,
-    "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "ps": 1e-12, "h": 3600.0, "day": 86400.0,
-    "Hz": 1.0, "kHz": 1e3, "MHz": 1e6, "GHz": 1e9, "GS/s": 1e9, "MS/s": 1e6,
-    "S": 1.0, "mS": 1e-3, "uS": 1e-6, "nS": 1e-9,
-    "ohm": 1.0, "kohm": 1e3, "Mohm": 1e6,
-    "V": 1.0, "mV": 1e-3, "A": 1.0, "uA": 1e-6, "nA": 1e-9,
-    "m2": 1.0, "mm2": 1e-6, "um2": 1e-12, "nm2": 1e-18,
-    "B": 8.0, "kB": 8.0 * 1024, "KB": 8.0 * 1024,
+#: unit -> (physical dimension, factor to SI).  A unit not listed here is a loading error.  ``nm`` is
+#: a CMOS node's feature size and stays in nm (factor 1); ``F2`` is an area in squared feature sizes.
+UNIT_TABLE: dict[str, tuple[str, float]] = {
+    "1": ("dimensionless", 1.0), "%": ("dimensionless", 0.01), "levels": ("count", 1.0),
+    "bit": ("information", 1.0), "bits": ("information", 1.0),
+    "B": ("information", 8.0), "kB": ("information", 8.0 * 1024), "KB": ("information", 8.0 * 1024),
+    "J": ("energy", 1.0), "mJ": ("energy", 1e-3), "uJ": ("energy", 1e-6), "nJ": ("energy", 1e-9),
+    "pJ": ("energy", 1 / 1e12), "fJ": ("energy", 1 / 1e15), "aJ": ("energy", 1 / 1e18),
+    "W": ("power", 1.0), "mW": ("power", 1e-3), "uW": ("power", 1e-6), "nW": ("power", 1e-9), "pW": ("power", 1 / 1e12),
+    "s": ("time", 1.0), "ms": ("time", 1e-3), "us": ("time", 1e-6), "ns": ("time", 1e-9), "ps": ("time", 1 / 1e12),
+    "h": ("time", 3600.0), "day": ("time", 86400.0),
+    "Hz": ("frequency", 1.0), "kHz": ("frequency", 1e3), "MHz": ("frequency", 1e6), "GHz": ("frequency", 1e9),
+    "GS/s": ("frequency", 1e9), "MS/s": ("frequency", 1e6),
+    "S": ("conductance", 1.0), "mS": ("conductance", 1e-3), "uS": ("conductance", 1e-6), "nS": ("conductance", 1e-9),
+    "ohm": ("resistance", 1.0), "kohm": ("resistance", 1e3), "Mohm": ("resistance", 1e6),
+    "V": ("voltage", 1.0), "mV": ("voltage", 1e-3),
+    "A": ("current", 1.0), "uA": ("current", 1e-6), "nA": ("current", 1e-9),
+    "m2": ("area", 1.0), "mm2": ("area", 1e-6), "um2": ("area", 1 / 1e12), "nm2": ("area", 1 / 1e18),
+    "F2": ("area", 1.0),
+    "nm": ("length", 1.0),
 }
+#: unit -> factor to SI (kept for readers of the factors alone)
+UNITS: dict[str, float] = {u: f for u, (_, f) in UNIT_TABLE.items()}
+#: unit -> physical dimension
+DIMENSION: dict[str, str] = {u: d for u, (d, _) in UNIT_TABLE.items()}
+
+#: dotted key (a regular expression matched against the whole key) -> the dimensions its unit may
+#: have; the first pattern that matches decides, a key no pattern matches may carry any unit.  Read
+#: for every quantity of every techlib file (devices, circuits, published figures, presets).
+EXPECTED: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (r"(.*\.)?levels", ("count", "dimensionless")),
+    (r"conductance\.g_(min|max)", ("conductance",)),
+    (r"programming_error\.(b|c\d+|valid_min|valid_max|clip_max)", ("conductance",)),
+    (r"(programming_error|read_noise)\.[AB]", ("current",)),
+    (r"(.*[._])?voltage", ("voltage",)),
+    (r"(.*\.)?(pulse|latency|t0|t_read|crossbar_cycle)", ("time",)),
+    (r"(.*[._])?energy_per(_\w+)?|(.*_)?energy_per_\w+|.*\.anchors\.energy|.*_energy_J", ("energy",)),
+    (r"(.*[._])?(power|leakage_per_\w+)", ("power",)),
+    (r"cell\.area|.+\.area|(.*[._])?area_(per_\w+|1bit)|(.*[._])?\w+_area(_per_\w+)?|chip_area(_\w+)?",
+     ("area",)),
+    (r"(.*\.)?(rate|max_rate|clock|f_corner|f_clock)", ("frequency",)),
+    (r"(.*\.)?(bits|bits_min|bits_max|enob|access_width|bus_wires)", ("information",)),
+    (r"(.*\.)?reference_size", ("information",)),
+    (r"(.*\.)?(node|nodes|process)", ("length",)),
+    (r"stuck\.(on|off)_rate|.*sigma_rel|.*_activity|.*_fraction", ("dimensionless",)),
+)
+_EXPECTED = tuple((re.compile(pat), dims) for pat, dims in EXPECTED)
+#: keys whose values may be negative: coefficients of fitted laws (a slope, a polynomial term, an
+#: exponent's coefficients).  Every other quantity is a physical amount, a count or a rate: >= 0.
+SIGNED = re.compile(r"programming_error\.(a|c\d+)|drift\.nu_\w+|read_noise\.q_\w+")
+#: largest magnitude a quantity may have in its own unit (beyond it a typo, not a figure)
+MAX_MAGNITUDE = 1e30
+
+
+def expected_dimensions(key: str) -> tuple[str, ...] | None:
+    """The dimensions the unit of the quantity ``key`` may have (None: any)."""
+    for pat, dims in _EXPECTED:
+        if pat.fullmatch(key):
+            return dims
+    return None
+
+
+def _units_of(dims: tuple[str, ...]) -> str:
+    return ", ".join(u for u, d in DIMENSION.items() if d in dims)
 
 
 @dataclass(frozen=True)
@@ -78,43 +131,70 @@ def _number(v):
     return v
 
 
-def _convert(raw, unit: str, where: str):
-    raw = [_number(v) for v in raw] if isinstance(raw, list) else _number(raw)
+def _scalar(v, unit: str, key: str, where: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ArchsimError(f"{where}: value {brief(v)} is not allowed; allowed a number or a non-empty list of numbers")
+    if isinstance(v, int) and abs(v) > MAX_MAGNITUDE:
+        raise ArchsimError(f"{where}: value {brief(v)} is too large; allowed at most {MAX_MAGNITUDE:g} in magnitude")
+    x = float(v)
+    if not math.isfinite(x):
+        raise ArchsimError(f"{where}: value {x} is not allowed; allowed a finite number")
+    if abs(x) > MAX_MAGNITUDE:
+        raise ArchsimError(f"{where}: value {x:g} is too large; allowed at most {MAX_MAGNITUDE:g} in magnitude")
+    if x < 0 and not SIGNED.fullmatch(key):
+        raise ArchsimError(f"{where}: value {x:g} {unit} is negative; allowed >= 0")
+    return x * UNITS[unit]
+
+
+def _convert(raw, unit: str, where: str, key: str = ""):
+    """``raw`` (a number or a list of numbers) in ``unit``, checked and converted to SI."""
     if unit not in UNITS:
-        raise ArchsimError(f"{where}: unit '{unit}' is unknown; allowed: {', '.join(sorted(UNITS))}")
-    f = UNITS[unit]
+        raise ArchsimError(f"{where}: unit {brief(unit, 30)} is unknown; allowed: {', '.join(sorted(UNITS))}")
+    dims = expected_dimensions(key) if key else None
+    if dims is not None and DIMENSION[unit] not in dims:
+        raise ArchsimError(f"{where}: unit '{unit}' is {DIMENSION[unit]}; expected {' or '.join(dims)} "
+                           f"({_units_of(dims)})")
     if isinstance(raw, list):
-        if not raw or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw):
-            raise ArchsimError(f"{where}: value must be a number or a non-empty list of numbers")
-        return tuple(float(v) * f for v in raw)
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-        raise ArchsimError(f"{where}: value must be a number or a list of numbers, got {raw!r}")
-    return float(raw) * f
+        if not raw:
+            raise ArchsimError(f"{where}: value is an empty list; allowed a number or a non-empty list of numbers")
+        return tuple(_scalar(_number(v), unit, key, where) for v in raw)
+    return _scalar(_number(raw), unit, key, where)
+
+
+#: the fields of a quantity
+QUANTITY_FIELDS = ("value", "unit", "source", "assumption", "note", "role", "counts")
 
 
 def _flatten(node: Mapping, prefix: str, file: str, out_q: dict, out_s: dict) -> None:
     for k, v in node.items():
+        if not isinstance(k, str) or not k:
+            raise ArchsimError(f"{file}: key {brief(k, 40)} under '{prefix[:-1] or 'the top level'}' is not allowed; "
+                               f"keys are names")
         key = f"{prefix}{k}"
-        where = f"{file}: key '{key}'"
+        where = f"{file}: key '{key if len(key) <= 80 else key[:77] + '...'}'"
         if isinstance(v, Mapping) and "value" in v:
-            extra = set(v) - {"value", "unit", "source", "assumption", "note", "role", "counts"}
+            extra = [f for f in v if f not in QUANTITY_FIELDS]
             if extra:
-                raise ArchsimError(f"{where}: unexpected fields {sorted(extra)}; allowed: value, unit, source, "
-                                   f"assumption, note, role, counts")
+                raise ArchsimError(f"{where}: unexpected field {brief(extra[0], 40)}; allowed: "
+                                   f"{', '.join(QUANTITY_FIELDS)}")
             role = str(v.get("role", "") or "")
             if role and role not in ROLES:
-                raise ArchsimError(f"{where}: role '{role}' is not allowed; allowed: {', '.join(ROLES)}")
+                raise ArchsimError(f"{where}: role {brief(role, 40)} is not allowed; allowed: {', '.join(ROLES)}")
             if "unit" not in v:
                 raise ArchsimError(f"{where}: quantity has no 'unit'")
             src, ass = str(v.get("source", "") or ""), str(v.get("assumption", "") or "")
             if not src and not ass:
                 raise ArchsimError(f"{where}: quantity has neither 'source' nor 'assumption'")
-            out_q[key] = Quantity(_convert(v["value"], str(v["unit"]), where), str(v["unit"]), src, ass, key, file,
+            if not isinstance(v["unit"], (str, int)) or isinstance(v["unit"], bool):
+                raise ArchsimError(f"{where}: unit {brief(v['unit'], 30)} is not allowed; allowed a unit name "
+                                   f"({', '.join(sorted(UNITS))})")
+            out_q[key] = Quantity(_convert(v["value"], str(v["unit"]), where, key), str(v["unit"]), src, ass, key, file,
                                   str(v.get("note", "") or ""), role, str(v.get("counts", "") or ""))
         elif isinstance(v, Mapping):
             _flatten(v, key + ".", file, out_q, out_s)
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            raise ArchsimError(f"{where}: bare number {v}; write it as {{value, unit, source}} so its origin is known")
+            raise ArchsimError(f"{where}: bare number {brief(v)}; write it as {{value, unit, source}} so its origin "
+                               f"is known")
         else:
             out_s[key] = v
 
@@ -124,20 +204,13 @@ def _display(path: Path) -> str:
     return f"techlib/{path.relative_to(ROOT)}" if path.is_relative_to(ROOT) else str(path)
 
 
-def load_file(path: Path) -> tuple[dict, dict]:
+def load_file(path: Path, what: str = "techlib") -> tuple[dict, dict]:
     """Read one data file: (quantities by dotted key, other fields by dotted key)."""
     rel = _display(path)
-    try:
-        with open(path, "r", encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh)
-    except FileNotFoundError:
-        raise ArchsimError(f"{rel}: file not found") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
-        raise ArchsimError(f"{rel}:{line} is not valid YAML") from None
+    doc = load_yaml(path, what, shown=rel)
     if not isinstance(doc, Mapping):
-        raise ArchsimError(f"{rel}: top level must be a mapping of keys")
+        got = "an empty file" if doc is None else f"a {type(doc).__name__}"
+        raise ArchsimError(f"{rel}: top level must be a mapping of keys; got {got}")
     q: dict = {}
     s: dict = {}
     _flatten(doc, "", rel, q, s)
@@ -176,10 +249,13 @@ class Record:
         return [q for q in self.quantities.values() if q.is_assumption]
 
 
-def _record(path: Path) -> Record:
-    q, s = load_file(path)
+def _record(path: Path, what: str = "techlib") -> Record:
+    q, s = load_file(path, what)
     rel = _display(path)
-    return Record(str(s.get("name", path.stem)), rel, MappingProxyType(q), MappingProxyType(s))
+    name = s.get("name", path.stem)
+    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+        raise ArchsimError(f"{rel}: key 'name' = {brief(name)} is not allowed; allowed a name of 1 to 100 characters")
+    return Record(name.strip(), rel, MappingProxyType(q), MappingProxyType(s))
 
 
 def device_names() -> list[str]:
@@ -188,21 +264,28 @@ def device_names() -> list[str]:
 
 @lru_cache(maxsize=None)
 def _device_cached(path: str, mtime: float) -> Record:
-    return _record(Path(path))
+    return _record(Path(path), "device")
 
 
 def device(name_or_path: str) -> Record:
     """A device by registry name (``sonos``) or by path to a YAML file."""
-    p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml"):
-        path = p
+    text = str(name_or_path)
+    shown = repr(text if len(text) <= 300 else "..." + text[-297:])   # a path: its end names the file
+    if not text.lower().endswith((".yaml", ".yml")):
+        if text.lower() not in device_names():
+            raise ArchsimError(f"unknown device {shown}; choose one of: {', '.join(device_names())} "
+                               f"(or a path to a .yaml file)")
+        path = DEVICE_DIR / f"{text.lower()}.yaml"
     else:
-        path = DEVICE_DIR / f"{str(name_or_path).lower()}.yaml"
-        if not path.exists():
-            raise ArchsimError(f"unknown device '{name_or_path}'; choose one of: {', '.join(device_names())} (or a path to a .yaml file)")
-    if not path.exists():
-        raise ArchsimError(f"{path}: device file not found")
-    return _device_cached(str(path.resolve()), path.stat().st_mtime)
+        path = Path(text)
+    try:
+        st = path.stat()
+        resolved = str(path.resolve())
+    except FileNotFoundError:
+        raise ArchsimError(f"{shown[1:-1]}: device file not found") from None
+    except (OSError, ValueError) as exc:
+        raise ArchsimError(f"{shown[1:-1]}: cannot read device file ({exc.__class__.__name__})") from None
+    return _device_cached(resolved, st.st_mtime)
 
 
 @lru_cache(maxsize=None)
@@ -211,7 +294,7 @@ def circuit(name: str, library: str = "default") -> Record:
     whose files replace the default ones of the same name (e.g. ``circuits/isaac/adc.yaml``)."""
     if library != "default":
         if library not in circuit_libraries():
-            raise ArchsimError(f"unknown circuit library '{library}'; choose one of: {', '.join(circuit_libraries())}")
+            raise ArchsimError(f"unknown circuit library {brief(library)}; choose one of: {', '.join(circuit_libraries())}")
         path = CIRCUIT_DIR / library / f"{name}.yaml"
         if path.exists():
             return _record(path)

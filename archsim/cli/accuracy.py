@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from archsim.cli.args import _accuracy_inputs, _accuracy_row, _arch_from_args, _floats, _network, _notes, \
-    add_common, add_sim_args
+from archsim.cli.args import _accuracy_inputs, _accuracy_row, _arch_from_args, _device_stem, _floats, _network, \
+    _notes, _out_stem, add_common, add_sim_args
+from archsim.model.device import load_device
 from archsim.report import tables as report
 
 
@@ -18,9 +19,14 @@ def cmd_accuracy(args) -> int:
     a = _arch_from_args(args)
     if args.device:
         a = a.replace(device=args.device)
-    if args.adc_bits:
+    if args.adc_bits is not None:   # 0 is a value (refused by the range check), not 'unset'
         a = a.replace(adc_bits=args.adc_bits)
     net, builtin = _network(args)
+    load_device(a.device)   # a bad device file fails here, before data are read
+    # output names are built and checked before the simulation: a bad --out fails in a second, not after it
+    stem = _out_stem("accuracy", net.name, _device_stem(a.device))
+    if args.out:
+        report.table_paths(args.out, stem)
     wl, x, y, own = _accuracy_inputs(net, builtin, args.samples, args.seed, args.data, args.normalize,
                                      _floats(args.mean, "--mean"), _floats(args.std, "--std"))
     r = _accuracy_row(wl, x, y, a, args)
@@ -32,7 +38,7 @@ def cmd_accuracy(args) -> int:
     print()
     print(report.to_text(r.per_layer))
     if args.out:
-        files = report.write_tables(args.out, f"accuracy_{wl.name}_{a.device}", pd.DataFrame([s]),
+        files = report.write_tables(args.out, stem, pd.DataFrame([s]),
                                     f"{wl.name} on {a.device}: {r.metric}", _notes([a.device], a))
         print("wrote " + ", ".join(map(str, files)))
     return 0

@@ -7,7 +7,7 @@ functions add the arguments several commands take, so each command group's modul
 """
 from __future__ import annotations
 
-import yaml
+from pathlib import Path
 
 import techlib
 import workloads
@@ -16,7 +16,9 @@ from archsim.cost.price import Estimate, evaluate
 from archsim.mapping.layout import map_workload
 from archsim.model import arch as _arch
 from archsim.model import presets
-from archsim.model.errors import ArchsimError
+from archsim.io.files import safe_stem
+from archsim.io.yaml import parse_yaml
+from archsim.model.errors import ArchsimError, brief
 from archsim.report import tables as report
 
 
@@ -70,13 +72,24 @@ def add_sim_args(sp, trials: int, samples: int) -> None:
 def _overrides(items: list[str] | None) -> dict:
     out = {}
     for item in items or []:
+        shown = brief(item)[1:-1]
         if "=" not in item:
-            raise ArchsimError(f"--set '{item}': write key=value; allowed keys: {', '.join(_arch.KEY_BY_NAME)}")
+            raise ArchsimError(f"--set '{shown}': write key=value; allowed keys: {', '.join(_arch.KEY_BY_NAME)}")
         k, v = item.split("=", 1)
+        k = k.strip()
+        if k not in _arch.KEY_BY_NAME:
+            raise ArchsimError(f"--set: unknown key '{brief(k, 40)[1:-1]}'; allowed keys: {', '.join(_arch.KEY_BY_NAME)}")
+        if k in out:
+            raise ArchsimError(f"--set: key '{k}' given twice; allowed once")
         try:
-            out[k.strip()] = yaml.safe_load(v)
-        except yaml.YAMLError:
-            raise ArchsimError(f"--set '{item}': value is not a plain YAML scalar or list") from None
+            value = parse_yaml(v, f"--set {k}")
+        except ArchsimError as exc:
+            raise ArchsimError(f"{exc} (write a plain YAML scalar or list)") from None
+        if value is None:
+            raise ArchsimError(f"--set {k}: no value; write {k}=VALUE (archsim list --keys shows what is allowed)")
+        if isinstance(value, dict):
+            raise ArchsimError(f"--set {k}: value {brief(value)} is a mapping; allowed a plain value or list")
+        out[k] = value
     return out
 
 
@@ -233,6 +246,17 @@ def _activity_text(est: Estimate, act, markdown: bool = False) -> str:
                 f"{act.mean_conductance_fraction} in every layer")
     t = activity_table(est.mapping, act)
     return head + "\n\n" + (report.to_markdown(t) if markdown else report.to_text(t))
+
+
+def _device_stem(device: str) -> str:
+    """The part of an output file name that names a device: a path's stem or the name, made safe."""
+    text = str(device)
+    return safe_stem(Path(text).stem if text.lower().endswith((".yaml", ".yml")) else text, "device")
+
+
+def _out_stem(command: str, *parts: str) -> str:
+    """An output file stem ``command_part_part`` from user text (names, paths), every part made safe."""
+    return "_".join([command] + [safe_stem(p) for p in parts])
 
 
 def _notes(devices, arch) -> str:

@@ -13,10 +13,11 @@ import techlib
 import workloads
 
 from archsim.cli.args import _accuracy_inputs, _accuracy_row, _activity_text, _arch_from_args, _calibration, \
-    _devices, _network, _notes, _priced, add_activity_args, add_common, add_network, add_sim_args
+    _devices, _network, _notes, _out_stem, _priced, add_activity_args, add_common, add_network, add_sim_args
 from archsim.cost.price import ENERGY_PARTS
 from archsim.model import arch as _arch
 from archsim.model import presets
+from archsim.model.device import load_device
 from archsim.report import tables as report
 
 
@@ -49,6 +50,10 @@ def cmd_estimate(args) -> int:
     if args.device:
         a = a.replace(device=args.device)
     net, builtin = _network(args)
+    stem = _out_stem("estimate", net.name, load_device(a.device).name)   # names checked before any work
+    if args.out:
+        report.table_paths(args.out, stem)
+        report.table_paths(args.out, stem + "_layers")
     wl, x, what = _calibration(net, args, builtin)
     est, act = _priced(wl, a, args.task, x, what)
     s = est.summary
@@ -67,7 +72,6 @@ def cmd_estimate(args) -> int:
     print("\nenergy split: " + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in parts.items()))
     print(report.OPS_NOTE)
     if args.out:
-        stem = f"estimate_{s['workload']}_{s['device']}"
         notes = _activity_text(est, act, markdown=True) + "\n\n" + _notes([a.device], a)
         files = report.write_tables(args.out, stem, est.totals(), f"{s['workload']} on {s['device']}",
                                     notes, display=disp)
@@ -81,6 +85,9 @@ def cmd_compare(args) -> int:
     a = _arch_from_args(args)
     devices = _devices(args.devices)
     net, builtin = _network(args)
+    stem = _out_stem("compare", net.name)
+    if args.out:
+        report.table_paths(args.out, stem)
     wl, x, what = _calibration(net, args, builtin)
     priced = [_priced(wl, a.replace(device=d), args.task, x, what) for d in devices]
     df = report.summary_frame(est.summary for est, _ in priced)
@@ -103,7 +110,7 @@ def cmd_compare(args) -> int:
     if "fidelity" in df:
         print(f"fidelity: top-1 agreement with the exact digital network ({own}, synthetic inputs), not accuracy")
     if args.out:
-        files = report.write_tables(args.out, f"compare_{name}", df, f"Device comparison on {name}",
+        files = report.write_tables(args.out, stem, df, f"Device comparison on {name}",
                                     _compare_activity(priced, devices, markdown=True) + "\n\n" + _notes(devices, a),
                                     display=disp)
         print("wrote " + ", ".join(map(str, files)))

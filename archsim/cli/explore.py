@@ -79,6 +79,8 @@ def cmd_size(args) -> int:
         cols_per_adc=tuple(_int_list(args.cols_per_adc, "--cols-per-adc")) if args.cols_per_adc else sizing.SearchSpace.cols_per_adc,
         budgets=tuple(_int_list(args.budgets, "--budgets")) if args.budgets else sizing.SearchSpace.budgets,
     )
+    if args.out:   # output names checked before the search
+        report.table_paths(args.out, sizing.result_stem(args.workload, base.device))
     res = sizing.size(args.workload, base, constraints=cons, space=space, objective=args.objective,
                       accuracy_fn=acc, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
     print(sizing.format_result(res, top=args.top))

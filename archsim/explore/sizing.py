@@ -33,6 +33,7 @@ import pandas as pd
 
 from archsim.explore.points import EvalCache, config_from_arch, canonical_workload, point_key
 from archsim.explore.run import results_table, run_points
+from archsim.io.files import safe_stem
 from archsim.mapping import layout as _m
 from archsim.mapping.layout import resolve_bits_per_cell
 from archsim.model import arch as _arch
@@ -451,8 +452,14 @@ def format_result(res: SizingResult, top: int = 25) -> str:
     return "\n".join(lines)
 
 
+def result_stem(workload: str, device: str) -> str:
+    """The stem of the sizing tables: ``size_<workload>_<device>``, both made safe for a file name."""
+    dev = str(device)
+    return f"size_{safe_stem(workload)}_{safe_stem(Path(dev).stem if dev.lower().endswith(('.yaml', '.yml')) else dev)}"
+
+
 def write_result(res: SizingResult, out: str | Path) -> list[Path]:
-    stem = f"size_{res.workload}_{Path(res.device).stem}"
+    stem = result_stem(res.workload, res.device)
     notes = "\n\n".join([res.space_text, res.message] + res.binding + res.notes)
     return report.write_tables(out, stem, res.table, f"Sizing {res.workload} on {res.device}: Pareto front",
                                notes, display=front_display(res))

@@ -33,7 +33,12 @@ from archsim.explore.points import ARCH_KEYS, CONFIG_KEYS, TASKS, json_value, ca
 from archsim.io.yaml import load_yaml
 from archsim.model import arch as _arch
 from archsim.model import presets
-from archsim.model.errors import ArchsimError
+from archsim.io.files import safe_stem
+from archsim.model.errors import ArchsimError, brief
+
+#: most configurations one sweep file may expand to, counted from the list sizes (the product of the
+#: grid's list lengths plus the points, times the workloads, devices and tasks) before anything is expanded
+MAX_POINTS = 100_000
 
 #: top-level keys of a sweep file
 FILE_KEYS = ("name", "description", "workloads", "devices", "tasks", "preset", "arch", "base", "grid", "points")
@@ -71,25 +76,25 @@ def _check_value(file: str, section: str, key: str, value):
     name = f"key '{section}'" if top else f"{section}: key '{key}'"
     if key == "workload":
         if not isinstance(value, str) or not value:
-            raise _err(file, f"{name} = {value!r} is not allowed; allowed a workload name "
+            raise _err(file, f"{name} = {brief(value)} is not allowed; allowed a workload name "
                              f"({', '.join(_workloads.names())})")
         try:
             return canonical_workload(value)
         except ArchsimError:
-            raise _err(file, f"{name} = {value!r} is an unknown workload; choose one of: "
+            raise _err(file, f"{name} = {brief(value)} is an unknown workload; choose one of: "
                              f"{', '.join(_workloads.names())}") from None
     if key == "task":
         if value not in TASKS:
-            raise _err(file, f"{name} = {value!r} is not allowed; allowed: {', '.join(TASKS)}")
+            raise _err(file, f"{name} = {brief(value)} is not allowed; allowed: {', '.join(TASKS)}")
         return value
     if key not in _arch.KEY_BY_NAME:
-        raise _err(file, f"{section}: unknown key '{key}'; allowed keys: {', '.join(CONFIG_KEYS)}")
+        raise _err(file, f"{section}: unknown key {brief(key, 40)}; allowed keys: {', '.join(CONFIG_KEYS)}")
     v = _arch._check(_arch.KEY_BY_NAME[key], value, f"{file}: {section}" if not top else file)
     if key == "device":
         try:
             techlib.device(v)
         except ArchsimError as exc:
-            raise _err(file, f"{name} = {value!r}: {exc}") from None
+            raise _err(file, f"{name} = {brief(value)}: {exc}") from None
         v = canonical_device(v)
     return json_value(v)
 
@@ -107,8 +112,29 @@ def _name_list(file: str, key: str, node) -> list | None:
         return None
     vals = [node] if isinstance(node, str) else node
     if not isinstance(vals, list) or not vals:
-        raise _err(file, f"'{key}' must be a name or a non-empty list of names; got {node!r}")
+        raise _err(file, f"'{key}' must be a name or a non-empty list of names; got {brief(node)}")
     return vals
+
+
+def _count_points(file: str, doc: Mapping, grid, pts) -> int:
+    """The number of configurations the file asks for, from the sizes of its lists alone (nothing is
+    expanded); more than :data:`MAX_POINTS` is refused."""
+    n_grid = 1 if isinstance(grid, Mapping) and grid else 0
+    if n_grid:
+        for vals in grid.values():
+            n_grid *= len(vals) if isinstance(vals, list) else 1
+    n_pts = len(pts) if isinstance(pts, list) else 0
+    inner = n_grid + n_pts if (grid is not None or pts is not None) else 1
+    outer = 1
+    for top in ("workloads", "devices", "tasks"):
+        v = doc.get(top)
+        outer *= len(v) if isinstance(v, list) and v else 1
+    total = outer * max(inner, 1)
+    if total > MAX_POINTS:
+        raise _err(file, f"the sweep has {total:,} points (grid {n_grid:,} + points {n_pts:,}, times {outer:,} "
+                         f"workload/device/task combinations); allowed at most {MAX_POINTS:,} per file: split it "
+                         f"or narrow the grid")
+    return total
 
 
 def load_sweep(path: str | Path) -> Sweep:
@@ -127,11 +153,15 @@ def sweep_from_dict(doc, file: str = "sweep", base_dir: str | Path = ".", defaul
     for k in doc:
         if k not in FILE_KEYS:
             hint = " (architecture keys go under base:, grid: or points:)" if k in CONFIG_KEYS else ""
-            raise _err(f, f"unknown key '{k}'{hint}; allowed keys: {', '.join(FILE_KEYS)}")
-    name = doc.get("name", default_name)
-    if not isinstance(name, str) or not name.strip() or any(c in name for c in "/\\\0"):
-        raise _err(f, f"key 'name' = {name!r}: allowed a plain name (no slashes)")
+            raise _err(f, f"unknown key {brief(k, 40)}{hint}; allowed keys: {', '.join(FILE_KEYS)}")
+    name = doc.get("name", safe_stem(default_name, "sweep"))
+    if not isinstance(name, str) or not name.strip() or safe_stem(name.strip()) != name.strip():
+        raise _err(f, f"key 'name' = {brief(name)} is not allowed; allowed a plain name: letters, digits, '.', "
+                         f"'_' and '-', not starting with '.' (it names the output files)")
     desc = doc.get("description", "") or ""
+    grid = doc.get("grid")
+    pts = doc.get("points")
+    _count_points(f, doc, grid, pts)     # before any value is checked or anything expanded
 
     # starting architecture: defaults, a preset or an architecture file
     if doc.get("preset") is not None and doc.get("arch") is not None:
@@ -170,7 +200,6 @@ def sweep_from_dict(doc, file: str = "sweep", base_dir: str | Path = ".", defaul
                 seen.append(cv)
         outer[key] = seen
 
-    grid = doc.get("grid")
     combos: list[dict] = []
     if grid is not None:
         grid = _mapping_or_fail(f, "grid", grid)
@@ -183,7 +212,8 @@ def sweep_from_dict(doc, file: str = "sweep", base_dir: str | Path = ".", defaul
             if k in base:
                 raise _err(f, f"grid key '{k}' is also set in base; set it in one place")
             if not isinstance(vals, list):
-                raise _err(f, f"grid key '{k}' = {vals!r} must be a list of values (write [{vals}] or put it in base:)")
+                raise _err(f, f"grid key '{k}' = {brief(vals)} must be a list of values (write [{brief(vals)}] or put it "
+                             f"in base:)")
             if not vals:
                 raise _err(f, f"grid key '{k}' is an empty list; give at least one value")
             checked = [_check_value(f, "grid", k, v) for v in vals]
@@ -191,7 +221,6 @@ def sweep_from_dict(doc, file: str = "sweep", base_dir: str | Path = ".", defaul
         for prod in itertools.product(*(vals for _, vals in axes)):
             combos.append(dict(zip((k for k, _ in axes), prod)))
 
-    pts = doc.get("points")
     if pts is not None:
         if not isinstance(pts, list) or not pts:
             raise _err(f, "'points' must be a non-empty list of mappings (- {rows: 256, adc_bits: 6})")

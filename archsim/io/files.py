@@ -9,12 +9,13 @@ the old file or the new one, never half of one; a writer that fails leaves no te
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Union
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "safe_stem", "MAX_STEM"]
 
 Data = Union[bytes, bytearray, memoryview, str, Callable[[BinaryIO], object]]
 
@@ -72,3 +73,19 @@ def atomic_write(path, data: Data, *, encoding: str = "utf-8") -> Path:
             pass
         raise
     return p
+
+
+#: longest file stem :func:`safe_stem` returns (file systems allow 255 bytes; room for suffixes)
+MAX_STEM = 120
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def safe_stem(text, fallback: str = "out") -> str:
+    """A file stem made from user text (a device's ``name:``, a path, a workload or preset name).
+
+    Keeps ``A-Z a-z 0-9 . _ -`` and replaces every other character (slashes, spaces, NUL, non-ASCII)
+    with ``_``; strips leading dots (no hidden files, no ``..``); cuts to :data:`MAX_STEM` characters;
+    never empty (``fallback``).  The result names a file inside its folder, never a path out of it.
+    """
+    s = _UNSAFE.sub("_", str(text)[:4 * MAX_STEM]).lstrip(".")[:MAX_STEM].rstrip(".")
+    return s if s.strip("_-") else fallback

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from archsim.io.yaml import load_yaml
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, brief
 
 AUTO = "auto"
 
@@ -243,8 +243,7 @@ _CHOICES = {f.name: f.metadata["choices"] for f in dataclasses.fields(Architectu
 
 def _check(key: Key, value: Any, where: str):
     def bad(allowed: str):
-        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-        return ArchsimError(f"{where}: key '{key.name}' = {shown} is not allowed; {allowed}")
+        return ArchsimError(f"{where}: key '{key.name}' = {brief(value)} is not allowed; {allowed}")
 
     def rng(v):
         if (key.lo is not None and v < key.lo) or (key.hi is not None and v > key.hi):
@@ -268,9 +267,13 @@ def _check(key: Key, value: Any, where: str):
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad("allowed a number" + (" or 'auto'" if key.kind == "float_or_auto" else ""))
-        if not math.isfinite(value):
+        try:
+            value_f = float(value)
+        except OverflowError:   # an integer too large for a float
+            raise bad(f"allowed {key.lo:g} to {key.hi:g}") from None
+        if not math.isfinite(value_f):
             raise bad(f"allowed a finite number, {key.lo:g} to {key.hi:g}")
-        return rng(float(value))
+        return rng(value_f)
     if key.kind == "bool":
         if not isinstance(value, bool):
             raise bad("allowed true or false")
@@ -298,8 +301,10 @@ def from_dict(d: Mapping, where: str = "architecture") -> Architecture:
     if not isinstance(d, Mapping):
         raise ArchsimError(f"{where}: must be a mapping of keys; allowed keys: {', '.join(KEY_BY_NAME)}")
     for name in d:
-        if name not in KEY_BY_NAME:
-            raise ArchsimError(f"{where}: unknown key '{name}'; allowed keys: {', '.join(KEY_BY_NAME)}")
+        if not isinstance(name, str) or name not in KEY_BY_NAME:
+            shown = f"'{name[:40]}...'" if isinstance(name, str) and len(name) > 40 else \
+                (f"'{name}'" if isinstance(name, str) else brief(name, 40))
+            raise ArchsimError(f"{where}: unknown key {shown}; allowed keys: {', '.join(KEY_BY_NAME)}")
     return Architecture(**d, source=where)  # every key is checked in __post_init__
 
 
@@ -307,7 +312,7 @@ def load(path: str | Path) -> Architecture:
     """Read an architecture YAML file (``yaml.safe_load`` only)."""
     p = Path(path)
     doc = load_yaml(p, "architecture")
-    if doc is None:
+    if doc is None:      # an empty file (or only comments): every key at its default
         doc = {}
     if isinstance(doc, Mapping) and "architecture" in doc and len(doc) == 1:
         doc = doc["architecture"]

@@ -18,7 +18,7 @@ import numpy as np
 
 import techlib
 from archsim.model.device_laws import DriftModel, SigmaModel, drift_model, sigma_model
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, brief
 
 
 class DeviceKind(str, Enum):
@@ -93,8 +93,8 @@ class Device:
 
     @property
     def bits(self) -> int:
-        """Whole bits one cell holds: floor(log2(levels))."""
-        return max(1, int(math.floor(math.log2(self.levels))))
+        """Whole bits one cell holds: floor(log2(levels)) (levels >= 2, checked when loaded)."""
+        return max(1, int(math.floor(math.log2(max(2, self.levels)))))
 
     def cell_area_m2(self, node_nm: float) -> float:
         """A cell's area in m2: ``cell.area`` in F^2 times the node squared, or the absolute area."""
@@ -108,12 +108,20 @@ class Device:
 
     @classmethod
     def from_record(cls, dev: techlib.Record) -> "Device":
-        """Parse and check a device file whole; every failure is one line naming the file and key."""
-        kind_text = str(dev.field("kind", "analog"))
+        """Parse and check a device file whole; every failure is one line naming the file and key.
+
+        techlib has already refused units of the wrong dimension, NaN and infinity and negative values
+        (but for the coefficients of fitted laws); here: every quantity a single number, levels a whole
+        number >= 2, read pulse > 0, 0 <= g_min < g_max, rates 0 to 1, fit ranges in order."""
+        for key, q in dev.quantities.items():
+            if isinstance(q.value, tuple):
+                raise ArchsimError(f"{dev.file}: key '{key}' is a list of {len(q.value)} numbers; a device "
+                                   f"quantity is allowed one number")
+        kind_text = dev.field("kind", "analog")
         try:
             kind = DeviceKind(kind_text)
-        except ValueError:
-            raise ArchsimError(f"{dev.file}: key 'kind' = {kind_text!r} is not allowed; allowed: "
+        except (ValueError, TypeError):
+            raise ArchsimError(f"{dev.file}: key 'kind' = {brief(kind_text)} is not allowed; allowed: "
                                f"{', '.join(k.value for k in DeviceKind)}") from None
         levels = _levels(dev)
         stuck_on = float(dev.get("stuck.on_rate", 0.0))
@@ -121,6 +129,14 @@ class Device:
         for key, v in (("stuck.on_rate", stuck_on), ("stuck.off_rate", stuck_off)):
             if not 0.0 <= v <= 1.0:
                 raise ArchsimError(f"{dev.file}: key '{key}' = {v} is not allowed; allowed 0 to 1")
+        if stuck_on + stuck_off > 1.0:
+            raise ArchsimError(f"{dev.file}: keys 'stuck.on_rate' + 'stuck.off_rate' = {stuck_on + stuck_off:g} "
+                               f"is not allowed; allowed at most 1")
+        for sec in ("programming_error", "read_noise"):
+            lo, hi = dev.get(f"{sec}.valid_min"), dev.get(f"{sec}.valid_max")
+            if lo is not None and hi is not None and not lo <= hi:
+                raise ArchsimError(f"{dev.file}: keys '{sec}.valid_min' = {lo:g} S and '{sec}.valid_max' = {hi:g} S "
+                                   f"are not allowed; need valid_min <= valid_max")
         read_pulse = _positive(dev, "read.pulse")
         e_cell = dev.get("read.energy_per_cell")
         if e_cell is not None and not (math.isfinite(e_cell) and e_cell >= 0):
@@ -149,6 +165,10 @@ class Device:
             raise ArchsimError(f"{dev.file}: conductance.g_min = {g_min:g} S and g_max = {g_max:g} S are not "
                                f"allowed; need 0 <= g_min < g_max")
         v_read = _positive(dev, "read.voltage") if e_cell is None else float(dev.get("read.voltage", 0.0))
+        clip = dev.get("programming_error.clip_max")
+        if clip is not None and not clip > g_min:
+            raise ArchsimError(f"{dev.file}: key 'programming_error.clip_max' = {clip:g} S is not allowed; "
+                               f"allowed > conductance.g_min ({g_min:g} S)")
         d2d = float(dev.get("d2d.sigma_rel", 0.0))
         if not d2d >= 0:
             raise ArchsimError(f"{dev.file}: key 'd2d.sigma_rel' = {d2d} is not allowed; allowed >= 0")

@@ -55,7 +55,7 @@ from typing import Mapping
 
 import numpy as np
 
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, brief
 
 #: formula family -> keys it needs (beside the optional valid_min / valid_max)
 SIGMA_FAMILIES: dict[str, tuple[str, ...]] = {
@@ -160,7 +160,7 @@ def sigma_model(dev, section: str, g_max: float, v_read: float) -> SigmaModel:
             raise ArchsimError(f"{dev.file}: key '{section}.model' is missing; allowed: {', '.join(allowed)}")
     model = ALIASES.get(str(model), str(model))
     if model not in allowed:
-        raise ArchsimError(f"{dev.file}: key '{section}.model' = {model!r} is not allowed; allowed: "
+        raise ArchsimError(f"{dev.file}: key '{section}.model' = {brief(model)} is not allowed; allowed: "
                            f"{', '.join(allowed)}")
     need = SIGMA_FAMILIES[model]
     missing = [k for k in need if not dev.has(f"{section}.{k}")]
@@ -191,7 +191,7 @@ def drift_model(dev, g_max: float) -> DriftModel | None:
     if model == "none":
         return None
     if model != "pcm":
-        raise ArchsimError(f"{dev.file}: key 'drift.model' = {model!r} is not allowed; allowed: none, pcm (power_law)")
+        raise ArchsimError(f"{dev.file}: key 'drift.model' = {brief(model)} is not allowed; allowed: none, pcm (power_law)")
     missing = [k for k in DRIFT_KEYS if not dev.has(f"drift.{k}")]
     if missing:
         raise ArchsimError(f"{dev.file}: model 'pcm' of 'drift' needs quantities "

@@ -11,3 +11,31 @@ class ArchsimError(ValueError):
 
     def __init__(self, message: str):
         super().__init__(" ".join(str(message).split()))
+
+
+
+def brief(value, limit: int = 60, _depth: int = 0) -> str:
+    """``repr(value)`` cut to ``limit`` characters, built without formatting a huge value whole.
+
+    Containers show their first items only (and their length when long), huge integers their size,
+    long strings their start: a message never grows with the input that caused it.
+    """
+    if isinstance(value, (bool, float)) or value is None:
+        s = repr(value)
+    elif isinstance(value, int):
+        s = repr(value) if value.bit_length() <= 200 else f"<an integer of {value.bit_length()} bits>"
+    elif isinstance(value, str):
+        s = repr(value[:limit])
+    elif isinstance(value, (list, tuple, dict)) and _depth >= 3:
+        s = f"<{type(value).__name__} of {len(value)}>"
+    elif isinstance(value, (list, tuple)):
+        items = ", ".join(brief(v, 20, _depth + 1) for v in value[:4])
+        more = f", ... ({len(value)} items)" if len(value) > 4 else ""
+        s = ("[" + items + more + "]") if isinstance(value, list) else ("(" + items + more + ")")
+    elif isinstance(value, dict):
+        items = ", ".join(f"{brief(k, 20, _depth + 1)}: {brief(v, 20, _depth + 1)}" for k, v in list(value.items())[:3])
+        more = f", ... ({len(value)} keys)" if len(value) > 3 else ""
+        s = "{" + items + more + "}"
+    else:
+        s = f"<{type(value).__name__}>"
+    return s if len(s) <= limit else s[:limit - 3] + "..."

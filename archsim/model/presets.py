@@ -14,7 +14,7 @@ from typing import Mapping
 import techlib
 
 from archsim.model import arch as _arch
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, brief
 from archsim.io.yaml import load_yaml
 
 PRESET_DIR = techlib.ROOT / "presets"
@@ -36,22 +36,44 @@ def names() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
 
+def _texts(rel: str, key: str, v) -> tuple:
+    if v is None:
+        return ()
+    if isinstance(v, str):
+        return (v,)
+    if isinstance(v, list) and all(isinstance(x, str) for x in v):
+        return tuple(v)
+    raise ArchsimError(f"{rel}: key '{key}' = {brief(v)} is not allowed; allowed a text or a list of texts")
+
+
 def load(name: str) -> Preset:
-    path = Path(name) if str(name).endswith((".yaml", ".yml")) else PRESET_DIR / f"{str(name).lower()}.yaml"
-    if not path.exists():
-        raise ArchsimError(f"unknown preset '{name}'; choose one of: {', '.join(names())}")
-    rel = f"techlib/presets/{path.name}" if path.parent == PRESET_DIR else str(path)
+    """A preset by registry name (``isaac``) or by path to a YAML file; checked whole."""
+    text = str(name)
+    if text.lower().endswith((".yaml", ".yml")):
+        path = Path(text)
+        rel = text
+    elif text.lower() in names():
+        path = PRESET_DIR / f"{text.lower()}.yaml"
+        rel = f"techlib/presets/{path.name}"
+    else:
+        raise ArchsimError(f"unknown preset {brief(text)}; choose one of: {', '.join(names())} (or a path to a "
+                           f".yaml file)")
     doc = load_yaml(path, "preset", shown=rel)
     if not isinstance(doc, Mapping) or not isinstance(doc.get("architecture"), Mapping):
         raise ArchsimError(f"{rel}: a preset needs a mapping 'architecture' of architecture keys")
-    allowed = {"name", "description", "sources", "assumptions", "architecture", "published", "validate_workload"}
-    extra = set(doc) - allowed
+    allowed = ("name", "description", "sources", "assumptions", "architecture", "published", "validate_workload")
+    extra = [k for k in doc if k not in allowed]
     if extra:
-        raise ArchsimError(f"{rel}: unknown key '{sorted(extra)[0]}'; allowed keys: {', '.join(sorted(allowed))}")
+        raise ArchsimError(f"{rel}: unknown key {brief(extra[0], 40)}; allowed keys: {', '.join(sorted(allowed))}")
+    for k in ("name", "description", "validate_workload"):
+        if doc.get(k) is not None and not isinstance(doc[k], str):
+            raise ArchsimError(f"{rel}: key '{k}' = {brief(doc[k])} is not allowed; allowed a text")
+    if doc.get("published") is not None and not isinstance(doc["published"], Mapping):
+        raise ArchsimError(f"{rel}: key 'published' must be a mapping of quantities ({{value, unit, source}})")
     a = _arch.from_dict(doc["architecture"], where=f"{rel} architecture")
     q: dict = {}
     s: dict = {}
     techlib._flatten(doc.get("published") or {}, "", rel, q, s)
     return Preset(str(doc.get("name", path.stem)), str(doc.get("description", "")), rel, a,
-                  tuple(doc.get("sources") or ()), tuple(doc.get("assumptions") or ()),
+                  _texts(rel, "sources", doc.get("sources")), _texts(rel, "assumptions", doc.get("assumptions")),
                   doc.get("validate_workload"), q)

@@ -9,8 +9,8 @@ import pandas as pd
 
 import techlib
 
-from archsim.io.files import atomic_write
-from archsim.model.errors import ArchsimError
+from archsim.io.files import atomic_write, safe_stem
+from archsim.model.errors import ArchsimError, brief
 
 OPS_NOTE = "TOPS count 2 operations (multiply and add) per MAC."
 
@@ -97,14 +97,32 @@ def assumptions_markdown(devices: Iterable[str]) -> str:
     return "\n".join(lines)
 
 
+def table_paths(out_dir: str | Path, stem: str) -> list[Path]:
+    """``[stem.csv, stem.md]`` under ``out_dir``, checked before any work: the stem must be a plain file
+    name (what :func:`archsim.io.files.safe_stem` returns: no slash, no leading dot) so nothing is ever
+    written outside ``--out``, and ``out_dir`` must not be an existing file."""
+    out = Path(out_dir)
+    if not stem or safe_stem(stem) != stem:
+        raise ArchsimError(f"--out {brief(str(out_dir))[1:-1]}: output name {brief(stem)} is not allowed; allowed "
+                           f"letters, digits, '.', '_' and '-' (not starting with '.'), so files stay inside --out")
+    paths = [out / f"{stem}.csv", out / f"{stem}.md"]
+    if any(p.parent != out for p in paths):   # cannot happen for a safe stem; kept as the rule itself
+        raise ArchsimError(f"--out {out_dir}: output name {brief(stem)} would leave the folder")
+    if out.exists() and not out.is_dir():
+        raise ArchsimError(f"--out {out_dir}: is a file; allowed a folder (created if missing)")
+    return paths
+
+
 def write_tables(out_dir: str | Path, stem: str, df: pd.DataFrame, title: str, notes: str = "",
                  display: pd.DataFrame | None = None) -> list[Path]:
-    """Write ``stem.csv`` (full tidy table, SI units) and ``stem.md`` (readable table and notes)."""
+    """Write ``stem.csv`` (full tidy table, SI units) and ``stem.md`` (readable table and notes).
+
+    ``stem`` must be a plain file name (build it with :func:`archsim.io.files.safe_stem`); any other
+    is refused (one line) before anything is written."""
+    csv, md = table_paths(out_dir, stem)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        csv = out / f"{stem}.csv"
-        md = out / f"{stem}.md"
         atomic_write(csv, df.to_csv(index=False))
         shown = display if display is not None else df
         atomic_write(md, f"# {title}\n\n{to_markdown(shown)}\n\n{OPS_NOTE}\n\n{notes}\n")
