@@ -303,6 +303,7 @@ def _accuracy_inputs(wl, builtin: bool, samples: int, seed: int, data: str | Non
     if weighted is not None and wl.dataset in D.DATASETS:
         x, y = D.for_workload(weighted, "test", limit=samples)
         return weighted, x, y, own
+    D.check_batch(samples, wl.input_layer.out_shape, f"--samples {samples}")   # synthetic inputs, before making them
     if weighted is not None:
         return weighted, synthetic_inputs(weighted, samples, seed=seed), None, own
     wl = random_weights(wl, seed=seed)

@@ -46,7 +46,7 @@ from archsim.io.files import atomic_write
 from archsim.model.errors import ArchsimError
 
 __all__ = [
-    "cache_dir", "fetch", "load_dataset", "load_npz", "for_workload", "fit_input",
+    "cache_dir", "fetch", "load_dataset", "load_npz", "check_batch", "MAX_DATA_BYTES", "for_workload", "fit_input",
     "RestrictedUnpickler", "restricted_loads", "DATASETS", "main",
 ]
 
@@ -300,6 +300,14 @@ MAX_DATA_BYTES = 2 << 30
 DATA_MEMBERS = ("x", "y")
 
 
+def check_batch(n: int, shape, where: str, itemsize: int = 4) -> None:
+    """Refuse a batch of ``n`` inputs of ``shape`` (float32) that would take more than :data:`MAX_DATA_BYTES`."""
+    need = int(n) * math.prod(int(d) for d in shape) * int(itemsize)
+    if need > MAX_DATA_BYTES:
+        raise ArchsimError(f"{where}: {int(n):,} inputs of shape {tuple(int(d) for d in shape)} need {need:,} bytes; "
+                           f"the limit is {MAX_DATA_BYTES:,} bytes (archsim.io.data.MAX_DATA_BYTES); use fewer")
+
+
 def _member_header(z: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, name: str):
     """``(shape, dtype, header_bytes)`` of one ``.npy`` member, read from its header alone."""
     from numpy.lib import format as npf
@@ -460,6 +468,7 @@ def load_npz(path, *, input_shape=None, workload=None, num_classes: int | None =
             raise ArchsimError(f"{where}: mean and std must be scalars or one value per channel of (n, C, H, W) data")
         xf = (xf - m) / s
     if input_shape is not None:
+        check_batch(xf.shape[0], input_shape, where)      # zero-padding to a larger network input
         xf = fit_input(xf, input_shape, where=where)
     return xf, y
 
