@@ -50,9 +50,7 @@ def cmd_sweep(args) -> int:
     print(f"sweep {s.name}: {len(s)} points{dup}; {where}")
     run = run_sweep(s, out=args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                     formats=args.format, progress=not args.no_progress)
-    rate = run.computed / run.seconds if run.seconds > 0 and run.computed else 0.0
-    print(f"{run.total} points: {run.reused} already in the store, {run.computed} computed "
-          f"({rate:,.0f} points/s), {run.failed} with an error (see the 'error' column)")
+    print(run.counts_text())
     if run.note:
         print(run.note)
     print("wrote " + ", ".join(map(str, run.files)) + f"; store {run.store}")
