@@ -30,20 +30,34 @@ from archsim.report import tables as report
 
 class OneLineParser(argparse.ArgumentParser):
     """An argument parser whose errors are one line ``archsim: error: ...`` on stderr, exit status 2
-    (argparse's own would print the usage block first)."""
+    (argparse's own would print the usage block first).  A flag's bad value reads as the rest of archsim's
+    messages do: ``--samples 0: allowed a whole number of 1 or more``."""
 
     def error(self, message: str):
+        import re
         import sys
+        text = " ".join(str(message).split())
+        m = re.fullmatch(r"argument (-[^\s/:]+)(?:/\S+)?: (.*)", text)
+        if m:
+            flag, rest = m.groups()
+            head = rest.split(":", 1)[0]
+            text = f"{flag} {rest}" if ":" in rest and head and " " not in head else f"{flag}: {rest}"
         command = self.prog.split()[-1] if " " in self.prog else ""
-        sys.stderr.write(f"archsim: error: {command + ': ' if command else ''}{' '.join(str(message).split())}\n")
+        sys.stderr.write(f"archsim: error: {command + ': ' if command else ''}{text}\n")
         raise SystemExit(2)
+
+
+def _shown(text) -> str:
+    """A flag's value as a message shows it: as typed, quoted when empty or holding spaces or colons."""
+    t = str(text)
+    return t if t and not any(c.isspace() or c == ":" for c in t) and len(t) <= 40 else repr(t[:40])
 
 
 def _int_text(text: str, allowed: str) -> int:
     try:
         v = int(str(text).strip(), 10)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number; allowed {allowed}") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: not a whole number; allowed {allowed}") from None
     return v
 
 
@@ -54,7 +68,7 @@ def int_at_least(lo: int, hi: int | None = None) -> "callable":
     def parse(text: str) -> int:
         v = _int_text(text, allowed)
         if v < lo or (hi is not None and v > hi):
-            raise argparse.ArgumentTypeError(f"{v} is out of range; allowed {allowed}")
+            raise argparse.ArgumentTypeError(f"{_shown(text)}: allowed {allowed}")
         return v
     parse.__name__ = "int"      # argparse names the type in its messages
     return parse
@@ -85,10 +99,10 @@ def finite_float(lo: float | None = None, hi: float | None = None, *, lo_open: b
         try:
             v = float(str(text).strip())
         except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a number; allowed {allowed}") from None
+            raise argparse.ArgumentTypeError(f"{_shown(text)}: not a number; allowed {allowed}") from None
         if not math.isfinite(v) or (lo is not None and (v <= lo if lo_open else v < lo)) or \
                 (hi is not None and v > hi):
-            raise argparse.ArgumentTypeError(f"{text} is out of range; allowed {allowed}")
+            raise argparse.ArgumentTypeError(f"{_shown(text)}: allowed {allowed}")
         return v
     parse.__name__ = "float"
     return parse
@@ -101,7 +115,7 @@ def out_dir(text: str) -> str:
     write into; else its nearest existing parent must be a folder one can write into."""
     p = Path(os.path.expanduser(str(text)))
     if not str(text).strip():
-        raise argparse.ArgumentTypeError("'' is empty; allowed a folder path")
+        raise argparse.ArgumentTypeError("'': empty; allowed a folder path")
     probe = p
     while True:
         try:
@@ -235,7 +249,7 @@ def time_s(text: str) -> float:
     try:
         return _parse_time(text)
     except ArchsimError as e:
-        raise argparse.ArgumentTypeError(str(e).split(": ", 1)[-1]) from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: {str(e).split(': ', 1)[-1]}") from None
 
 
 def _shape(text: str | None):
