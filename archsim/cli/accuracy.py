@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from archsim.cli.args import _accuracy_inputs, _accuracy_row, _arch_from_args, _device_stem, _floats, _network, \
-    _notes, _out_stem, add_common, add_sim_args
+    _notes, _out_stem, add_common, add_sim_args, arch_int
 from archsim.model.device import load_device
 from archsim.report import tables as report
 
@@ -19,7 +19,7 @@ def cmd_accuracy(args) -> int:
     a = _arch_from_args(args)
     if args.device:
         a = a.replace(device=args.device)
-    if args.adc_bits is not None:   # 0 is a value (refused by the range check), not 'unset'
+    if args.adc_bits is not None:      # 0 is a value (refused by its type), never "not given"
         a = a.replace(adc_bits=args.adc_bits)
     net, builtin = _network(args)
     load_device(a.device)   # a bad device file fails here, before data are read
@@ -28,7 +28,7 @@ def cmd_accuracy(args) -> int:
     if args.out:
         report.table_paths(args.out, stem)
     wl, x, y, own = _accuracy_inputs(net, builtin, args.samples, args.seed, args.data, args.normalize,
-                                     _floats(args.mean, "--mean"), _floats(args.std, "--std"))
+                                     _floats(args.mean, "--mean"), _floats(args.std, "--std", positive=True))
     r = _accuracy_row(wl, x, y, a, args)
     s = r.summary()
     label = "accuracy (top-1 on the test set)" if r.metric == "accuracy" else \
@@ -48,7 +48,8 @@ def add_accuracy(sub) -> None:
     sp = sub.add_parser("accuracy", help="network accuracy (or fidelity) by Monte Carlo over programmed chips")
     add_common(sp)
     sp.add_argument("--device", "-d", help="device name or .yaml (overrides the architecture's)")
-    sp.add_argument("--adc-bits", type=int, help="override the architecture's adc_bits")
+    sp.add_argument("--adc-bits", type=arch_int("adc_bits"),
+                    help="override the architecture's adc_bits (4 to 10, the range the architecture allows)")
     sp.add_argument("--data", help=".npz with x (n,C,H,W), (n,H,W) or (n,F) and y (n,) labels (your own test set; see README)")
     sp.add_argument("--normalize", choices=("0-1", "none", "standard"), default="0-1",
                     help="--data pixels: 0-1 divides uint8 by 255 (floats kept, default); none keeps values; "

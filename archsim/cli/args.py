@@ -7,7 +7,11 @@ functions add the arguments several commands take, so each command group's modul
 """
 from __future__ import annotations
 
+import argparse
+import math
+import os
 from pathlib import Path
+
 
 import techlib
 import workloads
@@ -20,6 +24,121 @@ from archsim.io.files import safe_stem
 from archsim.io.yaml import parse_yaml
 from archsim.model.errors import ArchsimError, brief
 from archsim.report import tables as report
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# argparse types: every number is checked where it is parsed (0 is a value, never "not given")
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line ``archsim: error: ...`` on stderr, exit status 2
+    (argparse's own would print the usage block first).  A flag's bad value reads as the rest of archsim's
+    messages do: ``--samples 0: allowed a whole number of 1 or more``."""
+
+    def error(self, message: str):
+        import re
+        import sys
+        text = " ".join(str(message).split())
+        m = re.fullmatch(r"argument (-[^\s/:]+)(?:/\S+)?: (.*)", text)
+        if m:
+            flag, rest = m.groups()
+            head = rest.split(":", 1)[0]
+            text = f"{flag} {rest}" if ":" in rest and head and " " not in head else f"{flag}: {rest}"
+        command = self.prog.split()[-1] if " " in self.prog else ""
+        sys.stderr.write(f"archsim: error: {command + ': ' if command else ''}{text}\n")
+        raise SystemExit(2)
+
+
+def _shown(text) -> str:
+    """A flag's value as a message shows it: as typed, quoted when empty or holding spaces or colons."""
+    t = str(text)
+    return t if t and not any(c.isspace() or c == ":" for c in t) and len(t) <= 40 else repr(t[:40])
+
+
+def _int_text(text: str, allowed: str) -> int:
+    try:
+        v = int(str(text).strip(), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: not a whole number; allowed {allowed}") from None
+    return v
+
+
+def int_at_least(lo: int, hi: int | None = None) -> "callable":
+    """argparse ``type=``: a whole number ``>= lo`` (and ``<= hi`` when given)."""
+    allowed = f"a whole number from {lo} to {hi}" if hi is not None else f"a whole number of {lo} or more"
+
+    def parse(text: str) -> int:
+        v = _int_text(text, allowed)
+        if v < lo or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"{_shown(text)}: allowed {allowed}")
+        return v
+    parse.__name__ = "int"      # argparse names the type in its messages
+    return parse
+
+
+#: argparse ``type=``: a whole number of 1 or more (samples, trials, workers, top)
+positive_int = int_at_least(1)
+#: argparse ``type=``: a whole number of 0 or more (seeds)
+nonnegative_int = int_at_least(0)
+
+
+def arch_int(name: str):
+    """argparse ``type=``: a whole number in the range the architecture key ``name`` allows."""
+    k = _arch.KEY_BY_NAME[name]
+    return int_at_least(int(k.lo), None if k.hi is None else int(k.hi))
+
+
+def finite_float(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False):
+    """argparse ``type=``: a finite number within ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``)."""
+    parts = []
+    if lo is not None:
+        parts.append(f"{'above' if lo_open else 'at least'} {lo:g}")
+    if hi is not None:
+        parts.append(f"at most {hi:g}")
+    allowed = "a finite number" + (" " + " and ".join(parts) if parts else "")
+
+    def parse(text: str) -> float:
+        try:
+            v = float(str(text).strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{_shown(text)}: not a number; allowed {allowed}") from None
+        if not math.isfinite(v) or (lo is not None and (v <= lo if lo_open else v < lo)) or \
+                (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"{_shown(text)}: allowed {allowed}")
+        return v
+    parse.__name__ = "float"
+    return parse
+
+
+def out_dir(text: str) -> str:
+    """argparse ``type=``: an output folder that exists or can be made, and can be written.
+
+    Checked before any work (nothing is created here): the path, if it exists, must be a folder one can
+    write into; else its nearest existing parent must be a folder one can write into."""
+    p = Path(os.path.expanduser(str(text)))
+    if not str(text).strip():
+        raise argparse.ArgumentTypeError("'': empty; allowed a folder path")
+    probe = p
+    while True:
+        try:
+            st = os.stat(probe)
+        except FileNotFoundError:
+            parent = probe.parent if str(probe.parent) != str(probe) else None
+            if parent is None:
+                raise argparse.ArgumentTypeError(f"{text}: no existing parent folder") from None
+            probe = parent if str(parent) else Path(".")
+            continue
+        except NotADirectoryError:
+            raise argparse.ArgumentTypeError(f"{text}: a parent of it is a file, not a folder") from None
+        except OSError as e:
+            raise argparse.ArgumentTypeError(f"{text}: cannot be used ({e.strerror})") from None
+        break
+    import stat as _stat
+    if not _stat.S_ISDIR(st.st_mode):
+        what = "is a file" if probe == p else f"has a parent {probe} that is a file"
+        raise argparse.ArgumentTypeError(f"{text} {what}, not a folder; allowed a folder one can write into")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text}: folder {probe} is not writable")
+    return str(text)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -41,14 +160,14 @@ def add_common(sp) -> None:
     sp.add_argument("--cost-model", choices=("circuit", "lut"), help="override the architecture's cost_model")
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one architecture key (repeatable)")
     sp.add_argument("--task", choices=("inference", "training"), default="inference")
-    sp.add_argument("--out", help="folder for Markdown and CSV tables")
+    sp.add_argument("--out", type=out_dir, help="folder for Markdown and CSV tables")
 
 
 def add_activity_args(sp) -> None:
     sp.add_argument("--activity", choices=("default", "data"), default="default",
                     help="default: the assumed input bit density and conductance of techlib/circuits/activity.yaml; "
                          "data: measured per layer through the network's forward pass (needs weights)")
-    sp.add_argument("--activity-samples", type=int, default=256, metavar="N",
+    sp.add_argument("--activity-samples", type=positive_int, default=256, metavar="N",
                     help="calibration inputs --activity data measures on (default 256, from the TRAIN split)")
     sp.add_argument("--data", metavar="FILE.npz",
                     help="with --activity data: measure on these inputs (x, y as for the accuracy command) instead "
@@ -56,10 +175,10 @@ def add_activity_args(sp) -> None:
 
 
 def add_sim_args(sp, trials: int, samples: int) -> None:
-    sp.add_argument("--trials", type=int, default=trials, help=f"programmed chips to simulate (default {trials})")
-    sp.add_argument("--samples", type=int, default=samples, help=f"test images (default {samples})")
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--time", help="time after programming for drift, e.g. 1d, 3600 (s), 1y")
+    sp.add_argument("--trials", type=positive_int, default=trials, help=f"programmed chips to simulate (default {trials})")
+    sp.add_argument("--samples", type=positive_int, default=samples, help=f"test images (default {samples})")
+    sp.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (0 or more; default 0)")
+    sp.add_argument("--time", type=time_s, help="time after programming for drift, e.g. 1d, 3600 (s), 1y")
     sp.add_argument("--no-read-noise", action="store_true", help="switch read noise off")
     sp.add_argument("--no-ir-drop", action="store_true",
                     help="ideal wires even where the architecture sets r_wire_ohm, r_in_ohm, r_out_ohm")
@@ -121,16 +240,32 @@ def _devices(text: str) -> list[str]:
 TIME_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0, "y": 31557600.0}
 
 
-def _parse_time(text: str) -> float:
+def _parse_time(text) -> float:
+    """Seconds from ``--time`` text (a number with an optional unit s, m, h, d, w, y); finite, 0 or more."""
     import re
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([smhdwy]?)\s*", str(text))
-    if not m:
-        raise ArchsimError(f"--time '{text}': write a number with an optional unit s, m, h, d, w or y (e.g. 1d, 3600)")
-    return float(m.group(1)) * TIME_UNITS[m.group(2) or "s"]
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        v = float(text)
+    else:
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([smhdwy]?)\s*", str(text))
+        if not m:
+            raise ArchsimError(f"--time '{text}': write a number of 0 or more with an optional unit s, m, h, d, w "
+                               f"or y (e.g. 1d, 3600)")
+        v = float(m.group(1)) * TIME_UNITS[m.group(2) or "s"]
+    if not math.isfinite(v) or v < 0:
+        raise ArchsimError(f"--time '{text}': {v:g} s is not allowed; allowed a finite time of 0 s or more")
+    return v
+
+
+def time_s(text: str) -> float:
+    """argparse ``type=`` for ``--time``: seconds (see :func:`_parse_time`)."""
+    try:
+        return _parse_time(text)
+    except ArchsimError as e:
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: {str(e).split(': ', 1)[-1]}") from None
 
 
 def _shape(text: str | None):
-    if not text:
+    if text is None:
         return None
     try:
         dims = tuple(int(v) for v in str(text).replace("x", ",").split(",") if v.strip())
@@ -152,7 +287,8 @@ def _network(args):
     return workloads.get(args.workload), True
 
 
-def _floats(text: str | None, flag: str):
+def _floats(text: str | None, flag: str, positive: bool = False):
+    """``--mean`` / ``--std`` text: one finite number or one per channel (``positive``: each above 0)."""
     if text is None:
         return None
     try:
@@ -161,6 +297,10 @@ def _floats(text: str | None, flag: str):
         vals = []
     if not vals:
         raise ArchsimError(f"{flag} '{text}': write a number or one number per channel, comma-separated")
+    if not all(math.isfinite(v) for v in vals):
+        raise ArchsimError(f"{flag} '{text}': allowed finite numbers only (no nan or inf)")
+    if positive and min(vals) <= 0:
+        raise ArchsimError(f"{flag} '{text}': allowed numbers above 0 only")
     return vals[0] if len(vals) == 1 else vals
 
 
@@ -189,6 +329,7 @@ def _accuracy_inputs(wl, builtin: bool, samples: int, seed: int, data: str | Non
     if weighted is not None and wl.dataset in D.DATASETS:
         x, y = D.for_workload(weighted, "test", limit=samples)
         return weighted, x, y, own
+    D.check_batch(samples, wl.input_layer.out_shape, f"--samples {samples}")   # synthetic inputs, before making them
     if weighted is not None:
         return weighted, synthetic_inputs(weighted, samples, seed=seed), None, own
     wl = random_weights(wl, seed=seed)
@@ -197,7 +338,7 @@ def _accuracy_inputs(wl, builtin: bool, samples: int, seed: int, data: str | Non
 
 def _sim_config(args):
     from archsim.sim.tilesim import SimConfig
-    return SimConfig(time_s=_parse_time(args.time) if args.time else 0.0, read_noise=not args.no_read_noise,
+    return SimConfig(time_s=_parse_time(args.time) if args.time is not None else 0.0, read_noise=not args.no_read_noise,
                      ir_drop=not args.no_ir_drop,
                      parallel=False)  # serial kernels: parallel pays only with OMP_WAIT_POLICY=PASSIVE (see bench_tilesim)
 

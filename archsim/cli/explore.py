@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from archsim.cli.args import _arch_from_args
+from archsim.cli.args import _arch_from_args, finite_float, out_dir, positive_int
 from archsim.model.errors import ArchsimError
 from archsim.report import tables as report
 
@@ -46,13 +46,11 @@ def cmd_sweep(args) -> int:
         make_executor(args.workers, args.scheduler)  # without the Dask extra: fail now
     dup = f", {s.duplicates} duplicate points dropped" if s.duplicates else ""
     where = f"Dask cluster {args.scheduler}" if args.scheduler else (
-        f"{args.workers or default_workers()} local worker(s)")
+        f"{args.workers if args.workers is not None else default_workers()} local worker(s)")
     print(f"sweep {s.name}: {len(s)} points{dup}; {where}")
     run = run_sweep(s, out=args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                     formats=args.format, progress=not args.no_progress)
-    rate = run.computed / run.seconds if run.seconds > 0 and run.computed else 0.0
-    print(f"{run.total} points: {run.reused} already in the store, {run.computed} computed "
-          f"({rate:,.0f} points/s), {run.failed} with an error (see the 'error' column)")
+    print(run.counts_text())
     if run.note:
         print(run.note)
     print("wrote " + ", ".join(map(str, run.files)) + f"; store {run.store}")
@@ -73,11 +71,11 @@ def cmd_size(args) -> int:
     wants = args.min_accuracy is not None or args.objective == "accuracy" or args.accuracy
     acc = sizing.default_accuracy_fn() if wants else None
     space = sizing.SearchSpace(
-        rows=tuple(_int_list(args.rows, "--rows")) if args.rows else sizing.SearchSpace.rows,
-        bits_per_cell=tuple(_int_list(args.bits_per_cell, "--bits-per-cell")) if args.bits_per_cell else None,
-        adc_bits=tuple(_int_list(args.adc_bits, "--adc-bits")) if args.adc_bits else sizing.SearchSpace.adc_bits,
-        cols_per_adc=tuple(_int_list(args.cols_per_adc, "--cols-per-adc")) if args.cols_per_adc else sizing.SearchSpace.cols_per_adc,
-        budgets=tuple(_int_list(args.budgets, "--budgets")) if args.budgets else sizing.SearchSpace.budgets,
+        rows=tuple(_int_list(args.rows, "--rows")) if args.rows is not None else sizing.SearchSpace.rows,
+        bits_per_cell=tuple(_int_list(args.bits_per_cell, "--bits-per-cell")) if args.bits_per_cell is not None else None,
+        adc_bits=tuple(_int_list(args.adc_bits, "--adc-bits")) if args.adc_bits is not None else sizing.SearchSpace.adc_bits,
+        cols_per_adc=tuple(_int_list(args.cols_per_adc, "--cols-per-adc")) if args.cols_per_adc is not None else sizing.SearchSpace.cols_per_adc,
+        budgets=tuple(_int_list(args.budgets, "--budgets")) if args.budgets is not None else sizing.SearchSpace.budgets,
     )
     if args.out:   # output names checked before the search
         report.table_paths(args.out, sizing.result_stem(args.workload, base.device))
@@ -105,7 +103,7 @@ def cmd_bench(args) -> int:
 
 def add_validate(sub) -> None:
     sp = sub.add_parser("validate", help="regenerate the validation report against published figures")
-    sp.add_argument("--out", default="reports", help="folder for validation.md and validation.csv (default: reports)")
+    sp.add_argument("--out", type=out_dir, default="reports", help="folder for validation.md and validation.csv (default: reports)")
     sp.add_argument("--verbose", "-v", action="store_true", help="also print the table")
     sp.add_argument("--no-accuracy", action="store_true", help="skip the accuracy claims (Monte Carlo, about a minute)")
     sp.set_defaults(func=cmd_validate)
@@ -116,8 +114,8 @@ def add_sweep(sub) -> None:
                                description="Evaluate every point of a sweep file into a result store and one tidy "
                                            "table (CSV, and Parquet when pyarrow is installed).")
     sp.add_argument("file", help="sweep YAML file (workloads, devices, base, grid, points)")
-    sp.add_argument("--out", help="output folder: results.sqlite, NAME.csv, NAME.parquet (default: sweep_NAME)")
-    sp.add_argument("--workers", "-j", type=int, help="local worker processes (default: the CPU count; 1 = in-process)")
+    sp.add_argument("--out", type=out_dir, help="output folder: results.sqlite, NAME.csv, NAME.parquet (default: sweep_NAME)")
+    sp.add_argument("--workers", "-j", type=positive_int, help="local worker processes (default: the CPU count; 1 = in-process)")
     sp.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask distributed cluster (needs dask[distributed])")
     sp.add_argument("--resume", action="store_true", help="continue a sweep whose store exists: compute only missing points")
     sp.add_argument("--format", default="auto", help="csv, parquet or both (comma-separated); auto = CSV, plus Parquet if pyarrow is installed")
@@ -136,12 +134,13 @@ def add_size(sub) -> None:
     sp.add_argument("--preset", help="a published architecture for the keys not searched")
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="fix one architecture key (repeatable)")
     sp.add_argument("--cost-model", choices=("circuit", "lut"), help="override the architecture's cost_model")
-    sp.add_argument("--min-accuracy", type=float, help="least network accuracy (needs an accuracy model)")
+    sp.add_argument("--min-accuracy", type=finite_float(0.0, 1.0),
+                    help="least network accuracy, a fraction 0 to 1 (needs an accuracy model)")
     sp.add_argument("--accuracy", action="store_true",
                     help="simulate accuracy for every design (networks with trained weights; seconds per design)")
-    sp.add_argument("--min-fps", type=float, help="least inferences per second")
-    sp.add_argument("--max-area-mm2", type=float, help="largest chip area in mm2")
-    sp.add_argument("--max-energy-uj", type=float, help="most energy per inference in uJ")
+    sp.add_argument("--min-fps", type=finite_float(0.0), help="least inferences per second")
+    sp.add_argument("--max-area-mm2", type=finite_float(0.0, lo_open=True), help="largest chip area in mm2")
+    sp.add_argument("--max-energy-uj", type=finite_float(0.0, lo_open=True), help="most energy per inference in uJ")
     sp.add_argument("--objective", choices=sizing_objectives(), default="energy",
                     help="what the recommended design optimizes among the feasible ones (default: energy)")
     sp.add_argument("--rows", help="array sizes rows=cols to try (default 64,128,256,512,1024)")
@@ -149,10 +148,10 @@ def add_size(sub) -> None:
     sp.add_argument("--adc-bits", help="ADC resolutions to try (default 4,6,8,10)")
     sp.add_argument("--cols-per-adc", help="columns per ADC to try (default 1,4,16,64)")
     sp.add_argument("--budgets", help="tile budgets as multiples of the minimal tile count (default 1,2,4)")
-    sp.add_argument("--workers", "-j", type=int, help="local worker processes (default: the CPU count)")
+    sp.add_argument("--workers", "-j", type=positive_int, help="local worker processes (default: the CPU count)")
     sp.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask distributed cluster")
-    sp.add_argument("--top", type=int, default=25, help="Pareto rows to print (all go to --out)")
-    sp.add_argument("--out", help="folder for size_WORKLOAD_DEVICE.md / .csv (every design searched)")
+    sp.add_argument("--top", type=positive_int, default=25, help="Pareto rows to print, 1 or more (all go to --out)")
+    sp.add_argument("--out", type=out_dir, help="folder for size_WORKLOAD_DEVICE.md / .csv (every design searched)")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_size)
 
@@ -161,8 +160,8 @@ def add_bench(sub) -> None:
     sp = sub.add_parser("bench", help="regenerate the benchmark report (every workload x device, published accelerators)",
                                description="Every built-in workload on every device (default architecture), beside the "
                                            "published accelerators of seed 002's Table II: Markdown, CSV and plots.")
-    sp.add_argument("--out", default="reports/bench", help="output folder (default: reports/bench)")
-    sp.add_argument("--workers", "-j", type=int, help="local worker processes (default: the CPU count)")
+    sp.add_argument("--out", type=out_dir, default="reports/bench", help="output folder (default: reports/bench)")
+    sp.add_argument("--workers", "-j", type=positive_int, help="local worker processes (default: the CPU count)")
     sp.add_argument("--no-plots", action="store_true", help="tables only (plots need matplotlib)")
     sp.add_argument("--no-accuracy", action="store_true",
                     help="skip the accuracy column (Monte Carlo on the networks with trained weights, about 2 minutes)")

@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from archsim.cli import accuracy, design, explore
+from archsim.cli.args import OneLineParser
 from archsim.model.errors import ArchsimError
 
 #: the command groups: each module's ``COMMANDS`` maps a command to the function adding it to the parser
@@ -22,7 +23,7 @@ ORDER = ("list", "estimate", "compare", "accuracy", "export", "validate", "sweep
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="archsim", description="Energy, latency, area (and accuracy) of neural networks "
+    p = OneLineParser(prog="archsim", description="Energy, latency, area (and accuracy) of neural networks "
                                 "on analog in-memory-computing accelerators.")
     sub = p.add_subparsers(dest="command", required=True)
     adders = {name: add for group in GROUPS for name, add in group.COMMANDS.items()}
@@ -34,11 +35,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:   # a bad flag (one line already printed, status 2) or --help (0): the exit code
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     try:
         return args.func(args)
     except ArchsimError as exc:
         print(f"archsim: error: {exc}", file=sys.stderr)
+        return 2
+    except RecursionError:
+        # a network or file nested deeper than Python's stack: bad input, not a bug to show as a traceback
+        print(f"archsim: error: {args.command}: the input is nested too deeply to read (recursion limit "
+              f"{sys.getrecursionlimit()}); simplify the file or network", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"archsim: error: {args.command}: out of memory; use a smaller input (fewer --samples or "
+              f"--trials, a smaller network or data file)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("archsim: interrupted", file=sys.stderr)

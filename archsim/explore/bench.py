@@ -21,6 +21,7 @@ import techlib
 import workloads as _workloads
 
 from archsim.explore.points import config_from_arch
+from archsim.io.files import atomic_write
 from archsim.explore.run import results_table, run_points
 from archsim.model import arch as _arch
 from archsim.model.errors import ArchsimError
@@ -143,13 +144,13 @@ def write_bench_report(out: str | Path = "reports/bench", workers: int | None = 
                        arch: _arch.Architecture | None = None, accuracy: bool = False) -> BenchResult:
     out = Path(out)
     a = arch or _arch.Architecture()
+    try:
+        out.mkdir(parents=True, exist_ok=True)      # before the work: an unusable --out fails at once
+    except OSError as exc:
+        raise ArchsimError(f"--out {out}: cannot create ({exc.strerror})") from None
     df = bench_table(workers, a, accuracy=accuracy)
     pub = published_accelerators()
     res = BenchResult(df, pub)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ArchsimError(f"--out {out}: cannot create ({exc.strerror})") from None
 
     combined = pd.concat([df, pub], ignore_index=True, sort=False)
     cols = ["kind", "workload", "device", "accelerator"] + [c for c in combined.columns
@@ -157,7 +158,7 @@ def write_bench_report(out: str | Path = "reports/bench", workers: int | None = 
     combined = combined[cols]
     csv = out / "bench.csv"
     try:
-        combined.to_csv(csv, index=False)
+        atomic_write(csv, combined.to_csv(index=False))
     except OSError as exc:
         raise ArchsimError(f"--out {out}: cannot write there ({exc.strerror})") from None
     res.files.append(csv)
@@ -165,9 +166,13 @@ def write_bench_report(out: str | Path = "reports/bench", workers: int | None = 
     images = []
     if plots:
         if matplotlib_available():
-            images.append(("Energy per inference by component", plot_energy_breakdown(df, out / "energy_breakdown.png")))
-            images.append(("TOPS/W versus TOPS/mm2, with published accelerators",
-                           plot_efficiency_scatter(df, pub, out / "efficiency_pareto.png")))
+            try:
+                images.append(("Energy per inference by component",
+                               plot_energy_breakdown(df, out / "energy_breakdown.png")))
+                images.append(("TOPS/W versus TOPS/mm2, with published accelerators",
+                               plot_efficiency_scatter(df, pub, out / "efficiency_pareto.png")))
+            except OSError as exc:
+                raise ArchsimError(f"--out {out}: cannot write a plot there ({exc.strerror})") from None
             res.files += [p for _, p in images]
         else:
             res.notes.append("plots skipped: matplotlib is not installed (pip install matplotlib)")
@@ -219,6 +224,9 @@ def write_bench_report(out: str | Path = "reports/bench", workers: int | None = 
         lines += [n, ""]
     lines += [report.assumptions_markdown(techlib.device_names()), ""]
     md = out / "bench.md"
-    md.write_text("\n".join(lines), encoding="utf-8")
+    try:
+        atomic_write(md, "\n".join(lines))
+    except OSError as exc:
+        raise ArchsimError(f"--out {out}: cannot write there ({exc.strerror})") from None
     res.files.insert(0, md)
     return res

@@ -22,9 +22,49 @@ from archsim.model.errors import ArchsimError
 _worker_cache: EvalCache | None = None
 
 
-def _init_worker(cache: EvalCache | None) -> None:
+#: how often (seconds) a pool worker's watchdog checks that the process that started it is still alive
+WATCHDOG_PERIOD_S = 0.5
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Make this worker process end when ``parent_pid`` (the sweep that started it) dies, SIGKILL included.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, so the kernel kills this process when its parent goes (no
+    Python needs to run in either).  Everywhere (and as a second line on Linux, where the signal follows
+    the parent *thread*): a daemon thread that polls ``os.getppid()`` and ends the process with ``os._exit``
+    when the parent has changed (the worker was re-parented to init or a subreaper).
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+            libc = ctypes.CDLL(None, use_errno=True)
+            PR_SET_PDEATHSIG = 1
+            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no libc / prctl here: the watchdog below still holds
+            pass
+    if os.getppid() != parent_pid:     # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        import time
+        while True:
+            time.sleep(WATCHDOG_PERIOD_S)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    import threading
+    threading.Thread(target=watch, name="archsim-parent-watchdog", daemon=True).start()
+
+
+def _init_worker(cache: EvalCache | None, parent_pid: int | None = None) -> None:
+    """Pool worker start: die with the parent, leave Ctrl-C to the parent (which ends the pool), keep ``cache``."""
     global _worker_cache
     _worker_cache = cache
+    if parent_pid is not None:
+        import signal
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C and terminates the workers
+        _die_with_parent(parent_pid)
 
 
 def _in_worker(fn: Callable, chunk: list) -> list:
@@ -58,13 +98,33 @@ class LocalPoolExecutor:
         # fork (where there is one) hands the workers the parent's warm cache and registered workloads
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() and sys.platform != "darwin" else None
         pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
-                                      initargs=(cache,))
+                                      initargs=(cache, os.getpid()))
+        finished = False
         try:
             futures = [pool.submit(_in_worker, fn, ch) for ch in chunks]
             for f in cf.as_completed(futures):
                 yield f.result()
+            finished = True
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if finished:
+                pool.shutdown(wait=True)
+            else:
+                _terminate(pool)      # interrupted, failed or abandoned: no worker goes on computing
+
+
+def _terminate(pool) -> None:
+    """End a process pool now: cancel what has not started and terminate (then reap) its workers."""
+    held = getattr(pool, "_processes", None)      # concurrent.futures keeps its workers there (pid -> Process)
+    procs = list(held.values()) if isinstance(held, dict) else []
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=5)
+        if p.is_alive():
+            p.kill()
+            p.join(timeout=5)
 
 
 class DaskExecutor:

@@ -193,6 +193,15 @@ class SweepRun:
     seconds: float
     executor: str
     note: str | None = None
+    #: points this run computed but another run sharing the store wrote first (its row is kept; same model)
+    by_other: int = 0
+
+    def counts_text(self) -> str:
+        """The truthful account of where the points came from (one line)."""
+        rate = self.computed / self.seconds if self.seconds > 0 and self.computed else 0.0
+        other = f", {self.by_other} computed by another run meanwhile" if self.by_other else ""
+        return (f"{self.total} points: {self.reused} already in the store, {self.computed} computed by this run "
+                f"({rate:,.0f} points/s){other}, {self.failed} with an error (see the 'error' column)")
 
 
 def run_sweep(sweep: Sweep | str | Path, out: str | Path | None = None, workers: int | None = None,
@@ -244,12 +253,16 @@ def _run_sweep(sweep: Sweep, ex, out_dir: Path, store_path: Path, fmts, note, pr
         done = store.keys()
         pending = [(k, c) for k, c in zip(keys, sweep.configs) if k not in done]
         reused = len(keys) - len(pending)
-        computed = 0
+        computed = by_other = 0
 
         def on_result(k, cfg, rj):
-            nonlocal computed
+            # INSERT OR IGNORE in its own transaction: when two runs share the store, the first row of a point
+            # is kept and the other run's identical result is counted as computed by another run
+            nonlocal computed, by_other
             if store.put(k, cfg, rj):
                 computed += 1
+            else:
+                by_other += 1
 
         if pending:
             run_points(pending, executor=ex, on_result=on_result, progress=progress, desc=sweep.name)
@@ -258,4 +271,4 @@ def _run_sweep(sweep: Sweep, ex, out_dir: Path, store_path: Path, fmts, note, pr
     failed = int(table["error"].notna().sum())
     files = write_table(table, out_dir, sweep.name, fmts)
     return SweepRun(sweep, table, files, store_path, len(keys), reused, computed, failed,
-                    time.perf_counter() - t0, ex.name, note)
+                    time.perf_counter() - t0, ex.name, note, by_other)

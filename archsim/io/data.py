@@ -32,6 +32,7 @@ import argparse
 import gzip
 import hashlib
 import io
+import math
 import os
 import pickle
 import subprocess
@@ -45,7 +46,7 @@ from archsim.io.files import atomic_write
 from archsim.model.errors import ArchsimError
 
 __all__ = [
-    "cache_dir", "fetch", "load_dataset", "load_npz", "for_workload", "fit_input",
+    "cache_dir", "fetch", "load_dataset", "load_npz", "check_batch", "MAX_DATA_BYTES", "for_workload", "fit_input",
     "RestrictedUnpickler", "restricted_loads", "DATASETS", "main",
 ]
 
@@ -290,6 +291,128 @@ def for_workload(workload, split: str = "test", *, dataset: str | None = None, l
 # ------------------------------------------------------------ user files ----
 NORMALIZATIONS = ("none", "0-1", "standard")
 
+#: The memory budget of one user data file (bytes): the arrays as stored plus what loading makes of them
+#: (``x`` as float32, ``y`` as int64), counted from the ``.npy`` headers before any array is read.  A file
+#: declaring more is refused in one line.  2 GiB holds about 100,000 ImageNet-sized (3x224x224) uint8 images
+#: or 2.6 million MNIST digits; set ``archsim.io.data.MAX_DATA_BYTES`` to change it (read at call time).
+MAX_DATA_BYTES = 2 << 30
+#: members of a data file that are read; any others are ignored (and never read)
+DATA_MEMBERS = ("x", "y")
+
+
+def check_batch(n: int, shape, where: str, itemsize: int = 4) -> None:
+    """Refuse a batch of ``n`` inputs of ``shape`` (float32) that would take more than :data:`MAX_DATA_BYTES`."""
+    need = int(n) * math.prod(int(d) for d in shape) * int(itemsize)
+    if need > MAX_DATA_BYTES:
+        raise ArchsimError(f"{where}: {int(n):,} inputs of shape {tuple(int(d) for d in shape)} need {need:,} bytes; "
+                           f"the limit is {MAX_DATA_BYTES:,} bytes (archsim.io.data.MAX_DATA_BYTES); use fewer")
+
+
+def _member_header(z: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, name: str):
+    """``(shape, dtype, header_bytes)`` of one ``.npy`` member, read from its header alone."""
+    from numpy.lib import format as npf
+    try:
+        with z.open(info) as fh:
+            version = npf.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = npf.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, _, dtype = npf.read_array_header_2_0(fh)
+            else:
+                raise ValueError(f".npy format version {version[0]}.{version[1]}; archsim reads 1.0 and 2.0")
+            header = fh.tell() if fh.seekable() else None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError, SyntaxError) as e:
+        raise ArchsimError(f"{where}: array '{name}' has no readable .npy header ({_one_line(e)})") from None
+    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
+        raise ArchsimError(f"{where}: array '{name}' is an object array or structured (dtype {dtype}), refused; "
+                           f"allowed plain integer or float arrays")
+    if header is None:
+        header = 0
+    return tuple(int(d) for d in shape), dtype, header
+
+
+def _one_line(e) -> str:
+    text = " ".join(str(e).split())
+    return text[:200] + ("..." if len(text) > 200 else "")
+
+
+def _read_xy(path: Path, where: str):
+    """``(x, y)`` read from a user's ``.npz``, each member's declared size checked before it is read.
+
+    Refused in one line: a missing file, a folder, a file that is not a zip of ``.npy`` arrays, a missing
+    ``x`` or ``y``, object or structured dtypes, a declared size that the stored member cannot hold (a
+    truncated or lying header) or that exceeds :data:`MAX_DATA_BYTES`, and empty arrays.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ArchsimError(f"{where} does not exist") from None
+    except OSError as e:
+        raise ArchsimError(f"{where}: cannot read it ({e.strerror})") from None
+    import stat as _stat
+    if _stat.S_ISDIR(st.st_mode):
+        raise ArchsimError(f"{where} is a folder; expected an .npz file with arrays 'x' and 'y'")
+    if not _stat.S_ISREG(st.st_mode):
+        raise ArchsimError(f"{where} is not a regular file; expected an .npz file with arrays 'x' and 'y'")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as e:
+        raise ArchsimError(f"{where}: cannot read it ({e.strerror})") from None
+    if magic == b"\x93NUMPY":
+        raise ArchsimError(f"{where}: holds a single array (.npy); expected an .npz with arrays 'x' and 'y'")
+    try:
+        z = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise ArchsimError(f"{where}: not a readable .npz of plain arrays ({_one_line(e)})") from None
+    with z:
+        infos = {}
+        for info in z.infolist():
+            if info.filename.endswith(".npy"):
+                infos[info.filename[:-4]] = info
+        missing = [k for k in DATA_MEMBERS if k not in infos]
+        if missing:
+            raise ArchsimError(f"{where}: missing array(s) {', '.join(repr(m) for m in missing)}; "
+                               f"found {sorted(infos)[:20]}; expected 'x' (n, C, H, W) and 'y' (n,)")
+        heads = {k: _member_header(z, infos[k], where, k) for k in DATA_MEMBERS}
+        need = 0
+        for k, (shape, dtype, header) in heads.items():
+            n = math.prod(shape)
+            declared = n * dtype.itemsize
+            stored = infos[k].file_size - header
+            if declared > stored:
+                raise ArchsimError(f"{where}: array '{k}' declares shape {shape} of {dtype} ({declared:,} bytes) "
+                                   f"but the file holds {max(stored, 0):,} bytes of it; truncated or malformed")
+            need += declared + n * (4 if k == "x" else 8)       # as stored, plus x as float32, y as int64
+        if need > MAX_DATA_BYTES:
+            (xs, xd, _), (ys, yd, _) = heads["x"], heads["y"]
+            raise ArchsimError(f"{where}: arrays x {xs} {xd} and y {ys} {yd} need {need:,} bytes to load; the "
+                               f"limit is {MAX_DATA_BYTES:,} bytes (archsim.io.data.MAX_DATA_BYTES); use fewer images")
+        (xs, xd, _), (ys, yd, _) = heads["x"], heads["y"]
+        if len(xs) < 2:
+            raise ArchsimError(f"{where}: 'x' has shape {xs}; expected (n, C, H, W), (n, H, W) or (n, F)")
+        if len(ys) != 1 or ys[0] != xs[0]:
+            raise ArchsimError(f"{where}: 'y' has shape {ys}; expected ({xs[0]},), one label per image")
+        if xs[0] == 0 or math.prod(xs) == 0:
+            raise ArchsimError(f"{where}: 'x' has shape {xs}, no data; give at least one image")
+        if not (np.issubdtype(xd, np.integer) or np.issubdtype(xd, np.floating)):
+            raise ArchsimError(f"{where}: 'x' has dtype {xd}; expected uint8 or float")
+        if not (np.issubdtype(yd, np.integer) or np.issubdtype(yd, np.floating)):
+            raise ArchsimError(f"{where}: 'y' has dtype {yd}; expected integer class labels")
+        from numpy.lib import format as npf
+        out = []
+        for k in DATA_MEMBERS:
+            try:
+                with z.open(infos[k]) as fh:
+                    a = npf.read_array(fh, allow_pickle=False)
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+                raise ArchsimError(f"{where}: array '{k}' cannot be read, truncated or malformed "
+                                   f"({_one_line(e)})") from None
+            if a.shape != heads[k][0]:
+                raise ArchsimError(f"{where}: array '{k}' read as {a.shape}, declared {heads[k][0]}; malformed")
+            out.append(a)
+    return out[0], out[1]
+
 
 def load_npz(path, *, input_shape=None, workload=None, num_classes: int | None = None,
              normalize: str = "0-1", mean=None, std=None, limit: int | None = None):
@@ -307,29 +430,7 @@ def load_npz(path, *, input_shape=None, workload=None, num_classes: int | None =
     where = f"data file {path}"
     if normalize not in NORMALIZATIONS:
         raise ArchsimError(f"{where}: normalize '{normalize}' is not one of {', '.join(NORMALIZATIONS)}")
-    try:
-        f = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise ArchsimError(f"{where} does not exist") from None
-    except (ValueError, OSError) as e:
-        raise ArchsimError(f"{where}: not a readable .npz of plain arrays ({e})") from None
-    if not hasattr(f, "files"):
-        raise ArchsimError(f"{where}: holds a single array; expected an .npz with arrays 'x' and 'y'")
-    with f:
-        missing = [k for k in ("x", "y") if k not in f.files]
-        if missing:
-            raise ArchsimError(f"{where}: missing array(s) {', '.join(repr(m) for m in missing)}; "
-                               f"found {sorted(f.files)}; expected 'x' (n, C, H, W) and 'y' (n,)")
-        try:
-            x, y = f["x"], f["y"]
-        except ValueError as e:
-            raise ArchsimError(f"{where}: 'x' or 'y' is an object array, refused ({e})") from None
-    if x.ndim < 2:
-        raise ArchsimError(f"{where}: 'x' has shape {x.shape}; expected (n, C, H, W), (n, H, W) or (n, F)")
-    if y.ndim != 1 or y.shape[0] != x.shape[0]:
-        raise ArchsimError(f"{where}: 'y' has shape {y.shape}; expected ({x.shape[0]},), one label per image")
-    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
-        raise ArchsimError(f"{where}: 'x' has dtype {x.dtype}; expected uint8 or float")
+    x, y = _read_xy(Path(path), where)
     if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
         bad = int(np.count_nonzero(~np.isfinite(x).reshape(x.shape[0], -1).all(axis=1)))
         raise ArchsimError(f"{where}: 'x' has NaN or infinite values in {bad} image(s)")
@@ -367,6 +468,7 @@ def load_npz(path, *, input_shape=None, workload=None, num_classes: int | None =
             raise ArchsimError(f"{where}: mean and std must be scalars or one value per channel of (n, C, H, W) data")
         xf = (xf - m) / s
     if input_shape is not None:
+        check_batch(xf.shape[0], input_shape, where)      # zero-padding to a larger network input
         xf = fit_input(xf, input_shape, where=where)
     return xf, y
 

@@ -232,6 +232,8 @@ def save_onnx(workload: Workload, path, *, weights: str = "auto", seed: int = 0)
     (structure only: weights are graph inputs with shapes and no values).
     The file is written atomically (:func:`archsim.io.files.atomic_write`).
     """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ArchsimError(f"--seed {seed!r}: allowed a whole number of 0 or more")
     model, _ = _export_model(workload, weights, seed)
     p = Path(path)
     data = model.SerializeToString()

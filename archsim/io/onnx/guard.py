@@ -3,7 +3,8 @@
 Everything here runs before an array is made or a layer is built: the file size is checked
 before reading (:data:`MAX_FILE_BYTES`), external data and sparse initializers are refused,
 every tensor's declared size is checked against :data:`MAX_TENSOR_ELEMENTS` and against the
-bytes it really holds, every activation against :data:`MAX_ACTIVATION_ELEMENTS` per image, and
+bytes it really holds, all of them together (weights without values included) against
+:data:`MAX_TOTAL_ELEMENTS`, every activation against :data:`MAX_ACTIVATION_ELEMENTS` per image, and
 every name shown in a message is made printable and bounded.  To change a limit, set it here
 (``archsim.io.onnx.guard.MAX_FILE_BYTES = ...``): the checks read it at call time.
 """
@@ -17,7 +18,7 @@ import numpy as np
 
 from archsim.model.errors import ArchsimError
 
-__all__ = ["MAX_FILE_BYTES", "MAX_TENSOR_ELEMENTS", "MAX_ACTIVATION_ELEMENTS", "MAX_NODES", "MIN_OPSET",
+__all__ = ["MAX_FILE_BYTES", "MAX_TENSOR_ELEMENTS", "MAX_TOTAL_ELEMENTS", "check_total", "MAX_ACTIVATION_ELEMENTS", "MAX_NODES", "MIN_OPSET",
            "DTYPES", "FLOAT_TYPES", "onnx_module", "one_line", "read_model", "check_tensor", "check_opset", "check_graph",
            "check_activation", "light", "safe_name", "workload_name"]
 
@@ -25,6 +26,11 @@ __all__ = ["MAX_FILE_BYTES", "MAX_TENSOR_ELEMENTS", "MAX_ACTIVATION_ELEMENTS", "
 MAX_FILE_BYTES = 1 << 30
 #: most elements one tensor (weight, constant, weight placeholder) may declare
 MAX_TENSOR_ELEMENTS = 1 << 28
+#: most elements all weights of a model may come to, 2 GiB in float32: initializers plus weights without values
+#: (graph inputs that hold weights), before anything is built; then the float32 copies the layers get, counted
+#: as they are made (one tensor used by many layers is copied for each).  Weights without values cost nothing
+#: to read but become arrays later (random weights for a fidelity study), so their declared sizes count too
+MAX_TOTAL_ELEMENTS = 1 << 29
 #: most elements of one activation of one image (512 MiB in float32)
 MAX_ACTIVATION_ELEMENTS = 1 << 27
 #: most nodes in a graph
@@ -130,6 +136,15 @@ def check_tensor(t, where: str, what: str) -> None:
     if have != want:
         raise ArchsimError(f"{where}: {what} '{t.name}' declares shape {tuple(dims)} ({want:,} {unit}) but "
                            f"holds {have:,} {unit}; the file is truncated or malformed")
+
+
+def check_total(sizes, where: str) -> None:
+    """Refuse a model whose weight tensors declare more than :data:`MAX_TOTAL_ELEMENTS` elements together."""
+    n = sum(int(v) for v in sizes)
+    if n > MAX_TOTAL_ELEMENTS:
+        raise ArchsimError(f"{where}: its weights come to {n:,} elements (initializers and weights without "
+                           f"values, a tensor shared by several layers counted once per layer); the limit is "
+                           f"{MAX_TOTAL_ELEMENTS:,} (archsim.io.onnx.guard.MAX_TOTAL_ELEMENTS)")
 
 
 def check_opset(model, where: str) -> int:

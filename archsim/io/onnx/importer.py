@@ -53,6 +53,7 @@ class Importer:
         self.opset = guard.check_opset(model, where)
         self.consts: dict = {}       # tensor name -> TensorProto (checked, not yet materialised) or np.ndarray
         self.slots: dict = {}        # tensor name -> Slot
+        self.made = 0                # elements of the float32 weight copies made so far (guard.MAX_TOTAL_ELEMENTS)
         self.env: dict = {}          # tensor name -> Act
         self.names: set = {"input"}
         self.uses = Counter(i for n in self.g.node for i in n.input if i)
@@ -107,6 +108,8 @@ class Importer:
                     raise ArchsimError(f"{self.where}: graph input '{safe_name(vi.name)}' declares "
                                        f"{math.prod(dims):,} elements; the limit is {guard.MAX_TENSOR_ELEMENTS:,}")
                 self.slots[vi.name] = Slot(vi.name, tuple(dims))
+        guard.check_total([math.prod(t.dims) for t in g.initializer] +
+                          [math.prod(sl.shape) for sl in self.slots.values()], self.where)
         if len(data) != 1:
             found = ", ".join(f"'{safe_name(v.name)}'" for v in data) or "none"
             raise ArchsimError(f"{self.where}: archsim takes a graph with one data input, found {found}")
@@ -190,6 +193,8 @@ class Importer:
             return arr
         if not np.issubdtype(arr.dtype, np.floating):
             raise ArchsimError(f"{self.node_where(node, i)}: {what} has dtype {arr.dtype}; allowed floating point")
+        self.made += int(arr.size)          # every copy counts: one tensor shared by many layers is copied for each
+        guard.check_total([self.made], self.where)
         a = np.array(arr, dtype=np.float32)
         if not np.all(np.isfinite(a)):
             raise ArchsimError(f"{self.node_where(node, i)}: {what} holds NaN or infinite values")
@@ -375,6 +380,7 @@ class Importer:
             raise ArchsimError(f"{self.where}: layer(s) {dangling[:5]} compute outputs nothing uses; archsim needs "
                                f"every node to lead to the one graph output")
         wl = self.b.build()
+        guard.check_total([wl.total_weights], self.where)   # weights without values become arrays later
         if not wl.weighted_layers():
             raise ArchsimError(f"{self.where}: the graph has no Conv, Gemm or MatMul; archsim maps weighted "
                                f"layers onto crossbars and needs at least one")
