@@ -155,6 +155,7 @@ for _name, _fn, _desc, _aliases in (
     ("vgg8", classic.vgg8, classic.VGG8, ("vgg8_cifar10", "neurosim_vgg8")),
     ("vgg16", classic.vgg16, classic.VGG16, ()),
     ("mlp", classic.mlp, classic.MLP, ("mlp_784_500_300_10", "zhang_mlp")),
+    ("mnist_cnn3", classic.mnist_cnn3, classic.MNIST_CNN3, ("cnn3",)),
     ("resnet18", resnet.resnet18, resnet.RESNET18, ()),
     ("resnet50", resnet.resnet50, resnet.RESNET50, ("resnet50v1.5", "resnet50_v1_5")),
     ("resnet50v1", resnet.resnet50v1, resnet.RESNET50V1, ()),

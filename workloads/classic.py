@@ -27,6 +27,9 @@ VGG8 = ("VGG-8 for CIFAR-10 as in DNN+NeuroSim (Peng et al.): conv3x3 128, 128, 
         "512, 512, pool, dense 8192->1024->10")
 VGG16 = ("VGG-16 (Simonyan & Zisserman 2015) as in torchvision at 224x224: 13 conv3x3 with 5 max pools, "
          "dense 25088->4096->4096->1000")
+MNIST_CNN3 = ("Three-conv MNIST CNN of issue 13 (no trained weights ship: seeded random weights, fidelity): "
+              "conv3x3 32, pool, 64, pool, 128 (padding 1), pool (7 -> 3), dense 1152 -> 256 -> 10; "
+              "7,748,608 MACs per image")
 MLP = ("784-500-300-10 MLP on MNIST from seed 001 (Zhang, Uysal, Fan, Ewetz, 'Representable Matrices'); "
        "ReLU hidden layers assumed")
 
@@ -104,4 +107,18 @@ def mlp() -> Workload:
     b.dense("fc1", 500)
     b.dense("fc2", 300)
     b.dense("fc3", 10, relu=False)
+    return b.build()
+
+
+def mnist_cnn3() -> Workload:
+    b = GraphBuilder("mnist_cnn3", (1, 28, 28), MNIST_CNN3, "mnist")
+    b.conv("conv1", 32, 3, padding=1, bias=True)     # 32 x 28 x 28
+    b.maxpool("pool1", 2)                            # 32 x 14 x 14
+    b.conv("conv2", 64, 3, padding=1, bias=True)     # 64 x 14 x 14
+    b.maxpool("pool2", 2)                            # 64 x 7 x 7
+    b.conv("conv3", 128, 3, padding=1, bias=True)    # 128 x 7 x 7
+    b.maxpool("pool3", 2)                            # 128 x 3 x 3 (floor)
+    b.flatten("flatten")                             # 1152
+    b.dense("fc1", 256)
+    b.dense("fc2", 10, relu=False)
     return b.build()

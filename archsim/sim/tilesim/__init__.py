@@ -81,10 +81,25 @@ threads.  (The column identifies the array's column block.)
 Programming randomness uses numpy Generators seeded from ``SeedSequence(seed, spawn_key=(..., source))``
 with one independent stream per error source, drawn for the whole matrix at once.
 
-Precision: column currents are computed in ``cfg.precision`` (float64 default), accumulated in float64.
+Products.  Per chunk of rows and row block one BLAS product covers every conversion (the pulses'
+code planes stacked as rows) and every conversion unit (slices x arrays of the pair side by side as
+columns; when every pulse code is 0 or 1, ``v^2 = v`` and the read-noise variance matrices ride in
+the same product); one fused kernel adds the read noise, converts and shift-adds.  Rows (images) are
+split across threads (``SimConfig.threads``; BLAS held to one thread each through threadpoolctl):
+every random number is keyed by its global row, so results do not depend on the thread count.
+
+Precision: column currents are computed in ``cfg.precision`` and accumulated in float64.  ``auto``
+(default) uses float32 where its proven error bound (``ProgrammedMatrix.float32_error_bound``:
+``gamma_{n+2} v_max sum_i |g_ij|``, ``gamma_m = m u / (1 - m u)``, ``u = 2^-24``, ``n`` rows of the
+block) is below 1/64 of every ADC step, float64 otherwise.  A code can then differ from the float64
+one only for a current within that bound of a decision level (by one code).
 Inputs of float32 or float64 are read in place in either memory order (im2col's column-major output
 included); batches are cut into row chunks of at most ``cfg.chunk_elements`` currents, and the
 scratch buffers are reused between calls (``support._Workspace``).
+
+Read-noise keys: ``matmul(X)`` without ``key`` draws fresh noise on every call (keys ``(FRESH_KEY,
+0), (FRESH_KEY, 1), ...`` per programmed object, so the sequence follows the programming seed); a
+given ``key`` pins it.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from archsim.model.errors import ArchsimError
 
 ADC_RANGES = ("calibrated", "max", "granular")
-PRECISIONS = ("float64", "float32")
+PRECISIONS = ("auto", "float64", "float32")
 
 
 @dataclass(frozen=True)
@@ -35,14 +35,19 @@ class SimConfig:
       (:func:`archsim.sim.crossbar.effective_matrix`); ``False`` keeps ideal wires whatever the
       architecture says.  Read noise is drawn on the cells' own conductances (its spread is not
       passed through the wires: a second-order effect, stated as an assumption).
-    - ``precision``: dtype of the column-current matrix products (``float64`` or ``float32``); the
-      read-noise variance product always runs in float32 (only its square root scales the noise).
+    - ``precision``: dtype of the column-current matrix products: ``float64``, ``float32``, or ``auto``
+      (default): float32 where its proven worst-case rounding error stays below 1/64 of every ADC
+      step (:meth:`ProgrammedMatrix.float32_error_bound`), float64 otherwise; the read-noise
+      variance product always runs in float32 (only its square root scales the noise).
     - ``parallel``: run the Numba kernels with ``prange`` over the batch where a call has enough work
       (results are identical either way).  It pays only where the OpenMP threads of the kernels and
       the BLAS threads do not spin after their work (``OMP_WAIT_POLICY=PASSIVE`` and
       ``OPENBLAS_THREAD_TIMEOUT=4`` set before numpy and numba load); otherwise the two thread pools
       steal each other's cores and it is several times slower than the serial default on a small
       machine (see ``benchmarks/bench_tilesim.py``).
+    - ``threads``: threads that split the rows (images) of one MVM, each with a single-threaded BLAS;
+      0 (default): the usable cores when threadpoolctl is installed (``pip install archsim[fast]``),
+      else 1.  Results do not depend on it (every random number is keyed by its global row).
     - ``chunk_elements``: bound on the elements of one block of column currents; batches are cut
       into row chunks to keep memory bounded (results do not depend on it).
     """
@@ -58,9 +63,10 @@ class SimConfig:
     ideal_adc: bool = False
     ideal_dac: bool = False
     ir_drop: bool = True
-    precision: str = "float64"
+    precision: str = "auto"
     parallel: bool = False
     chunk_elements: int = 1 << 19
+    threads: int = 0
 
     def __post_init__(self):
         def bad(key, allowed):
@@ -85,6 +91,8 @@ class SimConfig:
             raise bad("calib_percentile", "allowed above 0 up to 100")
         if self.precision not in PRECISIONS:
             raise bad("precision", f"allowed: {', '.join(PRECISIONS)}")
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 0:
+            raise bad("threads", "allowed an integer >= 0 (0: the usable cores)")
         if (isinstance(self.chunk_elements, bool) or not isinstance(self.chunk_elements, int)
                 or self.chunk_elements < 1):
             raise bad("chunk_elements", "allowed an integer >= 1")

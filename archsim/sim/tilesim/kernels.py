@@ -306,3 +306,108 @@ def run_noise_adc_accumulate(I, var, streams, row0, ncol, lo, inv, step, qmax, c
     f = noise_adc_accumulate_par if parallel else noise_adc_accumulate
     f(I, var, streams, np.int64(row0), np.int64(ncol), lo, inv, step, float(qmax), coef, out, bool(quant),
       bool(init), ZIG_X, ZIG_R, ZIG_F)
+
+
+# ---------------------------------------------------------------------------------------------
+# every conversion unit of a row block at once: one stacked product -> noise -> ADC -> shift-add
+# ---------------------------------------------------------------------------------------------
+# M     (NC * B, ncols) column currents of one row block for every unit u (slice, array of the pair)
+#       side by side: unit u's currents of conversion p, row b are M[p * B + b, u * N:(u + 1) * N]
+# Mv    (NC * B, *) float32 read-noise variances, unit u's at columns vcol0 + u * N (Mv may be M itself
+#       when the variance matrix was stacked into the same product)
+# streams (U, NC) stream keys; lo, inv, step (U, N); coef (U, NC); out (B, N) float64 accumulator.
+# Each output element is accumulated unit by unit, conversion by conversion, in that order: the same
+# IEEE operations in the same order as ``adc_accumulate`` / ``noise_adc_accumulate`` called per unit.
+
+@njit(cache=True, fastmath=False, nogil=True)
+def _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, out, b0, b1, noise, quant, init,
+                zx, zr, zf):
+    zero = qmax - qmax
+    n = out.shape[1]
+    B = out.shape[0]
+    U = coef.shape[0]
+    NC = coef.shape[1]
+    npair = (ncol + 1) // 2
+    w = 2 * npair
+    rpb = max(1, 8192 // w)
+    z = np.empty(rpb * w)
+    for bs in range(b0, b1, rpb):
+        be = min(b1, bs + rpb)
+        for u in range(U):
+            c0 = u * n
+            lu, iu, su = lo[u], inv[u], step[u]
+            for p in range(NC):
+                cp = coef[u, p]
+                if noise:
+                    _normals_into(z[:(be - bs) * w],
+                                  streams[u, p] + GOLDEN * (np.uint64(row0 + bs) * np.uint64(npair) + _ONE), zx, zr, zf)
+                first = init and u == 0 and p == 0
+                for b in range(bs, be):
+                    ob = out[b]
+                    Ib = M[p * B + b, c0:c0 + n]
+                    if first:
+                        for j in range(n):
+                            ob[j] = 0.0
+                    if noise:
+                        vb = Mv[p * B + b, vcol0 + c0:vcol0 + c0 + n]
+                        zb = z[(b - bs) * w:(b - bs) * w + n]
+                        if quant:
+                            for j in range(n):
+                                v = np.float64(Ib[j]) + np.float64(np.sqrt(vb[j])) * zb[j]
+                                c = np.rint((v - lu[j]) * iu[j])
+                                c = min(max(c, zero), qmax)
+                                ob[j] += cp * (lu[j] + c * su[j])
+                        else:
+                            for j in range(n):
+                                ob[j] += cp * (np.float64(Ib[j]) + np.float64(np.sqrt(vb[j])) * zb[j])
+                    elif quant:
+                        for j in range(n):
+                            c = np.rint((np.float64(Ib[j]) - lu[j]) * iu[j])
+                            c = min(max(c, zero), qmax)
+                            ob[j] += cp * (lu[j] + c * su[j])
+                    else:
+                        for j in range(n):
+                            ob[j] += cp * np.float64(Ib[j])
+
+
+@njit(cache=True, fastmath=False, nogil=True)
+def units_accumulate(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, out, noise, quant, init,
+                     zx, zr, zf):
+    """Read noise (optional), ADC and shift-and-add of every unit of a row block (layout above)."""
+    _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, out, 0, out.shape[0], noise, quant,
+                init, zx, zr, zf)
+
+
+@njit(cache=True, fastmath=False, parallel=True)
+def units_accumulate_par(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, out, noise, quant, init,
+                         zx, zr, zf):
+    B = out.shape[0]
+    nblk = min(B, 64)
+    for k in prange(nblk):
+        _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, out, k * B // nblk,
+                    (k + 1) * B // nblk, noise, quant, init, zx, zr, zf)
+
+
+def units_accumulate_np(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, out, noise, quant, init=False):
+    """numpy twin of :func:`units_accumulate`."""
+    if init:
+        out[...] = 0.0
+    B, n = out.shape
+    U, NC = coef.shape
+    for u in range(U):
+        sl = slice(u * n, (u + 1) * n)
+        I = M[:, sl].reshape(NC, B, n)
+        if noise:
+            var = Mv[:, vcol0 + u * n:vcol0 + (u + 1) * n].reshape(NC, B, n)
+            noise_adc_accumulate_np(I, var, streams[u], row0, ncol, lo[u], inv[u], step[u], qmax, coef[u], out, quant)
+        else:
+            adc_accumulate_np(I, lo[u], inv[u], step[u], qmax, coef[u], out, quant)
+
+
+def run_units_accumulate(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, out, noise, quant,
+                         parallel=False, init=False):
+    f = units_accumulate_par if parallel else units_accumulate
+    if Mv is None:
+        Mv = np.zeros((1, 1), np.float32)
+    f(M, Mv, np.int64(vcol0), streams, np.int64(row0), np.int64(ncol), lo, inv, step, float(qmax), coef, out,
+      bool(noise), bool(quant), bool(init), ZIG_X, ZIG_R, ZIG_F)

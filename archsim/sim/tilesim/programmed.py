@@ -7,6 +7,8 @@ and ADC ranges and computes noisy MVMs; the model it implements is stated in the
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +21,7 @@ from archsim.model.errors import ArchsimError
 from archsim.mapping.layout import LayerMap, ceil_div, resolve_bits_per_cell
 from archsim.sim.tilesim import kernels as K_
 from archsim.sim.tilesim import rng
+from archsim.sim.tilesim import support
 from archsim.sim.tilesim.config import SimConfig
 from archsim.sim.tilesim.support import (_TAG_D2D, _TAG_DRIFT, _TAG_PROG, _TAG_READ, _TAG_STUCK, _WS,  # noqa: F401
                                          _effective_blocks, _generator, _ir_drop_on, _key_tuple, _weights3,
@@ -28,6 +31,9 @@ from archsim.sim.tilesim.support import (_TAG_D2D, _TAG_DRIFT, _TAG_PROG, _TAG_R
 #: kernel calls on fewer elements run serially even with ``SimConfig(parallel=True)``: waking the
 #: thread pool costs more than it saves (measured on the 2-core development machine)
 PARALLEL_MIN_ELEMENTS = 1 << 18
+#: matmul calls with fewer multiply-adds (rows x conversions x stacked columns x K) run their rows in
+#: one thread: starting a pool and holding BLAS to one thread costs about a millisecond
+PARALLEL_MIN_WORK = 1 << 26
 
 @dataclass(frozen=True, eq=False)
 class ProgrammedMatrix:
@@ -64,6 +70,14 @@ class ProgrammedMatrix:
     adc_lo: np.ndarray | None = field(default=None, repr=False)    # (groups, RB, slices, CU, Ng)
     adc_step: np.ndarray | None = field(default=None, repr=False)
     adc_inv: np.ndarray | None = field(default=None, repr=False)
+    # derived, never copied by dataclasses.replace: stacked matrices per (dtype, group, row block), and
+    # the counter of fresh read-noise keys (each object starts its own sequence at 0)
+    _stacked: dict = field(init=False, repr=False, compare=False)
+    _fresh: object = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "_stacked", {})
+        object.__setattr__(self, "_fresh", itertools.count())
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -131,7 +145,7 @@ class ProgrammedMatrix:
                 S2 = (s * s).astype(np.float32)
 
         # ---- what the conversion units read (IR drop: each array's effective matrix)
-        dt = np.dtype(cfg.precision)
+        dt = np.dtype(np.float32 if cfg.precision == "float32" else np.float64)
         Gr = G
         if _ir_drop_on(cfg, arch, dm):
             Gr = _effective_blocks(G, dg, gmin_u, arch, row_bounds, col_bounds)
@@ -285,21 +299,25 @@ class ProgrammedMatrix:
             raise ArchsimError(f"layer '{self.layer}': inputs contain NaN or infinity")
         return X, vec
 
-    def _quantize(self, Xg: np.ndarray, want_v2: bool):
+    def _quantize(self, Xg: np.ndarray, want_v2: bool, dt=None):
         """DAC codes of ``Xg`` (B, K): ``V`` and ``V2`` (NC, B, K) views and ``Vf``, ``V2f`` (NC*B, K)
-        for the matrix products; column-major when ``Xg`` is (im2col's layout), so that every pass
-        runs in memory order."""
+        for the matrix products (``V`` in ``dt``, default float64; ``V2`` float32, not written unless
+        ``want_v2``); column-major when ``Xg`` is (im2col's layout), so that every pass runs in memory
+        order."""
         nb, k = Xg.shape
         nc = self.n_conv
+        dt = np.float64 if dt is None else dt
         if Xg.strides[0] < Xg.strides[1]:
-            bufv = _WS.get("V", (k, nc * nb), self.cfg.precision)
-            bufw = _WS.get("V2", (k, nc * nb), np.float32)
-            V, V2 = (b.reshape(k, nc, nb).transpose(1, 2, 0) for b in (bufv, bufw))
+            bufv = _WS.get("V", (k, nc * nb), dt)
+            bufw = _WS.get("V2", (k, nc * nb) if want_v2 else (1, 1), np.float32)
+            V = bufv.reshape(k, nc, nb).transpose(1, 2, 0)
+            V2 = bufw.reshape(k, nc, nb).transpose(1, 2, 0) if want_v2 else bufw.reshape(1, 1, 1)
             Vf, V2f = bufv.T, bufw.T
         else:
-            Vf = _WS.get("V", (nc * nb, k), self.cfg.precision)
-            V2f = _WS.get("V2", (nc * nb, k), np.float32)
-            V, V2 = Vf.reshape(nc, nb, k), V2f.reshape(nc, nb, k)
+            Vf = _WS.get("V", (nc * nb, k), dt)
+            V2f = _WS.get("V2", (nc * nb, k) if want_v2 else (1, 1), np.float32)
+            V = Vf.reshape(nc, nb, k)
+            V2 = V2f.reshape(nc, nb, k) if want_v2 else V2f.reshape(1, 1, 1)
         lo = -float(self.x_code_max) if self.x_signed else 0.0
         bad = K_.run_quantize(Xg, self.x_scale, lo, float(self.x_code_max), self.conv_mode, self.arch.dac_bits,
                               self.arch.input_pulses, V, V2, want_v2, self._parallel(Xg.size * nc))
@@ -395,7 +413,95 @@ class ProgrammedMatrix:
             a.flags.writeable = False
         return dataclasses.replace(self, adc_lo=lo, adc_step=step, adc_inv=inv)
 
+    # ------------------------------------------------------------------ precision and stacked matrices
+    def float32_error_bound(self) -> np.ndarray:
+        """Worst-case error of a float32 column current, in units of that column's ADC step, per
+        (group, row block, slice, unit, column): shape like ``adc_step``.
+
+        A float32 dot product of ``n`` terms (inputs and conductances rounded to float32 first, any
+        summation order, with or without fused multiply-add) is within ``gamma_{n+2} sum_i |v_i g_ij|``
+        of the exact sum, ``gamma_m = m u / (1 - m u)``, ``u = 2^-24`` (Higham, *Accuracy and Stability
+        of Numerical Algorithms*, 2nd ed., eq. 3.5, one extra ``u`` for each operand's rounding);
+        ``sum_i |v_i g_ij| <= v_max sum_i |g_ij|`` (``v_max`` the largest pulse code)."""
+        u = 2.0 ** -24
+        out = np.empty_like(self.adc_step)
+        absG = np.abs(self.Gfast)
+        for rb, (r0, r1) in enumerate(self.row_bounds):
+            m = (r1 - r0) + 2
+            gamma = m * u / (1.0 - m * u)
+            colsum = absG[:, :, :, r0:r1].sum(axis=3)          # (CU, S, G, Ng)
+            bound = gamma * self.v_max * colsum.transpose(2, 1, 0, 3)   # (G, S, CU, Ng)
+            out[:, rb] = bound / self.adc_step[:, rb]
+        return out
+
+    #: ``precision='auto'`` computes the column currents in float32 where the float32 error bound
+    #: (:meth:`float32_error_bound`) of every conversion is below this fraction of its ADC step
+    AUTO_FLOAT32_STEP_FRACTION = 1.0 / 64
+
+    @property
+    def compute_dtype(self) -> np.dtype:
+        """The dtype of the column-current products: ``cfg.precision``, or for ``auto`` float32 where
+        :meth:`float32_error_bound` stays below ``AUTO_FLOAT32_STEP_FRACTION`` of every ADC step (with
+        an ADC, a finite DAC, and no IR-drop solve needed), float64 otherwise."""
+        p = self.cfg.precision
+        if p != "auto":
+            return np.dtype(p)
+        key = ("dtype",)
+        dt = self._stacked.get(key)
+        if dt is None:
+            ok = (self.calibrated and not self.cfg.ideal_adc and not self.cfg.ideal_dac
+                  and float(self.float32_error_bound().max()) <= self.AUTO_FLOAT32_STEP_FRACTION)
+            dt = self._stacked[key] = np.dtype(np.float32 if ok else np.float64)
+        return dt
+
+    @property
+    def _v2_is_v(self) -> bool:
+        """Whether every pulse code is 0 or 1 (unsigned inputs, 1-bit pulses): then ``v^2 = v`` and the
+        read-noise variance product can ride in the current product."""
+        if self.x_signed or self.conv_mode == 2:
+            return False
+        if self.conv_mode == 1:
+            return self.x_code_max == 1
+        return self.arch.dac_bits == 1 or self.x_code_max == 1
+
+    def _stack(self, dt, g: int, rb: int, fuse_var: bool) -> np.ndarray:
+        """(rows of the block, U * Ng [+ U * Ng]) matrix of every unit (slice-major, then unit) of row
+        block ``rb``, with the variance matrices appended when ``fuse_var``."""
+        key = (dt.str, g, rb, fuse_var)
+        A = self._stacked.get(key)
+        if A is None:
+            r0, r1 = self.row_bounds[rb]
+            parts = [self.Gfast[cu, s, g, r0:r1] for s in range(self.slices) for cu in range(self.n_units)]
+            if fuse_var:
+                parts += [self.S2fast[cu, s, g, r0:r1] for s in range(self.slices) for cu in range(self.n_units)]
+            A = np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=dt)
+            A.flags.writeable = False
+            self._stacked[key] = A
+        return A
+
+    def _stacked_all(self, dt, fuse: bool) -> list:
+        """Build every stacked matrix now (before threads share the cache)."""
+        return [self._stack(dt, g, rb, fuse) for g in range(self.groups) for rb in range(len(self.row_bounds))] + \
+            ([self._stack_var(g, rb) for g in range(self.groups) for rb in range(len(self.row_bounds))]
+             if self.has_read_noise and not fuse else [])
+
+    def _stack_var(self, g: int, rb: int) -> np.ndarray:
+        key = ("var", g, rb)
+        A = self._stacked.get(key)
+        if A is None:
+            r0, r1 = self.row_bounds[rb]
+            A = np.ascontiguousarray(np.concatenate(
+                [self.S2fast[cu, s, g, r0:r1] for s in range(self.slices) for cu in range(self.n_units)], axis=1),
+                dtype=np.float32)
+            A.flags.writeable = False
+            self._stacked[key] = A
+        return A
+
     # ------------------------------------------------------------------ the analog MVM
+    #: first integer of the keys :meth:`matmul` draws when no key is given: ``(FRESH_KEY, i)`` for the
+    #: object's i-th such call (i = 0, 1, ...)
+    FRESH_KEY = (1 << 63) - 1
+
     def noise_base(self, key) -> int:
         """Root stream key of the read noise of one MVM ``key``: the SplitMix64 chain
         ``h = mix(h + GOLDEN * (k + 1))`` over the key's integers, from a root drawn once from
@@ -413,68 +519,94 @@ class ProgrammedMatrix:
         return rng.stream_keys_np(self.noise_base(key), np.arange(n)).reshape(
             self.groups, len(self.row_bounds), self.slices, self.n_units, self.n_conv)
 
+    def next_fresh_key(self) -> tuple[int, int]:
+        """The key the next :meth:`matmul` without a key will use, consumed: ``(FRESH_KEY, i)``."""
+        return (self.FRESH_KEY, next(self._fresh))
+
     @property
     def has_read_noise(self) -> bool:
         return self.cfg.read_noise and self.S2fast is not None
 
-    def matmul(self, X: np.ndarray, *, key=(0,), first_row: int = 0) -> np.ndarray:
+    def matmul(self, X: np.ndarray, *, key=None, first_row: int = 0) -> np.ndarray:
         """``X @ W`` through the arrays: ``X`` (B, K) or (groups, B, K) -> (B, N) float64.
 
-        ``key`` names this MVM (pass a new key for fresh read noise); ``first_row`` is the global index
-        of ``X``'s first row, so a dataset cut into chunks gets the same numbers as in one piece."""
+        ``key`` names this MVM's read noise: ``None`` (default) draws fresh noise on every call, from
+        the keys ``(FRESH_KEY, 0)``, ``(FRESH_KEY, 1)``, ... of this object (so the sequence of calls is
+        a pure function of the programming seed); a given key pins the noise.  ``first_row`` is the
+        global index of ``X``'s first row, so a dataset cut into chunks gets the same numbers as in
+        one piece (with a pinned key).
+
+        Per chunk of rows and row block, one BLAS product covers every conversion (pulses stacked as
+        row planes) and every unit (slices x arrays of the pair, side by side as columns; with 0/1
+        pulse codes the read-noise variance matrices too); one fused kernel then adds the read noise,
+        converts and shift-adds."""
         X3, vec = self._inputs3(X)
         self._check_ready()
-        key = _key_tuple(key)
+        key = self.next_fresh_key() if key is None else _key_tuple(key)
         if isinstance(first_row, bool) or not isinstance(first_row, (int, np.integer)) or first_row < 0:
             raise ArchsimError(f"matmul: first_row = {first_row!r} is not allowed; allowed an integer >= 0")
         groups, B, Kd = X3.shape
-        Ng, NC, CU = self.Ng, self.n_conv, self.n_units
+        Ng, NC, CU, S = self.Ng, self.n_conv, self.n_units, self.slices
+        U = S * CU
         out = np.empty((B, self.N))
         if B == 0:
             return out[0] if vec else out
         noise = self.has_read_noise
         quant = not self.cfg.ideal_adc
-        streams = self.stream_keys(key) if noise else None
-        dt = np.dtype(self.cfg.precision)
-        bc = max(1, min(B, self.cfg.chunk_elements // (NC * max(Ng, Kd))))
-        Ibuf = _WS.get("I", (NC * bc, Ng), dt)
-        varbuf = _WS.get("var", (NC * bc, Ng), np.float32) if noise else None
-        accbuf = _WS.get("acc", (bc, Ng), np.float64) if groups > 1 else None
+        dt = self.compute_dtype
+        fuse = noise and dt == np.float32 and self._v2_is_v
+        ncols = U * Ng * (2 if fuse else 1)
+        streams = self.stream_keys(key).reshape(groups, len(self.row_bounds), U, NC) if noise else None
+        bc = max(1, min(B, self.cfg.chunk_elements // (NC * max(ncols, Kd))))
+        threads = support.matmul_threads(self.cfg) if B * NC * ncols * Kd >= PARALLEL_MIN_WORK else 1
+        if threads > 1:
+            bc = min(bc, -(-B // threads))
         qmax = float((1 << self.arch.adc_bits) - 1)
-        par = self._parallel(NC * bc * Ng)
+        par = self._parallel(NC * bc * U * Ng)
         scale = self.out_scale
         coef0 = self.conv_coef * scale        # the rescale to weight x input units, folded in
-        for c0 in range(0, B, bc):
+        w_unit = np.array([float(1 << (self.bits_per_cell * s)) * self.signs[cu]
+                           for s in range(S) for cu in range(CU)])
+        coef = np.ascontiguousarray(w_unit[:, None] * coef0[None, :])     # (U, NC)
+        RB = len(self.row_bounds)
+        lo_all = self.adc_lo.reshape(groups, RB, U, Ng)
+        st_all = self.adc_step.reshape(groups, RB, U, Ng)
+        inv_all = self.adc_inv.reshape(groups, RB, U, Ng)
+        def chunk(c0):
             c1 = min(B, c0 + bc)
             nb = c1 - c0
+            Mbuf = _WS.get("I", (NC * bc, ncols), dt)       # per thread (the workspace is thread-local)
+            varbuf = _WS.get("var", (NC * bc, U * Ng), np.float32) if (noise and not fuse) else None
+            accbuf = _WS.get("acc", (bc, Ng), np.float64) if groups > 1 else None
             for g in range(groups):
-                V, V2, Vf, V2f = self._quantize(X3[g, c0:c1], noise)
+                V, V2, Vf, V2f = self._quantize(X3[g, c0:c1], noise and not fuse, dt)
                 # accumulate straight into the output where it is contiguous (one group)
                 acc = out[c0:c1] if groups == 1 else accbuf[:nb]
-                I = Ibuf[:NC * nb]
-                I3 = I.reshape(NC, nb, Ng)
-                first = True
+                M = Mbuf[:NC * nb]
                 for rb, (r0, r1) in enumerate(self.row_bounds):
-                    for s in range(self.slices):
-                        sw = float(1 << (self.bits_per_cell * s))
-                        for cu in range(CU):
-                            np.matmul(Vf[:, r0:r1], self.Gfast[cu, s, g, r0:r1], out=I)
-                            coef = coef0 * (sw * self.signs[cu])
-                            lo = self.adc_lo[g, rb, s, cu]
-                            st = self.adc_step[g, rb, s, cu]
-                            inv = self.adc_inv[g, rb, s, cu]
-                            if noise:
-                                var = varbuf[:NC * nb]
-                                np.matmul(V2f[:, r0:r1], self.S2fast[cu, s, g, r0:r1], out=var)
-                                K_.run_noise_adc_accumulate(I3, var.reshape(NC, nb, Ng), streams[g, rb, s, cu],
-                                                            first_row + c0, Ng, lo, inv, st, qmax, coef, acc,
-                                                            quant, par, first)
-                            else:
-                                K_.run_adc_accumulate(I3, lo, inv, st, qmax, coef, acc, quant, par, first)
-                            first = False
+                    np.matmul(Vf[:, r0:r1], self._stack(dt, g, rb, fuse), out=M)
+                    Mv, vcol0 = (M, U * Ng) if fuse else (None, 0)
+                    if noise and not fuse:
+                        Mv = varbuf[:NC * nb]
+                        np.matmul(V2f[:, r0:r1], self._stack_var(g, rb), out=Mv)
+                    K_.run_units_accumulate(M, Mv, vcol0, streams[g, rb] if noise else no_streams,
+                                            first_row + c0, Ng, lo_all[g, rb], inv_all[g, rb], st_all[g, rb], qmax,
+                                            coef, acc, noise, quant, par, rb == 0)
                 corr = self._offset_correction(V)
                 if corr is not None:
                     acc -= (corr * scale)[:, None]
                 if groups > 1:
                     out[c0:c1, g * Ng:(g + 1) * Ng] = acc
+
+        no_streams = np.zeros((U, NC), np.uint64)
+        starts = range(0, B, bc)
+        if threads > 1 and len(starts) > 1:
+            # rows split across threads; every row's numbers are a pure function of its global index,
+            # so the result does not depend on the thread count
+            self._stacked_all(dt, fuse)
+            with support.blas_single_thread(), ThreadPoolExecutor(threads) as ex:
+                list(ex.map(chunk, starts))
+        else:
+            for c0 in starts:
+                chunk(c0)
         return out[0] if vec else out

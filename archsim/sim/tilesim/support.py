@@ -4,6 +4,8 @@ Kept apart from :mod:`.programmed` so that module holds the model itself.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 
 import numpy as np
@@ -176,3 +178,36 @@ def _weights3(W, lm: LayerMap) -> np.ndarray:
     if not np.isfinite(W).all():
         raise ArchsimError(f"{where}: weights contain NaN or infinity")
     return W
+
+
+def matmul_threads(cfg: SimConfig) -> int:
+    """Threads that split a matmul's rows: ``cfg.threads``, or (0) the usable cores where
+    threadpoolctl can hold BLAS to one thread per worker (otherwise 1: threads each running a
+    multi-threaded BLAS would oversubscribe the cores)."""
+    if cfg.threads:
+        return cfg.threads
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return 1
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class _Blas:
+    """threadpoolctl's controller, found once (a handle on the loaded BLAS libraries, not a result
+    cache: finding the libraries costs about a millisecond per call)."""
+    controller = None
+
+
+def blas_single_thread():
+    """Context holding BLAS to one thread (threadpoolctl), or a no-op without threadpoolctl."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return contextlib.nullcontext()
+    if _Blas.controller is None:
+        _Blas.controller = ThreadpoolController()
+    return _Blas.controller.limit(limits=1, user_api="blas")
