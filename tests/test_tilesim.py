@@ -324,13 +324,22 @@ def test_same_seed_same_numbers_across_thread_counts(monkeypatch):
     assert not np.array_equal(y1, pm.matmul(X, key=(8,)))       # another MVM, fresh read noise
 
 
+def assert_same_up_to_blas_rounding(pm, a, b):
+    """Equal, except where BLAS products of other shapes (other row counts per call) round a column current
+    differently across an ADC decision level: then that conversion moves by one code, an output by at most
+    one step of the most significant slice.  The noise, keyed by each row's global index, is the same."""
+    step_out = pm.adc_step.max() * pm.out_scale * np.abs(pm.conv_coef).max() * (1 << (pm.bits_per_cell * (pm.slices - 1)))
+    assert np.mean(a != b) < 1e-3, np.mean(a != b)
+    assert np.abs(a - b).max() <= step_out + 1e-12
+
+
 def test_same_numbers_whatever_the_chunking():
     pm, X = _noisy_pm()
     whole = pm.matmul(X, key=(2, 5))
     halves = np.concatenate([pm.matmul(X[:32], key=(2, 5)), pm.matmul(X[32:], key=(2, 5), first_row=32)])
-    np.testing.assert_array_equal(whole, halves)
+    assert_same_up_to_blas_rounding(pm, whole, halves)
     tiny, _ = _noisy_pm(chunk_elements=500)                   # internal chunks of a few rows
-    np.testing.assert_array_equal(whole, tiny.matmul(X, key=(2, 5)))
+    assert_same_up_to_blas_rounding(pm, whole, tiny.matmul(X, key=(2, 5)))
     # a column-major (im2col-style) float32 batch reads the same codes; only BLAS rounding may differ
     X32 = X.astype(np.float32)
     np.testing.assert_allclose(pm.matmul(np.asfortranarray(X32), key=(2, 5)), pm.matmul(X32, key=(2, 5)),
@@ -614,9 +623,11 @@ def test_rows_split_across_threads_give_the_same_numbers(monkeypatch):
     from archsim.sim.tilesim import programmed
     monkeypatch.setattr(programmed, "PARALLEL_MIN_WORK", 0)           # split even this small batch
     for prec in ("float64", "float32"):
+        # the chunks do not depend on the thread count and BLAS runs on one thread in each, so 1, 2 or 3
+        # threads make the very same BLAS calls: equal to the last bit by construction
         one, X = _noisy_pm(threads=1, precision=prec, chunk_elements=2000)
         two, _ = _noisy_pm(threads=2, precision=prec, chunk_elements=2000)
-        three, _ = _noisy_pm(threads=3, precision=prec)
+        three, _ = _noisy_pm(threads=3, precision=prec, chunk_elements=2000)
         y1 = one.matmul(X, key=(3,))
         np.testing.assert_array_equal(y1, two.matmul(X, key=(3,)))
         np.testing.assert_array_equal(y1, three.matmul(X, key=(3,)))

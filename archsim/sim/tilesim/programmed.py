@@ -34,6 +34,8 @@ PARALLEL_MIN_ELEMENTS = 1 << 18
 #: matmul calls with fewer multiply-adds (rows x conversions x stacked columns x K) run their rows in
 #: one thread: starting a pool and holding BLAS to one thread costs about a millisecond
 PARALLEL_MIN_WORK = 1 << 26
+#: a call at least PARALLEL_MIN_WORK large is cut into this many row chunks, whatever the thread count
+PARALLEL_SPLIT = 16
 
 @dataclass(frozen=True, eq=False)
 class ProgrammedMatrix:
@@ -558,9 +560,12 @@ class ProgrammedMatrix:
         ncols = U * Ng * (2 if fuse else 1)
         streams = self.stream_keys(key).reshape(groups, len(self.row_bounds), U, NC) if noise else None
         bc = max(1, min(B, self.cfg.chunk_elements // (NC * max(ncols, Kd))))
-        threads = support.matmul_threads(self.cfg) if B * NC * ncols * Kd >= PARALLEL_MIN_WORK else 1
-        if threads > 1:
-            bc = min(bc, -(-B // threads))
+        big = B * NC * ncols * Kd >= PARALLEL_MIN_WORK
+        threads = support.matmul_threads(self.cfg) if big else 1
+        if big:
+            # a large call is cut into PARALLEL_SPLIT chunks whatever the thread count, and BLAS runs on one
+            # thread inside each, so 1 or N threads make the very same BLAS calls: identical by construction
+            bc = min(bc, -(-B // PARALLEL_SPLIT))
         qmax = float((1 << self.arch.adc_bits) - 1)
         par = self._parallel(NC * bc * U * Ng)
         scale = self.out_scale
@@ -600,12 +605,17 @@ class ProgrammedMatrix:
 
         no_streams = np.zeros((U, NC), np.uint64)
         starts = range(0, B, bc)
-        if threads > 1 and len(starts) > 1:
+        if big:
             # rows split across threads; every row's numbers are a pure function of its global index,
             # so the result does not depend on the thread count
             self._stacked_all(dt, fuse)
-            with support.blas_single_thread(), ThreadPoolExecutor(threads) as ex:
-                list(ex.map(chunk, starts))
+            with support.blas_single_thread():
+                if threads > 1 and len(starts) > 1:
+                    with ThreadPoolExecutor(threads) as ex:
+                        list(ex.map(chunk, starts))
+                else:
+                    for c0 in starts:
+                        chunk(c0)
         else:
             for c0 in starts:
                 chunk(c0)
