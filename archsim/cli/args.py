@@ -11,6 +11,7 @@ import argparse
 import math
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 
 import techlib
@@ -182,7 +183,11 @@ def add_sim_args(sp, trials: int, samples: int) -> None:
     sp.add_argument("--no-read-noise", action="store_true", help="switch read noise off")
     sp.add_argument("--no-ir-drop", action="store_true",
                     help="ideal wires even where the architecture sets r_wire_ohm, r_in_ohm, r_out_ohm")
-    sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sp.add_argument("--calibration", metavar="N|FILE.npz", default=None,
+                    help="what sets the chip's input and ADC ranges, never scored: N images (default "
+                         f"{CALIBRATION_IMAGES}) from the data set's TRAIN split, or held out from the start of "
+                         "--data; or a .npz file (x, y as for --data; its labels are not used)")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bar (images over all trials; needs tqdm)")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -304,36 +309,87 @@ def _floats(text: str | None, flag: str, positive: bool = False):
     return vals[0] if len(vals) == 1 else vals
 
 
+#: calibration images when ``--calibration`` is not given
+CALIBRATION_IMAGES = 128
+
+
+class AccuracyInputs(NamedTuple):
+    wl: object                 # the workload with weights
+    x: object                  # the scored images
+    y: object                  # their labels (None: fidelity)
+    own: str                   # what weights
+    x_cal: object              # the calibration batch (never scored)
+    calibration: str           # where it came from
+
+
+def _calibration_arg(text: str | None):
+    """``--calibration``: ``(N, None)`` for a number of images, ``(None, path)`` for a file."""
+    if text is None:
+        return CALIBRATION_IMAGES, None
+    t = str(text).strip()
+    if t.isdigit():
+        n = int(t)
+        if n < 1:
+            raise ArchsimError(f"--calibration {t}: allowed a whole number of 1 or more, or a .npz file")
+        return n, None
+    if not t.lower().endswith(".npz"):
+        raise ArchsimError(f"--calibration {brief(t)}: allowed a whole number of images or a .npz file (x, as for --data)")
+    return None, t
+
+
 def _accuracy_inputs(wl, builtin: bool, samples: int, seed: int, data: str | None = None, normalize: str = "0-1",
-                     mean=None, std=None):
-    """``(workload with weights, x, y, what_weights)``: a network's own weights (an ONNX model's, or
-    the shipped trained ones of a built-in) and its data (``--data``, else the real test set of its
-    data set); without labelled data, fidelity on synthetic inputs; without weights, random ones."""
+                     mean=None, std=None, calibration: str | None = None) -> AccuracyInputs:
+    """The weighted network, its scored data and its calibration batch (:class:`AccuracyInputs`).
+
+    Weights: a network's own (an ONNX model's, or the shipped trained ones of a built-in); data: ``--data``,
+    else the real test set of its data set; without labelled data, fidelity on synthetic inputs; without
+    weights, random ones.  Calibration (``--calibration``) never touches the scored images: a ``.npz`` file's
+    x; else N images (default :data:`CALIBRATION_IMAGES`) from the data set's training split, held out from
+    the start of ``--data`` (those are not scored), or separate synthetic inputs."""
     import workloads as W
     from archsim.io import data as D
     from archsim.sim.accuracy import synthetic_inputs
     from archsim.model.weights import random_weights
+    n_cal, cal_file = _calibration_arg(calibration)
     if wl.has_weights:
         weighted, own = wl, "its own weights"
     elif builtin and W.weights_path(wl.name).exists():
         weighted, own = W.with_weights(wl), "trained weights"
     else:
         weighted, own = None, ""
+    if cal_file:
+        target = weighted if weighted is not None else wl
+        x_cal, _ = D.load_npz(cal_file, workload=target, normalize=normalize, mean=mean, std=std)
+        if len(x_cal) < 1:
+            raise ArchsimError(f"--calibration {cal_file}: no images")
+        cal_what = f"{len(x_cal)} images of {cal_file}"
     if data:
         if weighted is None:
             what = f"workload {wl.name} has no trained weights" if builtin else \
                 f"model {wl.name} carries no weight values (exported structure only)"
             raise ArchsimError(f"--data {data}: {what} to measure accuracy with")
         x, y = D.load_npz(data, workload=weighted, normalize=normalize, mean=mean, std=std)
-        return weighted, x[:samples], y[:samples], own
+        if cal_file:
+            return AccuracyInputs(weighted, x[:samples], y[:samples], own, x_cal, cal_what)
+        if len(x) <= n_cal:
+            raise ArchsimError(f"--data {data}: {len(x)} images, and the first {n_cal} are held out for calibration; "
+                               f"give --calibration FILE.npz or a smaller --calibration N")
+        return AccuracyInputs(weighted, x[n_cal:n_cal + samples], y[n_cal:n_cal + samples], own, x[:n_cal],
+                              f"the first {n_cal} images of {data}, held out (not scored)")
     if weighted is not None and wl.dataset in D.DATASETS:
         x, y = D.for_workload(weighted, "test", limit=samples)
-        return weighted, x, y, own
+        if not cal_file:
+            x_cal, _ = D.for_workload(weighted, "train", limit=n_cal)
+            cal_what = f"{len(x_cal)} images of the {wl.dataset} training split"
+        return AccuracyInputs(weighted, x, y, own, x_cal, cal_what)
     D.check_batch(samples, wl.input_layer.out_shape, f"--samples {samples}")   # synthetic inputs, before making them
-    if weighted is not None:
-        return weighted, synthetic_inputs(weighted, samples, seed=seed), None, own
-    wl = random_weights(wl, seed=seed)
-    return wl, synthetic_inputs(wl, samples, seed=seed), None, "random weights"
+    if weighted is None:
+        weighted, own = random_weights(wl, seed=seed), "random weights"
+    if not cal_file:
+        D.check_batch(n_cal, wl.input_layer.out_shape, f"--calibration {n_cal}")
+        x_cal = synthetic_inputs(weighted, n_cal, seed=[seed, 1])    # a stream of its own: not the scored inputs
+        cal_what = f"{n_cal} separate synthetic inputs"
+    return AccuracyInputs(weighted, synthetic_inputs(weighted, samples, seed=seed), None, own, x_cal, cal_what)
 
 
 def _sim_config(args):
@@ -343,11 +399,11 @@ def _sim_config(args):
                      parallel=False)  # serial kernels: parallel pays only with OMP_WAIT_POLICY=PASSIVE (see bench_tilesim)
 
 
-def _accuracy_row(wl, x, y, a, args):
+def _accuracy_row(inp: AccuracyInputs, a, args):
     from archsim.sim.accuracy import simulate
-    r = simulate(map_workload(wl, a), x, y, trials=args.trials, seed=args.seed, cfg=_sim_config(args),
-                 progress=not getattr(args, "no_progress", False))
-    return r
+    return simulate(map_workload(inp.wl, a), inp.x, inp.y, x_cal=inp.x_cal, calibration=inp.calibration,
+                    trials=args.trials, seed=args.seed, cfg=_sim_config(args),
+                    progress=not getattr(args, "no_progress", False))
 
 
 def _estimate(wl, a: _arch.Architecture, task: str) -> Estimate:

@@ -95,23 +95,34 @@ def cmd_compare(args) -> int:
     name = df["workload"].iloc[0]
     own = "random weights"
     if args.accuracy:
-        wl, x, y, own = _accuracy_inputs(net, builtin, args.samples, args.seed)
-        accs = [_accuracy_row(wl, x, y, a.replace(device=d), args) for d in devices]
+        inp = _accuracy_inputs(net, builtin, args.samples, args.seed, calibration=args.calibration)
+        own = inp.own
+        accs = [_accuracy_row(inp, a.replace(device=d), args) for d in devices]
         metric = accs[0].metric
         df[metric] = [r.mean for r in accs]
         df[f"{metric}_std"] = [r.std for r in accs]
+        df[f"{metric}_ci95_low"] = [r.ci95[0] for r in accs]
+        df[f"{metric}_ci95_high"] = [r.ci95[1] for r in accs]
     print(f"{name}: {', '.join(devices)} ({a.cost_model} cost model, {args.task}; arrays {a.rows}x{a.cols}, "
           f"{a.weight_bits}-bit weights, {a.input_bits}-bit inputs, {a.adc_bits}-bit ADC)")
     act_text = _compare_activity(priced, devices)
     print(act_text + "\n")
     disp = report.display_frame(df, extra=[c for c in ("accuracy", "accuracy_std", "fidelity", "fidelity_std") if c in df])
+    if args.accuracy:
+        from archsim.sim.accuracy import format_ci
+        disp[f"{metric} (95% interval)"] = [format_ci(r.mean, *r.ci95) for r in accs]
     print(report.to_text(disp))
     print("\n" + report.OPS_NOTE)
+    if args.accuracy:
+        print(f"{metric}: {accs[0].samples} images x {args.trials} chips per device; calibration: "
+              f"{accs[0].calibration} (never scored); 95% interval: chip-to-chip (t over trials) and image "
+              f"sampling (binomial) error combined")
     if "fidelity" in df:
         print(f"fidelity: top-1 agreement with the exact digital network ({own}, synthetic inputs), not accuracy")
     if args.out:
+        cal = f"Accuracy calibration: {accs[0].calibration} (never scored).\n\n" if args.accuracy else ""
         files = report.write_tables(args.out, stem, df, f"Device comparison on {name}",
-                                    _compare_activity(priced, devices, markdown=True) + "\n\n" + _notes(devices, a),
+                                    cal + _compare_activity(priced, devices, markdown=True) + "\n\n" + _notes(devices, a),
                                     display=disp)
         print("wrote " + ", ".join(map(str, files)))
     return 0
@@ -164,13 +175,18 @@ def add_estimate(sub) -> None:
     sp.set_defaults(func=cmd_estimate)
 
 
+#: ``compare --accuracy`` per device: sized so the README's three-device comparison finishes well under a
+#: minute on a 2-core machine (the printed 95% interval says what that precision buys)
+COMPARE_TRIALS, COMPARE_SAMPLES = 3, 1000
+
+
 def add_compare(sub) -> None:
     sp = sub.add_parser("compare", help="one table across devices")
     add_common(sp)
     sp.add_argument("--devices", "-D", default="reram,sonos,ecram,sram,pcm",
                     help="comma-separated device names (default: reram,sonos,ecram,sram,pcm)")
     sp.add_argument("--accuracy", action="store_true", help="add an accuracy (or fidelity) column by Monte Carlo")
-    add_sim_args(sp, trials=3, samples=500)
+    add_sim_args(sp, trials=COMPARE_TRIALS, samples=COMPARE_SAMPLES)
     add_activity_args(sp)
     sp.set_defaults(func=cmd_compare)
 

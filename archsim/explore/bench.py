@@ -28,7 +28,8 @@ from archsim.model.errors import ArchsimError
 from archsim.report import tables as report
 from archsim.report.plots import matplotlib_available, plot_efficiency_scatter, plot_energy_breakdown
 
-ACCURACY_NOTE = "MNIST test images, 1 programmed chip; '-' where no trained weights"
+ACCURACY_NOTE = ("MNIST test images, 1 programmed chip, calibrated on training images; mean ± 95% interval "
+                 "(image sampling error); '-' where no trained weights")
 
 BENCH_COLUMNS = {  # summary column -> (title, scale)
     "energy_per_inference_J": ("energy/inference (uJ)", 1e6),
@@ -86,20 +87,31 @@ def bench_table(workers: int | None = None, arch: _arch.Architecture | None = No
     df = results_table(configs, results)
     df.insert(0, "kind", "archsim")
     df["accuracy"] = np.nan
+    df["accuracy_ci95_low"] = np.nan
+    df["accuracy_ci95_high"] = np.nan
     if accuracy:
-        from archsim.sim.accuracy import sizing_accuracy  # Monte Carlo: loaded only when asked for
+        from archsim.sim.accuracy import sizing_result  # Monte Carlo: loaded only when asked for
         for i, cfg in enumerate(configs):
             if not (isinstance(df["error"].iloc[i], str) and df["error"].iloc[i]):
-                acc = sizing_accuracy(dict(cfg))
-                df.loc[df.index[i], "accuracy"] = np.nan if acc is None else acc
+                r = sizing_result(dict(cfg))
+                if r is not None:
+                    lo, hi = r.ci95
+                    df.loc[df.index[i], ["accuracy", "accuracy_ci95_low", "accuracy_ci95_high"]] = [r.mean, lo, hi]
     df["accuracy_note"] = ACCURACY_NOTE if accuracy else "not simulated (--no-accuracy)"
     return df
 
 
 def bench_display(df: pd.DataFrame) -> pd.DataFrame:
     out = {"workload": df["workload"], "device": df["device"]}
+    from archsim.sim.accuracy import format_ci
     for k, (title, scale) in BENCH_COLUMNS.items():
         out[title] = df[k].astype(float) * scale if scale != 1.0 else df[k].astype(float)
+    if "accuracy_ci95_low" in df:   # the accuracy column carries its interval: "0.991 ± 0.004"
+        acc = df["accuracy"].astype(float).to_numpy()
+        lo, hi = (df[c].astype(float).to_numpy() for c in ("accuracy_ci95_low", "accuracy_ci95_high"))
+        out[BENCH_COLUMNS["accuracy"][0]] = ["-" if not np.isfinite(p) else
+                                             (format_ci(p, l, h) if np.isfinite(l) else f"{p:.3f}")
+                                             for p, l, h in zip(acc, lo, hi)]
     return pd.DataFrame(out)
 
 

@@ -7,10 +7,13 @@ biases) runs digitally (:func:`archsim.sim.forward.run`).  One *trial* is one
 independently programmed chip: its own programming errors, stuck cells,
 device-to-device variation and drift; read noise is fresh on every MVM.
 
-Calibration: the first ``calib`` images run through the chip once; each layer
+Calibration: a calibration batch ``x_cal`` runs through the chip once; each layer
 programs and sets its input and ADC ranges on the inputs it actually receives
 (already carrying the upstream layers' errors).  The measured set then runs
-through the same calibrated chip.  Calibration happens when the chip is
+through the same calibrated chip.  The calibration batch should not overlap the
+scored images (the CLI takes it from the data set's training split, from a file,
+or holds out the first images of ``--data``); ``x_cal=None`` falls back to the
+first ``calib`` scored images, and the result says so (``AccuracyResult.calibration``).  Calibration happens when the chip is
 programmed: with a drift time ``cfg.time_s > 0`` the ranges are set on the
 fresh cells and the measured set is read from the same cells drifted to
 ``time_s`` (no drift compensation).
@@ -18,6 +21,16 @@ fresh cells and the measured set is read from the same cells drifted to
 With labels the metric is top-1 accuracy; without (networks with no trained
 weights) it is *fidelity*: top-1 agreement with the exact digital network on the
 same inputs and the relative logit error, labelled as fidelity, never accuracy.
+
+Statistics: with ``T`` trials over ``n`` images the result reports the mean ``p`` of the
+per-trial metric, the standard deviation ``s`` over trials (ddof 1) and a 95% interval
+``p +- h`` (clipped to [0, 1]) whose half-width combines chip-to-chip variation and image
+sampling error in quadrature::
+
+    h = sqrt( (t_{0.975, T-1} * s / sqrt(T))**2 + (1.96 * sqrt(p (1 - p) / n))**2 )
+
+the first term (Student t over trials) is absent for ``T = 1``; the second is the binomial
+(normal approximation) error of scoring ``n`` images, which more chips do not reduce.
 
 Seeds: trial ``t``, layer ``i``, group ``g`` programs with seed ``(seed, t, i, g)``
 and reads with noise keys ``(t, i, g, pass)`` and the global row index of each
@@ -56,6 +69,8 @@ class AccuracyResult:
     samples: int
     seed: int
     config: dict = field(default_factory=dict)
+    calibration: str = ""        # where the calibration batch came from (see the module docstring)
+    calib_samples: int = 0       # images in the calibration batch
 
     @property
     def mean(self) -> float:
@@ -65,11 +80,46 @@ class AccuracyResult:
     def std(self) -> float:
         return float(self.per_trial.std(ddof=1)) if len(self.per_trial) > 1 else 0.0
 
+    @property
+    def ci95(self) -> tuple[float, float]:
+        """The 95% interval of the mean (:func:`ci95`: chip-to-chip and image sampling error)."""
+        return ci95(self.per_trial, self.samples)
+
     def summary(self) -> dict:
+        lo, hi = self.ci95
         return {"workload": self.workload, "device": self.device, "metric": self.metric,
                 f"{self.metric}_mean": self.mean, f"{self.metric}_std": self.std,
                 "digital_reference": self.reference, "relative_logit_error": float(self.logit_error.mean()),
-                "trials": len(self.per_trial), "samples": self.samples, "seed": self.seed}
+                "ci95_low": lo, "ci95_high": hi,
+                "trials": len(self.per_trial), "samples": self.samples, "seed": self.seed,
+                "calibration": self.calibration}
+
+
+def ci95_halfwidth(per_trial, n: int) -> float:
+    """Half-width of the 95% interval of the mean of ``per_trial`` (one proportion per chip, each over
+    the same ``n`` images): ``sqrt((t_{0.975,T-1} s / sqrt(T))^2 + (1.96 sqrt(p(1-p)/n))^2)``, ``p`` the
+    mean, ``s`` the standard deviation over the ``T`` trials (ddof 1); the chip term is absent for T = 1."""
+    from scipy.stats import t as student_t
+    v = np.asarray(per_trial, dtype=np.float64).ravel()
+    T = len(v)
+    if T == 0 or n < 1:
+        return float("nan")
+    p = float(v.mean())
+    chip = float(student_t.ppf(0.975, T - 1) * v.std(ddof=1) / np.sqrt(T)) if T > 1 else 0.0
+    images = 1.959963984540054 * np.sqrt(max(p * (1.0 - p), 0.0) / n)
+    return float(np.hypot(chip, images))
+
+
+def ci95(per_trial, n: int) -> tuple[float, float]:
+    """``(low, high)``: the mean of ``per_trial`` -+ :func:`ci95_halfwidth`, clipped to [0, 1]."""
+    p = float(np.mean(per_trial))
+    h = ci95_halfwidth(per_trial, n)
+    return max(0.0, p - h), min(1.0, p + h)
+
+
+def format_ci(mean: float, lo: float, hi: float, digits: int = 3) -> str:
+    """``"0.991 ± 0.004"``: the mean and the larger side of its (possibly clipped) 95% interval."""
+    return f"{mean:.{digits}f} ± {max(mean - lo, hi - mean):.{digits}f}"
 
 
 class _Chip:
@@ -117,14 +167,20 @@ def _rel(a, b):
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
 
 
-def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *,
-             trials: int = 10, seed: int = 0, cfg: SimConfig = SimConfig(), calib: int = 128,
-             chunk: int | None = None, layer_sample: int = 64, progress: bool = False) -> AccuracyResult:
+def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: np.ndarray | None = None,
+             calibration: str | None = None, trials: int = 10, seed: int = 0, cfg: SimConfig = SimConfig(),
+             calib: int = 128, chunk: int | None = None, layer_sample: int = 64,
+             progress: bool = False) -> AccuracyResult:
     """Accuracy (with labels ``y``) or fidelity (without) of the mapped network over ``trials`` chips.
 
     Every weighted layer is programmed exactly as the mapping ``m`` splits it (its workload must carry
     weights); the mapping is never recomputed here.  Replicas of a layer hold the same weights, so one
-    programmed copy per layer stands for all of them."""
+    programmed copy per layer stands for all of them.
+
+    ``x_cal``: the calibration batch (never scored); ``calibration`` says where it came from (recorded in
+    the result).  ``x_cal=None``: the first ``calib`` images of ``x`` calibrate (they are also scored;
+    the result says so).  ``progress``: a bar (tqdm, if installed) counting scored images over all trials,
+    ``trials * len(x)``, updated per chunk."""
     if not isinstance(m, Mapping):
         raise ArchsimError(f"simulate: expected a Mapping (archsim.map_workload(workload, arch)), "
                            f"got {type(m).__name__}")
@@ -139,8 +195,17 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *,
     if y is not None and len(y) != len(x):
         raise ArchsimError(f"labels: {len(y)} labels for {len(x)} inputs")
     device = load_device(arch.device)
-    n_cal = min(calib, len(x))
-    x_cal = x[:n_cal]
+    if x_cal is None:
+        n_cal = min(calib, len(x))
+        x_cal = x[:n_cal]
+        calibration = calibration or f"the first {n_cal} scored images (not held out)"
+    else:
+        x_cal = np.asarray(x_cal)
+        n_cal = len(x_cal)
+        if n_cal < 1:
+            raise ArchsimError("x_cal: an empty calibration batch; give at least one image")
+        calibration = calibration or f"a separate batch of {n_cal} images"
+    step = _chunk(workload, chunk)
     exact = forward.run(workload, x, chunk=chunk)
     exact_top = exact.reshape(len(x), -1).argmax(axis=1)
     ref = float((exact_top == np.asarray(y)).mean()) if y is not None else 1.0
@@ -149,24 +214,63 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *,
     _, exact_layers = forward.run(workload, ls, collect=names, chunk=chunk)
 
     per_trial, logit_err, layer_err = [], [], []
-    bar = _progress(trials, progress, f"{workload.name} on {arch.device}")
+    bar = _progress(progress_total(trials, len(x)), progress, f"{workload.name} on {arch.device}")
     for t in range(trials):
         chip = _Chip(m, device, cfg, seed, t)
         forward.run(workload, x_cal, matmul=chip, chunk=n_cal)
         chip.phase = TEST_PASS
-        out = forward.run(workload, x, matmul=chip, chunk=chunk)
+        parts = []
+        for a, b in image_chunks(len(x), step):   # rows keep their global index: the chunking changes nothing
+            parts.append(forward.run(workload, x[a:b], matmul=chip, chunk=step))
+            bar.update(b - a)
+        out = np.concatenate(parts) if len(parts) != 1 else parts[0]
         top = out.reshape(len(x), -1).argmax(axis=1)
         per_trial.append(float((top == np.asarray(y)).mean()) if y is not None else float((top == exact_top).mean()))
         logit_err.append(_rel(out, exact))
         chip.phase = 2  # a separate read pass (fresh noise) for the per-layer errors
         _, got = forward.run(workload, ls, matmul=chip, collect=names, chunk=chunk)
         layer_err.append([_rel(got[n], exact_layers[n]) for n in names])
-        bar.update(1)
     bar.close()
     per_layer = pd.DataFrame({"layer": names, "relative_error": np.mean(layer_err, axis=0)})
     return AccuracyResult(workload.name, arch.device, "accuracy" if y is not None else "fidelity",
                           np.array(per_trial), ref, np.array(logit_err), per_layer, len(x), seed,
-                          dict(cfg=dataclasses.asdict(cfg), trials=trials, calib=n_cal))
+                          dict(cfg=dataclasses.asdict(cfg), trials=trials, calib=n_cal), calibration, n_cal)
+
+
+def _chunk(workload: Workload, chunk: int | None) -> int:
+    """Images per forward chunk: ``chunk``, else :func:`archsim.sim.forward.run`'s own default."""
+    if chunk is not None:
+        if isinstance(chunk, bool) or int(chunk) < 1:
+            raise ArchsimError(f"chunk must be a positive number of images, got {chunk}")
+        return int(chunk)
+    return min(forward.DEFAULT_MAX_CHUNK, forward.chunk_size(workload))
+
+
+def image_chunks(n: int, step: int) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]``: the chunks of ``n`` images, ``step`` at a time (the progress updates)."""
+    return [(a, min(a + step, n)) for a in range(0, n, step)]
+
+
+def progress_total(trials: int, n: int) -> int:
+    """What the progress bar counts to: scored images over all trials."""
+    return int(trials) * int(n)
+
+
+def ideal_references(m: Mapping, x: np.ndarray, y: np.ndarray | None, x_cal: np.ndarray | None = None,
+                     chunk: int | None = None) -> dict:
+    """The two error-free references of a network, without the Monte Carlo:
+
+    - ``float``: the exact digital forward pass (float32);
+    - ``quantized``: the same architecture with inputs quantized by its DAC (``input_bits``, range from
+      the calibration batch) and weights by its ``weight_bits`` conductance levels, and no analog error:
+      no programming error, read noise, drift, stuck cells, device variation or IR drop, an ideal ADC.
+
+    Top-1 accuracy with labels ``y``; without, agreement with the exact network (1.0 for ``float``)."""
+    q = SimConfig(prog_error=False, read_noise=False, time_s=0.0, stuck_on_rate=0.0, stuck_off_rate=0.0,
+                  d2d_sigma_rel=0.0, ideal_adc=True, ideal_dac=False, ir_drop=False, parallel=False)
+    r = simulate(m, x, y, x_cal=x_cal, trials=1, cfg=q, chunk=chunk, layer_sample=1)
+    return {"float": r.reference, "quantized": r.mean, "metric": r.metric, "samples": r.samples,
+            "calibration": r.calibration}
 
 
 def synthetic_inputs(workload: Workload, n: int, seed: int = 0) -> np.ndarray:
@@ -190,7 +294,7 @@ def _progress(total, enabled, desc):
         from tqdm import tqdm
     except ImportError:
         return _NoBar()
-    return tqdm(total=total, desc=desc, unit="trial")
+    return tqdm(total=total, desc=desc, unit="img", unit_scale=True)
 
 
 #: images and trials per design point when sizing asks for accuracy (kept small: one design point
@@ -207,16 +311,20 @@ def _sizing_data(name: str):
         return None
     wl = W.with_weights(base)
     x, y = D.for_workload(wl, "test", limit=SIZING_SAMPLES)
-    return wl, x, y
+    x_cal, _ = D.for_workload(wl, "train", limit=SIZING_CALIB)   # calibration never touches the scored images
+    return wl, x, y, x_cal
 
+
+#: calibration images (from the training split) per sizing design point
+SIZING_CALIB = 64
 
 _SIZING_CACHE: dict = {}
 
 
-def sizing_accuracy(config: dict) -> float | None:
-    """Mean test accuracy of one sizing design point (``config``: workload and architecture keys).
-
-    ``None`` for workloads without shipped trained weights: sizing then leaves accuracy out."""
+def sizing_result(config: dict) -> AccuracyResult | None:
+    """The Monte Carlo result of one sizing design point (``config``: workload and architecture keys):
+    :data:`SIZING_SAMPLES` test images, :data:`SIZING_TRIALS` chip(s), calibrated on :data:`SIZING_CALIB`
+    training images.  ``None`` for workloads without shipped trained weights."""
     from archsim.model.arch import KEY_BY_NAME
     name = config["workload"]
     if name not in _SIZING_CACHE:
@@ -224,8 +332,15 @@ def sizing_accuracy(config: dict) -> float | None:
     d = _SIZING_CACHE[name]
     if d is None:
         return None
-    wl, x, y = d
+    wl, x, y, x_cal = d
     a = Architecture(**{k: config[k] for k in KEY_BY_NAME if k in config})
     m = map_workload(wl, a.replace(replicate=False, mesh="auto", tiles="auto"))
-    return simulate(m, x, y, trials=SIZING_TRIALS,
-                    seed=int(config.get("seed", 0)), calib=64).mean
+    return simulate(m, x, y, x_cal=x_cal, calibration=f"{len(x_cal)} training-split images",
+                    trials=SIZING_TRIALS, seed=int(config.get("seed", 0)))
+
+
+def sizing_accuracy(config: dict) -> float | None:
+    """Mean test accuracy of one sizing design point (:func:`sizing_result`); ``None`` for workloads
+    without shipped trained weights: sizing then leaves accuracy out."""
+    r = sizing_result(config)
+    return None if r is None else r.mean
