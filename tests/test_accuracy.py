@@ -102,3 +102,79 @@ def test_ir_drop_in_network_accuracy_dpe_softmax():
     assert exact.logit_error.mean() < 0.02          # 6-bit cells only: weight quantization
     assert ir.logit_error.mean() > 3 * wires.logit_error.mean()
     assert ir.mean <= wires.mean + 0.01 and ir.mean > ir.reference - 0.1
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# calibration, statistics, progress, error-free references (issue 13)
+
+def test_calibration_batch_is_separate_and_recorded(net):
+    wl, x = net
+    a = Architecture(rows=16, cols=16)
+    x_cal = accuracy.synthetic_inputs(wl, 20, seed=99)          # not among the scored images
+    assert not any(np.array_equal(c, s) for c in x_cal for s in x)
+    r = accuracy.simulate(map_workload(wl, a), x, trials=1, cfg=IDEAL, x_cal=x_cal, calibration="a test batch")
+    assert r.calibration == "a test batch" and r.calib_samples == 20 and r.samples == len(x)
+    assert r.summary()["calibration"] == "a test batch"
+    r2 = accuracy.simulate(map_workload(wl, a), x, trials=1, cfg=IDEAL, x_cal=x_cal)
+    assert r2.calibration == "a separate batch of 20 images"
+    # without x_cal the first `calib` scored images calibrate, and the result says so
+    r3 = accuracy.simulate(map_workload(wl, a), x, trials=1, cfg=IDEAL, calib=16)
+    assert r3.calibration == "the first 16 scored images (not held out)" and r3.calib_samples == 16
+
+
+def test_ci95_formula_known_cases():
+    # T = 3 chips over n = 100 images: p = 0.92, s = 0.02, t_{0.975,2} = 4.302653
+    chip = 4.302652729911275 * 0.02 / np.sqrt(3)
+    images = 1.959963984540054 * np.sqrt(0.92 * 0.08 / 100)
+    h = accuracy.ci95_halfwidth([0.90, 0.92, 0.94], 100)
+    assert h == pytest.approx(np.hypot(chip, images), rel=1e-9)
+    assert h == pytest.approx(0.0727707, abs=1e-6)
+    assert accuracy.ci95([0.90, 0.92, 0.94], 100) == pytest.approx((0.92 - h, 0.92 + h))
+    # T = 1: no chip term, the binomial one alone
+    assert accuracy.ci95_halfwidth([0.99], 10_000) == pytest.approx(1.959963984540054 * np.sqrt(0.99 * 0.01 / 1e4))
+    # clipped to [0, 1]; a perfect score on every chip has no width
+    assert accuracy.ci95([1.0, 1.0], 50) == (1.0, 1.0)
+    assert accuracy.ci95([0.99, 1.0, 1.0], 20)[1] == 1.0
+    assert accuracy.format_ci(0.991, 0.987, 0.995) == "0.991 ± 0.004"
+
+
+def test_result_summary_carries_the_interval(net):
+    wl, x = net
+    r = accuracy.simulate(map_workload(wl, Architecture(rows=16, cols=16)), x, trials=3, calib=16)
+    s = r.summary()
+    assert s["ci95_low"] <= s["fidelity_mean"] <= s["ci95_high"]
+    assert (s["ci95_low"], s["ci95_high"]) == accuracy.ci95(r.per_trial, len(x))
+
+
+def test_progress_counts_images_over_trials(net, monkeypatch):
+    wl, x = net
+    assert accuracy.image_chunks(48, 7) == [(i, min(i + 7, 48)) for i in range(0, 48, 7)]
+    assert accuracy.image_chunks(0, 7) == []
+    assert accuracy.progress_total(3, 48) == 144
+
+    class Recorder:
+        def __init__(self, total):
+            self.total, self.steps, self.closed = total, [], False
+
+        def update(self, n):
+            self.steps.append(n)
+
+        def close(self):
+            self.closed = True
+    bars = []
+    monkeypatch.setattr(accuracy, "_progress", lambda total, enabled, desc: bars.append(Recorder(total)) or bars[-1])
+    a = Architecture(rows=16, cols=16)
+    r = accuracy.simulate(map_workload(wl, a), x, trials=2, calib=16, chunk=7, progress=True)
+    (bar,) = bars
+    assert bar.total == 2 * len(x) == sum(bar.steps) and bar.closed
+    assert bar.steps == [b - a for a, b in accuracy.image_chunks(len(x), 7)] * 2
+    # per-chunk calls keep every row's global index: the same numbers as one call per trial
+    r1 = accuracy.simulate(map_workload(wl, a), x, trials=2, calib=16, chunk=len(x))
+    np.testing.assert_array_equal(r.per_trial, r1.per_trial)
+
+
+def test_ideal_references(net):
+    wl, x = net
+    ref = accuracy.ideal_references(map_workload(wl, Architecture(rows=16, cols=16)), x, None, x[:16])
+    assert ref["metric"] == "fidelity" and ref["float"] == 1.0 and 0.5 <= ref["quantized"] <= 1.0
+    assert ref["calibration"] == "a separate batch of 16 images"

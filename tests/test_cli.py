@@ -3,9 +3,11 @@ import subprocess
 import sys
 
 import pytest
+import numpy as np
 
 from archsim.cli import main as cli
 from conftest import ROOT
+from archsim.model.errors import ArchsimError
 
 
 def run(capsys, *argv):
@@ -106,3 +108,48 @@ def test_accuracy_ir_drop_switch(capsys):
         line = next(l for l in out.splitlines() if l.startswith("dpe_softmax  dpe_taox"))
         errs[flag] = float(line.split()[6])          # relative_logit_error
     assert errs[()] > 3 * errs[("--no-ir-drop",)]
+
+
+def test_accuracy_data_holds_out_calibration_images(tmp_path):
+    """--data without --calibration: the first N images calibrate and are never scored; --calibration FILE
+    leaves --data whole; a built-in's default calibration comes from its training split."""
+    import workloads as W
+    from archsim.cli.args import _accuracy_inputs
+    from archsim.io import data as D
+    wl = W.get("lenet5")
+    x, y = D.for_workload(W.with_weights(wl), "test", limit=40)
+    f = tmp_path / "d.npz"
+    np.savez(f, x=x, y=y)
+    inp = _accuracy_inputs(wl, True, 100, 0, str(f), calibration="8")
+    np.testing.assert_array_equal(inp.x_cal, x[:8])
+    np.testing.assert_array_equal(inp.x, x[8:])
+    np.testing.assert_array_equal(inp.y, y[8:])
+    assert "first 8 images" in inp.calibration and "not scored" in inp.calibration
+    c = tmp_path / "cal.npz"
+    np.savez(c, x=x[:5], y=y[:5])
+    inp = _accuracy_inputs(wl, True, 100, 0, str(f), calibration=str(c))
+    assert len(inp.x) == 40 and len(inp.x_cal) == 5 and "cal.npz" in inp.calibration
+    inp = _accuracy_inputs(wl, True, 30, 0)
+    xt, _ = D.for_workload(W.with_weights(wl), "train", limit=128)
+    np.testing.assert_array_equal(inp.x_cal, xt)
+    assert inp.calibration == "128 images of the mnist training split"
+    with pytest.raises(ArchsimError, match="held out"):
+        _accuracy_inputs(wl, True, 100, 0, str(f), calibration="40")
+
+
+def test_accuracy_reports_calibration_and_interval(capsys, tmp_path):
+    code, out, _ = run(capsys, "accuracy", "--workload", "lenet5", "--trials", "2", "--samples", "100",
+                       "--calibration", "16", "--no-progress", "--out", str(tmp_path))
+    assert code == 0
+    assert "calibration: 16 images of the mnist training split" in out
+    assert "95% interval" in out and "ci95_low" in out and "ci95_high" in out
+    notes = "".join(p.read_text() for p in tmp_path.glob("*.md"))
+    assert "Calibration: 16 images of the mnist training split" in notes
+
+
+def test_accuracy_ideal_prints_both_references(capsys):
+    code, out, _ = run(capsys, "accuracy", "--workload", "lenet5", "--ideal", "--samples", "200")
+    assert code == 0
+    lines = out.splitlines()
+    assert any(l.startswith("float") for l in lines) and any(l.startswith("quantized") for l in lines)
+    assert "8-bit inputs, 8-bit weights" in out and "128 images of the mnist training split" in out

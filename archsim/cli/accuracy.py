@@ -68,7 +68,7 @@ def _ideal(inp, a, args, stem) -> int:
     """``--ideal``: the float network and the quantized-digital reference, no Monte Carlo."""
     from archsim.mapping.layout import map_workload
     from archsim.sim.accuracy import ideal_references
-    ref = ideal_references(map_workload(inp.wl, a), inp.x, inp.y, inp.x_cal)
+    ref = ideal_references(map_workload(inp.wl, a), inp.x, inp.y, inp.x_cal, calibration=inp.calibration)
     metric = ref["metric"]
     what = "top-1 on the test set" if metric == "accuracy" else \
         f"top-1 agreement with the exact digital network, {inp.own}, synthetic inputs"

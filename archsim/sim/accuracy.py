@@ -257,7 +257,7 @@ def progress_total(trials: int, n: int) -> int:
 
 
 def ideal_references(m: Mapping, x: np.ndarray, y: np.ndarray | None, x_cal: np.ndarray | None = None,
-                     chunk: int | None = None) -> dict:
+                     chunk: int | None = None, calibration: str | None = None) -> dict:
     """The two error-free references of a network, without the Monte Carlo:
 
     - ``float``: the exact digital forward pass (float32);
@@ -268,7 +268,7 @@ def ideal_references(m: Mapping, x: np.ndarray, y: np.ndarray | None, x_cal: np.
     Top-1 accuracy with labels ``y``; without, agreement with the exact network (1.0 for ``float``)."""
     q = SimConfig(prog_error=False, read_noise=False, time_s=0.0, stuck_on_rate=0.0, stuck_off_rate=0.0,
                   d2d_sigma_rel=0.0, ideal_adc=True, ideal_dac=False, ir_drop=False, parallel=False)
-    r = simulate(m, x, y, x_cal=x_cal, trials=1, cfg=q, chunk=chunk, layer_sample=1)
+    r = simulate(m, x, y, x_cal=x_cal, calibration=calibration, trials=1, cfg=q, chunk=chunk, layer_sample=1)
     return {"float": r.reference, "quantized": r.mean, "metric": r.metric, "samples": r.samples,
             "calibration": r.calibration}
 
