@@ -165,7 +165,8 @@ def test_good_data_file_still_loads_and_samples_cap_at_n(tmp_path):
 
 def test_synthetic_batch_over_budget_names_samples(capsys, monkeypatch):
     monkeypatch.setattr(D, "MAX_DATA_BYTES", 1000)
-    one_line(capsys, ["--samples 10000", "the limit is 1,000 bytes"], "accuracy", "-w", "vgg8", "--no-progress")
+    from archsim.cli.accuracy import SAMPLES   # the default number of samples
+    one_line(capsys, [f"--samples {SAMPLES}", "the limit is 1,000 bytes"], "accuracy", "-w", "vgg8", "--no-progress")
 
 
 # ---------------------------------------------------------------------------------------------------------------------

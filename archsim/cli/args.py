@@ -345,7 +345,8 @@ def _accuracy_inputs(wl, builtin: bool, samples: int, seed: int, data: str | Non
     else the real test set of its data set; without labelled data, fidelity on synthetic inputs; without
     weights, random ones.  Calibration (``--calibration``) never touches the scored images: a ``.npz`` file's
     x; else N images (default :data:`CALIBRATION_IMAGES`) from the data set's training split, held out from
-    the start of ``--data`` (those are not scored), or separate synthetic inputs."""
+    the start of ``--data`` (those are not scored; by default at most half of a small file), or separate
+    synthetic inputs."""
     import workloads as W
     from archsim.io import data as D
     from archsim.sim.accuracy import synthetic_inputs
@@ -371,6 +372,8 @@ def _accuracy_inputs(wl, builtin: bool, samples: int, seed: int, data: str | Non
         x, y = D.load_npz(data, workload=weighted, normalize=normalize, mean=mean, std=std)
         if cal_file:
             return AccuracyInputs(weighted, x[:samples], y[:samples], own, x_cal, cal_what)
+        if calibration is None:      # the default on a small file: half of it at most, the rest scored
+            n_cal = max(1, min(n_cal, len(x) // 2))
         if len(x) <= n_cal:
             raise ArchsimError(f"--data {data}: {len(x)} images, and the first {n_cal} are held out for calibration; "
                                f"give --calibration FILE.npz or a smaller --calibration N")
