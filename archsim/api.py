@@ -55,10 +55,14 @@ def simulate(workload: Workload | str | Path, x: np.ndarray, y: np.ndarray | Non
              arch=None, **kwargs):
     """Accuracy (with labels ``y``) or fidelity of the network on programmed chips: the mapping is made
     once and every layer is programmed as it splits it (:func:`archsim.sim.accuracy.simulate`, whose
-    keyword arguments ``trials``, ``seed``, ``cfg``, ... pass through)."""
+    keyword arguments ``trials``, ``seed``, ``cfg``, ``x_cal``, ... pass through).  Without ``x_cal``, a
+    network whose data set archsim knows calibrates on images of its training split."""
     from archsim.sim.accuracy import simulate as _simulate
     a = _architecture(arch, device, {})                                           # load
-    m = map_workload(_workload(workload, weights=True), a)                        # map
+    wl = _workload(workload, weights=True)
+    m = map_workload(wl, a)                                                       # map
+    if kwargs.get("x_cal") is None:
+        kwargs.update(_training_calibration(wl, kwargs.get("calib", 128)))
     return _simulate(m, x, y, **kwargs)                                           # program, read, score
 
 
@@ -96,6 +100,16 @@ def _workload(workload: Workload | str | Path, weights: bool = False) -> Workloa
     else:
         wl, shipped = _workloads.get(workload), True
     return with_weights(wl, shipped=shipped) if weights else wl
+
+
+def _training_calibration(wl: Workload, n: int) -> dict:
+    """``x_cal`` from the training split of the network's data set, where it has one (never the scored
+    images); else nothing, and the simulation calibrates on its first inputs and says so."""
+    from archsim.io import data as D
+    if wl.dataset not in D.DATASETS:
+        return {}
+    x_cal, _ = D.for_workload(wl, "train", limit=n)
+    return {"x_cal": x_cal, "calibration": f"{len(x_cal)} images of the {wl.dataset} training split"}
 
 
 def _activity(m, activity, data, samples: int) -> Activity | None:

@@ -178,3 +178,17 @@ def test_ideal_references(net):
     ref = accuracy.ideal_references(map_workload(wl, Architecture(rows=16, cols=16)), x, None, x[:16])
     assert ref["metric"] == "fidelity" and ref["float"] == 1.0 and 0.5 <= ref["quantized"] <= 1.0
     assert ref["calibration"] == "a separate batch of 16 images"
+
+
+def test_api_simulate_maps_once_and_calibrates_on_training_images():
+    """archsim.simulate is the flow: map, then the Monte Carlo on that mapping; a built-in with a data
+    set calibrates on its training split, so the scored test images never set a range."""
+    import archsim
+    from archsim.io import data
+    wl = workloads.get("lenet5", weights=True)
+    x, y = data.for_workload(wl, "test", limit=64)
+    r = archsim.simulate("lenet5", x, y, device="sonos", trials=1, seed=3)
+    assert r.metric == "accuracy" and "training split" in r.calibration
+    x_cal = data.for_workload(wl, "train", limit=128)[0]
+    same = accuracy.simulate(map_workload(wl, Architecture(device="sonos")), x, y, trials=1, seed=3, x_cal=x_cal)
+    np.testing.assert_array_equal(r.per_trial, same.per_trial)
