@@ -10,10 +10,11 @@ Usage::
     Y = pm.matmul(X, key=(batch,), first_row=row0)         # ~ X @ W, with every modelled error
 
 The matrix is split exactly as ``LayerMap.blocks`` enumerates the arrays; each array digitizes its
-own partial sums.  :mod:`.programmed` states the model (quantization, mapping, ADC policies, read
-noise fast path), :mod:`archsim.model.device` the typed device with its error laws,
-:mod:`.kernels` the Numba kernels, their numpy twins and the counter-based random numbers, and
-:mod:`.reference` the plain-numpy twin of the whole pipeline.
+own partial sums.  :mod:`.programmed` holds the programmed matrix (construction, calibration, the MVM) and
+:mod:`.geometry` what its shape implies; :mod:`.support` programs the cells with every device error
+(laws in :mod:`archsim.model.device_laws`) and holds seeds, scratch buffers and IR drop;
+:mod:`.kernels` the Numba kernels and :mod:`.rng` the counter-based random numbers, each with a numpy
+twin; :mod:`.reference` the plain-numpy twin of the whole pipeline.  The model is below.
 
 The model
 ---------

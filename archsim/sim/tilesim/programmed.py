@@ -23,9 +23,9 @@ from archsim.sim.tilesim import kernels as K_
 from archsim.sim.tilesim import rng
 from archsim.sim.tilesim import support
 from archsim.sim.tilesim.config import SimConfig
-from archsim.sim.tilesim.support import (_TAG_D2D, _TAG_DRIFT, _TAG_PROG, _TAG_READ, _TAG_STUCK, _WS,  # noqa: F401
-                                         _effective_blocks, _generator, _ir_drop_on, _key_tuple, _weights3,
-                                         seed_parts, slice_codes, weight_code_params,
+from archsim.sim.tilesim.geometry import MatrixGeometry
+from archsim.sim.tilesim.support import (_TAG_READ, _WS, _effective_blocks, _ir_drop_on, _key_tuple, _weights3,
+                                         program_cells, seed_parts, slice_codes, weight_code_params,
                                          weight_scale)
 
 #: kernel calls on fewer elements run serially even with ``SimConfig(parallel=True)``: waking the
@@ -38,7 +38,7 @@ PARALLEL_MIN_WORK = 1 << 26
 PARALLEL_SPLIT = 16
 
 @dataclass(frozen=True, eq=False)
-class ProgrammedMatrix:
+class ProgrammedMatrix(MatrixGeometry):
     """One layer's weights programmed on its arrays; call :meth:`program`, then :meth:`calibrate`."""
 
     layer: str
@@ -110,41 +110,9 @@ class ProgrammedMatrix:
         # ---- weight codes
         w_scale = weight_scale(W3)
         codes = slice_codes(W3, w_scale, arch, bpc)  # (C, S, G, K, Ng)
-        mask = (1 << bpc) - 1
 
-        # ---- conductances in units of dg
-        levels = float(mask)
-        dg = (dm.g_max - dm.g_min) / levels
-        gmin_u, gmax_u = dm.g_min / dg, dm.g_max / dg
-        target = gmin_u + codes.astype(np.float64)
-        G = target.copy()
-        shape = G.shape
-        if not dm.exact:
-            d2d = dm.d2d if cfg.d2d_sigma_rel is None else cfg.d2d_sigma_rel
-            if d2d > 0:
-                G *= 1.0 + d2d * _generator(entropy, spawn, _TAG_D2D).standard_normal(shape)
-            if cfg.prog_error and not dm.prog.is_none:
-                sig = dm.prog.sigma(target * dg) / dg
-                G += sig * _generator(entropy, spawn, _TAG_PROG).standard_normal(shape)
-            np.clip(G, 0.0, dm.clip_max / dg, out=G)
-            if dm.drift is not None and cfg.time_s > 0:
-                mu, sd = dm.drift.nu_stats(target * dg)
-                nu = mu + sd * _generator(entropy, spawn, _TAG_DRIFT).standard_normal(shape)
-                G *= dm.drift.factor(cfg.time_s, nu)
-        on = dm.stuck_on if cfg.stuck_on_rate is None else cfg.stuck_on_rate
-        offr = dm.stuck_off if cfg.stuck_off_rate is None else cfg.stuck_off_rate
-        if on + offr > 1.0:
-            raise ArchsimError(f"{where}: stuck-on rate {on} + stuck-off rate {offr} exceeds 1 ({dm.file})")
-        if on > 0 or offr > 0:
-            u = _generator(entropy, spawn, _TAG_STUCK).random(shape)
-            G[u < on] = gmax_u
-            G[(u >= on) & (u < on + offr)] = gmin_u
-        S2 = None
-        if not dm.exact and cfg.read_noise and not dm.read.is_none:
-            t_noise = cfg.time_s + (dm.drift.params["t0"] if dm.drift is not None else 0.0)
-            s = dm.read.sigma(G * dg, t_noise) / dg
-            if np.any(s > 0):
-                S2 = (s * s).astype(np.float32)
+        # ---- conductances in units of dg, with every device error (support.program_cells)
+        G, S2, dg, gmin_u, gmax_u = program_cells(codes, bpc, dm, cfg, entropy, spawn, where)
 
         # ---- what the conversion units read (IR drop: each array's effective matrix)
         dt = np.dtype(np.float32 if cfg.precision == "float32" else np.float64)
@@ -168,114 +136,6 @@ class ProgrammedMatrix:
         pm = cls(lm.layer, lm, arch, dm, cfg, entropy, spawn, noise_root, bpc, mb, wmax, off, w_scale, dg, gmin_u, gmax_u,
                  row_bounds, col_bounds, blocks, codes, G, S2, Gf, S2f, signs)
         return pm._with_ranges(None)
-
-    # ------------------------------------------------------------------ shape helpers
-    @property
-    def groups(self) -> int:
-        return self.lm.groups
-
-    @property
-    def K(self) -> int:
-        return self.lm.K
-
-    @property
-    def Ng(self) -> int:
-        return self.lm.N // self.lm.groups
-
-    @property
-    def N(self) -> int:
-        return self.lm.N
-
-    @property
-    def slices(self) -> int:
-        return self.lm.slices
-
-    @property
-    def n_units(self) -> int:
-        """Conversion units per (group, row block, slice): 2 for a pair read digitally, else 1."""
-        return len(self.signs)
-
-    @property
-    def ir_drop(self) -> bool:
-        """Whether the arrays are read through their effective matrices (parasitics on)."""
-        return _ir_drop_on(self.cfg, self.arch, self.device)
-
-    @property
-    def analog_pair(self) -> bool:
-        return self.lm.copies == 2 and self.lm.conversions == 1
-
-    @property
-    def n_arrays(self) -> int:
-        """Arrays simulated (equals ``lm.arrays``)."""
-        return len(self.blocks)
-
-    @property
-    def conv_mode(self) -> int:
-        """0: digital pulses; 1: pulses accumulated in analog, one conversion; 2: ideal DAC."""
-        if self.cfg.ideal_dac:
-            return 2
-        return 1 if self.arch.input_accumulation == "analog" else 0
-
-    @property
-    def n_conv(self) -> int:
-        """Conversions per column per vector."""
-        return self.arch.input_pulses if self.conv_mode == 0 else 1
-
-    @property
-    def conversions_per_vector(self) -> int:
-        """ADC conversions per input vector over all arrays (``lm.col_reads x conversions per vector``)."""
-        return self.groups * len(self.row_bounds) * self.slices * self.n_units * self.Ng * self.n_conv
-
-    @property
-    def conv_coef(self) -> np.ndarray:
-        """Shift-and-add weight of each conversion."""
-        if self.conv_mode == 0:
-            return np.array([float(1 << (self.arch.dac_bits * p)) for p in range(self.n_conv)])
-        return np.ones(1)
-
-    @property
-    def x_code_max(self) -> int:
-        n = self.arch.input_bits
-        return (1 << (n - 1)) - 1 if self.x_signed else (1 << n) - 1
-
-    @property
-    def x_scale(self) -> float:
-        """Input value -> DAC code units."""
-        return self.x_code_max / self.x_max if self.calibrated else 1.0
-
-    @property
-    def v_max(self) -> float:
-        """Largest |pulse code| of one conversion (the DAC full scale)."""
-        if self.conv_mode == 0:
-            return float((1 << self.arch.dac_bits) - 1)
-        return float(self.x_code_max) if self.calibrated else 1.0
-
-    @property
-    def out_scale(self) -> float:
-        return (self.w_scale / self.wmax_code) / self.x_scale
-
-    def unit_index(self, g: int, rb: int, s: int, cu: int) -> int:
-        return ((g * len(self.row_bounds) + rb) * self.slices + s) * self.n_units + cu
-
-    # ------------------------------------------------------------------ views for tests and reports
-    def quantized_weights(self) -> np.ndarray:
-        """The weights the codes represent, (groups, K, Ng): what an exact analog array computes."""
-        sl = np.array([float(1 << (self.bits_per_cell * s)) for s in range(self.slices)])
-        mag = np.tensordot(sl, self.codes.astype(np.float64), axes=([0], [1]))  # (C, G, K, Ng)
-        q = mag[0] - mag[1] if self.lm.copies == 2 else mag[0] - self.offset_code
-        return q * (self.w_scale / self.wmax_code)
-
-    def conductances(self, which: str = "programmed") -> np.ndarray:
-        """Cell conductances in S, (copies, slices, groups, K, Ng): ``programmed`` or ``target``."""
-        if which == "target":
-            return (self.gmin_u + self.codes.astype(np.float64)) * self.g_unit
-        if which == "programmed":
-            return self.G * self.g_unit
-        raise ArchsimError(f"conductances: which = {which!r} is not allowed; allowed: programmed, target")
-
-    def read_sigma(self) -> np.ndarray:
-        """Per-cell read-noise standard deviation in S (zeros without read noise)."""
-        return np.zeros(self.G.shape) if self.S2 is None else np.sqrt(self.S2.astype(np.float64)) * self.g_unit
 
     # ------------------------------------------------------------------ inputs
     def _inputs3(self, X, check_finite: bool = False) -> tuple[np.ndarray, bool]:

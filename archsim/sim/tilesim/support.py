@@ -128,6 +128,48 @@ def slice_codes(W: np.ndarray, w_scale: float, arch: Architecture, bits_per_cell
                     axis=1)  # bits_per_cell <= 16
 
 
+def program_cells(codes: np.ndarray, bits_per_cell: int, dm: Device, cfg: SimConfig, entropy: int, spawn: tuple,
+                  where: str):
+    """The cells' conductances after programming, in units of the level step ``dg``, with every device error
+    in the order of the model (device-to-device variation, programming error, clip, drift, stuck cells),
+    each source from its own random stream; and the read-noise variance per cell (None without noise).
+
+    Returns ``(G, S2, dg, gmin_u, gmax_u)``."""
+    levels = float((1 << bits_per_cell) - 1)
+    dg = (dm.g_max - dm.g_min) / levels
+    gmin_u, gmax_u = dm.g_min / dg, dm.g_max / dg
+    target = gmin_u + codes.astype(np.float64)
+    G = target.copy()
+    shape = G.shape
+    if not dm.exact:
+        d2d = dm.d2d if cfg.d2d_sigma_rel is None else cfg.d2d_sigma_rel
+        if d2d > 0:
+            G *= 1.0 + d2d * _generator(entropy, spawn, _TAG_D2D).standard_normal(shape)
+        if cfg.prog_error and not dm.prog.is_none:
+            sig = dm.prog.sigma(target * dg) / dg
+            G += sig * _generator(entropy, spawn, _TAG_PROG).standard_normal(shape)
+        np.clip(G, 0.0, dm.clip_max / dg, out=G)
+        if dm.drift is not None and cfg.time_s > 0:
+            mu, sd = dm.drift.nu_stats(target * dg)
+            nu = mu + sd * _generator(entropy, spawn, _TAG_DRIFT).standard_normal(shape)
+            G *= dm.drift.factor(cfg.time_s, nu)
+    on = dm.stuck_on if cfg.stuck_on_rate is None else cfg.stuck_on_rate
+    offr = dm.stuck_off if cfg.stuck_off_rate is None else cfg.stuck_off_rate
+    if on + offr > 1.0:
+        raise ArchsimError(f"{where}: stuck-on rate {on} + stuck-off rate {offr} exceeds 1 ({dm.file})")
+    if on > 0 or offr > 0:
+        u = _generator(entropy, spawn, _TAG_STUCK).random(shape)
+        G[u < on] = gmax_u
+        G[(u >= on) & (u < on + offr)] = gmin_u
+    S2 = None
+    if not dm.exact and cfg.read_noise and not dm.read.is_none:
+        t_noise = cfg.time_s + (dm.drift.params["t0"] if dm.drift is not None else 0.0)
+        s = dm.read.sigma(G * dg, t_noise) / dg
+        if np.any(s > 0):
+            S2 = (s * s).astype(np.float32)
+    return G, S2, dg, gmin_u, gmax_u
+
+
 def _ir_drop_on(cfg: SimConfig, arch: Architecture, dm: Device) -> bool:
     return cfg.ir_drop and not arch.parasitics.ideal and not dm.exact
 
