@@ -25,7 +25,7 @@ from archsim.sim.tilesim import support
 from archsim.sim.tilesim.config import SimConfig
 from archsim.sim.tilesim.geometry import MatrixGeometry
 from archsim.sim.tilesim.support import (_TAG_READ, _WS, _effective_blocks, _ir_drop_on, _key_tuple, _weights3,
-                                         program_cells, seed_parts, slice_codes, weight_code_params,
+                                         program_cells, program_pairs, seed_parts, slice_codes, weight_code_params,
                                          weight_scale)
 
 #: kernel calls on fewer elements run serially even with ``SimConfig(parallel=True)``: waking the
@@ -51,7 +51,7 @@ class ProgrammedMatrix(MatrixGeometry):
     noise_root: int         # root of the read-noise streams, from SeedSequence(entropy, spawn_key + (read tag,))
     bits_per_cell: int
     mag_bits: int
-    wmax_code: int          # largest weight code (differential: 2^m - 1; offset: Q)
+    wmax_code: float        # largest weight code (differential: 2^m - 1; offset: Q; pairs: F L + L_lsp)
     offset_code: int        # offset mapping: Q (subtracted digitally); differential: 0
     w_scale: float          # max |W|
     g_unit: float           # conductance step dg in S (digital device: 1/(2^b - 1))
@@ -107,12 +107,14 @@ class ProgrammedMatrix(MatrixGeometry):
         row_bounds = tuple(sorted({(b[1], b[2]) for b in blocks}))
         col_bounds = tuple(sorted({(b[3], b[4]) for b in blocks}))
 
-        # ---- weight codes
+        # ---- weight codes and conductances in units of dg, with every device error (support.program_cells);
+        # conductance pairs: the closed loop of tilesim.pairs picks the codes as it programs (support.program_pairs)
         w_scale = weight_scale(W3)
-        codes = slice_codes(W3, w_scale, arch, bpc)  # (C, S, G, K, Ng)
-
-        # ---- conductances in units of dg, with every device error (support.program_cells)
-        G, S2, dg, gmin_u, gmax_u = program_cells(codes, bpc, dm, cfg, entropy, spawn, where)
+        if arch.pairs:
+            codes, G, S2, dg, gmin_u, gmax_u = program_pairs(W3, w_scale, arch, bpc, dm, cfg, entropy, spawn, where)
+        else:
+            codes = slice_codes(W3, w_scale, arch, bpc)  # (C, S, G, K, Ng)
+            G, S2, dg, gmin_u, gmax_u = program_cells(codes, bpc, dm, cfg, entropy, spawn, where)
 
         # ---- what the conversion units read (IR drop: each array's effective matrix)
         dt = np.dtype(np.float32 if cfg.precision == "float32" else np.float64)
@@ -430,8 +432,7 @@ class ProgrammedMatrix(MatrixGeometry):
         par = self._parallel(NC * bc * U * Ng)
         scale = self.out_scale
         coef0 = self.conv_coef * scale        # the rescale to weight x input units, folded in
-        w_unit = np.array([float(1 << (self.bits_per_cell * s)) * self.signs[cu]
-                           for s in range(S) for cu in range(CU)])
+        w_unit = np.array([self.slice_weights[s] * self.signs[cu] for s in range(S) for cu in range(CU)])
         coef = np.ascontiguousarray(w_unit[:, None] * coef0[None, :])     # (U, NC)
         RB = len(self.row_bounds)
         lo_all = self.adc_lo.reshape(groups, RB, U, Ng)
