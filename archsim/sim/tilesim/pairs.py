@@ -9,7 +9,8 @@ of both pairs has the same levels; ``x = G/dg - g_min/dg`` is a cell's level, so
 
 1. the MSP cell on the weight's sign side is programmed to ``rint(|W_T| / F)`` levels (at most ``L``);
 2. the weight is read back (verify); if it overshot ``W_T`` by more than the LSP can take back
-   (``L_lsp`` levels), the other MSP cell is programmed to ``ceil((|r| - L_lsp) / F)`` levels;
+   (``L_lsp`` levels), the other MSP cell is programmed to the number of levels that brings the residual
+   ``r = W_T - W`` nearest the LSP's reach (``floor`` or ``ceil`` of ``(|r| - L_lsp) / F``);
 3. the LSP cell on the side of the residual ``r = W_T - W`` is programmed to ``rint(|r|)`` levels;
 4. if that overshot, the other LSP cell is programmed to ``rint(|r|)`` levels.
 
@@ -59,10 +60,19 @@ def closed_loop(qT: np.ndarray, F: float, L: int, L_lsp: int,
     # phase 1: the MSP cell on the weight's side, to the nearest MSP step
     _put(T, MSP, main, np.clip(np.rint(np.abs(qT) / F), 0, L).astype(np.int64))
     X = law(T)
-    # phase 2: the other MSP cell, only where the first one overshot beyond the LSP's reach
+    # phase 2: the other MSP cell, only where the first one overshot beyond the LSP's reach: the number of
+    # MSP levels that leaves the residual nearest the LSP's reach [-L_lsp, L_lsp] (none if none brings it nearer)
     r = qT - weight_codes(X, F)
-    over = (r * sign < 0) & (np.abs(r) > L_lsp)
-    k = np.where(over, np.clip(np.ceil((np.abs(r) - L_lsp) / F), 0, L), 0).astype(np.int64)
+    a = np.where(r * sign < 0, np.abs(r), 0.0)              # the overshoot
+    k = np.zeros(qT.shape, dtype=np.int64)
+    best = np.maximum(a - L_lsp, 0.0)                          # what the LSP could not take back with k = 0
+    k0 = np.floor(np.maximum(a - L_lsp, 0.0) / F)
+    for cand in (k0, k0 + 1):
+        cand = np.clip(cand, 0, L)
+        miss = np.maximum(np.abs(a - F * cand) - L_lsp, 0.0)
+        better = miss < best
+        k = np.where(better, cand.astype(np.int64), k)
+        best = np.where(better, miss, best)
     _put(T, MSP, 1 - main, k)
     X = law(T)
     # phase 3: the LSP cell on the residual's side
