@@ -127,7 +127,8 @@ class Architecture:
                            "grid F m + l (m, l cell levels) sets the weight levels", unit="bit", lo=1, hi=32)
     bits_per_cell: int | str = key(AUTO, "weight bits stored per cell; auto = as many as the device's levels "
                                    "allow, up to what the weight needs (mapping pairs: all the device's levels)", unit="bit", kind="int_or_auto", lo=1, hi=16)
-    mapping: SignedMapping = key(SignedMapping.DIFFERENTIAL, SignedMapping.__doc__, choices=SignedMapping)
+    mapping: SignedMapping = key(SignedMapping.DIFFERENTIAL, " ".join(SignedMapping.__doc__.split()),
+                                 choices=SignedMapping)
     # ---- conductance pairs of varying significance (mapping: pairs; seed 004)
     pair_gain: float = key(3.0, "mapping pairs: gain F of the more significant pair, W = F (G+ - G-) + (g+ - g-) "
                            "(seed 004: e.g. F = 3); F = 2^bits_per_cell with lsp_range 1 gives the grid of two "

@@ -13,6 +13,7 @@ The matrix is split exactly as ``LayerMap.blocks`` enumerates the arrays; each a
 own partial sums.  :mod:`.programmed` holds the programmed matrix (construction, calibration, the MVM) and
 :mod:`.geometry` what its shape implies; :mod:`.support` programs the cells with every device error
 (laws in :mod:`archsim.model.device_laws`) and holds seeds, scratch buffers and IR drop;
+:mod:`.pairs` the closed-loop programming of conductance pairs;
 :mod:`.kernels` the Numba kernels and :mod:`.rng` the counter-based random numbers, each with a numpy
 twin; :mod:`.reference` the plain-numpy twin of the whole pipeline.  The model is below.
 
@@ -34,6 +35,12 @@ mapping: ``q = rint(W / w_scale * (2^m - 1))`` with ``m = weight_bits - 1`` magn
 subtracted digitally.  A magnitude is cut into ``lm.slices`` cells of ``b = bits_per_cell`` bits
 (:func:`archsim.mapping.layout.resolve_bits_per_cell`), slice 0 least significant; slice value
 ``s in [0, 2^b - 1]`` is programmed to ``g_min + s (g_max - g_min) / (2^b - 1)``.
+
+Conductance pairs (``mapping: pairs``, seed 004): ``W = F (G+ - G-) + (g+ - g-)``; the two "slices" are
+the less significant pair (slice 0, weight 1) and the more significant one (slice 1, weight ``F =
+arch.pair_gain``), every cell with ``2^b - 1`` levels (the LSP up to ``floor(lsp_range (2^b - 1))``);
+``q = W / w_scale * (F L + L_lsp)`` is programmed in the closed loop of :mod:`.pairs` (MSP first, then
+the LSP correcting the residual the verify read finds), so ``codes`` are the targets that loop chose.
 
 Internally conductances are held in units of that step ``dg = (g_max - g_min) / (2^b - 1)`` and
 inputs in integer DAC codes, so a column current is ``sum_i v_i g_ij`` in units of one input step
