@@ -232,3 +232,22 @@ def test_lsp_range_without_a_level_is_refused_at_mapping():
 def test_keys_listed():
     names = [r["key"] for r in A.keys_table()]
     assert "pair_gain" in names and "lsp_range" in names
+
+
+def test_activity_sees_the_lsp_holding_small_residuals():
+    """The cost model's measured conductances (slice_codes, error-free) follow the pairs' split: on the F = 32
+    grid the LSP holds a residual |l| <= 16 levels, where the low 5-bit slice of bit slicing spreads over all
+    32 levels, so the pairs' cells sit lower (uniform weights: LSP mean about 8 of 31 levels, slice 15.5)."""
+    rng = np.random.default_rng(6)
+    W = rng.uniform(-1, 1, (64, 200))
+    pairs = pairs_arch(pair_gain=32, bits_per_cell=5)
+    sliced = Architecture(device="pcm", mapping="differential", weight_bits=11, bits_per_cell=5)
+    cp = sp.slice_codes(W, 1.0, pairs, 5).astype(float)
+    cs = sp.slice_codes(W, 1.0, sliced, 5).astype(float)
+    # the same weights on the same grid
+    np.testing.assert_array_equal(32 * (cp[0, 1] - cp[1, 1]) + cp[0, 0] - cp[1, 0],
+                                  32 * (cs[0, 1] - cs[1, 1]) + cs[0, 0] - cs[1, 0])
+    lsp_mean = (cp[0, 0] + cp[1, 0]).mean()       # one of the two LSP cells holds |l|, the other 0
+    low_mean = (cs[0, 0] + cs[1, 0]).mean()
+    assert lsp_mean == pytest.approx(8.0, abs=0.5)    # E|l| for l uniform on -16..16 is 8.2 (sampling: 12.8k weights)
+    assert low_mean == pytest.approx(15.5, abs=0.5)   # uniform digit 0..31
