@@ -139,7 +139,8 @@ def main(argv=None):
             quantization_error_pct=100 * weight_error(wl, arch, 1, a.seed, prog_error=False),
             weight_error_pct=100 * weight_error(wl, arch, a.trials, a.seed),
             accuracy=res.mean, ci95_low=lo, ci95_high=hi,
-            logit_error_pct=100 * float(ler.mean()), logit_error_std_pct=100 * float(ler.std(ddof=1)) if len(ler) > 1 else 0.0,
+            logit_error_pct=100 * float(ler.mean()),
+            logit_error_std_pct=100 * float(ler.std(ddof=1)) if len(ler) > 1 else 0.0,
             energy_nJ=s["energy_per_inference_J"] * 1e9, energy_array_nJ=s["energy_array_J"] * 1e9,
             energy_adc_nJ=s["energy_adc_J"] * 1e9, tops_per_W=s["tops_per_W"], area_mm2=s["area_mm2"],
             reference=res.reference))
@@ -167,7 +168,8 @@ def _fmt(df: pd.DataFrame) -> pd.DataFrame:
         "design": df.design, "cells/weight": df.cells_per_weight, "levels": df.weight_levels,
         "quantization error %": df.quantization_error_pct.map("{:.3f}".format),
         "programmed weight error %": df.weight_error_pct.map("{:.3f}".format),
-        "accuracy (95% CI)": [accuracy.format_ci(m, lo, hi) for m, lo, hi in zip(df.accuracy, df.ci95_low, df.ci95_high)],
+        "accuracy (95% CI)": [accuracy.format_ci(m, lo, hi)
+                              for m, lo, hi in zip(df.accuracy, df.ci95_low, df.ci95_high)],
         "logit error %": [f"{m:.2f} +- {s:.2f}" for m, s in zip(df.logit_error_pct, df.logit_error_std_pct)],
         "energy/image nJ": df.energy_nJ.map("{:.1f}".format),
         "array + ADC nJ": (df.energy_array_nJ + df.energy_adc_nJ).map("{:.1f}".format),

@@ -126,7 +126,8 @@ class Architecture:
     weight_bits: int = key(8, "bits of weight precision (sign included); mapping pairs: not used, the pairs' "
                            "grid F m + l (m, l cell levels) sets the weight levels", unit="bit", lo=1, hi=32)
     bits_per_cell: int | str = key(AUTO, "weight bits stored per cell; auto = as many as the device's levels "
-                                   "allow, up to what the weight needs (mapping pairs: all the device's levels)", unit="bit", kind="int_or_auto", lo=1, hi=16)
+                                   "allow, up to what the weight needs (mapping pairs: all the device's levels)",
+                                   unit="bit", kind="int_or_auto", lo=1, hi=16)
     mapping: SignedMapping = key(SignedMapping.DIFFERENTIAL, " ".join(SignedMapping.__doc__.split()),
                                  choices=SignedMapping)
     # ---- conductance pairs of varying significance (mapping: pairs; seed 004)
@@ -180,7 +181,8 @@ class Architecture:
             raise ArchsimError(f"{where}: key 'dac_bits' = {self.dac_bits} exceeds input_bits = {self.input_bits}")
         if self.cols_per_adc > self.cols:
             raise ArchsimError(f"{where}: key 'cols_per_adc' = {self.cols_per_adc} exceeds cols = {self.cols}")
-        if self.mapping != SignedMapping.PAIRS and isinstance(self.bits_per_cell, int) and self.bits_per_cell > self.weight_bits:
+        if (self.mapping != SignedMapping.PAIRS and isinstance(self.bits_per_cell, int)
+                and self.bits_per_cell > self.weight_bits):
             raise ArchsimError(f"{where}: key 'bits_per_cell' = {self.bits_per_cell} exceeds weight_bits = "
                                f"{self.weight_bits}")
 
