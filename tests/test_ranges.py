@@ -246,7 +246,7 @@ def test_architecture_keys_reach_the_accuracy_result(grouped):
                                    0.125 * 16 * pm.v_max * g_top, rtol=1e-15)
     r = accuracy.simulate(map_workload(wl, a), x, x_cal=x[:8], trials=1, layer_sample=2)
     s = r.summary()
-    assert s["adc_range"] == "fixed: 0.125 x the worst-case array current"
+    assert s["adc_range"] == "fixed: 0.125 x worst-case array current"
     assert s["dac_range"] == "fixed: 0.5 at the top code"
 
 
@@ -258,8 +258,8 @@ def test_cli_accuracy_honours_the_yaml_and_prints_the_policy(tmp_path, capsys):
                      "--calibration", "16", "--no-progress"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "layer: p99.5 of the calibration |currents|" in out
-    assert "calibrated: p99.9 of the calibration |inputs|" in out
+    assert "layer: largest array p99.5 of calibration |I|" in out
+    assert "calibrated: p99.9 of |x| per layer" in out
     code = cli.main(["accuracy", "-w", "lenet5", "--set", "adc_range=widest", "--samples", "5", "--trials", "1"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1

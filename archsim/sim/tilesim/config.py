@@ -124,13 +124,14 @@ def range_policy(arch, cfg: SimConfig) -> dict:
     stat = "max" if pct >= 100.0 else f"p{pct:g}"
     if cfg.ideal_adc:
         adc = "ideal ADC (no quantization)"
-    elif scope in ("array", "layer"):
-        adc = f"{scope}: {stat} of the calibration |currents|" + (
-            " per array" if scope == "array" else ", the largest over the layer's arrays")
+    elif scope == "array":
+        adc = f"array: {stat} of calibration |I| per array"
+    elif scope == "layer":
+        adc = f"layer: largest array {stat} of calibration |I|"
     elif scope == "fixed":
-        adc = f"fixed: {arch.adc_full_scale:g} x the worst-case array current"
+        adc = f"fixed: {arch.adc_full_scale:g} x worst-case array current"
     elif scope == "max":
-        adc = "max: the worst-case current"
+        adc = "max: worst-case current"
     else:
         adc = "granular: one LSB per conductance step"
     if cfg.ideal_dac:
@@ -139,5 +140,5 @@ def range_policy(arch, cfg: SimConfig) -> dict:
         dac = f"fixed: {arch.dac_full_scale:g} at the top code"
     else:
         dps = float(arch.dac_percentile)
-        dac = "calibrated: " + ("max" if dps >= 100.0 else f"p{dps:g}") + " of the calibration |inputs| per layer"
+        dac = "calibrated: " + ("max |x|" if dps >= 100.0 else f"p{dps:g} of |x|") + " per layer"
     return {"adc_range": adc, "dac_range": dac}
