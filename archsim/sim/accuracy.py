@@ -52,7 +52,7 @@ from archsim.model.weights import weight_matrix
 from archsim.mapping.layout import Mapping, map_workload
 from archsim.model.device import Device, load_device
 from archsim.sim.tilesim import ProgrammedMatrix, SimConfig, range_policy
-from archsim.sim.tilesim.config import adc_policy
+from archsim.sim.tilesim.ranges import adc_policy
 from archsim.model.workload import Workload
 
 CAL_PASS, TEST_PASS = 0, 1

@@ -115,7 +115,8 @@ from archsim.model.arch import Architecture
 from archsim.model.errors import ArchsimError
 from archsim.mapping.layout import LayerMap, map_workload
 from archsim.model.workload import GraphBuilder
-from archsim.sim.tilesim.config import ADC_RANGES, SimConfig, range_policy
+from archsim.sim.tilesim.config import ADC_RANGES, SimConfig
+from archsim.sim.tilesim.ranges import range_policy
 from archsim.sim.tilesim.programmed import ProgrammedMatrix
 from archsim.sim.tilesim.reference import reference_matmul
 

@@ -34,7 +34,8 @@ class SimConfig:
       ``granular`` (one LSB = the current of one input step on one conductance step).
     - ``calib_percentile``: ``None`` (default): the architecture's ``adc_percentile``; else an override
       of it: the percentile of the calibration currents taken as full scale.
-    The policies in force are stated by :func:`range_policy` (and in every accuracy result).
+    The policies in force are stated by :func:`archsim.sim.tilesim.ranges.range_policy` (and in every
+    accuracy result).
     - ``ideal_adc`` / ``ideal_dac``: skip output / input quantization.
     - ``ir_drop``: model IR drop where the architecture sets parasitics (``r_wire_ohm``, ``r_in_ohm``,
       ``r_out_ohm``): every programmed array is replaced by its effective matrix
@@ -107,38 +108,3 @@ class SimConfig:
 
 def _finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def adc_policy(arch, cfg: SimConfig) -> tuple[str, float]:
-    """``(scope, percentile)`` of the ADC ranges: the architecture's ``adc_range`` / ``adc_percentile``
-    unless ``cfg`` overrides them (``calibrated`` reads as ``array``)."""
-    scope = str(arch.adc_range) if cfg.adc_range is None else cfg.adc_range
-    pct = float(arch.adc_percentile) if cfg.calib_percentile is None else float(cfg.calib_percentile)
-    return ("array" if scope == "calibrated" else scope), pct
-
-
-def range_policy(arch, cfg: SimConfig) -> dict:
-    """The converter ranges in force, in words: ``{"adc_range": ..., "dac_range": ...}`` (what the accuracy
-    results and reports print)."""
-    scope, pct = adc_policy(arch, cfg)
-    stat = "max" if pct >= 100.0 else f"p{pct:g}"
-    if cfg.ideal_adc:
-        adc = "ideal ADC (no quantization)"
-    elif scope == "array":
-        adc = f"array: {stat} of calibration |I| per array"
-    elif scope == "layer":
-        adc = f"layer: largest array {stat} of calibration |I|"
-    elif scope == "fixed":
-        adc = f"fixed: {arch.adc_full_scale:g} x worst-case array current"
-    elif scope == "max":
-        adc = "max: worst-case current"
-    else:
-        adc = "granular: one LSB per conductance step"
-    if cfg.ideal_dac:
-        dac = "ideal DAC (exact inputs)"
-    elif str(arch.dac_range) == "fixed":
-        dac = f"fixed: {arch.dac_full_scale:g} at the top code"
-    else:
-        dps = float(arch.dac_percentile)
-        dac = "calibrated: " + ("max |x|" if dps >= 100.0 else f"p{dps:g} of |x|") + " per layer"
-    return {"adc_range": adc, "dac_range": dac}

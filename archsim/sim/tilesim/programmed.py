@@ -22,7 +22,8 @@ from archsim.mapping.layout import LayerMap, ceil_div, resolve_bits_per_cell
 from archsim.sim.tilesim import kernels as K_
 from archsim.sim.tilesim import rng
 from archsim.sim.tilesim import support
-from archsim.sim.tilesim.config import SimConfig, adc_policy
+from archsim.sim.tilesim.config import SimConfig
+from archsim.sim.tilesim.ranges import adc_policy, dac_full_scale
 from archsim.sim.tilesim.geometry import MatrixGeometry
 from archsim.sim.tilesim.support import (_TAG_READ, _WS, _effective_blocks, _ir_drop_on, _key_tuple, _weights3,
                                          program_cells, seed_parts, slice_codes, weight_code_params,
@@ -215,7 +216,7 @@ class ProgrammedMatrix(MatrixGeometry):
 
         The original object is unchanged (frozen style)."""
         X3, _ = self._inputs3(X, check_finite=True)
-        x_max = self._dac_full_scale(X3)
+        x_max = dac_full_scale(self.arch, X3)
         signed = bool(X3.size and (X3 < 0).any())
         if signed and self.arch.input_bits < 2:
             raise ArchsimError(f"layer '{self.layer}': signed calibration inputs need input_bits >= 2 "
@@ -225,22 +226,6 @@ class ProgrammedMatrix(MatrixGeometry):
         if adc_policy(self.arch, self.cfg)[0] in ("array", "layer") and not self.cfg.ideal_adc and X3.shape[1] > 0:
             stats = pm._calibration_stats(X3)
         return pm._with_ranges(stats)
-
-    def _dac_full_scale(self, X3: np.ndarray) -> float:
-        """The input value at the DAC's top code: ``dac_full_scale`` (``dac_range: fixed``), else the
-        ``dac_percentile`` percentile of ``|x|`` over every element of the calibration batch (100: the max;
-        a percentile of 0, as when most inputs are zero, falls back to the max)."""
-        if str(self.arch.dac_range) == "fixed":
-            return float(self.arch.dac_full_scale)
-        if not X3.size:
-            return 0.0
-        A = np.abs(X3)
-        top = float(A.max())
-        p = float(self.arch.dac_percentile)
-        if p >= 100.0:
-            return top
-        q = float(np.percentile(A, p))
-        return q if q > 0 else top
 
     def with_shared_adc_range(self, full: float) -> "ProgrammedMatrix":
         """A copy whose calibrated arrays all get the full scale ``full`` (in the units of ``adc_full``): how
