@@ -8,7 +8,7 @@ independently programmed chips over the first ``--samples`` MNIST test images, c
 second table gives each layer's calibrated ADC full scale as a fraction of the worst-case array current
 (what a fixed range has to match) and its calibrated DAC range.
 
-Writes reports/ranges.md and reports/ranges.csv.  About 14 minutes on the shared 2-core development machine with the defaults:
+Writes reports/ranges.md and reports/ranges.csv.  About 12 to 14 minutes on the shared 2-core development machine with the defaults:
     python benchmarks/study_ranges.py [--trials 3] [--samples 2000] [--calibration 128] [--out reports]
 """
 from __future__ import annotations
