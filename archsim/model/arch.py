@@ -62,6 +62,23 @@ class AdcType(Choice):
     TABLE = "table"
 
 
+class AdcRange(Choice):
+    """ADC full scale: calibrated per array or shared by all arrays of a layer, fixed, worst case, or granular."""
+
+    ARRAY = "array"
+    LAYER = "layer"
+    FIXED = "fixed"
+    MAX = "max"
+    GRANULAR = "granular"
+
+
+class DacRange(Choice):
+    """DAC (input) full scale: calibrated per layer on a calibration batch, or fixed."""
+
+    CALIBRATED = "calibrated"
+    FIXED = "fixed"
+
+
 class CostModel(Choice):
     """circuit: bottom-up from the components; lut: the device's tile table (seed 002)."""
 
@@ -152,6 +169,28 @@ class Architecture:
     adc_type: AdcType = key(AdcType.AUTO, AdcType.__doc__, choices=AdcType)
     cols_per_adc: int = key(8, "columns sharing one ADC (converted one after another)", lo=1, hi=65536)
     adc_rate_Hz: float = key(1.28e9, "conversions per second of one ADC", unit="Hz", lo=1e3, hi=1e11)
+    # ---- converter ranges (simulation only: the cost model reads none of these keys)
+    adc_range: AdcRange = key(
+        AdcRange.ARRAY, "ADC full scale: array = each array's own, from the calibration batch; layer = one shared by "
+        "all arrays of a layer (the largest of their calibrated ranges); fixed = adc_full_scale; max = the worst "
+        "case (every row of the block at the largest pulse on a g_max cell); granular = one LSB per input step "
+        "on one conductance step", choices=AdcRange)
+    adc_percentile: float = key(100.0, "adc_range array or layer: the percentile of the calibration batch's "
+                                "|column currents| taken as an array's full scale (100 = their max)", unit="%",
+                                lo=50.0, hi=100.0)
+    adc_full_scale: float = key(1.0, "adc_range fixed: the full scale as a fraction of the worst-case current of "
+                                "one conversion of a whole array (rows x largest pulse code x g_max; "
+                                "g_max - g_min for a pair subtracted in analog)", unit="fraction",
+                                lo=1e-6, hi=1.0)
+    dac_range: DacRange = key(
+        DacRange.CALIBRATED, "DAC (input) full scale, per layer: calibrated = from the calibration batch "
+        "(dac_percentile of |x|); fixed = dac_full_scale; larger inputs clip to the top code", choices=DacRange)
+    dac_percentile: float = key(100.0, "dac_range calibrated: the percentile of the calibration batch's |inputs| "
+                                "(every element) taken as the full scale (100 = max |x|)", unit="%",
+                                lo=50.0, hi=100.0)
+    dac_full_scale: float = key(1.0, "dac_range fixed: the input value at the DAC's top code, in the layer's "
+                                "input units (the step is this / (2^input_bits - 1), or / (2^(input_bits-1) - 1) "
+                                "for signed inputs)", unit="input", lo=1e-12, hi=1e12)
     integration_time_s: float | str = key(
         AUTO, "window over which a column integrates (senses) its current per input pulse: the cell read energy "
         "is V^2 G times this; auto = the device's read pulse", unit="s", kind="float_or_auto", lo=1 / 1e12, hi=1e-3)

@@ -53,7 +53,9 @@ from ``g_T``); stuck cells (stuck-on: ``g_max``, stuck-off: ``g_min``; they neit
 programming error); read noise per read with ``sigma_read(g)`` of the drifted state.  A
 ``kind: digital`` device (SRAM) is exact; explicit stuck rates still apply to it.
 
-Inputs.  ``calibrate(X)`` sets the input range ``x_max = max|X|`` of a calibration batch; inputs
+Inputs.  ``calibrate(X)`` sets the input range ``x_max`` by the architecture's ``dac_range``:
+``calibrated``: the ``dac_percentile`` percentile of ``|X|`` over a calibration batch (100: ``max|X|``);
+``fixed``: ``dac_full_scale``; larger inputs clip to the top code.  Inputs
 are unsigned when that batch is non-negative (``2^n - 1`` codes, negative inputs later clip to 0),
 signed otherwise (``2^(n-1) - 1`` magnitude codes, the sign applied to the pulse voltage).  Bit
 serial: the magnitude is applied in ``arch.input_pulses`` pulses of ``arch.dac_bits`` bits, least
@@ -66,8 +68,11 @@ ADC.  Per array and per conversion: ``code = clip(rint((I - lo) / step), 0, 2^ad
 value ``lo + code * step``.  A range is unsigned (``lo = 0``, full scale ``(2^B - 1) step``) when no
 negative current can occur (unsigned inputs, each array read on its own) and signed otherwise (two's
 complement codes ``-2^(B-1) .. 2^(B-1) - 1``, zero exact, ``step = full / (2^(B-1) - 1)``).  Full
-scale per array: ``calibrated``: the ``calib_percentile`` percentile of ``|I|`` over the calibration
-batch (every column and conversion of that array, programmed conductances, no read noise); ``max``:
+scale per array by the architecture's ``adc_range`` (or ``SimConfig.adc_range``): ``array``: the
+``adc_percentile`` percentile of ``|I|`` over the calibration batch (every column and conversion of
+that array, programmed conductances, no read noise); ``layer``: the largest of those over the layer's
+arrays, shared by all of them; ``fixed``: ``adc_full_scale x arch.rows x (largest pulse code) x g_max``;
+``max``:
 ``rows x (largest pulse code) x g_max`` (``g_max - g_min`` for an analog pair); ``granular``:
 ``step = 1`` (exact whenever currents are whole multiples of the step: ``g_min`` a multiple of ``dg``
 or cancelled in a pair).  An array whose calibration currents are all zero gets the granular step.
@@ -118,10 +123,11 @@ from archsim.model.errors import ArchsimError
 from archsim.mapping.layout import LayerMap, map_workload
 from archsim.model.workload import GraphBuilder
 from archsim.sim.tilesim.config import ADC_RANGES, SimConfig
+from archsim.sim.tilesim.ranges import range_policy
 from archsim.sim.tilesim.programmed import ProgrammedMatrix
 from archsim.sim.tilesim.reference import reference_matmul
 
-__all__ = ["ADC_RANGES", "ProgrammedMatrix", "SimConfig",
+__all__ = ["ADC_RANGES", "ProgrammedMatrix", "SimConfig", "range_policy",
            "layer_map", "reference_matmul"]
 
 
