@@ -117,7 +117,9 @@ def _hybrid(inp, a, args, stem) -> int:
     print(f"calibration: {r.calibration}; float network {r.reference:.4f}\n")
     what = {"transfer": "after transfer (programmed, calibrated)",
             "hybrid": f"after hybrid training ({', '.join(r.layers)} retrained in software and reprogrammed)",
-            "drift": f"after drift, {r.time_s:g} s after programming"}
+            "drift": f"{r.time_s:g} s after programming" + (
+                "" if load_device(a.device).drift is not None else
+                f" ({a.device} has no drift law: the same cells, read again)")}
     for row in t.itertuples():
         print(f"{row.stage:8s} {format_ci(row.accuracy_mean, row.ci95_low, row.ci95_high, 4)}  "
               f"(95% interval {row.ci95_low:.4f} to {row.ci95_high:.4f}) {what[row.stage]}")
