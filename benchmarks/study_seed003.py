@@ -112,23 +112,50 @@ def drift_study(samples, trials, log) -> pd.DataFrame:
     return pd.DataFrame(_rows(r, network="mnist_cnn5", device="pcm", time_s=86400.0))
 
 
+def seed_rows(samples, trials, log) -> pd.DataFrame:
+    return pd.DataFrame(seed003_rows(samples=samples, trials=trials))
+
+
+#: the study's parts, in report order
+PARTS = {"seed": seed_rows, "fraction": fraction_study, "methods": methods_study, "drift": drift_study}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--samples", type=int, default=1000)
     ap.add_argument("--out", default=str(ROOT / "reports"))
+    ap.add_argument("--parts", default=",".join(PARTS), help=f"parts to compute (default all: {','.join(PARTS)})")
+    ap.add_argument("--cache", help="folder for each part's table: computed parts are saved there, the others "
+                                    "read from it (run parts in separate processes, then render them together)")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
 
     def log(s):
         print(f"[{time.perf_counter() - t0:6.0f} s] {s}", flush=True)
 
-    seed = pd.DataFrame(seed003_rows(samples=a.samples, trials=a.trials))
-    log("seed rows done")
-    frac = fraction_study(a.samples, a.trials, log)
-    meth = methods_study(a.samples, a.trials, log)
-    drift = drift_study(a.samples, a.trials, log)
-    secs = time.perf_counter() - t0
+    want = [p.strip() for p in a.parts.split(",") if p.strip()]
+    bad = [p for p in want if p not in PARTS]
+    if bad:
+        raise SystemExit(f"--parts: unknown part {bad[0]!r}; allowed: {', '.join(PARTS)}")
+    frames, secs = {}, 0.0
+    for part in PARTS:
+        cached = Path(a.cache) / f"{part}.csv" if a.cache else None
+        if part in want:
+            t1 = time.perf_counter()
+            frames[part] = PARTS[part](a.samples, a.trials, log)
+            secs += time.perf_counter() - t1
+            log(f"{part} done")
+            if cached:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                frames[part].assign(seconds=time.perf_counter() - t1).to_csv(cached, index=False)
+        elif cached and cached.exists():
+            frames[part] = pd.read_csv(cached)
+            secs += float(frames[part]["seconds"].iloc[0])
+        else:
+            print(f"part {part} neither computed nor cached: no report written")
+            return 0
+    seed, frac, meth, drift = (frames[p] for p in PARTS)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     allrows = pd.concat([seed.assign(part="seed figures"), frac.assign(part="train fraction"),
