@@ -113,7 +113,7 @@ def _hybrid(inp, a, args, stem) -> int:
     t = r.frame()
     print(f"{wl.name} on {a.device}: hybrid training of {', '.join(r.layers)} on {r.train_images} training images "
           f"({100 * r.train_fraction:g}% of the {wl.dataset} training split, drawn per chip), {r.samples} test "
-          f"images, {r.trials} chip{"s" if r.trials > 1 else ""}, seed {r.seed}")
+          f"images, {r.trials} chip{'s' if r.trials > 1 else ''}, seed {r.seed}")
     print(f"calibration: {r.calibration}; float network {r.reference:.4f}\n")
     what = {"transfer": "after transfer (programmed, calibrated)",
             "hybrid": f"after hybrid training ({', '.join(r.layers)} retrained in software and reprogrammed)",
