@@ -79,9 +79,9 @@ def fraction_study(samples, trials, log) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def methods_study(samples, trials, log) -> pd.DataFrame:
+def methods_study(samples, trials, log, nets=NETS) -> pd.DataFrame:
     rows = []
-    for name in NETS:
+    for name in nets:
         wl, (xt, yt) = _pool(name)
         x, y = data.for_workload(wl, "test", limit=samples)
         path = noise_aware_weights(name)
@@ -117,7 +117,8 @@ def seed_rows(samples, trials, log) -> pd.DataFrame:
 
 
 #: the study's parts, in report order
-PARTS = {"seed": seed_rows, "fraction": fraction_study, "methods": methods_study, "drift": drift_study}
+PARTS = {"seed": seed_rows, "fraction": fraction_study, "drift": drift_study,
+         **{f"methods_{n}": (lambda s, t, log, n=n: methods_study(s, t, log, (n,))) for n in NETS}}
 
 
 def main(argv=None) -> int:
@@ -155,7 +156,8 @@ def main(argv=None) -> int:
         else:
             print(f"part {part} neither computed nor cached: no report written")
             return 0
-    seed, frac, meth, drift = (frames[p] for p in PARTS)
+    seed, frac, drift = frames["seed"], frames["fraction"], frames["drift"]
+    meth = pd.concat([frames[f"methods_{n}"] for n in NETS], ignore_index=True)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     allrows = pd.concat([seed.assign(part="seed figures"), frac.assign(part="train fraction"),
