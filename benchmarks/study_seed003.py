@@ -140,17 +140,20 @@ def main(argv=None) -> int:
     if bad:
         raise SystemExit(f"--parts: unknown part {bad[0]!r}; allowed: {', '.join(PARTS)}")
     frames, secs = {}, 0.0
+    for part in want:                       # compute first, then look for the others
+        cached = Path(a.cache) / f"{part}.csv" if a.cache else None
+        t1 = time.perf_counter()
+        frames[part] = PARTS[part](a.samples, a.trials, log)
+        secs += time.perf_counter() - t1
+        log(f"{part} done")
+        if cached:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            frames[part].assign(seconds=time.perf_counter() - t1).to_csv(cached, index=False)
     for part in PARTS:
         cached = Path(a.cache) / f"{part}.csv" if a.cache else None
-        if part in want:
-            t1 = time.perf_counter()
-            frames[part] = PARTS[part](a.samples, a.trials, log)
-            secs += time.perf_counter() - t1
-            log(f"{part} done")
-            if cached:
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                frames[part].assign(seconds=time.perf_counter() - t1).to_csv(cached, index=False)
-        elif cached and cached.exists():
+        if part in frames:
+            continue
+        if cached and cached.exists():
             frames[part] = pd.read_csv(cached)
             secs += float(frames[part]["seconds"].iloc[0])
         else:
