@@ -79,6 +79,15 @@ def fraction_study(samples, trials, log) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: (weights, noise-aware tuning, stage) -> the method a row shows
+METHODS = {("software-trained", False, "transfer"): "transfer",
+           ("software-trained", False, "hybrid"): "hybrid",
+           ("software-trained", True, "hybrid"): "hybrid, noise-aware tuning",
+           ("noise-aware", False, "transfer"): "noise-aware",
+           ("noise-aware", False, "hybrid"): "both",
+           ("noise-aware", True, "hybrid"): "both, noise-aware tuning"}
+
+
 def methods_study(samples, trials, log, nets=NETS) -> pd.DataFrame:
     rows = []
     for name in nets:
@@ -90,15 +99,15 @@ def methods_study(samples, trials, log, nets=NETS) -> pd.DataFrame:
         na = attach_weights(wl, load_weights(path), source=str(path))
         for weights, net in (("software-trained", wl), ("noise-aware", na)):
             m = map_workload(net, _arch(name, NOISY))
-            r = hybrid_train(m, x, y, xt, yt, layers="last", train_fraction=0.03, trials=trials, seed=0,
-                             x_cal=xt[:128])
-            for row in _rows(r, network=name, device=NOISY, weights=weights, float_accuracy=r.reference):
-                row["method"] = {("software-trained", "transfer"): "transfer",
-                                 ("software-trained", "hybrid"): "hybrid",
-                                 ("noise-aware", "transfer"): "noise-aware",
-                                 ("noise-aware", "hybrid"): "both"}[(weights, row["stage"])]
-                rows.append(row)
-            log(f"{name} {weights}: " + ", ".join(f"{s} {v.mean():.4f}" for s, v in r.stages.items()))
+            for tune_noise in (False, True):
+                r = hybrid_train(m, x, y, xt, yt, layers="last", train_fraction=0.03, trials=trials, seed=0,
+                                 x_cal=xt[:128], tune_noise=tune_noise)
+                for row in _rows(r, network=name, device=NOISY, weights=weights, float_accuracy=r.reference):
+                    method = METHODS.get((weights, tune_noise, row["stage"]))
+                    if method:                  # the transfer stage repeats itself with noisy tuning
+                        rows.append(dict(row, method=method))
+                log(f"{name} {weights}, noisy tuning {tune_noise}: "
+                    + ", ".join(f"{s} {v.mean():.4f}" for s, v in r.stages.items()))
     return pd.DataFrame(rows)
 
 
@@ -175,7 +184,15 @@ def _pct(v):
     return "" if v != v else f"{100 * v:.2f}%"
 
 
+def _spent(df: pd.DataFrame) -> pd.DataFrame:
+    """Tuning cells and energy only on the rows after a tuning (a transfer row spends none)."""
+    df = df.copy()
+    df.loc[df["stage"] == "transfer", ["cells_changed", "tuning_energy_nJ"]] = float("nan")
+    return df
+
+
 def render(seed, frac, meth, drift, a, secs) -> str:
+    frac, meth, drift = _spent(frac), _spent(meth), _spent(drift)
     s = seed.copy()
     s["published"] = s["published"].map(_pct)
     s["archsim"] = s["archsim"].map(_pct)
@@ -200,7 +217,10 @@ def render(seed, frac, meth, drift, a, secs) -> str:
          "chips. archsim's five-layer CNN has an assumed FC size (192 -> 10) and pooling, software-trained "
          "weights (float accuracy in the first row's note) and the yao_taox device's assumed 3% programming "
          "error and 2-20 uS range (techlib/devices/yao_taox.yaml); the 15-level (4-bit) weights of the "
-         "yao2020 preset cost most of the transfer loss. ResNet-56 and CIFAR-10 are not shipped.", "",
+         "yao2020 preset cost nearly all of the transfer loss on this device: the error-free quantized reference "
+         "(`archsim accuracy -w mnist_cnn5 --preset yao2020 --ideal --samples 1000`) is 0.952 against the float "
+         "0.989, and the transfer stage lands at 0.951; hybrid training adapts the FC layer to the quantized, "
+         "noisy convolution outputs and recovers about two points. ResNet-56 and CIFAR-10 are not shipped.", "",
          "## How much tuning data (five-layer CNN, yao2020 chip, yao_taox)", "",
          report.to_markdown(frac[["fraction", "train_images", "stage", "ci95", "error_pct", "cells_changed",
                                   "cells_total", "tuning_energy_nJ"]]), "",
@@ -211,17 +231,33 @@ def render(seed, frac, meth, drift, a, secs) -> str:
          f"## Transfer, hybrid, noise-aware, both under a large programming error ({NOISY})", "",
          f"{NOISY} is yao_taox with a 20% relative programming error, an assumption stated in its device file "
          "(a stress case: the seed gives no number for unverified programming). Hybrid training retrains the "
-         "last (FC) layer with 3% of the training split; LeNet-5 runs on as many yao2020 tiles as it needs.", "",
+         "last (FC) layer with 3% of the training split; LeNet-5 runs on as many yao2020 tiles as it needs. "
+         "*Noise-aware tuning*: the software retraining of hybrid training itself injects the device's "
+         "programming error (`hybrid_train(..., tune_noise=True)`), so the retrained layer expects the error "
+         "its reprogramming draws. Every method uses the same chips (seeds) and test images; the rows differ "
+         "by weights and tuning only.", "",
          report.to_markdown(meth[["network", "method", "ci95", "error_pct", "float_accuracy", "cells_changed",
                                   "tuning_energy_nJ"]]), "",
          "Noise-aware weights: the five-layer CNN trained from scratch with the shipped settings plus noise "
          "injection; LeNet-5 fine-tuned from its shipped weights for 3 epochs (lr 5e-4) with noise injection "
          "(the meta entries of each file say which).", "",
+         "What the table shows (read the intervals: 3 chips x 1000 images, about +-1.5 to +-6 points): both "
+         "methods recover most of the loss a 20% programming error causes. On the five-layer CNN, whose "
+         "convolutions hold few weights and so carry the error into every feature, noise-aware weights recover "
+         "more on average than hybrid training of the FC layer alone (hybrid training cannot repair the "
+         "convolutions it does not reprogram; its interval is wide because the chips differ a lot under this "
+         "error), and hybrid training on top of noise-aware weights adds nothing measurable, with or without "
+         "noise-aware tuning (1,500 images have little to add to weights trained on 50,000 with the error in "
+         "mind, and reprogramming draws a fresh error). Noise-aware tuning raises plain hybrid training a little "
+         "(within the intervals). On "
+         "LeNet-5 the methods land within each other's intervals. Hybrid training needs each chip's own "
+         "tuning pass and write energy; noise-aware training is done once, offline, for a device law.", "",
          "## Drift after hybrid training (five-layer CNN, PCM cells, one day)", "",
          report.to_markdown(drift[["stage", "ci95", "error_pct", "cells_changed", "tuning_energy_nJ"]]), "",
          "The tuned cells drift like the others: the ranges are set when the chip is programmed and not "
-         "compensated, as in `archsim accuracy --time`. PCM's tuning energy is priced per cell from its "
-         "device file if it has update or write figures, else left out (NaN).", ""]
+         "compensated, as in `archsim accuracy --time`; the seed (Extended Data Fig. 3c) likewise reports "
+         "accuracy falling with time after hybrid training (its TaOx cells drift little; PCM drifts more). "
+         "techlib/devices/pcm.yaml has neither update nor write figures: its tuning energy is not priced (-).", ""]
     return "\n".join(L)
 
 

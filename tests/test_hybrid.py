@@ -195,3 +195,15 @@ def test_seed003_validation_rows():
     r56 = rows["ResNet-56 (CIFAR-10) after hybrid training, 3% data"]
     assert r56["published"] == 0.92 and np.isnan(r56["archsim"]) and r56["note"].startswith("not reproduced")
     assert all(r["role"] == "predicted" for r in rows.values())
+
+
+@pytest.mark.parametrize("name", ["lenet5", "mnist_cnn5"])
+def test_noise_aware_weights_ship(name):
+    """The study's noise-aware weights ship (scripts/train_weights.py --noise-aware yao_taox_noisy), fit their
+    network and record how they were made."""
+    from archsim.model.weights import load_weights
+    p = workloads.WEIGHTS_DIR / "noise_aware" / f"{name}__yao_taox_noisy.npz"
+    w = load_weights(p)
+    attach_weights(workloads.get(name), w)
+    assert str(w["meta.noise_aware.device"]) == "yao_taox_noisy" and float(w["meta.noise_aware.scale"]) == 1.0
+    assert p.stat().st_size < 300 * 1024          # small, like the shipped weight files

@@ -247,12 +247,14 @@ def hybrid_train(m: Mapping, x: np.ndarray, y: np.ndarray, x_train: np.ndarray, 
                  layers=("last",), train_fraction: float = TRAIN_FRACTION, x_cal: np.ndarray | None = None,
                  calibration: str | None = None, trials: int = 5, seed: int = 0, cfg: SimConfig = SimConfig(),
                  epochs: int = TUNE_EPOCHS, lr: float = TUNE_LR, batch_size: int = TUNE_BATCH,
-                 chunk: int | None = None, log=None) -> HybridResult:
+                 chunk: int | None = None, log=None, tune_noise: bool = False) -> HybridResult:
     """Hybrid training of the mapped network over ``trials`` chips (module docstring).
 
     ``x, y``: the scored test images; ``x_train, y_train``: the pool the tuning images are drawn from
     (``round(train_fraction * len(x_train))`` per trial, at least one); ``x_cal``: the calibration batch
-    (default: the first 128 images of ``x_train``).  ``log(text)``: one line per trial."""
+    (default: the first 128 images of ``x_train``).  ``log(text)``: one line per trial.  ``tune_noise``: the
+    software retraining injects the device's programming error into the weights after the cut
+    (:mod:`archsim.sim.noise_aware`), so the retrained layers expect the error their reprogramming draws."""
     wl, arch = m.workload, m.arch
     if not wl.has_weights:
         raise ArchsimError(f"workload {wl.name}: hybrid training needs trained weights")
@@ -286,6 +288,10 @@ def hybrid_train(m: Mapping, x: np.ndarray, y: np.ndarray, x_train: np.ndarray, 
     for n in names:
         lm = m.layer(n)
         cells_total += lm.K * lm.N * arch.copies * lm.slices
+    noise = None
+    if tune_noise:
+        from archsim.sim.noise_aware import programming_noise
+        noise = programming_noise(sub, arch, device)
     stages = {"transfer": [], "hybrid": []}
     if cfg.time_s > 0:
         stages["drift"] = []
@@ -307,7 +313,8 @@ def hybrid_train(m: Mapping, x: np.ndarray, y: np.ndarray, x_train: np.ndarray, 
         chip.start(_TUNE)
         _, got = forward.run(wl, x_train[pick], matmul=chip, collect=[b], chunk=step)
         tcfg = T.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=_sub_seed(seed, t, _TAG_FIT))
-        params, _ = T.fit(sub, got[b], y_train[pick], tcfg, params=start, trainable=names, log=None)
+        params, _ = T.fit(sub, got[b], y_train[pick], tcfg, params=start, trainable=names, log=None,
+                          weight_noise=noise)
         tuned = {k: v for k, v in params.items() if k in hyb_keys}
         sub_t = attach_weights(sub, {**start, **tuned})
         written.append(sum(_changed_cells(weight_matrix(wl.layer(n), np.float64), weight_matrix(sub_t.layer(n),
@@ -329,7 +336,8 @@ def hybrid_train(m: Mapping, x: np.ndarray, y: np.ndarray, x_train: np.ndarray, 
     return HybridResult(wl.name, arch.device, names, {k: np.array(v) for k, v in stages.items()}, len(x), seed,
                         n_tune, float(train_fraction), float(cfg.time_s), int(cells_total), np.array(written),
                         e_cell, e_src, reference, calibration or f"a separate batch of {len(x_cal)} images",
-                        dict(epochs=epochs, lr=lr, batch_size=batch_size, optimizer="adam", schedule="cosine"))
+                        dict(epochs=epochs, lr=lr, batch_size=batch_size, optimizer="adam", schedule="cosine",
+                             noise_aware=bool(tune_noise)))
 
 
 def _params_of(wl: Workload) -> dict:
