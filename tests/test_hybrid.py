@@ -207,3 +207,21 @@ def test_noise_aware_weights_ship(name):
     attach_weights(workloads.get(name), w)
     assert str(w["meta.noise_aware.device"]) == "yao_taox_noisy" and float(w["meta.noise_aware.scale"]) == 1.0
     assert p.stat().st_size < 300 * 1024          # small, like the shipped weight files
+
+
+def test_noise_aware_tuning_without_programming_error_changes_nothing(cnn5, tmp_path):
+    """tune_noise injects the device's programming error into the retraining: with a device whose error is
+    zero the draws add exactly 0, so the result equals plain hybrid training bit for bit."""
+    import techlib
+    from pathlib import Path
+    text = (Path(techlib.__file__).parent / "devices" / "yao_taox.yaml").read_text()
+    dev = tmp_path / "exact_prog.yaml"
+    dev.write_text(text.replace("name: yao_taox", "name: exact_prog").replace("    value: 0.03\n", "    value: 0.0\n"))
+    assert load_device(str(dev)).prog.is_none
+    _, x, y, xt, yt = cnn5
+    wl = workloads.get("mnist_cnn5", weights=True)
+    m = map_workload(wl, presets.load("yao2020").architecture.replace(device=str(dev)))
+    kw = dict(layers="fc", train_fraction=0.005, trials=1, x_cal=xt[:64], epochs=2)
+    a = hybrid.hybrid_train(m, x[:100], y[:100], xt, yt, **kw)
+    b = hybrid.hybrid_train(m, x[:100], y[:100], xt, yt, tune_noise=True, **kw)
+    assert a.stages["hybrid"][0] == b.stages["hybrid"][0] and np.array_equal(a.cells_written, b.cells_written)
