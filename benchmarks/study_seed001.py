@@ -3,15 +3,17 @@
 Settings of seed 001 section VI: r_w = 1 ohm, R_in = R_out = 100 ohm, 2 kohm .. 3 Mohm cells of 8 bits,
 inputs up to 0.2 V, v_cal = v_max / 2.
 
-* matrix study (default): maximum output error of each mapping on one crossbar, swept over wire
-  resistance and crossbar size; writes reports/seed001_mapping.md.
+* matrix study (default): maximum output error, error under v_cal and conductance utilization of each
+  mapping on one crossbar, over crossbar size and wire resistance, then the same 64 x 64 crossbar with one
+  setting changed (R_in / R_out, a series resistance in every cell); writes reports/seed001_mapping.md.
 * ``--network``: the 784-500-300-10 MLP (archsim's shipped weights) on MNIST over 128 x 128 arrays,
   software vs the linear, DPE and Representable Matrices mappings (ideal converters, as the paper's
   "infinity" point); writes reports/seed001_mlp.md.
 
-Slow (minutes; the network study about 10 to 20 minutes on 2 cores): run by hand, not in CI.
-    python benchmarks/study_seed001.py [--sizes 64,128] [--wires 0.5,1,2.5] [--out reports]
-    python benchmarks/study_seed001.py --network [--samples 10000] [--workers 2]
+Slow: the matrix study takes several minutes (RM on 128 x 128 about a minute a point), the network study
+10 to 20 minutes on 2 quiet cores; run by hand, not in CI.  ``--render`` rewrites a page from its CSVs.
+    python benchmarks/study_seed001.py [--points 64:1:100:0,...] [--out reports]
+    python benchmarks/study_seed001.py --network [--samples 10000] [--workers 2] [--methods linear,dpe]
 """
 from __future__ import annotations
 

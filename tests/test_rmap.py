@@ -182,3 +182,14 @@ def test_partitioned_array_reads_back_the_product_in_an_ideal_circuit():
     np.testing.assert_allclose(got, x[:, :22] @ W.T, rtol=0, atol=1e-10 * np.abs(x[:, :22] @ W.T).max())
     with pytest.raises(ArchsimError, match="need 16 columns"):
         rmap.partition_affine(W[:, :16], 4, 12, cells)
+
+
+def test_seed000_demo_cell_is_dpe_taox_at_the_slides_precision():
+    # seed 000: 100-700 uS programmed, 'Memristor is <4 bit for the given range'; the same range as dpe_taox
+    import techlib
+    from archsim.model.device import Device
+    demo = Device.from_record(techlib.device(str(techlib.DEVICE_DIR / "variants" / "dpe_taox_demo.yaml")))
+    full = Device.from_record(techlib.device("dpe_taox"))
+    assert demo.levels <= 16 < full.levels
+    assert (demo.g_min, demo.g_max) == (full.g_min, full.g_max)
+    assert "dpe_taox_demo" not in techlib.device_names()      # a variant: sweeps over devices do not grow
