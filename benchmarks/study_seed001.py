@@ -150,8 +150,10 @@ def write_network_report(df: pd.DataFrame, layers: pd.DataFrame, out) -> None:
         "= 100 ohm, 2 kohm to 3 Mohm cells with 8 bits, v_cal = 0.1 V on the used rows. Converters ideal (the "
         "paper's 'infinity' point); biases and ReLU digital.", "",
         report.to_markdown(df[["mapping", "accuracy", "paper", "run"]]), "",
-        "`run`: `this` = computed by this run; `earlier` = carried from the run before [5]'s fallback was added "
-        "(the RM and linear code paths are unchanged by it; `--methods` chooses what a run recomputes).", "",
+        "`run`: `this` = computed by this run; `earlier` = carried from the run before [5]'s fallback was added, "
+        "whose code paths for these mappings the fallback does not touch (`dpe_plain` was that run's `dpe`; "
+        "`dpe_at_rm_alpha` there had no fallback; at RM's scale factor it fires only where a cell would need more "
+        "than g_max, which the matrix study never sees). `--methods` chooses what a run recomputes.", "",
         "Per layer: relative Frobenius error of the realized matrix, and mapping time.", "",
         report.to_markdown(layers[err_cols]), "",
         "Per layer: conductance utilization (g - g_min) / (g_max - g_min) over the cells holding weights, mean "
