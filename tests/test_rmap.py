@@ -66,6 +66,8 @@ def test_representable_beats_dpe_and_linear():
 def test_bad_target():
     with pytest.raises(ArchsimError, match="non-negative"):
         rmap.linear(-target(3), PAR, CELLS)
+    with pytest.raises(ArchsimError, match="v_cal must hold 3 finite voltages"):
+        rmap.dpe(target(3), PAR, CELLS, np.full(4, 0.1))
 
 
 def test_realize_layer_splits_signs_and_blocks_and_is_exact_without_parasitics():

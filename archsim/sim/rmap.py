@@ -108,8 +108,8 @@ def dpe(W, par: cb.Parasitics, cells: CellRange, v_cal: np.ndarray, iters: int =
     solution lies within ``[g_min, g_max]`` (a cell asks for more than ``g_max``), [5] updates ``i_ideal``
     so that the full range is used: with ``fallback``, once a step asks for more than ``g_max``, every step
     rescales the ideal currents (and so ``alpha``, never above its first value) so that the largest cell
-    sits at ``g_max``.  Without it (the
-    plain calibration) cells pin at ``g_max`` and the error under ``v_cal`` stays.  With any parasitics the
+    sits at ``g_max``.  Without it (the plain calibration) cells pin at ``g_max`` and the error under
+    ``v_cal`` stays.  With any parasitics the
     calibration runs (also with ideal wires: ``R_in`` and ``R_out`` still drop voltage); without any it is
     the linear mapping.  The result reproduces ``W v_cal`` exactly up to quantization and the ``g_min``
     floor.  The iteration stops when no cell moves by more than ``tol g_max`` (1e-6: a 4000th of an 8-bit
