@@ -2,15 +2,15 @@
 
 Two studies side by side: the demonstration as the slides ran it (one 64 x 64 array holding the whole
 softmax in six parts, cells at the slides' "<4 bit for the given range", the device variant
-`techlib/devices/variants/dpe_taox_demo.yaml`; see
-``seed000_array.py``), and archsim's whole-image study below.
+`techlib/devices/variants/dpe_taox_demo.yaml`; see ``seed000_array.py``), and archsim's whole-image study:
 
 The demonstrator (seed 000): 64 x 64 TaOx 1T1M crossbars, cells 100-700 uS at about 6 bits, wire about
 1 ohm per segment, input/output about 1 ohm; a software-trained one-layer softmax partitioned over the
 array reached 85% on MNIST against 90% ideal; the output of one 64 x 64 crossbar was about 4 bits
 accurate.  archsim runs the same network (`dpe_softmax`, its shipped weights) on the `dpe` preset with
 its Monte Carlo tile simulator (programming error, read noise, IR drop through each array's effective
-matrix, converters), and measures one array's output precision.  Writes reports/seed000_dpe.md.
+matrix, converters), and measures one array's output precision.  Writes reports/seed000_dpe.md (a few
+minutes on a quiet machine).
 
     python benchmarks/study_seed000.py [--trials 10] [--samples 10000] [--out reports]
     python benchmarks/study_seed000.py --render       # rewrite the page from the CSVs
