@@ -63,6 +63,31 @@ def test_zero_wire_is_the_limit_of_small_wire():
         np.testing.assert_allclose(merged, tiny, rtol=1e-5)
 
 
+@pytest.mark.parametrize("r_in,r_out", [(100.0, 0.0), (0.0, 100.0), (100.0, 100.0), (0.0, 0.0)])
+def test_merged_wire_cell_voltages_are_the_small_wire_limit_and_give_the_sensitivity(r_in, r_out):
+    g = rand_g((6, 5), seed=3)
+    V = np.random.default_rng(4).uniform(0, 0.2, (6, 2))
+    par = cb.Parasitics(0.0, r_in, r_out)
+    P, Q = cb.cell_voltages(g, par, V, adjoint=True)
+    Pt, Qt = cb.cell_voltages(g, cb.Parasitics(1e-7, r_in, r_out), V, adjoint=True)
+    # the merged nodes are the limit of vanishing wire: the gap is of order r_w g N (1e-7 x 5e-4 x 6)
+    np.testing.assert_allclose(P, Pt, rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(Q, Qt, rtol=1e-5, atol=1e-9)
+    # Kirchhoff: the cell currents summed down each column are the outputs
+    np.testing.assert_allclose((g[:, :, None] * P).sum(axis=0), cb.effective_matrix(g, par) @ V, rtol=1e-10)
+    # dG_eff[n, m] / dg_ij = -Q[i, j, n] P[i, j, m] (unit inputs), against central differences; h is 1e-6 of
+    # g_max, small enough for the cubic term; rounding (eps x |G_eff| / h, about 1e-10 against entries up to
+    # 1) is the floor, hence the absolute tolerance at 1e-8 of the largest entry
+    Pu, _ = cb.cell_voltages(g, par, adjoint=True)
+    h = 5e-10
+    for i, j in [(0, 0), (5, 4), (2, 3)]:
+        gp, gm = g.copy(), g.copy()
+        gp[i, j] += h
+        gm[i, j] -= h
+        fd = (cb.effective_matrix(gp, par) - cb.effective_matrix(gm, par)) / (2 * h)
+        np.testing.assert_allclose(fd, -np.outer(Q[i, j], Pu[i, j]), rtol=1e-5, atol=1e-8 * np.abs(fd).max())
+
+
 def test_ir_drop_only_loses_current_and_grows_with_wire_and_size():
     err = {}
     for n in (16, 64):

@@ -252,21 +252,61 @@ def cell_voltages(g: np.ndarray, par: Parasitics, V: np.ndarray | None = None, *
     row).  Returns ``P`` (M, N, K); with ``adjoint`` also ``Q`` (M, N, N): the cell voltages of
     ``Y^-1 S^T``, i.e. with a current ``g_out`` injected at the read end of each column and every
     input at 0 V (``Y`` is symmetric, so this is the adjoint solve).  With them the sensitivity of
-    the effective matrix to one cell is ``dG_eff[n, m] / dg_ij = -Q[i, j, n] P[i, j, m]``.
+    the effective matrix to one cell is ``dG_eff[n, m] / dg_ij = -Q[i, j, n] P[i, j, m]``.  With
+    ``r_wire = 0`` the wire nodes merge and a dense ``M + N`` solve gives the same quantities.
 
     The forward sweep stores each Schur complement's inverse and right-hand side (``M N (N + K)``
     numbers); the back substitution recovers the column nodes of every row and a tridiagonal solve
     per row the row nodes: ``O(M N^2 (N + K))`` work, no sparse factorization.
     """
     g = _check(g)
-    if par.r_wire <= 0:
-        raise ArchsimError("crossbar: cell_voltages needs r_wire > 0 (r_wire = 0 merges the wire nodes)")
     M, N = g.shape
     V = np.eye(M) if V is None else np.asarray(V, float)
     if V.ndim != 2 or V.shape[0] != M:
         raise ArchsimError(f"crossbar: input voltages must be (rows x vectors) = ({M}, K), got {V.shape}")
+    if par.r_wire == 0:
+        return _merged_cell_voltages(g, par, V, adjoint)
     with _blas_threads(1 if N <= SERIAL_BLAS_MAX_N else None):
         return _cell_voltages(g, par, V, adjoint)
+
+
+def _merged_nodes(g, par, v_src, w_src):
+    """``r_wire = 0``: row voltages ``u`` (M, K) and column voltages ``w`` (N, K) with source ``v_src`` behind
+    each ``R_in`` and ``w_src`` behind each ``R_out`` (a zero resistance holds the node at its source)."""
+    M, N = g.shape
+    fix_u, fix_w = par.r_in == 0, par.r_out == 0
+    if fix_u and fix_w:
+        return v_src, w_src
+    if fix_u:      # rows held: each column node is a divider between its cells and its sense resistor
+        g_out = 1.0 / par.r_out
+        return v_src, (g.T @ v_src + g_out * w_src) / (g_out + g.sum(axis=0))[:, None]
+    g_in = 1.0 / par.r_in
+    if fix_w:      # columns held: each row node is a divider between its driver and its cells
+        return (g_in * v_src + g @ w_src) / (g_in + g.sum(axis=1))[:, None], w_src
+    g_out = 1.0 / par.r_out
+    A = np.zeros((M + N, M + N))
+    A[:M, :M] = np.diag(g_in + g.sum(axis=1))
+    A[:M, M:] = -g
+    A[M:, :M] = -g.T
+    A[M:, M:] = np.diag(g_out + g.sum(axis=0))
+    x = np.linalg.solve(A, np.vstack([g_in * v_src, g_out * w_src]))
+    return x[:M], x[M:]
+
+
+def _merged_cell_voltages(g, par, V, adjoint):
+    """:func:`cell_voltages` for ``r_wire = 0`` by a dense solve in the ``M + N`` merged nodes.
+
+    The adjoint direction of output ``n`` is 1 V at the sense end of column ``n`` behind ``R_out`` with every
+    input at 0 V (the Norton twin of the current ``g_out`` injected there), which stays defined when
+    ``R_out = 0``."""
+    M, N = g.shape
+    K = V.shape[1]
+    u, w = _merged_nodes(g, par, V, np.zeros((N, K)))
+    P = u[:, None, :] - w[None, :, :]
+    if not adjoint:
+        return P
+    uq, wq = _merged_nodes(g, par, np.zeros((M, N)), np.eye(N))
+    return P, uq[:, None, :] - wq[None, :, :]
 
 
 def _cell_voltages(g, par, V, adjoint):

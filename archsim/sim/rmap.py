@@ -5,13 +5,16 @@ A non-negative target ``W`` (``N`` outputs x ``M`` inputs) is realized as
 effective matrix (:mod:`archsim.sim.crossbar`) and ``g`` (``M x N``) the cell
 conductances in ``[g_min, g_max]``, programmed to ``2^bits`` levels.
 
-Three mappings:
+The mappings:
 
 * ``linear``: ``g = clip(alpha W^T)`` with ``alpha = g_max / max(W)``: the whole range, no compensation.
 * ``dpe`` (seed 001's reference [5], the DPE of seed 000): start from the linear
   mapping and retune every cell so that its current under the calibration
   input ``v_cal`` equals its ideal current: ``g <- i_ideal / (v_row - v_col)``,
-  repeated until the drops settle.  ``(W - W_r) v_cal = 0`` where no cell clips.
+  repeated until the drops settle; where that asks for more than ``g_max``,
+  [5]'s fallback updates ``i_ideal`` (and so ``alpha``) so that the largest
+  cell sits at ``g_max``.  ``(W - W_r) v_cal = 0`` up to quantization.
+  ``dpe_plain`` is the calibration without the fallback (cells pin at ``g_max``).
 * ``rm`` (Representable Matrices, seed 001 section V): search ``alpha`` so that
   value-range errors (from IR drop, unquantized ``g``) and precision errors
   (quantized minus unquantized) balance; tune ``g`` by projected gradient
@@ -53,6 +56,7 @@ class Mapped:
     value_error: float     # ||W - W_r(unquantized g)||_F^2
     total_error: float     # ||W - W_r(quantized g)||_F^2
     utilization: float     # mean (g - g_min) / (g_max - g_min)
+    utilization_max: float  # largest (g - g_min) / (g_max - g_min)
 
     @property
     def precision_error(self) -> float:
@@ -67,8 +71,9 @@ def _finish(method, W, g_cont, alpha, par, cells: CellRange) -> Mapped:
     gq = cells.quantize(g_cont)
     wr_c = _realized(cells.clip(g_cont), par, alpha)
     wr_q = _realized(gq, par, alpha)
-    util = float(((gq - cells.g_min) / (cells.g_max - cells.g_min)).mean())
-    return Mapped(method, gq, alpha, wr_q, float(((W - wr_c) ** 2).sum()), float(((W - wr_q) ** 2).sum()), util)
+    u = (gq - cells.g_min) / (cells.g_max - cells.g_min)
+    return Mapped(method, gq, alpha, wr_q, float(((W - wr_c) ** 2).sum()), float(((W - wr_q) ** 2).sum()),
+                  float(u.mean()), float(u.max()))
 
 
 def _check_w(W):
@@ -91,23 +96,46 @@ def _cell_drop(g, par, v):
     return cb.cell_voltages(g, par, np.asarray(v, float)[:, None])[:, :, 0]
 
 
-def dpe(W, par: cb.Parasitics, cells: CellRange, v_cal: np.ndarray, iters: int = 30, tol: float = 1e-10,
-        alpha: float | None = None) -> Mapped:
-    """DPE-style calibration; ``alpha`` defaults to full-range utilization (``g_max / max(W)``)."""
+def dpe(W, par: cb.Parasitics, cells: CellRange, v_cal: np.ndarray, iters: int = 200, tol: float = 1e-6,
+        alpha: float | None = None, fallback: bool = True) -> Mapped:
+    """Seed 001's reference [5] (the DPE conversion of seed 000), as seed 001 section III-B describes it.
+
+    ``W`` is linearly mapped into the conductance range (``G_ideal = alpha W^T``, ``alpha`` by default
+    ``g_max / max(W)``: the full range); the ideal current of every cell is its ideal conductance times its
+    calibration input, ``i_ideal = G_ideal v_cal``; the conductances are then solved so that, in the circuit
+    with its wires and its driver and sense resistors, every cell carries ``i_ideal`` under ``v_cal``.  The
+    solve is the fixed point ``g <- i_ideal / (v_row - v_col)(g)`` (each step one circuit solve).  Where no
+    solution lies within ``[g_min, g_max]`` (a cell asks for more than ``g_max``), [5] updates ``i_ideal``
+    so that the full range is used: with ``fallback``, once a step asks for more than ``g_max``, every step
+    rescales the ideal currents (and so ``alpha``, never above its first value) so that the largest cell
+    sits at ``g_max``.  Without it (the plain calibration) cells pin at ``g_max`` and the error under
+    ``v_cal`` stays.  With any parasitics the
+    calibration runs (also with ideal wires: ``R_in`` and ``R_out`` still drop voltage); without any it is
+    the linear mapping.  The result reproduces ``W v_cal`` exactly up to quantization and the ``g_min``
+    floor.  The iteration stops when no cell moves by more than ``tol g_max`` (1e-6: a 4000th of an 8-bit
+    step, far below what quantization keeps).
+    """
     W = _check_w(W)
-    alpha = cells.g_max / W.max() if alpha is None else float(alpha)
-    g_ideal = cells.clip(alpha * W.T)
-    i_ideal = g_ideal * v_cal[:, None]  # row at v_cal, column at virtual ground
-    g = g_ideal.copy()
-    if par.r_wire > 0:
+    v_cal = np.asarray(v_cal, float)
+    if v_cal.shape != (W.shape[1],) or not np.isfinite(v_cal).all() or (v_cal < 0).any() or v_cal.max() <= 0:
+        raise ArchsimError(f"rmap: v_cal must hold {W.shape[1]} finite voltages >= 0, not all zero")
+    alpha = alpha0 = cells.g_max / W.max() if alpha is None else float(alpha)
+    g = cells.clip(alpha * W.T)
+    if not par.ideal:
+        floor = np.finfo(float).eps * v_cal.max()          # a row held at 0 V carries no current: no division by 0
         for _ in range(iters):
-            drop = np.maximum(_cell_drop(g, par, v_cal), np.finfo(float).eps * v_cal.max())  # no division by zero
-            g_new = cells.clip(i_ideal / drop)
-            if np.abs(g_new - g).max() <= tol * cells.g_max:
-                g = g_new
-                break
+            drop = np.maximum(_cell_drop(g, par, v_cal), floor)
+            need = cells.clip(alpha * W.T) * (v_cal[:, None] / drop)   # i_ideal / drop, not yet bounded above
+            if fallback and (need.max() > cells.g_max or alpha < alpha0):
+                # i_ideal updated so that the largest cell sits at g_max (never above the first scale)
+                alpha = min(alpha0, alpha * cells.g_max / need.max())
+                need = cells.clip(alpha * W.T) * (v_cal[:, None] / drop)
+            g_new = cells.clip(need)
+            done = np.abs(g_new - g).max() <= tol * cells.g_max
             g = g_new
-    return _finish("dpe", W, g, alpha, par, cells)
+            if done:
+                break
+    return _finish("dpe" if fallback else "dpe_plain", W, g, alpha, par, cells)
 
 
 def _gradient(g, par, R, alpha):
@@ -196,7 +224,9 @@ def max_output_error(W, m: Mapped, v_max: float, n_vectors: int = 200, seed: int
     return float(np.abs(ideal - m.w_r @ V).max() / np.abs(ideal).max())
 
 
-METHODS = ("linear", "dpe", "dpe_at_rm_alpha", "rm")
+#: ``dpe`` is [5] with its fallback; ``dpe_plain`` the same calibration without it (cells pinned at g_max);
+#: ``dpe_at_rm_alpha`` the calibration started at the scale factor the RM search chose
+METHODS = ("linear", "dpe_plain", "dpe", "dpe_at_rm_alpha", "rm")
 
 
 def _map_block(args):
@@ -205,7 +235,7 @@ def _map_block(args):
     n, m = Wb.shape
     out = {}
     if not (Wb > 0).any():
-        return {k: np.zeros_like(Wb) for k in methods}
+        return {k: (np.zeros_like(Wb), 0.0, 0.0) for k in methods}
     W = np.zeros((cols, rows))
     W[:n, :m] = Wb                      # the block in the corner next to the drivers; the rest unused
     v_cal = np.zeros(rows)
@@ -218,18 +248,22 @@ def _map_block(args):
             mp = linear(W, par, cells)
         elif k == "dpe":
             mp = dpe(W, par, cells, v_cal)
+        elif k == "dpe_plain":
+            mp = dpe(W, par, cells, v_cal, fallback=False)
         elif k == "dpe_at_rm_alpha":
             mp = dpe(W, par, cells, v_cal, alpha=rm.alpha)
         elif k == "rm":
             mp = rm
         else:
             raise ArchsimError(f"rmap: method '{k}' is not allowed; allowed: {', '.join(METHODS)}")
-        out[k] = mp.w_r[:n, :m]
+        u = (mp.g[:m, :n] - cells.g_min) / (cells.g_max - cells.g_min)   # the block's own cells
+        out[k] = (mp.w_r[:n, :m], float(u.mean()), float(u.max()))
     return out
 
 
 def realize_layer(W, rows: int, cols: int, par: cb.Parasitics, cells: CellRange, v_cal_level: float, *,
-                  methods=("linear", "dpe", "rm"), rm_kw: dict | None = None, workers: int = 1) -> dict:
+                  methods=("linear", "dpe", "rm"), rm_kw: dict | None = None, workers: int = 1,
+                  utilization: bool = False):
     """What a signed layer matrix becomes on crossbars with IR drop, for each mapping method.
 
     ``W`` (N outputs x K inputs) is split into ``W+ = max(W, 0)`` and ``W- = max(-W, 0)`` (a
@@ -238,7 +272,9 @@ def realize_layer(W, rows: int, cols: int, par: cb.Parasitics, cells: CellRange,
     ``rows x cols`` crossbar (unused cells at ``g_min``, unused rows at 0 V) with its own scale
     factor.  ``v_cal_level`` is the calibration voltage on every used row.  Returns ``{method:
     W_r}`` with ``W_r`` (N x K) the realized matrix (ideal converters).  ``workers > 1`` maps blocks
-    in processes; the result does not depend on it (the mappings are deterministic).
+    in processes; the result does not depend on it (the mappings are deterministic).  With
+    ``utilization`` also ``{method: (mean, max)}`` of ``(g - g_min) / (g_max - g_min)`` over the cells
+    that hold weights (the mean weighted by cells; an all-zero block counts as unused cells at 0).
     """
     W = np.asarray(W, float)
     if W.ndim != 2 or not np.isfinite(W).all():
@@ -262,7 +298,69 @@ def realize_layer(W, rows: int, cols: int, par: cb.Parasitics, cells: CellRange,
     else:
         results = [_map_block(j) for j in jobs]
     out = {k: np.zeros_like(W) for k in methods}
+    used = {k: [0.0, 0.0, 0] for k in methods}      # sum of cell utilizations, largest, cells
     for (sign, c0, r0, (n, m)), res in zip(where, results):
         for k in methods:
-            out[k][c0:c0 + n, r0:r0 + m] += sign * res[k]
+            wr, u_mean, u_max = res[k]
+            out[k][c0:c0 + n, r0:r0 + m] += sign * wr
+            used[k][0] += u_mean * n * m
+            used[k][1] = max(used[k][1], u_max)
+            used[k][2] += n * m
+    if utilization:
+        return out, {k: (tot / max(c, 1), mx) for k, (tot, mx, c) in used.items()}
     return out
+
+
+# ------------------------------------------------- seed 000: one array, many parts ----
+
+@dataclass(frozen=True)
+class Partitioned:
+    """A signed matrix laid out on one crossbar in parts that share its rows (seed 000's demonstration).
+
+    Part ``k`` holds the weights of inputs ``rows k .. rows (k + 1) - 1`` for all ``outputs`` in columns
+    ``outputs k .. outputs (k + 1) - 1``; every cell is ``g_min + scale (w - w_min)`` (one scale and one
+    offset for the whole array, no differential pair); unused cells sit at ``g_min``.
+    """
+    g: np.ndarray          # rows x cols ideal conductances (S)
+    scale: float           # S per unit of weight
+    w_min: float
+    g_min: float
+    parts: int
+    outputs: int
+
+    def currents(self, G_eff: np.ndarray, x: np.ndarray, v_read: float) -> np.ndarray:
+        """Output currents (n, outputs): part ``k`` read with input slice ``k`` on the rows, summed over parts.
+
+        ``G_eff`` (cols x rows) is the array's effective matrix (:func:`archsim.sim.crossbar.effective_matrix`
+        of the programmed cells); ``x`` (n, rows x parts) inputs in [0, 1], driven at ``v_read`` full scale."""
+        rows = self.g.shape[0]
+        out = np.zeros((len(x), self.outputs))
+        for k in range(self.parts):
+            V = np.asarray(x[:, rows * k:rows * (k + 1)], float) * v_read
+            out += V @ G_eff[self.outputs * k:self.outputs * (k + 1), :].T
+        return out
+
+    def nominal(self, currents: np.ndarray, x: np.ndarray, v_read: float) -> np.ndarray:
+        """``W x`` as designed: the offset ``(g_min - scale w_min) v sum(x)`` (the same for every output, so
+        never a change of argmax) removed and the scale divided out."""
+        off = (self.g_min - self.scale * self.w_min) * v_read * np.asarray(x, float).sum(axis=1, keepdims=True)
+        return (currents - off) / (self.scale * v_read)
+
+
+def partition_affine(W, rows: int, cols: int, cells: CellRange) -> Partitioned:
+    """Lay ``W`` (outputs x inputs, signed) on one ``rows x cols`` crossbar in ``ceil(inputs / rows)`` parts."""
+    W = np.asarray(W, float)
+    if W.ndim != 2 or not np.isfinite(W).all() or W.max() == W.min():
+        raise ArchsimError("rmap: a partitioned matrix must be 2-D, finite and not constant")
+    outputs, inputs = W.shape
+    parts = -(-inputs // rows)
+    if parts * outputs > cols:
+        raise ArchsimError(f"rmap: {parts} parts x {outputs} outputs need {parts * outputs} columns; the array has "
+                           f"{cols} (use more rows per part or a larger array)")
+    w_min = float(W.min())
+    scale = (cells.g_max - cells.g_min) / (float(W.max()) - w_min)
+    g = np.full((rows, cols), cells.g_min)
+    for k in range(parts):
+        blk = W[:, rows * k:rows * (k + 1)].T                  # (<= rows) x outputs
+        g[:blk.shape[0], outputs * k:outputs * (k + 1)] = cells.g_min + scale * (blk - w_min)
+    return Partitioned(g, scale, w_min, cells.g_min, parts, outputs)
