@@ -188,3 +188,15 @@ def test_cli_fidelity_flags(capsys):
     assert code == 0 and "fidelity floor: top-1 agreement >= 0.8" in out and "below the floor" in out
     code, out, _ = _run(capsys, *small, "--no-simulate")
     assert code == 0 and "NOT CHECKED" in out and "agreement" not in out
+
+
+def test_memory_guard_fails_before_the_search(monkeypatch):
+    monkeypatch.setattr(F, "available_bytes", lambda: 1e6)   # 1 MB free: no chip fits
+    with pytest.raises(ArchsimError, match="needs about .* GB .* --no-simulate") as e:
+        sizing.size(TINY, BASE, space=sizing.SearchSpace(rows=(256,), bits_per_cell=(7,), adc_bits=(8,),
+                                                         cols_per_adc=(16,), budgets=(1,)), workers=1)
+    assert "\n" not in str(e.value)
+    # the estimate: 110 bytes per weight and bit slice; 8-bit weights hold 7 magnitude bits
+    wl = F.prepare(TINY, F.CheckSpec(samples=8)).workload
+    assert F.chip_bytes(wl, _cfg(bits_per_cell=7)) == 110 * wl.total_weights
+    assert F.chip_bytes(wl, _cfg(bits_per_cell=2)) == 110 * wl.total_weights * 4

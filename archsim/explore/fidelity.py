@@ -50,8 +50,14 @@ DEFAULT_ACCURACY_DROP = 0.01
 DEFAULT_MIN_AGREEMENT = 0.9
 #: scored images and chips per candidate, and calibration images (never scored): trained networks
 ACCURACY_SAMPLES, ACCURACY_TRIALS, ACCURACY_CALIB = 500, 1, 64
-#: the same for fidelity on seeded networks: sized for the README's VGG-16 search (measured, see README)
-FIDELITY_SAMPLES, FIDELITY_TRIALS, FIDELITY_CALIB = 8, 1, 2
+#: fidelity on seeded networks: scored inputs per design from a budget of FIDELITY_MACS multiply-accumulates
+#: of the simulated network (one input of VGG-16 at 32 x 32 is 0.44 GMAC: 11 inputs; mnist_cnn3: the cap),
+#: within [FIDELITY_SAMPLES_MIN, FIDELITY_SAMPLES_MAX]; one chip; calibrated on FIDELITY_CALIB other inputs
+FIDELITY_MACS, FIDELITY_SAMPLES_MIN, FIDELITY_SAMPLES_MAX = 5e9, 8, 200
+FIDELITY_TRIALS, FIDELITY_CALIB = 1, 2
+#: memory of one simulated chip per weight and bit slice, measured: VGG-16 (138 M weights) on 1024 x 1024
+#: arrays with 7 bits per cell (one slice) peaked at 14.8 GB resident (``/usr/bin/time -v``): 107 bytes
+BYTES_PER_WEIGHT_SLICE = 110
 #: inputs larger than REDUCE_ABOVE pixels a side are simulated at REDUCED_HW x REDUCED_HW
 REDUCE_ABOVE, REDUCED_HW = 64, 32
 #: architecture keys the simulation does not read (sharing an ADC is time multiplexing; replicas hold
@@ -144,7 +150,9 @@ def prepare(workload: str, spec: CheckSpec = CheckSpec()) -> CheckData:
         hw = REDUCED_HW
     wl = base if hw is None or (len(shape) == 3 and shape[1:] == (hw, hw)) else reduced_input(base, hw)
     wl = seeded_weights(wl, spec.seed)
-    n, trials = spec.samples or FIDELITY_SAMPLES, spec.trials or FIDELITY_TRIALS
+    n = spec.samples or int(np.clip(FIDELITY_MACS // max(wl.total_macs, 1), FIDELITY_SAMPLES_MIN,
+                                    FIDELITY_SAMPLES_MAX))
+    trials = spec.trials or FIDELITY_TRIALS
     x = seeded_inputs(wl, n, [spec.seed, 1])
     x_cal = seeded_inputs(wl, FIDELITY_CALIB, [spec.seed, 2])      # a stream of its own: never scored
     size = "x".join(map(str, wl.input_layer.out_shape))
@@ -160,6 +168,37 @@ def prepare(workload: str, spec: CheckSpec = CheckSpec()) -> CheckData:
 def sim_key(config: dict) -> tuple:
     """What the simulation of ``config`` depends on: every key but :data:`NOT_SIMULATED_KEYS`."""
     return tuple(sorted((k, repr(v)) for k, v in config.items() if k not in NOT_SIMULATED_KEYS))
+
+
+def chip_bytes(wl: Workload, config: dict) -> float:
+    """About the memory one simulated chip of ``config`` takes: :data:`BYTES_PER_WEIGHT_SLICE` per weight
+    and bit slice (the weight's magnitude bits over the bits per cell)."""
+    a = _arch.Architecture(**{k: config[k] for k in _arch.KEY_BY_NAME if k in config})
+    slices = -(-a.magnitude_bits // int(a.bits_per_cell)) if isinstance(a.bits_per_cell, int) else a.magnitude_bits
+    return float(BYTES_PER_WEIGHT_SLICE) * wl.total_weights * slices
+
+
+def available_bytes() -> float | None:
+    """Memory available now (Linux ``MemAvailable``); None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def memory_guard(data: CheckData, config: dict) -> None:
+    """Fail in one line, before simulating, when one chip of ``config`` would not fit the memory available."""
+    need, have = chip_bytes(data.workload, config), available_bytes()
+    if have is not None and need > have:
+        raise ArchsimError(f"size: simulating {data.workload.name} ({data.workload.total_weights / 1e6:.0f} M weights) "
+                           f"on {config['rows']}x{config['cols']} arrays, {config['bits_per_cell']} bits/cell needs "
+                           f"about {need / 1e9:.1f} GB ({BYTES_PER_WEIGHT_SLICE} bytes per weight and bit slice, "
+                           f"measured), {have / 1e9:.1f} GB available; free memory, or pass --no-simulate (accuracy "
+                           f"then not checked)")
 
 
 def check_design(data: CheckData, config: dict) -> dict:
@@ -329,6 +368,7 @@ def check_candidates(df, candidates: np.ndarray, configs: dict, data: CheckData,
         for i in todo:
             k = sim_key(configs[keys[i]])
             if k not in done:
+                memory_guard(data, configs[keys[i]])
                 if progress:
                     print(f"checking {_design_text(configs[keys[i]])} ({data.metric})", file=sys.stderr, flush=True)
                 done[k] = check_design(data, configs[keys[i]])

@@ -278,6 +278,8 @@ def size(workload: str, base: _arch.Architecture | None = None, constraints: Con
         data = _fid.prepare(workload, check)          # before the search: bad options fail at once
     cache = EvalCache()
     configs, budget = design_points(workload, base, space, task, cache)
+    if data is not None:   # no design's chip fits the memory: say so before the search, not after it
+        _fid.memory_guard(data, min(configs, key=lambda c: _fid.chip_bytes(data.workload, c)))
     results = run_points(configs, workers=workers, scheduler=scheduler, accuracy_fn=accuracy_fn,
                          progress=progress, desc=f"size {workload}", cache=cache)
     df = results_table(configs, results)
