@@ -153,7 +153,7 @@ def add_size(sub) -> None:
                          "one point)")
     sp.add_argument("--min-agreement", type=finite_float(0.0, 1.0),
                     help="fidelity floor for networks without trained weights: top-1 agreement with the float network "
-                         "on seeded weights and inputs (default 0.9)")
+                         "on seeded weights and inputs (default 0.5)")
     sp.add_argument("--no-simulate", action="store_true",
                     help="do not simulate accuracy or fidelity (the report says accuracy was not checked)")
     sp.add_argument("--accuracy", action="store_true",

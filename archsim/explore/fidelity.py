@@ -42,12 +42,17 @@ from archsim.model.workload import Layer, Workload
 
 #: default floor for trained networks: float accuracy on the same images minus one point
 DEFAULT_ACCURACY_DROP = 0.01
-#: default floor for fidelity, top-1 agreement with the float network on seeded weights and inputs.
-#: A seeded network has no trained margins: its top-two logits differ by a median 0.24 standard
-#: deviations of the logit vector (VGG-16, measured), so agreement is a severe test: a design keeping
-#: 90% agreement keeps its logits within a few percent.  0.9 lets one disagreement in ten pass and
-#: rejects what is plainly broken (the issue's 4-bit ADC on 1024-row, 7-bit-cell arrays agrees on 0%)
-DEFAULT_MIN_AGREEMENT = 0.9
+#: default floor for fidelity, top-1 agreement with the float network on seeded weights and inputs.  A
+#: seeded network has no trained margins (VGG-16: its top-two logits differ by a median 0.24 standard
+#: deviations of the logit vector), so agreement falls far faster than a trained network's accuracy.
+#: Measured on LeNet-5, 500 images, one SONOS / ReRAM / PCM chip each (128-row arrays with an 8-bit ADC,
+#: 1024-row 7-bit-cell arrays with a 4-bit ADC): the trained network kept its accuracy within 0.2 points
+#: of float on every design while the same network with seeded weights agreed on 50% to 84% of inputs,
+#: with 3x to 4.4x the relative logit error.  Half the inputs keeping their top-1 class is therefore the
+#: floor: it rejects what is plainly broken (mnist_cnn3 on 1024-row 7-bit-cell arrays with a 4-bit ADC:
+#: 0.245; VGG-16 at 32 x 32: 0.0) and keeps what a trained network tolerates; passing it is a sign, not a
+#: proof, and a stricter --min-agreement makes the check stricter
+DEFAULT_MIN_AGREEMENT = 0.5
 #: scored images and chips per candidate, and calibration images (never scored): trained networks
 ACCURACY_SAMPLES, ACCURACY_TRIALS, ACCURACY_CALIB = 500, 1, 64
 #: fidelity on seeded networks: scored inputs per design from a budget of FIDELITY_MACS multiply-accumulates
@@ -325,6 +330,7 @@ def _replicate_before(g, shapes, old, flat: str, K: int, add, fail) -> tuple:
 class CheckRun:
     """What a search's check did: simulations run, designs scored, rounds, designs below the floor."""
     data: CheckData
+    candidates: int = 0      # designs meeting every constraint
     simulations: int = 0
     scored: int = 0
     rounds: int = 0
@@ -349,7 +355,7 @@ def check_candidates(df, candidates: np.ndarray, configs: dict, data: CheckData,
     for c in (col, f"{col}_ci95_low", f"{col}_ci95_high", "logit_error"):
         df[c] = np.nan
     df["floor"] = "not simulated"
-    run, done, t0 = CheckRun(data), {}, time.perf_counter()
+    run, done, t0 = CheckRun(data, int(np.sum(candidates))), {}, time.perf_counter()
     keys = df["key"].tolist()
     cols = [c for c, _ in senses_cols]
     senses = [s for _, s in senses_cols]

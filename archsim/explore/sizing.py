@@ -331,7 +331,9 @@ def size(workload: str, base: _arch.Architecture | None = None, constraints: Con
         rec = None
     else:
         rec = df.loc[rec_idx]
-        message = f"recommended ({phrase} among the {int(feasible.sum())} feasible designs): {_describe(rec)}"
+        among = (f"the {int(feasible.sum())} feasible designs" if run is None else
+                 f"the {int(feasible.sum())} designs simulated at or above the floor")
+        message = f"recommended ({phrase} among {among}): {_describe(rec)}"
         binding = _binding(df, ok, active, objective, objectives, rec)
         if run is not None:
             binding += _floor_binds(df, within, data, objective, rec)
@@ -439,8 +441,9 @@ def _binding(df, ok, active, objective, objectives, rec) -> list[str]:
         return ["no constraints given"]
     col, sense, phrase = OBJECTIVES[objective]
     out = []
+    known_bad = (df["floor"] == "below floor").to_numpy() if "floor" in df else np.zeros(len(df), dtype=bool)
     for c, v in active:
-        mask = ok.copy()
+        mask = ok & ~known_bad      # a design found below the floor is no alternative
         for d, w in active:
             if d is not c:
                 mask &= satisfies(df, d, w)
@@ -452,7 +455,8 @@ def _binding(df, ok, active, objective, objectives, rec) -> list[str]:
             alt = df.loc[j]
             gain = abs(float(alt[col]) / float(rec[col]) - 1.0) * 100 if rec[col] else float("inf")
             out.append(f"{c.flag} {num(v)} binds: without it the {phrase} would be {_obj_text(objective, alt)}, "
-                       f"{gain:.3g}% {'less' if sense == 'min' else 'more'} (at {_f(c.at, x=_value(c, alt))})")
+                       f"{gain:.3g}% {'less' if sense == 'min' else 'more'} (at {_f(c.at, x=_value(c, alt))}"
+                       + ("; its accuracy not simulated" if alt.get("floor") == "not simulated" else "") + ")")
     if not out:
         out.append("no constraint binds: the best design of the whole search on this objective meets them all")
     return out

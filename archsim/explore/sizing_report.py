@@ -73,8 +73,8 @@ def format_result(res: SizingResult, top: int = 25) -> str:
         lines.append(f"constraints: {cons}" + (f": {n} designs meet them" if n is not None else ""))
     if res.check is not None:
         d = res.check.data
-        lines.append(f"{d.metric} floor: {d.floor_text}: {int(res.table['feasible'].sum())} designs meet every "
-                     f"constraint and the floor ({res.check.below} checked and found below it)")
+        lines.append(f"{d.metric} floor: {d.floor_text}: of the {res.check.candidates} designs meeting the constraints, "
+                     f"{res.check.scored} simulated, {res.check.below} below the floor")
     front = res.front
     if len(front):
         objs = ", ".join(OBJECTIVES[o][2] for o in res.objectives)
