@@ -200,3 +200,16 @@ def test_memory_guard_fails_before_the_search(monkeypatch):
     wl = F.prepare(TINY, F.CheckSpec(samples=8)).workload
     assert F.chip_bytes(wl, _cfg(bits_per_cell=7)) == 110 * wl.total_weights
     assert F.chip_bytes(wl, _cfg(bits_per_cell=2)) == 110 * wl.total_weights * 4
+
+
+def test_objective_accuracy_scores_every_feasible_design_by_fidelity():
+    space = sizing.SearchSpace(rows=(256,), bits_per_cell=(7,), adc_bits=(4, 10), cols_per_adc=(4, 16), budgets=(1,))
+    res = sizing.size(TINY, BASE, space=space, workers=1, objective="accuracy",
+                      constraints=sizing.Constraints(min_accuracy=None, max_area_mm2=1e6),
+                      check=F.CheckSpec(samples=100, min_agreement=0.0))
+    t = res.table
+    assert res.objectives[-1] == "accuracy" and (t["floor"] == "pass").all()       # every design scored
+    assert res.check.simulations == 2 and res.check.scored == 4                     # two ADCs, shared by cols/ADC
+    assert res.recommended["agreement"] == t["agreement"].max()
+    assert res.front["agreement"].is_monotonic_decreasing
+    assert "agreement (95%)" in sizing_report.format_result(res)

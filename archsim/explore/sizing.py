@@ -230,7 +230,7 @@ class SizingResult:
 
     @property
     def front(self) -> pd.DataFrame:
-        return self.table[self.table["pareto"]].sort_values(OBJECTIVES[self.objective][0],
+        return self.table[self.table["pareto"]].sort_values(_col(self.objective, self.table),
                                                             ascending=OBJECTIVES[self.objective][1] == "min")
 
 
@@ -439,7 +439,8 @@ def _value(c: Constraint, r: pd.Series) -> float:
 def _binding(df, ok, active, objective, objectives, rec) -> list[str]:
     if not active:
         return ["no constraints given"]
-    col, sense, phrase = OBJECTIVES[objective]
+    _, sense, phrase = OBJECTIVES[objective]
+    col = _col(objective, df)
     out = []
     known_bad = (df["floor"] == "below floor").to_numpy() if "floor" in df else np.zeros(len(df), dtype=bool)
     for c, v in active:
@@ -469,7 +470,7 @@ def _obj_text(objective: str, r: pd.Series) -> str:
         return f"{num(r['area_mm2'])} mm2"
     if objective == "fps":
         return f"{num(r['inferences_per_s'])} inferences/s"
-    return num(r["accuracy"])
+    return num(r["accuracy"] if "accuracy" in r else r["agreement"])
 
 
 def _why_nothing_fits(df, ok, active) -> str:
