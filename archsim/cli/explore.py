@@ -137,8 +137,10 @@ def add_sweep(sub) -> None:
 def add_size(sub) -> None:
     sp = sub.add_parser("size", help="size tile arrays for a workload: Pareto front and a recommended design",
                                description="Search array size, bits per cell, ADC bits, columns per ADC and tile budget; "
-                                           "print the Pareto front (energy, area, throughput, accuracy) and a "
-                                           "recommended design, and say which constraint binds or why nothing fits.")
+                                           "simulate every design of the Pareto front (energy, area, throughput): "
+                                           "accuracy for networks with trained weights, fidelity to the float "
+                                           "network for the others; print the front and a recommended design above "
+                                           "the floor, and say which constraint binds or why nothing fits.")
     sp.add_argument("--workload", "-w", required=True, help="built-in workload name (archsim list)")
     sp.add_argument("--device", "-d", help="device name or .yaml (overrides the architecture's)")
     sp.add_argument("--arch", help="architecture YAML file for the keys not searched")

@@ -153,8 +153,11 @@ def prepare(workload: str, spec: CheckSpec = CheckSpec()) -> CheckData:
     hw = spec.input_hw
     if hw is None and len(shape) == 3 and max(shape[1:]) > REDUCE_ABOVE:
         hw = REDUCED_HW
+    own = W.weights_path(base.name).exists()       # trained weights but no data set of its own: keep them
+    if own:
+        base = W.with_weights(base)
     wl = base if hw is None or (len(shape) == 3 and shape[1:] == (hw, hw)) else reduced_input(base, hw)
-    wl = seeded_weights(wl, spec.seed)
+    wl = wl if own else seeded_weights(wl, spec.seed)
     n = spec.samples or int(np.clip(FIDELITY_MACS // max(wl.total_macs, 1), FIDELITY_SAMPLES_MIN,
                                     FIDELITY_SAMPLES_MAX))
     trials = spec.trials or FIDELITY_TRIALS
@@ -163,7 +166,8 @@ def prepare(workload: str, spec: CheckSpec = CheckSpec()) -> CheckData:
     size = "x".join(map(str, wl.input_layer.out_shape))
     reduced = f", input reduced to {size} from {'x'.join(map(str, shape))} (every weighted layer keeps its " \
               f"rows and columns)" if wl.input_layer.out_shape != shape else ""
-    source = (f"seeded weights (He-normal, standardised per output, seed {spec.seed}) and {n} seeded standard-"
+    weights = "its trained weights" if own else f"seeded weights (He-normal, standardised per output, seed {spec.seed})"
+    source = (f"{weights} and {n} seeded standard-"
               f"normal inputs x {trials} chip(s){reduced}, calibrated on {len(x_cal)} other seeded inputs")
     ftext = f"top-1 agreement >= {spec.min_agreement:g} with the float network (--min-agreement)"
     return CheckData(wl, x, None, x_cal, "fidelity", 1.0, float(spec.min_agreement), ftext, source, trials,
@@ -289,6 +293,8 @@ def reduced_input(wl: Workload, hw: int) -> Workload:
             continue
         ins = [shapes[p] for p in preds]
         if lay.kind == "dense" and int(np.prod(ins[0])) != lay.K:
+            if lay.weights is not None:   # its rows follow the full-size map's order, not the replicas'
+                raise fail(f"layer '{lay.name}' carries weights laid out for the full-size input")
             ins = [_replicate_before(g, shapes, old, preds[0], lay.K, add, fail)]
         try:
             out = tuple(KINDS[lay.kind].shape(dataclasses.replace(lay, in_shape=ins[0]), ins))
