@@ -62,6 +62,7 @@ def test_tiny_adc_fails_the_floor_and_is_never_recommended():
     text = sizing_report.format_result(res)
     assert "Below the fidelity floor (never recommended): 1 designs" in text and "agreement (95%)" in text
     assert "logit error" in text and "seeded weights" in text
+    assert set(res.table["metric"]) == {"fidelity"}
     # the same search without simulation recommends the 4-bit design and says accuracy was not checked
     blind = sizing.size(TINY, BASE, space=space, workers=1, check=None)
     assert blind.recommended["adc_bits"] == 4 and "NOT CHECKED" in sizing_report.format_result(blind)

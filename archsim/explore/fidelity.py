@@ -361,6 +361,7 @@ def check_candidates(df, candidates: np.ndarray, configs: dict, data: CheckData,
     for c in (col, f"{col}_ci95_low", f"{col}_ci95_high", "logit_error"):
         df[c] = np.nan
     df["floor"] = "not simulated"
+    df["metric"] = data.metric          # what the figure is: accuracy, or fidelity (agreement, logit error)
     run, done, t0 = CheckRun(data, int(np.sum(candidates))), {}, time.perf_counter()
     keys = df["key"].tolist()
     cols = [c for c, _ in senses_cols]
