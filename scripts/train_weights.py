@@ -2,6 +2,7 @@
 """Train a built-in MNIST workload with archsim's numpy trainer and write its weight file.
 
     python scripts/train_weights.py --workload lenet5 --epochs 6 --seed 0
+    python scripts/train_weights.py --workload mnist_cnn5 --noise-aware yao_taox_noisy   # noise-aware weights
 
 Trains on the 50,000-image MNIST training split, reports the 10,000-image
 validation split after each epoch, measures the official 10,000-image test set
@@ -42,6 +43,11 @@ DEFAULTS = {
 }
 
 
+def noise_aware_path(name: str, device: str) -> Path:
+    """Where the noise-aware weights of workload ``name`` for ``device`` (a techlib name) are kept."""
+    return workloads.WEIGHTS_DIR / "noise_aware" / f"{name}__{Path(device).stem}.npz"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     ap.add_argument("--workload", required=True, help="lenet5, mlp or mnist_cnn5 (any workload on MNIST)")
@@ -53,6 +59,15 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, help="train on the first N images only (quick trials)")
     ap.add_argument("--out", help="weight file (default workloads/weights/<name>.npz)")
+    ap.add_argument("--noise-aware", metavar="DEVICE",
+                    help="noise-aware training: inject DEVICE's programming error (in weight units, on the "
+                         "--noise-preset architecture's mapping) into the weights of every step; default output "
+                         "workloads/weights/noise_aware/<name>__<device>.npz")
+    ap.add_argument("--noise-preset", default="yao2020", help="architecture preset whose mapping carries the error")
+    ap.add_argument("--noise-scale", type=float, default=1.0, help="multiplies the injected standard deviation")
+    ap.add_argument("--from-shipped", action="store_true",
+                    help="start from the shipped weights (workloads/weights/<name>.npz) instead of a fresh "
+                         "initialisation: fine-tuning, e.g. noise-aware fine-tuning of a trained network")
     a = ap.parse_args(argv)
     try:
         wl = workloads.get(a.workload)
@@ -67,19 +82,34 @@ def main(argv=None) -> int:
         xte, yte = data.for_workload(wl, "test")
         print(f"{wl.name}: {wl.total_weights} weights, train {len(ytr)}, valid {len(yva)}, test {len(yte)}; {cfg}")
         t0 = time.perf_counter()
-        params, hist = train.fit(wl, xtr, ytr, cfg, x_val=xva, y_val=yva)
+        noise, noise_meta = None, {}
+        if a.noise_aware:
+            from archsim.model import presets
+            from archsim.sim.noise_aware import programming_noise
+            arch = presets.load(a.noise_preset).architecture.replace(device=a.noise_aware)
+            noise = programming_noise(wl, arch, a.noise_aware, scale=a.noise_scale)
+            noise_meta = {"noise_aware.device": a.noise_aware, "noise_aware.preset": a.noise_preset,
+                          "noise_aware.scale": float(a.noise_scale)}
+        init = None
+        if a.from_shipped:
+            init = {k: v for k, v in weights.load_weights(workloads.weights_path(wl.name)).items()
+                    if not k.startswith("meta.")}
+            noise_meta["init"] = f"fine-tuned from {workloads.weights_path(wl.name).name}"
+        params, hist = train.fit(wl, xtr, ytr, cfg, x_val=xva, y_val=yva, weight_noise=noise, params=init)
         secs = time.perf_counter() - t0
         trained = weights.attach_weights(wl, params)
         acc = forward.accuracy(trained, xte, yte)
         print(f"test accuracy {acc:.4f}  (training {secs:.0f} s)")
         out = Path(a.out) if a.out else workloads.weights_path(wl.name)
+        if a.noise_aware and not a.out:
+            out = noise_aware_path(wl.name, a.noise_aware)
         prep = {"lenet5": "28x28 zero-padded by 2 to 32x32", "mlp": "28x28 flattened row-major to 784"}
         meta = dict(workload=wl.name, dataset="mnist", train_split="train" if not a.limit else f"train[:{a.limit}]",
                     input="pixel / 255 in [0, 1]; " + prep.get(wl.name, "28x28 as is"),
                     test_accuracy=float(acc), valid_accuracy=float(hist[-1]["val_accuracy"]),
                     train_seconds=float(round(secs, 1)), final_loss=float(hist[-1]["loss"]),
                     numpy=np.__version__, python=platform.python_version(), cpus=os.cpu_count() or 0,
-                    **train.config_meta(cfg))
+                    **train.config_meta(cfg), **noise_meta)
         train.save_weights(out, params, meta)
         print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB)")
     except ArchsimError as e:

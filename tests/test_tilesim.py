@@ -537,7 +537,7 @@ def test_bad_input_names_layer_and_what_is_allowed(tmp_path):
         ts.ProgrammedMatrix.program(np.zeros((20, 10)), lm, a.replace(mapping="offset"), dev, EXACT)
     with pytest.raises(ArchsimError, match="'ir_drop' = 'yes' is not allowed; allowed true or false"):
         ts.SimConfig(ir_drop="yes")
-    with pytest.raises(ArchsimError, match="adc_range.*allowed: calibrated, max, granular"):
+    with pytest.raises(ArchsimError, match="adc_range.*allowed: None .*array, layer, fixed, max, granular, calibrated"):
         ts.SimConfig(adc_range="best")
     with pytest.raises(ArchsimError, match="stuck_on_rate"):
         ts.SimConfig(stuck_on_rate=1.5)

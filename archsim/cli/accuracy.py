@@ -10,7 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 from archsim.cli.args import _accuracy_inputs, _accuracy_row, _arch_from_args, _device_stem, _floats, _network, \
-    _notes, _out_stem, add_common, add_sim_args, arch_int
+    _notes, _out_stem, _sim_config, add_common, add_sim_args, arch_int, finite_float
+from archsim.model.errors import ArchsimError
 from archsim.model.device import load_device
 from archsim.sim.accuracy import format_ci
 from archsim.report import tables as report
@@ -33,11 +34,22 @@ def cmd_accuracy(args) -> int:
     stem = _out_stem("accuracy", net.name, _device_stem(a.device))
     if args.out:
         report.table_paths(args.out, stem)
+    if args.train_fraction is not None and not args.hybrid:
+        raise ArchsimError(f"--train-fraction {args.train_fraction:g}: applies with --hybrid only")
+    if args.hybrid and args.ideal:
+        raise ArchsimError("--hybrid and --ideal both given; choose one")
+    if args.hybrid:
+        _hybrid_allowed(net, builtin)
+    if args.hybrid and args.data:
+        raise ArchsimError(f"--data {args.data}: --hybrid draws its tuning images from a built-in data set's "
+                           f"training split; leave out --data")
     inp = _accuracy_inputs(net, builtin, args.samples, args.seed, args.data, args.normalize,
                            _floats(args.mean, "--mean"), _floats(args.std, "--std", positive=True), args.calibration)
     wl, own = inp.wl, inp.own
     if args.ideal:
         return _ideal(inp, a, args, stem)
+    if args.hybrid:
+        return _hybrid(inp, a, args, stem)
     r = _accuracy_row(inp, a, args)
     s = r.summary()
     label = "accuracy (top-1 on the test set)" if r.metric == "accuracy" else \
@@ -86,6 +98,57 @@ def _ideal(inp, a, args, stem) -> int:
     return 0
 
 
+def _hybrid(inp, a, args, stem) -> int:
+    """``--hybrid LAYERS``: transfer, hybrid training of those layers, drift (seed 003), per programmed chip."""
+    from archsim.io import data as D
+    from archsim.mapping.layout import map_workload
+    from archsim.sim.hybrid import TRAIN_FRACTION, hybrid_train
+    wl = inp.wl
+    x_train, y_train = D.for_workload(wl, "train")
+    frac = TRAIN_FRACTION if args.train_fraction is None else args.train_fraction
+    cfg = _sim_config(args)
+    log = None if args.no_progress else (lambda line: print("  " + line, flush=True))
+    r = hybrid_train(map_workload(wl, a), inp.x, inp.y, x_train, y_train, layers=args.hybrid, train_fraction=frac,
+                     x_cal=inp.x_cal, calibration=inp.calibration, trials=args.trials, seed=args.seed, cfg=cfg, log=log)
+    t = r.frame()
+    print(f"{wl.name} on {a.device}: hybrid training of {', '.join(r.layers)} on {r.train_images} training images "
+          f"({100 * r.train_fraction:g}% of the {wl.dataset} training split, drawn per chip), {r.samples} test "
+          f"images, {r.trials} chip{'s' if r.trials > 1 else ''}, seed {r.seed}")
+    print(f"calibration: {r.calibration}; float network {r.reference:.4f}\n")
+    what = {"transfer": "after transfer (programmed, calibrated)",
+            "hybrid": f"after hybrid training ({', '.join(r.layers)} retrained in software and reprogrammed)",
+            "drift": f"{r.time_s:g} s after programming" + (
+                "" if load_device(a.device).drift is not None else
+                f" ({a.device} has no drift law: the same cells, read again)")}
+    for row in t.itertuples():
+        print(f"{row.stage:8s} {format_ci(row.accuracy_mean, row.ci95_low, row.ci95_high, 4)}  "
+              f"(95% interval {row.ci95_low:.4f} to {row.ci95_high:.4f}) {what[row.stage]}")
+    e = r.tuning_energy_J
+    energy = f"{e * 1e9:.3g} nJ per chip" if e == e else "not priced"
+    print(f"\ntuning: {r.cells_written.mean():.0f} of {r.cells_total} cells change level (mean per chip); "
+          f"energy {energy} ({r.energy_source})")
+    print("95% interval: " + CI_NOTE)
+    if args.out:
+        t = t.assign(workload=wl.name, device=a.device, layers=",".join(r.layers), train_images=r.train_images,
+                     cells_written=float(r.cells_written.mean()), cells_total=r.cells_total,
+                     tuning_energy_J=e)
+        notes = (f"Hybrid training (seed 003): {r.energy_source}. Calibration: {r.calibration} (never scored).\n\n"
+                 f"95% interval: {CI_NOTE}\n\n" + _notes([a.device], a))
+        files = report.write_tables(args.out, stem + "_hybrid", t, f"{wl.name} on {a.device}: hybrid training", notes)
+        print("wrote " + ", ".join(map(str, files)))
+    return 0
+
+
+def _hybrid_allowed(net, builtin: bool) -> None:
+    """Hybrid training tunes on a data set's training split: a built-in network with shipped weights."""
+    import workloads
+    from archsim.io import data as D
+    if not (builtin and workloads.weights_path(net.name).exists() and net.dataset in D.DATASETS):
+        raise ArchsimError(f"--hybrid: {'workload' if builtin else 'model'} {net.name} has no trained weights and "
+                           f"training split to tune on; allowed: a built-in workload with shipped weights "
+                           f"({', '.join(workloads.trained())})")
+
+
 def add_accuracy(sub) -> None:
     sp = sub.add_parser("accuracy", help="network accuracy (or fidelity) by Monte Carlo over programmed chips")
     add_common(sp)
@@ -102,6 +165,12 @@ def add_accuracy(sub) -> None:
     sp.add_argument("--ideal", action="store_true",
                     help="print the float network's accuracy and a quantized-digital reference (the architecture's "
                          "input and weight bits, no analog error) without the Monte Carlo")
+    sp.add_argument("--hybrid", metavar="LAYERS",
+                    help="hybrid training (seed 003): retrain these layers (names, comma-separated, or 'last') in "
+                         "software on each programmed chip's own outputs and reprogram them; prints accuracy after "
+                         "transfer, after tuning and (with --time) after drift")
+    sp.add_argument("--train-fraction", type=finite_float(0.0, 1.0, lo_open=True), metavar="F",
+                    help="with --hybrid: share of the training split used for tuning (default 0.03)")
     add_sim_args(sp, trials=TRIALS, samples=SAMPLES)
     sp.set_defaults(func=cmd_accuracy)
 

@@ -40,12 +40,14 @@ LUT_EVENTS = {"mac_vmm": "vmm", "mac_mvm": "mvm", "mac_opu": "opu"}
 
 def shift_add_width(m: Mapping, kind: str) -> float:
     """Bits of the accumulated result a shift-add writes: the converted (or adder-tree) sum plus the input
-    pulses and weight slices shifted in."""
+    pulses and weight slices shifted in (``mapping: pairs``: ``ceil(log2 F)`` bits for the gain F)."""
     a = m.arch
     base = a.adc_bits if kind != "digital" else int(np.ceil(np.log2(a.rows))) + 1
     pulses = a.input_pulses if (a.conversions_per_vector > 1 or kind == "digital") else 1
     slices = max(l.slices for l in m.layers)
-    return base + (pulses - 1) * a.dac_bits + (slices - 1) * m.bits_per_cell
+    # conductance pairs: the more significant pair's result is scaled by F (a shift and add) before the sum
+    shift = int(np.ceil(np.log2(a.pair_gain))) if a.pairs else m.bits_per_cell
+    return base + (pulses - 1) * a.dac_bits + (slices - 1) * shift
 
 
 def unit_prices(m: Mapping, prices: Prices, ev: EventCounts) -> dict:

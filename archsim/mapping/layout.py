@@ -3,7 +3,10 @@
 For each weighted layer the ``K x N`` matrix (per group) is cut into row
 blocks of ``rows`` and column blocks of ``cols``; each weight is split into
 ``slices`` cells of ``bits_per_cell`` bits, each slice in its own array; a
-differential mapping doubles the arrays (G+ and G-).  Arrays are grouped into
+differential mapping doubles the arrays (G+ and G-).  ``mapping: pairs`` (seed 004)
+holds each weight on two differential pairs of varying significance, so two
+"slices" (the less and the more significant pair) of two arrays each: four cells
+per weight, each array read and converted like a bit slice.  Arrays are grouped into
 tiles of ``arrays_per_tile``; a tile holds arrays of one layer only.  Tiles are
 placed on the mesh along a serpentine path in layer order, so consecutive
 layers sit side by side.
@@ -76,8 +79,8 @@ class LayerMap:
     macs: int
     row_blocks: int        # per group
     col_blocks: int        # per group
-    slices: int            # cells per weight
-    copies: int            # 2 differential, 1 offset
+    slices: int            # cells per weight (per pair side); pairs: 2, the less and the more significant pair
+    copies: int            # 2 differential (and pairs), 1 offset
     conversions: int       # ADC conversions per column per slice: copies, or 1 when a pair is subtracted in analog
     replication: int       # copies of the whole layer on the chip
     tiles: int             # tiles over all replicas
@@ -233,6 +236,15 @@ def resolve_bits_per_cell(arch: Architecture, device: Device) -> int:
     levels = device.levels
     dev_bits = device.bits
     mag_bits = arch.magnitude_bits
+    if arch.pairs:
+        # conductance pairs: every cell uses the device's levels (or the bits asked for), two pairs per weight
+        bpc = dev_bits if arch.bits_per_cell == AUTO else int(arch.bits_per_cell)
+        if bpc > dev_bits:
+            raise ArchsimError(
+                f"{arch.source}: key 'bits_per_cell' = {bpc} exceeds what device '{device.name}' holds "
+                f"({levels} levels = {dev_bits} bits, {device.file}); allowed 1 to {dev_bits} or auto")
+        arch.pair_levels(bpc)   # the less significant pair must keep a level
+        return bpc
     if arch.bits_per_cell == AUTO:
         # as few slices as the device allows, with the bits spread evenly over them (7 bits on 6-bit
         # cells: 4 + 3, not 6 + 1, whose top slice would amplify its cell's errors 64 times)

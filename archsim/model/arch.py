@@ -29,10 +29,13 @@ class Choice(str, Enum):
 
 
 class SignedMapping(Choice):
-    """Signed weights: a differential pair of arrays (G+ - G-), or one array with an offset subtracted digitally."""
+    """Signed weights: a differential pair of arrays (G+ - G-), one array with an offset subtracted digitally, or
+    two differential pairs of varying significance, W = F (G+ - G-) + (g+ - g-) (seed 004; keys pair_gain,
+    lsp_range), programmed most significant pair first, the least significant pair correcting its error."""
 
     DIFFERENTIAL = "differential"
     OFFSET = "offset"
+    PAIRS = "pairs"
 
 
 class Readout(Choice):
@@ -57,6 +60,23 @@ class AdcType(Choice):
     FLASH = "flash"
     RAMP = "ramp"
     TABLE = "table"
+
+
+class AdcRange(Choice):
+    """ADC full scale: calibrated per array or shared by all arrays of a layer, fixed, worst case, or granular."""
+
+    ARRAY = "array"
+    LAYER = "layer"
+    FIXED = "fixed"
+    MAX = "max"
+    GRANULAR = "granular"
+
+
+class DacRange(Choice):
+    """DAC (input) full scale: calibrated per layer on a calibration batch, or fixed."""
+
+    CALIBRATED = "calibrated"
+    FIXED = "fixed"
 
 
 class CostModel(Choice):
@@ -120,10 +140,20 @@ class Architecture:
     r_in_ohm: float = key(0.0, "row driver output resistance", unit="ohm", lo=0.0, hi=1e9)
     r_out_ohm: float = key(0.0, "column sense (transimpedance) input resistance", unit="ohm", lo=0.0, hi=1e9)
     arrays_per_tile: int = key(8, "crossbar arrays in one tile", lo=1, hi=4096)
-    weight_bits: int = key(8, "bits of weight precision (sign included)", unit="bit", lo=1, hi=32)
+    weight_bits: int = key(8, "bits of weight precision (sign included); mapping pairs: not used, the pairs' "
+                           "grid F m + l (m, l cell levels) sets the weight levels", unit="bit", lo=1, hi=32)
     bits_per_cell: int | str = key(AUTO, "weight bits stored per cell; auto = as many as the device's levels "
-                                   "allow, up to what the weight needs", unit="bit", kind="int_or_auto", lo=1, hi=16)
-    mapping: SignedMapping = key(SignedMapping.DIFFERENTIAL, SignedMapping.__doc__, choices=SignedMapping)
+                                   "allow, up to what the weight needs (mapping pairs: all the device's levels)",
+                                   unit="bit", kind="int_or_auto", lo=1, hi=16)
+    mapping: SignedMapping = key(SignedMapping.DIFFERENTIAL, " ".join(SignedMapping.__doc__.split()),
+                                 choices=SignedMapping)
+    # ---- conductance pairs of varying significance (mapping: pairs; seed 004)
+    pair_gain: float = key(3.0, "mapping pairs: gain F of the more significant pair, W = F (G+ - G-) + (g+ - g-) "
+                           "(seed 004: e.g. F = 3); F = 2^bits_per_cell with lsp_range 1 gives the grid of two "
+                           "binary-weighted bit slices", lo=1.0, hi=1024.0)
+    lsp_range: float = key(1.0, "mapping pairs: fraction of the cell's level range (g_min to g_max) the less "
+                           "significant pair may use; the LSP must span at least F/2 levels to fill the gaps "
+                           "between the MSP's steps", lo=0.001, hi=1.0)
     differential_readout: Readout = key(
         Readout.DIGITAL, "differential pairs: digital = each array of the pair has its own ADC and the difference "
         "is taken after conversion; analog = the pair's column currents are subtracted before one conversion",
@@ -139,6 +169,28 @@ class Architecture:
     adc_type: AdcType = key(AdcType.AUTO, AdcType.__doc__, choices=AdcType)
     cols_per_adc: int = key(8, "columns sharing one ADC (converted one after another)", lo=1, hi=65536)
     adc_rate_Hz: float = key(1.28e9, "conversions per second of one ADC", unit="Hz", lo=1e3, hi=1e11)
+    # ---- converter ranges (simulation only: the cost model reads none of these keys)
+    adc_range: AdcRange = key(
+        AdcRange.ARRAY, "ADC full scale: array = each array's own, from the calibration batch; layer = one shared by "
+        "all arrays of a layer (the largest of their calibrated ranges); fixed = adc_full_scale; max = the worst "
+        "case (every row of the block at the largest pulse on a g_max cell); granular = one LSB per input step "
+        "on one conductance step", choices=AdcRange)
+    adc_percentile: float = key(100.0, "adc_range array or layer: the percentile of the calibration batch's "
+                                "|column currents| taken as an array's full scale (100 = their max)", unit="%",
+                                lo=50.0, hi=100.0)
+    adc_full_scale: float = key(1.0, "adc_range fixed: the full scale as a fraction of the worst-case current of "
+                                "one conversion of a whole array (rows x largest pulse code x g_max; "
+                                "g_max - g_min for a pair subtracted in analog)", unit="fraction",
+                                lo=1e-6, hi=1.0)
+    dac_range: DacRange = key(
+        DacRange.CALIBRATED, "DAC (input) full scale, per layer: calibrated = from the calibration batch "
+        "(dac_percentile of |x|); fixed = dac_full_scale; larger inputs clip to the top code", choices=DacRange)
+    dac_percentile: float = key(100.0, "dac_range calibrated: the percentile of the calibration batch's |inputs| "
+                                "(every element) taken as the full scale (100 = max |x|)", unit="%",
+                                lo=50.0, hi=100.0)
+    dac_full_scale: float = key(1.0, "dac_range fixed: the input value at the DAC's top code, in the layer's "
+                                "input units (the step is this / (2^input_bits - 1), or / (2^(input_bits-1) - 1) "
+                                "for signed inputs)", unit="input", lo=1e-12, hi=1e12)
     integration_time_s: float | str = key(
         AUTO, "window over which a column integrates (senses) its current per input pulse: the cell read energy "
         "is V^2 G times this; auto = the device's read pulse", unit="s", kind="float_or_auto", lo=1 / 1e12, hi=1e-3)
@@ -168,7 +220,8 @@ class Architecture:
             raise ArchsimError(f"{where}: key 'dac_bits' = {self.dac_bits} exceeds input_bits = {self.input_bits}")
         if self.cols_per_adc > self.cols:
             raise ArchsimError(f"{where}: key 'cols_per_adc' = {self.cols_per_adc} exceeds cols = {self.cols}")
-        if isinstance(self.bits_per_cell, int) and self.bits_per_cell > self.weight_bits:
+        if (self.mapping != SignedMapping.PAIRS and isinstance(self.bits_per_cell, int)
+                and self.bits_per_cell > self.weight_bits):
             raise ArchsimError(f"{where}: key 'bits_per_cell' = {self.bits_per_cell} exceeds weight_bits = "
                                f"{self.weight_bits}")
 
@@ -191,7 +244,13 @@ class Architecture:
     # ---- derived quantities ----
     @property
     def differential(self) -> bool:
-        return self.mapping == SignedMapping.DIFFERENTIAL
+        """Whether each weight sits on G+ and G- arrays (differential, and both pairs of ``pairs``)."""
+        return self.mapping in (SignedMapping.DIFFERENTIAL, SignedMapping.PAIRS)
+
+    @property
+    def pairs(self) -> bool:
+        """Two differential pairs of varying significance (``mapping: pairs``)."""
+        return self.mapping == SignedMapping.PAIRS
 
     @property
     def magnitude_bits(self) -> int:
@@ -199,8 +258,22 @@ class Architecture:
         return max(1, self.weight_bits - 1 if self.differential else self.weight_bits)
 
     def slices(self, bits_per_cell: int) -> int:
-        """Arrays per weight (per pair side) when each cell holds ``bits_per_cell`` bits."""
+        """Arrays per weight (per pair side) when each cell holds ``bits_per_cell`` bits; ``pairs``: 2 (the less
+        and the more significant pair)."""
+        if self.pairs:
+            return 2
         return -(-self.magnitude_bits // bits_per_cell)
+
+    def pair_levels(self, bits_per_cell: int) -> tuple[int, int]:
+        """``mapping: pairs``: the highest level of a more significant cell, ``L = 2^b - 1``, and of a less
+        significant one, ``floor(lsp_range L)`` (at least 1, else an error naming ``lsp_range``)."""
+        top = (1 << bits_per_cell) - 1
+        lsp = int(math.floor(self.lsp_range * top + 1e-9))
+        if lsp < 1:
+            raise ArchsimError(f"{self.source}: key 'lsp_range' = {self.lsp_range:g} leaves the less significant "
+                               f"pair no level of its {top} ({bits_per_cell}-bit cells); allowed "
+                               f"{1 / top:.4g} to 1")
+        return top, lsp
 
     @property
     def input_pulses(self) -> int:

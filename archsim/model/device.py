@@ -80,6 +80,8 @@ class Device:
     clip_max: float             # S, upper bound of a programmed conductance (inf: none)
     lut: Mapping[str, LutEntry] = field(default_factory=dict)
     record: techlib.Record | None = field(default=None, compare=False, repr=False)
+    #: J to (re)program one cell: ``write.voltage * write.current * write.pulse * write.pulses`` (None: no figures)
+    write_energy_per_cell: float | None = None
 
     @property
     def digital(self) -> bool:
@@ -149,7 +151,8 @@ class Device:
                       levels=levels, read_pulse=read_pulse, read_energy_per_cell=e_cell,
                       input_line_energy_per_cell=float(dev.get("input_line.energy_per_cell", 0.0)),
                       cell_area=area_q.value, cell_area_in_F2=area_q.unit == "F2", stuck_on=stuck_on,
-                      stuck_off=stuck_off, lut=MappingProxyType(lut), record=dev)
+                      stuck_off=stuck_off, lut=MappingProxyType(lut), record=dev,
+                      write_energy_per_cell=_write_energy(dev))
         if kind in (DeviceKind.DIGITAL, DeviceKind.CHARGE):
             if e_cell is None:
                 raise ArchsimError(f"{dev.file}: a {kind.value} device needs quantity 'read.energy_per_cell'")
@@ -203,6 +206,28 @@ def _lut(dev: techlib.Record) -> dict[str, LutEntry]:
                     raise ArchsimError(f"{dev.file}: key '{key}' = {v} is not allowed; allowed > 0")
             out[op] = LutEntry(e, t)
     return out
+
+
+#: the ``write`` section: a program pulse's voltage and current, its width and the mean number of pulses per cell
+WRITE_KEYS = ("voltage", "current", "pulse", "pulses")
+
+
+def _write_energy(dev: techlib.Record) -> float | None:
+    """J per programmed cell from the optional ``write`` section (all four keys or none)."""
+    have = [k for k in WRITE_KEYS if dev.has(f"write.{k}")]
+    if not have:
+        return None
+    if len(have) != len(WRITE_KEYS):
+        raise ArchsimError(f"{dev.file}: section 'write' needs quantities "
+                           f"{', '.join('write.' + k for k in WRITE_KEYS)}; missing "
+                           f"{', '.join('write.' + k for k in WRITE_KEYS if k not in have)}")
+    e = 1.0
+    for k in WRITE_KEYS:
+        v = dev[f"write.{k}"]
+        if not (isinstance(v, float) and math.isfinite(v) and v > 0):
+            raise ArchsimError(f"{dev.file}: key 'write.{k}' = {v} is not allowed; allowed > 0")
+        e *= abs(v)
+    return e
 
 
 @lru_cache(maxsize=128)

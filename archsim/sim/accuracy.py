@@ -51,7 +51,8 @@ from archsim.model.errors import ArchsimError
 from archsim.model.weights import weight_matrix
 from archsim.mapping.layout import Mapping, map_workload
 from archsim.model.device import Device, load_device
-from archsim.sim.tilesim import ProgrammedMatrix, SimConfig
+from archsim.sim.tilesim import ProgrammedMatrix, SimConfig, range_policy
+from archsim.sim.tilesim.ranges import adc_policy
 from archsim.model.workload import Workload
 
 CAL_PASS, TEST_PASS = 0, 1
@@ -92,7 +93,8 @@ class AccuracyResult:
                 "digital_reference": self.reference, "relative_logit_error": float(self.logit_error.mean()),
                 "ci95_low": lo, "ci95_high": hi,
                 "trials": len(self.per_trial), "samples": self.samples, "seed": self.seed,
-                "calibration": self.calibration}
+                "calibration": self.calibration,
+                **self.config.get("ranges", {})}
 
 
 def ci95_halfwidth(per_trial, n: int) -> float:
@@ -147,7 +149,22 @@ class _Chip:
                                          dataclasses.replace(self.cfg, time_s=0.0), seed=seed).calibrate(cols)
         aged = ProgrammedMatrix.program(Wg, lm_g, self.arch, self.device, self.cfg, seed=seed)
         return dataclasses.replace(aged, calibrated=True, x_max=fresh.x_max, x_signed=fresh.x_signed,
-                                   adc_lo=fresh.adc_lo, adc_step=fresh.adc_step, adc_inv=fresh.adc_inv)
+                                   adc_lo=fresh.adc_lo, adc_step=fresh.adc_step, adc_inv=fresh.adc_inv,
+                                   adc_full=fresh.adc_full)
+
+    def share_layer_ranges(self):
+        """``adc_range: layer``: a grouped layer is programmed one group at a time; after the calibration
+        pass every group gets the largest full scale over the layer's groups (one range for all its arrays)."""
+        if adc_policy(self.arch, self.cfg)[0] != "layer" or self.cfg.ideal_adc:
+            return
+        by_layer: dict = {}
+        for (name, g), pm in self.pms.items():
+            by_layer.setdefault(name, []).append((g, pm))
+        for name, parts in by_layer.items():
+            if len(parts) > 1 and all(pm.adc_full is not None for _, pm in parts):
+                full = max(float(pm.adc_full.max()) for _, pm in parts)
+                for g, pm in parts:
+                    self.pms[name, g] = pm.with_shared_adc_range(full)
 
     def __call__(self, layer, cols, group):
         k = (layer.name, group)
@@ -218,6 +235,7 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
     for t in range(trials):
         chip = _Chip(m, device, cfg, seed, t)
         forward.run(workload, x_cal, matmul=chip, chunk=n_cal)
+        chip.share_layer_ranges()
         chip.phase = TEST_PASS
         parts = []
         for a, b in image_chunks(len(x), step):   # rows keep their global index: the chunking changes nothing
@@ -234,7 +252,8 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
     per_layer = pd.DataFrame({"layer": names, "relative_error": np.mean(layer_err, axis=0)})
     return AccuracyResult(workload.name, arch.device, "accuracy" if y is not None else "fidelity",
                           np.array(per_trial), ref, np.array(logit_err), per_layer, len(x), seed,
-                          dict(cfg=dataclasses.asdict(cfg), trials=trials, calib=n_cal), calibration, n_cal)
+                          dict(cfg=dataclasses.asdict(cfg), trials=trials, calib=n_cal, ranges=range_policy(arch, cfg)),
+                          calibration, n_cal)
 
 
 def _chunk(workload: Workload, chunk: int | None) -> int:

@@ -19,7 +19,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -35,6 +35,8 @@ __all__ = ["TrainConfig", "init_params", "forward_train", "backward", "loss_and_
 
 #: kinds the trainer handles: the graph input and every kind with a rule in :data:`TRAIN_RULES`
 TRAINABLE = tuple(k for k, spec in KINDS.items() if spec.trainable)
+#: spawn key of the weight-noise stream of noise-aware training (beside the shuffling's ``config.seed``)
+NOISE_STREAM = 7
 
 
 @dataclass(frozen=True)
@@ -332,12 +334,20 @@ def evaluate(workload: Workload, params, x: np.ndarray, y: np.ndarray, batch: in
 
 def fit(workload: Workload, x: np.ndarray, y: np.ndarray, config: TrainConfig = TrainConfig(), *,
         x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
-        log: Callable[[str], None] | None = print, params: dict | None = None):
+        log: Callable[[str], None] | None = print, params: dict | None = None,
+        trainable: Iterable[str] | None = None,
+        weight_noise: Callable[[dict, np.random.Generator], dict] | None = None):
     """Train ``workload`` on ``(x, y)``; return ``(params, history)``.
 
     ``params`` float32, keyed ``<layer>.weight`` / ``<layer>.bias``.  ``history``
     holds one dict per epoch: mean training loss, training accuracy, validation
     accuracy (when given) and seconds.  Same seed, same result.
+
+    ``trainable``: the layer names whose parameters are updated (default all); the others stay as
+    given (hybrid training retrains chosen layers only).  ``weight_noise(params, rng)``: noise-aware
+    training: each step's forward and backward pass run on the weights it returns (e.g. the clean
+    weights plus a draw of the device's programming error), and the gradient updates the clean
+    weights; ``rng`` is a stream of its own, seeded from ``config.seed``.
     """
     _check_trainable(workload)
     x = np.asarray(x, dtype=np.float32)
@@ -347,6 +357,16 @@ def fit(workload: Workload, x: np.ndarray, y: np.ndarray, config: TrainConfig = 
         raise ArchsimError(f"workload {workload.name}: training images have shape {x.shape[1:]}, expected {in_shape}")
     rng = np.random.default_rng(config.seed)
     params = {k: np.array(v, dtype=np.float32) for k, v in (params or init_params(workload, config.seed)).items()}
+    if trainable is not None:
+        names = {l.name for l in workload.weighted_layers()}
+        wanted = set(trainable)
+        if not wanted or wanted - names:
+            raise ArchsimError(f"workload {workload.name}: trainable layers {sorted(wanted - names) or '(none)'} are "
+                               f"not weighted layers of it; allowed: {', '.join(sorted(names))}")
+        update = [k for k in params if k.rpartition(".")[0] in wanted]
+    else:
+        update = list(params)
+    noise_rng = np.random.default_rng([config.seed, NOISE_STREAM])
     m = {k: np.zeros_like(v) for k, v in params.items()}
     v2 = {k: np.zeros_like(v) for k, v in params.items()}
     n = x.shape[0]
@@ -361,10 +381,11 @@ def fit(workload: Workload, x: np.ndarray, y: np.ndarray, config: TrainConfig = 
         for s in range(0, n, config.batch_size):
             idx = perm[s:s + config.batch_size]
             xb, yb = x[idx], y[idx]
-            logits, state = forward_train(workload, xb, params)
+            run = params if weight_noise is None else weight_noise(params, noise_rng)
+            logits, state = forward_train(workload, xb, run)
             logits = logits.reshape(logits.shape[0], -1)
             loss, d = softmax_cross_entropy(logits, yb)
-            grads = backward(d, state, params)
+            grads = backward(d, state, run)
             losses.append(loss)
             correct += int(np.sum(logits.argmax(axis=1) == yb))
             if config.schedule == "cosine":
@@ -373,8 +394,8 @@ def fit(workload: Workload, x: np.ndarray, y: np.ndarray, config: TrainConfig = 
             else:
                 lr = config.lr
             step += 1
-            for k, p in params.items():
-                g = grads[k]
+            for k in update:
+                p, g = params[k], grads[k]
                 if config.weight_decay and k.endswith(".weight"):
                     g = g + np.float32(config.weight_decay) * p
                 if config.optimizer == "adam":

@@ -13,6 +13,7 @@ The matrix is split exactly as ``LayerMap.blocks`` enumerates the arrays; each a
 own partial sums.  :mod:`.programmed` holds the programmed matrix (construction, calibration, the MVM) and
 :mod:`.geometry` what its shape implies; :mod:`.support` programs the cells with every device error
 (laws in :mod:`archsim.model.device_laws`) and holds seeds, scratch buffers and IR drop;
+:mod:`.pairs` the closed-loop programming of conductance pairs;
 :mod:`.kernels` the Numba kernels and :mod:`.rng` the counter-based random numbers, each with a numpy
 twin; :mod:`.reference` the plain-numpy twin of the whole pipeline.  The model is below.
 
@@ -35,6 +36,12 @@ subtracted digitally.  A magnitude is cut into ``lm.slices`` cells of ``b = bits
 (:func:`archsim.mapping.layout.resolve_bits_per_cell`), slice 0 least significant; slice value
 ``s in [0, 2^b - 1]`` is programmed to ``g_min + s (g_max - g_min) / (2^b - 1)``.
 
+Conductance pairs (``mapping: pairs``, seed 004): ``W = F (G+ - G-) + (g+ - g-)``; the two "slices" are
+the less significant pair (slice 0, weight 1) and the more significant one (slice 1, weight ``F =
+arch.pair_gain``), every cell with ``2^b - 1`` levels (the LSP up to ``floor(lsp_range (2^b - 1))``);
+``q = W / w_scale * (F L + L_lsp)`` is programmed in the closed loop of :mod:`.pairs` (MSP first, then
+the LSP correcting the residual the verify read finds), so ``codes`` are the targets that loop chose.
+
 Internally conductances are held in units of that step ``dg = (g_max - g_min) / (2^b - 1)`` and
 inputs in integer DAC codes, so a column current is ``sum_i v_i g_ij`` in units of one input step
 on one conductance step: the granular ADC's LSB.
@@ -46,7 +53,9 @@ from ``g_T``); stuck cells (stuck-on: ``g_max``, stuck-off: ``g_min``; they neit
 programming error); read noise per read with ``sigma_read(g)`` of the drifted state.  A
 ``kind: digital`` device (SRAM) is exact; explicit stuck rates still apply to it.
 
-Inputs.  ``calibrate(X)`` sets the input range ``x_max = max|X|`` of a calibration batch; inputs
+Inputs.  ``calibrate(X)`` sets the input range ``x_max`` by the architecture's ``dac_range``:
+``calibrated``: the ``dac_percentile`` percentile of ``|X|`` over a calibration batch (100: ``max|X|``);
+``fixed``: ``dac_full_scale``; larger inputs clip to the top code.  Inputs
 are unsigned when that batch is non-negative (``2^n - 1`` codes, negative inputs later clip to 0),
 signed otherwise (``2^(n-1) - 1`` magnitude codes, the sign applied to the pulse voltage).  Bit
 serial: the magnitude is applied in ``arch.input_pulses`` pulses of ``arch.dac_bits`` bits, least
@@ -59,8 +68,11 @@ ADC.  Per array and per conversion: ``code = clip(rint((I - lo) / step), 0, 2^ad
 value ``lo + code * step``.  A range is unsigned (``lo = 0``, full scale ``(2^B - 1) step``) when no
 negative current can occur (unsigned inputs, each array read on its own) and signed otherwise (two's
 complement codes ``-2^(B-1) .. 2^(B-1) - 1``, zero exact, ``step = full / (2^(B-1) - 1)``).  Full
-scale per array: ``calibrated``: the ``calib_percentile`` percentile of ``|I|`` over the calibration
-batch (every column and conversion of that array, programmed conductances, no read noise); ``max``:
+scale per array by the architecture's ``adc_range`` (or ``SimConfig.adc_range``): ``array``: the
+``adc_percentile`` percentile of ``|I|`` over the calibration batch (every column and conversion of
+that array, programmed conductances, no read noise); ``layer``: the largest of those over the layer's
+arrays, shared by all of them; ``fixed``: ``adc_full_scale x arch.rows x (largest pulse code) x g_max``;
+``max``:
 ``rows x (largest pulse code) x g_max`` (``g_max - g_min`` for an analog pair); ``granular``:
 ``step = 1`` (exact whenever currents are whole multiples of the step: ``g_min`` a multiple of ``dg``
 or cancelled in a pair).  An array whose calibration currents are all zero gets the granular step.
@@ -111,10 +123,11 @@ from archsim.model.errors import ArchsimError
 from archsim.mapping.layout import LayerMap, map_workload
 from archsim.model.workload import GraphBuilder
 from archsim.sim.tilesim.config import ADC_RANGES, SimConfig
+from archsim.sim.tilesim.ranges import range_policy
 from archsim.sim.tilesim.programmed import ProgrammedMatrix
 from archsim.sim.tilesim.reference import reference_matmul
 
-__all__ = ["ADC_RANGES", "ProgrammedMatrix", "SimConfig",
+__all__ = ["ADC_RANGES", "ProgrammedMatrix", "SimConfig", "range_policy",
            "layer_map", "reference_matmul"]
 
 

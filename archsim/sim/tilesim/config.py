@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from archsim.model.errors import ArchsimError
 
-ADC_RANGES = ("calibrated", "max", "granular")
+#: ``SimConfig.adc_range`` overrides: the architecture's choices (``adc_range`` key) and ``calibrated``,
+#: the former name of ``array``
+ADC_RANGES = ("array", "layer", "fixed", "max", "granular", "calibrated")
 PRECISIONS = ("auto", "float64", "float32")
 
 
@@ -25,10 +27,15 @@ class SimConfig:
       device's ``stuck.on_rate`` / ``stuck.off_rate`` (0 if absent).
     - ``d2d_sigma_rel``: static per-cell relative variation N(1, sigma); ``None``: device's
       ``d2d.sigma_rel`` (0 if absent).
-    - ``adc_range``: ``calibrated`` (full scale from a calibration batch, per array), ``max``
-      (worst-case full scale: every row at full input on a g_max cell), ``granular`` (one LSB = the
-      current of one input step on one conductance step).
-    - ``calib_percentile``: percentile of the calibration currents taken as full scale.
+    - ``adc_range``: ``None`` (default): the architecture's ``adc_range`` key; else an override of it:
+      ``array`` (full scale from a calibration batch, per array; ``calibrated`` is its former name),
+      ``layer`` (one full scale shared by all arrays of a layer), ``fixed`` (the architecture's
+      ``adc_full_scale``), ``max`` (worst-case full scale: every row at full input on a g_max cell),
+      ``granular`` (one LSB = the current of one input step on one conductance step).
+    - ``calib_percentile``: ``None`` (default): the architecture's ``adc_percentile``; else an override
+      of it: the percentile of the calibration currents taken as full scale.
+    The policies in force are stated by :func:`archsim.sim.tilesim.ranges.range_policy` (and in every
+    accuracy result).
     - ``ideal_adc`` / ``ideal_dac``: skip output / input quantization.
     - ``ir_drop``: model IR drop where the architecture sets parasitics (``r_wire_ohm``, ``r_in_ohm``,
       ``r_out_ohm``): every programmed array is replaced by its effective matrix
@@ -58,8 +65,8 @@ class SimConfig:
     stuck_on_rate: float | None = None
     stuck_off_rate: float | None = None
     d2d_sigma_rel: float | None = None
-    adc_range: str = "calibrated"
-    calib_percentile: float = 100.0
+    adc_range: str | None = None
+    calib_percentile: float | None = None
     ideal_adc: bool = False
     ideal_dac: bool = False
     ir_drop: bool = True
@@ -85,10 +92,11 @@ class SimConfig:
             raise ArchsimError("SimConfig: stuck_on_rate + stuck_off_rate exceeds 1; allowed a sum of 0 to 1")
         if self.d2d_sigma_rel is not None and (not _finite(self.d2d_sigma_rel) or self.d2d_sigma_rel < 0):
             raise bad("d2d_sigma_rel", "allowed None (device value) or >= 0")
-        if self.adc_range not in ADC_RANGES:
-            raise bad("adc_range", f"allowed: {', '.join(ADC_RANGES)}")
-        if not _finite(self.calib_percentile) or not 0.0 < self.calib_percentile <= 100.0:
-            raise bad("calib_percentile", "allowed above 0 up to 100")
+        if self.adc_range is not None and self.adc_range not in ADC_RANGES:
+            raise bad("adc_range", f"allowed: None (the architecture's), {', '.join(ADC_RANGES)}")
+        if self.calib_percentile is not None and (not _finite(self.calib_percentile)
+                                                  or not 0.0 < self.calib_percentile <= 100.0):
+            raise bad("calib_percentile", "allowed None (the architecture's adc_percentile) or above 0 up to 100")
         if self.precision not in PRECISIONS:
             raise bad("precision", f"allowed: {', '.join(PRECISIONS)}")
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 0:

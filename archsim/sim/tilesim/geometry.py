@@ -96,6 +96,14 @@ class MatrixGeometry:
         return float(self.x_code_max) if self.calibrated else 1.0
 
     @property
+    def slice_weights(self) -> tuple:
+        """Weight of each slice in the digital sum, least significant first: ``2^(b s)`` for bit slices;
+        ``(1, F)`` for conductance pairs (``mapping: pairs``: the LSP, then the MSP with its gain)."""
+        if self.arch.pairs:
+            return (1.0, float(self.arch.pair_gain))
+        return tuple(float(1 << (self.bits_per_cell * s)) for s in range(self.slices))
+
+    @property
     def out_scale(self) -> float:
         return (self.w_scale / self.wmax_code) / self.x_scale
 
@@ -105,7 +113,7 @@ class MatrixGeometry:
     # ------------------------------------------------------------------ views for tests and reports
     def quantized_weights(self) -> np.ndarray:
         """The weights the codes represent, (groups, K, Ng): what an exact analog array computes."""
-        sl = np.array([float(1 << (self.bits_per_cell * s)) for s in range(self.slices)])
+        sl = np.array(self.slice_weights)
         mag = np.tensordot(sl, self.codes.astype(np.float64), axes=([0], [1]))  # (C, G, K, Ng)
         q = mag[0] - mag[1] if self.lm.copies == 2 else mag[0] - self.offset_code
         return q * (self.w_scale / self.wmax_code)

@@ -23,9 +23,10 @@ from archsim.sim.tilesim import kernels as K_
 from archsim.sim.tilesim import rng
 from archsim.sim.tilesim import support
 from archsim.sim.tilesim.config import SimConfig
+from archsim.sim.tilesim.ranges import adc_policy, dac_full_scale
 from archsim.sim.tilesim.geometry import MatrixGeometry
 from archsim.sim.tilesim.support import (_TAG_READ, _WS, _effective_blocks, _ir_drop_on, _key_tuple, _weights3,
-                                         program_cells, seed_parts, slice_codes, weight_code_params,
+                                         program_cells, program_pairs, seed_parts, slice_codes, weight_code_params,
                                          weight_scale)
 
 #: kernel calls on fewer elements run serially even with ``SimConfig(parallel=True)``: waking the
@@ -51,7 +52,7 @@ class ProgrammedMatrix(MatrixGeometry):
     noise_root: int         # root of the read-noise streams, from SeedSequence(entropy, spawn_key + (read tag,))
     bits_per_cell: int
     mag_bits: int
-    wmax_code: int          # largest weight code (differential: 2^m - 1; offset: Q)
+    wmax_code: float        # largest weight code (differential: 2^m - 1; offset: Q; pairs: F L + L_lsp)
     offset_code: int        # offset mapping: Q (subtracted digitally); differential: 0
     w_scale: float          # max |W|
     g_unit: float           # conductance step dg in S (digital device: 1/(2^b - 1))
@@ -72,6 +73,7 @@ class ProgrammedMatrix(MatrixGeometry):
     adc_lo: np.ndarray | None = field(default=None, repr=False)    # (groups, RB, slices, CU, Ng)
     adc_step: np.ndarray | None = field(default=None, repr=False)
     adc_inv: np.ndarray | None = field(default=None, repr=False)
+    adc_full: np.ndarray | None = field(default=None, repr=False)  # calibrated full scales (G, RB, S, CU, CB)
     # derived, never copied by dataclasses.replace: stacked matrices per (dtype, group, row block), and
     # the counter of fresh read-noise keys (each object starts its own sequence at 0)
     _stacked: dict = field(init=False, repr=False, compare=False)
@@ -107,12 +109,14 @@ class ProgrammedMatrix(MatrixGeometry):
         row_bounds = tuple(sorted({(b[1], b[2]) for b in blocks}))
         col_bounds = tuple(sorted({(b[3], b[4]) for b in blocks}))
 
-        # ---- weight codes
+        # ---- weight codes and conductances in units of dg, with every device error (support.program_cells);
+        # conductance pairs: the closed loop of tilesim.pairs picks the codes as it programs (support.program_pairs)
         w_scale = weight_scale(W3)
-        codes = slice_codes(W3, w_scale, arch, bpc)  # (C, S, G, K, Ng)
-
-        # ---- conductances in units of dg, with every device error (support.program_cells)
-        G, S2, dg, gmin_u, gmax_u = program_cells(codes, bpc, dm, cfg, entropy, spawn, where)
+        if arch.pairs:
+            codes, G, S2, dg, gmin_u, gmax_u = program_pairs(W3, w_scale, arch, bpc, dm, cfg, entropy, spawn, where)
+        else:
+            codes = slice_codes(W3, w_scale, arch, bpc)  # (C, S, G, K, Ng)
+            G, S2, dg, gmin_u, gmax_u = program_cells(codes, bpc, dm, cfg, entropy, spawn, where)
 
         # ---- what the conversion units read (IR drop: each array's effective matrix)
         dt = np.dtype(np.float32 if cfg.precision == "float32" else np.float64)
@@ -201,33 +205,44 @@ class ProgrammedMatrix(MatrixGeometry):
 
     def _check_ready(self):
         needs_x = not self.cfg.ideal_dac
-        needs_adc = (not self.cfg.ideal_adc) and self.cfg.adc_range == "calibrated"
+        scope = adc_policy(self.arch, self.cfg)[0]
+        needs_adc = (not self.cfg.ideal_adc) and scope in ("array", "layer")
         if (needs_x or needs_adc) and not self.calibrated:
-            why = "the DAC needs an input range" if needs_x else "adc_range 'calibrated' needs ADC ranges"
+            why = "the DAC needs an input range" if needs_x else f"adc_range '{scope}' needs ADC ranges"
             raise ArchsimError(f"layer '{self.layer}': call calibrate(X_calibration) before matmul ({why})")
 
     # ------------------------------------------------------------------ calibration
     def calibrate(self, X: np.ndarray) -> "ProgrammedMatrix":
-        """A copy with the input range and (``adc_range='calibrated'``) the ADC ranges set from ``X``.
+        """A copy with the input range (``dac_range``) and (``adc_range`` array or layer) the ADC ranges
+        set from ``X``.  The sign of the inputs (unsigned or signed DAC codes) is always taken from ``X``.
 
         The original object is unchanged (frozen style)."""
         X3, _ = self._inputs3(X, check_finite=True)
-        x_max = float(np.max(np.abs(X3))) if X3.size else 0.0
+        x_max = dac_full_scale(self.arch, X3)
         signed = bool(X3.size and (X3 < 0).any())
         if signed and self.arch.input_bits < 2:
             raise ArchsimError(f"layer '{self.layer}': signed calibration inputs need input_bits >= 2 "
                                f"({self.arch.source}); allowed: non-negative inputs or input_bits >= 2")
         pm = dataclasses.replace(self, calibrated=True, x_max=x_max if x_max > 0 else 1.0, x_signed=signed)
         stats = None
-        if self.cfg.adc_range == "calibrated" and not self.cfg.ideal_adc and X3.shape[1] > 0:
+        if adc_policy(self.arch, self.cfg)[0] in ("array", "layer") and not self.cfg.ideal_adc and X3.shape[1] > 0:
             stats = pm._calibration_stats(X3)
         return pm._with_ranges(stats)
+
+    def with_shared_adc_range(self, full: float) -> "ProgrammedMatrix":
+        """A copy whose calibrated arrays all get the full scale ``full`` (in the units of ``adc_full``): how
+        ``adc_range: layer`` shares one range over the groups of a grouped layer, each programmed on its own."""
+        if self.adc_full is None:
+            raise ArchsimError(f"layer '{self.layer}': no calibrated ADC ranges to share (adc_range "
+                               f"'{adc_policy(self.arch, self.cfg)[0]}'); allowed after calibrate() with "
+                               f"adc_range array or layer")
+        return self._with_ranges(np.full_like(self.adc_full, float(full)))
 
     def _calibration_stats(self, X3: np.ndarray) -> np.ndarray:
         """Full scale per (group, row block, slice, unit, column block): percentile of |I|, no noise, no ADC."""
         RB, CB = len(self.row_bounds), len(self.col_bounds)
         stats = np.zeros((self.groups, RB, self.slices, self.n_units, CB))
-        pct = self.cfg.calib_percentile
+        pct = adc_policy(self.arch, self.cfg)[1]
         keep: dict = {}
         B = X3.shape[1]
         bc = max(1, min(B, self.cfg.chunk_elements // (self.n_conv * max(self.Ng, self.K))))
@@ -250,19 +265,26 @@ class ProgrammedMatrix(MatrixGeometry):
         return stats
 
     def _with_ranges(self, stats: np.ndarray | None) -> "ProgrammedMatrix":
-        """ADC (lo, step, 1/step) per column of every conversion unit."""
+        """ADC (lo, step, 1/step) per column of every conversion unit, by the ``adc_range`` policy:
+        ``stats`` (calibrated full scale per array, :meth:`_calibration_stats`) for array, their max over
+        the layer's arrays for layer; fixed: ``adc_full_scale x arch.rows x v_max x g_top``."""
         RB = len(self.row_bounds)
         bits = self.arch.adc_bits
         signed = self.x_signed or self.analog_pair
         per_code = float((1 << (bits - 1)) - 1) if signed else float((1 << bits) - 1)
         step = np.ones((self.groups, RB, self.slices, self.n_units, self.Ng))
-        policy = self.cfg.adc_range
+        policy = adc_policy(self.arch, self.cfg)[0]
+        if policy == "layer" and stats is not None:
+            stats = np.full_like(stats, stats.max())
         if policy != "granular":
             g_top = (self.gmax_u - self.gmin_u) if self.analog_pair else self.gmax_u
             for rb, (r0, r1) in enumerate(self.row_bounds):
                 for cb, (q0, q1) in enumerate(self.col_bounds):
                     if policy == "max":
                         full = np.full(step.shape[:1] + step.shape[2:4], (r1 - r0) * self.v_max * g_top)
+                    elif policy == "fixed":
+                        full = np.full(step.shape[:1] + step.shape[2:4],
+                                       self.arch.adc_full_scale * self.arch.rows * self.v_max * g_top)
                     elif stats is None:
                         continue  # not calibrated yet: granular placeholder, matmul refuses to run
                     else:
@@ -273,7 +295,9 @@ class ProgrammedMatrix(MatrixGeometry):
         inv = 1.0 / step
         for a in (lo, step, inv):
             a.flags.writeable = False
-        return dataclasses.replace(self, adc_lo=lo, adc_step=step, adc_inv=inv)
+        if stats is not None:
+            stats.flags.writeable = False
+        return dataclasses.replace(self, adc_lo=lo, adc_step=step, adc_inv=inv, adc_full=stats)
 
     # ------------------------------------------------------------------ precision and stacked matrices
     def float32_error_bound(self) -> np.ndarray:
@@ -430,8 +454,7 @@ class ProgrammedMatrix(MatrixGeometry):
         par = self._parallel(NC * bc * U * Ng)
         scale = self.out_scale
         coef0 = self.conv_coef * scale        # the rescale to weight x input units, folded in
-        w_unit = np.array([float(1 << (self.bits_per_cell * s)) * self.signs[cu]
-                           for s in range(S) for cu in range(CU)])
+        w_unit = np.array([self.slice_weights[s] * self.signs[cu] for s in range(S) for cu in range(CU)])
         coef = np.ascontiguousarray(w_unit[:, None] * coef0[None, :])     # (U, NC)
         RB = len(self.row_bounds)
         lo_all = self.adc_lo.reshape(groups, RB, U, Ng)

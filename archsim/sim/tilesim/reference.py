@@ -81,7 +81,7 @@ def reference_matmul(pm: ProgrammedMatrix, X: np.ndarray, *, key=(0,), first_row
         rb = rb_index[(r0, r1)]
         sl = np.s_[c0:c1]
         lo, st, inv = pm.adc_lo[g, rb, s, cu, sl], pm.adc_step[g, rb, s, cu, sl], pm.adc_inv[g, rb, s, cu, sl]
-        w = float(1 << (pm.bits_per_cell * s)) * pm.signs[cu]
+        w = pm.slice_weights[s] * pm.signs[cu]
         for p in range(NC):
             v = I[p]
             if noise:

@@ -14,6 +14,7 @@ from archsim.mapping.layout import LayerMap, ceil_div
 from archsim.model.arch import Architecture
 from archsim.model.device import Device
 from archsim.model.errors import ArchsimError
+from archsim.sim.tilesim import pairs as _pairs
 from archsim.sim.tilesim.config import SimConfig
 
 
@@ -90,9 +91,14 @@ def _generator(entropy: int, spawn: tuple, tag: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=spawn + (tag,))))
 
 
-def weight_code_params(arch: Architecture, bits_per_cell: int, where: str = "") -> tuple[int, int, int, int]:
+def weight_code_params(arch: Architecture, bits_per_cell: int, where: str = "") -> tuple[int, float, int, int]:
     """``(magnitude bits, largest weight code, offset code, slices)`` of ``arch``'s signed-weight mapping
-    (see the module docstring: differential ``m = weight_bits - 1``, offset ``Q = 2^(weight_bits-1) - 1``)."""
+    (see the module docstring: differential ``m = weight_bits - 1``, offset ``Q = 2^(weight_bits-1) - 1``;
+    pairs: the largest code ``F L + L_lsp`` in LSP levels, :mod:`.pairs`, bits to hold it)."""
+    if arch.pairs:
+        top, lsp = arch.pair_levels(bits_per_cell)
+        wmax = float(arch.pair_gain) * top + lsp
+        return int(np.ceil(np.log2(wmax + 1.0))), wmax, 0, 2
     if arch.mapping == "differential":
         mb = max(1, arch.weight_bits - 1)
         wmax = (1 << mb) - 1
@@ -115,8 +121,13 @@ def weight_scale(W: np.ndarray) -> float:
 def slice_codes(W: np.ndarray, w_scale: float, arch: Architecture, bits_per_cell: int) -> np.ndarray:
     """Slice values ``(copies, slices, *W.shape)`` (uint16) of weights ``W`` quantized with ``w_scale``:
     the level each cell is programmed to, ``0 .. 2^bits_per_cell - 1`` (``g_min`` .. ``g_max``).
-    Rows of a matrix may be passed in pieces with the whole matrix's ``w_scale``."""
+    Rows of a matrix may be passed in pieces with the whole matrix's ``w_scale``.  ``mapping: pairs``: the
+    levels error-free programming gives the four cells (:func:`.pairs.ideal_levels`; slice 0 the LSP)."""
     _, wmax, off, slices = weight_code_params(arch, bits_per_cell)
+    if arch.pairs:
+        top, lsp = arch.pair_levels(bits_per_cell)
+        qT = np.asarray(W, dtype=np.float64) / w_scale * wmax
+        return _pairs.ideal_levels(qT, float(arch.pair_gain), top, lsp).astype(np.uint16)
     q = np.rint(np.asarray(W, dtype=np.float64) / w_scale * wmax).astype(np.int64)
     q = np.clip(q, -wmax, wmax)
     if arch.mapping == "differential":
@@ -128,6 +139,67 @@ def slice_codes(W: np.ndarray, w_scale: float, arch: Architecture, bits_per_cell
                     axis=1)  # bits_per_cell <= 16
 
 
+class _CellLaw:
+    """The device's programming laws for cells of one shape, each source with its own random stream drawn
+    once (one number per cell): device-to-device variation, programming error, clip; drift; stuck cells."""
+
+    def __init__(self, shape: tuple, dg: float, dm: Device, cfg: SimConfig, entropy: int, spawn: tuple, where: str):
+        self.dg, self.dm, self.cfg = dg, dm, cfg
+        self.gmin_u, self.gmax_u = dm.g_min / dg, dm.g_max / dg
+        self.z_d2d = self.z_prog = self.z_drift = None
+        if not dm.exact:
+            d2d = dm.d2d if cfg.d2d_sigma_rel is None else cfg.d2d_sigma_rel
+            if d2d > 0:
+                self.z_d2d = d2d * _generator(entropy, spawn, _TAG_D2D).standard_normal(shape)
+            if cfg.prog_error and not dm.prog.is_none:
+                self.z_prog = _generator(entropy, spawn, _TAG_PROG).standard_normal(shape)
+            if dm.drift is not None and cfg.time_s > 0:
+                self.z_drift = _generator(entropy, spawn, _TAG_DRIFT).standard_normal(shape)
+        on = dm.stuck_on if cfg.stuck_on_rate is None else cfg.stuck_on_rate
+        offr = dm.stuck_off if cfg.stuck_off_rate is None else cfg.stuck_off_rate
+        if on + offr > 1.0:
+            raise ArchsimError(f"{where}: stuck-on rate {on} + stuck-off rate {offr} exceeds 1 ({dm.file})")
+        self.stuck_on = self.stuck_off = None
+        if on > 0 or offr > 0:
+            u = _generator(entropy, spawn, _TAG_STUCK).random(shape)
+            self.stuck_on, self.stuck_off = u < on, (u >= on) & (u < on + offr)
+
+    def program(self, target: np.ndarray) -> np.ndarray:
+        """Conductances (units of dg) of cells programmed to ``target`` (units of dg): variation, error, clip."""
+        G = target.copy()
+        if self.dm.exact:
+            return G
+        if self.z_d2d is not None:
+            G *= 1.0 + self.z_d2d
+        if self.z_prog is not None:
+            G += self.dm.prog.sigma(target * self.dg) / self.dg * self.z_prog
+        np.clip(G, 0.0, self.dm.clip_max / self.dg, out=G)
+        return G
+
+    def drift(self, G: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """``G`` after ``cfg.time_s`` of drift, each cell's exponent drawn from its target."""
+        if self.z_drift is not None:
+            mu, sd = self.dm.drift.nu_stats(target * self.dg)
+            G *= self.dm.drift.factor(self.cfg.time_s, mu + sd * self.z_drift)
+        return G
+
+    def stuck(self, G: np.ndarray) -> np.ndarray:
+        """Stuck-on cells at g_max, stuck-off cells at g_min (they neither drift nor carry programming error)."""
+        if self.stuck_on is not None:
+            G[self.stuck_on] = self.gmax_u
+            G[self.stuck_off] = self.gmin_u
+        return G
+
+
+def _read_variance(G: np.ndarray, dg: float, dm: Device, cfg: SimConfig) -> np.ndarray | None:
+    """Read-noise variance per cell in units of dg^2 (float32), or None without read noise."""
+    if dm.exact or not cfg.read_noise or dm.read.is_none:
+        return None
+    t_noise = cfg.time_s + (dm.drift.params["t0"] if dm.drift is not None else 0.0)
+    s = dm.read.sigma(G * dg, t_noise) / dg
+    return (s * s).astype(np.float32) if np.any(s > 0) else None
+
+
 def program_cells(codes: np.ndarray, bits_per_cell: int, dm: Device, cfg: SimConfig, entropy: int, spawn: tuple,
                   where: str):
     """The cells' conductances after programming, in units of the level step ``dg``, with every device error
@@ -137,37 +209,29 @@ def program_cells(codes: np.ndarray, bits_per_cell: int, dm: Device, cfg: SimCon
     Returns ``(G, S2, dg, gmin_u, gmax_u)``."""
     levels = float((1 << bits_per_cell) - 1)
     dg = (dm.g_max - dm.g_min) / levels
-    gmin_u, gmax_u = dm.g_min / dg, dm.g_max / dg
-    target = gmin_u + codes.astype(np.float64)
-    G = target.copy()
-    shape = G.shape
-    if not dm.exact:
-        d2d = dm.d2d if cfg.d2d_sigma_rel is None else cfg.d2d_sigma_rel
-        if d2d > 0:
-            G *= 1.0 + d2d * _generator(entropy, spawn, _TAG_D2D).standard_normal(shape)
-        if cfg.prog_error and not dm.prog.is_none:
-            sig = dm.prog.sigma(target * dg) / dg
-            G += sig * _generator(entropy, spawn, _TAG_PROG).standard_normal(shape)
-        np.clip(G, 0.0, dm.clip_max / dg, out=G)
-        if dm.drift is not None and cfg.time_s > 0:
-            mu, sd = dm.drift.nu_stats(target * dg)
-            nu = mu + sd * _generator(entropy, spawn, _TAG_DRIFT).standard_normal(shape)
-            G *= dm.drift.factor(cfg.time_s, nu)
-    on = dm.stuck_on if cfg.stuck_on_rate is None else cfg.stuck_on_rate
-    offr = dm.stuck_off if cfg.stuck_off_rate is None else cfg.stuck_off_rate
-    if on + offr > 1.0:
-        raise ArchsimError(f"{where}: stuck-on rate {on} + stuck-off rate {offr} exceeds 1 ({dm.file})")
-    if on > 0 or offr > 0:
-        u = _generator(entropy, spawn, _TAG_STUCK).random(shape)
-        G[u < on] = gmax_u
-        G[(u >= on) & (u < on + offr)] = gmin_u
-    S2 = None
-    if not dm.exact and cfg.read_noise and not dm.read.is_none:
-        t_noise = cfg.time_s + (dm.drift.params["t0"] if dm.drift is not None else 0.0)
-        s = dm.read.sigma(G * dg, t_noise) / dg
-        if np.any(s > 0):
-            S2 = (s * s).astype(np.float32)
-    return G, S2, dg, gmin_u, gmax_u
+    law = _CellLaw(codes.shape, dg, dm, cfg, entropy, spawn, where)
+    target = law.gmin_u + codes.astype(np.float64)
+    G = law.stuck(law.drift(law.program(target), target))
+    return G, _read_variance(G, dg, dm, cfg), dg, law.gmin_u, law.gmax_u
+
+
+def program_pairs(W3: np.ndarray, w_scale: float, arch: Architecture, bits_per_cell: int, dm: Device,
+                  cfg: SimConfig, entropy: int, spawn: tuple, where: str):
+    """``mapping: pairs``: the four cells of every weight programmed in the closed loop of :mod:`.pairs`, each
+    cell with the device's laws (variation, programming error of its target, clip, stuck cells seen by the
+    verify reads), then drift; the same random streams as :func:`program_cells` (one number per cell).
+
+    Returns ``(codes, G, S2, dg, gmin_u, gmax_u)``: the targets (uint16, (2, 2, groups, K, Ng), slice 0 the
+    LSP) and what :func:`program_cells` returns."""
+    top, lsp = arch.pair_levels(bits_per_cell)
+    F = float(arch.pair_gain)
+    dg = (dm.g_max - dm.g_min) / float(top)
+    law = _CellLaw((2, 2) + W3.shape, dg, dm, cfg, entropy, spawn, where)
+    qT = W3 / w_scale * (F * top + lsp)
+    T, _ = _pairs.closed_loop(qT, F, top, lsp, lambda T: law.stuck(law.program(law.gmin_u + T)) - law.gmin_u)
+    target = law.gmin_u + T.astype(np.float64)
+    G = law.stuck(law.drift(law.stuck(law.program(target)), target))
+    return T.astype(np.uint16), G, _read_variance(G, dg, dm, cfg), dg, law.gmin_u, law.gmax_u
 
 
 def _ir_drop_on(cfg: SimConfig, arch: Architecture, dm: Device) -> bool:

@@ -1,0 +1,64 @@
+"""Converter range policies: which ADC and DAC full scales a simulation uses, and how it says so.
+
+The policies are architecture keys (:class:`archsim.model.arch.Architecture`: ``adc_range``,
+``adc_percentile``, ``adc_full_scale``, ``dac_range``, ``dac_percentile``, ``dac_full_scale``);
+``SimConfig.adc_range`` / ``SimConfig.calib_percentile`` may override the ADC's for one simulation.
+:class:`~archsim.sim.tilesim.programmed.ProgrammedMatrix` applies them when it calibrates.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from archsim.sim.tilesim.config import SimConfig
+
+
+def adc_policy(arch, cfg: SimConfig) -> tuple[str, float]:
+    """``(scope, percentile)`` of the ADC ranges: the architecture's ``adc_range`` / ``adc_percentile``
+    unless ``cfg`` overrides them (``calibrated`` reads as ``array``)."""
+    scope = str(arch.adc_range) if cfg.adc_range is None else cfg.adc_range
+    pct = float(arch.adc_percentile) if cfg.calib_percentile is None else float(cfg.calib_percentile)
+    return ("array" if scope == "calibrated" else scope), pct
+
+
+def range_policy(arch, cfg: SimConfig) -> dict:
+    """The converter ranges in force, in words: ``{"adc_range": ..., "dac_range": ...}`` (what the accuracy
+    results and reports print)."""
+    scope, pct = adc_policy(arch, cfg)
+    stat = "max" if pct >= 100.0 else f"p{pct:g}"
+    if cfg.ideal_adc:
+        adc = "ideal ADC (no quantization)"
+    elif scope == "array":
+        adc = f"array: {stat} of calibration |I| per array"
+    elif scope == "layer":
+        adc = f"layer: largest array {stat} of calibration |I|"
+    elif scope == "fixed":
+        adc = f"fixed: {arch.adc_full_scale:g} x worst-case array current"
+    elif scope == "max":
+        adc = "max: worst-case current"
+    else:
+        adc = "granular: one LSB per conductance step"
+    if cfg.ideal_dac:
+        dac = "ideal DAC (exact inputs)"
+    elif str(arch.dac_range) == "fixed":
+        dac = f"fixed: {arch.dac_full_scale:g} at the top code"
+    else:
+        dps = float(arch.dac_percentile)
+        dac = "calibrated: " + ("max |x|" if dps >= 100.0 else f"p{dps:g} of |x|") + " per layer"
+    return {"adc_range": adc, "dac_range": dac}
+
+
+def dac_full_scale(arch, X: np.ndarray) -> float:
+    """The input value at the DAC's top code: ``dac_full_scale`` (``dac_range: fixed``), else the
+    ``dac_percentile`` percentile of ``|x|`` over every element of the calibration batch ``X`` (100: the max;
+    a percentile of 0, as when most inputs are zero, falls back to the max; 0 for an empty batch)."""
+    if str(arch.dac_range) == "fixed":
+        return float(arch.dac_full_scale)
+    if not X.size:
+        return 0.0
+    A = np.abs(X)
+    top = float(A.max())
+    p = float(arch.dac_percentile)
+    if p >= 100.0:
+        return top
+    q = float(np.percentile(A, p))
+    return q if q > 0 else top
