@@ -19,7 +19,7 @@ BASE = Architecture(device="sonos")
 @pytest.fixture(scope="module")
 def free():
     """The small search with no constraint (in-process)."""
-    return sizing.size("lenet5", BASE, space=SPACE, workers=1)
+    return sizing.size("lenet5", BASE, space=SPACE, workers=1, check=None)
 
 
 def _dominates(a, b, senses):
@@ -57,7 +57,7 @@ def test_front_on_a_small_grid_is_the_brute_force_front(free):
     assert free.recommended["key"] == t["key"].iloc[best[0]]
     assert bool(t["pareto"].iloc[best[0]])
     assert free.binding == ["no constraints given"]
-    assert "not simulated" in free.notes[0]
+    assert "NOT CHECKED (--no-simulate)" in free.notes[0]
 
 
 def test_search_space_contents(free):
@@ -81,7 +81,8 @@ def test_binding_constraint_is_named(free):
     smaller = t["area_mm2"] < rec["area_mm2"]
     assert smaller.any(), "the least-energy design is also the smallest: pick another grid"
     limit = float(t.loc[smaller, "area_mm2"].max())
-    res = sizing.size("lenet5", BASE, constraints=sizing.Constraints(max_area_mm2=limit), space=SPACE, workers=1)
+    res = sizing.size("lenet5", BASE, constraints=sizing.Constraints(max_area_mm2=limit), space=SPACE, workers=1,
+                      check=None)
     assert res.recommended["area_mm2"] <= limit
     assert res.recommended["energy_per_inference_J"] >= rec["energy_per_inference_J"]
     assert any(b.startswith(f"--max-area-mm2 {sizing.num(limit)} binds") for b in res.binding), res.binding
@@ -89,14 +90,16 @@ def test_binding_constraint_is_named(free):
     assert res.recommended["energy_per_inference_J"] == feas["energy_per_inference_J"].min()
     assert set(res.front["key"]) <= set(feas["key"])
     # a loose constraint does not bind
-    loose = sizing.size("lenet5", BASE, constraints=sizing.Constraints(max_area_mm2=1e6), space=SPACE, workers=1)
+    loose = sizing.size("lenet5", BASE, constraints=sizing.Constraints(max_area_mm2=1e6), space=SPACE, workers=1,
+                        check=None)
     assert loose.binding[0].startswith("no constraint binds")
     assert loose.recommended["key"] == rec["key"]
 
 
 def test_nothing_fits_single_constraint(free):
     fastest = free.table["inferences_per_s"].max()
-    res = sizing.size("lenet5", BASE, constraints=sizing.Constraints(min_fps=fastest * 10), space=SPACE, workers=1)
+    res = sizing.size("lenet5", BASE, constraints=sizing.Constraints(min_fps=fastest * 10), space=SPACE, workers=1,
+                      check=None)
     assert res.recommended is None and not res.table["feasible"].any()
     assert res.message.startswith(f"no design reaches {sizing.num(fastest * 10)} inferences/s; the fastest of the "
                                   f"{len(res.table)} designs searched reaches {sizing.num(fastest)}/s")
@@ -110,7 +113,7 @@ def test_nothing_fits_pair_names_both(free):
     area = float(fast["area_mm2"].min()) * 0.999
     assert (t["area_mm2"] <= area).any()
     res = sizing.size("lenet5", BASE, constraints=sizing.Constraints(min_fps=fps, max_area_mm2=area),
-                      space=SPACE, workers=1)
+                      space=SPACE, workers=1, check=None)
     assert res.recommended is None
     within = t[t["area_mm2"] <= area]
     j = within["inferences_per_s"].idxmax()
@@ -126,8 +129,9 @@ def fake_accuracy(config):
 
 
 def test_accuracy_needs_a_model_and_plugs_in():
-    with pytest.raises(ArchsimError, match="no accuracy model"):
-        sizing.size("lenet5", BASE, constraints=sizing.Constraints(min_accuracy=0.9), space=SPACE, workers=1)
+    with pytest.raises(ArchsimError, match="accuracy is not simulated"):
+        sizing.size("lenet5", BASE, constraints=sizing.Constraints(min_accuracy=0.9), space=SPACE, workers=1,
+                    check=None)
     res = sizing.size("lenet5", BASE, constraints=sizing.Constraints(min_accuracy=0.83), space=SPACE, workers=1,
                       accuracy_fn=fake_accuracy)
     assert res.objectives == ["energy", "area", "fps", "accuracy"] and res.accuracy_available

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from archsim.cli.args import _arch_from_args, finite_float, out_dir, positive_int
+from archsim.cli.args import _arch_from_args, finite_float, int_at_least, out_dir, positive_int
 from archsim.model.errors import ArchsimError
 from archsim.report import tables as report
 
@@ -58,7 +58,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_size(args) -> int:
-    from archsim.explore import sizing
+    from archsim.explore import fidelity, sizing, sizing_report
     if args.workers is not None and args.workers < 1:
         raise ArchsimError(f"--workers {args.workers}: allowed 1 or more")
     base = _arch_from_args(args)
@@ -66,10 +66,21 @@ def cmd_size(args) -> int:
         base = base.replace(device=args.device)
     cons = sizing.Constraints(min_accuracy=args.min_accuracy, min_fps=args.min_fps, max_area_mm2=args.max_area_mm2,
                               max_energy_uj=args.max_energy_uj)
-    # accuracy costs seconds per design (Monte Carlo): simulated when a constraint or objective needs it,
-    # or on request with --accuracy
-    wants = args.min_accuracy is not None or args.objective == "accuracy" or args.accuracy
-    acc = sizing.default_accuracy_fn() if wants else None
+    check = None
+    if args.no_simulate:
+        given = [f for f, v in (("--accuracy", args.accuracy), ("--max-accuracy-drop", args.max_accuracy_drop),
+                                ("--min-agreement", args.min_agreement), ("--sim-samples", args.sim_samples),
+                                ("--sim-trials", args.sim_trials), ("--sim-input", args.sim_input),
+                                ("--min-accuracy", args.min_accuracy)) if v not in (None, False)]
+        if given or args.objective == "accuracy":
+            raise ArchsimError(f"--no-simulate: accuracy is not simulated, so {(given or ['--objective accuracy'])[0]} "
+                               f"has nothing to act on; drop one of them")
+    else:
+        check = fidelity.CheckSpec(
+            samples=args.sim_samples, trials=args.sim_trials, seed=args.seed, input_hw=args.sim_input,
+            max_accuracy_drop=fidelity.DEFAULT_ACCURACY_DROP if args.max_accuracy_drop is None else args.max_accuracy_drop,
+            min_agreement=fidelity.DEFAULT_MIN_AGREEMENT if args.min_agreement is None else args.min_agreement,
+            every_design=args.accuracy)
     space = sizing.SearchSpace(
         rows=tuple(_int_list(args.rows, "--rows")) if args.rows is not None else sizing.SearchSpace.rows,
         bits_per_cell=tuple(_int_list(args.bits_per_cell, "--bits-per-cell")) if args.bits_per_cell is not None else None,
@@ -78,12 +89,12 @@ def cmd_size(args) -> int:
         budgets=tuple(_int_list(args.budgets, "--budgets")) if args.budgets is not None else sizing.SearchSpace.budgets,
     )
     if args.out:   # output names checked before the search
-        report.table_paths(args.out, sizing.result_stem(args.workload, base.device))
+        report.table_paths(args.out, sizing_report.result_stem(args.workload, base.device))
     res = sizing.size(args.workload, base, constraints=cons, space=space, objective=args.objective,
-                      accuracy_fn=acc, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
-    print(sizing.format_result(res, top=args.top))
+                      workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress, check=check)
+    print(sizing_report.format_result(res, top=args.top))
     if args.out:
-        files = sizing.write_result(res, args.out)
+        files = sizing_report.write_result(res, args.out)
         print("wrote " + ", ".join(map(str, files)))
     print(report.OPS_NOTE)
     return 0 if res.recommended is not None else 1
@@ -126,8 +137,10 @@ def add_sweep(sub) -> None:
 def add_size(sub) -> None:
     sp = sub.add_parser("size", help="size tile arrays for a workload: Pareto front and a recommended design",
                                description="Search array size, bits per cell, ADC bits, columns per ADC and tile budget; "
-                                           "print the Pareto front (energy, area, throughput, accuracy) and a "
-                                           "recommended design, and say which constraint binds or why nothing fits.")
+                                           "simulate every design of the Pareto front (energy, area, throughput): "
+                                           "accuracy for networks with trained weights, fidelity to the float "
+                                           "network for the others; print the front and a recommended design above "
+                                           "the floor, and say which constraint binds or why nothing fits.")
     sp.add_argument("--workload", "-w", required=True, help="built-in workload name (archsim list)")
     sp.add_argument("--device", "-d", help="device name or .yaml (overrides the architecture's)")
     sp.add_argument("--arch", help="architecture YAML file for the keys not searched")
@@ -135,9 +148,26 @@ def add_size(sub) -> None:
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="fix one architecture key (repeatable)")
     sp.add_argument("--cost-model", choices=("circuit", "lut"), help="override the architecture's cost_model")
     sp.add_argument("--min-accuracy", type=finite_float(0.0, 1.0),
-                    help="least network accuracy, a fraction 0 to 1 (needs an accuracy model)")
+                    help="accuracy floor, a fraction 0 to 1, for networks with trained weights (default: the float "
+                         "network's accuracy on the same images minus --max-accuracy-drop)")
+    sp.add_argument("--max-accuracy-drop", type=finite_float(0.0, 1.0),
+                    help="default accuracy floor: at most this much below the float network, a fraction (default 0.01: "
+                         "one point)")
+    sp.add_argument("--min-agreement", type=finite_float(0.0, 1.0),
+                    help="fidelity floor for networks without trained weights: top-1 agreement with the float network "
+                         "on seeded weights and inputs (default 0.5)")
+    sp.add_argument("--no-simulate", action="store_true",
+                    help="do not simulate accuracy or fidelity (the report says accuracy was not checked)")
     sp.add_argument("--accuracy", action="store_true",
-                    help="simulate accuracy for every design (networks with trained weights; seconds per design)")
+                    help="simulate every feasible design, not only the front (accuracy joins the objectives; slow)")
+    sp.add_argument("--sim-samples", type=positive_int,
+                    help="images per simulated design (default: 500 test images; 8 seeded inputs for fidelity)")
+    sp.add_argument("--sim-trials", type=positive_int, help="programmed chips per simulated design (default 1)")
+    sp.add_argument("--sim-input", type=positive_int, metavar="PIXELS",
+                    help="fidelity only: simulate at PIXELS x PIXELS inputs (default: 32 for inputs above 64, "
+                         "every weighted layer keeping its rows and columns; give the full size to simulate it)")
+    sp.add_argument("--seed", type=int_at_least(0), default=0,
+                    help="seed of the simulated chips and of the seeded weights and inputs (default 0)")
     sp.add_argument("--min-fps", type=finite_float(0.0), help="least inferences per second")
     sp.add_argument("--max-area-mm2", type=finite_float(0.0, lo_open=True), help="largest chip area in mm2")
     sp.add_argument("--max-energy-uj", type=finite_float(0.0, lo_open=True), help="most energy per inference in uJ")

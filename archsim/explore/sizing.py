@@ -13,33 +13,35 @@ point (:mod:`archsim.explore.points`), evaluated on the same executors (:func:`a
 Objectives: energy per inference (min), area (min), inferences per second (max) and, when an accuracy model
 is plugged in, accuracy (max).
 
-Accuracy comes from an ``accuracy_fn(config) -> float | None`` (``config`` is the point's flat configuration
-dict); :func:`default_accuracy_fn` returns the project's Monte Carlo model
-(:func:`archsim.sim.accuracy.sizing_accuracy`: None for a network without trained weights).  The front is
-that of the designs meeting every constraint; the recommended design is the best of them on one objective
-(``--objective``, least energy by default), ties broken by the others.
+Accuracy is checked by Monte Carlo (:mod:`archsim.explore.fidelity`): by default every design of the front
+is simulated, accuracy for a network with trained weights, fidelity (top-1 agreement with the float network
+and relative logit error, on seeded weights and inputs) for the others, and a design below the floor is
+marked and never recommended; the front is then taken again without it, until every design on it is checked
+(``check=None``: no simulation, and the result says accuracy was not checked).  A plugged-in
+``accuracy_fn(config) -> float | None`` (``config``: the point's flat configuration dict) instead scores every
+design and joins the objectives (:func:`default_accuracy_fn`: the project's Monte Carlo model).  The front
+is that of the designs meeting every constraint and the floor; the recommended design is the best of them
+on one objective (``--objective``, least energy by default), ties broken by the others.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from archsim.explore import fidelity as _fid
 from archsim.explore.points import EvalCache, config_from_arch, canonical_workload, point_key
 from archsim.explore.run import results_table, run_points
-from archsim.io.files import safe_stem
 from archsim.mapping import layout as _m
 from archsim.mapping.layout import resolve_bits_per_cell
 from archsim.model import arch as _arch
 from archsim.model.device import load_device
 from archsim.model.errors import ArchsimError
-from archsim.report import tables as report
 from archsim.report.pareto import pareto_mask
 
 #: objective -> (table column, sense, phrase)
@@ -224,10 +226,11 @@ class SizingResult:
     accuracy_available: bool
     failed: int = 0
     notes: list[str] = field(default_factory=list)
+    check: _fid.CheckRun | None = None     # what the accuracy / fidelity check did (None: not simulated)
 
     @property
     def front(self) -> pd.DataFrame:
-        return self.table[self.table["pareto"]].sort_values(OBJECTIVES[self.objective][0],
+        return self.table[self.table["pareto"]].sort_values(_col(self.objective, self.table),
                                                             ascending=OBJECTIVES[self.objective][1] == "min")
 
 
@@ -238,7 +241,8 @@ def _best_index(df: pd.DataFrame, mask: np.ndarray, objective: str, order: Seque
     sub = df[mask]
     keys = []
     for name in [objective] + [o for o in order if o != objective]:
-        col, sense, _ = OBJECTIVES[name]
+        _, sense, _ = OBJECTIVES[name]
+        col = _col(name, sub)
         if col not in sub:
             continue
         x = sub[col].to_numpy(dtype=float)
@@ -251,41 +255,63 @@ def _best_index(df: pd.DataFrame, mask: np.ndarray, objective: str, order: Seque
 def size(workload: str, base: _arch.Architecture | None = None, constraints: Constraints = Constraints(),
          space: SearchSpace = SearchSpace(), objective: str = "energy",
          accuracy_fn: Callable[[dict], float | None] | None = None, workers: int | None = None,
-         scheduler=None, progress: bool = False, task: str = "inference") -> SizingResult:
-    """Search the design space, keep the designs meeting ``constraints``, return their Pareto front,
-    the best of them on ``objective`` and which constraint binds (or why none fits)."""
+         scheduler=None, progress: bool = False, task: str = "inference",
+         check: _fid.CheckSpec | None = _fid.CheckSpec()) -> SizingResult:
+    """Search the design space, keep the designs meeting ``constraints``, check the front's accuracy (or
+    fidelity) against the floor (``check``; None: not simulated), return the Pareto front of what remains,
+    the best of it on ``objective`` and which constraint binds (or why none fits)."""
     base = base or _arch.Architecture()
     if objective not in OBJECTIVES:
         raise ArchsimError(f"--objective {objective!r}: allowed {', '.join(OBJECTIVES)}")
     active = constraints.active()
-    if accuracy_fn is None and (constraints.min_accuracy is not None or objective == "accuracy"):
+    wants = constraints.min_accuracy is not None or objective == "accuracy"
+    if accuracy_fn is None and check is None and wants:
         what = "--min-accuracy" if constraints.min_accuracy is not None else "--objective accuracy"
-        raise ArchsimError(f"{what}: no accuracy model was given (accuracy_fn=None); drop {what}, or pass "
-                           f"accuracy_fn=archsim.explore.sizing.default_accuracy_fn() (Monte Carlo)")
+        raise ArchsimError(f"{what}: accuracy is not simulated (--no-simulate, check=None); drop one of them")
+    data = None
+    if accuracy_fn is None and check is not None:
+        # the floor replaces an accuracy constraint; an accuracy objective needs every feasible design scored
+        check = dataclasses.replace(check, min_accuracy=constraints.min_accuracy if constraints.min_accuracy
+                                    is not None else check.min_accuracy,
+                                    every_design=check.every_design or objective == "accuracy")
+        active = [(c, v) for c, v in active if c.name != "min_accuracy"]
+        data = _fid.prepare(workload, check)          # before the search: bad options fail at once
     cache = EvalCache()
     configs, budget = design_points(workload, base, space, task, cache)
+    if data is not None:   # no design's chip fits the memory: say so before the search, not after it
+        _fid.memory_guard(data, min(configs, key=lambda c: _fid.chip_bytes(data.workload, c)))
     results = run_points(configs, workers=workers, scheduler=scheduler, accuracy_fn=accuracy_fn,
                          progress=progress, desc=f"size {workload}", cache=cache)
     df = results_table(configs, results)
     df.insert(df.columns.get_loc("mesh") + 1, "budget", [f"{budget[k]}x" for k in df["key"]])
-    if "accuracy" not in df:
+    if "accuracy" not in df and data is None:
         df["accuracy"] = np.nan
     ok = df["error"].isna().to_numpy()
     failed = int((~ok).sum())
-    acc_avail = accuracy_fn is not None and bool(np.isfinite(df["accuracy"].to_numpy(dtype=float)).any())
-    if not acc_avail and (constraints.min_accuracy is not None or objective == "accuracy"):
-        what = "--min-accuracy" if constraints.min_accuracy is not None else "--objective accuracy"
-        raise ArchsimError(f"{what}: workload {workload} has no trained weights, so its accuracy is not simulated "
-                           f"(networks with weights: lenet5, mlp, mnist_cnn5)")
+    if accuracy_fn is not None:
+        acc_avail = bool(np.isfinite(df["accuracy"].to_numpy(dtype=float)).any())
+        if not acc_avail and wants:
+            what = "--min-accuracy" if constraints.min_accuracy is not None else "--objective accuracy"
+            raise ArchsimError(f"{what}: workload {workload} has no trained weights, so its accuracy is not "
+                               f"simulated (networks with weights: lenet5, mlp, mnist_cnn5)")
+    else:
+        acc_avail = data is not None and check.every_design
     objectives = ["energy", "area", "fps"] + (["accuracy"] if acc_avail else [])
 
     feasible = ok.copy()
     for c, v in active:
         feasible &= satisfies(df, c, v)
+    run = None
+    if data is not None:
+        base_objs = [(OBJECTIVES[o][0], OBJECTIVES[o][1]) for o in ("energy", "area", "fps")]
+        run = _fid.check_candidates(df, feasible.copy(), dict(zip(df["key"], configs)), data,
+                                    base_objs, every_design=check.every_design, progress=progress)
+        within = feasible.copy()
+        feasible &= (df["floor"] == "pass").to_numpy()
     df["feasible"] = feasible
     pareto = np.zeros(len(df), dtype=bool)
     if feasible.any():
-        cols = [OBJECTIVES[o][0] for o in objectives]
+        cols = [_col(o, df) for o in objectives]
         pareto[np.flatnonzero(feasible)] = pareto_mask(df.loc[feasible, cols].to_numpy(dtype=float),
                                                        [OBJECTIVES[o][1] for o in objectives])
     df["pareto"] = pareto
@@ -297,19 +323,84 @@ def size(workload: str, base: _arch.Architecture | None = None, constraints: Con
     binding: list[str] = []
     phrase = OBJECTIVES[objective][2]
     if rec_idx is None:
-        message = _why_nothing_fits(df, ok, active) if ok.any() else (
-            f"none of the {len(df)} designs could be built; first error: {df['error'].dropna().iloc[0]}")
+        if run is not None and within.any():
+            message = _fid_nothing_fits(df, within, data, run)
+        else:
+            message = _why_nothing_fits(df, ok, active) if ok.any() else (
+                f"none of the {len(df)} designs could be built; first error: {df['error'].dropna().iloc[0]}")
         rec = None
     else:
         rec = df.loc[rec_idx]
-        message = f"recommended ({phrase} among the {int(feasible.sum())} feasible designs): {_describe(rec)}"
+        among = (f"the {int(feasible.sum())} feasible designs" if run is None else
+                 f"the {int(feasible.sum())} designs simulated at or above the floor")
+        message = f"recommended ({phrase} among {among}): {_describe(rec)}"
         binding = _binding(df, ok, active, objective, objectives, rec)
-    notes = []
-    if not acc_avail:
-        notes.append("accuracy: not simulated (no accuracy constraint, objective or --accuracy asked for it, or the "
-                     "network has no trained weights); the front is over energy, area and throughput")
+        if run is not None:
+            binding += _floor_binds(df, within, data, objective, rec)
+    notes = _check_notes(run, accuracy_fn, acc_avail)
     return SizingResult(str(df["workload"].iloc[0]), dev_name, df, objectives, objective, active, rec, binding,
-                        message, space_text, acc_avail, failed, notes)
+                        message, space_text, acc_avail, failed, notes, run)
+
+
+def _col(objective: str, df: pd.DataFrame) -> str:
+    """The table column of an objective: accuracy is ``agreement`` for a network checked by fidelity."""
+    if objective == "accuracy" and "accuracy" not in df and "agreement" in df:
+        return "agreement"
+    return OBJECTIVES[objective][0]
+
+
+def _check_notes(run, accuracy_fn, acc_avail: bool) -> list[str]:
+    if run is None and accuracy_fn is None:
+        return ["accuracy: NOT CHECKED (--no-simulate): the recommended design may lose accuracy or fidelity "
+                "unseen; the front is over energy, area and throughput only"]
+    if run is None:
+        return [] if acc_avail else ["accuracy: not simulated (the network has no trained weights); the front is "
+                                     "over energy, area and throughput"]
+    d = run.data
+    what = "every feasible design" if d is not None and run.scored and acc_avail else "every design of the front"
+    return [f"{d.metric}: {d.source}",
+            f"floor: {d.floor_text}; a design whose mean is below it is never recommended",
+            f"checked {what}, round by round until the whole front meets the floor: {run.scored} designs scored "
+            f"by {run.simulations} simulations in {run.rounds} round(s), {run.seconds:.0f} s (designs differing "
+            f"only in columns per ADC or tile budget share one); {run.below} below the floor",
+            f"{d.metric} interval: 95%, chip-to-chip (t over chips) and image sampling (binomial) combined"
+            + ("; logit error: ||z_analog - z_float|| / ||z_float|| over the scored inputs" if d.metric == "fidelity"
+               else "")]
+
+
+def _floor_binds(df, within, data, objective, rec) -> list[str]:
+    """Whether the floor excluded designs better on ``objective`` than the recommended one."""
+    col, sense, phrase = OBJECTIVES[objective]
+    if objective == "accuracy":
+        return []
+    below = within & (df["floor"] == "below floor").to_numpy()
+    x = df[col].to_numpy(dtype=float)
+    better = below & ((x < float(rec[col])) if sense == "min" else (x > float(rec[col])))
+    if not better.any():
+        return [f"the {data.metric} floor does not bind: no design better on this objective was below it"]
+    j = df.index[np.flatnonzero(better)[np.argmin(x[better]) if sense == "min" else np.argmax(x[better])]]
+    r = df.loc[j]
+    return [f"the {data.metric} floor binds: {int(better.sum())} design(s) with {phrase.replace('least', 'less').replace('most', 'more').replace('smallest', 'smaller')} fell below it, the best "
+            f"{_obj_text(objective, r)} with {_metric_text(r, data)}: {_describe(r)}"]
+
+
+def _metric_text(r: pd.Series, data) -> str:
+    c = data.column
+    from archsim.sim.accuracy import format_ci
+    t = f"{data.column} {format_ci(r[c], r[f'{c}_ci95_low'], r[f'{c}_ci95_high'])}"
+    return t + (f", logit error {r['logit_error']:.3g}" if data.metric == "fidelity" else "")
+
+
+def _fid_nothing_fits(df, within, data, run) -> str:
+    c = data.column
+    x = np.where(within, df[c].to_numpy(dtype=float), np.nan)
+    n = int(within.sum())
+    if np.all(np.isnan(x)):
+        return f"no design meets the floor ({data.floor_text})"
+    r = df.iloc[int(np.nanargmax(x))]
+    return (f"no design meets the floor ({data.floor_text}) within the constraints: {run.scored} of the {n} designs "
+            f"meeting them were checked (the front, round by round, until none was left) and the best reaches "
+            f"{_metric_text(r, data)}: {_describe(r)}")
 
 
 def _space_text(workload, device, configs, space, budget) -> str:
@@ -328,8 +419,13 @@ def _lst(v) -> str:
 
 
 def _describe(r: pd.Series) -> str:
-    acc = r.get("accuracy")
-    acc_t = f", accuracy {acc:.4g}" if acc is not None and np.isfinite(acc) else ""
+    acc_t = ""
+    for c in ("accuracy", "agreement"):
+        v = r.get(c)
+        if v is not None and np.isfinite(v):
+            lo, hi = r.get(f"{c}_ci95_low"), r.get(f"{c}_ci95_high")
+            acc_t = f", {c} {v:.4g}" + (f" (95% interval {lo:.3g} to {hi:.3g})" if lo is not None and np.isfinite(lo)
+                                         else "")
     return (f"{r['rows']}x{r['cols']} arrays, {r['bits_per_cell']} bits/cell, {r['adc_bits']}-bit ADC, "
             f"{r['cols_per_adc']} columns/ADC, {r['mesh']} mesh ({r['budget']} the minimal tiles): "
             f"{num(r['energy_per_inference_J'] * 1e6)} uJ/inference, {num(r['area_mm2'])} mm2, "
@@ -343,10 +439,12 @@ def _value(c: Constraint, r: pd.Series) -> float:
 def _binding(df, ok, active, objective, objectives, rec) -> list[str]:
     if not active:
         return ["no constraints given"]
-    col, sense, phrase = OBJECTIVES[objective]
+    _, sense, phrase = OBJECTIVES[objective]
+    col = _col(objective, df)
     out = []
+    known_bad = (df["floor"] == "below floor").to_numpy() if "floor" in df else np.zeros(len(df), dtype=bool)
     for c, v in active:
-        mask = ok.copy()
+        mask = ok & ~known_bad      # a design found below the floor is no alternative
         for d, w in active:
             if d is not c:
                 mask &= satisfies(df, d, w)
@@ -358,7 +456,8 @@ def _binding(df, ok, active, objective, objectives, rec) -> list[str]:
             alt = df.loc[j]
             gain = abs(float(alt[col]) / float(rec[col]) - 1.0) * 100 if rec[col] else float("inf")
             out.append(f"{c.flag} {num(v)} binds: without it the {phrase} would be {_obj_text(objective, alt)}, "
-                       f"{gain:.3g}% {'less' if sense == 'min' else 'more'} (at {_f(c.at, x=_value(c, alt))})")
+                       f"{gain:.3g}% {'less' if sense == 'min' else 'more'} (at {_f(c.at, x=_value(c, alt))}"
+                       + ("; its accuracy not simulated" if alt.get("floor") == "not simulated" else "") + ")")
     if not out:
         out.append("no constraint binds: the best design of the whole search on this objective meets them all")
     return out
@@ -371,7 +470,7 @@ def _obj_text(objective: str, r: pd.Series) -> str:
         return f"{num(r['area_mm2'])} mm2"
     if objective == "fps":
         return f"{num(r['inferences_per_s'])} inferences/s"
-    return num(r["accuracy"])
+    return num(r["accuracy"] if "accuracy" in r else r["agreement"])
 
 
 def _why_nothing_fits(df, ok, active) -> str:
@@ -402,64 +501,3 @@ def _why_nothing_fits(df, ok, active) -> str:
                 return f"{head}; {t.best} {within} {_f(t.reach, x=x[j])} at {ctx}: {_describe(r)}"
             return f"{head}; {t.best} of the {n} designs searched {_f(t.reach, x=x[j])}: {_describe(r)}"
     return "nothing fits"  # not reached: the full set is infeasible
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# output
-
-FRONT_COLUMNS = {
-    "rows": ("rows=cols", None), "bits_per_cell": ("bits/cell", None), "adc_bits": ("ADC bits", None),
-    "cols_per_adc": ("cols/ADC", None), "mesh": ("mesh", None), "budget": ("budget", None),
-    "energy_per_inference_J": ("energy/inference (uJ)", 1e6), "area_mm2": ("area (mm2)", 1.0),
-    "inferences_per_s": ("inferences/s", 1.0), "latency_s": ("latency (us)", 1e6), "tops_per_W": ("TOPS/W", 1.0),
-    "tops_per_mm2": ("TOPS/mm2", 1.0), "accuracy": ("accuracy", 1.0),
-}
-
-
-def front_display(res: SizingResult, top: int | None = None) -> pd.DataFrame:
-    f = res.front
-    if top is not None:
-        f = f.head(top)
-    out = {"": ["*" if r else "" for r in f["recommended"]]}
-    for k, (title, scale) in FRONT_COLUMNS.items():
-        if k == "accuracy" and not res.accuracy_available:
-            continue
-        col = f[k]
-        if scale not in (None, 1.0):
-            col = col.astype(float) * scale
-        out[title] = col.to_numpy()
-    return pd.DataFrame(out)
-
-
-def format_result(res: SizingResult, top: int = 25) -> str:
-    lines = [res.space_text + (f"; {res.failed} could not be built" if res.failed else "")]
-    if res.failed:
-        errs = res.table["error"].dropna().map(lambda e: re.sub(r"^point [0-9a-f]{12}: ", "", e))
-        for e, n in errs.value_counts().head(3).items():
-            lines.append(f"  {n} x {e}")
-    if res.constraints:
-        cons = ", ".join(f"{c.flag} {num(v)}" for c, v in res.constraints)
-        lines.append(f"constraints: {cons}: {int(res.table['feasible'].sum())} designs meet them")
-    front = res.front
-    if len(front):
-        objs = ", ".join(OBJECTIVES[o][2] for o in res.objectives)
-        shown = f", the first {top} by {res.objective} shown" if len(front) > top else ""
-        lines += ["", f"Pareto front of the feasible designs ({objs}): {len(front)} designs{shown}", "",
-                  report.to_text(front_display(res, top))]
-    lines += ["", res.message]
-    lines += res.binding
-    lines += res.notes
-    return "\n".join(lines)
-
-
-def result_stem(workload: str, device: str) -> str:
-    """The stem of the sizing tables: ``size_<workload>_<device>``, both made safe for a file name."""
-    dev = str(device)
-    return f"size_{safe_stem(workload)}_{safe_stem(Path(dev).stem if dev.lower().endswith(('.yaml', '.yml')) else dev)}"
-
-
-def write_result(res: SizingResult, out: str | Path) -> list[Path]:
-    stem = result_stem(res.workload, res.device)
-    notes = "\n\n".join([res.space_text, res.message] + res.binding + res.notes)
-    return report.write_tables(out, stem, res.table, f"Sizing {res.workload} on {res.device}: Pareto front",
-                               notes, display=front_display(res))
