@@ -231,20 +231,24 @@ class ProgrammedMatrix(MatrixGeometry):
         keep: dict = {}
         B = X3.shape[1]
         bc = max(1, min(B, self.cfg.chunk_elements // (self.n_conv * max(self.Ng, self.K))))
-        for c0 in range(0, B, bc):
-            c1 = min(B, c0 + bc)
-            for g in range(self.groups):
-                V, _, V2d, _ = self._quantize(X3[g, c0:c1], False)
-                for rb, (r0, r1) in enumerate(self.row_bounds):
-                    for s in range(self.slices):
-                        for cu in range(self.n_units):
-                            I = np.abs(V2d[:, r0:r1] @ self.Gfast[cu, s, g, r0:r1])
-                            for cb, (q0, q1) in enumerate(self.col_bounds):
-                                blk = I[:, q0:q1]
-                                if pct >= 100.0:
-                                    stats[g, rb, s, cu, cb] = max(stats[g, rb, s, cu, cb], float(blk.max()))
-                                else:
-                                    keep.setdefault((g, rb, s, cu, cb), []).append(blk.ravel())
+        # BLAS on one thread: these products are small, and a multi-threaded BLAS that waits for a
+        # descheduled worker on every call made calibration 5-7x slower on a busy machine (same sums:
+        # OpenBLAS splits rows and columns across threads, never the inner dimension)
+        with support.blas_single_thread():
+            for c0 in range(0, B, bc):
+                c1 = min(B, c0 + bc)
+                for g in range(self.groups):
+                    V, _, V2d, _ = self._quantize(X3[g, c0:c1], False)
+                    for rb, (r0, r1) in enumerate(self.row_bounds):
+                        for s in range(self.slices):
+                            for cu in range(self.n_units):
+                                I = np.abs(V2d[:, r0:r1] @ self.Gfast[cu, s, g, r0:r1])
+                                for cb, (q0, q1) in enumerate(self.col_bounds):
+                                    blk = I[:, q0:q1]
+                                    if pct >= 100.0:
+                                        stats[g, rb, s, cu, cb] = max(stats[g, rb, s, cu, cb], float(blk.max()))
+                                    else:
+                                        keep.setdefault((g, rb, s, cu, cb), []).append(blk.ravel())
         for k, parts in keep.items():
             stats[k] = float(np.percentile(np.concatenate(parts), pct))
         return stats
