@@ -36,6 +36,8 @@ PARALLEL_MIN_ELEMENTS = 1 << 18
 PARALLEL_MIN_WORK = 1 << 26
 #: a call at least PARALLEL_MIN_WORK large is cut into this many row chunks, whatever the thread count
 PARALLEL_SPLIT = 16
+#: smaller calls with at least this many multiply-adds hold BLAS to one thread (about 0.1 ms to set)
+BLAS_SINGLE_MIN_WORK = 1 << 20
 
 @dataclass(frozen=True, eq=False)
 class ProgrammedMatrix(MatrixGeometry):
@@ -480,6 +482,13 @@ class ProgrammedMatrix(MatrixGeometry):
                 else:
                     for c0 in starts:
                         chunk(c0)
+        elif B * NC * ncols * Kd >= BLAS_SINGLE_MIN_WORK:
+            # mid-sized calls in this thread with BLAS on one thread too: a multi-threaded BLAS on these
+            # products waited for a descheduled worker on every call on the busy 2-core machine (LeNet-5's
+            # conv1 with one pulse: 358 ms against 6 ms of CPU); same sums (OpenBLAS never splits K)
+            with support.blas_single_thread():
+                for c0 in starts:
+                    chunk(c0)
         else:
             for c0 in starts:
                 chunk(c0)
