@@ -633,6 +633,21 @@ def test_rows_split_across_threads_give_the_same_numbers(monkeypatch):
         np.testing.assert_array_equal(y1, three.matmul(X, key=(3,)))
 
 
+def test_blas_held_to_one_thread_gives_the_same_numbers(monkeypatch):
+    """Mid-sized calls hold BLAS to one thread for speed on a busy machine; the numbers
+    are those of a free BLAS (its threads split the rows and columns of a product, never the sums)."""
+    from archsim.sim.tilesim import programmed
+    import threadpoolctl
+    for prec in ("float64", "float32"):
+        with threadpoolctl.threadpool_limits(2, "blas"):
+            monkeypatch.setattr(programmed, "BLAS_SINGLE_MIN_WORK", 1 << 62)    # BLAS free (2 threads)
+            free, X = _noisy_pm(precision=prec)
+            y_free = free.matmul(X, key=(5,))
+            monkeypatch.setattr(programmed, "BLAS_SINGLE_MIN_WORK", 0)          # BLAS on one thread
+            held, _ = _noisy_pm(precision=prec)
+            np.testing.assert_array_equal(held.matmul(X, key=(5,)), y_free)
+
+
 @pytest.mark.parametrize("noise,quant,fused", [(True, True, True), (True, True, False), (False, True, False),
                                                (True, False, False)])
 def test_units_kernel_equals_numpy_twin(noise, quant, fused):
