@@ -633,6 +633,21 @@ def test_rows_split_across_threads_give_the_same_numbers(monkeypatch):
         np.testing.assert_array_equal(y1, three.matmul(X, key=(3,)))
 
 
+def test_blas_held_to_one_thread_gives_the_same_numbers(monkeypatch):
+    """Mid-sized calls hold BLAS to one thread for speed on a busy machine; the numbers
+    are those of a free BLAS (its threads split the rows and columns of a product, never the sums)."""
+    from archsim.sim.tilesim import programmed
+    import threadpoolctl
+    for prec in ("float64", "float32"):
+        with threadpoolctl.threadpool_limits(2, "blas"):
+            monkeypatch.setattr(programmed, "BLAS_SINGLE_MIN_WORK", 1 << 62)    # BLAS free (2 threads)
+            free, X = _noisy_pm(precision=prec)
+            y_free = free.matmul(X, key=(5,))
+            monkeypatch.setattr(programmed, "BLAS_SINGLE_MIN_WORK", 0)          # BLAS on one thread
+            held, _ = _noisy_pm(precision=prec)
+            np.testing.assert_array_equal(held.matmul(X, key=(5,)), y_free)
+
+
 @pytest.mark.parametrize("noise,quant,fused", [(True, True, True), (True, True, False), (False, True, False),
                                                (True, False, False)])
 def test_units_kernel_equals_numpy_twin(noise, quant, fused):
@@ -649,3 +664,30 @@ def test_units_kernel_equals_numpy_twin(noise, quant, fused):
     K_.run_units_accumulate(M, Mv, vcol0, streams, 11, N, lo, inv, step, 255.0, coef, a, noise, quant, init=True)
     K_.units_accumulate_np(M, Mv, vcol0, streams, 11, N, lo, inv, step, 255.0, coef, b, noise, quant, init=True)
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_units_kernel_skips_zero_variance_rows_without_moving_the_stream(fused):
+    """Rows whose variances are all zero (blank inputs) draw no normals; every other row's noise is
+    still the normal at its own (stream, row, column): the kernel equals the twin, which draws them all
+    and multiplies the skipped ones by sqrt(0)."""
+    from archsim.sim.tilesim import kernels as K_
+    rng = np.random.default_rng(7)
+    U, NC, B, N = 2, 3, 300, 5        # 300 rows: more than one block of rows for the narrow layout
+    M = (rng.random((NC * B, 2 * U * N if fused else U * N)) * 50).astype(np.float32)
+    Mv = M if fused else (rng.random((NC * B, U * N)) * 4).astype(np.float32)
+    vcol0 = U * N if fused else 0
+    dead = rng.random((NC * B, U)) < 0.6
+    for u in range(U):
+        Mv[dead[:, u], vcol0 + u * N:vcol0 + (u + 1) * N] = 0.0
+    Mv[5, vcol0:vcol0 + N - 1] = 0.0  # a row with only some zero variances still draws all its normals
+    Mv[7:9, vcol0:] = 0.0             # whole rows of every unit
+    streams = rng.integers(0, 2**63, (U, NC), dtype=np.uint64)
+    lo = np.zeros((U, N)); step = rng.random((U, N)) + 0.2; inv = 1.0 / step
+    coef = rng.standard_normal((U, NC))
+    for quant in (True, False):
+        a, b = np.empty((B, N)), np.empty((B, N))
+        K_.run_units_accumulate(M, Mv, vcol0, streams, 11, N, lo, inv, step, 255.0, coef, a, True, quant, init=True)
+        K_.units_accumulate_np(M, Mv, vcol0, streams, 11, N, lo, inv, step, 255.0, coef, b, True, quant, init=True)
+        # the same IEEE operations in the same order: equal up to the last bits of the float64 sums
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

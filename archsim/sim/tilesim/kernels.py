@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from archsim.sim.tilesim.rng import GOLDEN, ZIG_F, ZIG_R, ZIG_X, _ONE, _normals_into, normals_np  # noqa: F401
+from archsim.sim.tilesim.rng import GOLDEN, ZIG_F, ZIG_R, ZIG_X, _ONE, _normals_into, _normals_live, normals_np  # noqa: F401
 
 # ---------------------------------------------------------------------------------------------
 # input quantization: X -> DAC pulses
@@ -320,6 +320,23 @@ def run_noise_adc_accumulate(I, var, streams, row0, ncol, lo, inv, step, qmax, c
 # IEEE operations in the same order as ``adc_accumulate`` / ``noise_adc_accumulate`` called per unit.
 
 @njit(cache=True, fastmath=False, nogil=True)
+def _live_rows(Mv, col0, n, r0, bs, be, live):
+    """live[b - bs] = whether row r0 + b of ``Mv`` has a nonzero variance in columns col0 .. col0 + n;
+    returns how many do."""
+    cnt = 0
+    for b in range(bs, be):
+        vb = Mv[r0 + b]
+        nz = False
+        for j in range(col0, col0 + n):
+            if vb[j] != 0.0:
+                nz = True
+                break
+        live[b - bs] = nz
+        cnt += 1 if nz else 0
+    return cnt
+
+
+@njit(cache=True, fastmath=False, nogil=True)
 def _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, out, b0, b1, noise, quant, init,
                 zx, zr, zf):
     zero = qmax - qmax
@@ -331,6 +348,7 @@ def _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, ou
     w = 2 * npair
     rpb = max(1, 8192 // w)
     z = np.empty(rpb * w)
+    live = np.empty(rpb, np.bool_)
     for bs in range(b0, b1, rpb):
         be = min(b1, bs + rpb)
         for u in range(U):
@@ -339,8 +357,15 @@ def _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, ou
             for p in range(NC):
                 cp = coef[u, p]
                 if noise:
-                    _normals_into(z[:(be - bs) * w],
-                                  streams[u, p] + GOLDEN * (np.uint64(row0 + bs) * np.uint64(npair) + _ONE), zx, zr, zf)
+                    # a row whose variances are all 0 (every input of its pulse 0, as on a blank image
+                    # border) adds 0 x z: its normals are not drawn.  Each normal is a function of its
+                    # (stream, row, column) alone, so skipping some leaves the others unchanged
+                    nlive = _live_rows(Mv, vcol0 + c0, n, p * B, bs, be, live)
+                    base = streams[u, p] + GOLDEN * (np.uint64(row0 + bs) * np.uint64(npair) + _ONE)
+                    if nlive == be - bs:
+                        _normals_into(z[:(be - bs) * w], base, zx, zr, zf)
+                    elif nlive:
+                        _normals_live(z, base, npair, live, be - bs, zx, zr, zf)
                 first = init and u == 0 and p == 0
                 for b in range(bs, be):
                     ob = out[b]
@@ -348,7 +373,17 @@ def _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, ou
                     if first:
                         for j in range(n):
                             ob[j] = 0.0
-                    if noise:
+                    if noise and not live[b - bs]:
+                        # v = I + sqrt(0) * z = I exactly (up to the sign of a zero current)
+                        if quant:
+                            for j in range(n):
+                                c = np.rint((np.float64(Ib[j]) - lu[j]) * iu[j])
+                                c = min(max(c, zero), qmax)
+                                ob[j] += cp * (lu[j] + c * su[j])
+                        else:
+                            for j in range(n):
+                                ob[j] += cp * np.float64(Ib[j])
+                    elif noise:
                         vb = Mv[p * B + b, vcol0 + c0:vcol0 + c0 + n]
                         zb = z[(b - bs) * w:(b - bs) * w + n]
                         if quant:

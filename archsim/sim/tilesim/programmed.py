@@ -37,6 +37,8 @@ PARALLEL_MIN_ELEMENTS = 1 << 18
 PARALLEL_MIN_WORK = 1 << 26
 #: a call at least PARALLEL_MIN_WORK large is cut into this many row chunks, whatever the thread count
 PARALLEL_SPLIT = 16
+#: smaller calls with at least this many multiply-adds hold BLAS to one thread (about 0.1 ms to set)
+BLAS_SINGLE_MIN_WORK = 1 << 20
 
 @dataclass(frozen=True, eq=False)
 class ProgrammedMatrix(MatrixGeometry):
@@ -246,20 +248,24 @@ class ProgrammedMatrix(MatrixGeometry):
         keep: dict = {}
         B = X3.shape[1]
         bc = max(1, min(B, self.cfg.chunk_elements // (self.n_conv * max(self.Ng, self.K))))
-        for c0 in range(0, B, bc):
-            c1 = min(B, c0 + bc)
-            for g in range(self.groups):
-                V, _, V2d, _ = self._quantize(X3[g, c0:c1], False)
-                for rb, (r0, r1) in enumerate(self.row_bounds):
-                    for s in range(self.slices):
-                        for cu in range(self.n_units):
-                            I = np.abs(V2d[:, r0:r1] @ self.Gfast[cu, s, g, r0:r1])
-                            for cb, (q0, q1) in enumerate(self.col_bounds):
-                                blk = I[:, q0:q1]
-                                if pct >= 100.0:
-                                    stats[g, rb, s, cu, cb] = max(stats[g, rb, s, cu, cb], float(blk.max()))
-                                else:
-                                    keep.setdefault((g, rb, s, cu, cb), []).append(blk.ravel())
+        # BLAS on one thread: these products are small, and a multi-threaded BLAS that waits for a
+        # descheduled worker on every call made calibration 5-7x slower on a busy machine (same sums:
+        # OpenBLAS splits rows and columns across threads, never the inner dimension)
+        with support.blas_single_thread():
+            for c0 in range(0, B, bc):
+                c1 = min(B, c0 + bc)
+                for g in range(self.groups):
+                    V, _, V2d, _ = self._quantize(X3[g, c0:c1], False)
+                    for rb, (r0, r1) in enumerate(self.row_bounds):
+                        for s in range(self.slices):
+                            for cu in range(self.n_units):
+                                I = np.abs(V2d[:, r0:r1] @ self.Gfast[cu, s, g, r0:r1])
+                                for cb, (q0, q1) in enumerate(self.col_bounds):
+                                    blk = I[:, q0:q1]
+                                    if pct >= 100.0:
+                                        stats[g, rb, s, cu, cb] = max(stats[g, rb, s, cu, cb], float(blk.max()))
+                                    else:
+                                        keep.setdefault((g, rb, s, cu, cb), []).append(blk.ravel())
         for k, parts in keep.items():
             stats[k] = float(np.percentile(np.concatenate(parts), pct))
         return stats
@@ -499,6 +505,13 @@ class ProgrammedMatrix(MatrixGeometry):
                 else:
                     for c0 in starts:
                         chunk(c0)
+        elif B * NC * ncols * Kd >= BLAS_SINGLE_MIN_WORK:
+            # mid-sized calls in this thread with BLAS on one thread too: a multi-threaded BLAS on these
+            # products waited for a descheduled worker on every call on the busy 2-core machine (LeNet-5's
+            # conv1 with one pulse: 358 ms against 6 ms of CPU); same sums (OpenBLAS never splits K)
+            with support.blas_single_thread():
+                for c0 in starts:
+                    chunk(c0)
         else:
             for c0 in starts:
                 chunk(c0)

@@ -227,6 +227,29 @@ def _normals_into(z, base, zx, zr, zf):
 
 
 @njit(cache=True, fastmath=False, nogil=True)
+def _normals_live(z, base, npair, live, nrows, zx, zr, zf):
+    """Like :func:`_normals_into` on ``nrows`` rows of ``2 * npair`` values (row r's pair counters start at
+    ``base + GOLDEN * r * npair``), for the rows with ``live[r]`` only; the others are left as they were."""
+    w = 2 * npair
+    for r in range(nrows):
+        if not live[r]:
+            continue
+        rb = base + GOLDEN * (np.uint64(r) * np.uint64(npair))
+        for jp in range(npair):
+            h = _mix(rb + GOLDEN * np.uint64(jp))
+            for t in range(2):
+                j = r * w + 2 * jp + t
+                half = np.uint64(t)
+                wd = (h >> (_S32 * half)) & _LOW32
+                i = wd & _LOW8
+                u = (np.float64(np.int64(wd >> _S8)) + 0.5) * _TWO_M23 - 1.0
+                if abs(u) < zr[i]:
+                    z[j] = u * zx[i]
+                else:
+                    z[j] = _normal_half_rest(h, half, zx, zr, zf)
+
+
+@njit(cache=True, fastmath=False, nogil=True)
 def _normals_row(out, stream, row, ncol, col0, zx, zr, zf):
     npair = np.uint64((ncol + 1) // 2)
     base = stream + GOLDEN * (np.uint64(row) * npair + _ONE)
