@@ -292,8 +292,9 @@ def size(workload: str, base: _arch.Architecture | None = None, constraints: Con
         acc_avail = bool(np.isfinite(df["accuracy"].to_numpy(dtype=float)).any())
         if not acc_avail and wants:
             what = "--min-accuracy" if constraints.min_accuracy is not None else "--objective accuracy"
+            import workloads as W
             raise ArchsimError(f"{what}: workload {workload} has no trained weights, so its accuracy is not "
-                               f"simulated (networks with weights: lenet5, mlp, mnist_cnn5)")
+                               f"simulated (networks with weights: {', '.join(W.trained())})")
     else:
         acc_avail = data is not None and check.every_design
     objectives = ["energy", "area", "fps"] + (["accuracy"] if acc_avail else [])
