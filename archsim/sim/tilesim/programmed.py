@@ -23,7 +23,7 @@ from archsim.sim.tilesim import kernels as K_
 from archsim.sim.tilesim import rng
 from archsim.sim.tilesim import support
 from archsim.sim.tilesim.config import SimConfig
-from archsim.sim.tilesim.ranges import adc_policy, dac_full_scale
+from archsim.sim.tilesim.ranges import adc_policy, calibration_stats, dac_full_scale
 from archsim.sim.tilesim.geometry import MatrixGeometry
 from archsim.sim.tilesim.support import (_TAG_READ, _WS, _effective_blocks, _ir_drop_on, _key_tuple, _weights3,
                                          program_cells, program_pairs, seed_parts, slice_codes, weight_code_params,
@@ -228,7 +228,7 @@ class ProgrammedMatrix(MatrixGeometry):
         pm = dataclasses.replace(self, calibrated=True, x_max=x_max if x_max > 0 else 1.0, x_signed=signed)
         stats = None
         if adc_policy(self.arch, self.cfg)[0] in ("array", "layer") and not self.cfg.ideal_adc and X3.shape[1] > 0:
-            stats = pm._calibration_stats(X3)
+            stats = calibration_stats(pm, X3)
         return pm._with_ranges(stats)
 
     def with_shared_adc_range(self, full: float) -> "ProgrammedMatrix":
@@ -240,39 +240,9 @@ class ProgrammedMatrix(MatrixGeometry):
                                f"adc_range array or layer")
         return self._with_ranges(np.full_like(self.adc_full, float(full)))
 
-    def _calibration_stats(self, X3: np.ndarray) -> np.ndarray:
-        """Full scale per (group, row block, slice, unit, column block): percentile of |I|, no noise, no ADC."""
-        RB, CB = len(self.row_bounds), len(self.col_bounds)
-        stats = np.zeros((self.groups, RB, self.slices, self.n_units, CB))
-        pct = adc_policy(self.arch, self.cfg)[1]
-        keep: dict = {}
-        B = X3.shape[1]
-        bc = max(1, min(B, self.cfg.chunk_elements // (self.n_conv * max(self.Ng, self.K))))
-        # BLAS on one thread: these products are small, and a multi-threaded BLAS that waits for a
-        # descheduled worker on every call made calibration 5-7x slower on a busy machine (same sums:
-        # OpenBLAS splits rows and columns across threads, never the inner dimension)
-        with support.blas_single_thread():
-            for c0 in range(0, B, bc):
-                c1 = min(B, c0 + bc)
-                for g in range(self.groups):
-                    V, _, V2d, _ = self._quantize(X3[g, c0:c1], False)
-                    for rb, (r0, r1) in enumerate(self.row_bounds):
-                        for s in range(self.slices):
-                            for cu in range(self.n_units):
-                                I = np.abs(V2d[:, r0:r1] @ self.Gfast[cu, s, g, r0:r1])
-                                for cb, (q0, q1) in enumerate(self.col_bounds):
-                                    blk = I[:, q0:q1]
-                                    if pct >= 100.0:
-                                        stats[g, rb, s, cu, cb] = max(stats[g, rb, s, cu, cb], float(blk.max()))
-                                    else:
-                                        keep.setdefault((g, rb, s, cu, cb), []).append(blk.ravel())
-        for k, parts in keep.items():
-            stats[k] = float(np.percentile(np.concatenate(parts), pct))
-        return stats
-
     def _with_ranges(self, stats: np.ndarray | None) -> "ProgrammedMatrix":
         """ADC (lo, step, 1/step) per column of every conversion unit, by the ``adc_range`` policy:
-        ``stats`` (calibrated full scale per array, :meth:`_calibration_stats`) for array, their max over
+        ``stats`` (calibrated full scale per array, :func:`~archsim.sim.tilesim.ranges.calibration_stats`) for array, their max over
         the layer's arrays for layer; fixed: ``adc_full_scale x arch.rows x v_max x g_top``."""
         RB = len(self.row_bounds)
         bits = self.arch.adc_bits
