@@ -373,17 +373,9 @@ def _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, ou
                     if first:
                         for j in range(n):
                             ob[j] = 0.0
-                    if noise and not live[b - bs]:
-                        # v = I + sqrt(0) * z = I exactly (up to the sign of a zero current)
-                        if quant:
-                            for j in range(n):
-                                c = np.rint((np.float64(Ib[j]) - lu[j]) * iu[j])
-                                c = min(max(c, zero), qmax)
-                                ob[j] += cp * (lu[j] + c * su[j])
-                        else:
-                            for j in range(n):
-                                ob[j] += cp * np.float64(Ib[j])
-                    elif noise:
+                    # a row whose read-noise variances are all zero takes the noiseless branches below:
+                    # v = I + sqrt(0) * z = I exactly (up to the sign of a zero current)
+                    if noise and live[b - bs]:
                         vb = Mv[p * B + b, vcol0 + c0:vcol0 + c0 + n]
                         zb = z[(b - bs) * w:(b - bs) * w + n]
                         if quant:
