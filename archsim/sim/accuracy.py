@@ -72,6 +72,7 @@ class AccuracyResult:
     config: dict = field(default_factory=dict)
     calibration: str = ""        # where the calibration batch came from (see the module docstring)
     calib_samples: int = 0       # images in the calibration batch
+    correct: np.ndarray | None = None   # (trials, samples) bool: image right (accuracy) or agreeing (fidelity)
 
     @property
     def mean(self) -> float:
@@ -230,7 +231,7 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
     names = [l.name for l in workload.weighted_layers()]
     _, exact_layers = forward.run(workload, ls, collect=names, chunk=chunk)
 
-    per_trial, logit_err, layer_err = [], [], []
+    per_trial, logit_err, layer_err, correct = [], [], [], []
     bar = _progress(progress_total(trials, len(x)), progress, f"{workload.name} on {arch.device}")
     for t in range(trials):
         chip = _Chip(m, device, cfg, seed, t)
@@ -243,7 +244,8 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
             bar.update(b - a)
         out = np.concatenate(parts) if len(parts) != 1 else parts[0]
         top = out.reshape(len(x), -1).argmax(axis=1)
-        per_trial.append(float((top == np.asarray(y)).mean()) if y is not None else float((top == exact_top).mean()))
+        correct.append(top == (np.asarray(y) if y is not None else exact_top))
+        per_trial.append(float(correct[-1].mean()))
         logit_err.append(_rel(out, exact))
         chip.phase = 2  # a separate read pass (fresh noise) for the per-layer errors
         _, got = forward.run(workload, ls, matmul=chip, collect=names, chunk=chunk)
@@ -253,7 +255,7 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
     return AccuracyResult(workload.name, arch.device, "accuracy" if y is not None else "fidelity",
                           np.array(per_trial), ref, np.array(logit_err), per_layer, len(x), seed,
                           dict(cfg=dataclasses.asdict(cfg), trials=trials, calib=n_cal, ranges=range_policy(arch, cfg)),
-                          calibration, n_cal)
+                          calibration, n_cal, np.array(correct, dtype=bool))
 
 
 def _chunk(workload: Workload, chunk: int | None) -> int:
