@@ -148,3 +148,20 @@ def test_real_device_gap_separated_by_the_paired_interval(tmp_path, capsys):
     assert base == "sram" and d_sram.diff == 0.0
     assert d_bad.separated and d_bad.high < 0
     assert d_bad.halfwidth < 0.5 * unpaired_halfwidth(sram.per_trial, bad.per_trial, n)
+    t = api.compare_accuracy([bad, sram])                 # the same through the API, default baseline
+    assert list(t["baseline"]) == ["sram", "sram"] and list(t["separated"]) == [True, False]
+    assert t["diff"].iloc[0] == d_bad.diff and t["diff_ci95_high"].iloc[0] == d_bad.high
+
+
+def test_compare_accuracy_prints_and_writes_the_paired_columns(capsys, tmp_path):
+    import pandas as pd
+    code = cli.main(["compare", "-w", "lenet5", "--devices", "sram,pcm", "--accuracy", "--baseline", "pcm",
+                     "--trials", "2", "--samples", "40", "--no-progress", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0 and "- pcm (paired 95%)" in out and "accuracy minus pcm's on the same images" in out
+    t = pd.read_csv(tmp_path / "compare_lenet5.csv")
+    assert list(t["baseline"]) == ["pcm", "pcm"] and t["accuracy_diff"].iloc[1] == 0.0
+    d = t["accuracy_diff"].iloc[0]
+    assert d == pytest.approx(t["accuracy"].iloc[0] - t["accuracy"].iloc[1], abs=1e-12)   # float sums only
+    assert t["accuracy_diff_ci95_low"].iloc[0] <= d <= t["accuracy_diff_ci95_high"].iloc[0]
+    assert "Paired difference to pcm" in (tmp_path / "compare_lenet5.md").read_text()

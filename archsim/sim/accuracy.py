@@ -30,7 +30,9 @@ sampling error in quadrature::
     h = sqrt( (t_{0.975, T-1} * s / sqrt(T))**2 + (1.96 * sqrt(p (1 - p) / n))**2 )
 
 the first term (Student t over trials) is absent for ``T = 1``; the second is the binomial
-(normal approximation) error of scoring ``n`` images, which more chips do not reduce.
+(normal approximation) error of scoring ``n`` images, which more chips do not reduce.  Two devices
+scored on the same images are compared by their paired difference (:mod:`archsim.sim.stats`), which
+cancels most of that image term; the result keeps every chip's per-image outcomes (``correct``) for it.
 
 Seeds: trial ``t``, layer ``i``, group ``g`` programs with seed ``(seed, t, i, g)``
 and reads with noise keys ``(t, i, g, pass)`` and the global row index of each
