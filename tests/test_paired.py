@@ -158,7 +158,7 @@ def test_compare_accuracy_prints_and_writes_the_paired_columns(capsys, tmp_path)
     code = cli.main(["compare", "-w", "lenet5", "--devices", "sram,pcm", "--accuracy", "--baseline", "pcm",
                      "--trials", "2", "--samples", "40", "--no-progress", "--out", str(tmp_path)])
     out = capsys.readouterr().out
-    assert code == 0 and "- pcm (paired 95%)" in out and "accuracy minus pcm's on the same images" in out
+    assert code == 0 and "accuracy - pcm (paired 95%)" in out and "accuracy minus pcm's on the same images" in out
     t = pd.read_csv(tmp_path / "compare_lenet5.csv")
     assert list(t["baseline"]) == ["pcm", "pcm"] and t["accuracy_diff"].iloc[1] == 0.0
     d = t["accuracy_diff"].iloc[0]

@@ -123,8 +123,8 @@ def cmd_compare(args) -> int:
     if args.accuracy:
         from archsim.sim.accuracy import format_ci
         disp[f"{metric} (95% interval)"] = [format_ci(r.mean, *r.ci95) for r in accs]
-        disp[f"- {base} (paired 95%)"] = ["baseline" if r.device == base else f"{p.diff:+.3f} ± {p.halfwidth:.3f}"
-                                          for r, p in zip(accs, diffs)]
+        disp[f"{metric} - {base} (paired 95%)"] = [
+            "baseline" if r.device == base else f"{p.diff:+.3f} ± {p.halfwidth:.3f}" for r, p in zip(accs, diffs)]
         disp["separated"] = ["" if r.device == base else ("yes" if p.separated else "no") for r, p in zip(accs, diffs)]
     print(report.to_text(disp))
     print("\n" + report.OPS_NOTE)
