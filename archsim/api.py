@@ -1,7 +1,8 @@
-"""The Python API: the flow of ../shared/ARCHITECTURE.md as four functions.
+"""The Python API: the flow of ../shared/ARCHITECTURE.md as five functions.
 
 ``estimate``: load, map, count events, price.  ``compare``: one estimate per device, one row each.
-``simulate``: load, map, program and read the chips by Monte Carlo.  ``sweep``: many design points
+``simulate``: load, map, program and read the chips by Monte Carlo; ``compare_accuracy``: devices' results
+side by side with paired differences to a baseline.  ``sweep``: many design points
 into a resumable store.  Results are pandas DataFrames or the step's frozen result objects.
 """
 from __future__ import annotations
@@ -64,6 +65,18 @@ def simulate(workload: Workload | str | Path, x: np.ndarray, y: np.ndarray | Non
     if kwargs.get("x_cal") is None:
         kwargs.update(_training_calibration(wl, kwargs.get("calib", 128)))
     return _simulate(m, x, y, **kwargs)                                           # program, read, score
+
+
+def compare_accuracy(results, baseline: str | None = None) -> pd.DataFrame:
+    """Devices' :func:`simulate` results on the same images, one row each: the mean and its own 95% interval,
+    and the paired difference to ``baseline`` (default: the highest mean) with its 95% interval and whether
+    that excludes 0 (:func:`archsim.sim.stats.versus_baseline`; the statistic is in that module's docstring)."""
+    from archsim.sim.stats import versus_baseline
+    results = list(results)
+    base, diffs = versus_baseline(results, baseline)
+    return pd.DataFrame([{"device": r.device, "metric": r.metric, "mean": r.mean, "ci95_low": r.ci95[0],
+                          "ci95_high": r.ci95[1], "baseline": base, "diff": d.diff, "diff_ci95_low": d.low,
+                          "diff_ci95_high": d.high, "separated": d.separated} for r, d in zip(results, diffs)])
 
 
 def sweep(spec: str | Path, out: str | Path | None = None, workers: int | None = None, resume: bool = False, **kwargs):

@@ -18,7 +18,9 @@ from archsim.cost.price import ENERGY_PARTS
 from archsim.model import arch as _arch
 from archsim.model import presets
 from archsim.model.device import load_device
+from archsim.model.errors import ArchsimError
 from archsim.report import tables as report
+from archsim.sim.stats import versus_baseline
 
 
 def cmd_list(args) -> int:
@@ -88,6 +90,10 @@ def cmd_compare(args) -> int:
     stem = _out_stem("compare", net.name)
     if args.out:
         report.table_paths(args.out, stem)
+    if args.baseline is not None and not args.accuracy:
+        raise ArchsimError(f"--baseline {args.baseline}: applies with --accuracy only")
+    if args.baseline is not None and args.baseline not in devices:
+        raise ArchsimError(f"--baseline {args.baseline}: not among the compared devices; allowed: {', '.join(devices)}")
     wl, x, what = _calibration(net, args, builtin)
     priced = [_priced(wl, a.replace(device=d), args.task, x, what) for d in devices]
     df = report.summary_frame(est.summary for est, _ in priced)
@@ -103,6 +109,12 @@ def cmd_compare(args) -> int:
         df[f"{metric}_std"] = [r.std for r in accs]
         df[f"{metric}_ci95_low"] = [r.ci95[0] for r in accs]
         df[f"{metric}_ci95_high"] = [r.ci95[1] for r in accs]
+        base, diffs = versus_baseline(accs, args.baseline)
+        df["baseline"] = base
+        df[f"{metric}_diff"] = [p.diff for p in diffs]
+        df[f"{metric}_diff_ci95_low"] = [p.low for p in diffs]
+        df[f"{metric}_diff_ci95_high"] = [p.high for p in diffs]
+        df["separated"] = [p.separated for p in diffs]
     print(f"{name}: {', '.join(devices)} ({a.cost_model} cost model, {args.task}; arrays {a.rows}x{a.cols}, "
           f"{a.weight_bits}-bit weights, {a.input_bits}-bit inputs, {a.adc_bits}-bit ADC)")
     act_text = _compare_activity(priced, devices)
@@ -111,21 +123,33 @@ def cmd_compare(args) -> int:
     if args.accuracy:
         from archsim.sim.accuracy import format_ci
         disp[f"{metric} (95% interval)"] = [format_ci(r.mean, *r.ci95) for r in accs]
+        disp[f"{metric} - {base} (paired 95%)"] = [
+            "baseline" if r.device == base else f"{p.diff:+.3f} ± {p.halfwidth:.3f}" for r, p in zip(accs, diffs)]
+        disp["separated"] = ["" if r.device == base else ("yes" if p.separated else "no") for r, p in zip(accs, diffs)]
     print(report.to_text(disp))
     print("\n" + report.OPS_NOTE)
     if args.accuracy:
         print(f"{metric}: {accs[0].samples} images x {args.trials} chips per device; calibration: "
               f"{accs[0].calibration} (never scored); 95% interval: chip-to-chip (t over trials) and image "
               f"sampling (binomial) error combined")
+        print(f"paired: {metric} minus {base}'s on the same images, 95% interval {PAIRED_NOTE}; separated: the "
+              f"interval excludes 0")
     if "fidelity" in df:
         print(f"fidelity: top-1 agreement with the exact digital network ({own}, synthetic inputs), not accuracy")
     if args.out:
-        cal = f"Accuracy calibration: {accs[0].calibration} (never scored).\n\n" if args.accuracy else ""
+        cal = (f"Accuracy calibration: {accs[0].calibration} (never scored).\n\nPaired difference to {base} "
+               f"(same images): 95% interval {PAIRED_NOTE}; separated: the interval excludes 0.\n\n") \
+            if args.accuracy else ""
         files = report.write_tables(args.out, stem, df, f"Device comparison on {name}",
                                     cal + _compare_activity(priced, devices, markdown=True) + "\n\n" + _notes(devices, a),
                                     display=disp)
         print("wrote " + ", ".join(map(str, files)))
     return 0
+
+
+#: how the paired interval of ``compare --accuracy`` is made (:mod:`archsim.sim.stats`)
+PAIRED_NOTE = ("D -+ sqrt((t_0.975,nu * sqrt(s_A^2/T_A + s_B^2/T_B))^2 + (1.96 * sqrt(var_i(c_A,i - c_B,i) / n))^2), "
+               "nu the Welch-Satterthwaite dof, c_X,i image i's correctness averaged over X's chips")
 
 
 def _compare_activity(priced, devices, markdown: bool = False) -> str:
@@ -186,6 +210,9 @@ def add_compare(sub) -> None:
     sp.add_argument("--devices", "-D", default="reram,sonos,ecram,sram,pcm",
                     help="comma-separated device names (default: reram,sonos,ecram,sram,pcm)")
     sp.add_argument("--accuracy", action="store_true", help="add an accuracy (or fidelity) column by Monte Carlo")
+    sp.add_argument("--baseline", metavar="DEVICE",
+                    help="with --accuracy: the device every other is compared with, paired on the same images "
+                         "(default: the one with the highest mean)")
     add_sim_args(sp, trials=COMPARE_TRIALS, samples=COMPARE_SAMPLES)
     add_activity_args(sp)
     sp.set_defaults(func=cmd_compare)

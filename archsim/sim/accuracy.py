@@ -30,7 +30,9 @@ sampling error in quadrature::
     h = sqrt( (t_{0.975, T-1} * s / sqrt(T))**2 + (1.96 * sqrt(p (1 - p) / n))**2 )
 
 the first term (Student t over trials) is absent for ``T = 1``; the second is the binomial
-(normal approximation) error of scoring ``n`` images, which more chips do not reduce.
+(normal approximation) error of scoring ``n`` images, which more chips do not reduce.  Two devices
+scored on the same images are compared by their paired difference (:mod:`archsim.sim.stats`), which
+cancels most of that image term; the result keeps every chip's per-image outcomes (``correct``) for it.
 
 Seeds: trial ``t``, layer ``i``, group ``g`` programs with seed ``(seed, t, i, g)``
 and reads with noise keys ``(t, i, g, pass)`` and the global row index of each
@@ -72,6 +74,7 @@ class AccuracyResult:
     config: dict = field(default_factory=dict)
     calibration: str = ""        # where the calibration batch came from (see the module docstring)
     calib_samples: int = 0       # images in the calibration batch
+    correct: np.ndarray | None = None   # (trials, samples) bool: image right (accuracy) or agreeing (fidelity)
 
     @property
     def mean(self) -> float:
@@ -230,7 +233,7 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
     names = [l.name for l in workload.weighted_layers()]
     _, exact_layers = forward.run(workload, ls, collect=names, chunk=chunk)
 
-    per_trial, logit_err, layer_err = [], [], []
+    per_trial, logit_err, layer_err, correct = [], [], [], []
     bar = _progress(progress_total(trials, len(x)), progress, f"{workload.name} on {arch.device}")
     for t in range(trials):
         chip = _Chip(m, device, cfg, seed, t)
@@ -243,7 +246,8 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
             bar.update(b - a)
         out = np.concatenate(parts) if len(parts) != 1 else parts[0]
         top = out.reshape(len(x), -1).argmax(axis=1)
-        per_trial.append(float((top == np.asarray(y)).mean()) if y is not None else float((top == exact_top).mean()))
+        correct.append(top == (np.asarray(y) if y is not None else exact_top))
+        per_trial.append(float(correct[-1].mean()))
         logit_err.append(_rel(out, exact))
         chip.phase = 2  # a separate read pass (fresh noise) for the per-layer errors
         _, got = forward.run(workload, ls, matmul=chip, collect=names, chunk=chunk)
@@ -253,7 +257,7 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
     return AccuracyResult(workload.name, arch.device, "accuracy" if y is not None else "fidelity",
                           np.array(per_trial), ref, np.array(logit_err), per_layer, len(x), seed,
                           dict(cfg=dataclasses.asdict(cfg), trials=trials, calib=n_cal, ranges=range_policy(arch, cfg)),
-                          calibration, n_cal)
+                          calibration, n_cal, np.array(correct, dtype=bool))
 
 
 def _chunk(workload: Workload, chunk: int | None) -> int:
