@@ -178,7 +178,7 @@ def write_network_report(df: pd.DataFrame, layers: pd.DataFrame, out) -> None:
         "calibration asks for conductances above g_max, and the pinned cells leave a large error. The missing "
         "fallback is what separated archsim's earlier 45.1% from the paper's 96.3%.",
         "- With the fallback, archsim's DPE now sits about two points above the paper's. Its fc1 and fc2 are "
-        "realized with 11-13% relative error (RM's were 8% in the earlier run, fc3 2.6% against 2.0%), a gap "
+        "realized with 11-13% relative error (RM's 8%; fc3 2.6% against RM's 2.0%), a gap "
         "far smaller than the 4x-9x of the matrix study. The trained weights are heavy-tailed, so the cells use a few percent of the "
         "range on average (table above), and the IR drop that DPE cannot undo away from v_cal stays small. "
         "What the paper had and archsim does not model: the nonlinear TaOx I-V and access transistor (a "
