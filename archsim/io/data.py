@@ -39,6 +39,7 @@ import numpy as np
 
 from archsim.io import fashion as _fashion
 from archsim.io import mnist as _mnist
+from archsim.io.bounded import Refusals, read_bounded
 from archsim.io.files import atomic_write
 from archsim.io.mnist import MNIST_MEMBER, MNIST_SPLITS, RestrictedUnpickler, restricted_loads  # noqa: F401
 from archsim.model.errors import ArchsimError
@@ -253,6 +254,14 @@ def _one_line(e) -> str:
     return text[:200] + ("..." if len(text) > 200 else "")
 
 
+#: how :func:`_read_xy` refuses a path before opening it as a zip (fields: see :class:`archsim.io.bounded.Refusals`)
+_NPZ_REFUSALS = Refusals(
+    missing="{where} does not exist",
+    unreadable="{where}: cannot read it ({strerror})",
+    folder="{where} is a folder; expected an .npz file with arrays 'x' and 'y'",
+    special="{where} is not a regular file; expected an .npz file with arrays 'x' and 'y'")
+
+
 def _read_xy(path: Path, where: str):
     """``(x, y)`` read from a user's ``.npz``, each member's declared size checked before it is read.
 
@@ -260,22 +269,8 @@ def _read_xy(path: Path, where: str):
     ``x`` or ``y``, object or structured dtypes, a declared size that the stored member cannot hold (a
     truncated or lying header) or that exceeds :data:`MAX_DATA_BYTES`, and empty arrays.
     """
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise ArchsimError(f"{where} does not exist") from None
-    except OSError as e:
-        raise ArchsimError(f"{where}: cannot read it ({e.strerror})") from None
-    import stat as _stat
-    if _stat.S_ISDIR(st.st_mode):
-        raise ArchsimError(f"{where} is a folder; expected an .npz file with arrays 'x' and 'y'")
-    if not _stat.S_ISREG(st.st_mode):
-        raise ArchsimError(f"{where} is not a regular file; expected an .npz file with arrays 'x' and 'y'")
-    try:
-        with open(path, "rb") as f:
-            magic = f.read(6)
-    except OSError as e:
-        raise ArchsimError(f"{where}: cannot read it ({e.strerror})") from None
+    # only the first bytes: the members' declared sizes are checked below, before any is read
+    magic = read_bounded(path, 6, where, _NPZ_REFUSALS, whole=False)
     if magic == b"\x93NUMPY":
         raise ArchsimError(f"{where}: holds a single array (.npy); expected an .npz with arrays 'x' and 'y'")
     try:

@@ -12,19 +12,18 @@ Files are untrusted.  Before anything is parsed the path must be a regular file 
 
 Every failure is one :class:`ArchsimError` line naming the file (and the line where known); values
 are never formatted whole into a message (:func:`archsim.model.errors.brief`).  ``techlib`` reads its
-data files through :func:`load_yaml` too: this module imports only PyYAML and the error class, so the
-techlib package (which ``archsim.model`` imports) can import it without a cycle.
+data files through :func:`load_yaml` too: this module imports only PyYAML, the error class and
+:mod:`archsim.io.bounded` (which imports only the error class), so the techlib package (which ``archsim.model`` imports) can import it without a cycle.
 """
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
 import yaml
 from yaml.events import AliasEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, ScalarNode
 
+from archsim.io.bounded import Refusals, read_bounded
 from archsim.model.errors import ArchsimError
 
 __all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_INT_DIGITS", "MAX_NODES", "StrictLoader", "load_yaml",
@@ -151,29 +150,23 @@ def _a(what: str) -> str:
     return ("an " if what[:1].lower() in "aeiou" else "a ") + what
 
 
+def _refusals(what: str) -> Refusals:
+    """The messages :func:`read_text` refuses a ``what`` file with (``what`` kept literal in the templates)."""
+    w = what.replace("{", "{{").replace("}", "}}")
+    return Refusals(
+        missing=f"{{where}}: {w} file not found",
+        unreadable=f"{{where}}: cannot read {w} file ({{name}})",
+        read=f"{{where}}: cannot read {w} file ({{strerror}})",
+        folder=f"{{where}}: is a directory; allowed {_a(w)} YAML file",
+        special=f"{{where}}: is not a regular file; allowed {_a(w)} YAML file",
+        too_big=f"{{where}}: {w} file is {{size:,}} bytes; allowed at most {{limit:,}} bytes (4 MiB)",
+        grew=f"{{where}}: {w} file is larger than {{limit:,}} bytes (4 MiB); allowed at most that")
+
+
 def read_text(path: str | Path, what: str, shown: str | None = None) -> str:
     """The text of a ``what`` file, checked: a regular file, at most :data:`MAX_FILE_BYTES`, UTF-8 text."""
     f = shown or str(path)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise ArchsimError(f"{f}: {what} file not found") from None
-    except (OSError, ValueError) as exc:
-        raise ArchsimError(f"{f}: cannot read {what} file ({exc.__class__.__name__})") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise ArchsimError(f"{f}: is a directory; allowed {_a(what)} YAML file")
-    if not stat.S_ISREG(st.st_mode):
-        raise ArchsimError(f"{f}: is not a regular file; allowed {_a(what)} YAML file")
-    if st.st_size > MAX_FILE_BYTES:
-        raise ArchsimError(f"{f}: {what} file is {st.st_size:,} bytes; allowed at most {MAX_FILE_BYTES:,} "
-                           f"bytes (4 MiB)")
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ArchsimError(f"{f}: cannot read {what} file ({exc.strerror or exc.__class__.__name__})") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ArchsimError(f"{f}: {what} file is larger than {MAX_FILE_BYTES:,} bytes (4 MiB); allowed at most that")
+    data = read_bounded(path, MAX_FILE_BYTES, f, _refusals(what))
     try:
         if b"\x00" in data:
             raise UnicodeDecodeError("utf-8", data, 0, 1, "NUL byte")

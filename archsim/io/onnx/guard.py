@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from archsim.io.bounded import Refusals, read_bounded
 from archsim.model.errors import ArchsimError
 
 __all__ = ["MAX_FILE_BYTES", "MAX_TENSOR_ELEMENTS", "MAX_TOTAL_ELEMENTS", "check_total", "MAX_ACTIVATION_ELEMENTS", "MAX_NODES", "MIN_OPSET",
@@ -74,28 +75,20 @@ def one_line(e) -> str:
     return text[:300] + ("..." if len(text) > 300 else "")
 
 
+#: how :func:`read_model` refuses a file before parsing it (fields: see :class:`archsim.io.bounded.Refusals`)
+_REFUSALS = Refusals(
+    missing="{where} does not exist",
+    unreadable="{where}: cannot read it ({strerror})",
+    folder="{where} is not a regular file",
+    empty="{where} is empty",
+    too_big="{where} has {size:,} bytes; archsim reads ONNX files up to {limit:,} bytes "
+            "(archsim.io.onnx.guard.MAX_FILE_BYTES)",
+    grew="{where} grew beyond {limit:,} bytes while being read")
+
+
 def read_model(path: Path, where: str):
     onnx = onnx_module()
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise ArchsimError(f"{where} does not exist") from None
-    except OSError as e:
-        raise ArchsimError(f"{where}: cannot read it ({e.strerror})") from None
-    if not path.is_file():
-        raise ArchsimError(f"{where} is not a regular file")
-    if st.st_size == 0:
-        raise ArchsimError(f"{where} is empty")
-    if st.st_size > MAX_FILE_BYTES:
-        raise ArchsimError(f"{where} has {st.st_size:,} bytes; archsim reads ONNX files up to "
-                           f"{MAX_FILE_BYTES:,} bytes (archsim.io.onnx.guard.MAX_FILE_BYTES)")
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-    except OSError as e:
-        raise ArchsimError(f"{where}: cannot read it ({e.strerror})") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ArchsimError(f"{where} grew beyond {MAX_FILE_BYTES:,} bytes while being read")
+    raw = read_bounded(path, MAX_FILE_BYTES, where, _REFUSALS)
     model = onnx.ModelProto()
     try:
         model.ParseFromString(raw)
