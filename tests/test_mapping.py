@@ -4,6 +4,7 @@ import pytest
 
 from archsim.model import arch
 from archsim.mapping import layout as mapping
+from archsim.mapping import mesh
 from archsim.model.errors import ArchsimError
 from conftest import lenet, single_conv, single_dense
 
@@ -80,7 +81,7 @@ def test_no_tile_over_capacity_and_unique_placement():
 
 
 def test_serpentine_neighbours():
-    xy = mapping.serpentine(np.arange(20), 5)
+    xy = mesh.serpentine(np.arange(20), 5)
     steps = np.abs(np.diff(xy, axis=0)).sum(axis=1)
     assert (steps == 1).all()
 
@@ -107,7 +108,7 @@ def test_layer_that_does_not_fit_is_named():
 
 def test_auto_mesh_holds_tiles():
     for t in (1, 2, 7, 12, 97, 1000):
-        r, c = mapping._auto_mesh(t)
+        r, c = mesh.auto_mesh(t)
         assert r * c >= t and r <= c
         assert r * c - t < c  # never a whole spare row
 
@@ -126,7 +127,7 @@ def test_mean_distance_matches_brute_force():
     a = rng.integers(0, 9, 30)
     b = rng.integers(0, 9, 17)
     brute = np.abs(a[:, None] - b[None, :]).mean()
-    assert mapping._mean_distance(a, b) == pytest.approx(brute)
+    assert mesh.mean_distance(a, b) == pytest.approx(brute)
 
 
 # ---- routes between replicas, spare tiles of an auto mesh, buffers per tile ---------------------------------------
@@ -161,7 +162,7 @@ def old_rule_bit_hops(m):
     out = {}
     for e in m.edges:
         a, b = coords(e.src), coords(e.dst)
-        d = mapping._mean_distance(a[:, 0], b[:, 0]) + mapping._mean_distance(a[:, 1], b[:, 1])
+        d = mesh.mean_distance(a[:, 0], b[:, 0]) + mesh.mean_distance(a[:, 1], b[:, 1])
         out[(e.src, e.dst)] = e.bits * d
     return out
 

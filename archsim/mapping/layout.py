@@ -39,8 +39,9 @@ Buffers.  ``buffer_kB: auto`` gives each tile its share of its layer's
 working set (:func:`working_set_bits`), rounded up to 1 kB; a number gives
 every tile that many kB.  The result is ``LayerMap.buffer_bits_per_tile``.
 
-The mapping holds no energy and no time; :mod:`archsim.cost` prices it and
-:mod:`archsim.cost.pipeline` times it.
+The mesh arithmetic (serpentine path, near-square mesh, group distances, the
+transport) is in :mod:`archsim.mapping.mesh`.  The mapping holds no energy and
+no time; :mod:`archsim.cost` prices it and :mod:`archsim.cost.pipeline` times it.
 """
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ import pandas as pd
 
 import techlib
 
+from archsim.mapping.mesh import auto_mesh, ceil_div, group_distances, serpentine, shares, transport
 from archsim.model.arch import AUTO, Architecture
 from archsim.model.device import Device, load_device
 from archsim.model.errors import ArchsimError
@@ -60,10 +62,6 @@ from archsim.model.workload import Layer, Workload
 
 
 KB_BITS = 8 * 1024  # bits in one kB of buffer (ISAAC's 64 KB eDRAM: kB = 1024 bytes)
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 @dataclass(frozen=True)
@@ -223,14 +221,6 @@ class Mapping:
         return pd.DataFrame(rows)
 
 
-def serpentine(idx: np.ndarray, mesh_cols: int) -> np.ndarray:
-    """Tile index -> (row, col) along a boustrophedon path: consecutive indices are neighbours."""
-    r = idx // mesh_cols
-    c = idx % mesh_cols
-    c = np.where(r % 2 == 1, mesh_cols - 1 - c, c)
-    return np.stack([r, c], axis=1)
-
-
 def resolve_bits_per_cell(arch: Architecture, device: Device) -> int:
     """Bits per cell: the architecture's, checked against the device's levels, or the most the device allows."""
     levels = device.levels
@@ -271,20 +261,6 @@ def _tiles_for(lm: LayerMap, replication: int, arch: Architecture) -> int:
     return ceil_div(lm.arrays * replication, arch.arrays_per_tile)
 
 
-def _auto_mesh(tiles: int) -> tuple[int, int]:
-    """Near-square mesh holding ``tiles``: ``r = ceil(sqrt(t))`` rows or one fewer, whichever wastes less."""
-    r = max(1, math.isqrt(tiles - 1) + 1) if tiles > 1 else 1
-    best = None
-    for rr in (r - 1, r):
-        if rr < 1:
-            continue
-        c = ceil_div(tiles, rr)
-        cand = (rr * c - tiles, abs(c - rr), min(rr, c), max(rr, c))
-        if best is None or cand < best:
-            best = cand
-    return best[2], best[3]
-
-
 def _balance(base: list[LayerMap], budget: int, arch: Architecture) -> list[int]:
     """Greedy replication: give the slowest stage one more copy while the budget lasts."""
     reps = [1] * len(base)
@@ -305,19 +281,6 @@ def _balance(base: list[LayerMap], budget: int, arch: Architecture) -> list[int]
         reps[i] = new
         heapq.heappush(heap, (-ceil_div(l.vectors, new), i))
     return reps
-
-
-def _mean_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean |a_i - b_j| over all pairs of integer coordinates.
-
-    For integer points, E|A - B| = sum over unit gaps k of P(A <= k < B) + P(B <= k < A)
-    = sum_k Fa(k) (1 - Fb(k)) + Fb(k) (1 - Fa(k)), with the empirical CDFs Fa, Fb: linear in the range.
-    """
-    lo = min(a.min(), b.min())
-    hi = max(a.max(), b.max())
-    fa = np.cumsum(np.bincount(a - lo, minlength=hi - lo + 1))[:-1] / a.size
-    fb = np.cumsum(np.bincount(b - lo, minlength=hi - lo + 1))[:-1] / b.size
-    return float((fa * (1 - fb) + fb * (1 - fa)).sum())
 
 
 def map_workload(workload: Workload, arch: Architecture, device: "Device | techlib.Record | str | None" = None) -> Mapping:
@@ -350,7 +313,7 @@ def map_workload(workload: Workload, arch: Architecture, device: "Device | techl
             used += t
 
     # the chip's tiles: a fixed mesh, or the near-square mesh holding the budget (it may hold a few more)
-    mesh = arch.mesh if arch.mesh != AUTO else _auto_mesh(budget)
+    mesh = arch.mesh if arch.mesh != AUTO else auto_mesh(budget)
     spare = mesh[0] * mesh[1]
     reps = _balance(base, spare, arch) if (arch.replicate and spare > sum(min_tiles)) else [1] * len(base)
 
@@ -407,61 +370,13 @@ def _replica_groups(m: Mapping, lm: LayerMap) -> tuple[list[np.ndarray], np.ndar
     return groups, np.array(list(spans.values()), dtype=np.int64)
 
 
-def _group_distances(ga: list[np.ndarray], gb: list[np.ndarray]) -> np.ndarray:
-    """Mean Manhattan distance over the tile pairs of every group of ``ga`` x every group of ``gb``.
-
-    The distance separates into rows and columns, and a mean over pairs of ``|r - r'|`` is
-    ``h_a^T |R - R'| h_b`` with ``h`` each group's histogram of rows (likewise columns): exact, and
-    linear in the tiles instead of quadratic."""
-    both = np.concatenate(ga + gb)
-    lo = both.min(axis=0)
-    span = both.max(axis=0) - lo + 1
-    out = np.zeros((len(ga), len(gb)))
-    for axis in (0, 1):
-        n = int(span[axis])
-        pos = np.arange(n)
-        d = np.abs(pos[:, None] - pos[None, :]).astype(float)
-        ha = np.stack([np.bincount(g[:, axis] - lo[axis], minlength=n) / len(g) for g in ga])
-        hb = np.stack([np.bincount(g[:, axis] - lo[axis], minlength=n) / len(g) for g in gb])
-        out += ha @ d @ hb.T
-    return out
-
-
-def _shares(bits: int, weights: np.ndarray) -> np.ndarray:
-    """``bits`` split over replicas in proportion to ``weights`` (integer, summing to ``bits``)."""
-    n = int(weights.sum())
-    per = np.full(n, bits // n, dtype=np.int64)
-    per[: bits % n] += 1
-    return np.add.reduceat(per, np.concatenate([[0], np.cumsum(weights)[:-1]]))
-
-
-def _transport(supply: np.ndarray, demand: np.ndarray, dist: np.ndarray) -> list[tuple[int, int, int]]:
-    """Greedy transport, nearest pairs first: (src group, dst group, bits) with every demand met."""
-    supply = supply.copy()
-    demand = demand.copy()
-    flows = []
-    order = np.argsort(dist, axis=None, kind="stable")
-    left = int(demand.sum())
-    for flat in order:
-        if left == 0:
-            break
-        j, i = divmod(int(flat), dist.shape[1])   # dist is src x dst
-        q = min(supply[j], demand[i])
-        if q > 0:
-            supply[j] -= q
-            demand[i] -= q
-            left -= q
-            flows.append((j, i, int(q)))
-    return flows
-
-
 def _route(m: Mapping, src: str, dst: str, bits: int) -> Edge:
     """The edge ``src -> dst`` carrying ``bits`` as routes between replicas (see the module docstring)."""
     port = ([np.array([IO_PORT])], np.array([1]))
     gs, ns = port if src == "input" else _replica_groups(m, m.layer(src))
     gd, nd = port if dst == "output" else _replica_groups(m, m.layer(dst))
-    dist = _group_distances(gs, gd)
-    flows = _transport(_shares(bits, ns), _shares(bits, nd), dist)
+    dist = group_distances(gs, gd)
+    flows = transport(shares(bits, ns), shares(bits, nd), dist)
     # report routes by replica: the first replica of each group stands for the group
     first_s = np.concatenate([[0], np.cumsum(ns)[:-1]])
     first_d = np.concatenate([[0], np.cumsum(nd)[:-1]])
