@@ -21,7 +21,8 @@ marked and never recommended; the front is then taken again without it, until ev
 ``accuracy_fn(config) -> float | None`` (``config``: the point's flat configuration dict) instead scores every
 design and joins the objectives (:func:`default_accuracy_fn`: the project's Monte Carlo model).  The front
 is that of the designs meeting every constraint and the floor; the recommended design is the best of them
-on one objective (``--objective``, least energy by default), ties broken by the others.
+on one objective (``--objective``, least energy by default), ties broken by the others.  The objectives and
+constraints themselves (:class:`Constraints`, :func:`num`, ...) are in :mod:`archsim.explore.objectives`.
 """
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ import numpy as np
 import pandas as pd
 
 from archsim.explore import fidelity as _fid
+from archsim.explore.objectives import (CONSTRAINT_BY_NAME, CONSTRAINTS, OBJECTIVES,  # noqa: F401  (sizing's API)
+                                       Constraint, Constraints, fill, num, satisfies)
 from archsim.explore.points import EvalCache, config_from_arch, canonical_workload, point_key
 from archsim.explore.run import results_table, run_points
 from archsim.mapping import layout as _m
@@ -43,14 +46,6 @@ from archsim.model import arch as _arch
 from archsim.model.device import load_device
 from archsim.model.errors import ArchsimError
 from archsim.report.pareto import pareto_mask
-
-#: objective -> (table column, sense, phrase)
-OBJECTIVES = {
-    "energy": ("energy_per_inference_J", "min", "least energy per inference"),
-    "area": ("area_mm2", "min", "smallest area"),
-    "fps": ("inferences_per_s", "max", "most inferences per second"),
-    "accuracy": ("accuracy", "max", "highest accuracy"),
-}
 
 
 def default_accuracy_fn() -> Callable[[dict], float | None]:
@@ -68,78 +63,6 @@ class SearchSpace:
     adc_bits: tuple = (4, 6, 8, 10)
     cols_per_adc: tuple = (1, 4, 16, 64)
     budgets: tuple = (1, 2, 4)           # multiples of the minimal tile count
-
-
-@dataclass(frozen=True)
-class Constraint:
-    name: str
-    flag: str
-    column: str
-    sense: str          # ">=" or "<="
-    scale: float        # table value x scale = the flag's unit
-    goal: str           # "reaches {v} inferences/s"
-    within: str         # "at {v} inferences/s or more"
-    best: str           # "the fastest"
-    reach: str          # "reaches {x}/s"
-    at: str             # "{x} inferences/s": how a point's value reads as context
-
-
-CONSTRAINTS = (
-    Constraint("min_accuracy", "--min-accuracy", "accuracy", ">=", 1.0, "reaches accuracy {v}",
-               "with accuracy {v} or more", "the most accurate", "reaches accuracy {x}", "accuracy {x}"),
-    Constraint("min_fps", "--min-fps", "inferences_per_s", ">=", 1.0, "reaches {v} inferences/s",
-               "at {v} inferences/s or more", "the fastest", "reaches {x}/s", "{x} inferences/s"),
-    Constraint("max_energy_uj", "--max-energy-uj", "energy_per_inference_J", "<=", 1e6,
-               "spends at most {v} uJ per inference", "within {v} uJ/inference", "the most frugal",
-               "spends {x} uJ/inference", "{x} uJ/inference"),
-    Constraint("max_area_mm2", "--max-area-mm2", "area_mm2", "<=", 1.0, "fits in {v} mm2",
-               "within {v} mm2", "the smallest", "takes {x} mm2", "{x} mm2"),
-)
-CONSTRAINT_BY_NAME = {c.name: c for c in CONSTRAINTS}
-
-
-def num(x: float, digits: int = 4) -> str:
-    """A number for a sentence: 12,755 / 93.5 / 0.4946 / 1.2e-05."""
-    x = float(x)
-    if not math.isfinite(x):
-        return str(x)
-    a = abs(x)
-    if a >= 1e4 or (a >= 100 and x == round(x)):
-        return f"{x:,.0f}"
-    if a >= 1e-3 or a == 0:
-        return f"{x:.{digits}g}"
-    return f"{x:.{digits - 1}e}"
-
-
-def _f(template: str, **kw) -> str:
-    return template.format(**{k: num(v) for k, v in kw.items()})
-
-
-@dataclass(frozen=True)
-class Constraints:
-    min_accuracy: float | None = None
-    min_fps: float | None = None
-    max_area_mm2: float | None = None
-    max_energy_uj: float | None = None
-
-    def active(self) -> list[tuple[Constraint, float]]:
-        out = []
-        for c in CONSTRAINTS:
-            v = getattr(self, c.name)
-            if v is not None:
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                    raise ArchsimError(f"{c.flag} {v!r}: allowed a finite number")
-                if c.sense == "<=" and v <= 0:
-                    raise ArchsimError(f"{c.flag} {v:g}: allowed a positive number")
-                out.append((c, float(v)))
-        return out
-
-
-def satisfies(df: pd.DataFrame, c: Constraint, limit: float) -> np.ndarray:
-    x = df[c.column].to_numpy(dtype=float) * c.scale
-    with np.errstate(invalid="ignore"):
-        ok = x >= limit if c.sense == ">=" else x <= limit
-    return ok & np.isfinite(x)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -457,7 +380,7 @@ def _binding(df, ok, active, objective, objectives, rec) -> list[str]:
             alt = df.loc[j]
             gain = abs(float(alt[col]) / float(rec[col]) - 1.0) * 100 if rec[col] else float("inf")
             out.append(f"{c.flag} {num(v)} binds: without it the {phrase} would be {_obj_text(objective, alt)}, "
-                       f"{gain:.3g}% {'less' if sense == 'min' else 'more'} (at {_f(c.at, x=_value(c, alt))}"
+                       f"{gain:.3g}% {'less' if sense == 'min' else 'more'} (at {fill(c.at, x=_value(c, alt))}"
                        + ("; its accuracy not simulated" if alt.get("floor") == "not simulated" else "") + ")")
     if not out:
         out.append("no constraint binds: the best design of the whole search on this objective meets them all")
@@ -486,19 +409,19 @@ def _why_nothing_fits(df, ok, active) -> str:
             if both.any():
                 continue
             (t, tv), others = subset[0], subset[1:]
-            within = " and ".join(_f(c.within, v=v) for c, v in others)
+            within = " and ".join(fill(c.within, v=v) for c, v in others)
             mask = ok.copy()
             for c, _ in others:
                 mask &= sat[c.name]
             x = df[t.column].to_numpy(dtype=float) * t.scale
             x = np.where(mask & np.isfinite(x), x, np.nan)
             if np.all(np.isnan(x)):
-                return f"no design {_f(t.goal, v=tv)}" + (f" {within}" if within else "")
+                return f"no design {fill(t.goal, v=tv)}" + (f" {within}" if within else "")
             j = int(np.nanargmax(x) if t.sense == ">=" else np.nanargmin(x))
             r = df.iloc[j]
-            head = f"no design {_f(t.goal, v=tv)}" + (f" {within}" if within else "")
+            head = f"no design {fill(t.goal, v=tv)}" + (f" {within}" if within else "")
             if others:
-                ctx = ", ".join(_f(c.at, x=_value(c, r)) for c, _ in others)
-                return f"{head}; {t.best} {within} {_f(t.reach, x=x[j])} at {ctx}: {_describe(r)}"
-            return f"{head}; {t.best} of the {n} designs searched {_f(t.reach, x=x[j])}: {_describe(r)}"
+                ctx = ", ".join(fill(c.at, x=_value(c, r)) for c, _ in others)
+                return f"{head}; {t.best} {within} {fill(t.reach, x=x[j])} at {ctx}: {_describe(r)}"
+            return f"{head}; {t.best} of the {n} designs searched {fill(t.reach, x=x[j])}: {_describe(r)}"
     return "nothing fits"  # not reached: the full set is infeasible

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from archsim.explore.sizing import OBJECTIVES, SizingResult, _col, num
+from archsim.explore.objectives import OBJECTIVES, num
+from archsim.explore.sizing import SizingResult, _col
 from archsim.io.files import safe_stem
 from archsim.report import tables as report
 
