@@ -42,7 +42,7 @@ from archsim.io import mnist as _mnist
 from archsim.io.bounded import Refusals, read_bounded
 from archsim.io.files import atomic_write
 from archsim.io.mnist import MNIST_MEMBER, MNIST_SPLITS, RestrictedUnpickler, restricted_loads  # noqa: F401
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, one_line
 
 __all__ = [
     "cache_dir", "fetch", "load_dataset", "load_npz", "check_batch", "MAX_DATA_BYTES", "for_workload", "fit_input",
@@ -240,18 +240,13 @@ def _member_header(z: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, name: 
                 raise ValueError(f".npy format version {version[0]}.{version[1]}; archsim reads 1.0 and 2.0")
             header = fh.tell() if fh.seekable() else None
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError, SyntaxError) as e:
-        raise ArchsimError(f"{where}: array '{name}' has no readable .npy header ({_one_line(e)})") from None
+        raise ArchsimError(f"{where}: array '{name}' has no readable .npy header ({one_line(e, 200)})") from None
     if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
         raise ArchsimError(f"{where}: array '{name}' is an object array or structured (dtype {dtype}), refused; "
                            f"allowed plain integer or float arrays")
     if header is None:
         header = 0
     return tuple(int(d) for d in shape), dtype, header
-
-
-def _one_line(e) -> str:
-    text = " ".join(str(e).split())
-    return text[:200] + ("..." if len(text) > 200 else "")
 
 
 #: how :func:`_read_xy` refuses a path before opening it as a zip (fields: see :class:`archsim.io.bounded.Refusals`)
@@ -276,7 +271,7 @@ def _read_xy(path: Path, where: str):
     try:
         z = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise ArchsimError(f"{where}: not a readable .npz of plain arrays ({_one_line(e)})") from None
+        raise ArchsimError(f"{where}: not a readable .npz of plain arrays ({one_line(e, 200)})") from None
     with z:
         infos = {}
         for info in z.infolist():
@@ -319,7 +314,7 @@ def _read_xy(path: Path, where: str):
                     a = npf.read_array(fh, allow_pickle=False)
             except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
                 raise ArchsimError(f"{where}: array '{k}' cannot be read, truncated or malformed "
-                                   f"({_one_line(e)})") from None
+                                   f"({one_line(e, 200)})") from None
             if a.shape != heads[k][0]:
                 raise ArchsimError(f"{where}: array '{k}' read as {a.shape}, declared {heads[k][0]}; malformed")
             out.append(a)

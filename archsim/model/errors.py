@@ -13,6 +13,12 @@ class ArchsimError(ValueError):
         super().__init__(" ".join(str(message).split()))
 
 
+def one_line(e, limit: int = 300) -> str:
+    """The text of an exception from a library (numpy, zipfile, onnx) on one line, cut to ``limit``
+    characters: what a one-line error may quote of it."""
+    text = " ".join(str(e).split())
+    return text[:limit] + ("..." if len(text) > limit else "")
+
 
 def brief(value, limit: int = 60, _depth: int = 0) -> str:
     """``repr(value)`` cut to ``limit`` characters, built without formatting a huge value whole.

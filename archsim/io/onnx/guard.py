@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from archsim.io.bounded import Refusals, read_bounded
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, one_line
 
 __all__ = ["MAX_FILE_BYTES", "MAX_TENSOR_ELEMENTS", "MAX_TOTAL_ELEMENTS", "check_total", "MAX_ACTIVATION_ELEMENTS", "MAX_NODES", "MIN_OPSET",
            "DTYPES", "FLOAT_TYPES", "onnx_module", "one_line", "read_model", "check_tensor", "check_opset", "check_graph",
@@ -68,11 +68,6 @@ def onnx_module():
     except ImportError:
         raise ArchsimError("ONNX import and export need the onnx package: pip install archsim[onnx]") from None
     return onnx
-
-
-def one_line(e) -> str:
-    text = " ".join(str(e).split())
-    return text[:300] + ("..." if len(text) > 300 else "")
 
 
 #: how :func:`read_model` refuses a file before parsing it (fields: see :class:`archsim.io.bounded.Refusals`)
