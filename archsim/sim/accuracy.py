@@ -58,6 +58,8 @@ from archsim.sim.tilesim.ranges import adc_policy
 from archsim.model.workload import Workload
 
 CAL_PASS, TEST_PASS = 0, 1
+#: the standard normal's 97.5% quantile (two-sided 95% intervals)
+Z975 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def ci95_halfwidth(per_trial, n: int) -> float:
         return float("nan")
     p = float(v.mean())
     chip = float(student_t.ppf(0.975, T - 1) * v.std(ddof=1) / np.sqrt(T)) if T > 1 else 0.0
-    images = 1.959963984540054 * np.sqrt(max(p * (1.0 - p), 0.0) / n)
+    images = Z975 * np.sqrt(max(p * (1.0 - p), 0.0) / n)
     return float(np.hypot(chip, images))
 
 

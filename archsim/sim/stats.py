@@ -28,8 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from archsim.model.errors import ArchsimError
-
-Z975 = 1.959963984540054
+from archsim.sim.accuracy import Z975, ci95_halfwidth
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,6 @@ def unpaired_halfwidth(per_trial_a, per_trial_b, n: int) -> float:
     """Half-width of the difference of two INDEPENDENT per-device intervals (each
     :func:`archsim.sim.accuracy.ci95_halfwidth`), combined in quadrature: what the difference would carry
     were the two devices scored on different images.  For comparison with :func:`paired_difference`."""
-    from archsim.sim.accuracy import ci95_halfwidth
     return float(np.hypot(ci95_halfwidth(per_trial_a, n), ci95_halfwidth(per_trial_b, n)))
 
 
