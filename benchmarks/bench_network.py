@@ -1,7 +1,8 @@
 """Time the network path users run (``archsim accuracy``) beside numpy baselines in the same run.
 
     python benchmarks/bench_network.py [--images 10000] [--trials 10] [--repeat 7] [--workloads lenet5,mnist_cnn3]
-    python benchmarks/bench_network.py --workloads lenet5:2000:2,mnist_cnn3:300:1   # what README reports
+    python benchmarks/bench_network.py --workloads lenet5:1000:1,mnist_cnn3:500:1   # what README reports
+    python benchmarks/bench_network.py --workloads lenet5:10000:10 --configs default --timings sim,pulse,float
 
 Per workload (LeNet-5 with its trained weights on the MNIST test images; ``mnist_cnn3`` with seeded
 random weights, fidelity) and configuration:
@@ -21,7 +22,16 @@ Four timings, interleaved in every repeat so that machine noise hits all alike:
   products as the hardware: per layer, group and row block, one ``(pulses x rows, K_block) @ (K_block,
   N)`` product per weight slice and array of the pair (pulse planes stacked as rows, a plain copy
   of the inputs), numpy's BLAS with its threads;
-- ``float numpy``: ``trials`` plain float32 forward passes (:func:`archsim.sim.forward.run`).
+- ``float numpy``: ``trials`` plain float32 forward passes (:func:`archsim.sim.forward.run`);
+- ``floor numpy`` (configurations with read noise): ``trials`` float32 forward passes whose matmul hook
+  also computes the read-noise variance product ``(cols * cols) @ S`` (``S`` of the weight matrix's
+  shape, ``W * W`` here: the values do not change the time), the least any simulator must compute to
+  draw exact per-read noise when the input codes are not all 0 or 1 (one pulse of an 8-bit DAC): the
+  variance of output ``j`` is ``sum_i v_i^2 sigma_ij^2``, and ``sigma`` depends on the conductance for
+  SONOS and PCM, so the sum is a second matrix product as large as the forward one.
+
+``--timings`` picks which of ``sim,pass,pulse,float,floor`` run (default all; at 10,000 images x 10
+chips ``pass`` repeats most of ``sim`` and can be left out).
 
 Reported: per-pair medians over ``repeat`` repeats of sim / pulse numpy, sim / float numpy, pass / pulse
 numpy and pass / float numpy (not the fastest run); wall-clock seconds, with the load average printed.
@@ -88,6 +98,32 @@ def pulse_hook(m):
     return hook
 
 
+def floor_hook():
+    """Forward-pass hook doing the float product and the read-noise variance product of the same shape,
+    both in the layout the float pass uses (see :func:`archsim.sim.forward._exact`)."""
+    import numpy as np
+
+    from archsim.model.weights import weight_matrix
+
+    mats: dict = {}
+
+    def hook(layer, cols, group):
+        if layer.name not in mats:
+            W = weight_matrix(layer, np.float32)
+            mats[layer.name] = [(np.ascontiguousarray(W[g].T), np.ascontiguousarray((W[g] * W[g]).T))
+                                for g in range(W.shape[0])]
+        WT, ST = mats[layer.name][group]
+        c2 = np.square(cols)                      # keeps im2col's column-major layout
+        if cols.flags.f_contiguous and not cols.flags.c_contiguous and cols.shape[0] >= 4 * WT.shape[0]:
+            y, v = (WT @ cols.T).T, (ST @ c2.T).T
+        else:
+            y, v = cols @ WT.T, c2 @ ST.T
+        hook.sink += float(v[0, 0]) if v.size else 0.0      # the variance product is used, not optimized away
+        return y
+    hook.sink = 0.0
+    return hook
+
+
 def calibrated_chips(m, x, trials: int, seed: int = 0) -> list:
     """The ``trials`` chips :func:`~archsim.sim.accuracy.simulate` builds, programmed and calibrated on the
     first 128 images as it does, ready for the scored pass (the simulator's own per-trial hook)."""
@@ -105,7 +141,10 @@ def calibrated_chips(m, x, trials: int, seed: int = 0) -> list:
     return chips
 
 
-def bench(name: str, cfg_name: str, images: int, trials: int, repeat: int) -> dict:
+TIMINGS = ("sim", "pass", "pulse", "float", "floor")
+
+
+def bench(name: str, cfg_name: str, images: int, trials: int, repeat: int, timings=TIMINGS) -> dict:
     import numpy as np
 
     from archsim import Architecture, map_workload
@@ -115,32 +154,50 @@ def bench(name: str, cfg_name: str, images: int, trials: int, repeat: int) -> di
     m = map_workload(wl, Architecture(**CONFIGS[cfg_name]))
     accuracy.simulate(m, x[:64], None if y is None else y[:64], trials=1)        # compile / load kernels
     hook = pulse_hook(m)
-    res = {"sim": [], "pass": [], "pulse": [], "float": []}
+    fhook = floor_hook()
+    res = {k: [] for k in timings}
     r = None
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        r = accuracy.simulate(m, x, y, trials=trials, seed=0)
-        res["sim"].append(time.perf_counter() - t0)
-        chips = calibrated_chips(m, x, trials)
-        t0 = time.perf_counter()
-        for chip in chips:
-            forward.run(wl, x, matmul=chip)
-        res["pass"].append(time.perf_counter() - t0)
-        del chips
-        t0 = time.perf_counter()
-        for _ in range(trials):
-            forward.run(wl, x, matmul=hook)
-        res["pulse"].append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        for _ in range(trials):
-            forward.run(wl, x)
-        res["float"].append(time.perf_counter() - t0)
-    ratio = lambda a, k: statistics.median(s / b for s, b in zip(res[a], res[k]))  # noqa: E731
-    return dict(workload=name, config=cfg_name, sim_s=statistics.median(res["sim"]),
-                pass_s=statistics.median(res["pass"]),
-                pulse_s=statistics.median(res["pulse"]), float_s=statistics.median(res["float"]),
+        if "sim" in res:
+            t0 = time.perf_counter()
+            r = accuracy.simulate(m, x, y, trials=trials, seed=0)
+            res["sim"].append(time.perf_counter() - t0)
+        if "pass" in res:
+            chips = calibrated_chips(m, x, trials)
+            t0 = time.perf_counter()
+            for chip in chips:
+                forward.run(wl, x, matmul=chip)
+            res["pass"].append(time.perf_counter() - t0)
+            del chips
+        if "pulse" in res:
+            t0 = time.perf_counter()
+            for _ in range(trials):
+                forward.run(wl, x, matmul=hook)
+            res["pulse"].append(time.perf_counter() - t0)
+        if "float" in res:
+            t0 = time.perf_counter()
+            for _ in range(trials):
+                forward.run(wl, x)
+            res["float"].append(time.perf_counter() - t0)
+        if "floor" in res:
+            t0 = time.perf_counter()
+            for _ in range(trials):
+                forward.run(wl, x, matmul=fhook)
+            res["floor"].append(time.perf_counter() - t0)
+    nan = float("nan")
+
+    def ratio(a, k):
+        return statistics.median(s / b for s, b in zip(res[a], res[k])) if a in res and k in res else nan
+
+    def med(k):
+        return statistics.median(res[k]) if k in res else nan
+    if r is None:
+        r = accuracy.simulate(m, x[:256], None if y is None else y[:256], trials=1, seed=0)
+    return dict(workload=name, config=cfg_name, sim_s=med("sim"), pass_s=med("pass"), pulse_s=med("pulse"),
+                float_s=med("float"), floor_s=med("floor"),
                 vs_pulse=ratio("sim", "pulse"), vs_float=ratio("sim", "float"),
                 pass_pulse=ratio("pass", "pulse"), pass_float=ratio("pass", "float"),
+                pass_floor=ratio("pass", "floor"), floor_float=ratio("floor", "float"),
                 metric=r.metric, mean=r.mean, std=r.std, reference=r.reference)
 
 
@@ -158,12 +215,18 @@ def main(argv=None) -> int:
     ap.add_argument("--workloads", default="lenet5,mnist_cnn3",
                     help="comma-separated; NAME:IMAGES:TRIALS overrides the sizes for one workload")
     ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--timings", default=",".join(TIMINGS), help="which of " + ",".join(TIMINGS) + " to time")
     a = ap.parse_args(argv)
+    timings = tuple(t for t in a.timings.split(",") if t)
+    bad = [t for t in timings if t not in TIMINGS] + [c for c in a.configs.split(",") if c not in CONFIGS]
+    if bad:
+        ap.error(f"unknown timings/configs {bad}; allowed timings {','.join(TIMINGS)}, configs {','.join(CONFIGS)}")
     print(f"numpy {np.__version__}, numba {numba.__version__}; simulator threads {matmul_threads(SimConfig())}; "
           f"per-pair medians over {a.repeat} repeats; load average before {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores")
     head = (f"{'workload':<11} {'images':>6} {'trials':>6} {'config':<14} {'sim s':>7} {'pass s':>7} {'pulse np s':>10} "
-            f"{'float np s':>10} {'sim/pulse':>9} {'sim/float':>9} {'pass/pulse':>10} {'pass/float':>10}  result")
+            f"{'float np s':>10} {'floor np s':>10} {'sim/pulse':>9} {'sim/float':>9} {'pass/pulse':>10} {'pass/float':>10} "
+            f"{'pass/floor':>10} {'floor/float':>11}  result")
     print(head)
     print("-" * len(head))
     for spec in a.workloads.split(","):
@@ -171,10 +234,11 @@ def main(argv=None) -> int:
         images = int(sizes[0]) if sizes else a.images
         trials = int(sizes[1]) if len(sizes) > 1 else a.trials
         for c in a.configs.split(","):
-            r = bench(name, c, images, trials, a.repeat)
+            r = bench(name, c, images, trials, a.repeat, timings)
             print(f"{r['workload']:<11} {images:>6} {trials:>6} {r['config']:<14} {r['sim_s']:>7.2f} {r['pass_s']:>7.2f} "
-                  f"{r['pulse_s']:>10.2f} {r['float_s']:>10.2f} {r['vs_pulse']:>8.2f}x {r['vs_float']:>8.2f}x "
-                  f"{r['pass_pulse']:>9.2f}x {r['pass_float']:>9.2f}x  {r['metric']} {r['mean']:.4f} +- {r['std']:.4f} "
+                  f"{r['pulse_s']:>10.2f} {r['float_s']:>10.2f} {r['floor_s']:>10.2f} {r['vs_pulse']:>8.2f}x "
+                  f"{r['vs_float']:>8.2f}x {r['pass_pulse']:>9.2f}x {r['pass_float']:>9.2f}x {r['pass_floor']:>9.2f}x "
+                  f"{r['floor_float']:>10.2f}x  {r['metric']} {r['mean']:.4f} +- {r['std']:.4f} "
                   f"(float {r['reference']:.4f})", flush=True)
     print(f"load average after {os.getloadavg()[0]:.1f}")
     return 0
