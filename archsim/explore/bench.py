@@ -6,7 +6,8 @@ networks with trained weights, :func:`archsim.sim.accuracy.sizing_accuracy`), be
 accelerators of seed 002's TABLE II (``techlib/published/accelerators.yaml``) as labelled published rows.
 Writes ``bench.md``, ``bench.csv`` and, with matplotlib installed, the plots of
 :mod:`archsim.report.plots`: the energy breakdown per component and a TOPS/W versus TOPS/mm2 scatter with
-its Pareto front.
+its Pareto front.  The accuracy-versus-ADC-bits study (``benchmarks/study_adc_bits.py``) writes its own
+``adc_bits.md``/``.png`` beside the benchmark; the report links them when they are there.
 """
 from __future__ import annotations
 
@@ -145,6 +146,20 @@ def published_display(pub: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------------------------------
 # the report
 
+#: the stem of the files ``benchmarks/study_adc_bits.py`` writes beside the benchmark (accuracy versus ADC bits)
+ADC_BITS_STUDY = "adc_bits"
+
+
+def adc_bits_note(out: Path) -> str:
+    """The report's pointer to the accuracy-versus-ADC-bits study: a link when its report sits in ``out``."""
+    md = f"{ADC_BITS_STUDY}.md"
+    where = f"[{md}]({md})" if (out / md).exists() else f"reports/bench/{md}"
+    return (f"Accuracy versus ADC bits: {where}, written by `python benchmarks/study_adc_bits.py` (LeNet-5 and "
+            "fashion_vgg per device at 4 to 8 ADC bits, each bit count paired against 8 bits on the same chips and "
+            "images; `archsim accuracy --adc-bits` gives one point). Accuracy column: " + ACCURACY_NOTE + "; "
+            "networks without trained weights get fidelity from archsim accuracy, not here.")
+
+
 @dataclass
 class BenchResult:
     table: pd.DataFrame
@@ -197,10 +212,10 @@ def write_bench_report(out: str | Path = "reports/bench", workers: int | None = 
             res.notes.append("plots skipped: matplotlib is not installed (pip install matplotlib)")
     else:
         res.notes.append("plots skipped (--no-plots)")
-    accuracy_plot = ("Accuracy versus ADC bits: not plotted yet (archsim size --accuracy and archsim accuracy "
-                     "--adc-bits give the numbers). Accuracy column: " + ACCURACY_NOTE + "; networks without "
-                     "trained weights get fidelity from archsim accuracy, not here.")
+    accuracy_plot = adc_bits_note(out)
     res.notes.append(accuracy_plot)
+    if (out / f"{ADC_BITS_STUDY}.png").exists():
+        images.append(("Accuracy versus ADC bits (benchmarks/study_adc_bits.py)", out / f"{ADC_BITS_STUDY}.png"))
 
     rec = techlib.published("accelerators")
     failed = df[df["error"].notna()]
