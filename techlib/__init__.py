@@ -7,7 +7,9 @@ loader converts values to SI and keeps the provenance, so reports can list
 every assumption they rest on.
 
 ``device(name)`` loads ``devices/<name>.yaml``; ``circuits()`` loads every
-file under ``circuits/``.  Adding a device is adding a file.
+file under ``circuits/``.  Adding a device is adding a file.  A device file with ``stress: true`` is a
+stated stress case: it loads by name but ``real_device_names()`` (the tables over every device) leaves
+it out.
 """
 from __future__ import annotations
 
@@ -259,7 +261,28 @@ def _record(path: Path, what: str = "techlib") -> Record:
 
 
 def device_names() -> list[str]:
+    """Every registry device, stress cases included (each loads by name)."""
     return sorted(p.stem for p in DEVICE_DIR.glob("*.yaml"))
+
+
+def stress_flag(rec: Record) -> bool:
+    """A device file's optional ``stress`` key: ``true`` marks a stated stress case (a cell made worse on
+    purpose to exercise a method, e.g. yao_taox with a 20% programming error), not a device to rank;
+    default false.  Anything but a YAML boolean is refused."""
+    v = rec.field("stress", False)
+    if not isinstance(v, bool):
+        raise ArchsimError(f"{rec.file}: key 'stress' = {brief(v)} is not allowed; allowed true or false")
+    return v
+
+
+def is_stress_device(name_or_path: str) -> bool:
+    """Whether a device (registry name or YAML path) is marked ``stress: true``."""
+    return stress_flag(device(name_or_path))
+
+
+def real_device_names() -> list[str]:
+    """The registry devices that are not stress cases: what a table over "every device" ranks."""
+    return [n for n in device_names() if not is_stress_device(n)]
 
 
 @lru_cache(maxsize=None)

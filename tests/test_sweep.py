@@ -383,7 +383,7 @@ def test_bench_report_small(monkeypatch, tmp_path):
     if plots.matplotlib_available():
         assert {"energy_breakdown.png", "efficiency_pareto.png"} <= names
     md = (tmp_path / "bench" / "bench.md").read_text()
-    assert "2 operations" in md and bench.ACCURACY_NOTE in md and "Accuracy versus ADC bits: not plotted" in md
+    assert "2 operations" in md and bench.ACCURACY_NOTE in md and "Accuracy versus ADC bits: reports/bench/adc_bits.md" in md
     csv = pd.read_csv(tmp_path / "bench" / "bench.csv")
     assert (csv["kind"] == "archsim").sum() == 4 and (csv["kind"] == "published").sum() == 6
     # both networks ship trained weights: simulated accuracy on MNIST, near their float accuracy

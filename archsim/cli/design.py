@@ -37,9 +37,11 @@ def cmd_list(args) -> int:
         r = techlib.device(d)
         rows.append(dict(name=d, kind=r.field("kind", "analog"), levels=int(r["conductance.levels"]),
                          lut="yes" if r.has("lut.vmm.energy_per_op") else "no",
+                         stress="yes" if techlib.stress_flag(r) else "no",
                          assumed_values=len(r.assumptions()), description=r.field("description", "")))
     print("\nDevices\n")
     print(report.to_text(pd.DataFrame(rows)))
+    print("stress = yes: a stated stress case, not a measured device (loads by name; archsim bench leaves it out)")
     rows = [dict(name=n, description=presets.load(n).description) for n in presets.names()]
     print("\nPresets (--preset NAME)\n")
     print(report.to_text(pd.DataFrame(rows)))

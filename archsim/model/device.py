@@ -82,6 +82,8 @@ class Device:
     record: techlib.Record | None = field(default=None, compare=False, repr=False)
     #: J to (re)program one cell: ``write.voltage * write.current * write.pulse * write.pulses`` (None: no figures)
     write_energy_per_cell: float | None = None
+    #: a stated stress case (``stress: true`` in the file): loadable, but left out of tables over every device
+    stress: bool = False
 
     @property
     def digital(self) -> bool:
@@ -152,7 +154,7 @@ class Device:
                       input_line_energy_per_cell=float(dev.get("input_line.energy_per_cell", 0.0)),
                       cell_area=area_q.value, cell_area_in_F2=area_q.unit == "F2", stuck_on=stuck_on,
                       stuck_off=stuck_off, lut=MappingProxyType(lut), record=dev,
-                      write_energy_per_cell=_write_energy(dev))
+                      write_energy_per_cell=_write_energy(dev), stress=techlib.stress_flag(dev))
         if kind in (DeviceKind.DIGITAL, DeviceKind.CHARGE):
             if e_cell is None:
                 raise ArchsimError(f"{dev.file}: a {kind.value} device needs quantity 'read.energy_per_cell'")

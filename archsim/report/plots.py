@@ -1,8 +1,10 @@
 """Plots of the benchmark report: functions that take DataFrames and a path, draw, and return the path.
 
-``plot_energy_breakdown`` (each component's share of the energy per inference) and
-``plot_efficiency_scatter`` (TOPS/W versus TOPS/mm2 with published accelerators and the Pareto front).
-The tables they draw are made by :mod:`archsim.explore.bench`.  Plots use matplotlib's object API
+``plot_energy_breakdown`` (each component's share of the energy per inference),
+``plot_efficiency_scatter`` (TOPS/W versus TOPS/mm2 with published accelerators and the Pareto front) and
+``plot_accuracy_vs_adc_bits`` (Monte Carlo accuracy with its 95% interval per ADC resolution).  The first
+two draw tables made by :mod:`archsim.explore.bench`, the third the table of
+``benchmarks/study_adc_bits.py``.  Plots use matplotlib's object API
 (``Figure`` + Agg canvas): no pyplot, no global backend switch; matplotlib is optional
 (:func:`matplotlib_available`).
 """
@@ -134,6 +136,43 @@ def plot_efficiency_scatter(df: pd.DataFrame, pub: pd.DataFrame, path: Path) -> 
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_accuracy_vs_adc_bits(df: pd.DataFrame, path: Path) -> Path:
+    """Accuracy versus ADC bits, one panel per workload, one line per device, each point the mean over chips
+    with its 95% interval as an error bar; the float network's accuracy as a dashed line.
+
+    ``df``: one row per (workload, device, adc_bits) with columns ``accuracy``, ``ci95_low``, ``ci95_high``
+    and ``float_accuracy``."""
+    wls = list(dict.fromkeys(df["workload"]))
+    devices = list(dict.fromkeys(df["device"]))
+    fig = _figure(4.6 * len(wls), 3.6)
+    axes = fig.subplots(1, len(wls), squeeze=False)[0]
+    colors = _palette(len(devices))
+    bits_all = sorted(set(int(b) for b in df["adc_bits"]))
+    for ax, w in zip(axes, wls):
+        sub = df[df["workload"] == w]
+        n = len(devices)
+        for k, (d, c) in enumerate(zip(devices, colors)):
+            s = sub[sub["device"] == d].sort_values("adc_bits")
+            if s.empty:
+                continue
+            # devices side by side at each bit count (0.06 bit apart) so overlapping error bars stay readable
+            x = s["adc_bits"].to_numpy(dtype=float) + 0.06 * (k - (n - 1) / 2)
+            m = s["accuracy"].to_numpy(dtype=float)
+            err = np.vstack([m - s["ci95_low"].to_numpy(dtype=float), s["ci95_high"].to_numpy(dtype=float) - m])
+            ax.errorbar(x, m, yerr=err, color=c, marker="o", ms=3.5, lw=1.2, capsize=2.5, label=d)
+        ref = float(sub["float_accuracy"].iloc[0])
+        ax.axhline(ref, color="black", ls="--", lw=0.9, label=f"float network ({ref:.3f})")
+        ax.set_xticks(bits_all)
+        ax.set_xlabel("ADC bits")
+        ax.set_ylabel("top-1 accuracy")
+        ax.set_title(w, fontsize=9)
+        ax.grid(True, alpha=0.25)
+        ax.legend(fontsize=7, loc="lower right", frameon=False)
+    fig.suptitle("Accuracy versus ADC resolution (mean over chips, 95% interval)", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return _save(fig, path)
 
 
