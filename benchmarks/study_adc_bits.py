@@ -11,10 +11,8 @@ programs the same chips (programming seeds do not depend on the ADC), so the dif
 alone.  :func:`archsim.sim.stats.paired_difference`, which treats the two sets of chips as independent
 and is conservative here, is reported beside it.
 
-``sram`` is digital compute-in-memory: the cost model prices adder trees and no ADC, but the simulator
-converts its column sums through the same ADC model as every other device, so its rows move with
-``adc_bits`` too (an inconsistency stated in the report and held by a strict xfail in
-tests/test_adc_bits.py, not corrected here); ``sram_charge`` has exact 1-bit cells and a column ADC, so its
+``sram`` is digital compute-in-memory: adder trees sum its columns exactly, with no ADC, in the cost model
+and in the simulator alike, so its rows do not move with ``adc_bits`` (a control row); ``sram_charge`` has exact 1-bit cells and a column ADC, so its
 deficit is the ADC's quantization alone; ReRAM and PCM add their programming error (and PCM its read
 noise).  The ADC
 resolutions are those the architecture allows (``adc_bits`` 4 to 10, ``archsim list --keys``): 3 bits and
@@ -223,11 +221,9 @@ def write_report(df: pd.DataFrame, out: Path, command: str, wall: float) -> list
         "(Welch): it keeps the chip-to-chip spread that the matching cancels where a chip's accuracy at both "
         "bit counts moves together (wider there), but has more degrees of freedom than the matched test's "
         "T - 1 (narrower where the per-chip differences scatter); the same for one chip.", "",
-        "`sram` is digital compute-in-memory: the cost model prices it with adder trees and no ADC, but the "
-        "simulator (`archsim/sim/tilesim`) converts its column sums through the same ADC model as every other "
-        "device, so its rows here move with `adc_bits` too. That is an inconsistency of the simulator, shown "
-        "as it is, not corrected here (`tests/test_adc_bits.py` holds it as a strict xfail); with an exact "
-        "adder tree every sram row would be the same. `sram_charge` has exact 1-bit cells and a "
+        "`sram` is digital compute-in-memory: adder trees sum its columns exactly, with no ADC, in the cost "
+        "model and in the simulator alike (`adc_bits` does not apply to it), so its rows are a control: every "
+        "bit count gives the same chips the same outcomes. `sram_charge` has exact 1-bit cells and a "
         "column ADC: its deficit is the ADC's quantization alone. ReRAM and PCM add programming error (PCM "
         "also read noise). ADC resolutions below 4 bits are refused by the architecture (`adc_bits` 4 to 10, "
         "`archsim list --keys`) and not simulated.",

@@ -1,5 +1,5 @@
 """Accuracy versus ADC bits (benchmarks/study_adc_bits.py): a coarse ADC costs accuracy, the study is a pure
-function of its seed, and (not yet: strict xfail) a digital array has no ADC to lose accuracy to."""
+function of its seed, and a digital array has no ADC to lose accuracy to."""
 import importlib.util
 
 import numpy as np
@@ -39,10 +39,6 @@ def test_four_bit_adc_loses_accuracy_against_eight_bits(small):
     assert r8["diff_vs_ref"] == 0 and r8["diff_ci95_low"] == 0 and r8["diff_ci95_high"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="known inconsistency: the cost model prices a digital device (sram) with "
-                   "adder trees and no ADC, but archsim/sim/tilesim converts its column sums through the ADC model "
-                   "with adc_bits like any other (fashion_vgg, 1 chip x 120 images: 0.867 at 4 bits, 0.875 at 8); strict: this marker "
-                   "must go when the simulator sums digital columns exactly")
 def test_digital_sram_does_not_depend_on_adc_bits(small):
     mod, _ = small
     s = mod.study(["fashion_vgg"], ["sram"], [4, 8], trials=1, samples=80, calibration=32, seed=0,

@@ -258,7 +258,7 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
     per_layer = pd.DataFrame({"layer": names, "relative_error": np.mean(layer_err, axis=0)})
     return AccuracyResult(workload.name, arch.device, "accuracy" if y is not None else "fidelity",
                           np.array(per_trial), ref, np.array(logit_err), per_layer, len(x), seed,
-                          dict(cfg=dataclasses.asdict(cfg), trials=trials, calib=n_cal, ranges=range_policy(arch, cfg)),
+                          dict(cfg=dataclasses.asdict(cfg), trials=trials, calib=n_cal, ranges=range_policy(arch, cfg, device.digital)),
                           calibration, n_cal, np.array(correct, dtype=bool))
 
 

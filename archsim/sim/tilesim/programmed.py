@@ -94,6 +94,10 @@ class ProgrammedMatrix(MatrixGeometry):
             raise ArchsimError(f"layer '{lm.layer}': cfg must be a SimConfig, got {type(cfg).__name__}")
         entropy, spawn = seed_parts(seed)
         dm = load_device(device)
+        if dm.digital and not cfg.ideal_adc:
+            # digital compute-in-memory (SRAM with adder trees, as the cost model prices it): each column's
+            # sum of input bit x weight bit products is an exact integer, with no converter to quantize it
+            cfg = dataclasses.replace(cfg, ideal_adc=True)
         W3 = _weights3(W, lm)
         bpc = resolve_bits_per_cell(arch, dm)
         where = f"layer '{lm.layer}'"

@@ -21,12 +21,14 @@ def adc_policy(arch, cfg: SimConfig) -> tuple[str, float]:
     return ("array" if scope == "calibrated" else scope), pct
 
 
-def range_policy(arch, cfg: SimConfig) -> dict:
+def range_policy(arch, cfg: SimConfig, digital: bool = False) -> dict:
     """The converter ranges in force, in words: ``{"adc_range": ..., "dac_range": ...}`` (what the accuracy
-    results and reports print)."""
+    results and reports print); ``digital``: the device is digital compute-in-memory (no ADC)."""
     scope, pct = adc_policy(arch, cfg)
     stat = "max" if pct >= 100.0 else f"p{pct:g}"
-    if cfg.ideal_adc:
+    if digital:
+        adc = "none: digital adder trees sum the columns exactly (no ADC)"
+    elif cfg.ideal_adc:
         adc = "ideal ADC (no quantization)"
     elif scope == "array":
         adc = f"array: {stat} of calibration |I| per array"
