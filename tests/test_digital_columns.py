@@ -36,3 +36,27 @@ def test_range_policy_says_digital_has_no_adc():
     arch = Architecture(device="sram")
     assert range_policy(arch, ts.SimConfig(), digital=True)["adc_range"].startswith("none: digital adder trees")
     assert range_policy(arch, ts.SimConfig())["adc_range"].startswith("array")
+
+
+def test_exact_chips_are_copied_not_resimulated_and_match_a_full_simulation(monkeypatch):
+    """SRAM chips are all alike: simulate() copies chip 0's outcomes; they equal what simulating every chip
+    gives (the shortcut switched off), bit for bit; with stuck cells the chips differ and all are simulated."""
+    import workloads
+    from archsim import map_workload
+    from archsim.io import data
+    from archsim.sim import accuracy
+
+    wl = workloads.get("lenet5", weights=True)
+    x, y = data.for_workload(wl, "test", limit=40)
+    m = map_workload(wl, Architecture(device="sram"))
+    fast = accuracy.simulate(m, x, y, trials=3, seed=1)
+    monkeypatch.setattr(accuracy, "chips_alike", lambda device, cfg: False)
+    full = accuracy.simulate(m, x, y, trials=3, seed=1)
+    assert np.array_equal(fast.correct, full.correct) and np.array_equal(fast.per_trial, full.per_trial)
+    assert np.array_equal(fast.logit_error, full.logit_error)
+    monkeypatch.undo()
+    from archsim.model.device import load_device
+    dev = load_device("sram")
+    assert accuracy.chips_alike(dev, ts.SimConfig())
+    assert not accuracy.chips_alike(dev, ts.SimConfig(stuck_on_rate=0.01))
+    assert not accuracy.chips_alike(load_device("reram"), ts.SimConfig())
