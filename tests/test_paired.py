@@ -103,6 +103,13 @@ def test_versus_baseline_default_is_the_best_mean():
         versus_baseline(rs, "w")
 
 
+def test_versus_baseline_default_is_an_exact_device_when_one_is_compared():
+    # sram (exact digital cells) is the reference even where an analog device scores a higher mean by chance
+    rs = [_R("reram", [[1, 1, 1, 1]]), _R("sram", [[1, 1, 1, 0]]), _R("pcm", [[1, 0, 1, 0]])]
+    base, diffs = versus_baseline(rs)
+    assert base == "sram" and [d.diff for d in diffs] == [0.25, 0.0, -0.25]
+
+
 def test_simulate_keeps_per_image_outcomes():
     from archsim.sim.accuracy import synthetic_inputs
     import workloads

@@ -217,7 +217,7 @@ def add_compare(sub) -> None:
     sp.add_argument("--accuracy", action="store_true", help="add an accuracy (or fidelity) column by Monte Carlo")
     sp.add_argument("--baseline", metavar="DEVICE",
                     help="with --accuracy: the device every other is compared with, paired on the same images "
-                         "(default: the one with the highest mean)")
+                         "(default: the first exact device, e.g. sram, else the one with the highest mean)")
     add_sim_args(sp, trials=COMPARE_TRIALS, samples=COMPARE_SAMPLES)
     add_activity_args(sp)
     sp.set_defaults(func=cmd_compare)

@@ -92,14 +92,24 @@ def unpaired_halfwidth(per_trial_a, per_trial_b, n: int) -> float:
     return float(np.hypot(ci95_halfwidth(per_trial_a, n), ci95_halfwidth(per_trial_b, n)))
 
 
+def _exact_device(name: str) -> bool:
+    from archsim.model.device import load_device
+    try:
+        return bool(load_device(name).exact)
+    except ArchsimError:
+        return False
+
+
 def versus_baseline(results, baseline: str | None = None) -> tuple[str, list[PairedDifference]]:
     """``(baseline device, [paired difference of each result minus the baseline's])`` for
     :class:`archsim.sim.accuracy.AccuracyResult` objects scored on the same images.  ``baseline``: a device
-    among the results; default the one with the highest mean."""
+    among the results; default the first device of exact cells (digital SRAM: the error-free reference every
+    analog device is measured against), else the one with the highest mean."""
     results = list(results)
     names = [r.device for r in results]
     if baseline is None:
-        b = int(np.argmax([r.mean for r in results]))
+        exact = [i for i, n in enumerate(names) if _exact_device(n)]
+        b = exact[0] if exact else int(np.argmax([r.mean for r in results]))
     elif baseline in names:
         b = names.index(baseline)
     else:
