@@ -8,12 +8,14 @@ inputs up to 0.2 V, v_cal = v_max / 2.
   setting changed (R_in / R_out, a series resistance in every cell); writes reports/seed001_mapping.md.
 * ``--network``: the 784-500-300-10 MLP (archsim's shipped weights) on MNIST over 128 x 128 arrays,
   software vs the linear, DPE and Representable Matrices mappings (ideal converters, as the paper's
-  "infinity" point); writes reports/seed001_mlp.md.
+  "infinity" point), per setting: a differential pair or one cell per weight (the paper's), and a series
+  resistance r_s in every cell (an access transistor); writes reports/seed001_mlp.md.
 
 Slow: the matrix study takes several minutes (RM on 128 x 128 about a minute a point), the network study
 10 to 20 minutes on 2 quiet cores; run by hand, not in CI.  ``--render`` rewrites a page from its CSVs.
     python benchmarks/study_seed001.py [--points 64:1:100:0,...] [--out reports]
     python benchmarks/study_seed001.py --network [--samples 10000] [--workers 2] [--methods linear,dpe]
+        [--cells-per-weight 1|2] [--r-series 2000]
 """
 from __future__ import annotations
 
