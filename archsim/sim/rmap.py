@@ -46,6 +46,16 @@ class CellRange:
     def clip(self, g):
         return np.clip(g, self.g_min, self.g_max)
 
+    @classmethod
+    def in_series(cls, r_on: float, r_off: float, bits: int, r_series: float = 0.0) -> "CellRange":
+        """Seed 001 section V-A's ideal conductor for a cell of ``r_on`` .. ``r_off`` ohm in series with
+        ``r_series`` (an access transistor's on-resistance): ``1 / (r_off + r_s)`` .. ``1 / (r_on + r_s)``."""
+        vals = (r_on, r_off, r_series)
+        if not all(np.isfinite(v) for v in vals) or r_on <= 0 or r_off <= r_on or r_series < 0:
+            raise ArchsimError(f"rmap: a cell needs 0 < r_on < r_off and r_series >= 0 ohm (finite), got "
+                               f"r_on={r_on}, r_off={r_off}, r_series={r_series}")
+        return cls(1.0 / (r_off + r_series), 1.0 / (r_on + r_series), int(bits))
+
 
 @dataclass(frozen=True)
 class Mapped:
@@ -263,7 +273,7 @@ def _map_block(args):
 
 def realize_layer(W, rows: int, cols: int, par: cb.Parasitics, cells: CellRange, v_cal_level: float, *,
                   methods=("linear", "dpe", "rm"), rm_kw: dict | None = None, workers: int = 1,
-                  utilization: bool = False):
+                  utilization: bool = False, pairs: bool = True):
     """What a signed layer matrix becomes on crossbars with IR drop, for each mapping method.
 
     ``W`` (N outputs x K inputs) is split into ``W+ = max(W, 0)`` and ``W- = max(-W, 0)`` (a
@@ -275,6 +285,9 @@ def realize_layer(W, rows: int, cols: int, par: cb.Parasitics, cells: CellRange,
     in processes; the result does not depend on it (the mappings are deterministic).  With
     ``utilization`` also ``{method: (mean, max)}`` of ``(g - g_min) / (g_max - g_min)`` over the cells
     that hold weights (the mean weighted by cells; an all-zero block counts as unused cells at 0).
+    With ``pairs=False`` every weight has one cell instead of a pair: the arrays hold ``W - min(W)`` (one
+    offset for the layer, so dense and mostly mid-range) and the offset ``min(W) sum(x)`` is taken off
+    digitally, exactly (``W_r = W_r(W - min W) + min W``).
     """
     W = np.asarray(W, float)
     if W.ndim != 2 or not np.isfinite(W).all():
@@ -285,7 +298,9 @@ def realize_layer(W, rows: int, cols: int, par: cb.Parasitics, cells: CellRange,
             raise ArchsimError(f"rmap: method '{k}' is not allowed; allowed: {', '.join(METHODS)}")
     N, K = W.shape
     jobs, where = [], []
-    for sign, part in ((1.0, np.maximum(W, 0.0)), (-1.0, np.maximum(-W, 0.0))):
+    offset = min(float(W.min()), 0.0) if not pairs else 0.0
+    parts = ((1.0, np.maximum(W, 0.0)), (-1.0, np.maximum(-W, 0.0))) if pairs else ((1.0, W - offset),)
+    for sign, part in parts:
         for r0 in range(0, K, rows):
             for c0 in range(0, N, cols):
                 blk = part[c0:c0 + cols, r0:r0 + rows]
@@ -297,7 +312,7 @@ def realize_layer(W, rows: int, cols: int, par: cb.Parasitics, cells: CellRange,
             results = list(ex.map(_map_block, jobs))
     else:
         results = [_map_block(j) for j in jobs]
-    out = {k: np.zeros_like(W) for k in methods}
+    out = {k: np.full_like(W, offset) for k in methods}
     used = {k: [0.0, 0.0, 0] for k in methods}      # sum of cell utilizations, largest, cells
     for (sign, c0, r0, (n, m)), res in zip(where, results):
         for k in methods:
