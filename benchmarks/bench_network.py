@@ -9,7 +9,9 @@ random weights, fidelity) and configuration:
 
 - ``default``: ``Architecture(device="sonos")`` as the README's command runs it: 8 one-bit DAC pulses,
   each array of the differential pair converted on its own, read noise, calibrated 8-bit ADCs;
-- ``1pulse-analog``: ``dac_bits=8`` (one pulse) and ``differential_readout=analog``.
+- ``1pulse-analog``: ``dac_bits=8`` (one pulse) and ``differential_readout=analog``;
+- ``1pulse-reram`` (only when named in ``--configs``): the same on ReRAM, which has no read noise, so no
+  variance product: what one pulse costs where exact noise does not need a second product.
 
 Four timings, interleaved in every repeat so that machine noise hits all alike:
 
@@ -48,7 +50,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 CONFIGS = {"default": dict(device="sonos"),
-           "1pulse-analog": dict(device="sonos", dac_bits=8, differential_readout="analog")}
+           "1pulse-analog": dict(device="sonos", dac_bits=8, differential_readout="analog"),
+           # not timed by default: one pulse on a device without read noise (no variance product to compute)
+           "1pulse-reram": dict(device="reram", dac_bits=8, differential_readout="analog")}
+DEFAULT_CONFIGS = ("default", "1pulse-analog")
 
 
 def load(name: str, images: int):
@@ -214,7 +219,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--workloads", default="lenet5,mnist_cnn3",
                     help="comma-separated; NAME:IMAGES:TRIALS overrides the sizes for one workload")
-    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--configs", default=",".join(DEFAULT_CONFIGS), help="of " + ",".join(CONFIGS))
     ap.add_argument("--timings", default=",".join(TIMINGS), help="which of " + ",".join(TIMINGS) + " to time")
     a = ap.parse_args(argv)
     timings = tuple(t for t in a.timings.split(",") if t)
