@@ -118,6 +118,37 @@ def quantize_par(X, scale, lo, hi, mode, dac_bits, npulse, v, v2, want_v2):
     return bad
 
 
+@njit(cache=True, fastmath=False, nogil=True)
+def quantize_planes_cm(X, scale, lo, hi, dac_bits, npulse, buf, codes, sg):
+    """Mode 0 (digital pulses) for a column-major ``X`` (B, K), written straight into the C-ordered buffer
+    ``buf`` (K, npulse * B) behind ``quantize``'s column-major ``v`` views: ``buf[k, p * B + b]`` = pulse
+    ``p`` of input (b, k).  The same IEEE operations as :func:`quantize` (so the same numbers), in two
+    passes per input column: codes first, then each pulse plane as one contiguous run (a loop the compiler
+    vectorizes, where the per-element pulse loop of ``quantize`` writes ``npulse`` strided streams).
+    ``codes`` (int64) and ``sg`` (float64) are scratch of length >= B.  Returns the number of non-finite
+    inputs (their codes are left 0: the caller refuses the call)."""
+    B, K = X.shape
+    mask = (1 << dac_bits) - 1
+    bad = 0
+    for k in range(K):
+        for b in range(B):
+            t = np.float64(X[b, k]) * scale
+            if t - t == 0.0:
+                c = np.rint(min(max(t, lo), hi))
+            else:
+                bad += 1
+                c = 0.0
+            codes[b] = np.int64(abs(c))
+            sg[b] = 1.0 if c >= 0.0 else -1.0
+        row = buf[k]
+        for p in range(npulse):
+            sh = dac_bits * p
+            o = p * B
+            for b in range(B):
+                row[o + b] = sg[b] * np.float64((codes[b] >> sh) & mask)
+    return bad
+
+
 def quantize_np(X, scale, lo, hi, mode, dac_bits, npulse, V, V2, want_v2):
     """numpy twin of :func:`quantize` on (B, K) inputs and (NC, B, K) outputs, filled in place;
     returns the number of non-finite inputs."""

@@ -191,8 +191,15 @@ class ProgrammedMatrix(MatrixGeometry):
             V = Vf.reshape(nc, nb, k)
             V2 = V2f.reshape(nc, nb, k) if want_v2 else V2f.reshape(1, 1, 1)
         lo = -float(self.x_code_max) if self.x_signed else 0.0
-        bad = K_.run_quantize(Xg, self.x_scale, lo, float(self.x_code_max), self.conv_mode, self.arch.dac_bits,
-                              self.arch.input_pulses, V, V2, want_v2, self._parallel(Xg.size * nc))
+        par = self._parallel(Xg.size * nc)
+        if self.conv_mode == 0 and nc > 1 and not want_v2 and not par and Xg.strides[0] < Xg.strides[1]:
+            # the bit-serial default on im2col's column-major rows: pulse planes written as contiguous runs
+            bad = K_.quantize_planes_cm(Xg, float(self.x_scale), lo, float(self.x_code_max), int(self.arch.dac_bits),
+                                        int(nc), bufv, _WS.get("codes", (nb,), np.int64),
+                                        _WS.get("sg", (nb,), np.float64))
+        else:
+            bad = K_.run_quantize(Xg, self.x_scale, lo, float(self.x_code_max), self.conv_mode, self.arch.dac_bits,
+                                  self.arch.input_pulses, V, V2, want_v2, par)
         if bad:
             raise ArchsimError(f"layer '{self.layer}': inputs contain NaN or infinity ({bad} values)")
         return V, V2, Vf, V2f
