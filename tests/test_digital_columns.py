@@ -60,3 +60,14 @@ def test_exact_chips_are_copied_not_resimulated_and_match_a_full_simulation(monk
     assert accuracy.chips_alike(dev, ts.SimConfig())
     assert not accuracy.chips_alike(dev, ts.SimConfig(stuck_on_rate=0.01))
     assert not accuracy.chips_alike(load_device("reram"), ts.SimConfig())
+
+
+def test_spread_of_identical_chips_is_exactly_zero():
+    from archsim.sim.accuracy import ci95_halfwidth, spread
+    assert spread([0.91] * 5) == 0.0                  # np.std leaves ~1.2e-16 from rounding the mean
+    v = [0.90, 0.92, 0.95, 0.91]
+    # shift invariance: the same standard deviation up to rounding (a few ulp of 0.02)
+    assert abs(spread(v) - np.std(v, ddof=1)) < 1e-15
+    assert spread([0.9]) == 0.0
+    # identical chips: only the image term is left in the interval
+    assert ci95_halfwidth([0.9] * 5, 500) == ci95_halfwidth([0.9], 500)

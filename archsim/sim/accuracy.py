@@ -84,7 +84,7 @@ class AccuracyResult:
 
     @property
     def std(self) -> float:
-        return float(self.per_trial.std(ddof=1)) if len(self.per_trial) > 1 else 0.0
+        return spread(self.per_trial)
 
     @property
     def ci95(self) -> tuple[float, float]:
@@ -102,6 +102,14 @@ class AccuracyResult:
                 **self.config.get("ranges", {})}
 
 
+def spread(per_trial) -> float:
+    """Standard deviation over trials (ddof 1; 0 for one trial), taken about the first trial's value: the
+    same number in exact arithmetic, and exactly 0 where every chip scored the same (as exact SRAM chips
+    do), where a plain ``std`` leaves the rounding of the mean (about 1e-16)."""
+    v = np.asarray(per_trial, dtype=np.float64).ravel()
+    return float((v - v[0]).std(ddof=1)) if len(v) > 1 else 0.0
+
+
 def ci95_halfwidth(per_trial, n: int) -> float:
     """Half-width of the 95% interval of the mean of ``per_trial`` (one proportion per chip, each over
     the same ``n`` images): ``sqrt((t_{0.975,T-1} s / sqrt(T))^2 + (1.96 sqrt(p(1-p)/n))^2)``, ``p`` the
@@ -112,7 +120,7 @@ def ci95_halfwidth(per_trial, n: int) -> float:
     if T == 0 or n < 1:
         return float("nan")
     p = float(v.mean())
-    chip = float(student_t.ppf(0.975, T - 1) * v.std(ddof=1) / np.sqrt(T)) if T > 1 else 0.0
+    chip = float(student_t.ppf(0.975, T - 1) * spread(v) / np.sqrt(T)) if T > 1 else 0.0
     images = Z975 * np.sqrt(max(p * (1.0 - p), 0.0) / n)
     return float(np.hypot(chip, images))
 
