@@ -70,7 +70,8 @@ def simulate(workload: Workload | str | Path, x: np.ndarray, y: np.ndarray | Non
 def compare_accuracy(results, baseline: str | None = None) -> pd.DataFrame:
     """Devices' :func:`simulate` results on the same images, one row each: the mean and its own 95% interval,
     and the paired difference to ``baseline`` (default: the first exact device, e.g. sram, else the highest
-    mean) with its 95% interval and whether that excludes 0 (:func:`archsim.sim.stats.versus_baseline`; the statistic is in that module's docstring)."""
+    mean) with its 95% interval and whether that excludes 0 (:func:`archsim.sim.stats.versus_baseline`; the
+    statistic is in that module's docstring)."""
     from archsim.sim.stats import versus_baseline
     results = list(results)
     base, diffs = versus_baseline(results, baseline)

@@ -76,7 +76,7 @@ def published_accelerators() -> pd.DataFrame:
 def bench_devices() -> list[str]:
     """The devices the benchmark ranks: every registry device but the stated stress cases (``stress: true``
     in the file, e.g. yao_taox_noisy), which stay loadable by name but are not technologies to compare."""
-    return [d for d in techlib.device_names() if not techlib.is_stress_device(d)]
+    return techlib.real_device_names()
 
 
 def bench_configs(arch: _arch.Architecture | None = None) -> list[dict]:

@@ -55,6 +55,7 @@ from archsim.mapping.layout import Mapping, map_workload
 from archsim.model.device import Device, load_device
 from archsim.sim.tilesim import ProgrammedMatrix, SimConfig, range_policy
 from archsim.sim.tilesim.ranges import adc_policy
+from archsim.sim.tilesim.support import stuck_rates
 from archsim.model.workload import Workload
 
 CAL_PASS, TEST_PASS = 0, 1
@@ -194,8 +195,7 @@ class _Chip:
 def chips_alike(device: Device, cfg: SimConfig) -> bool:
     """Whether every programmed chip is the same: cells of exact bits (SRAM: no programming error, drift,
     device-to-device spread or read noise) and no stuck cells (device or ``cfg`` rates)."""
-    on = device.stuck_on if cfg.stuck_on_rate is None else cfg.stuck_on_rate
-    off = device.stuck_off if cfg.stuck_off_rate is None else cfg.stuck_off_rate
+    on, off = stuck_rates(device, cfg)
     return bool(device.exact and not on and not off)
 
 
@@ -284,7 +284,8 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
     per_layer = pd.DataFrame({"layer": names, "relative_error": np.mean(layer_err, axis=0)})
     return AccuracyResult(workload.name, arch.device, "accuracy" if y is not None else "fidelity",
                           np.array(per_trial), ref, np.array(logit_err), per_layer, len(x), seed,
-                          dict(cfg=dataclasses.asdict(cfg), trials=trials, calib=n_cal, ranges=range_policy(arch, cfg, device.digital)),
+                          dict(cfg=dataclasses.asdict(cfg), trials=trials, calib=n_cal,
+                               ranges=range_policy(arch, cfg, device.digital)),
                           calibration, n_cal, np.array(correct, dtype=bool))
 
 

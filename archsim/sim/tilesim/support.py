@@ -139,6 +139,12 @@ def slice_codes(W: np.ndarray, w_scale: float, arch: Architecture, bits_per_cell
                     axis=1)  # bits_per_cell <= 16
 
 
+def stuck_rates(dm: Device, cfg: SimConfig) -> tuple[float, float]:
+    """``(stuck-on, stuck-off)`` rates in force: ``cfg``'s where it sets them, else the device's."""
+    return (dm.stuck_on if cfg.stuck_on_rate is None else cfg.stuck_on_rate,
+            dm.stuck_off if cfg.stuck_off_rate is None else cfg.stuck_off_rate)
+
+
 class _CellLaw:
     """The device's programming laws for cells of one shape, each source with its own random stream drawn
     once (one number per cell): device-to-device variation, programming error, clip; drift; stuck cells."""
@@ -155,8 +161,7 @@ class _CellLaw:
                 self.z_prog = _generator(entropy, spawn, _TAG_PROG).standard_normal(shape)
             if dm.drift is not None and cfg.time_s > 0:
                 self.z_drift = _generator(entropy, spawn, _TAG_DRIFT).standard_normal(shape)
-        on = dm.stuck_on if cfg.stuck_on_rate is None else cfg.stuck_on_rate
-        offr = dm.stuck_off if cfg.stuck_off_rate is None else cfg.stuck_off_rate
+        on, offr = stuck_rates(dm, cfg)
         if on + offr > 1.0:
             raise ArchsimError(f"{where}: stuck-on rate {on} + stuck-off rate {offr} exceeds 1 ({dm.file})")
         self.stuck_on = self.stuck_off = None
