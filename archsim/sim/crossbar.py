@@ -71,6 +71,19 @@ def nodal_system(g: np.ndarray, par: Parasitics):
     return Y, B, S
 
 
+def _merged_matrix(g: np.ndarray, g_in: float, g_out: float) -> np.ndarray:
+    """Nodal matrix of a crossbar with ideal wires, one node per row (M) then per column (N): each row node
+    tied to its source through ``g_in`` and to every column through its cells; each column node to its
+    sense node through ``g_out``."""
+    M, N = g.shape
+    A = np.zeros((M + N, M + N))
+    A[:M, :M] = np.diag(g_in + g.sum(axis=1))
+    A[:M, M:] = -g
+    A[M:, :M] = -g.T
+    A[M:, M:] = np.diag(g_out + g.sum(axis=0))
+    return A
+
+
 def _merged_wires(g: np.ndarray, par: Parasitics) -> np.ndarray:
     """``r_wire = 0``: one node per row and per column; solve the (M + N) system densely."""
     M, N = g.shape
@@ -88,11 +101,7 @@ def _merged_wires(g: np.ndarray, par: Parasitics) -> np.ndarray:
         dw = g_out + g.sum(axis=0)
         return g_out * (g.T / dw[:, None])
     g_in = 1.0 / par.r_in
-    A = np.zeros((M + N, M + N))
-    A[:M, :M] = np.diag(g_in + g.sum(axis=1))
-    A[:M, M:] = -g
-    A[M:, :M] = -g.T
-    A[M:, M:] = np.diag(g_out + g.sum(axis=0))
+    A = _merged_matrix(g, g_in, g_out)
     rhs = np.zeros((M + N, M))
     rhs[:M, :M] = np.eye(M) * g_in
     sol = np.linalg.solve(A, rhs)
@@ -284,11 +293,7 @@ def _merged_nodes(g, par, v_src, w_src):
     if fix_w:      # columns held: each row node is a divider between its driver and its cells
         return (g_in * v_src + g @ w_src) / (g_in + g.sum(axis=1))[:, None], w_src
     g_out = 1.0 / par.r_out
-    A = np.zeros((M + N, M + N))
-    A[:M, :M] = np.diag(g_in + g.sum(axis=1))
-    A[:M, M:] = -g
-    A[M:, :M] = -g.T
-    A[M:, M:] = np.diag(g_out + g.sum(axis=0))
+    A = _merged_matrix(g, g_in, g_out)
     x = np.linalg.solve(A, np.vstack([g_in * v_src, g_out * w_src]))
     return x[:M], x[M:]
 
