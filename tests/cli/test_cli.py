@@ -6,7 +6,7 @@ import pytest
 import numpy as np
 
 from archsim.cli import main as cli
-from conftest import ROOT
+from tests.support import ROOT
 from archsim.model.errors import ArchsimError
 
 

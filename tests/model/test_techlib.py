@@ -5,14 +5,8 @@ import pytest
 
 import techlib
 from archsim.model.errors import ArchsimError
+from tests.support import SEED002
 
-# Seed 002, slide "Training Accuracy and Tile Energy/Summary": energy/op (fJ), array latency (us)
-SEED002 = {
-    "ecram": {"vmm": (11.9, 0.39), "mvm": (11.9, 0.39), "opu": (0.2, 1.9)},
-    "reram": {"vmm": (12.2, 0.38), "mvm": (12.2, 0.38), "opu": (2.1, 0.51)},
-    "sonos": {"vmm": (13.7, 0.40), "mvm": (13.7, 0.40), "opu": (68.2, 20)},
-    "sram": {"vmm": (2718, 4), "mvm": (4630, 32), "opu": (4102, 8)},
-}
 
 
 def test_five_devices_present():

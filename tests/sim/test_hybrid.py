@@ -118,7 +118,7 @@ def test_cut_must_be_one_tensor():
 def test_weight_sigma_matches_the_programmed_cells():
     """The noise-aware law is the simulator's: program one dense layer with only programming error many
     times over and compare the spread of the stored weights with weight_sigma."""
-    from conftest import single_dense
+    from tests.support import single_dense
     rng = np.random.default_rng(0)
     W = rng.standard_normal((32, 16)) * 0.5
     a = presets.load("yao2020").architecture.replace(device="yao_taox_noisy")

@@ -22,7 +22,7 @@ import yaml
 from archsim.cli import main as cli
 from archsim.io import yaml as Y
 from archsim.explore import spec
-from conftest import ROOT
+from tests.support import ROOT
 
 RERAM = yaml.safe_load((ROOT / "techlib" / "devices" / "reram.yaml").read_text())
 SRC = "test corpus"

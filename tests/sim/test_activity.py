@@ -21,7 +21,7 @@ from archsim.sim.activity import cell_fractions, conductance_fractions, digit_co
 from archsim.model.weights import attach_weights
 from archsim.sim.tilesim import ProgrammedMatrix, SimConfig, layer_map
 from archsim.sim.tilesim.kernels import quantize_np
-from conftest import single_dense
+from tests.support import single_dense
 
 ARCH = Architecture()
 

@@ -6,8 +6,8 @@ from archsim.model import arch
 from archsim.cost import price as cost
 from archsim.mapping import layout as mapping
 from archsim.model.errors import ArchsimError
-from conftest import lenet, single_conv, single_dense
-from test_techlib import SEED002
+from tests.support import lenet, single_conv, single_dense
+from tests.support import SEED002
 
 DYNAMIC = ("array", "adc", "dac", "buffer")
 

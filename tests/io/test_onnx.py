@@ -22,7 +22,7 @@ from archsim.sim import forward  # noqa: E402
 from archsim.io import onnx as onnx_io  # noqa: E402
 from archsim.io.onnx import guard as onnx_guard  # noqa: E402
 from archsim.model.errors import ArchsimError  # noqa: E402
-from conftest import ROOT  # noqa: E402
+from tests.support import ROOT  # noqa: E402
 
 RNG = np.random.default_rng(7)
 

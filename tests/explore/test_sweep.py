@@ -28,7 +28,7 @@ from archsim.model import arch as A
 from archsim.model.errors import ArchsimError
 from archsim.explore.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT  # noqa: E402
 
 SMALL = """
 name: small

@@ -6,7 +6,7 @@ from archsim.model import arch
 from archsim.mapping import layout as mapping
 from archsim.mapping import mesh
 from archsim.model.errors import ArchsimError
-from conftest import lenet, single_conv, single_dense
+from tests.support import lenet, mnist_cnn, single_conv, single_dense
 
 
 def coverage(lm, a):
@@ -142,17 +142,6 @@ def two_convs():
     return b.build()
 
 
-def mnist_cnn():
-    """The three-conv MNIST CNN: 3x3 convs of 32/64/128 channels on 28x28, FC 1152-256-10."""
-    b = GraphBuilder("mnist_cnn", (1, 28, 28))
-    b.conv("c1", 32, 3)
-    b.maxpool("p1", 2)
-    b.conv("c2", 64, 3)
-    b.maxpool("p2", 2)
-    b.conv("c3", 128, 3)
-    b.dense("f1", 256)
-    b.dense("f2", 10, relu=False)
-    return b.build()
 
 
 def old_rule_bit_hops(m):

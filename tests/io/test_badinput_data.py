@@ -31,7 +31,7 @@ from archsim.explore.store import Store
 from archsim.io import data as D
 from archsim.model.errors import ArchsimError
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT  # noqa: E402
 
 
 def run_cli(capsys, *argv) -> tuple[int, str]:

@@ -10,8 +10,8 @@ from archsim.cost import price as cost
 from archsim.cost.components import prices_for
 from archsim.mapping import layout as mapping
 from archsim.model import arch
-from conftest import lenet, single_conv, single_dense
-from test_mapping import mnist_cnn
+from tests.support import lenet, single_conv, single_dense
+from tests.support import mnist_cnn
 
 
 def timed(wl, prices=None, **kw):

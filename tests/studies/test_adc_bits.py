@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from tests.support import ROOT
 from archsim.model.errors import ArchsimError
 from archsim.report.plots import matplotlib_available
 
