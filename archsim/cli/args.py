@@ -211,7 +211,7 @@ def _overrides(items: list[str] | None) -> dict:
             raise ArchsimError(f"{exc} (write a plain YAML scalar or list)") from None
         if value is None:
             raise ArchsimError(f"--set {k}: no value; write {k}=VALUE (archsim list --keys shows what is allowed)")
-        if isinstance(value, dict):
+        if isinstance(value, dict) and k != "layer_overrides":
             raise ArchsimError(f"--set {k}: value {brief(value)} is a mapping; allowed a plain value or list")
         out[k] = value
     return out
