@@ -88,6 +88,8 @@ def cmd_size(args) -> int:
         cols_per_adc=tuple(_int_list(args.cols_per_adc, "--cols-per-adc")) if args.cols_per_adc is not None else sizing.SearchSpace.cols_per_adc,
         budgets=tuple(_int_list(args.budgets, "--budgets")) if args.budgets is not None else sizing.SearchSpace.budgets,
     )
+    if args.per_layer:
+        return _size_per_layer(args, base, cons, space, check)
     if args.out:   # output names checked before the search
         report.table_paths(args.out, sizing_report.result_stem(args.workload, base.device))
     res = sizing.size(args.workload, base, constraints=cons, space=space, objective=args.objective,
@@ -98,6 +100,26 @@ def cmd_size(args) -> int:
         print("wrote " + ", ".join(map(str, files)))
     print(report.OPS_NOTE)
     return 0 if res.recommended is not None else 1
+
+
+def _size_per_layer(args, base, cons, space, check) -> int:
+    from archsim.explore import per_layer, sizing_report
+    if args.objective != "energy":
+        raise ArchsimError(f"--per-layer: searches least energy at the floor; --objective {args.objective} is not "
+                           f"allowed with it (allowed: energy)")
+    if args.accuracy:
+        raise ArchsimError("--accuracy: does not apply with --per-layer (the per-layer search simulates its own "
+                           "options); drop one of them")
+    if args.out:
+        report.table_paths(args.out, sizing_report.result_stem(args.workload, base.device) + "_per_layer")
+    res = per_layer.size_per_layer(args.workload, base, constraints=cons, space=space, check=check,
+                                   workers=args.workers, progress=not args.no_progress)
+    print(per_layer.format_per_layer(res))
+    if args.out:
+        files = per_layer.write_per_layer(res, args.out)
+        print("wrote " + ", ".join(map(str, files)))
+    print(report.OPS_NOTE)
+    return 0 if res.config is not None else 1
 
 
 def cmd_bench(args) -> int:
@@ -178,6 +200,10 @@ def add_size(sub) -> None:
     sp.add_argument("--adc-bits", help="ADC resolutions to try (default 4,6,8,10)")
     sp.add_argument("--cols-per-adc", help="columns per ADC to try (default 1,4,16,64)")
     sp.add_argument("--budgets", help="tile budgets as multiples of the minimal tile count (default 1,2,4)")
+    sp.add_argument("--per-layer", action="store_true",
+                    help="after the uniform search, give each layer its own ADC bits, bits per cell and replication "
+                         "(layer sensitivity simulated one layer at a time, the combination checked by simulation) "
+                         "and report the energy saved over the best uniform design at the same floor")
     sp.add_argument("--workers", "-j", type=positive_int, help="local worker processes (default: the CPU count)")
     sp.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask distributed cluster")
     sp.add_argument("--top", type=positive_int, default=25, help="Pareto rows to print, 1 or more (all go to --out)")

@@ -339,6 +339,8 @@ def _check_overrides(value: Any, where: str) -> tuple:
     def bad(allowed: str):
         return ArchsimError(f"{where}: key 'layer_overrides' = {brief(value)} is not allowed; {allowed}")
 
+    if value is None or (isinstance(value, (list, tuple)) and len(value) == 0):
+        return ()        # none (the default, also as JSON's empty list)
     if isinstance(value, tuple) and all(isinstance(x, tuple) and len(x) == 2 for x in value):
         value = {n: dict(ov) for n, ov in value}
     if not isinstance(value, Mapping):

@@ -114,3 +114,12 @@ def test_cli_set_layer_overrides(capsys):
     assert cli.main(["estimate", "-w", "lenet5", "--set", "layer_overrides={convX: {adc_bits: 4}}"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no weighted layer 'convX'" in err[0]
+
+
+def test_no_overrides_in_any_spelling_is_the_default():
+    # a sweep's configuration carries the default as JSON's empty list; YAML may write null or {}
+    for v in ([], (), None, {}):
+        assert Architecture(layer_overrides=v) == Architecture()
+    from archsim.explore.points import evaluate_point
+    cfg = {"workload": "lenet5", "task": "inference", **Architecture().as_dict(), "layer_overrides": []}
+    assert "error" not in evaluate_point(cfg)
