@@ -34,8 +34,8 @@ def cmd_accuracy(args) -> int:
     admissible.check(a, net)   # and a design the simulator cannot compute (or whose buffers cannot hold its work)
     # output names are built and checked before the simulation: a bad --out fails in a second, not after it
     stem = _out_stem("accuracy", net.name, _device_stem(a.device))
-    if args.out:
-        report.table_paths(args.out, stem)
+    if args.out:   # the tables this run will write: "_ideal" and "_hybrid" runs write their own
+        report.table_paths(args.out, stem + ("_ideal" if args.ideal else "_hybrid" if args.hybrid else ""))
     if args.train_fraction is not None and not args.hybrid:
         raise ArchsimError(f"--train-fraction {args.train_fraction:g}: applies with --hybrid only")
     if args.hybrid and args.ideal:

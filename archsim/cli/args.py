@@ -300,7 +300,14 @@ def _shape(text: str | None):
         dims = ()
     if len(dims) not in (1, 3) or min(dims) < 1:
         raise ArchsimError(f"--input-shape '{text}': write C,H,W or F (per image, no batch axis), e.g. 1,28,28")
+    if max(dims) > 65536 or math.prod(dims) > MAX_INPUT_VALUES:
+        raise ArchsimError(f"--input-shape '{text}': allowed each size 1 to 65536 and at most "
+                           f"{MAX_INPUT_VALUES:,} values per image")
     return dims
+
+
+#: the most values one input image may have (``--input-shape``): 3 x 4096 x 4096 fits
+MAX_INPUT_VALUES = 1 << 26
 
 
 def _network(args):

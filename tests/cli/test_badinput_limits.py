@@ -251,3 +251,13 @@ def test_admissible_problems_lists_every_broken_rule():
     found = admissible.problems(a)
     assert len(found) == 2 and "weight_bits" in found[0] and "mesh" in found[1]
     assert admissible.problems(_arch.Architecture()) == []
+
+
+def test_input_shape_bounded(capsys, tmp_path):
+    pytest.importorskip("onnx")
+    from archsim.io.onnx import save_onnx
+    from tests.support import single_conv
+    m = save_onnx(single_conv(1, 2, 8), tmp_path / "m.onnx")
+    one_line(capsys, ["--input-shape", "65536"], "estimate", "--model", m, "--input-shape", "1,100000,2")
+    one_line(capsys, ["--input-shape", "values per image"], "estimate", "--model", m, "--input-shape",
+             "64,4096,4096")

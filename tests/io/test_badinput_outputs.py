@@ -332,3 +332,13 @@ def test_refusals_through_a_fresh_process_are_one_line(tmp_path):
                        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "FIFO" in r.stderr and stat.S_ISFIFO(os.lstat(tmp_path / "estimate_mlp_reram.csv").st_mode)
+
+
+@pytest.mark.parametrize("mode,suffix", [((), ""), (("--ideal",), "_ideal")])
+def test_accuracy_tables_checked_before_the_simulation(capsys, tmp_path, mode, suffix):
+    """The table a run will write (plain, or its ``_ideal`` variant) is checked before any image is simulated."""
+    fifo = tmp_path / f"accuracy_mlp_reram{suffix}.csv"
+    os.mkfifo(fifo)
+    one_line(capsys, [str(fifo), "FIFO"], "accuracy", "-w", "mlp", *mode, "--samples", "5", "--no-progress",
+             "--out", tmp_path)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
