@@ -148,7 +148,10 @@ def add_validate(sub) -> None:
 def add_sweep(sub) -> None:
     sp = sub.add_parser("sweep", help="design-space sweep from a YAML file (resumable; local pool or Dask)",
                                description="Evaluate every point of a sweep file into a result store and one tidy "
-                                           "table (CSV, and Parquet when pyarrow is installed).")
+                                           "table (CSV, and Parquet when pyarrow is installed). Exit status 0: "
+                                           "every point computed; 1: the table is written but some points failed "
+                                           "(stderr: how many, and the first error of each distinct cause); 2: "
+                                           "input refused before any work.")
     sp.add_argument("file", help="sweep YAML file (workloads, devices, base, grid, points)")
     sp.add_argument("--out", type=out_dir, help="output folder: results.sqlite, NAME.csv, NAME.parquet (default: sweep_NAME)")
     sp.add_argument("--workers", "-j", type=workers_int, help="local worker processes (default: the CPU count; 1 = in-process)")
