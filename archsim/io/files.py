@@ -78,6 +78,7 @@ def _check_folder(folder: Path, what: str) -> None:
     if not stat.S_ISDIR(st.st_mode):
         raise ArchsimError(f"{what} {folder}: is {_what(st.st_mode)}, not a folder")
 
+
 Data = Union[bytes, bytearray, memoryview, str, Callable[[BinaryIO], object]]
 
 
