@@ -274,17 +274,19 @@ def constants_citing(p: presets.Preset, name: str) -> list[tuple[str, str, str]]
     """(file, key, source) of every constant in the techlib files ``p`` is priced with (its device file, its
     circuit library and the default files under it) whose source names ``name`` (an author's surname)."""
     lib = p.architecture.circuits
-    files = [techlib.ROOT / "devices" / f"{p.architecture.device}.yaml"] + sorted((techlib.ROOT / "circuits").glob("*.yaml"))
+    dev = str(p.architecture.device)
+    dev_file = Path(dev) if dev.lower().endswith((".yaml", ".yml")) else techlib.DEVICE_DIR / f"{dev}.yaml"
+    files = [dev_file] + sorted((techlib.ROOT / "circuits").glob("*.yaml"))
     if lib != "default":
         files += sorted((techlib.ROOT / "circuits" / lib).glob("*.yaml"))
     out = []
     for f in files:
-        if not f.exists():      # a device given as a path outside techlib
-            continue
+        if not f.exists() or not f.resolve().is_relative_to(techlib.ROOT.resolve()):
+            continue            # a device file outside techlib is the user's, not a cited constant
         qs, _ = techlib.load_file(f)
         for key, q in qs.items():
             if name.lower() in (q.source or "").lower():
-                out.append((f"techlib/{f.relative_to(techlib.ROOT).as_posix()}", key, q.source))
+                out.append((f"techlib/{f.resolve().relative_to(techlib.ROOT.resolve()).as_posix()}", key, q.source))
     return out
 
 

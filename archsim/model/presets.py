@@ -95,7 +95,12 @@ def load(name: str) -> Preset:
             raise ArchsimError(f"{rel}: key '{k}' = {brief(doc[k])} is not allowed; allowed a text")
     if doc.get("published") is not None and not isinstance(doc["published"], Mapping):
         raise ArchsimError(f"{rel}: key 'published' must be a mapping of quantities ({{value, unit, source}})")
-    a = _arch.from_dict(doc["architecture"], where=f"{rel} architecture")
+    arch_doc = dict(doc["architecture"])
+    dev = arch_doc.get("device")
+    if isinstance(dev, str) and dev.lower().endswith((".yaml", ".yml")) and not Path(dev).is_absolute():
+        # a preset names a device file relative to techlib/devices/ (a variant of a registry device)
+        arch_doc["device"] = str(techlib.DEVICE_DIR / dev)
+    a = _arch.from_dict(arch_doc, where=f"{rel} architecture")
     q: dict = {}
     s: dict = {}
     techlib._flatten(doc.get("published") or {}, "", rel, q, s)

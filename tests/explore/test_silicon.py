@@ -20,6 +20,7 @@ SILICON = [n for n in presets.names() if presets.load(n).silicon is not None]
 # The published figures as cited in each preset: (value in the report's display unit, the text its
 # source quotes).  A transcription error in a preset fails here.
 CITED = {
+    ("ambrogio2023", "macro_ops_per_W"): (12.4, "12.4 TOPS/W"),
     ("chih2021", "macro_ops_per_W"): (89.0, "89 TOPS/W"),
     ("chih2021", "macro_ops_per_s_mm2"): (16.3, "16.3 TOPS/mm2"),
     ("jia2020", "macro_ops_per_W"): (400.0, "400 1b-TOPS/W"),
@@ -140,6 +141,19 @@ def test_not_silicon_stays_out_of_the_median(frame):
     """Sandia's SONOS figure is a design study's projection: a predicted row, but not silicon."""
     assert not frame[frame.source == "sonos_sandia"].silicon.any()
     assert not frame[frame.source == "ibm_pcm"].silicon.any()
+
+
+def test_preset_device_variant_found_from_any_folder(tmp_path, monkeypatch):
+    """A preset names a device variant relative to techlib/devices/, whatever the working folder; the variant
+    stays out of the device registry."""
+    import techlib
+    monkeypatch.chdir(tmp_path)
+    p = presets.load("ambrogio2023")
+    assert p.architecture.device.endswith("pcm_ambrogio2023.yaml")
+    assert "pcm_ambrogio2023" not in techlib.device_names()
+    # the variant differs from pcm only in its read voltage, so archsim's cell energy scales as V^2
+    base = macro(p.architecture.replace(device="pcm"))["energy_per_mac_J"]
+    assert macro(p.architecture)["energy_per_mac_J"] > 1.5 * base
 
 
 def test_silicon_block_checked(tmp_path):
