@@ -344,7 +344,7 @@ def write_report(out_dir: str | Path = "reports", accuracy: bool = True) -> list
                   report.to_markdown(sil[["chip", "technology", "node", "boundary", "ops", "figure", "unit", "published",
                                           "archsim", "ratio", "role"]]), ""]
         far = sil[~sil.near & sil.ratio.notna()]
-        lines += [f"- **{r.preset} {r.figure}** ({r.ratio:.2f}): {r.note}" for _, r in far.iterrows()] + [""]
+        lines += [f"- **{r.preset} {r.figure}** ({r.ratio:.3g}): {r.note}" for _, r in far.iterrows()] + [""]
     pred = df[(df.role == "predicted") & df.ratio.notna()]
     if len(pred):
         lines += ["## Predicted figures at a glance", "",

@@ -117,7 +117,7 @@ def test_yao_chip_holds_the_cnn_in_eight_arrays():
 
 
 def test_unknown_preset():
-    with pytest.raises(ArchsimError, match="unknown preset 'tpu'; choose one of: chih2021, dpe, hermes2022, ibm_pcm, isaac"):
+    with pytest.raises(ArchsimError, match="unknown preset 'tpu'; choose one of: ambrogio2023, chih2021, dpe, hermes2022, ibm_pcm"):
         presets.load("tpu")
 
 
