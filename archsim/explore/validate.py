@@ -270,9 +270,10 @@ def seed003_rows(samples: int = 1000, trials: int = 3, train_fraction: float = 0
     return rows
 
 
-def constants_citing(p: presets.Preset, name: str) -> list[tuple[str, str, str]]:
+def constants_citing(p: presets.Preset, text: str) -> list[tuple[str, str, str]]:
     """(file, key, source) of every constant in the techlib files ``p`` is priced with (its device file, its
-    circuit library and the default files under it) whose source names ``name`` (an author's surname)."""
+    circuit library and the default files under it) whose source contains ``text`` (case ignored): an
+    author's surname, or a quoted figure such as '10.5 TOPS/W'."""
     lib = p.architecture.circuits
     dev = str(p.architecture.device)
     dev_file = Path(dev) if dev.lower().endswith((".yaml", ".yml")) else techlib.DEVICE_DIR / f"{dev}.yaml"
@@ -285,7 +286,7 @@ def constants_citing(p: presets.Preset, name: str) -> list[tuple[str, str, str]]
             continue            # a device file outside techlib is the user's, not a cited constant
         qs, _ = techlib.load_file(f)
         for key, q in qs.items():
-            if name.lower() in (q.source or "").lower():
+            if text.lower() in (q.source or "").lower():
                 out.append((f"techlib/{f.resolve().relative_to(techlib.ROOT.resolve()).as_posix()}", key, q.source))
     return out
 
