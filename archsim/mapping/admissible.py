@@ -4,9 +4,8 @@
 :func:`archsim.mapping.layout.map_workload`) refuse the same designs, in one line naming the key, before any
 work.  The rules, one function each in :data:`RULES`:
 
-* ``offset_weight_bits``: offset mapping stores ``weight + offset`` with ``offset = 2^(weight_bits-1) - 1``;
-  with 1-bit weights there is no room for a sign and the simulator cannot quantize the weights, so the cost
-  model does not price it either (what the simulator cannot compute is not priced).
+* (offset mapping with 1-bit weights, priced but once refused by the simulator, is simulated as binary
+  +-1 weights: :func:`archsim.sim.tilesim.support.weight_code_params`; the gap is closed there, not here.)
 * ``mesh_budget``: a fixed mesh of more tiles than the tile budget allows (``tiles`` at most
   :data:`MAX_TILES`); a 4096 x 4096 mesh would be placed, routed and priced tile by tile.
 * ``buffer_vector`` (needs the network): every input vector of a layer passes through its tiles' activation
@@ -24,21 +23,13 @@ import math
 from typing import Callable
 
 from archsim.model import arch as _arch
-from archsim.model.arch import AUTO, Architecture, SignedMapping
+from archsim.model.arch import AUTO, Architecture
 from archsim.model.errors import ArchsimError
 
 #: the tile budget: the most tiles a chip may have (the ``tiles`` key's upper bound)
 MAX_TILES = int(_arch.KEY_BY_NAME["tiles"].hi)
 #: bits in a kB, as the buffers count them
 KB_BITS = 8 * 1024
-
-
-def _offset_weight_bits(a: Architecture, wl) -> str | None:
-    if a.mapping == SignedMapping.OFFSET and a.weight_bits < 2:
-        return (f"{a.source}: key 'weight_bits' = {a.weight_bits} is not allowed with mapping: offset (the offset "
-                f"2^(weight_bits-1) - 1 leaves no room for a sign, so the simulator cannot hold the weights and the "
-                f"cost model does not price them); allowed weight_bits 2 to 32, or mapping: differential")
-    return None
 
 
 def _mesh_budget(a: Architecture, wl) -> str | None:
@@ -82,7 +73,6 @@ def _tile_count(a: Architecture, wl) -> str | None:
 #: rule name -> check(arch, workload or None) -> refusal text or None; workload None: the rules over the
 #: architecture alone
 RULES: dict[str, Callable] = {
-    "offset_weight_bits": _offset_weight_bits,
     "mesh_budget": _mesh_budget,
     "buffer_vector": _buffer_vector,
     "tile_count": _tile_count,

@@ -42,7 +42,6 @@ def one_line(capsys, names, *argv) -> str:
 
 #: rule -> (--set overrides that break it, the key its refusal names)
 RULE_CASES = {
-    "offset_weight_bits": (["mapping=offset", "weight_bits=1"], "weight_bits"),
     "mesh_budget": (["mesh=[4096, 4096]"], "mesh"),
     "buffer_vector": (["buffer_kB=0"], "buffer_kB"),
     "tile_count": (["rows=2", "cols=1", "arrays_per_tile=1", "cols_per_adc=1"], "tiles"),
@@ -69,7 +68,7 @@ def test_each_rule_refused_by_each_command(capsys, rule, command, tmp_path):
 
 
 def test_size_refuses_the_architecture_rules_up_front(capsys):
-    for rule in ("offset_weight_bits", "mesh_budget"):
+    for rule in ("mesh_budget",):
         overrides, key = RULE_CASES[rule]
         one_line(capsys, key, "size", "-w", "mlp", "--no-simulate", *_sets(overrides))
 
@@ -86,14 +85,14 @@ def test_sweep_points_breaking_a_rule_fail_with_its_message(capsys, tmp_path):
 
 def test_sweep_whose_every_point_fails_exits_1_with_each_cause(capsys, tmp_path):
     f = tmp_path / "s.yaml"
-    f.write_text("name: s\nworkloads: [mlp]\ndevices: [reram]\npoints:\n  - {mapping: offset, weight_bits: 1}\n"
+    f.write_text("name: s\nworkloads: [mlp]\ndevices: [reram]\npoints:\n  - {buffer_kB: 0}\n"
                  "  - {mesh: [4096, 4096]}\n  - {mesh: [1, 1]}\n  - {mesh: [1, 2]}\n")
     rc, out, err = run_cli(capsys, "sweep", f, "--out", tmp_path / "o", "-j", "1", "--no-progress")
     assert rc == 1
     head, *causes = err.strip().splitlines()
     assert head.startswith("4 of 4 points failed (3 distinct causes")
     assert len(causes) == 3 and causes[0].lstrip().startswith("2 points:")   # the two small meshes: one cause
-    assert any("weight_bits" in c for c in causes) and any("1,000,000" in c for c in causes)
+    assert any("buffer_kB" in c for c in causes) and any("1,000,000" in c for c in causes)
 
 
 def test_sweep_with_a_broken_device_file_fails_fast(capsys, tmp_path):
@@ -247,10 +246,21 @@ def test_memory_error_inside_a_command_is_one_line(capsys, monkeypatch):
 
 
 def test_admissible_problems_lists_every_broken_rule():
-    a = _arch.Architecture(mapping="offset", weight_bits=1, mesh=[4096, 4096])
-    found = admissible.problems(a)
-    assert len(found) == 2 and "weight_bits" in found[0] and "mesh" in found[1]
-    assert admissible.problems(_arch.Architecture()) == []
+    from tests.support import single_dense
+    a = _arch.Architecture(buffer_kB=0, mesh=[4096, 4096])
+    found = admissible.problems(a, single_dense(8, 4))
+    assert len(found) == 2 and "mesh" in found[0] and "buffer_kB" in found[1]
+    assert admissible.problems(a) == found[:1]               # without a network: the architecture's rules only
+    assert admissible.problems(_arch.Architecture(), single_dense(8, 4)) == []
+
+
+def test_offset_1_bit_weights_priced_and_simulated_alike(capsys):
+    """What the cost model prices the simulator computes: offset mapping with 1-bit weights (binary +-1)
+    estimates and simulates (it was priced and then refused by the simulator)."""
+    for argv in (["estimate"], ["accuracy", "--samples", "10", "--trials", "1", "--no-progress"]):
+        rc, out, err = run_cli(capsys, *argv, "-w", "mlp", "--device", "sram_charge", "--set", "mapping=offset",
+                               "--set", "weight_bits=1")
+        assert rc == 0, err
 
 
 def test_input_shape_bounded(capsys, tmp_path):

@@ -43,10 +43,7 @@ def test_the_smallest_keys_are_1x1_arrays_and_1_bit():
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("mapping", ["differential", "offset"])
 def test_one_neuron_on_1x1_arrays_prices_and_simulates(device, mapping):
-    keys = dict(SMALLEST, device=device, mapping=mapping)
-    if mapping == "offset":
-        keys["weight_bits"] = 2          # offset mapping's smallest (1 bit is refused: test_badinput_limits)
-    a = _arch.Architecture(**keys)
+    a = _arch.Architecture(**dict(SMALLEST, device=device, mapping=mapping))
     wl = random_weights(one_neuron(), seed=0)
     est = evaluate(map_workload(wl, a))
     _finite_non_negative(est.summary)
@@ -79,3 +76,22 @@ def test_extremes_through_the_command_line(capsys, tmp_path):
     out, err = capsys.readouterr()
     assert rc == 0, err
     assert "nan" not in out.lower()
+
+
+@pytest.mark.parametrize("device", ["sram_charge", "sram", "reram"])
+def test_offset_mapping_with_1_bit_weights_is_binary(device):
+    """Offset mapping with 1-bit weights (priced by the cost model, and so simulated): binary +-1 weights,
+    ``W = sign(W) max|W|``; without analog error and with ideal converters the arrays compute exactly that
+    product (float64 sums of at most 300 terms: 1e-12 of the largest output)."""
+    import techlib
+    from archsim.sim import tilesim as ts
+    rng = np.random.default_rng(3)
+    W = rng.standard_normal((300, 40))
+    X = rng.standard_normal((16, 300))
+    a = _arch.Architecture(device=device, mapping="offset", weight_bits=1, rows=128, cols=32, cols_per_adc=1)
+    dev = techlib.device(device)
+    lm = ts.layer_map(300, 40, a, dev)
+    exact = ts.SimConfig(prog_error=False, read_noise=False, ideal_adc=True, ideal_dac=True)
+    pm = ts.ProgrammedMatrix.program(W, lm, a, dev, exact, seed=0)
+    want = X @ (np.where(W >= 0, 1.0, -1.0) * np.abs(W).max())
+    np.testing.assert_allclose(pm.matmul(X), want, rtol=0, atol=1e-12 * np.abs(want).max())
