@@ -14,9 +14,10 @@ import workloads
 
 from archsim.cli.args import _accuracy_inputs, _accuracy_row, _activity_text, _arch_from_args, _calibration, \
     _devices, _network, _notes, _out_stem, _priced, add_activity_args, add_common, add_network, add_sim_args, \
-    finite_float, positive_int
+    finite_float, nonnegative_int, workers_int
 from archsim.cost.price import ENERGY_PARTS
 from archsim.explore.best import dominant, dominant_text, periphery_note
+from archsim.mapping import admissible
 from archsim.model import arch as _arch
 from archsim.model import presets
 from archsim.model.device import load_device
@@ -56,6 +57,7 @@ def cmd_estimate(args) -> int:
     if args.device:
         a = a.replace(device=args.device)
     net, builtin = _network(args)
+    admissible.check(a, net)       # what the simulator cannot compute is not priced either: refused before any work
     stem = _out_stem("estimate", net.name, load_device(a.device).name)   # names checked before any work
     if args.out:
         report.table_paths(args.out, stem)
@@ -103,6 +105,8 @@ def cmd_compare(args) -> int:
     args.samples = COMPARE_SAMPLES if args.samples is None else args.samples
     args.trials = COMPARE_TRIALS if args.trials is None else args.trials
     net, builtin = _network(args)
+    for d in devices:
+        admissible.check(a.replace(device=d), net)
     stem = _out_stem("compare", net.name)
     if args.out:
         report.table_paths(args.out, stem)
@@ -302,13 +306,13 @@ def add_compare(sub) -> None:
     g.add_argument("--min-agreement", type=finite_float(0.0, 1.0),
                    help="fidelity floor for networks without weights: top-1 agreement (default 0.5)")
     g.add_argument("--no-simulate", action="store_true", help="no floor check (the report says so)")
-    g.add_argument("--min-fps", type=finite_float(0.0), help="least inferences per second")
-    g.add_argument("--max-area-mm2", type=finite_float(0.0, lo_open=True), help="largest chip area in mm2")
-    g.add_argument("--max-energy-uj", type=finite_float(0.0, lo_open=True), help="most energy per inference in uJ")
+    g.add_argument("--min-fps", type=finite_float(0.0, 1e15), help="least inferences per second")
+    g.add_argument("--max-area-mm2", type=finite_float(0.0, 1e6, lo_open=True), help="largest chip area in mm2")
+    g.add_argument("--max-energy-uj", type=finite_float(0.0, 1e12, lo_open=True), help="most energy per inference in uJ")
     g.add_argument("--rows", help="array sizes rows=cols to try (default 128,256,512)")
     g.add_argument("--adc-bits", help="ADC resolutions to try (default 4,6,8)")
     g.add_argument("--cols-per-adc", help="columns per ADC to try (default 1,8,32)")
-    g.add_argument("--workers", "-j", type=positive_int, help="local worker processes for the search")
+    g.add_argument("--workers", "-j", type=workers_int, help="local worker processes for the search")
     sp.set_defaults(func=cmd_compare)
 
 
@@ -319,7 +323,7 @@ def add_export(sub) -> None:
     sp.add_argument("--weights", choices=("auto", "random", "zeros", "none"), default="auto",
                     help="auto: trained or the model's own weights, else random He-normal (default); none: "
                          "structure only, weights as graph inputs without values")
-    sp.add_argument("--seed", type=int, default=0, help="seed of random weights")
+    sp.add_argument("--seed", type=nonnegative_int, default=0, help="seed of random weights")
     sp.set_defaults(func=cmd_export)
 
 
