@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:   # a bad flag (one line already printed, status 2) or --help (0): the exit code
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    args.argv = list(sys.argv[1:] if argv is None else argv)   # the command line report.html quotes
     try:
         return args.func(args)
     except ArchsimError as exc:
