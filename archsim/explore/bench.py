@@ -168,8 +168,9 @@ def peak_table(df: pd.DataFrame, arch: _arch.Architecture) -> pd.DataFrame:
     from archsim.cost.peak import peak
     rows = []
     ok = df[df["error"].isna()]
+    col = "tiles_total" if "tiles_total" in ok else "tiles"    # a sweep table's 'tiles' is the config key
     for d in dict.fromkeys(ok["device"]):
-        tiles = int(ok.loc[ok["device"] == d, "tiles_total"].max())
+        tiles = int(ok.loc[ok["device"] == d, col].max())
         pk = peak(arch.replace(device=d), tiles=tiles)
         rows.append({"device": d, "tiles": tiles, "tops_per_W": pk.ops_per_W / 1e12,
                      "tops_per_mm2": pk.ops_per_s_mm2 / 1e12})

@@ -119,21 +119,22 @@ def components(parts, values_by_part: dict) -> list[str]:
     return [p for p in parts if np.any(np.asarray(values_by_part[p], dtype=float) != 0)]
 
 
-#: unit suffixes of archsim's column names and how an axis label writes them
-UNITS = (("_per_inference_J", " per inference (J)"), ("_J", " (J)"), ("_mm2", " (mm²)"), ("_per_s", " per second (1/s)"),
-         ("_s", " (s)"),
-         ("_W", " (W)"), ("_Hz", " (Hz)"), ("_ohm", " (Ω)"), ("_kB", " (kB)"), ("_nm", " (nm)"),
-         ("tops_per_W", "TOPS/W"), ("tops_per_mm2", "TOPS/mm²"))
+#: columns whose whole name is a unit
+EXACT = {"tops_per_W": "TOPS/W", "tops_per_mm2": "TOPS/mm²", "tops": "TOPS"}
+#: unit suffixes of archsim's column names and how an axis label writes them (longest first)
+UNITS = (("_per_inference_J", " per inference (J)"), ("_J", " (J)"), ("_mm2", " (mm²)"),
+         ("_per_s", " per second (1/s)"), ("_s", " (s)"), ("_W", " (W)"), ("_Hz", " (Hz)"), ("_ohm", " (Ω)"),
+         ("_kB", " (kB)"), ("_nm", " (nm)"))
 
 
 def axis_label(column: str) -> str:
     """A column name as an axis label with its unit: ``energy_per_inference_J`` -> ``energy per inference
     (J)``; ``tops_per_W`` -> ``TOPS/W``; a column without a unit suffix reads as it is, underscores as
     spaces."""
+    if column in EXACT:
+        return EXACT[column]
     for suffix, text in UNITS:
-        if column == suffix:
-            return text
-        if column.endswith(suffix) and not suffix.startswith("tops"):
+        if column.endswith(suffix) and len(column) > len(suffix):
             return column[: -len(suffix)].replace("_", " ") + text
     return column.replace("_", " ")
 

@@ -132,3 +132,43 @@ def test_report_opens_in_chromium_with_its_figures(tmp_path):
     assert r["errors"] == []
     assert r["title"] == "Device comparison on lenet5"
     assert len(r["images"]) == 2 and all(done and width > 0 for done, width, _ in r["images"])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# every command with --out
+
+COMMANDS = {   # command line (the folder appended) -> figures its page holds
+    "estimate": (["estimate", "-w", "mlp", "-d", "pcm"], 2),
+    "compare": (["compare", "-w", "mlp", "-D", "reram,sram"], 2),
+    "accuracy": (["accuracy", "-w", "lenet5", "-d", "reram", "--samples", "40", "--trials", "2"], 1),
+    "accuracy --ideal": (["accuracy", "-w", "lenet5", "--samples", "40", "--ideal"], 0),
+    "size": (["size", "-w", "mlp", "-d", "reram", "--no-simulate", "--rows", "64,128", "--adc-bits", "6",
+              "--cols-per-adc", "4", "--budgets", "1", "--workers", "1", "--no-progress"], 1),
+    "validate": (["validate", "--no-accuracy"], 1),
+}
+
+
+def _figures(page: str) -> list[bytes]:
+    return [base64.b64decode(s) for s in re.findall(r'<img src="data:image/png;base64,([^"]+)"', page)]
+
+
+@pytest.mark.skipif(not matplotlib_available(), reason="figures need matplotlib (plots extra)")
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_with_out_writes_its_page(name, tmp_path, capsys):
+    argv, n = COMMANDS[name]
+    assert main(argv + ["--out", str(tmp_path)]) == 0
+    page = (tmp_path / "report.html").read_text()
+    figs = _figures(page)
+    assert len(figs) == n and all(html._png_width(f) > 0 for f in figs)
+    assert "How far the figures can be trusted" in page and "<table>" in page
+    assert str(tmp_path / "report.html") in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not matplotlib_available(), reason="figures need matplotlib (plots extra)")
+def test_bench_writes_its_page(tmp_path, monkeypatch, capsys):
+    from archsim.explore import bench
+    monkeypatch.setattr(bench._workloads, "names", lambda: ["lenet5", "mlp"])
+    monkeypatch.setattr(bench.techlib, "real_device_names", lambda: ["reram", "sram"])
+    assert main(["bench", "--out", str(tmp_path), "--workers", "1", "--no-accuracy"]) == 0
+    page = (tmp_path / "report.html").read_text()
+    assert len(_figures(page)) == 2 and "Published accelerators" in page
