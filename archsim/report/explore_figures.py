@@ -11,7 +11,7 @@ import pandas as pd
 
 from archsim.model.errors import ArchsimError
 from archsim.report.style import (DOUBLE_IN, SINGLE_IN, Picture, axis_label, device_colors, figure, legend_below,
-                                  plain_log_ticks, render)
+                                  plain_log_ticks, render, unit_scale)
 
 #: a positive axis spanning more than this ratio is drawn on a log scale
 LOG_SPAN = 30.0
@@ -141,6 +141,7 @@ def _sweep(df: pd.DataFrame, x: str, y: str, title: str):
     wls = list(dict.fromkeys(ok["workload"])) if "workload" in ok else [None]
     colors = device_colors([d for d in devices if d is not None])
     markers = "os^vD<>ph*Xd"
+    (fx, xlabel), (fy, ylabel) = unit_scale(x, ok[x]), unit_scale(y, ok[y])
     for d in devices:
         for w, mk in zip(wls, markers * 4):
             s = ok
@@ -149,12 +150,12 @@ def _sweep(df: pd.DataFrame, x: str, y: str, title: str):
             if w is not None:
                 s = s[s["workload"] == w]
             if len(s):
-                ax.scatter(s[x], s[y], color=colors.get(d, "#0072B2"), marker=mk, s=14, alpha=0.9,
+                ax.scatter(s[x] / fx, s[y] / fy, color=colors.get(d, "#0072B2"), marker=mk, s=14, alpha=0.9,
                            label=" / ".join(str(v) for v in (d, w if len(wls) > 1 else None) if v is not None))
     _log_if_wide(ax, "x", ok[x])
     _log_if_wide(ax, "y", ok[y])
-    ax.set_xlabel(axis_label(x))
-    ax.set_ylabel(axis_label(y))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title, loc="left")
     ax.grid(True, which="major")
     if len(devices) * len(wls) > 1:

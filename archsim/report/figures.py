@@ -206,7 +206,8 @@ def compare_pictures(df: pd.DataFrame, stem: str) -> list[Picture]:
 
 def _accuracy(summary: dict, per_trial, per_layer: pd.DataFrame, title: str):
     metric = summary["metric"]
-    fig = figure(DOUBLE_IN, max(2.0, 0.8 + 0.17 * min(len(per_layer), MAX_LAYERS)))
+    h = max(2.3, 1.1 + 0.17 * min(len(per_layer), MAX_LAYERS))
+    fig = figure(DOUBLE_IN, h)
     ax_l, ax_a = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.5, 1]})
     t = per_layer if len(per_layer) <= MAX_LAYERS else per_layer.nlargest(MAX_LAYERS, "relative_error")
     y = np.arange(len(t))[::-1]
@@ -232,10 +233,9 @@ def _accuracy(summary: dict, per_trial, per_layer: pd.DataFrame, title: str):
     ax_a.set_ylim(-0.7, 2.2)
     ax_a.set_xlabel(f"top-1 {metric} (fraction)")
     ax_a.set_title(f"(b) {metric}, {len(pt)} chip(s) x {summary['samples']} images", loc="left")
-    ax_a.legend(loc="upper left", frameon=False, ncol=1)
     ax_a.grid(True, axis="x")
     fig.suptitle(title, x=0.01, ha="left")
-    fig.tight_layout()
+    legend_below(fig, (ax_a,), h, ncol=3)
     return fig
 
 

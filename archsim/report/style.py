@@ -139,10 +139,29 @@ def axis_label(column: str) -> str:
     return column.replace("_", " ")
 
 
+#: SI prefixes an axis may take for a small quantity (J, s, W), largest first
+PREFIXES = ((1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"))
+
+
+def unit_scale(column: str, values) -> tuple[float, str]:
+    """A readable unit for ``column``'s ``values``: a column in J, s or W whose largest value is below 1
+    takes the prefix that brings it to 1..1000 (``energy_per_inference_J`` at 4e-7: divide by 1e-6, label
+    "energy per inference (µJ)"); returns the divisor and the axis label."""
+    import numpy as np
+    v = np.asarray(values, dtype=float)
+    label = axis_label(column)
+    unit = next((u for u in ("J", "s", "W") if column.endswith("_" + u) and not column.endswith("_per_s")), None)
+    finite = np.abs(v[np.isfinite(v)])
+    if unit is None or not len(finite) or finite.max() >= 1 or finite.max() == 0:
+        return 1.0, label
+    factor, prefix = next(((f, p) for f, p in PREFIXES if finite.max() >= f), PREFIXES[-1])
+    return factor, label.replace(f"({unit})", f"({prefix}{unit})")
+
+
 def plain_log_ticks(ax, which: str = "xy") -> None:
     """Log axes labelled with plain numbers (0.1, 2, 300), minor ticks labelled only where a decade
     holds no major tick."""
-    from matplotlib.ticker import FuncFormatter, LogLocator
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     def plain(v, _pos=None) -> str:
         return f"{v:g}"
@@ -153,6 +172,8 @@ def plain_log_ticks(ax, which: str = "xy") -> None:
         if lo > 0 and hi / lo < 10:   # less than a decade: label 2, 3, 5 x 10^k too
             axis.set_minor_locator(LogLocator(subs=(2.0, 3.0, 5.0)))
             axis.set_minor_formatter(FuncFormatter(plain))
+        else:                          # the decades are labelled; minor ticks stay unlabelled
+            axis.set_minor_formatter(NullFormatter())
 
 
 def label_points(ax, xs, ys, names, close: float = 0.03, shared_only: bool = False) -> None:
