@@ -118,7 +118,7 @@ def trust_frame(validation: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 TRUST_INTRO = ("archsim's energy, efficiency, area and throughput figures were checked against published chips "
-               "whose numbers the model was not built from (`archsim validate`, role 'predicted'). Per kind of "
+               "whose numbers the model was not built from (archsim validate, role 'predicted'). Per kind of "
                "figure, the range of the ratio archsim / published: read a figure on this page as trustworthy "
                "to about that range, and the comparison of designs within one run as tighter (they share every "
                "modelling choice).")
@@ -146,7 +146,7 @@ def render_html(page: Page) -> str:
             note = (note + " " if note else "") + f"First {MAX_ROWS} of {len(t.frame)} rows; the CSV holds them all."
         tables.append({"title": t.title, "note": note, **d})
     trust = detail = None
-    intro = "No validation data given: see `archsim validate`."
+    intro = "No validation data given: see archsim validate."
     if page.validation is not None and len(page.validation):
         summ, det = trust_frame(page.validation)
         if len(summ):
