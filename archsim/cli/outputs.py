@@ -29,9 +29,15 @@ def add_plot(sp) -> None:
 
 
 def check_plot(args) -> None:
-    """Before any work: ``--plot`` without matplotlib fails in one line (exit 2)."""
+    """Before any work: ``--plot`` without matplotlib fails in one line (exit 2), and so does a
+    ``report.html`` in ``--out`` that may not be written (a link, folder, FIFO or device:
+    :func:`archsim.io.files.check_target`)."""
     if getattr(args, "plot", None):
         require_matplotlib("--plot")
+    out = getattr(args, "out", None)
+    if out and html.jinja_available():
+        from archsim.io.files import check_target
+        check_target(Path(out) / html.REPORT_NAME, "--out")
 
 
 def command_line(args) -> str:

@@ -90,9 +90,9 @@ def render(name: str, caption: str, draw: Callable, *args, **kwargs) -> Picture:
     import matplotlib
     with matplotlib.rc_context(_RC):
         fig = draw(*args, **kwargs)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    return Picture(name, caption, buf.getvalue())
+        f = io.BytesIO()      # in memory: Picture.write puts it on disk through io/files.py
+        fig.savefig(f, format="png", dpi=DPI, metadata={"Software": None})
+    return Picture(name, caption, f.getvalue())
 
 
 def device_colors(devices) -> dict:

@@ -45,3 +45,16 @@ def test_sweep_plot_two_columns_and_a_bad_one(tmp_path, capsys):
                  "--plot", "area_mm2", "colour"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "column 'colour' is not a numeric column" in err
+
+
+def test_report_html_target_checked_before_any_work(tmp_path, capsys):
+    """A FIFO planted as report.html is refused in one line before the estimate runs (the output rule of
+    archsim/io/files.py), and nothing else is written."""
+    import os
+    import stat
+    pytest.importorskip("jinja2", reason="report.html needs the report extra")
+    os.mkfifo(tmp_path / "report.html")
+    assert main(["estimate", "-w", "mlp", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "FIFO" in err and "report.html" in err
+    assert sorted(os.listdir(tmp_path)) == ["report.html"] and stat.S_ISFIFO(os.lstat(tmp_path / "report.html").st_mode)
