@@ -41,7 +41,7 @@ def estimate(workload: Workload | str | Path, device: str | None = None, arch=No
     wl = _workload(workload, weights=activity == "data")
     m = map_workload(wl, a)                                                       # map
     ev = events(m, task, _activity(m, activity, data, samples))                  # count events
-    return price(m, ev, prices_for(a))                                            # price
+    return price(m, ev, prices_for(m.arch, m.device))                             # price
 
 
 def compare(workload: Workload | str | Path, devices: Iterable[str], arch=None, task: str = "inference",

@@ -17,7 +17,7 @@ import techlib
 from archsim.mapping.layout import ceil_div
 from archsim.cost.adc import adc_law
 from archsim.model.arch import AUTO, Architecture
-from archsim.model.device import load_device
+from archsim.model.device import Device, load_device
 from archsim.model.errors import ArchsimError
 
 
@@ -110,9 +110,9 @@ def _scaled(arch: Architecture, rec: techlib.Record) -> tuple[float, float]:
 
 
 @lru_cache(maxsize=256)
-def prices_for(arch: Architecture) -> Prices:
-    """The prices of every component of ``arch`` (its device, circuit library and node), from techlib."""
-    dev = load_device(arch.device)
+def prices_for(arch: Architecture, dev: Device) -> Prices:
+    """The prices of every component of ``arch`` (circuit library and node) built of device ``dev`` (the
+    mapping's, :attr:`Mapping.device`), from techlib."""
     lib = arch.circuits
     dac, sh, sa, buf, noc, dig, io = (techlib.circuit(n, lib) for n in (
         "dac", "sample_hold", "shift_add", "buffer", "noc", "digital", "io"))

@@ -22,7 +22,6 @@ import numpy as np
 import techlib
 from archsim.mapping.layout import Mapping
 from archsim.model.arch import CostModel, SignedMapping
-from archsim.model.device import load_device
 from archsim.model.errors import ArchsimError
 from archsim.model.kinds import KINDS
 
@@ -137,7 +136,7 @@ def events(m: Mapping, task: str = "inference", activity: Activity | None = None
         raise ArchsimError("task 'training' needs cost_model: lut (the device tile table prices forward VMM, "
                            "backward MVM and outer-product update)")
     act = activity or default_activity(arch.circuits)
-    kind = str(load_device(arch.device).kind)
+    kind = str(m.device.kind)
     n = len(m.layers)
     V = np.array([l.vectors for l in m.layers], dtype=float)
     macs = np.array([l.macs for l in m.layers], dtype=float)

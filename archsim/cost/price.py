@@ -4,7 +4,7 @@
 :class:`~archsim.cost.components.Prices` of its architecture (one price per event kind,
 :func:`unit_prices`), adds leakage and I/O power over the pipeline period
 (:mod:`archsim.cost.pipeline`) and composes the per-layer table and chip totals.  :func:`evaluate`
-is the whole step for a mapping: ``price(m, events(m, task), prices_for(m.arch))``.
+is the whole step for a mapping: ``price(m, events(m, task), prices_for(m.arch, m.device))``.
 
 Two cost models, one output schema: ``circuit`` (bottom-up, the ISAAC way) and ``lut`` (seed 002's
 tile table: energy per MAC includes the tile's converters, so ADC, DAC and shift-add stay zero).
@@ -169,4 +169,4 @@ def _dominant(e: dict, kind: str) -> str:
 def evaluate(m: Mapping, task: str = "inference", activity: Activity | None = None) -> Estimate:
     """Price a mapping: count its events, price them with its architecture's components."""
     ev = events(m, task, activity)
-    return price(m, ev, prices_for(m.arch))
+    return price(m, ev, prices_for(m.arch, m.device))

@@ -85,6 +85,11 @@ class Device:
     #: a stated stress case (``stress: true`` in the file): loadable, but left out of tables over every device
     stress: bool = False
 
+    def __hash__(self) -> int:
+        # equal devices have the same name and file; the tables inside (lut, law parameters) are read-only
+        # mappings, which a generated hash cannot take, so a Device can key a cache (prices_for)
+        return hash((self.name, self.file, self.kind, self.levels, self.g_min, self.g_max))
+
     @property
     def digital(self) -> bool:
         """Digital compute-in-memory: no converters, adder trees sum the columns."""

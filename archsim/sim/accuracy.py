@@ -52,7 +52,7 @@ from archsim.model.arch import Architecture
 from archsim.model.errors import ArchsimError
 from archsim.model.weights import weight_matrix
 from archsim.mapping.layout import Mapping, map_workload
-from archsim.model.device import Device, load_device
+from archsim.model.device import Device
 from archsim.sim.tilesim import ProgrammedMatrix, SimConfig, range_policy
 from archsim.sim.tilesim.ranges import adc_policy
 from archsim.sim.tilesim.support import stuck_rates
@@ -232,7 +232,7 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
     x = np.asarray(x)
     if y is not None and len(y) != len(x):
         raise ArchsimError(f"labels: {len(y)} labels for {len(x)} inputs")
-    device = load_device(arch.device)
+    device = m.device
     if x_cal is None:
         n_cal = min(calib, len(x))
         x_cal = x[:n_cal]

@@ -38,8 +38,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from archsim.mapping.layout import Mapping, resolve_bits_per_cell
-from archsim.model.device import Device, load_device
+from archsim.mapping.layout import Mapping
+from archsim.model.device import Device
 from archsim.model.errors import ArchsimError
 from archsim.model.weights import attach_weights, weight_matrix
 from archsim.model.workload import Layer, Workload
@@ -227,9 +227,9 @@ class _TuneChip:
         return new.start(_AGED)
 
 
-def _changed_cells(old: np.ndarray, new: np.ndarray, arch, device: Device) -> int:
-    """Cells (every array of the pair, every slice) whose target level differs between two weight matrices."""
-    bpc = resolve_bits_per_cell(arch, device)
+def _changed_cells(old: np.ndarray, new: np.ndarray, arch, bpc: int) -> int:
+    """Cells (every array of the pair, every slice) whose target level differs between two weight matrices,
+    each cell holding ``bpc`` bits."""
     a = slice_codes(old, weight_scale(old), arch, bpc)
     b = slice_codes(new, weight_scale(new), arch, bpc)
     return int(np.count_nonzero(a != b))
@@ -266,7 +266,7 @@ def hybrid_train(m: Mapping, x: np.ndarray, y: np.ndarray, x_train: np.ndarray, 
         raise ArchsimError(f"workload {wl.name}: hybrid training needs labelled test and training images")
     names = resolve_layers(wl, layers)
     b, tail = _cut(wl, names)
-    device = load_device(arch.device)
+    device = m.device
     x, y = np.asarray(x), np.asarray(y)
     x_train, y_train = np.asarray(x_train), np.asarray(y_train)
     if x_cal is None:
@@ -291,7 +291,7 @@ def hybrid_train(m: Mapping, x: np.ndarray, y: np.ndarray, x_train: np.ndarray, 
     noise = None
     if tune_noise:
         from archsim.sim.noise_aware import programming_noise
-        noise = programming_noise(sub, arch, device)
+        noise = programming_noise(sub, m)
     stages = {"transfer": [], "hybrid": []}
     if cfg.time_s > 0:
         stages["drift"] = []
@@ -318,7 +318,7 @@ def hybrid_train(m: Mapping, x: np.ndarray, y: np.ndarray, x_train: np.ndarray, 
         tuned = {k: v for k, v in params.items() if k in hyb_keys}
         sub_t = attach_weights(sub, {**start, **tuned})
         written.append(sum(_changed_cells(weight_matrix(wl.layer(n), np.float64), weight_matrix(sub_t.layer(n),
-                                          np.float64), arch, device) for n in names))
+                                          np.float64), arch, m.bits_per_cell) for n in names))
         # reprogram the hybrid layers, calibrate them on the calibration batch's cut tensor, score
         chip.reprogram(names)
         forward.run(sub_t, cal_b, matmul=chip.start(_RECAL, calibrating=True), chunk=len(cal_b))

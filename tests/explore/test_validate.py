@@ -6,6 +6,7 @@ from archsim.model import presets
 from archsim.explore import validate
 from archsim.model.errors import ArchsimError
 from archsim.api import estimate
+from archsim.model.device import load_device
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +163,7 @@ def test_neurosim_library_changes_no_other_preset():
         a = presets.load(name).architecture
         if a.circuits == "neurosim":
             continue
-        assert prices_for(a).e_dac_array == 0.0, name
+        assert prices_for(a, load_device(a.device)).e_dac_array == 0.0, name
         s = estimate(presets.load(name).validate_workload or "lenet5", arch=a)
         assert s.summary["energy_per_inference_J"] > 0
         assert (s.layers["energy_dac_J"] >= 0).all()

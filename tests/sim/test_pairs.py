@@ -14,9 +14,10 @@ from archsim.model.errors import ArchsimError
 from archsim.sim import tilesim as ts
 from archsim.sim.tilesim import pairs as P
 from archsim.sim.tilesim import support as sp
+from archsim.model.device import load_device
 
 EXACT = ts.SimConfig(prog_error=False, read_noise=False, ideal_adc=True, ideal_dac=True)
-PCM = techlib.device("pcm")
+PCM = load_device("pcm")
 
 
 def pairs_arch(**kw):
