@@ -67,7 +67,7 @@ def run_case(n: int, arch_kw: dict, batch: int, repeat: int, precision: str = "f
              parallel: bool = False, seed: int = 0):
     import numpy as np
 
-    import techlib
+    from archsim.io import techlib
     from archsim import Architecture
     from archsim.sim import tilesim
 

@@ -23,7 +23,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import techlib  # noqa: E402
+from archsim.io import techlib  # noqa: E402
 import workloads  # noqa: E402
 from archsim import Architecture  # noqa: E402
 from archsim.io import data as D  # noqa: E402

@@ -28,7 +28,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import techlib  # noqa: E402
+from archsim.io import techlib  # noqa: E402
 import workloads  # noqa: E402
 from archsim.sim import accuracy  # noqa: E402
 from archsim.io import data  # noqa: E402

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-import techlib
+from archsim.io import techlib
 
 from archsim.mapping.mesh import auto_mesh, ceil_div, group_distances, serpentine, shares, transport
 from archsim.model.arch import AUTO, Architecture
@@ -350,13 +350,7 @@ def working_set_bits(layer: Layer, input_bits: int) -> int:
     values (the row being written while the next layer drains the previous one); dense: its ``K`` inputs
     and ``N`` outputs.  Values are ``input_bits`` wide (the activation width).
     """
-    if layer.kind == "conv":
-        c_in, _, w_in = layer.in_shape
-        c_out, _, w_out = layer.out_shape
-        values = (layer.kernel[0] + layer.stride[0]) * w_in * c_in + w_out * c_out
-    else:
-        values = layer.K + layer.N
-    return int(values) * input_bits
+    return int(layer.matrix_view.working_set(layer)) * input_bits
 
 
 def _buffer_bits_per_tile(layer: Layer, replication: int, tiles: int, arch: Architecture) -> int:

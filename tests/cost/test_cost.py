@@ -1,7 +1,7 @@
 """Cost model physics: seed 002's table through the estimator, linearity, zero activity, bookkeeping."""
 import pytest
 
-import techlib
+from archsim.io import techlib
 from archsim.model import arch
 from archsim.cost import price as cost
 from archsim.mapping import layout as mapping

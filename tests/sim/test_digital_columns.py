@@ -1,7 +1,7 @@
 """Digital compute-in-memory (SRAM with adder trees) has no ADC in the simulator, as in the cost model."""
 import numpy as np
 
-import techlib
+from archsim.io import techlib
 from archsim import Architecture
 from archsim.sim import tilesim as ts
 from archsim.sim.tilesim.ranges import range_policy

@@ -158,9 +158,9 @@ def test_programming_noise_hook_draws_that_law():
 
 
 def test_write_section_must_be_whole(tmp_path):
-    import techlib
+    from archsim.io import techlib
     from pathlib import Path
-    text = (Path(techlib.__file__).parent / "devices" / "yao_taox.yaml").read_text()
+    text = (techlib.ROOT / "devices" / "yao_taox.yaml").read_text()
     bad = tmp_path / "dev.yaml"
     bad.write_text(re.sub(r"  pulses:\n(    .*\n)+", "", text).replace("name: yao_taox", "name: dev"))
     with pytest.raises(ArchsimError, match="section 'write' needs quantities.*missing write.pulses"):
@@ -214,9 +214,9 @@ def test_noise_aware_weights_ship(name):
 def test_noise_aware_tuning_without_programming_error_changes_nothing(cnn5, tmp_path):
     """tune_noise injects the device's programming error into the retraining: with a device whose error is
     zero the draws add exactly 0, so the result equals plain hybrid training bit for bit."""
-    import techlib
+    from archsim.io import techlib
     from pathlib import Path
-    text = (Path(techlib.__file__).parent / "devices" / "yao_taox.yaml").read_text()
+    text = (techlib.ROOT / "devices" / "yao_taox.yaml").read_text()
     dev = tmp_path / "exact_prog.yaml"
     dev.write_text(text.replace("name: yao_taox", "name: exact_prog").replace("    value: 0.03\n", "    value: 0.0\n"))
     assert load_device(str(dev)).prog.is_none

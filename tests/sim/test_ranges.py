@@ -4,7 +4,7 @@ bad values, and that the cost model does not read them."""
 import numpy as np
 import pytest
 
-import techlib
+from archsim.io import techlib
 from archsim import Architecture
 from archsim.mapping.layout import map_workload
 from archsim.model import arch as A

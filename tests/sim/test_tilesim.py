@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import techlib
+from archsim.io import techlib
 from archsim import Architecture
 from archsim.sim import tilesim as ts
 from archsim.model.device import Device

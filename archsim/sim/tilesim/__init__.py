@@ -116,7 +116,7 @@ given ``key`` pins it.
 """
 from __future__ import annotations
 
-import techlib
+from archsim.io import techlib
 
 from archsim.model.arch import Architecture
 from archsim.model.errors import ArchsimError

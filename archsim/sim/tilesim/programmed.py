@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import techlib
+from archsim.io import techlib
 
 from archsim.model.arch import Architecture
 from archsim.model.device import Device
@@ -69,6 +69,7 @@ class ProgrammedMatrix(MatrixGeometry):
     Gfast: np.ndarray = field(repr=False)   # (CU, slices, groups, K, Ng) what each conversion unit reads
     S2fast: np.ndarray | None = field(repr=False)  # (CU, ...) float32 read-noise variance of each unit
     signs: tuple            # sign of each conversion unit in the digital sum
+    adc_transfer: int = 0   # the ADC's transfer function (archsim.model.adc_kinds.TRANSFERS) of arch's adc_type
     calibrated: bool = False
     x_max: float = 1.0
     x_signed: bool = False
@@ -100,7 +101,7 @@ class ProgrammedMatrix(MatrixGeometry):
                                f"got {type(device).__name__}")
         entropy, spawn = seed_parts(seed)
         dm = device
-        if dm.digital and not cfg.ideal_adc:
+        if not dm.behaviour.converts and not cfg.ideal_adc:
             # digital compute-in-memory (SRAM with adder trees, as the cost model prices it): each column's
             # sum of input bit x weight bit products is an exact integer, with no converter to quantize it
             cfg = dataclasses.replace(cfg, ideal_adc=True)
@@ -151,7 +152,8 @@ class ProgrammedMatrix(MatrixGeometry):
         pm = cls(layer=lm.layer, lm=lm, arch=arch, device=dm, cfg=cfg, entropy=entropy, spawn_key=spawn,
                  noise_root=noise_root, bits_per_cell=bpc, mag_bits=mb, wmax_code=wmax, offset_code=off,
                  w_scale=w_scale, g_unit=dg, gmin_u=gmin_u, gmax_u=gmax_u, row_bounds=row_bounds,
-                 col_bounds=col_bounds, blocks=blocks, codes=codes, G=G, S2=S2, Gfast=Gf, S2fast=S2f, signs=signs)
+                 col_bounds=col_bounds, blocks=blocks, codes=codes, G=G, S2=S2, Gfast=Gf, S2fast=S2f, signs=signs,
+                 adc_transfer=support.adc_transfer(arch))
         return pm._with_ranges(None)
 
     # ------------------------------------------------------------------ inputs
@@ -473,7 +475,7 @@ class ProgrammedMatrix(MatrixGeometry):
                         np.matmul(V2f[:, r0:r1], self._stack_var(g, rb), out=Mv)
                     K_.run_units_accumulate(M, Mv, vcol0, streams[g, rb] if noise else no_streams,
                                             first_row + c0, Ng, lo_all[g, rb], inv_all[g, rb], st_all[g, rb], qmax,
-                                            coef, acc, noise, quant, par, rb == 0)
+                                            coef, acc, noise, quant, par, rb == 0, self.adc_transfer)
                 corr = self._offset_correction(V)
                 if corr is not None:
                     acc -= (corr * scale)[:, None]
