@@ -54,7 +54,7 @@ def test_a_device_kind_is_one_table_entry(tmp_path):
     file exactly as ``analog`` does: behaviour, not the kind's name, decides."""
     new = dataclasses.replace(device_kinds.KIND_BEHAVIOUR["analog"], kind="photonic",
                               reads="optical power x transmission, summed on a photodiode, converted by an ADC")
-    device_kinds.register(new)
+    device_kinds.register(new, device_kinds.KIND_RULES["analog"])
     try:
         p = _device_file(tmp_path, "photonic_cell", lambda t: t.replace("kind: analog", "") + "\nkind: photonic\n")
         dev = load_device(str(p))

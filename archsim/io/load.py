@@ -12,6 +12,7 @@ file and key; the CLI words a parameter as its flag (``--preset``).
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from archsim.io import techlib
@@ -93,7 +94,14 @@ def _shape(shape) -> tuple | None:
     if len(dims) not in (1, 3) or min(dims) < 1:
         raise ParameterError(f"{{param}} {brief(str(shape))}: write C,H,W or F (per image, no batch axis), "
                              f"e.g. 1,28,28", "input_shape")
+    if max(dims) > 65536 or math.prod(dims) > MAX_INPUT_VALUES:
+        raise ParameterError(f"{{param}} {brief(str(shape))}: allowed each size 1 to 65536 and at most "
+                             f"{MAX_INPUT_VALUES:,} values per image", "input_shape")
     return dims
+
+
+#: the most values one input image may have (``input_shape``): 3 x 4096 x 4096 fits
+MAX_INPUT_VALUES = 1 << 26
 
 
 def network(workload: "Workload | str | Path", input_shape=None) -> tuple[Workload, bool]:

@@ -144,7 +144,7 @@ class Parasitics:
 class Architecture:
     device: str = key("reram", f"memory technology: a techlib device name ({', '.join(techlib.real_device_names())}) "
                       "or a path to a device .yaml", steps=('mapping', 'cost', 'simulator'))
-    rows: int = key(128, "rows per crossbar array (inputs summed on one column)", lo=2, hi=65536,
+    rows: int = key(128, "rows per crossbar array (inputs summed on one column)", lo=1, hi=65536,
                     steps=('mapping', 'cost', 'simulator'))
     cols: int = key(128, "columns per crossbar array", lo=1, hi=65536, steps=('mapping', 'cost', 'simulator'))
     r_wire_ohm: float = key(0.0, "wire resistance per segment between crosspoints (rows and columns; the "

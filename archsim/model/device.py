@@ -16,7 +16,7 @@ from typing import Mapping
 import numpy as np
 
 from archsim.io import techlib
-from archsim.model.device_kinds import KIND_BEHAVIOUR, DeviceKind, behaviour, kind_of
+from archsim.model.device_kinds import KIND_BEHAVIOUR, DeviceKind, behaviour, check_kind, kind_of
 from archsim.model.device_laws import DriftModel, SigmaModel, drift_model, sigma_model
 from archsim.model.errors import ArchsimError, brief
 
@@ -122,6 +122,7 @@ class Device:
         except KeyError:
             raise ArchsimError(f"{dev.file}: key 'kind' = {brief(kind_text)} is not allowed; allowed: "
                                f"{', '.join(KIND_BEHAVIOUR)}") from None
+        check_kind(dev, str(kind))     # what this kind's cost and simulator read, and what contradicts it
         levels = _levels(dev)
         stuck_on = float(dev.get("stuck.on_rate", 0.0))
         stuck_off = float(dev.get("stuck.off_rate", 0.0))
