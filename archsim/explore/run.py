@@ -247,7 +247,8 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path | None = None, workers:
     for f in fmts:
         check_target(out_dir / f"{sweep.name}.{f}")
     if store_path.exists() and not resume and _stored_points(store_path):
-        raise ArchsimError(f"{store_path} exists: pass --resume to continue that sweep, or choose another --out")
+        raise ParameterError(f"{store_path} exists: pass {{param}} to continue that sweep, or choose another {{param}}",
+                             "resume", "out")
     ex = make_executor(workers, scheduler)  # bad --workers / missing dask / no scheduler fail before any work
     if hasattr(ex, "connect"):
         ex.connect()

@@ -246,7 +246,7 @@ def test_parquet_requested_without_pyarrow_is_one_line(monkeypatch, tmp_path):
 def test_existing_store_needs_resume_and_same_model(tmp_path):
     p = _write(tmp_path, "workloads: [lenet5]\ngrid: {adc_bits: [6, 8]}\n")
     run_sweep(p, out=tmp_path / "o", workers=1, progress=False, formats="csv")
-    with pytest.raises(ArchsimError, match="--resume"):
+    with pytest.raises(ArchsimError, match="pass parameter 'resume' to continue"):
         run_sweep(p, out=tmp_path / "o", workers=1, progress=False, formats="csv")
     again = run_sweep(p, out=tmp_path / "o", workers=1, progress=False, formats="csv", resume=True)
     assert (again.reused, again.computed) == (2, 0)
