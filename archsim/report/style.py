@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import techlib
+from archsim.io import techlib
 
 from archsim.io.files import atomic_write
 from archsim.model.errors import ArchsimError
