@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import pandas as pd
 
-import techlib
+from archsim.io import techlib
 import workloads
 
 from archsim.cli.args import _accuracy_inputs, _accuracy_row, _activity_text, _arch_from_args, _calibration, \
     _devices, _network, _notes, _out_stem, _priced, add_activity_args, add_common, add_network, add_sim_args, \
     finite_float, nonnegative_int, workers_int
+from archsim.cli import outputs
 from archsim.cost.price import ENERGY_PARTS
 from archsim.explore.best import dominant, dominant_text, periphery_note
 from archsim.mapping import admissible
 from archsim.model import arch as _arch
 from archsim.model import presets
-from archsim.model.device import load_device
+from archsim.io import load
 from archsim.model.errors import ArchsimError
 from archsim.report import tables as report
 from archsim.sim.stats import versus_baseline
@@ -58,7 +59,8 @@ def cmd_estimate(args) -> int:
         a = a.replace(device=args.device)
     net, builtin = _network(args)
     admissible.check(a, net)       # what the simulator cannot compute is not priced either: refused before any work
-    stem = _out_stem("estimate", net.name, load_device(a.device).name)   # names checked before any work
+    stem = _out_stem("estimate", net.name, load.device(a.device).name)   # names checked before any work
+    outputs.check_plot(args)
     if args.out:
         report.table_paths(args.out, stem)
         report.table_paths(args.out, stem + "_layers")
@@ -86,6 +88,16 @@ def cmd_estimate(args) -> int:
         files += report.write_tables(args.out, stem + "_layers", est.layers, f"{s['workload']} on {s['device']}: layers",
                                      notes)
         print("wrote " + ", ".join(map(str, files)))
+    from archsim.report.figures import estimate_pictures
+    layer_cols = ["layer", "kind", "macs", "arrays", "replication", "tiles", "energy_J", "area_mm2", "stage_latency_s",
+                  "utilization"]
+    outputs.print_written(outputs.finish(
+        args, f"{s['workload']} on {s['device']}",
+        [outputs.html.Table("Chip totals", disp), outputs.html.Table("Per layer (SI units)", est.layers[layer_cols])],
+        lambda: estimate_pictures(s, est.layers, stem),
+        notes=(_activity_text(est, act, markdown=True) + "\n\n" + _notes([a.device], a)), devices=[a.device],
+        summary=["energy split: " + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in parts.items()),
+                 report.OPS_NOTE]))
     return 0
 
 
@@ -110,6 +122,7 @@ def cmd_compare(args) -> int:
     stem = _out_stem("compare", net.name)
     if args.out:
         report.table_paths(args.out, stem)
+    outputs.check_plot(args)
     if args.baseline is not None and not args.accuracy:
         raise ArchsimError(f"--baseline {args.baseline}: applies with --accuracy only")
     if args.baseline is not None and args.baseline not in devices:
@@ -169,6 +182,11 @@ def cmd_compare(args) -> int:
                                     + _notes(devices, a),
                                     display=disp)
         print("wrote " + ", ".join(map(str, files)))
+    from archsim.report.figures import compare_pictures
+    outputs.print_written(outputs.finish(
+        args, f"Device comparison on {name}", [outputs.html.Table("One row per device", disp)],
+        lambda: compare_pictures(df, stem), notes=(cal if args.out else "") + _compare_activity(priced, devices, markdown=True)
+        + "\n\n" + _notes(devices, a), devices=devices, summary=[report.OPS_NOTE]))
     return 0
 
 
@@ -268,6 +286,7 @@ def add_estimate(sub) -> None:
     sp.add_argument("--device", "-d", help="device name or .yaml (overrides the architecture's)")
     sp.add_argument("--layers", action="store_true", help="also print the per-layer table")
     add_activity_args(sp)
+    outputs.add_plot(sp)
     sp.set_defaults(func=cmd_estimate)
 
 
@@ -282,8 +301,9 @@ COMPARE_TRIALS, COMPARE_SAMPLES = 5, 500
 def add_compare(sub) -> None:
     sp = sub.add_parser("compare", help="one table across devices")
     add_common(sp)
-    sp.add_argument("--devices", "-D", default="reram,sonos,ecram,sram,pcm",
-                    help="comma-separated device names (default: reram,sonos,ecram,sram,pcm)")
+    every = ",".join(techlib.real_device_names())   # a device added as a file joins the default comparison
+    sp.add_argument("--devices", "-D", default=every,
+                    help=f"comma-separated device names (default: every device in techlib/devices: {every})")
     sp.add_argument("--accuracy", action="store_true", help="add an accuracy (or fidelity) column by Monte Carlo")
     sp.add_argument("--baseline", metavar="DEVICE",
                     help="with --accuracy: the device every other is compared with, paired on the same images "
@@ -291,6 +311,7 @@ def add_compare(sub) -> None:
     add_sim_args(sp, trials=COMPARE_TRIALS, samples=COMPARE_SAMPLES)
     sp.set_defaults(trials=None, samples=None)   # resolved in cmd_compare: --best has the sizing check's defaults
     add_activity_args(sp)
+    outputs.add_plot(sp)
     g = sp.add_argument_group("--best: each device at its own design (array size, bits per cell, ADC bits, "
                               "columns per ADC) under one accuracy or fidelity floor")
     g.add_argument("--best", action="store_true",

@@ -62,7 +62,7 @@ def periphery_note(df: pd.DataFrame, a: _arch.Architecture) -> str:
     parts = [dominant(r) for _, r in df.iterrows()]
     analog = [(d, p, s) for d, (p, s) in zip(df["device"], parts) if not load_device(d).digital]
     from archsim.cost.components import prices_for
-    shared = (f"{a.rows}x{a.cols} arrays, {a.adc_bits}-bit ADC ({prices_for(a).adc_type}), {a.cols_per_adc} columns per ADC, "
+    shared = (f"{a.rows}x{a.cols} arrays, {a.adc_bits}-bit ADC ({prices_for(a, load_device(a.device)).adc_type}), {a.cols_per_adc} columns per ADC, "
               f"{a.dac_bits}-bit DAC x {a.input_pulses} pulses, buffers and network at {a.node_nm} nm")
     text = f"periphery: SHARED by every device ({shared}); only the cells and their bits per cell differ"
     same = {p for _, p, _ in analog}
