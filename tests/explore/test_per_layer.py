@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import techlib
+from archsim.io import techlib
 import workloads
 from archsim.cli import main as cli
 from archsim.explore import best, fidelity as F, per_layer, sizing
