@@ -20,21 +20,14 @@ import pandas as pd
 from archsim.cost import pipeline
 from archsim.cost.components import (Prices, fixed_buffer_bits, lut_entry, prices_for, tile_area,
                                      tile_static_power)
-from archsim.cost.events import ENERGY_PARTS, EVENT_PARTS, Activity, EventCounts, events
+from archsim.cost.events import Activity, EventCounts, events
+from archsim.cost.table import ENERGY_PARTS, EVENT_PARTS, PRICE_FIELD
 from archsim.mapping.layout import Mapping
 from archsim.model.errors import ArchsimError
 
 OPS_PER_MAC = 2
-AREA_PARTS = ("array", "adc", "dac", "digital", "buffer", "noc", "io")
+AREA_PARTS = ("array", "adc", "dac", "adder_tree", "digital", "buffer", "noc", "io")
 
-#: event -> the Prices field that prices it (J per event); events priced per layer are set in unit_prices
-PRICE_FIELD = {
-    "row_drive": "e_dac", "array_pulse": "e_dac_array", "conversion": "e_adc", "sample": "e_sh", "adder_bit": "e_add_bit",
-    "output_add": "e_tile_shift_add", "offset_subtract": "e_digital_op",
-    "digital_op": "e_digital_op", "activation_op": "e_act_op", "result_write": "e_oreg_result",
-    "bus_bit": "e_bus_bit", "register_bit": "e_reg_bit",
-    "output_register_write": "e_oreg_tile", "bit_hop": "e_noc_bit_hop",
-}
 LUT_EVENTS = {"mac_vmm": "vmm", "mac_mvm": "mvm", "mac_opu": "opu"}
 
 
@@ -59,7 +52,23 @@ def unit_prices(m: Mapping, prices: Prices, ev: EventCounts) -> dict:
     out["buffer_bit"] = prices.buffer_bit_energy([l.buffer_bits_per_tile for l in m.layers])
     for e, op in LUT_EVENTS.items():
         out[e] = lut_entry(prices, op)[0] if ev.total(e) > 0 else 0.0
+    if prices.sub is not None:
+        out["conversion"], out["shift_add"] = _subarray_prices(m, prices, ev)
     return out
+
+
+def _subarray_prices(m: Mapping, prices: Prices, ev: EventCounts) -> tuple[np.ndarray, float]:
+    """Subarray laws: J per conversion of each layer (its column's resistance: the rows one conversion reads,
+    the layer's input bit density and conductance fraction) and J per shift-add."""
+    a, sub = m.arch, prices.sub
+    n = len(m.layers)
+    rows_in_block = np.array([l.K / l.row_blocks for l in m.layers], dtype=float)
+    rows_read = np.minimum(rows_in_block, a.read_rows)
+    r_col = sub.column_resistance(rows_read, ev.activity.per_layer("input_bit_density", n),
+                                  ev.activity.per_layer("mean_conductance_fraction", n), prices.r_on, prices.r_off)
+    conv = sub.conversion_energy(a.adc_bits, a.read_rows, prices.r_on, prices.v_read, r_col, prices.t_sense)
+    slices = max(l.slices for l in m.layers)
+    return conv, sub.shift_add_energy(a.adc_bits, slices, a.weight_bits, a.input_bits)
 
 
 @dataclass(frozen=True)
@@ -161,9 +170,8 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
 
 
 def _dominant(e: dict, kind: str) -> str:
-    """The energy part that costs most (a digital SRAM's 'adc' part is its adder trees)."""
-    top = max(ENERGY_PARTS, key=lambda k: float(e[k].sum()))
-    return "adder trees" if (top == "adc" and kind == "digital") else top
+    """The energy part that costs most."""
+    return max(ENERGY_PARTS, key=lambda k: float(e[k].sum()))
 
 
 def evaluate(m: Mapping, task: str = "inference", activity: Activity | None = None) -> Estimate:

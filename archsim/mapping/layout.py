@@ -55,7 +55,7 @@ import pandas as pd
 import techlib
 
 from archsim.mapping.mesh import auto_mesh, ceil_div, group_distances, serpentine, shares, transport
-from archsim.model.arch import AUTO, Architecture
+from archsim.model.arch import AUTO, Architecture, ConvMapping
 from archsim.model.device import Device, load_device
 from archsim.model.errors import ArchsimError
 from archsim.model.workload import Layer, Workload
@@ -247,10 +247,22 @@ def resolve_bits_per_cell(arch: Architecture, device: Device) -> int:
     return int(arch.bits_per_cell)
 
 
+def row_blocks(layer: Layer, arch: Architecture) -> int:
+    """Arrays down one group's ``K`` rows.  ``conv_mapping: im2col`` packs the unrolled kernel into
+    ``ceil(K / rows)`` arrays; ``kernel_position`` gives each of the ``kh x kw`` kernel positions arrays of its
+    own, ``kh kw ceil(C_in / rows)`` (NeuroSim's mapping), for a convolution whose unrolled kernel fills at least
+    one array (a smaller one stays packed, as NeuroSim maps it conventionally)."""
+    packed = ceil_div(layer.K, arch.rows)
+    if arch.conv_mapping != ConvMapping.KERNEL_POSITION or layer.kind != "conv" or layer.K < arch.rows:
+        return packed
+    positions = layer.kernel[0] * layer.kernel[1]
+    return positions * ceil_div(layer.K // positions, arch.rows)
+
+
 def _base_layer_map(layer: Layer, arch: Architecture, bpc: int) -> LayerMap:
     slices = arch.slices(bpc)
     n_g = layer.N // layer.groups
-    rb = ceil_div(layer.K, arch.rows)
+    rb = row_blocks(layer, arch)
     cb = ceil_div(n_g, arch.cols)
     lm = LayerMap(layer.name, layer.kind, layer.K, layer.N, layer.groups, layer.vectors, layer.macs,
                   rb, cb, slices, arch.copies, arch.conversions_per_pair, 1, 0, 0)

@@ -79,6 +79,15 @@ class DacRange(Choice):
     FIXED = "fixed"
 
 
+class ConvMapping(Choice):
+    """How a convolution's kernel sits on arrays: im2col = the whole unrolled kernel (C_in x kh x kw rows) packed
+    into consecutive arrays; kernel_position = each of the kh x kw kernel positions on arrays of its own
+    (C_in rows each; NeuroSim's mapping), so partly filled arrays when C_in is not a multiple of rows."""
+
+    IM2COL = "im2col"
+    KERNEL_POSITION = "kernel_position"
+
+
 class CostModel(Choice):
     """circuit: bottom-up from the components; lut: the device's tile table (seed 002)."""
 
@@ -139,6 +148,11 @@ class Architecture:
                             "driver-to-first-cell segment counts); 0 = ideal wires", unit="ohm", lo=0.0, hi=1e6)
     r_in_ohm: float = key(0.0, "row driver output resistance", unit="ohm", lo=0.0, hi=1e9)
     r_out_ohm: float = key(0.0, "column sense (transimpedance) input resistance", unit="ohm", lo=0.0, hi=1e9)
+    parallel_rows: int | str = key(AUTO, "rows read at once per conversion (partial parallel read): a column is "
+                                   "converted ceil(rows / parallel_rows) times per input pulse and the partial "
+                                   "sums added digitally; auto = all rows at once", kind="int_or_auto", lo=1,
+                                   hi=65536)
+    conv_mapping: ConvMapping = key(ConvMapping.IM2COL, " ".join(ConvMapping.__doc__.split()), choices=ConvMapping)
     arrays_per_tile: int = key(8, "crossbar arrays in one tile", lo=1, hi=4096)
     weight_bits: int = key(8, "bits of weight precision (sign included); mapping pairs: not used, the pairs' "
                            "grid F m + l (m, l cell levels) sets the weight levels", unit="bit", lo=1, hi=32)
@@ -199,7 +213,9 @@ class Architecture:
     tiles: int | str = key(AUTO, "tile budget when mesh is auto; auto = as many as the mapping needs",
                            kind="int_or_auto", lo=1, hi=1_000_000)
     replicate: bool = key(True, "copy layers onto spare tiles of the budget to balance the pipeline")
-    clock_Hz: float = key(1.2e9, "digital clock of tiles and network", unit="Hz", lo=1e6, hi=1e10)
+    clock_Hz: float | str = key(1.2e9, "digital clock of tiles and network; auto = the sensing cycle of a circuit "
+                                "library with subarray laws (e.g. neurosim)", unit="Hz", kind="float_or_auto",
+                                lo=1e6, hi=1e10)
     link_width_bits: int = key(32, "network link (flit) width", unit="bit", lo=1, hi=4096)
     buffer_kB: float | str = key(AUTO, "activation buffer per tile; auto = the tile's share of its layer's working "
                                  "set (conv: kernel_h + stride_h input rows and one output row; dense: its inputs "
@@ -218,6 +234,8 @@ class Architecture:
             object.__setattr__(self, k.name, _check(k, getattr(self, k.name), where))
         if self.dac_bits > self.input_bits:
             raise ArchsimError(f"{where}: key 'dac_bits' = {self.dac_bits} exceeds input_bits = {self.input_bits}")
+        if self.parallel_rows != AUTO and self.parallel_rows > self.rows:
+            raise ArchsimError(f"{where}: key 'parallel_rows' = {self.parallel_rows} exceeds rows = {self.rows}")
         if self.cols_per_adc > self.cols:
             raise ArchsimError(f"{where}: key 'cols_per_adc' = {self.cols_per_adc} exceeds cols = {self.cols}")
         if (self.mapping != SignedMapping.PAIRS and isinstance(self.bits_per_cell, int)
@@ -278,6 +296,16 @@ class Architecture:
     @property
     def input_pulses(self) -> int:
         return -(-self.input_bits // self.dac_bits)
+
+    @property
+    def read_rows(self) -> int:
+        """Rows read at once per conversion: ``parallel_rows``, or all rows."""
+        return self.rows if self.parallel_rows == AUTO else int(self.parallel_rows)
+
+    @property
+    def row_chunks(self) -> int:
+        """Conversions per column per input pulse: ``ceil(rows / parallel_rows)`` (partial parallel read)."""
+        return -(-self.rows // self.read_rows)
 
     @property
     def parasitics(self) -> Parasitics:

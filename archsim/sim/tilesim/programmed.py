@@ -103,6 +103,10 @@ class ProgrammedMatrix(MatrixGeometry):
         where = f"layer '{lm.layer}'"
         mb, wmax, off, slices = weight_code_params(arch, bpc, where)
         n_g = lm.N // lm.groups
+        if arch.read_rows < arch.rows or (arch.conv_mapping != "im2col" and lm.kind == "conv"):
+            raise ArchsimError(f"{where}: keys 'parallel_rows' below rows and 'conv_mapping' other than im2col are "
+                               f"not simulated array by array; use archsim.simulate (which remaps parallel_rows onto "
+                               f"arrays of that many rows) or parallel_rows auto and conv_mapping im2col")
         expect = dict(slices=slices, copies=arch.copies, conversions=arch.conversions_per_pair,
                       row_blocks=ceil_div(lm.K, arch.rows), col_blocks=ceil_div(n_g, arch.cols))
         got = {k: getattr(lm, k) for k in expect}
