@@ -76,7 +76,7 @@ EXPECTED: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"(.*[._])?(power|leakage_per_\w+)", ("power",)),
     (r"cell\.area|.+\.area|(.*[._])?area_(per_\w+|1bit)|(.*[._])?\w+_area(_per_\w+)?|chip_area(_\w+)?",
      ("area",)),
-    (r"(.*\.)?(rate|max_rate|clock|f_corner|f_clock)", ("frequency",)),
+    (r"(.*\.)?(rate|max_rate|clock|f_corner|f_clock|f_bit_cycle)", ("frequency",)),
     (r"(.*\.)?(bits|bits_min|bits_max|enob|access_width|bus_wires)", ("information",)),
     (r"(.*\.)?reference_size", ("information",)),
     (r"(.*\.)?(node|nodes|process)", ("length",)),

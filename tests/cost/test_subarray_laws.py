@@ -141,3 +141,14 @@ def test_clock_auto_needs_subarray_laws():
 
 def test_laws_have_their_library():
     assert subarray.has_laws("neurosim") and not subarray.has_laws("default")
+
+
+def test_sar_conversion_time_grows_with_bits():
+    """A SAR resolves one bit per comparator cycle (plus one to sample), at most at the fastest published bit
+    cycle: at a rate the comparator cannot keep, each bit adds a cycle; at a slow rate the rate sets it."""
+    from archsim.cost.adc import adc_law
+    law = adc_law("default")
+    fast = [law.conversion_time(b, 10e9, "sar") for b in range(4, 11)]
+    assert all(t1 > t0 for t0, t1 in zip(fast, fast[1:]))
+    assert fast[1] - fast[0] == pytest.approx(1 / law.law("sar").f_bit_cycle, rel=1e-12)
+    assert law.conversion_time(4, 1e8, "sar") == law.conversion_time(10, 1e8, "sar") == pytest.approx(1e-8)
