@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 import techlib
-from archsim.mapping.layout import ceil_div
+from archsim.mapping.layout import Mapping, ceil_div
 from archsim.cost import subarray
 from archsim.cost.adc import adc_law
 from archsim.model.arch import AUTO, Architecture
@@ -99,6 +99,8 @@ class Prices:
     r_off: float = 0.0     # ohm, its highest
     v_read: float = 0.0    # V
     sub: object = field(default=None, compare=False)   # SubarrayLaws of the library, or None
+    psum_outputs: bool = False   # tile buffers carry outputs as partial sums (shift-add width), not activations
+    p_leak_array: float = 0.0    # W per array (subarray periphery leakage)
 
     def cell_read_energy(self, conductance_fraction) -> np.ndarray:
         """J per active cell read when the mean programmed conductance sits ``fraction`` of the way up."""
@@ -176,7 +178,7 @@ def prices_for(arch: Architecture) -> Prices:
         e_row = sub.row_drive_energy(arch.cols, arch.cols_per_adc, arch.node_nm)
         e_arr = sub.array_pulse_energy(arch.rows, arch.cols_per_adc)
         e_partial = sub.partial_add_energy(arch.adc_bits, chunks)
-        extra = dict(r_on=r_on, r_off=r_off, v_read=dev.read_voltage, sub=sub)
+        extra = dict(r_on=r_on, r_off=r_off, v_read=dev.read_voltage, sub=sub, p_leak_array=sub.p_leak_array)
     return Prices(
         device=dev.name, kind=str(dev.kind), t_read=t_read, e_cell_gmin=e_gmin, e_cell_span=e_span,
         a_cell=dev.cell_area_m2(arch.node_nm),
@@ -203,6 +205,7 @@ def prices_for(arch: Architecture) -> Prices:
         e_oreg_tile=e_dig_s * dig["output_register_energy_per_op"],
         p_io=io["power"], a_io=io["area"], buf_access_bits=buf["access_width"], bus_wires=buf["bus_wires"],
         router_ports=noc["ports"], activation_units=dig["activation_units"], pool_units=dig["pool_units"],
+        psum_outputs=buf.field("outputs", "activation") == "partial_sum",
         lut=lut, clock_Hz=clock, t_sense=t_sense, chunks=chunks, e_partial_add=e_partial, **extra,
     )
 
@@ -228,6 +231,18 @@ def lut_entry(prices: Prices, op: str) -> tuple[float, float]:
             f"device '{prices.device}' has no lookup table entry 'lut.{op}' in techlib/devices/{prices.device}.yaml; "
             f"use cost_model: circuit or a device with a lut ({', '.join(d for d in techlib.device_names() if op in load_device(d).lut)})")
     return prices.lut[op]
+
+
+def shift_add_width(m: Mapping, kind: str) -> float:
+    """Bits of the accumulated result a shift-add writes: the converted (or adder-tree) sum plus the input
+    pulses and weight slices shifted in (``mapping: pairs``: ``ceil(log2 F)`` bits for the gain F)."""
+    a = m.arch
+    base = a.adc_bits if kind != "digital" else int(np.ceil(np.log2(a.rows))) + 1
+    pulses = a.input_pulses if (a.conversions_per_vector > 1 or kind == "digital") else 1
+    slices = max(l.slices for l in m.layers)
+    # conductance pairs: the more significant pair's result is scaled by F (a shift and add) before the sum
+    shift = int(np.ceil(np.log2(a.pair_gain))) if a.pairs else m.bits_per_cell
+    return base + (pulses - 1) * a.dac_bits + (slices - 1) * shift
 
 
 def tile_area(arch: Architecture, prices: Prices, buffer_bits: float) -> dict:
@@ -256,9 +271,10 @@ def tile_area(arch: Architecture, prices: Prices, buffer_bits: float) -> dict:
     )
 
 
-def tile_static_power(prices: Prices, buffer_bits: float) -> float:
-    """Leakage of one tile: its buffer and its share of a router."""
-    return buffer_bits * prices.p_leak_per_bit + prices.p_leak_router / prices.tiles_per_router
+def tile_static_power(prices: Prices, buffer_bits: float, arrays: int = 0) -> float:
+    """Leakage of one tile: its buffer, its share of a router and its arrays' periphery."""
+    return (buffer_bits * prices.p_leak_per_bit + prices.p_leak_router / prices.tiles_per_router
+            + arrays * prices.p_leak_array)
 
 
 def fixed_buffer_bits(arch: Architecture) -> float:

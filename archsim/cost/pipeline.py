@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from archsim.cost.components import Prices, lut_entry
+from archsim.cost.components import Prices, lut_entry, shift_add_width
 from archsim.mapping.layout import Mapping
-from archsim.model.arch import Accumulation, Architecture, CostModel
+from archsim.model.arch import Accumulation, Architecture, CostModel, StageTiming
 
 BOUNDS = ("compute", "buffer", "link")
 PORT = ("input", "output")
@@ -79,10 +79,13 @@ class Timing:
         return self.bound[int(np.argmax(self.stages))]
 
 
-def buffer_bits(m: Mapping, passes: int = 1) -> np.ndarray:
-    """Bits one replica of each layer reads from and writes to its tile buffers per inference."""
+def buffer_bits(m: Mapping, passes: int = 1, out_bits: float | None = None) -> np.ndarray:
+    """Bits one replica of each layer reads from and writes to its tile buffers per inference: its inputs at the
+    activation width, its outputs at ``out_bits`` (default the activation width; a library whose tile buffers
+    hold partial sums gives the shift-add width)."""
     ib = m.arch.input_bits
-    return np.array([passes * l.vectors_per_replica * (l.K * l.groups + l.N) * ib for l in m.layers], dtype=float)
+    ob = ib if out_bits is None else out_bits
+    return np.array([passes * l.vectors_per_replica * (l.K * l.groups * ib + l.N * ob) for l in m.layers], dtype=float)
 
 
 def link_times(m: Mapping, clock_Hz: float, passes: int = 1) -> np.ndarray:
@@ -138,10 +141,11 @@ def timing(m: Mapping, prices: Prices, task: str, t_vector: float) -> Timing:
     passes = 2 if task == "training" else 1
     compute = np.array([l.vectors_per_replica * t_vector for l in m.layers], dtype=float)
     per_replica_tiles = np.array([l.tiles_per_replica for l in m.layers], dtype=float)
-    buffer = buffer_bits(m, passes) / (prices.buf_access_bits * prices.clock_Hz * per_replica_tiles)
+    out_bits = shift_add_width(m, prices.kind) if prices.psum_outputs else None
+    buffer = buffer_bits(m, passes, out_bits) / (prices.buf_access_bits * prices.clock_Hz * per_replica_tiles)
     link = link_times(m, prices.clock_Hz, passes)
     parts = np.stack([compute, buffer, link])
-    stages = parts.max(axis=0)
+    stages = parts.sum(axis=0) if a.stage_timing == StageTiming.SERIAL else parts.max(axis=0)
     bound = tuple(BOUNDS[i] for i in parts.argmax(axis=0))   # ties go to compute, then buffer
     transfer = transfer_times(m, prices.router_cycles, prices.clock_Hz)
     latency = float(critical_path(m, stages, transfer))

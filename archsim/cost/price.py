@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from archsim.cost import pipeline
-from archsim.cost.components import (Prices, fixed_buffer_bits, lut_entry, prices_for, tile_area,
-                                     tile_static_power)
+from archsim.cost.components import (Prices, fixed_buffer_bits, lut_entry, prices_for, shift_add_width,  # noqa: F401
+                                     tile_area, tile_static_power)
 from archsim.cost.events import Activity, EventCounts, events
 from archsim.cost.table import ENERGY_PARTS, EVENT_PARTS, PRICE_FIELD
 from archsim.mapping.layout import Mapping
@@ -29,18 +29,6 @@ OPS_PER_MAC = 2
 AREA_PARTS = ("array", "adc", "dac", "adder_tree", "digital", "buffer", "noc", "io")
 
 LUT_EVENTS = {"mac_vmm": "vmm", "mac_mvm": "mvm", "mac_opu": "opu"}
-
-
-def shift_add_width(m: Mapping, kind: str) -> float:
-    """Bits of the accumulated result a shift-add writes: the converted (or adder-tree) sum plus the input
-    pulses and weight slices shifted in (``mapping: pairs``: ``ceil(log2 F)`` bits for the gain F)."""
-    a = m.arch
-    base = a.adc_bits if kind != "digital" else int(np.ceil(np.log2(a.rows))) + 1
-    pulses = a.input_pulses if (a.conversions_per_vector > 1 or kind == "digital") else 1
-    slices = max(l.slices for l in m.layers)
-    # conductance pairs: the more significant pair's result is scaled by F (a shift and add) before the sum
-    shift = int(np.ceil(np.log2(a.pair_gain))) if a.pairs else m.bits_per_cell
-    return base + (pulses - 1) * a.dac_bits + (slices - 1) * shift
 
 
 def unit_prices(m: Mapping, prices: Prices, ev: EventCounts) -> dict:
@@ -113,10 +101,10 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
     tiles = np.array([l.tiles for l in m.layers], dtype=float)
     idle = m.tiles_total - m.tiles_used
     idle_bits = fixed_buffer_bits(arch)
-    p_tile = np.array([tile_static_power(prices, l.buffer_bits_per_tile) for l in m.layers])
-    p_static = float((p_tile * tiles).sum()) + idle * tile_static_power(prices, idle_bits)
+    p_tile = np.array([tile_static_power(prices, l.buffer_bits_per_tile, arch.arrays_per_tile) for l in m.layers])
+    p_static = float((p_tile * tiles).sum()) + idle * tile_static_power(prices, idle_bits, arch.arrays_per_tile)
     # the whole chip leaks for the real period per inference; idle tiles are shared out by tile count
-    e["leakage"] = (p_tile * tiles + idle * tile_static_power(prices, idle_bits) * tiles / tiles.sum()) * period
+    e["leakage"] = (p_tile * tiles + idle * tile_static_power(prices, idle_bits, arch.arrays_per_tile) * tiles / tiles.sum()) * period
     e["io"] = prices.p_io * period * tiles / tiles.sum()
 
     macs = np.array([l.macs for l in m.layers], dtype=float)

@@ -73,6 +73,7 @@ class SubarrayLaws:
     cap_ref: float
     a_level: float           # m2 per comparator level (sense amp and encoder)
     a_mux: float             # m2 per ADC (column mux and its decoder)
+    p_leak_array: float      # W per array
 
     # ---- geometry -------------------------------------------------------------------------------
     def wordline_cap(self, cols: int, node_nm: float) -> float:
@@ -204,7 +205,7 @@ def laws(library: str) -> SubarrayLaws:
         lt=tuple(lf), lt_break=rec["mlsa.latency_fit.break"], cap_thr=rec["mlsa.latency_fit.cap_threshold"],
         cap_r2=rec["mlsa.latency_fit.cap_R2"], cap_dc=rec["mlsa.latency_fit.cap_dC"],
         cap_ref=rec["mlsa.latency_fit.cap_reference"], a_level=rec["mlsa.area_per_level"],
-        a_mux=rec["mux_area_per_adc"])
+        a_mux=rec["mux_area_per_adc"], p_leak_array=rec["leakage_per_array"])
 
 
 def check_node(arch: Architecture, law: SubarrayLaws) -> None:

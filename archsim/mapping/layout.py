@@ -55,7 +55,7 @@ import pandas as pd
 import techlib
 
 from archsim.mapping.mesh import auto_mesh, ceil_div, group_distances, serpentine, shares, transport
-from archsim.model.arch import AUTO, Architecture, ConvMapping
+from archsim.model.arch import AUTO, Architecture, ConvMapping, Replication
 from archsim.model.device import Device, load_device
 from archsim.model.errors import ArchsimError
 from archsim.model.workload import Layer, Workload
@@ -295,6 +295,20 @@ def _balance(base: list[LayerMap], budget: int, arch: Architecture) -> list[int]
     return reps
 
 
+def feature_map_replication(weighted: list[Layer], degree: int) -> list[int]:
+    """NeuroSim's pipeline speed-up (Chip.cpp ChipDesignInitialize): copies of each weighted layer, from the
+    heights of the convolutions' input feature maps."""
+    heights = [int(l.in_shape[1]) for l in weighted if l.kind == "conv" and len(l.in_shape) == 3]
+    if not heights:
+        return [1] * len(weighted)
+    spatial = [int(l.in_shape[1]) for l in weighted
+               if l.kind == "conv" and len(l.in_shape) == 3 and l.kernel != (1, 1)] or heights
+    h_max, h_min = max(heights), min(spatial)
+    bound = math.ceil(h_max / min(degree, max(1, h_max // h_min)))
+    return [max(1, math.ceil((int(l.in_shape[1]) / bound) ** 2)) if l.kind == "conv" and len(l.in_shape) == 3 else 1
+            for l in weighted]
+
+
 def map_workload(workload: Workload, arch: Architecture, device: "Device | techlib.Record | str | None" = None) -> Mapping:
     """Place every weighted layer of ``workload`` on the chip described by ``arch``."""
     device = load_device(device if device is not None else arch.device)
@@ -324,10 +338,18 @@ def map_workload(workload: Workload, arch: Architecture, device: "Device | techl
                     f"{sum(min_tiles)} tiles: enlarge 'mesh' or 'tiles', or use larger arrays")
             used += t
 
-    # the chip's tiles: a fixed mesh, or the near-square mesh holding the budget (it may hold a few more)
-    mesh = arch.mesh if arch.mesh != AUTO else auto_mesh(budget)
-    spare = mesh[0] * mesh[1]
-    reps = _balance(base, spare, arch) if (arch.replicate and spare > sum(min_tiles)) else [1] * len(base)
+    if arch.replicate and arch.replication == Replication.FEATURE_MAP:
+        reps = feature_map_replication(weighted, arch.speedup_degree)
+        need = sum(_tiles_for(l, r, arch) for l, r in zip(base, reps))
+        if budget_name is not None and need > budget:
+            raise ArchsimError(f"{arch.source}: replication feature_map needs {need} tiles for {workload.name} but "
+                               f"{budget_name} holds {budget}; use mesh and tiles auto, or replication greedy")
+        mesh = arch.mesh if arch.mesh != AUTO else auto_mesh(need if budget_name is None else budget)
+    else:
+        # the chip's tiles: a fixed mesh, or the near-square mesh holding the budget (it may hold a few more)
+        mesh = arch.mesh if arch.mesh != AUTO else auto_mesh(budget)
+        spare = mesh[0] * mesh[1]
+        reps = _balance(base, spare, arch) if (arch.replicate and spare > sum(min_tiles)) else [1] * len(base)
 
     layers = []
     first = 0

@@ -88,6 +88,25 @@ class ConvMapping(Choice):
     KERNEL_POSITION = "kernel_position"
 
 
+class Replication(Choice):
+    """How layers are copied onto more tiles: greedy = the slowest stage gets one more copy while the mesh's spare
+    tiles last; feature_map = NeuroSim's pipeline speed-up, a convolution with an input feature map of height H
+    copied ceil((H / B)^2) times, B = ceil(H_max / min(speedup_degree, H_max / H_min)) over the network's
+    convolutions, dense layers once, and the chip sized to hold them (mesh and tiles auto)."""
+
+    GREEDY = "greedy"
+    FEATURE_MAP = "feature_map"
+
+
+class StageTiming(Choice):
+    """How a pipeline stage's compute, buffer traffic and link traffic combine: overlap = double-buffered, the
+    longest of the three; serial = one after another, their sum (NeuroSim's layer latency: compute + buffer +
+    interconnect)."""
+
+    OVERLAP = "overlap"
+    SERIAL = "serial"
+
+
 class CostModel(Choice):
     """circuit: bottom-up from the components; lut: the device's tile table (seed 002)."""
 
@@ -213,6 +232,10 @@ class Architecture:
     tiles: int | str = key(AUTO, "tile budget when mesh is auto; auto = as many as the mapping needs",
                            kind="int_or_auto", lo=1, hi=1_000_000)
     replicate: bool = key(True, "copy layers onto spare tiles of the budget to balance the pipeline")
+    replication: Replication = key(Replication.GREEDY, " ".join(Replication.__doc__.split()), choices=Replication)
+    speedup_degree: int = key(8, "replication feature_map: NeuroSim's speedUpDegree, the most a layer of the largest "
+                              "feature map is sped up by in each dimension", lo=1, hi=1024)
+    stage_timing: StageTiming = key(StageTiming.OVERLAP, " ".join(StageTiming.__doc__.split()), choices=StageTiming)
     clock_Hz: float | str = key(1.2e9, "digital clock of tiles and network; auto = the sensing cycle of a circuit "
                                 "library with subarray laws (e.g. neurosim)", unit="Hz", kind="float_or_auto",
                                 lo=1e6, hi=1e10)
