@@ -44,7 +44,8 @@ CONFIG_KEYS: tuple[str, ...] = POINT_KEYS + ARCH_KEYS
 #: computed for one architecture is reused, with the architecture swapped, for another that agrees on these.
 MAPPING_KEYS: tuple[str, ...] = ("device", "rows", "cols", "arrays_per_tile", "weight_bits", "bits_per_cell",
                                  "mapping", "differential_readout", "input_bits", "mesh", "tiles", "replicate",
-                                 "buffer_kB", "lsp_range")   # lsp_range: pairs' check that the LSP keeps a level
+                                 "buffer_kB", "lsp_range",   # lsp_range: pairs' check that the LSP keeps a level
+                                 "conv_mapping", "replication", "speedup_degree")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
