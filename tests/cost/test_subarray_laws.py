@@ -2,6 +2,7 @@
 
 The neurosim circuit library prices its arrays with NeuroSim V1.4's read-path laws evaluated at the
 architecture's geometry; each test states one law and checks it on the prices archsim computes."""
+import numpy as np
 import pytest
 
 import workloads
@@ -152,3 +153,31 @@ def test_sar_conversion_time_grows_with_bits():
     assert all(t1 > t0 for t0, t1 in zip(fast, fast[1:]))
     assert fast[1] - fast[0] == pytest.approx(1 / law.law("sar").f_bit_cycle, rel=1e-12)
     assert law.conversion_time(4, 1e8, "sar") == law.conversion_time(10, 1e8, "sar") == pytest.approx(1e-8)
+
+
+def test_feature_map_replication_is_neurosims_speedup(ns):
+    """NeuroSim's VGG-8 default printed speed-ups 16, 16, 4, 4 for its 32- and 16-pixel layers (speedUpDegree 8
+    capped at H_max / H_min = 4): the same copies, and the chip sized to hold them."""
+    m = map_workload(workloads.get("vgg8"), ns)
+    assert [l.replication for l in m.layers][:4] == [16, 16, 4, 4]
+    assert [l.replication for l in m.layers][4:] == [1, 1, 1, 1]
+    assert m.tiles_total >= m.tiles_used == sum(l.tiles for l in m.layers)
+    with pytest.raises(ArchsimError, match="feature_map needs"):
+        map_workload(workloads.get("vgg8"), ns.replace(mesh=[7, 7]))
+
+
+def test_parallel_rows_beyond_rows_is_refused(ns):
+    with pytest.raises(ArchsimError, match="parallel_rows"):
+        ns.replace(parallel_rows=256)
+
+
+def test_serial_stage_timing_sums_the_parts(ns):
+    """NeuroSim's layer latency is compute + buffer + interconnect; overlap takes the longest of the three."""
+    from archsim.cost import pipeline
+    m = map_workload(workloads.get("vgg8"), ns)
+    p = prices_for(ns)
+    t = pipeline.timing(m, p, "inference", pipeline.t_vector(ns, p))
+    assert t.stages == pytest.approx(t.compute + t.buffer + t.link, rel=1e-12)
+    o = pipeline.timing(map_workload(workloads.get("vgg8"), ns.replace(stage_timing="overlap")), p, "inference",
+                        pipeline.t_vector(ns, p))
+    assert o.stages == pytest.approx(np.maximum.reduce([o.compute, o.buffer, o.link]), rel=1e-12)
