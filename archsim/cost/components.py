@@ -237,7 +237,9 @@ def shift_add_width(m: Mapping, kind: str) -> float:
     """Bits of the accumulated result a shift-add writes: the converted (or adder-tree) sum plus the input
     pulses and weight slices shifted in (``mapping: pairs``: ``ceil(log2 F)`` bits for the gain F)."""
     a = m.arch
-    base = a.adc_bits if kind != "digital" else int(np.ceil(np.log2(a.rows))) + 1
+    # a column read in row chunks sums ceil(rows / parallel_rows) partial results: log2 of that more bits
+    base = (a.adc_bits + int(np.ceil(np.log2(a.row_chunks))) if kind != "digital"
+            else int(np.ceil(np.log2(a.rows))) + 1)
     pulses = a.input_pulses if (a.conversions_per_vector > 1 or kind == "digital") else 1
     slices = max(l.slices for l in m.layers)
     # conductance pairs: the more significant pair's result is scaled by F (a shift and add) before the sum
