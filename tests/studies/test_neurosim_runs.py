@@ -25,8 +25,10 @@ OPS = 2 * 615_917_568
 
 #: NeuroSim V1.4 runs: like-for-like dynamic + leakage energy per image (uJ) and conv1's latency (us)
 RUNS = {
-    "default": dict(keys={}, energy_uJ=48.637, period_us=151.32, clock_ns=1.6974),
+    "default": dict(keys={}, energy_uJ=48.634, period_us=151.32, clock_ns=1.6974),
     "adc 4 bits (levelOutput 16)": dict(keys={"adc_bits": 4}, energy_uJ=35.703, period_us=139.33, clock_ns=1.56515),
+    "256 x 256 subarrays (numRowSubArray, numColSubArray, numRowParallel 256)":
+        dict(keys={"rows": 256, "cols": 256}, energy_uJ=42.034, period_us=126.62, clock_ns=1.86777),
 }
 
 
