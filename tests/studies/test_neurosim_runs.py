@@ -5,9 +5,10 @@ its published rows, tests/explore/test_validate.py).  The runs below were made t
 set any constant: NeuroSim V1.4 (github.com/neurosim/DNN_NeuroSim_V1.4, Inference_pytorch/NeuroSIM) built
 unmodified but for the Param.cpp setting each run names, fed synthetic traces in its hook.py format
 (weights N(0, 0.25) clipped to [-1, 1) on the 8-bit grid; input bits Bernoulli(0.2) on the 7 magnitude bits,
-sign bit 0; numpy seed 0), VGG-8 on its NetWork_VGG8.csv.  Figures are like-for-like: every layer's energy
-and latency scaled by its padded / unpadded MAC ratio (1.138, 1.138, 1.306, 1.306, 1.778, 1.778, 1, 1), no
-1.22 post-layout factor; throughput is 2 x 615.9 M ops over conv1's like-for-like latency (the period).
+sign bit 0; numpy seed 0), VGG-8 on its NetWork_VGG8.csv and DenseNet-40 on its NetWork_DenseNet40.csv.  Figures
+are like-for-like: every layer's energy and latency scaled by its padded / unpadded MAC ratio (VGG-8: 1.138,
+1.138, 1.306, 1.306, 1.778, 1.778, 1, 1), no 1.22 post-layout factor; throughput is 2 x the padded MACs over
+the slowest layer's like-for-like latency (the period).
 
 These runs' default prints more ADC energy and less interconnect energy than the run the published rows
 come from (48.6 against 45.4 uJ like-for-like; clock 1.697 against 1.663 ns), so each check compares
@@ -21,7 +22,6 @@ from archsim.cost.price import evaluate
 from archsim.mapping.layout import map_workload
 from archsim.model import presets
 
-OPS = 2 * 615_917_568
 
 #: NeuroSim V1.4 runs: like-for-like dynamic + leakage energy per image (uJ) and conv1's latency (us)
 RUNS = {
@@ -29,17 +29,19 @@ RUNS = {
     "adc 4 bits (levelOutput 16)": dict(keys={"adc_bits": 4}, energy_uJ=35.703, period_us=139.33, clock_ns=1.56515),
     "256 x 256 subarrays (numRowSubArray, numColSubArray, numRowParallel 256)":
         dict(keys={"rows": 256, "cols": 256}, energy_uJ=42.034, period_us=126.62, clock_ns=1.86777),
+    "DenseNet-40 (NetWork_DenseNet40.csv)": dict(keys={}, workload="densenet40", energy_uJ=52.863, period_us=80.90,
+                                                 clock_ns=1.6974),
 }
 
 
 @pytest.fixture(scope="module")
 def archsim_runs():
     base = presets.load("neurosim").architecture
-    wl = workloads.get("vgg8")
     out = {}
     for name, run in RUNS.items():
+        wl = workloads.get(run.get("workload", "vgg8"))
         s = evaluate(map_workload(wl, base.replace(**run["keys"]) if run["keys"] else base)).summary
-        out[name] = (s["energy_per_inference_J"] * 1e6, s["tops"] * 1e12)
+        out[name] = (s["energy_per_inference_J"] * 1e6, s["tops"] * 1e12, 2.0 * wl.total_macs)
     return out
 
 
@@ -53,7 +55,8 @@ def test_change_of_energy_predicted_within_25_percent(archsim_runs, name):
 
 @pytest.mark.parametrize("name", [n for n in RUNS if n != "default"])
 def test_change_of_throughput_predicted_within_25_percent(archsim_runs, name):
-    ns = RUNS["default"]["period_us"] / RUNS[name]["period_us"]
+    ops = archsim_runs[name][2] / archsim_runs["default"][2]      # ops per image relative to VGG-8
+    ns = ops * RUNS["default"]["period_us"] / RUNS[name]["period_us"]
     ours = archsim_runs[name][1] / archsim_runs["default"][1]
     print(f"{name}: throughput x{ours:.3f} (archsim) against x{ns:.3f} (NeuroSim): {ours / ns:.3f}")
     assert 0.75 < ours / ns < 1.25
@@ -63,6 +66,6 @@ def test_change_of_throughput_predicted_within_25_percent(archsim_runs, name):
 def test_absolute_figures_within_25_percent(archsim_runs, name):
     """Each run's own like-for-like figures, archsim predicting from the calibrated preset."""
     e = archsim_runs[name][0] / RUNS[name]["energy_uJ"]
-    t = archsim_runs[name][1] / (OPS / (RUNS[name]["period_us"] * 1e-6))
+    t = archsim_runs[name][1] / (archsim_runs[name][2] / (RUNS[name]["period_us"] * 1e-6))
     print(f"{name}: energy {e:.3f}, throughput {t:.3f}")
     assert 0.75 < e < 1.25 and 0.75 < t < 1.25
