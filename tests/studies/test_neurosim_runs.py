@@ -29,6 +29,8 @@ RUNS = {
     "adc 4 bits (levelOutput 16)": dict(keys={"adc_bits": 4}, energy_uJ=35.703, period_us=139.33, clock_ns=1.56515),
     "256 x 256 subarrays (numRowSubArray, numColSubArray, numRowParallel 256)":
         dict(keys={"rows": 256, "cols": 256}, energy_uJ=42.034, period_us=126.62, clock_ns=1.86777),
+    "64 of 128 rows read at once (numRowParallel 64)": dict(keys={"parallel_rows": 64}, energy_uJ=82.182,
+                                                            period_us=174.77, clock_ns=1.87436),
     "DenseNet-40 (NetWork_DenseNet40.csv)": dict(keys={}, workload="densenet40", energy_uJ=52.863, period_us=80.90,
                                                  clock_ns=1.6974),
 }
