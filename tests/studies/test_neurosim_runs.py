@@ -31,6 +31,8 @@ RUNS = {
         dict(keys={"rows": 256, "cols": 256}, energy_uJ=42.034, period_us=126.62, clock_ns=1.86777),
     "64 of 128 rows read at once (numRowParallel 64)": dict(keys={"parallel_rows": 64}, energy_uJ=82.182,
                                                             period_us=174.77, clock_ns=1.87436),
+    "16 columns per ADC (numColMuxed 16)": dict(keys={"cols_per_adc": 16}, energy_uJ=58.982, period_us=161.79,
+                                                clock_ns=1.71203),
     "DenseNet-40 (NetWork_DenseNet40.csv)": dict(keys={}, workload="densenet40", energy_uJ=52.863, period_us=80.90,
                                                  clock_ns=1.6974),
 }
