@@ -18,6 +18,7 @@ default.  Tolerance 25% (the issue's band for predictions).
 import pytest
 
 import workloads
+from archsim.cost.events import Activity
 from archsim.cost.price import evaluate
 from archsim.mapping.layout import map_workload
 from archsim.model import presets
@@ -33,6 +34,8 @@ RUNS = {
                                                             period_us=174.77, clock_ns=1.87436),
     "16 columns per ADC (numColMuxed 16)": dict(keys={"cols_per_adc": 16}, energy_uJ=58.982, period_us=161.79,
                                                 clock_ns=1.71203),
+    "input bits Bernoulli(0.1) (input bit density 0.0875)": dict(keys={}, density=0.0875, energy_uJ=44.380,
+                                                                 period_us=151.29, clock_ns=1.6974),
     "DenseNet-40 (NetWork_DenseNet40.csv)": dict(keys={}, workload="densenet40", energy_uJ=52.863, period_us=80.90,
                                                  clock_ns=1.6974),
 }
@@ -44,7 +47,8 @@ def archsim_runs():
     out = {}
     for name, run in RUNS.items():
         wl = workloads.get(run.get("workload", "vgg8"))
-        s = evaluate(map_workload(wl, base.replace(**run["keys"]) if run["keys"] else base)).summary
+        act = Activity(run["density"], 0.5, "NeuroSim run's traces") if "density" in run else None
+        s = evaluate(map_workload(wl, base.replace(**run["keys"]) if run["keys"] else base), activity=act).summary
         out[name] = (s["energy_per_inference_J"] * 1e6, s["tops"] * 1e12, 2.0 * wl.total_macs)
     return out
 
