@@ -26,10 +26,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-import techlib
+from archsim.io import techlib
+from archsim.model.adc_kinds import ADC_KINDS, LAW_ARCHITECTURES
 from archsim.model.errors import ArchsimError
 
-ADC_ARCHITECTURES = ("sar", "flash", "ramp")
+ADC_ARCHITECTURES = LAW_ARCHITECTURES     # the architectures of archsim.model.adc_kinds priced by a law
 _TABLE = "table"
 
 
@@ -87,15 +88,13 @@ class ArchLaw:
         return f"{self.file}: key '{self.architecture}.{key}'"
 
     def energy_units(self, bits: int) -> float:
-        return 2.0 ** bits - 1.0 if self.architecture == "flash" else 2.0 ** bits
+        return ADC_KINDS[self.architecture].energy_units(bits)
 
     def area_units(self, bits: int) -> float:
-        if self.architecture == "ramp":
-            return self.a_fixed_units + bits
-        return self.energy_units(bits)
+        return ADC_KINDS[self.architecture].area_units(bits, self.a_fixed_units)
 
     def rate_factor(self, rate_Hz: float) -> float:
-        return 1.0 if self.architecture == "ramp" else max(1.0, rate_Hz / self.f_corner)
+        return max(1.0, rate_Hz / self.f_corner) if ADC_KINDS[self.architecture].rate_limited else 1.0
 
 
 def fit(anchors: Anchors, law: ArchLaw, scaling: Scaling) -> ArchLaw:
@@ -177,11 +176,12 @@ class AdcLaw:
         """s per conversion: 1/rate, for a SAR at least (bits + 1) bit cycles, for a ramp at least 2^bits clock
         periods."""
         law = self._check(bits, rate_Hz, architecture)
-        if law is None or law.architecture == "flash":
-            return 1.0 / rate_Hz
-        if law.architecture == "sar":
+        kind = ADC_KINDS[law.architecture] if law is not None else None
+        if kind is not None and kind.bit_cycles:
             return max(1.0 / rate_Hz, (bits + 1.0) / law.f_bit_cycle)
-        return max(1.0 / rate_Hz, 2.0 ** bits / law.f_clock)
+        if kind is not None and kind.clocked:
+            return max(1.0 / rate_Hz, 2.0 ** bits / law.f_clock)
+        return 1.0 / rate_Hz
 
 
 def _anchors(rec: techlib.Record, key: str) -> Anchors:
@@ -194,11 +194,10 @@ def _anchors(rec: techlib.Record, key: str) -> Anchors:
 
 
 def _arch_law(rec: techlib.Record, arch: str) -> ArchLaw:
-    unit_key = {"sar": "step", "flash": "comparator", "ramp": "step"}[arch]
-    area_key = {"sar": "area_per_step", "flash": "area_per_comparator", "ramp": "area_per_counter_bit"}[arch]
+    kind = ADC_KINDS[arch]
     return ArchLaw(
         architecture=arch, file=rec.file, node_nm=rec[f"{arch}.node"],
-        e_unit=rec[f"{arch}.energy_per_{unit_key}"], a_unit=rec[f"{arch}.{area_key}"],
+        e_unit=rec[f"{arch}.{kind.energy_key}"], a_unit=rec[f"{arch}.{kind.area_key}"],
         bits_min=int(rec[f"{arch}.bits_min"]), bits_max=int(rec[f"{arch}.bits_max"]),
         f_corner=rec.get(f"{arch}.f_corner", math.inf), f_clock=rec.get(f"{arch}.f_clock", math.inf),
         f_bit_cycle=rec.get(f"{arch}.f_bit_cycle", math.inf),

@@ -13,12 +13,13 @@ from functools import lru_cache
 
 import numpy as np
 
-import techlib
+from archsim.io import techlib
 from archsim.mapping.layout import Mapping, ceil_div
 from archsim.cost import subarray
 from archsim.cost.adc import adc_law
 from archsim.model.arch import AUTO, Architecture
-from archsim.model.device import load_device
+from archsim.io import load
+from archsim.model.device import Device
 from archsim.model.errors import ArchsimError
 
 
@@ -45,6 +46,8 @@ class Prices:
 
     device: str
     kind: str              # analog | digital | charge (the device file's kind)
+    converts: bool         # columns read by ADCs (False: digital adder trees; archsim.model.device_kinds)
+    converter_part: str    # what the 'adc' energy part holds, in words
     t_read: float          # s, the integration (sensing) window of one input pulse
     e_cell_gmin: float     # J per active cell read at g_min over the window (or the device's energy per read)
     e_cell_span: float     # J per active cell read per unit conductance fraction (g_max - g_min over the window)
@@ -121,9 +124,9 @@ def _scaled(arch: Architecture, rec: techlib.Record) -> tuple[float, float]:
 
 
 @lru_cache(maxsize=256)
-def prices_for(arch: Architecture) -> Prices:
-    """The prices of every component of ``arch`` (its device, circuit library and node), from techlib."""
-    dev = load_device(arch.device)
+def prices_for(arch: Architecture, dev: Device) -> Prices:
+    """The prices of every component of ``arch`` (circuit library and node) built of device ``dev`` (the
+    mapping's, :attr:`Mapping.device`), from techlib."""
     lib = arch.circuits
     _check_device_node(dev, arch)
     dac, sh, sa, buf, noc, dig, io = (techlib.circuit(n, lib) for n in (
@@ -156,7 +159,7 @@ def prices_for(arch: Architecture) -> Prices:
         e_adc = law.energy(arch.adc_bits, arch.adc_rate_Hz, arch.node_nm, adc_type)
         a_adc = law.area(arch.adc_bits, arch.adc_rate_Hz, arch.node_nm, adc_type)
         t_adc = law.conversion_time(arch.adc_bits, arch.adc_rate_Hz, adc_type)
-        e_row = (arch.cols * dev.input_line_energy_per_cell if dev.digital
+        e_row = (arch.cols * dev.input_line_energy_per_cell if dev.behaviour.input_line_rows
                  else e_dac_s * dac["energy_per_row_drive"] * dac_scale)
         e_arr = e_dac_s * float(dac.get("energy_per_array_pulse", 0.0))
         t_sense, extra = 0.0, {}
@@ -180,7 +183,8 @@ def prices_for(arch: Architecture) -> Prices:
         e_partial = sub.partial_add_energy(arch.adc_bits, chunks)
         extra = dict(r_on=r_on, r_off=r_off, v_read=dev.read_voltage, sub=sub, p_leak_array=sub.p_leak_array)
     return Prices(
-        device=dev.name, kind=str(dev.kind), t_read=t_read, e_cell_gmin=e_gmin, e_cell_span=e_span,
+        device=dev.name, kind=str(dev.kind), converts=dev.behaviour.converts,
+        converter_part=dev.behaviour.converter_part, t_read=t_read, e_cell_gmin=e_gmin, e_cell_span=e_span,
         a_cell=dev.cell_area_m2(arch.node_nm),
         adc_type=adc_type or law.default,
         e_adc=e_adc, a_adc=a_adc, t_adc=t_adc, e_dac=e_row, e_dac_array=e_arr,
@@ -229,18 +233,19 @@ def lut_entry(prices: Prices, op: str) -> tuple[float, float]:
     if op not in prices.lut:
         raise ArchsimError(
             f"device '{prices.device}' has no lookup table entry 'lut.{op}' in techlib/devices/{prices.device}.yaml; "
-            f"use cost_model: circuit or a device with a lut ({', '.join(d for d in techlib.device_names() if op in load_device(d).lut)})")
+            f"use cost_model: circuit or a device with a lut ({', '.join(d for d in techlib.device_names() if op in load.device(d).lut)})")
     return prices.lut[op]
 
 
-def shift_add_width(m: Mapping, kind: str) -> float:
+def shift_add_width(m: Mapping) -> float:
     """Bits of the accumulated result a shift-add writes: the converted (or adder-tree) sum plus the input
-    pulses and weight slices shifted in (``mapping: pairs``: ``ceil(log2 F)`` bits for the gain F)."""
+    pulses and weight slices shifted in (``mapping: pairs``: ``ceil(log2 F)`` bits for the gain F); a column
+    read in row chunks sums ``ceil(rows / parallel_rows)`` partial results, log2 of that more bits."""
     a = m.arch
-    # a column read in row chunks sums ceil(rows / parallel_rows) partial results: log2 of that more bits
-    base = (a.adc_bits + int(np.ceil(np.log2(a.row_chunks))) if kind != "digital"
+    converts = m.device.behaviour.converts
+    base = (a.adc_bits + int(np.ceil(np.log2(a.row_chunks))) if converts
             else int(np.ceil(np.log2(a.rows))) + 1)
-    pulses = a.input_pulses if (a.conversions_per_vector > 1 or kind == "digital") else 1
+    pulses = a.input_pulses if (a.conversions_per_vector > 1 or not converts) else 1
     slices = max(l.slices for l in m.layers)
     # conductance pairs: the more significant pair's result is scaled by F (a shift and add) before the sum
     shift = int(np.ceil(np.log2(a.pair_gain))) if a.pairs else m.bits_per_cell
@@ -255,7 +260,7 @@ def tile_area(arch: Architecture, prices: Prices, buffer_bits: float) -> dict:
     row.  Digital SRAM arrays have no converters: an adder tree per column takes the ADC's place."""
     a = arch.arrays_per_tile
     adc = tree = 0.0
-    if prices.kind == "digital":
+    if not prices.converts:
         tree = a * arch.cols * 2 * arch.rows * prices.a_add_bit   # an adder tree of about 2 x rows full-adder bits
         n_adc = arch.cols
     else:

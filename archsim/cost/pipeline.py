@@ -41,7 +41,7 @@ def t_vector(arch: Architecture, prices: Prices) -> float:
     """Seconds for one input vector through one array (all arrays of a layer work in parallel)."""
     if arch.cost_model == CostModel.LUT:
         return lut_entry(prices, "vmm")[1]
-    if prices.kind == "digital":   # an adder tree per column, no conversion: one read window per pulse
+    if not prices.converts:   # an adder tree per column, no conversion: one read window per pulse
         return arch.input_pulses * prices.t_read
     t_adc = arch.cols_per_adc * arch.row_chunks * prices.t_adc   # every mux phase of every row chunk
     if arch.input_accumulation == Accumulation.ANALOG:
@@ -141,7 +141,7 @@ def timing(m: Mapping, prices: Prices, task: str, t_vector: float) -> Timing:
     passes = 2 if task == "training" else 1
     compute = np.array([l.vectors_per_replica * t_vector for l in m.layers], dtype=float)
     per_replica_tiles = np.array([l.tiles_per_replica for l in m.layers], dtype=float)
-    out_bits = shift_add_width(m, prices.kind) if prices.psum_outputs else None
+    out_bits = shift_add_width(m) if prices.psum_outputs else None
     buffer = buffer_bits(m, passes, out_bits) / (prices.buf_access_bits * prices.clock_Hz * per_replica_tiles)
     link = link_times(m, prices.clock_Hz, passes)
     parts = np.stack([compute, buffer, link])

@@ -4,7 +4,7 @@
 :class:`~archsim.cost.components.Prices` of its architecture (one price per event kind,
 :func:`unit_prices`), adds leakage and I/O power over the pipeline period
 (:mod:`archsim.cost.pipeline`) and composes the per-layer table and chip totals.  :func:`evaluate`
-is the whole step for a mapping: ``price(m, events(m, task), prices_for(m.arch))``.
+is the whole step for a mapping: ``price(m, events(m, task), prices_for(m.arch, m.device))``.
 
 Two cost models, one output schema: ``circuit`` (bottom-up, the ISAAC way) and ``lut`` (seed 002's
 tile table: energy per MAC includes the tile's converters, so ADC, DAC and shift-add stay zero).
@@ -36,7 +36,7 @@ def unit_prices(m: Mapping, prices: Prices, ev: EventCounts) -> dict:
     n = len(m.layers)
     out = {e: getattr(prices, f) for e, f in PRICE_FIELD.items()}
     out["cell_read"] = prices.cell_read_energy(ev.activity.per_layer("mean_conductance_fraction", n))
-    out["shift_add"] = prices.shift_add_energy(shift_add_width(m, prices.kind))
+    out["shift_add"] = prices.shift_add_energy(shift_add_width(m))
     out["buffer_bit"] = prices.buffer_bit_energy([l.buffer_bits_per_tile for l in m.layers])
     for e, op in LUT_EVENTS.items():
         out[e] = lut_entry(prices, op)[0] if ev.total(e) > 0 else 0.0
@@ -150,19 +150,19 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
         **{f"energy_{k}_J": float(e[k].sum()) for k in ENERGY_PARTS},
         **{f"area_{k}_mm2": chip_area[k] * 1e6 for k in AREA_PARTS if k != "io"},
         area_io_mm2=prices.a_io * 1e6,
-        dominant=_dominant(e, prices.kind),
+        dominant=_dominant(e, prices.converter_part),
     )
     if not ev.activity.source.startswith("assumed"):    # measured or given: say so beside the totals
         summary["activity"] = ev.activity.source
     return Estimate(m, task, df, summary, ev.activity)
 
 
-def _dominant(e: dict, kind: str) -> str:
-    """The energy part that costs most."""
+def _dominant(e: dict, converter_part: str = "") -> str:
+    """The energy part that costs most (a digital SRAM's adder trees have their own part, adder_tree)."""
     return max(ENERGY_PARTS, key=lambda k: float(e[k].sum()))
 
 
 def evaluate(m: Mapping, task: str = "inference", activity: Activity | None = None) -> Estimate:
     """Price a mapping: count its events, price them with its architecture's components."""
     ev = events(m, task, activity)
-    return price(m, ev, prices_for(m.arch))
+    return price(m, ev, prices_for(m.arch, m.device))

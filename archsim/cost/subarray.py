@@ -31,7 +31,7 @@ from functools import lru_cache
 
 import numpy as np
 
-import techlib
+from archsim.io import techlib
 from archsim.model.arch import Architecture
 from archsim.model.errors import ArchsimError
 

@@ -7,12 +7,17 @@ import pytest
 
 import workloads
 from archsim.cost import subarray
-from archsim.cost.components import prices_for
+from archsim.cost.components import prices_for as _prices_for
 from archsim.cost.events import Activity, events
 from archsim.cost.price import evaluate
 from archsim.mapping.layout import map_workload
 from archsim.model import presets
+from archsim.model.device import load_device
 from archsim.model.errors import ArchsimError
+
+
+def prices_for(a):
+    return _prices_for(a, load_device(a.device))
 
 
 @pytest.fixture(scope="module")
