@@ -11,7 +11,6 @@ price field map (:data:`PRICE_FIELD`) are derived here, so a component is added 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import MappingProxyType
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ COMPONENTS: tuple[Component, ...] = (
 #: every event the cost model counts -> the report part its energy goes to
 EVENT_PARTS: dict[str, str] = {e: c.part for c in COMPONENTS for e, _ in c.events}
 #: event -> the Prices field that prices it (events priced per layer are set in price.unit_prices)
-PRICE_FIELD = MappingProxyType({e: f for c in COMPONENTS for e, f in c.events if f is not None})
+PRICE_FIELD: dict[str, str] = {e: f for c in COMPONENTS for e, f in c.events if f is not None}
 #: the report parts, in table order: CSV columns energy_<part>_J
 ENERGY_PARTS: tuple[str, ...] = tuple(dict.fromkeys(c.part for c in COMPONENTS))
 
