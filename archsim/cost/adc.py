@@ -4,7 +4,9 @@ One law per architecture; every constant, and the published converters each was 
 in ``techlib/circuits/adc.yaml`` (no numbers here).  With ``b`` bits, rate ``f``, node factors
 ``s_E``, ``s_A`` from ``techlib/circuits/scaling.yaml`` relative to the law's own ``node``:
 
-- ``sar``:   E = e_step 2^b s_E max(1, f / f_corner);  A = a_step 2^b s_A;  t = 1/f.
+- ``sar``:   E = e_step 2^b s_E max(1, f / f_corner);  A = a_step 2^b s_A;
+  t = max(1/f, (b + 1) / f_bit_cycle): one comparator cycle per bit and one to sample, at no more than
+  the fastest published bit cycle.
   Walden: constant energy per conversion step, so energy doubles per bit; above the survey's speed
   corner energy per conversion grows linearly with rate (Murmann ADC survey, Readme).
 - ``flash``: E = e_comp (2^b - 1) s_E max(1, f / f_corner);  A = a_comp (2^b - 1) s_A;  t = 1/f.
@@ -78,6 +80,7 @@ class ArchLaw:
     bits_max: int
     f_corner: float = math.inf  # Hz, sar and flash
     f_clock: float = math.inf   # Hz, ramp
+    f_bit_cycle: float = math.inf  # Hz, sar: fastest comparator cycle
     a_fixed_units: float = 0.0  # ramp: the comparator's area in counter-bit units
     anchors: Anchors | None = None
 
@@ -170,11 +173,15 @@ class AdcLaw:
         return law.a_unit * law.area_units(int(bits)) * s_a
 
     def conversion_time(self, bits: int, rate_Hz: float, architecture: str | None = None) -> float:
-        """s per conversion: 1/rate, or for a ramp at least 2^bits clock periods."""
+        """s per conversion: 1/rate, for a SAR at least (bits + 1) bit cycles, for a ramp at least 2^bits clock
+        periods."""
         law = self._check(bits, rate_Hz, architecture)
-        if law is None or not ADC_KINDS[law.architecture].clocked:
-            return 1.0 / rate_Hz
-        return max(1.0 / rate_Hz, 2.0 ** bits / law.f_clock)
+        kind = ADC_KINDS[law.architecture] if law is not None else None
+        if kind is not None and kind.bit_cycles:
+            return max(1.0 / rate_Hz, (bits + 1.0) / law.f_bit_cycle)
+        if kind is not None and kind.clocked:
+            return max(1.0 / rate_Hz, 2.0 ** bits / law.f_clock)
+        return 1.0 / rate_Hz
 
 
 def _anchors(rec: techlib.Record, key: str) -> Anchors:
@@ -193,6 +200,7 @@ def _arch_law(rec: techlib.Record, arch: str) -> ArchLaw:
         e_unit=rec[f"{arch}.{kind.energy_key}"], a_unit=rec[f"{arch}.{kind.area_key}"],
         bits_min=int(rec[f"{arch}.bits_min"]), bits_max=int(rec[f"{arch}.bits_max"]),
         f_corner=rec.get(f"{arch}.f_corner", math.inf), f_clock=rec.get(f"{arch}.f_clock", math.inf),
+        f_bit_cycle=rec.get(f"{arch}.f_bit_cycle", math.inf),
         a_fixed_units=rec.get(f"{arch}.comparator_area_in_counter_bits", 0.0),
         anchors=_anchors(rec, f"{arch}.anchors"))
 

@@ -14,7 +14,8 @@ from functools import lru_cache
 import numpy as np
 
 from archsim.io import techlib
-from archsim.mapping.layout import ceil_div
+from archsim.mapping.layout import Mapping, ceil_div
+from archsim.cost import subarray
 from archsim.cost.adc import adc_law
 from archsim.model.arch import AUTO, Architecture
 from archsim.io import load
@@ -93,6 +94,16 @@ class Prices:
     activation_units: float
     pool_units: float
     lut: dict = field(compare=False)
+    clock_Hz: float = 0.0  # digital clock: the architecture's, or (clock_Hz auto) the sensing cycle of the subarray laws
+    t_sense: float = 0.0   # s, subarray laws: the sense amplifier's sensing time
+    chunks: int = 1        # conversions per column per input pulse: ceil(rows / parallel_rows)
+    e_partial_add: float = 0.0  # J per partial sum added (partial parallel read)
+    r_on: float = 0.0      # ohm, the device's lowest resistance (subarray laws)
+    r_off: float = 0.0     # ohm, its highest
+    v_read: float = 0.0    # V
+    sub: object = field(default=None, compare=False)   # SubarrayLaws of the library, or None
+    psum_outputs: bool = False   # tile buffers carry outputs as partial sums (shift-add width), not activations
+    p_leak_array: float = 0.0    # W per array (subarray periphery leakage)
 
     def cell_read_energy(self, conductance_fraction) -> np.ndarray:
         """J per active cell read when the mean programmed conductance sits ``fraction`` of the way up."""
@@ -117,6 +128,7 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
     """The prices of every component of ``arch`` (circuit library and node) built of device ``dev`` (the
     mapping's, :attr:`Mapping.device`), from techlib."""
     lib = arch.circuits
+    _check_device_node(dev, arch)
     dac, sh, sa, buf, noc, dig, io = (techlib.circuit(n, lib) for n in (
         "dac", "sample_hold", "shift_add", "buffer", "noc", "digital", "io"))
     t_read = dev.read_pulse if arch.integration_time_s == AUTO else float(arch.integration_time_s)
@@ -136,17 +148,46 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
     dac_scale = dac["energy_scaling_per_bit"] ** (arch.dac_bits - 1)
     lut = {op: (entry.energy_per_op, entry.latency) for op, entry in dev.lut.items()}
     kb = 8.0 * 1024
+    chunks = subarray.chunks(arch)
+    sub = subarray.laws(lib) if subarray.has_laws(lib) else None
+    if sub is None:
+        if arch.clock_Hz == AUTO:
+            raise ArchsimError(f"{arch.source}: key 'clock_Hz' = auto needs a circuit library with subarray laws "
+                               f"(techlib/circuits/<library>/subarray.yaml: {', '.join(_sub_libraries())}); "
+                               f"circuit library '{lib}' has none: give clock_Hz in Hz")
+        clock = float(arch.clock_Hz)
+        e_adc = law.energy(arch.adc_bits, arch.adc_rate_Hz, arch.node_nm, adc_type)
+        a_adc = law.area(arch.adc_bits, arch.adc_rate_Hz, arch.node_nm, adc_type)
+        t_adc = law.conversion_time(arch.adc_bits, arch.adc_rate_Hz, adc_type)
+        e_row = (arch.cols * dev.input_line_energy_per_cell if dev.behaviour.input_line_rows
+                 else e_dac_s * dac["energy_per_row_drive"] * dac_scale)
+        e_arr = e_dac_s * float(dac.get("energy_per_array_pulse", 0.0))
+        t_sense, extra = 0.0, {}
+        e_partial = e_sa_s * sa["energy_per_bit"] * (arch.adc_bits + max(0, (chunks - 1).bit_length()))
+    else:
+        subarray.check_node(arch, sub)
+        r_on, r_off = 1.0 / dev.g_max, 1.0 / dev.g_min
+        c_col = sub.bitline_cap(arch.rows, arch.node_nm, dev.cell_area_m2(arch.node_nm) / (arch.node_nm * 1e-9) ** 2)
+        t_sense = sub.sense_time(arch.adc_bits, subarray.parallel_rows(arch), r_on, c_col)
+        clock = 1.0 / sub.clock_period(t_sense) if arch.clock_Hz == AUTO else float(arch.clock_Hz)
+        t_adc = 1.0 / clock                     # one conversion per clock
+        t_read = t_sense if arch.integration_time_s == AUTO else t_read
+        act = techlib.circuit("activity", lib)
+        e_adc = float(sub.conversion_energy(
+            arch.adc_bits, subarray.parallel_rows(arch), r_on, dev.read_voltage,
+            sub.column_resistance(subarray.parallel_rows(arch), float(act["input_bit_activity"]),
+                                  float(act["mean_conductance_fraction"]), r_on, r_off), t_sense))
+        a_adc = sub.adc_area(arch.adc_bits)
+        e_row = sub.row_drive_energy(arch.cols, arch.cols_per_adc, arch.node_nm)
+        e_arr = sub.array_pulse_energy(arch.rows, arch.cols_per_adc)
+        e_partial = sub.partial_add_energy(arch.adc_bits, chunks)
+        extra = dict(r_on=r_on, r_off=r_off, v_read=dev.read_voltage, sub=sub, p_leak_array=sub.p_leak_array)
     return Prices(
         device=dev.name, kind=str(dev.kind), converts=dev.behaviour.converts,
         converter_part=dev.behaviour.converter_part, t_read=t_read, e_cell_gmin=e_gmin, e_cell_span=e_span,
         a_cell=dev.cell_area_m2(arch.node_nm),
         adc_type=adc_type or law.default,
-        e_adc=law.energy(arch.adc_bits, arch.adc_rate_Hz, arch.node_nm, adc_type),
-        a_adc=law.area(arch.adc_bits, arch.adc_rate_Hz, arch.node_nm, adc_type),
-        t_adc=law.conversion_time(arch.adc_bits, arch.adc_rate_Hz, adc_type),
-        e_dac=(arch.cols * dev.input_line_energy_per_cell if dev.behaviour.input_line_rows
-               else e_dac_s * dac["energy_per_row_drive"] * dac_scale),
-        e_dac_array=e_dac_s * float(dac.get("energy_per_array_pulse", 0.0)),
+        e_adc=e_adc, a_adc=a_adc, t_adc=t_adc, e_dac=e_row, e_dac_array=e_arr,
         a_dac=a_dac_s * dac["area_1bit"] * dac_scale,
         e_sh=e_sh_s * sh["energy_per_sample"], a_sh=a_sh_s * sh["area"],
         e_add_bit=e_sa_s * sa["energy_per_bit"],
@@ -168,8 +209,24 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         e_oreg_tile=e_dig_s * dig["output_register_energy_per_op"],
         p_io=io["power"], a_io=io["area"], buf_access_bits=buf["access_width"], bus_wires=buf["bus_wires"],
         router_ports=noc["ports"], activation_units=dig["activation_units"], pool_units=dig["pool_units"],
-        lut=lut,
+        psum_outputs=buf.field("outputs", "activation") == "partial_sum",
+        lut=lut, clock_Hz=clock, t_sense=t_sense, chunks=chunks, e_partial_add=e_partial, **extra,
     )
+
+
+def _check_device_node(dev, arch: Architecture) -> None:
+    """A device file may list the nodes its cells exist at (``nodes``); a design at another node is refused."""
+    rec = dev.record
+    if rec is None or not rec.has("nodes"):
+        return
+    nodes = [int(round(n)) for n in np.atleast_1d(rec["nodes"])]
+    if int(round(arch.node_nm)) not in nodes:
+        raise ArchsimError(f"{arch.source}: key 'node_nm' = {arch.node_nm}: device '{dev.name}' exists at "
+                           f"{', '.join(map(str, nodes))} nm only ({rec.file}, key 'nodes')")
+
+
+def _sub_libraries() -> list[str]:
+    return [lib for lib in techlib.circuit_libraries() if subarray.has_laws(lib)]
 
 
 def lut_entry(prices: Prices, op: str) -> tuple[float, float]:
@@ -180,6 +237,24 @@ def lut_entry(prices: Prices, op: str) -> tuple[float, float]:
     return prices.lut[op]
 
 
+def shift_add_width(m: Mapping, layer: str | None = None) -> float:
+    """Bits of the accumulated result a shift-add writes: the converted (or adder-tree) sum plus the input
+    pulses and weight slices shifted in (``mapping: pairs``: ``ceil(log2 F)`` bits for the gain F); a column
+    read in row chunks sums ``ceil(rows / parallel_rows)`` partial results, log2 of that more bits.  The unit
+    is sized for the chip's most slices.  ``layer``: with that layer's ADC bits and bits per cell
+    (``layer_overrides``)."""
+    a = m.arch if layer is None else m.layer_arch(layer)
+    converts = m.device.behaviour.converts
+    base = (a.adc_bits + int(np.ceil(np.log2(a.row_chunks))) if converts
+            else int(np.ceil(np.log2(a.rows))) + 1)
+    pulses = a.input_pulses if (a.conversions_per_vector > 1 or not converts) else 1
+    slices = max(l.slices for l in m.layers)
+    # conductance pairs: the more significant pair's result is scaled by F (a shift and add) before the sum
+    bpc = m.bits_per_cell if layer is None else m.layer_bits_per_cell(layer)
+    shift = int(np.ceil(np.log2(a.pair_gain))) if a.pairs else bpc
+    return base + (pulses - 1) * a.dac_bits + (slices - 1) * shift
+
+
 def tile_area(arch: Architecture, prices: Prices, buffer_bits: float) -> dict:
     """Area of one tile by component (m2), its buffer holding ``buffer_bits``.
 
@@ -187,8 +262,9 @@ def tile_area(arch: Architecture, prices: Prices, buffer_bits: float) -> dict:
     in analog shares its ADCs between the pair's arrays), a sample-and-hold per column and a driver per
     row.  Digital SRAM arrays have no converters: an adder tree per column takes the ADC's place."""
     a = arch.arrays_per_tile
+    adc = tree = 0.0
     if not prices.converts:
-        adc = a * arch.cols * 2 * arch.rows * prices.a_add_bit   # an adder tree of about 2 x rows full-adder bits
+        tree = a * arch.cols * 2 * arch.rows * prices.a_add_bit   # an adder tree of about 2 x rows full-adder bits
         n_adc = arch.cols
     else:
         n_adc = ceil_div(arch.cols, arch.cols_per_adc) * arch.conversions_per_pair / arch.copies
@@ -196,6 +272,7 @@ def tile_area(arch: Architecture, prices: Prices, buffer_bits: float) -> dict:
     return dict(
         array=a * arch.rows * arch.cols * prices.a_cell,
         adc=adc,
+        adder_tree=tree,
         dac=a * arch.rows * prices.a_dac,
         digital=a * n_adc * prices.shift_add_per_adc * prices.a_shift_add + prices.a_tile_digital,
         buffer=buffer_bits * prices.a_buf_per_bit + prices.a_bus + a * prices.a_reg_per_array,
@@ -204,9 +281,10 @@ def tile_area(arch: Architecture, prices: Prices, buffer_bits: float) -> dict:
     )
 
 
-def tile_static_power(prices: Prices, buffer_bits: float) -> float:
-    """Leakage of one tile: its buffer and its share of a router."""
-    return buffer_bits * prices.p_leak_per_bit + prices.p_leak_router / prices.tiles_per_router
+def tile_static_power(prices: Prices, buffer_bits: float, arrays: int = 0) -> float:
+    """Leakage of one tile: its buffer, its share of a router and its arrays' periphery."""
+    return (buffer_bits * prices.p_leak_per_bit + prices.p_leak_router / prices.tiles_per_router
+            + arrays * prices.p_leak_array)
 
 
 def fixed_buffer_bits(arch: Architecture) -> float:

@@ -25,30 +25,7 @@ from archsim.model.arch import CostModel, SignedMapping
 from archsim.model.errors import ArchsimError
 from archsim.model.kinds import KINDS
 
-#: every event the cost model counts -> the energy part it is reported under
-EVENT_PARTS: dict[str, str] = {
-    "cell_read": "array",            # one cell, one input pulse, input bit 1
-    "mac_vmm": "array",              # lut mode: one MAC of a forward VMM (the tile table's energy/op)
-    "mac_mvm": "array",              # lut mode, training: backward MVM
-    "mac_opu": "array",              # lut mode, training: outer-product update
-    "row_drive": "dac",              # one row driven for one input pulse
-    "array_pulse": "dac",            # one array's row-driver block clocked for one input pulse (fixed part)
-    "conversion": "adc",             # one ADC conversion
-    "sample": "adc",                 # one sample-and-hold sample
-    "shift_add": "digital",          # one ADC result (or adder-tree sum) shifted and added
-    "adder_bit": "adc",              # digital SRAM: one full-adder bit of a column's adder tree switching
-    "output_add": "digital",         # one output element added across arrays in the tile
-    "offset_subtract": "digital",    # offset mapping: offset x sum(inputs) subtracted per output
-    "digital_op": "digital",         # pooling, residual add: one element operation
-    "activation_op": "digital",      # one activation function evaluation
-    "result_write": "buffer",        # one ADC result written to the IMA output register
-    "buffer_bit": "buffer",          # one activation bit read from or written to the tile buffer
-    "bus_bit": "buffer",             # one activation bit over the buffer-to-array bus
-    "register_bit": "buffer",        # one input bit into an array's input register
-    "output_register_write": "buffer",  # one output element into the tile output register
-    "bit_hop": "noc",                # one bit over one network hop
-}
-ENERGY_PARTS = ("array", "adc", "dac", "digital", "buffer", "noc", "leakage", "io")
+from archsim.cost.table import ENERGY_PARTS, EVENT_PARTS  # noqa: E402,F401  (the component table)
 TASKS = ("inference", "training")
 
 
@@ -167,7 +144,9 @@ def events(m: Mapping, task: str = "inference", activity: Activity | None = None
         c["shift_add"] = pulses * col_reads
         c["output_add"] = V * N
     else:
-        conv = V * arch.conversions_per_vector * col_reads
+        chunks = arch.row_chunks
+        conv = V * arch.conversions_per_vector * col_reads * chunks   # each row chunk converted on its own
+        c["partial_add"] = conv * (chunks - 1) / chunks
         c["cell_read"] = V * P * cells * density
         c["row_drive"] = V * P * row_drives * density     # a row is driven only when its digit is not 0
         c["array_pulse"] = V * P * arrays                 # every array of the layer, every pulse, whatever its data

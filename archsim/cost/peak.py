@@ -92,15 +92,16 @@ def tile_peak_power(arch: Architecture, prices: Prices, m: Mapping | None = None
     lm = m.layers[0]
     per_s = 1.0 / (lm.vectors * t_vector(arch, prices) * lm.tiles)    # one tile's share, per second
     rate = {e: ev.total(e) * per_s for e in ("cell_read", "row_drive", "array_pulse", "conversion", "sample", "shift_add",
-                                             "result_write", "adder_bit")}
-    clk = arch.clock_Hz
+                                             "partial_add", "result_write", "adder_bit")}
+    clk = prices.clock_Hz
     a = arch.arrays_per_tile
     t_cycle = t_vector(arch, prices) / arch.input_pulses
     return dict(
         array=rate["cell_read"] * float(np.asarray(up["cell_read"]).ravel()[0]),
-        adc=rate["conversion"] * prices.e_adc + rate["sample"] * prices.e_sh + rate["adder_bit"] * prices.e_add_bit,
+        adc=rate["conversion"] * float(np.mean(up["conversion"])) + rate["sample"] * prices.e_sh,
+        adder_tree=rate["adder_bit"] * prices.e_add_bit,
         dac=rate["row_drive"] * prices.e_dac + rate["array_pulse"] * prices.e_dac_array,
-        digital=(rate["shift_add"] * up["shift_add"]
+        digital=(rate["shift_add"] * up["shift_add"] + rate["partial_add"] * prices.e_partial_add
                  + clk * (prices.activation_units * prices.e_act_op + prices.pool_units * prices.e_digital_op
                           + prices.e_tile_shift_add)),
         buffer=(rate["result_write"] * prices.e_oreg_result + a * arch.rows * arch.dac_bits * prices.e_reg_bit / t_cycle
@@ -127,7 +128,8 @@ def peak(arch: Architecture, tiles: int | None = None) -> PeakFigures:
 
 #: events inside a compute-in-memory macro's boundary: the arrays, their drivers, converters (or adder
 #: trees) and the shift-add that merges pulses and slices; not buffers, network, pooling or leakage
-MACRO_EVENTS = ("cell_read", "row_drive", "array_pulse", "conversion", "sample", "adder_bit", "shift_add", "offset_subtract")
+MACRO_EVENTS = ("cell_read", "row_drive", "array_pulse", "conversion", "sample", "adder_bit", "shift_add", "partial_add",
+                "offset_subtract")
 
 
 def macro(arch: Architecture) -> dict:
@@ -146,5 +148,6 @@ def macro(arch: Architecture) -> dict:
     ops = OPS_PER_MAC * lm.macs
     t = lm.vectors * t_vector(arch, prices) / lm.replication
     area = tile_area(arch, prices, 0.0)
-    a_macro = (area["array"] + area["adc"] + area["dac"] + area["digital"] - prices.a_tile_digital) * lm.tiles
+    a_macro = (area["array"] + area["adc"] + area["adder_tree"] + area["dac"] + area["digital"]
+               - prices.a_tile_digital) * lm.tiles
     return dict(ops_per_J=ops / energy, ops_per_s_m2=ops / t / a_macro, energy_per_mac_J=energy / lm.macs)

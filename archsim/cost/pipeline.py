@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from archsim.cost.components import Prices, lut_entry
+from archsim.cost.components import Prices, lut_entry, shift_add_width
 from archsim.mapping.layout import Mapping
-from archsim.model.arch import Accumulation, Architecture, CostModel
+from archsim.model.arch import Accumulation, Architecture, CostModel, StageTiming
 
 BOUNDS = ("compute", "buffer", "link")
 PORT = ("input", "output")
@@ -43,7 +43,7 @@ def t_vector(arch: Architecture, prices: Prices) -> float:
         return lut_entry(prices, "vmm")[1]
     if not prices.converts:   # an adder tree per column, no conversion: one read window per pulse
         return arch.input_pulses * prices.t_read
-    t_adc = arch.cols_per_adc * prices.t_adc
+    t_adc = arch.cols_per_adc * arch.row_chunks * prices.t_adc   # every mux phase of every row chunk
     if arch.input_accumulation == Accumulation.ANALOG:
         # pulses integrate on the column, then one conversion sweep; a double-buffered
         # sample-and-hold lets the sweep of one vector overlap the integration of the next
@@ -79,16 +79,19 @@ class Timing:
         return self.bound[int(np.argmax(self.stages))]
 
 
-def buffer_bits(m: Mapping, passes: int = 1) -> np.ndarray:
-    """Bits one replica of each layer reads from and writes to its tile buffers per inference."""
+def buffer_bits(m: Mapping, passes: int = 1, out_bits: float | None = None) -> np.ndarray:
+    """Bits one replica of each layer reads from and writes to its tile buffers per inference: its inputs at the
+    activation width, its outputs at ``out_bits`` (default the activation width; a library whose tile buffers
+    hold partial sums gives the shift-add width)."""
     ib = m.arch.input_bits
-    return np.array([passes * l.vectors_per_replica * (l.K * l.groups + l.N) * ib for l in m.layers], dtype=float)
+    ob = ib if out_bits is None else out_bits
+    return np.array([passes * l.vectors_per_replica * (l.K * l.groups * ib + l.N * ob) for l in m.layers], dtype=float)
 
 
-def link_times(m: Mapping, passes: int = 1) -> np.ndarray:
+def link_times(m: Mapping, clock_Hz: float, passes: int = 1) -> np.ndarray:
     """Seconds per inference each layer's links need for the bits it receives and, separately, sends."""
     a = m.arch
-    rate = a.link_width_bits * a.clock_Hz   # bits per second over one link
+    rate = a.link_width_bits * clock_Hz   # bits per second over one link
     index = {l.layer: i for i, l in enumerate(m.layers)}
     links = np.array([l.tiles for l in m.layers], dtype=float)
     into = np.zeros(len(m.layers))
@@ -108,7 +111,7 @@ def link_times(m: Mapping, passes: int = 1) -> np.ndarray:
     return np.maximum.reduce([into / links, out / links, port_in, port_out]) / rate
 
 
-def transfer_times(m: Mapping, router_cycles: float) -> dict:
+def transfer_times(m: Mapping, router_cycles: float, clock_Hz: float) -> dict:
     """Seconds per edge (src, dst): the longest route's hops x router delay, plus the bits serialized over
     the links of the narrower side (one link per tile; one for the I/O port)."""
     a = m.arch
@@ -116,7 +119,7 @@ def transfer_times(m: Mapping, router_cycles: float) -> dict:
     out = {}
     for e in m.edges:
         links = min(tiles.get(e.src, 1), tiles.get(e.dst, 1))
-        out[(e.src, e.dst)] = (e.max_hops * router_cycles + e.bits / (a.link_width_bits * links)) / a.clock_Hz
+        out[(e.src, e.dst)] = (e.max_hops * router_cycles + e.bits / (a.link_width_bits * links)) / clock_Hz
     return out
 
 
@@ -139,12 +142,13 @@ def timing(m: Mapping, prices: Prices, task: str, t_vector: float | np.ndarray) 
     # t_vector: one number, or one per layer (layers with their own ADC bits, ``layer_overrides``)
     compute = np.array([l.vectors_per_replica for l in m.layers], dtype=float) * t_vector
     per_replica_tiles = np.array([l.tiles_per_replica for l in m.layers], dtype=float)
-    buffer = buffer_bits(m, passes) / (prices.buf_access_bits * a.clock_Hz * per_replica_tiles)
-    link = link_times(m, passes)
+    out_bits = shift_add_width(m) if prices.psum_outputs else None
+    buffer = buffer_bits(m, passes, out_bits) / (prices.buf_access_bits * prices.clock_Hz * per_replica_tiles)
+    link = link_times(m, prices.clock_Hz, passes)
     parts = np.stack([compute, buffer, link])
-    stages = parts.max(axis=0)
+    stages = parts.sum(axis=0) if a.stage_timing == StageTiming.SERIAL else parts.max(axis=0)
     bound = tuple(BOUNDS[i] for i in parts.argmax(axis=0))   # ties go to compute, then buffer
-    transfer = transfer_times(m, prices.router_cycles)
+    transfer = transfer_times(m, prices.router_cycles, prices.clock_Hz)
     latency = float(critical_path(m, stages, transfer))
     period = float(stages.max()) if task == "inference" else latency
     return Timing(stages, compute, buffer, link, bound, transfer, latency, period)

@@ -18,40 +18,17 @@ import numpy as np
 import pandas as pd
 
 from archsim.cost import pipeline
-from archsim.cost.components import (Prices, fixed_buffer_bits, lut_entry, prices_for, tile_area,
-                                     tile_static_power)
-from archsim.cost.events import ENERGY_PARTS, EVENT_PARTS, Activity, EventCounts, events
+from archsim.cost.components import (Prices, fixed_buffer_bits, lut_entry, prices_for, shift_add_width,  # noqa: F401
+                                     tile_area, tile_static_power)
+from archsim.cost.events import Activity, EventCounts, events
+from archsim.cost.table import ENERGY_PARTS, EVENT_PARTS, PRICE_FIELD
 from archsim.mapping.layout import Mapping
 from archsim.model.errors import ArchsimError
 
 OPS_PER_MAC = 2
-AREA_PARTS = ("array", "adc", "dac", "digital", "buffer", "noc", "io")
+AREA_PARTS = ("array", "adc", "dac", "adder_tree", "digital", "buffer", "noc", "io")
 
-#: event -> the Prices field that prices it (J per event); events priced per layer are set in unit_prices
-PRICE_FIELD = {
-    "row_drive": "e_dac", "array_pulse": "e_dac_array", "conversion": "e_adc", "sample": "e_sh", "adder_bit": "e_add_bit",
-    "output_add": "e_tile_shift_add", "offset_subtract": "e_digital_op",
-    "digital_op": "e_digital_op", "activation_op": "e_act_op", "result_write": "e_oreg_result",
-    "bus_bit": "e_bus_bit", "register_bit": "e_reg_bit",
-    "output_register_write": "e_oreg_tile", "bit_hop": "e_noc_bit_hop",
-}
 LUT_EVENTS = {"mac_vmm": "vmm", "mac_mvm": "mvm", "mac_opu": "opu"}
-
-
-def shift_add_width(m: Mapping, layer: str | None = None) -> float:
-    """Bits of the accumulated result a shift-add writes: the converted (or adder-tree) sum plus the input
-    pulses and weight slices shifted in (``mapping: pairs``: ``ceil(log2 F)`` bits for the gain F); the
-    unit is sized for the chip's most slices.  ``layer``: with that layer's ADC bits and bits per cell
-    (``layer_overrides``)."""
-    a = m.arch if layer is None else m.layer_arch(layer)
-    converts = m.device.behaviour.converts
-    base = a.adc_bits if converts else int(np.ceil(np.log2(a.rows))) + 1
-    pulses = a.input_pulses if (a.conversions_per_vector > 1 or not converts) else 1
-    slices = max(l.slices for l in m.layers)
-    # conductance pairs: the more significant pair's result is scaled by F (a shift and add) before the sum
-    bpc = m.bits_per_cell if layer is None else m.layer_bits_per_cell(layer)
-    shift = int(np.ceil(np.log2(a.pair_gain))) if a.pairs else bpc
-    return base + (pulses - 1) * a.dac_bits + (slices - 1) * shift
 
 
 def layer_prices(m: Mapping) -> list[Prices] | None:
@@ -76,7 +53,29 @@ def unit_prices(m: Mapping, prices: Prices, ev: EventCounts) -> dict:
             out[e] = np.array([getattr(p, f) for p in per])
         out["shift_add"] = np.array([p.shift_add_energy(shift_add_width(m, l.layer))
                                      for p, l in zip(per, m.layers)])
+    if prices.sub is not None:
+        out["conversion"], out["shift_add"] = _subarray_prices(m, prices, ev)
     return out
+
+
+def _subarray_prices(m: Mapping, prices: Prices, ev: EventCounts) -> tuple[np.ndarray, float]:
+    """Subarray laws: J per conversion of each layer (its column's resistance: the rows one conversion reads,
+    the layer's input bit density and conductance fraction) and J per shift-add."""
+    a, sub = m.arch, prices.sub
+    n = len(m.layers)
+    rows_in_block = np.array([l.K / l.row_blocks for l in m.layers], dtype=float)
+    rows_read = np.minimum(rows_in_block, a.read_rows)
+    r_col = sub.column_resistance(rows_read, ev.activity.per_layer("input_bit_density", n),
+                                  ev.activity.per_layer("mean_conductance_fraction", n), prices.r_on, prices.r_off)
+    slices = max(l.slices for l in m.layers)
+    if not a.layer_overrides:
+        conv = sub.conversion_energy(a.adc_bits, a.read_rows, prices.r_on, prices.v_read, r_col, prices.t_sense)
+        return conv, sub.shift_add_energy(a.adc_bits, slices, a.weight_bits, a.input_bits)
+    # layer_overrides: each layer converts at its own ADC bits
+    bits = [m.layer_arch(l.layer).adc_bits for l in m.layers]
+    conv = np.array([sub.conversion_energy(b, a.read_rows, prices.r_on, prices.v_read, r_col[i:i + 1],
+                                           prices.t_sense)[0] for i, b in enumerate(bits)])
+    return conv, np.array([sub.shift_add_energy(b, slices, a.weight_bits, a.input_bits) for b in bits])
 
 
 @dataclass(frozen=True)
@@ -124,10 +123,10 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
     tiles = np.array([l.tiles for l in m.layers], dtype=float)
     idle = m.tiles_total - m.tiles_used
     idle_bits = fixed_buffer_bits(arch)
-    p_tile = np.array([tile_static_power(prices, l.buffer_bits_per_tile) for l in m.layers])
-    p_static = float((p_tile * tiles).sum()) + idle * tile_static_power(prices, idle_bits)
+    p_tile = np.array([tile_static_power(prices, l.buffer_bits_per_tile, arch.arrays_per_tile) for l in m.layers])
+    p_static = float((p_tile * tiles).sum()) + idle * tile_static_power(prices, idle_bits, arch.arrays_per_tile)
     # the whole chip leaks for the real period per inference; idle tiles are shared out by tile count
-    e["leakage"] = (p_tile * tiles + idle * tile_static_power(prices, idle_bits) * tiles / tiles.sum()) * period
+    e["leakage"] = (p_tile * tiles + idle * tile_static_power(prices, idle_bits, arch.arrays_per_tile) * tiles / tiles.sum()) * period
     e["io"] = prices.p_io * period * tiles / tiles.sum()
 
     macs = np.array([l.macs for l in m.layers], dtype=float)
@@ -181,11 +180,9 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
     return Estimate(m, task, df, summary, ev.activity)
 
 
-def _dominant(e: dict, converter_part: str) -> str:
-    """The energy part that costs most (the 'adc' part named as the device kind names its converters: a
-    digital SRAM's are its adder trees)."""
-    top = max(ENERGY_PARTS, key=lambda k: float(e[k].sum()))
-    return converter_part if top == "adc" else top
+def _dominant(e: dict, converter_part: str = "") -> str:
+    """The energy part that costs most (a digital SRAM's adder trees have their own part, adder_tree)."""
+    return max(ENERGY_PARTS, key=lambda k: float(e[k].sum()))
 
 
 def evaluate(m: Mapping, task: str = "inference", activity: Activity | None = None) -> Estimate:

@@ -54,6 +54,8 @@ UNIT_TABLE: dict[str, tuple[str, float]] = {
     "m2": ("area", 1.0), "mm2": ("area", 1e-6), "um2": ("area", 1 / 1e12), "nm2": ("area", 1 / 1e18),
     "F2": ("area", 1.0),
     "nm": ("length", 1.0),
+    "fF": ("capacitance", 1 / 1e15), "aF": ("capacitance", 1 / 1e18),
+    "fF/um": ("capacitance per length", 1e-15 / 1e-6),
 }
 #: unit -> factor to SI (kept for readers of the factors alone)
 UNITS: dict[str, float] = {u: f for u, (_, f) in UNIT_TABLE.items()}
@@ -74,7 +76,7 @@ EXPECTED: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"(.*[._])?(power|leakage_per_\w+)", ("power",)),
     (r"cell\.area|.+\.area|(.*[._])?area_(per_\w+|1bit)|(.*[._])?\w+_area(_per_\w+)?|chip_area(_\w+)?",
      ("area",)),
-    (r"(.*\.)?(rate|max_rate|clock|f_corner|f_clock)", ("frequency",)),
+    (r"(.*\.)?(rate|max_rate|clock|f_corner|f_clock|f_bit_cycle)", ("frequency",)),
     (r"(.*\.)?(bits|bits_min|bits_max|enob|access_width|bus_wires)", ("information",)),
     (r"(.*\.)?reference_size", ("information",)),
     (r"(.*\.)?(node|nodes|process)", ("length",)),
@@ -83,7 +85,7 @@ EXPECTED: tuple[tuple[str, tuple[str, ...]], ...] = (
 _EXPECTED = tuple((re.compile(pat), dims) for pat, dims in EXPECTED)
 #: keys whose values may be negative: coefficients of fitted laws (a slope, a polynomial term, an
 #: exponent's coefficients).  Every other quantity is a physical amount, a count or a rate: >= 0.
-SIGNED = re.compile(r"programming_error\.(a|c\d+)|drift\.nu_\w+|read_noise\.q_\w+")
+SIGNED = re.compile(r"programming_error\.(a|c\d+)|drift\.nu_\w+|read_noise\.q_\w+|.*_fit\.\w+")
 #: largest magnitude a quantity may have in its own unit (beyond it a typo, not a figure)
 MAX_MAGNITUDE = 1e30
 

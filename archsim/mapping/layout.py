@@ -57,7 +57,7 @@ from archsim.io import techlib
 
 from archsim.mapping.admissible import check as _admissible
 from archsim.mapping.mesh import auto_mesh, ceil_div, group_distances, serpentine, shares, transport
-from archsim.model.arch import AUTO, Architecture
+from archsim.model.arch import AUTO, Architecture, ConvMapping, Replication
 from archsim.model.device import Device, load_device
 from archsim.model.errors import ArchsimError
 from archsim.model.workload import Layer, Workload
@@ -273,10 +273,22 @@ def resolve_bits_per_cell(arch: Architecture, device: Device) -> int:
     return int(arch.bits_per_cell)
 
 
+def row_blocks(layer: Layer, arch: Architecture) -> int:
+    """Arrays down one group's ``K`` rows.  ``conv_mapping: im2col`` packs the unrolled kernel into
+    ``ceil(K / rows)`` arrays; ``kernel_position`` gives each of the ``kh x kw`` kernel positions arrays of its
+    own, ``kh kw ceil(C_in / rows)`` (NeuroSim's mapping), for a convolution whose unrolled kernel fills at least
+    one array (a smaller one stays packed, as NeuroSim maps it conventionally)."""
+    packed = ceil_div(layer.K, arch.rows)
+    if arch.conv_mapping != ConvMapping.KERNEL_POSITION or layer.kind != "conv" or layer.K < arch.rows:
+        return packed
+    positions = layer.kernel[0] * layer.kernel[1]
+    return positions * ceil_div(layer.K // positions, arch.rows)
+
+
 def _base_layer_map(layer: Layer, arch: Architecture, bpc: int) -> LayerMap:
     """One replica of ``layer`` split for ``arch`` with ``bpc`` bits per cell (not yet placed)."""
     return LayerMap(layer=layer.name, kind=layer.kind, K=layer.K, N=layer.N, groups=layer.groups,
-                    vectors=layer.vectors, macs=layer.macs, row_blocks=ceil_div(layer.K, arch.rows),
+                    vectors=layer.vectors, macs=layer.macs, row_blocks=row_blocks(layer, arch),
                     col_blocks=ceil_div(layer.N // layer.groups, arch.cols), bits_per_cell=bpc,
                     slices=arch.slices(bpc), copies=arch.copies, conversions=arch.conversions_per_pair)
 
@@ -329,6 +341,20 @@ def _check_layer_overrides(workload: Workload, arch: Architecture, weighted: lis
     return fixed
 
 
+def feature_map_replication(weighted: list[Layer], degree: int) -> list[int]:
+    """NeuroSim's pipeline speed-up (Chip.cpp ChipDesignInitialize): copies of each weighted layer, from the
+    heights of the convolutions' input feature maps."""
+    heights = [int(l.in_shape[1]) for l in weighted if l.kind == "conv" and len(l.in_shape) == 3]
+    if not heights:
+        return [1] * len(weighted)
+    spatial = [int(l.in_shape[1]) for l in weighted
+               if l.kind == "conv" and len(l.in_shape) == 3 and l.kernel != (1, 1)] or heights
+    h_max, h_min = max(heights), min(spatial)
+    bound = math.ceil(h_max / min(degree, max(1, h_max // h_min)))
+    return [max(1, math.ceil((int(l.in_shape[1]) / bound) ** 2)) if l.kind == "conv" and len(l.in_shape) == 3 else 1
+            for l in weighted]
+
+
 def map_workload(workload: Workload, arch: Architecture, device: "Device | techlib.Record | str | None" = None) -> Mapping:
     """Place every weighted layer of ``workload`` on the chip described by ``arch`` (each layer with its own
     ``layer_overrides``: ADC bits and bits per cell through :meth:`Architecture.for_layer`, a fixed replication).
@@ -365,11 +391,19 @@ def map_workload(workload: Workload, arch: Architecture, device: "Device | techl
                     f"{sum(min_tiles)} tiles: enlarge 'mesh' or 'tiles', or use larger arrays")
             used += t
 
-    # the chip's tiles: a fixed mesh, or the near-square mesh holding the budget (it may hold a few more)
-    mesh = arch.mesh if arch.mesh != AUTO else auto_mesh(budget)
-    spare = mesh[0] * mesh[1]
-    reps = _balance(base, spare, arch, fixed) if (arch.replicate and spare > sum(min_tiles)) else \
-        [fixed.get(l.layer, 1) for l in base]
+    if arch.replicate and arch.replication == Replication.FEATURE_MAP:
+        reps = [fixed.get(l.layer, r) for l, r in zip(base, feature_map_replication(weighted, arch.speedup_degree))]
+        need = sum(_tiles_for(l, r, arch) for l, r in zip(base, reps))
+        if budget_name is not None and need > budget:
+            raise ArchsimError(f"{arch.source}: replication feature_map needs {need} tiles for {workload.name} but "
+                               f"{budget_name} holds {budget}; use mesh and tiles auto, or replication greedy")
+        mesh = arch.mesh if arch.mesh != AUTO else auto_mesh(need if budget_name is None else budget)
+    else:
+        # the chip's tiles: a fixed mesh, or the near-square mesh holding the budget (it may hold a few more)
+        mesh = arch.mesh if arch.mesh != AUTO else auto_mesh(budget)
+        spare = mesh[0] * mesh[1]
+        reps = _balance(base, spare, arch, fixed) if (arch.replicate and spare > sum(min_tiles)) else \
+            [fixed.get(l.layer, 1) for l in base]
 
     layers = []
     first = 0

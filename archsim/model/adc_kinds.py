@@ -36,6 +36,7 @@ class AdcArchitecture:
     area_units: Callable | None = None    # (bits, fixed units) -> area units
     rate_limited: bool = False            # energy grows linearly with rate above the survey's speed corner
     clocked: bool = False                 # a conversion takes 2^bits steps of its clock (at least)
+    bit_cycles: bool = False              # a conversion takes bits + 1 comparator cycles (at least): SAR
     energy_key: str = ""                  # key of the energy per unit in the data file
     area_key: str = ""                    # key of the area per unit in the data file
 
@@ -46,7 +47,7 @@ class AdcArchitecture:
 
 ADC_KINDS = MappingProxyType({a.name: a for a in (
     AdcArchitecture("sar", "round", energy_units=lambda b: 2.0 ** b, area_units=lambda b, c: 2.0 ** b,
-                    rate_limited=True, energy_key="energy_per_step", area_key="area_per_step"),
+                    rate_limited=True, bit_cycles=True, energy_key="energy_per_step", area_key="area_per_step"),
     AdcArchitecture("flash", "round", energy_units=lambda b: 2.0 ** b - 1.0, area_units=lambda b, c: 2.0 ** b - 1.0,
                     rate_limited=True, energy_key="energy_per_comparator", area_key="area_per_comparator"),
     AdcArchitecture("ramp", "ceil", energy_units=lambda b: 2.0 ** b, area_units=lambda b, c: c + b,

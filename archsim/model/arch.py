@@ -81,6 +81,34 @@ class DacRange(Choice):
     FIXED = "fixed"
 
 
+class ConvMapping(Choice):
+    """How a convolution's kernel sits on arrays: im2col = the whole unrolled kernel (C_in x kh x kw rows) packed
+    into consecutive arrays; kernel_position = each of the kh x kw kernel positions on arrays of its own
+    (C_in rows each; NeuroSim's mapping), so partly filled arrays when C_in is not a multiple of rows."""
+
+    IM2COL = "im2col"
+    KERNEL_POSITION = "kernel_position"
+
+
+class Replication(Choice):
+    """How layers are copied onto more tiles: greedy = the slowest stage gets one more copy while the mesh's spare
+    tiles last; feature_map = NeuroSim's pipeline speed-up, a convolution with an input feature map of height H
+    copied ceil((H / B)^2) times, B = ceil(H_max / min(speedup_degree, H_max / H_min)) over the network's
+    convolutions, dense layers once, and the chip sized to hold them (mesh and tiles auto)."""
+
+    GREEDY = "greedy"
+    FEATURE_MAP = "feature_map"
+
+
+class StageTiming(Choice):
+    """How a pipeline stage's compute, buffer traffic and link traffic combine: overlap = double-buffered, the
+    longest of the three; serial = one after another, their sum (NeuroSim's layer latency: compute + buffer +
+    interconnect)."""
+
+    OVERLAP = "overlap"
+    SERIAL = "serial"
+
+
 class CostModel(Choice):
     """circuit: bottom-up from the components; lut: the device's tile table (Marinella et al., IEEE JETCAS 2018)."""
 
@@ -154,6 +182,12 @@ class Architecture:
     r_in_ohm: float = key(0.0, "row driver output resistance", unit="ohm", lo=0.0, hi=1e9, steps=('simulator',))
     r_out_ohm: float = key(0.0, "column sense (transimpedance) input resistance", unit="ohm", lo=0.0, hi=1e9,
                            steps=('simulator',))
+    parallel_rows: int | str = key(AUTO, "rows read at once per conversion (partial parallel read): a column is "
+                                   "converted ceil(rows / parallel_rows) times per input pulse and the partial "
+                                   "sums added digitally; auto = all rows at once", kind="int_or_auto", lo=1,
+                                   hi=65536, steps=('cost', 'simulator'))
+    conv_mapping: ConvMapping = key(ConvMapping.IM2COL, " ".join(ConvMapping.__doc__.split()), choices=ConvMapping,
+                                    steps=('mapping', 'cost', 'simulator'))
     arrays_per_tile: int = key(8, "crossbar arrays in one tile", lo=1, hi=4096, steps=('mapping', 'cost'))
     weight_bits: int = key(8, "bits of weight precision (sign included); mapping pairs: not used, the pairs' "
                            "grid F m + l (m, l cell levels) sets the weight levels", unit="bit", lo=1, hi=32,
@@ -219,7 +253,15 @@ class Architecture:
                            kind="int_or_auto", lo=1, hi=1_000_000, steps=('mapping',))
     replicate: bool = key(True, "copy layers onto spare tiles of the budget to balance the pipeline",
                           steps=('mapping',))
-    clock_Hz: float = key(1.2e9, "digital clock of tiles and network", unit="Hz", lo=1e6, hi=1e10, steps=('cost',))
+    replication: Replication = key(Replication.GREEDY, " ".join(Replication.__doc__.split()), choices=Replication,
+                                   steps=('mapping',))
+    speedup_degree: int = key(8, "replication feature_map: NeuroSim's speedUpDegree, the most a layer of the largest "
+                              "feature map is sped up by in each dimension", lo=1, hi=1024, steps=('mapping',))
+    stage_timing: StageTiming = key(StageTiming.OVERLAP, " ".join(StageTiming.__doc__.split()), choices=StageTiming,
+                                    steps=('cost',))
+    clock_Hz: float | str = key(1.2e9, "digital clock of tiles and network; auto = the sensing cycle of a circuit "
+                                "library with subarray laws (e.g. neurosim)", unit="Hz", kind="float_or_auto",
+                                lo=1e6, hi=1e10, steps=('cost',))
     link_width_bits: int = key(32, "network link (flit) width", unit="bit", lo=1, hi=4096, steps=('cost',))
     buffer_kB: float | str = key(AUTO, "activation buffer per tile; auto = the tile's share of its layer's working "
                                  "set (conv: kernel_h + stride_h input rows and one output row; dense: its inputs "
@@ -246,6 +288,8 @@ class Architecture:
             object.__setattr__(self, k.name, _check(k, getattr(self, k.name), where))
         if self.dac_bits > self.input_bits:
             raise ArchsimError(f"{where}: key 'dac_bits' = {self.dac_bits} exceeds input_bits = {self.input_bits}")
+        if self.parallel_rows != AUTO and self.parallel_rows > self.rows:
+            raise ArchsimError(f"{where}: key 'parallel_rows' = {self.parallel_rows} exceeds rows = {self.rows}")
         if self.cols_per_adc > self.cols:
             raise ArchsimError(f"{where}: key 'cols_per_adc' = {self.cols_per_adc} exceeds cols = {self.cols}")
         if (self.mapping != SignedMapping.PAIRS and isinstance(self.bits_per_cell, int)
@@ -324,6 +368,16 @@ class Architecture:
     @property
     def input_pulses(self) -> int:
         return -(-self.input_bits // self.dac_bits)
+
+    @property
+    def read_rows(self) -> int:
+        """Rows read at once per conversion: ``parallel_rows``, or all rows."""
+        return self.rows if self.parallel_rows == AUTO else int(self.parallel_rows)
+
+    @property
+    def row_chunks(self) -> int:
+        """Conversions per column per input pulse: ``ceil(rows / parallel_rows)`` (partial parallel read)."""
+        return -(-self.rows // self.read_rows)
 
     @property
     def parasitics(self) -> Parasitics:

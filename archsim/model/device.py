@@ -123,7 +123,7 @@ class Device:
         (but for the coefficients of fitted laws); here: every quantity a single number, levels a whole
         number >= 2, read pulse > 0, 0 <= g_min < g_max, rates 0 to 1, fit ranges in order."""
         for key, q in dev.quantities.items():
-            if isinstance(q.value, tuple):
+            if isinstance(q.value, tuple) and key != "nodes":   # nodes: the CMOS nodes the cells exist at
                 raise ArchsimError(f"{dev.file}: key '{key}' is a list of {len(q.value)} numbers; a device "
                                    f"quantity is allowed one number")
         kind_text = dev.field("kind", "analog")

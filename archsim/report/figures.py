@@ -11,13 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from archsim.cost.price import AREA_PARTS
+from archsim.cost.table import ENERGY_PARTS
 from archsim.report.style import (COMPONENT_COLORS, COMPONENT_LABELS, DOUBLE_IN, SINGLE_IN, Picture, components,
                                   device_colors, figure, label_points, legend_below,
                                   plain_log_ticks, render)
 
-#: energy and area components in the order :mod:`archsim.cost.price` reports them
-ENERGY = ("array", "adc", "dac", "digital", "buffer", "noc", "leakage", "io")
-AREA = ("array", "adc", "dac", "digital", "buffer", "noc", "io")
+#: energy and area components in the order :mod:`archsim.cost.price` reports them (the component table's parts)
+ENERGY = ENERGY_PARTS
+AREA = AREA_PARTS
 #: at most this many bars in a per-layer figure; the rest are summed into one "other" bar
 MAX_LAYERS = 30
 

@@ -38,11 +38,12 @@ _RC = {
 #: energy and area components, one colour each (Okabe-Ito, readable for colour-blind readers)
 COMPONENT_COLORS = {
     "array": "#0072B2", "adc": "#D55E00", "dac": "#E69F00", "digital": "#009E73", "buffer": "#CC79A7",
-    "noc": "#56B4E9", "leakage": "#999999", "io": "#F0E442",
+    "noc": "#56B4E9", "leakage": "#999999", "io": "#F0E442", "adder_tree": "#882255",
 }
 #: how each component reads in a legend
 COMPONENT_LABELS = {"array": "arrays", "adc": "ADC", "dac": "DAC / drivers", "digital": "digital",
-                    "buffer": "buffers", "noc": "network", "leakage": "leakage", "io": "I/O"}
+                    "buffer": "buffers", "noc": "network", "leakage": "leakage", "io": "I/O",
+                    "adder_tree": "adder trees"}
 
 
 @dataclass(frozen=True)

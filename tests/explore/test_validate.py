@@ -141,21 +141,22 @@ def test_accuracy_claims():
     assert order[2]["archsim"] < min(order[0]["archsim"], order[1]["archsim"])
 
 
-# NeuroSim V1.4's VGG-8 point predicted from NeuroSim's own component laws (techlib/circuits/neurosim/):
-# none of its constants was fitted to NeuroSim's totals, so each ratio is a prediction; bands of 25%.
+# NeuroSim V1.4's VGG-8 default: the neurosim preset's subarray laws plus five constants read from that run
+# (techlib/circuits/neurosim/subarray.yaml, buffer.yaml, the preset's link width): calibrated rows.  Throughput
+# and area land within 2%; energy within 12% (archsim's interconnect law is its own): bands of 12%.
 @pytest.mark.parametrize("figure", ["workload_energy_J", "workload_ops_per_s", "chip_area_used"])
-def test_neurosim_vgg8_predicted_within_25_percent(frame, figure):
+def test_neurosim_vgg8_calibrated_within_12_percent(frame, figure):
     r = row(frame, "neurosim", figure)
     print(f"neurosim {figure}: archsim {r.archsim:.4g} {r.unit} / NeuroSim {r.published:.4g} = {r.ratio:.3f}")
-    assert r.role == "predicted"
-    assert 0.75 < r.ratio < 1.25, r.ratio
+    assert r.role == "calibrated"
+    assert 0.88 < r.ratio < 1.12, r.ratio
 
 
 def test_neurosim_tops_per_W_pinned(frame):
-    # 30.4 against 26.7 like-for-like TOPS/W (1.14): the interconnect energy archsim's once-per-activation,
+    # 30.2 against 27.1 like-for-like TOPS/W (1.11): the interconnect energy archsim's once-per-activation,
     # placed-hop law does not count (NeuroSim re-sends inputs per kernel column over chip-wide distances)
     r = row(frame, "neurosim", "workload_ops_per_W")
-    assert r.role == "predicted" and 1.0 < r.ratio < 1.25, r.ratio
+    assert r.role == "calibrated" and 1.0 < r.ratio < 1.2, r.ratio
 
 
 def test_neurosim_library_changes_no_other_preset():
@@ -173,7 +174,8 @@ def test_neurosim_library_changes_no_other_preset():
 
 
 def test_neurosim_array_pulse_law():
-    """The switch matrix's fixed part: 1.444 pJ per array per input bit, whatever the data."""
+    """The switch matrix's fixed part: 128 DFFs x 8 mux cycles x 1.41 fJ = 1.444 pJ per array per input bit,
+    whatever the data."""
     from archsim.cost.events import Activity, events
     from archsim.mapping.layout import map_workload
     import workloads

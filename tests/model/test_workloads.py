@@ -27,8 +27,12 @@ PUBLISHED = {
     # archsim's own Fashion-MNIST VGG: 3x3 convs 8, 8, pool, 16, 16, pool (padding 1), FC 784-64-10
     "fashion_vgg": (9 * 8 + 72 * 8 + 72 * 16 + 144 * 16 + 784 * 64 + 64 * 10,
                     784 * (9 * 8 + 72 * 8) + 196 * (72 * 16 + 144 * 16) + 784 * 64 + 64 * 10),
+    # DNN+NeuroSim V1.4's NetWork_DenseNet40.csv: sum of C_in kh kw C_out, and of H W C_in kh kw C_out (the padded
+    # MACs NeuroSim credits)
+    "densenet40": (746_448, 282_379_560),
 }
 DATASETS = {"lenet5": "mnist", "mlp": "mnist", "mnist_cnn5": "mnist", "mnist_cnn3": "mnist", "vgg8": "cifar10", "dpe_softmax": "mnist",
+            "densenet40": "cifar10",
             "fashion_vgg": "fashion-mnist"}
 ALL = sorted(PUBLISHED)
 

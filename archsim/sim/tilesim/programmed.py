@@ -109,6 +109,10 @@ class ProgrammedMatrix(MatrixGeometry):
         bpc = lm.bits_per_cell
         where = f"layer '{lm.layer}'"
         mb, wmax, off, _ = weight_code_params(arch, bpc, where)
+        if arch.read_rows < arch.rows or (arch.conv_mapping != "im2col" and lm.kind == "conv"):
+            raise ArchsimError(f"{where}: keys 'parallel_rows' below rows and 'conv_mapping' other than im2col are "
+                               f"not simulated array by array; use archsim.simulate (which remaps parallel_rows onto "
+                               f"arrays of that many rows) or parallel_rows auto and conv_mapping im2col")
         got = dict(copies=lm.copies, conversions=lm.conversions, row_blocks=lm.row_blocks, col_blocks=lm.col_blocks)
         expect = dict(copies=arch.copies, conversions=arch.conversions_per_pair,
                       row_blocks=ceil_div(lm.K, arch.rows), col_blocks=ceil_div(lm.N // lm.groups, arch.cols))

@@ -1,0 +1,214 @@
+"""Subarray read-path laws: energy and time of one array read as functions of its geometry and data.
+
+A circuit library that has a ``subarray`` file (``techlib/circuits/<library>/subarray.yaml``; today the
+``neurosim`` library, NeuroSim V1.4's read path of a 1T1R array sensed by multilevel current sense
+amplifiers) prices the array's periphery with these laws instead of flat per-event numbers.  With
+``R`` rows, ``C`` columns, ``M`` columns per ADC (read one after another), ``P`` rows read at once,
+``b`` ADC bits (``L = 2^b`` levels), feature size ``F``, supply ``Vdd``:
+
+- word line: ``C_WL = C (w_cell F c_wire + C_gate)``; a selected row costs ``C_WL Vdd^2`` per mux
+  cycle, so ``M C_WL Vdd^2`` per input pulse (grows with columns and columns per ADC);
+- switch matrix: ``M e_row`` per selected row and pulse, plus its ``R`` DFFs clocked every mux cycle
+  whatever the data: ``R M e_DFF`` per array and pulse (grows with rows);
+- sense amplifier (per conversion): ``(L - 1) e_level + (P_col(R_col) + P_ref) t_sense``, the column
+  current term from NeuroSim's fitted current-mirror power at the column's resistance ``R_col`` (the
+  ``P x density`` conducting cells of the conversion, each ``R_cell + R_access``, in parallel, looked up
+  at ``R_col x 0.5 / V_read``), the reference columns' share at the reference resistances
+  ``R_i = (R_on / P) / (1 - i / L)``, and ``t_sense`` the longest sensing time of the extreme references
+  (grows with bits, and with fewer rows read at once);
+- column mux: ``e_mux`` per conversion; shift-adds: a ``b + W`` bit weight shift-add per weight bit
+  and a ``b + W + I`` bit input shift-add per weight, priced by adder bits and DFF bits;
+- clock: ``beta (t_sense + t_row_enc)`` (the sensing cycle); an input pulse through an array takes
+  ``M ceil(R / P)`` clocks (:func:`pulse_cycles`).
+
+Every constant is read from the library's ``subarray`` file, with its source.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from archsim.io import techlib
+from archsim.model.arch import Architecture
+from archsim.model.errors import ArchsimError
+
+
+def has_laws(library: str) -> bool:
+    """Whether the circuit library prices its arrays with subarray laws (it has a ``subarray`` file)."""
+    return library != "default" and (techlib.CIRCUIT_DIR / library / "subarray.yaml").exists()
+
+
+@dataclass(frozen=True)
+class SubarrayLaws:
+    """The constants of one library's subarray laws, in SI."""
+
+    file: str
+    node_nm: float
+    vdd: float
+    c_wire: float            # F per m
+    cell_w_F: float
+    c_gate: float            # F per cell on a word line
+    c_drain: float           # F per cell on a bit line
+    e_sm_row: float          # J per selected row per mux cycle
+    e_dff: float             # J per DFF bit per clock
+    dff_activity: float
+    e_add_bit: float
+    e_add_fixed: float
+    e_mux: float             # J per conversion
+    beta: float
+    t_row_enc: float         # s
+    v_sim: float
+    r_access_frac: float
+    e_level: float
+    pw: tuple                # power fit: low slope, low intercept, mid slope, mid intercept, high slope, high intercept
+    pw_breaks: tuple         # (low, high) ohm
+    lt: tuple                # latency fit: low slope, low intercept, high slope, high intercept
+    lt_break: float
+    cap_thr: float
+    cap_r2: float
+    cap_dc: float
+    cap_ref: float
+    a_level: float           # m2 per comparator level (sense amp and encoder)
+    a_mux: float             # m2 per ADC (column mux and its decoder)
+    p_leak_array: float      # W per array
+
+    # ---- geometry -------------------------------------------------------------------------------
+    def wordline_cap(self, cols: int, node_nm: float) -> float:
+        """F of one word line across ``cols`` cells: wire (cols x cell width) and the access gates."""
+        return cols * (self.cell_w_F * node_nm * 1e-9 * self.c_wire + self.c_gate)
+
+    def bitline_cap(self, rows: int, node_nm: float, cell_area_F2: float) -> float:
+        """F of one bit line down ``rows`` cells: wire (rows x cell height) and the access drains."""
+        height_F = cell_area_F2 / self.cell_w_F
+        return rows * (height_F * node_nm * 1e-9 * self.c_wire + self.c_drain)
+
+    # ---- word line and switch matrix ------------------------------------------------------------
+    def row_drive_energy(self, cols: int, cols_per_adc: int, node_nm: float) -> float:
+        """J per selected row per input pulse: the word line and the switch matrix's row part, once per mux cycle."""
+        return cols_per_adc * (self.wordline_cap(cols, node_nm) * self.vdd ** 2 + self.e_sm_row)
+
+    def array_pulse_energy(self, rows: int, cols_per_adc: int) -> float:
+        """J per array per input pulse: the switch matrix's ``rows`` DFFs clocked every mux cycle."""
+        return rows * cols_per_adc * self.e_dff
+
+    # ---- sense amplifier ------------------------------------------------------------------------
+    def column_power(self, r: np.ndarray) -> np.ndarray:
+        """W per comparator level of a column (or reference) at resistance ``r`` (already scaled to 0.5 V)."""
+        r = np.asarray(r, dtype=float)
+        a0, b0, a1, b1, a2, b2 = self.pw
+        lo, hi = self.pw_breaks
+        with np.errstate(divide="ignore"):
+            lr = np.log(np.maximum(r, 1e-30))
+        return np.where(r < lo, a0 * r + b0, np.where(r < hi, a1 * lr + b1, a2 * lr + b2))
+
+    def references(self, bits: int, parallel_rows: int, r_on: float) -> np.ndarray:
+        """Reference resistances of the ``2^bits - 1`` comparators: ``(R_on / P) / (1 - i / L)``."""
+        L = 2 ** bits
+        i = np.arange(L - 1)
+        return (r_on / parallel_rows) / (1.0 - i / L)
+
+    def _latency(self, r: float, c_col: float, levels: int) -> float:
+        a0, b0, a1, b1 = self.lt
+        t = a0 * math.log(r) + b0 if r < self.lt_break else a1 * r + b1
+        if r > self.cap_thr:     # above the threshold the column capacitance slows the comparison
+            c = c_col + self.c_gate * (levels - 2)
+            t += self.cap_dc / (self.cap_r2 - self.cap_thr) * (r - self.cap_thr) * (c - self.cap_ref) / self.cap_ref
+        return t
+
+    def sense_time(self, bits: int, parallel_rows: int, r_on: float, c_col: float) -> float:
+        """s to sense one conversion: the slower of the lowest and the highest reference."""
+        ref = self.references(bits, parallel_rows, r_on)
+        L = 2 ** bits
+        return max(self._latency(float(ref[-1]), c_col, L), self._latency(float(ref[1]), c_col, L))
+
+    def conversion_energy(self, bits: int, parallel_rows: int, r_on: float, v_read: float,
+                          r_col: np.ndarray, t_sense: float) -> np.ndarray:
+        """J per conversion of a column of resistance ``r_col`` (one value per layer)."""
+        L = 2 ** bits
+        scale = self.v_sim / v_read
+        ref = self.references(bits, parallel_rows, r_on)
+        p_ref = float(self.column_power(ref[1:] * scale).sum()) * (L - 1) / L
+        p_col = self.column_power(np.asarray(r_col, dtype=float) * scale) * (L - 1)
+        return (L - 1) * self.e_level + (p_col + p_ref) * t_sense + self.e_mux
+
+    def column_resistance(self, rows_read: np.ndarray, density: np.ndarray, on_fraction: np.ndarray,
+                          r_on: float, r_off: float) -> np.ndarray:
+        """Ohm of a column whose ``rows_read x density`` selected cells conduct in parallel, a fraction
+        ``on_fraction`` of them at R_on and the rest at R_off, each behind its access transistor."""
+        ra = self.r_access_frac * r_on
+        g_cell = on_fraction / (r_on + ra) + (1.0 - on_fraction) / (r_off + ra)
+        g = np.asarray(rows_read, dtype=float) * np.asarray(density, dtype=float) * g_cell
+        return 1.0 / np.maximum(g, 1e-30)
+
+    def adc_area(self, bits: int) -> float:
+        """m2 of one sense amplifier with its encoder and column mux: ``(L - 1)`` levels and the mux."""
+        return (2 ** bits - 1) * self.a_level + self.a_mux
+
+    # ---- shift-adds -----------------------------------------------------------------------------
+    def adder_energy(self, bits: float) -> float:
+        return self.e_add_bit * bits + self.e_add_fixed
+
+    def shift_add_energy(self, adc_bits: int, weight_slices: int, weight_bits: int, input_bits: int) -> float:
+        """J per conversion: ``(S - 1)`` weight shift-adds of ``b`` bit adds into ``b + W`` DFFs and one input
+        shift-add of ``b + W`` bits into ``b + W + I`` DFFs per ``S`` columns of a weight."""
+        S = max(1, weight_slices)
+        g = self.e_dff * self.dff_activity
+        b, W, I = adc_bits, weight_bits, input_bits
+        weight = (S - 1) * (self.adder_energy(b) + (b + W) * g)
+        inp = self.adder_energy(b + W) + (b + W + I) * g
+        return (weight + inp) / S
+
+    def partial_add_energy(self, adc_bits: int, chunks: int) -> float:
+        """J per partial sum added when a column is read in ``chunks`` passes (partial parallel read)."""
+        width = adc_bits + math.ceil(math.log2(max(chunks, 1)))
+        return self.adder_energy(width) + width * self.e_dff * self.dff_activity
+
+    # ---- time -----------------------------------------------------------------------------------
+    def clock_period(self, t_sense: float) -> float:
+        """s: the sensing cycle, beta x (sensing + row switch and encoder)."""
+        return self.beta * (t_sense + self.t_row_enc)
+
+
+def parallel_rows(arch: Architecture) -> int:
+    """Rows read at once per conversion: the key, or all rows."""
+    return arch.read_rows
+
+
+def chunks(arch: Architecture) -> int:
+    """Conversions per column per input pulse: NeuroSim's ``numAdd = ceil(rows / parallel_rows)``."""
+    return arch.row_chunks
+
+
+def pulse_cycles(arch: Architecture) -> int:
+    """Clocks one input pulse takes through an array: each mux phase, each row chunk."""
+    return arch.cols_per_adc * arch.row_chunks
+
+
+@lru_cache(maxsize=16)
+def laws(library: str) -> SubarrayLaws:
+    rec = techlib.circuit("subarray", library)
+    pf = [rec[f"mlsa.power_fit.{k}"] for k in ("low_slope", "low_intercept", "mid_slope", "mid_intercept",
+                                                 "high_slope", "high_intercept")]
+    lf = [rec[f"mlsa.latency_fit.{k}"] for k in ("low_slope", "low_intercept", "high_slope", "high_intercept")]
+    return SubarrayLaws(
+        file=rec.file, node_nm=rec["node"], vdd=rec["vdd"], c_wire=rec["wire_capacitance"],
+        cell_w_F=rec["cell_width_in_F"], c_gate=rec["access_gate_capacitance"],
+        c_drain=rec["access_drain_capacitance"], e_sm_row=rec["switch_matrix_energy_per_row"],
+        e_dff=rec["dff_energy_per_bit"], dff_activity=rec["dff_activity"], e_add_bit=rec["adder_energy_per_bit"],
+        e_add_fixed=rec["adder_energy_fixed"], e_mux=rec["mux_energy_per_conversion"], beta=rec["latency_factor"],
+        t_row_enc=rec["row_and_encoder_delay"], v_sim=rec["mlsa.simulation_read_voltage"],
+        r_access_frac=rec["mlsa.access_resistance_fraction"], e_level=rec["mlsa.switching_energy_per_level"],
+        pw=tuple(pf), pw_breaks=(rec["mlsa.power_fit.low_break"], rec["mlsa.power_fit.high_break"]),
+        lt=tuple(lf), lt_break=rec["mlsa.latency_fit.break"], cap_thr=rec["mlsa.latency_fit.cap_threshold"],
+        cap_r2=rec["mlsa.latency_fit.cap_R2"], cap_dc=rec["mlsa.latency_fit.cap_dC"],
+        cap_ref=rec["mlsa.latency_fit.cap_reference"], a_level=rec["mlsa.area_per_level"],
+        a_mux=rec["mux_area_per_adc"], p_leak_array=rec["leakage_per_array"])
+
+
+def check_node(arch: Architecture, law: SubarrayLaws) -> None:
+    if int(round(arch.node_nm)) != int(round(law.node_nm)):
+        raise ArchsimError(f"{arch.source}: key 'node_nm' = {arch.node_nm}: circuit library '{arch.circuits}' has its "
+                           f"subarray laws at {law.node_nm:g} nm only ({law.file}); allowed node_nm: {law.node_nm:g}")
