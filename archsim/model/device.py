@@ -18,6 +18,7 @@ import numpy as np
 
 import techlib
 from archsim.model.device_laws import DriftModel, SigmaModel, drift_model, sigma_model
+from archsim.model.update_laws import UpdateModel, update_model
 from archsim.model.errors import ArchsimError, brief
 
 
@@ -84,6 +85,8 @@ class Device:
     write_energy_per_cell: float | None = None
     #: a stated stress case (``stress: true`` in the file): loadable, but left out of tables over every device
     stress: bool = False
+    #: how the conductance moves per update pulse (``update`` section, :mod:`archsim.model.update_laws`); None: absent
+    update: UpdateModel | None = None
 
     @property
     def digital(self) -> bool:
@@ -118,7 +121,7 @@ class Device:
         (but for the coefficients of fitted laws); here: every quantity a single number, levels a whole
         number >= 2, read pulse > 0, 0 <= g_min < g_max, rates 0 to 1, fit ranges in order."""
         for key, q in dev.quantities.items():
-            if isinstance(q.value, tuple):
+            if isinstance(q.value, tuple) and not key.startswith("update.table."):
                 raise ArchsimError(f"{dev.file}: key '{key}' is a list of {len(q.value)} numbers; a device "
                                    f"quantity is allowed one number")
         kind_text = dev.field("kind", "analog")
@@ -154,7 +157,8 @@ class Device:
                       input_line_energy_per_cell=float(dev.get("input_line.energy_per_cell", 0.0)),
                       cell_area=area_q.value, cell_area_in_F2=area_q.unit == "F2", stuck_on=stuck_on,
                       stuck_off=stuck_off, lut=MappingProxyType(lut), record=dev,
-                      write_energy_per_cell=_write_energy(dev), stress=techlib.stress_flag(dev))
+                      write_energy_per_cell=_write_energy(dev), stress=techlib.stress_flag(dev),
+                      update=update_model(dev))
         if kind in (DeviceKind.DIGITAL, DeviceKind.CHARGE):
             if e_cell is None:
                 raise ArchsimError(f"{dev.file}: a {kind.value} device needs quantity 'read.energy_per_cell'")
