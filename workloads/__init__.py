@@ -27,7 +27,7 @@ from archsim.model.errors import ArchsimError
 from archsim.model.weights import attach_weights, load_weights
 from archsim.model.workload import Workload
 
-from . import classic, memristor, resnet
+from . import classic, memristor, resnet, training
 
 __all__ = ["names", "get", "describe", "register", "aliases", "with_weights", "weights_path",
            "trained", "WEIGHTS_DIR"]
@@ -162,6 +162,7 @@ for _name, _fn, _desc, _aliases in (
     ("resnet50v1", resnet.resnet50v1, resnet.RESNET50V1, ()),
     ("mnist_cnn5", memristor.mnist_cnn5, memristor.MNIST_CNN5, ("yao2020", "yao_mcnn", "mcnn5")),
     ("dpe_softmax", memristor.dpe_softmax, memristor.DPE_SOFTMAX, ("softmax_mnist", "hpe_dpe")),
+    ("rpu_mlp", training.rpu_mlp, training.RPU_MLP, ("gokmen_mlp", "mlp_784_256_128_10")),
 ):
     register(_name, _fn, _desc, _aliases)
 del _name, _fn, _desc, _aliases
