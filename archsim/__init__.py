@@ -5,7 +5,7 @@ device) are mapped (:func:`map_workload`), the mapping's events are priced (:fun
 :class:`Estimate`, and the same mapping is programmed and read by Monte Carlo (:func:`simulate`).
 :func:`estimate`, :func:`compare`, :func:`simulate` and :func:`sweep` run the whole flow.
 """
-from archsim.api import compare, compare_accuracy, estimate, simulate, sweep
+from archsim.api import compare, compare_accuracy, estimate, simulate, sweep, train
 from archsim.cost.price import Estimate, evaluate
 from archsim.io.onnx import load_onnx, save_onnx   # needs the onnx extra only when called
 from archsim.mapping.layout import Mapping, map_workload
@@ -16,4 +16,4 @@ from archsim.version import __version__
 
 __all__ = ["Architecture", "ArchsimError", "Estimate", "GraphBuilder", "Layer", "Mapping", "Workload",
            "__version__", "compare", "compare_accuracy", "estimate", "evaluate", "load_onnx", "map_workload", "save_onnx",
-           "simulate", "sweep"]
+           "simulate", "sweep", "train"]

@@ -18,6 +18,7 @@ from archsim.cost.price import ENERGY_PARTS
 from archsim.model import arch as _arch
 from archsim.model import presets
 from archsim.model.device import load_device
+from archsim.model.arch import CostModel
 from archsim.model.errors import ArchsimError
 from archsim.report import tables as report
 from archsim.sim.stats import versus_baseline
@@ -89,6 +90,9 @@ def cmd_compare(args) -> int:
     a = _arch_from_args(args)
     devices = _devices(args.devices)
     net, builtin = _network(args)
+    if args.task == "training" and a.cost_model != CostModel.LUT:
+        from archsim.cli.train import compare_training      # train on each device, rank by accuracy, energy, time
+        return compare_training(args, a, devices, net)
     stem = _out_stem("compare", net.name)
     if args.out:
         report.table_paths(args.out, stem)

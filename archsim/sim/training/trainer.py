@@ -123,6 +123,9 @@ class _Net:
             def make(role, K=W.shape[0], N=W.shape[1], li=li):
                 return AnalogTile(K, N, model, cfg.weight_gain, (cfg.seed, trial, li, _ROLES[role]), cfg.use_numba)
             self.learners.append(LEARNERS[cfg.algorithm](W, cfg, make_tile=make, device=device, rng=rng))
+        for lr in self.learners:          # the initial programming is not a training event
+            for t in lr.tiles():
+                t.counters = Counters()
         self.root = mix64_py(int(np.random.SeedSequence([cfg.seed, trial, 91]).generate_state(1, np.uint64)[0]))
 
     def _read(self, li, x, transpose, tag, row0):
@@ -210,7 +213,7 @@ def fit(workload: Workload, device, data, cfg: AnalogTrainConfig = AnalogTrainCo
     if x_tr.shape[1] != net.specs[0].K:
         raise ArchsimError(f"workload {workload.name}: data has {x_tr.shape[1]} features, the first layer takes "
                            f"{net.specs[0].K}")
-    res = TrainResult(name, cfg)
+    res = TrainResult(name, cfg, extra={"samples_per_epoch": len(x_tr)})
     # small products, many of them: a multi-threaded BLAS only waits for its threads here
     with blas_single_thread():
         _epochs(net, res, cfg, x_tr, y_tr, x_te, y_te, progress)
