@@ -23,8 +23,9 @@ PAPER_SPEC = {
 }
 #: sweep -> True when larger values are worse
 WORSE_UP = {"states": False, "asymmetry": True, "c2c": True, "dw_d2d": True}
-#: extra test error (points) that marks a threshold: the paper's criterion
-CRITERION = 0.3
+#: extra test error (points) over the baseline device that marks a threshold here: the paper uses 0.3 points
+#: over floating point, but one trial on 2,000 test images resolves about 1 point (see the report)
+CRITERION = 1.0
 
 
 def _result(rec) -> TrainResult:
@@ -38,7 +39,7 @@ def _err(rec) -> float:
 
 def _threshold(points, base_err, worse_up):
     """First swept value (in the worse direction) where the error passes base + CRITERION, interpolated
-    in log(value) from the last value under it; None if no point passes."""
+    from the last value under it (in log(value); linearly from a value of 0); None if no point passes."""
     pts = sorted(points, key=lambda p: p[0], reverse=not worse_up)
     prev = None
     for v, e in pts:
@@ -47,6 +48,8 @@ def _threshold(points, base_err, worse_up):
                 return v, "at or before the first swept value"
             (v0, e0), lim = prev, base_err + CRITERION
             f = (lim - e0) / (e - e0) if e != e0 else 1.0
+            if v0 == 0:
+                return float(f * v), "interpolated"
             return float(np.exp(np.log(v0) + f * (np.log(v) - np.log(v0)))), "interpolated"
         prev = (v, e)
     return None, "not reached in the swept range"
@@ -74,10 +77,13 @@ def _gv_section(store, meta) -> list[str]:
             f"| baseline RPU device (ideal steps of 0.001) | {b_err:.2f} |", "",
             f"Ideal device against archsim's own float training: {b_err - f_err:+.2f} points "
             f"({'within' if abs(b_err - f_err) <= 0.5 else 'NOT within'} the 0.5-point criterion).", ""]
-    out += ["| swept parameter | values: test error (%) | archsim threshold (+0.3 points) | paper (Table 1) | ratio | within 2x |",
+    out += [f"| swept parameter | values: test error (%) | archsim threshold (+{CRITERION:g} point over the baseline "
+            f"device) | paper (Table 1) | ratio | within 2x |",
             "|---|---|---|---|---|---|"]
     for key, values in meta["sweeps"].items():
         pts = [(1200.0 if key == "states" else 0.0, b_err)]
+        if key == "states":
+            pts = [(1200.0, b_err)]
         cells = []
         for v in values:
             r = store.get(f"gv/{key}={v}")
@@ -90,7 +96,8 @@ def _gv_section(store, meta) -> list[str]:
             cells.insert(0, f"0: {b_err:.2f}")
         else:
             cells.append(f"1200: {b_err:.2f}")
-        thr, how = _threshold([q for q in pts if q[0] > 0], f_err, WORSE_UP[key])
+        worse = pts if WORSE_UP[key] else [q for q in pts if q[0] <= 1200.0]   # fewer states is the worse way
+        thr, how = _threshold(worse, b_err, WORSE_UP[key])
         pv, ptext = PAPER_SPEC[key]
         if thr is None:
             ratio, ok = "-", "no (not reached)"
@@ -99,10 +106,15 @@ def _gv_section(store, meta) -> list[str]:
             ratio, ok = f"{ratio_v:.2f}", "yes" if 0.5 <= ratio_v <= 2.0 else "no"
         out.append(f"| {key} | {'; '.join(cells)} | {'-' if thr is None else f'{thr:.3g}'} ({how}) | {pv} ({ptext}) "
                    f"| {ratio} | {ok} |")
-    out += ["", "Threshold: the swept value at which the test error first exceeds archsim's float error by 0.3 "
-            "points (the paper's criterion for each specification), interpolated in log(value) between swept "
-            "points. The paper's values are its Table 1 specifications as read for this study (the paper's "
-            "text could not be re-read on this machine; check them against the paper before quoting).", ""]
+    out += ["", f"Threshold: the swept value at which the test error first exceeds the baseline device's error by "
+            f"{CRITERION:g} point, interpolated between swept points. The paper's criterion is 0.3 points over "
+            f"floating point after 30 full epochs; here one trial tested on {meta['n_test']:,} images resolves about "
+            f"a point, so a larger margin over the baseline device is used and said. The paper's values are its "
+            f"Table 1 specifications as read for this study (the paper's text could not be re-read on this "
+            f"machine: check them against the paper before quoting). Cycle-to-cycle noise multiplies a step by "
+            f"1 + c2c N(0,1) cut at 0 (a pulse never moves a device backwards), which raises the mean step at large "
+            f"c2c (x1.08 at 1, x1.76 at 3): in this short budget, where learning is still step-limited, that can "
+            f"lower the error.", ""]
     return out
 
 
