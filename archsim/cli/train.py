@@ -9,7 +9,8 @@ from __future__ import annotations
 import pandas as pd
 
 import techlib
-from archsim.cli.args import _arch_from_args, _devices, _network, _out_stem, nonnegative_int, out_dir, positive_int
+from archsim.cli.args import _arch_from_args, _devices, _network, _out_stem, finite_float, int_at_least, \
+    nonnegative_int, out_dir, positive_int, trials_int
 from archsim.cost.training import epoch_totals
 from archsim.io.data import load_dataset
 from archsim.model.errors import ArchsimError
@@ -20,6 +21,10 @@ from archsim.sim.training.network import dense_chain
 from archsim.sim.training.trainer import TRAINS, resolve_device
 
 DATASETS = ("mnist", "fashion-mnist")
+#: flag bounds: epochs, samples per read batch, and the learning rate per sample
+MAX_EPOCHS, MAX_BATCH, MAX_LR = 10_000, 65_536, 10.0
+epochs_int = int_at_least(1, MAX_EPOCHS, count=True)
+batch_int = int_at_least(1, MAX_BATCH, count=True)
 #: ``compare --task training`` (circuit cost model): one epoch on this many training images per device
 COMPARE_TRAIN_IMAGES = 5000
 
@@ -141,12 +146,13 @@ def add_train(sub) -> None:
                     help="device or comma-separated devices with an 'update' section (default ecram; "
                          f"registry: {', '.join(names)})")
     sp.add_argument("--algorithm", "-a", choices=[a for a in ALGORITHMS], default="sgd")
-    sp.add_argument("--epochs", type=positive_int, default=1)
-    sp.add_argument("--trials", type=positive_int, default=1, help="independent device draws (default 1)")
-    sp.add_argument("--seed", type=nonnegative_int, default=0)
-    sp.add_argument("--lr", type=float, default=0.01, help="learning rate per sample (default 0.01)")
-    sp.add_argument("--bl", type=positive_int, default=31, help="pulse-train length in bits (default 31, at most 64)")
-    sp.add_argument("--batch-size", type=positive_int, default=10)
+    sp.add_argument("--epochs", type=epochs_int, default=1, help="passes over the training images (default 1)")
+    sp.add_argument("--trials", type=trials_int, default=1, help="independent device draws (default 1)")
+    sp.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default 0)")
+    sp.add_argument("--lr", type=finite_float(0.0, MAX_LR, lo_open=True), default=0.01,
+                    help="learning rate per sample (default 0.01)")
+    sp.add_argument("--bl", type=int_at_least(1, 64), default=31, help="pulse-train length in bits (default 31)")
+    sp.add_argument("--batch-size", type=batch_int, default=10, help="samples read together (default 10)")
     sp.add_argument("--trains", choices=TRAINS, default="stochastic")
     sp.add_argument("--dataset", choices=DATASETS, help="data set (default: the workload's)")
     sp.add_argument("--train-samples", type=positive_int, help="first N training images (default all)")

@@ -30,7 +30,7 @@ def test_train_plot(tmp_path, capsys):
     (["--workload", "lenet5"], "chains of dense layers"),
     (["--workload", "mlp", "--device", "dpe_taox"], "no 'update' section"),
     (["--workload", "mlp", "--device", "nosuch"], "unknown device"),
-    (["--workload", "mlp", "--bl", "65"], "'bl'"),
+    (["--workload", "mlp", "--bl", "65"], "--bl"),
     (["--workload", "mlp", "--plot"], "--plot needs"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, match, capsys):
