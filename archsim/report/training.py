@@ -43,9 +43,12 @@ def plot_accuracy(frame: pd.DataFrame, path: Path, title: str = "") -> Path:
     for (dev, alg), g in frame.groupby(["device", "algorithm"], sort=False):
         label = dev if frame["algorithm"].nunique() == 1 else f"{dev} ({alg})"
         ax.plot(g["epoch"], g["accuracy"], marker="o", label=label)
-        ax.fill_between(g["epoch"], g["accuracy"] - g["ci95"], g["accuracy"] + g["ci95"], alpha=0.2)
+        lo, hi = (g["accuracy"] - g["ci95"]).clip(0, 1), (g["accuracy"] + g["ci95"]).clip(0, 1)
+        ax.fill_between(g["epoch"], lo, hi, alpha=0.2)
+    ax.set_xticks(sorted(frame["epoch"].unique()))
+    ax.set_ylim(0, 1)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel("test accuracy (95% interval shaded, cut to 0..1)")
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
