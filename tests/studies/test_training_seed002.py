@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_ecram_near_float_reram_not():
-    x, y = load_dataset("mnist", "train", limit=6000)
+    x, y = load_dataset("mnist", "train", limit=12000)     # the budget of reports/training.md (a)
     xt, yt = load_dataset("mnist", "test", limit=2000)
     wl = workloads.get("rpu_mlp")
     cfg = dict(lr=0.01, bl=10, batch_size=10, update_management=False, epochs=3)
