@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-import techlib
+from archsim.io import techlib
 import workloads
 from archsim.cost.training import epoch_totals
 from archsim.model.arch import Architecture

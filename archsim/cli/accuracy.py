@@ -13,7 +13,7 @@ from archsim.cli.args import _accuracy_inputs, _accuracy_row, _arch_from_args, _
     _notes, _out_stem, _sim_config, add_common, add_sim_args, arch_int, finite_float
 from archsim.mapping import admissible
 from archsim.model.errors import ArchsimError
-from archsim.model.device import load_device
+from archsim.io import load
 from archsim.sim.accuracy import format_ci
 from archsim.report import tables as report
 
@@ -30,7 +30,7 @@ def cmd_accuracy(args) -> int:
     if args.adc_bits is not None:      # 0 is a value (refused by its type), never "not given"
         a = a.replace(adc_bits=args.adc_bits)
     net, builtin = _network(args)
-    load_device(a.device)   # a bad device file fails here, before data are read
+    load.device(a.device)   # a bad device file fails here, before data are read
     admissible.check(a, net)   # and a design the simulator cannot compute (or whose buffers cannot hold its work)
     # output names are built and checked before the simulation: a bad --out fails in a second, not after it
     stem = _out_stem("accuracy", net.name, _device_stem(a.device))
@@ -101,7 +101,7 @@ def _ideal(inp, a, args, stem) -> int:
 
 
 def _hybrid(inp, a, args, stem) -> int:
-    """``--hybrid LAYERS``: transfer, hybrid training of those layers, drift (seed 003), per programmed chip."""
+    """``--hybrid LAYERS``: transfer, hybrid training of those layers, drift (Yao et al., Nature 2020), per programmed chip."""
     from archsim.io import data as D
     from archsim.mapping.layout import map_workload
     from archsim.sim.hybrid import TRAIN_FRACTION, hybrid_train
@@ -120,7 +120,7 @@ def _hybrid(inp, a, args, stem) -> int:
     what = {"transfer": "after transfer (programmed, calibrated)",
             "hybrid": f"after hybrid training ({', '.join(r.layers)} retrained in software and reprogrammed)",
             "drift": f"{r.time_s:g} s after programming" + (
-                "" if load_device(a.device).drift is not None else
+                "" if load.device(a.device).drift is not None else
                 f" ({a.device} has no drift law: the same cells, read again)")}
     for row in t.itertuples():
         print(f"{row.stage:8s} {format_ci(row.accuracy_mean, row.ci95_low, row.ci95_high, 4)}  "
@@ -134,7 +134,7 @@ def _hybrid(inp, a, args, stem) -> int:
         t = t.assign(workload=wl.name, device=a.device, layers=",".join(r.layers), train_images=r.train_images,
                      cells_written=float(r.cells_written.mean()), cells_total=r.cells_total,
                      tuning_energy_J=e)
-        notes = (f"Hybrid training (seed 003): {r.energy_source}. Calibration: {r.calibration} (never scored).\n\n"
+        notes = (f"Hybrid training (Yao et al., Nature 2020): {r.energy_source}. Calibration: {r.calibration} (never scored).\n\n"
                  f"95% interval: {CI_NOTE}\n\n" + _notes([a.device], a))
         files = report.write_tables(args.out, stem + "_hybrid", t, f"{wl.name} on {a.device}: hybrid training", notes)
         print("wrote " + ", ".join(map(str, files)))
@@ -169,7 +169,7 @@ def add_accuracy(sub) -> None:
                     help="print the float network's accuracy and a quantized-digital reference (the architecture's "
                          "input and weight bits, no analog error) without the Monte Carlo")
     sp.add_argument("--hybrid", metavar="LAYERS",
-                    help="hybrid training (seed 003): retrain these layers (names, comma-separated, or 'last') in "
+                    help="hybrid training (Yao et al., Nature 2020): retrain these layers (names, comma-separated, or 'last') in "
                          "software on each programmed chip's own outputs and reprogram them; prints accuracy after "
                          "transfer, after tuning and (with --time) after drift")
     sp.add_argument("--train-fraction", type=finite_float(0.0, 1.0, lo_open=True), metavar="F",

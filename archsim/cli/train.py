@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-import techlib
+from archsim.io import techlib
 from archsim.cli.args import _arch_from_args, _devices, _network, _out_stem, finite_float, int_at_least, \
     nonnegative_int, out_dir, positive_int, trials_int
 from archsim.cost.training import epoch_totals

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-import techlib
+from archsim.io import techlib
 from archsim.cost.components import prices_for
 from archsim.model.arch import Architecture
 from archsim.model.device import load_device
@@ -101,8 +101,8 @@ def layer_counts(layer: dict, arch: Architecture, samples: int, algorithm: str, 
 
 
 def _price_layer(lc: LayerCounts, arch: Architecture, bl: int) -> dict:
-    pr = prices_for(arch)
     dev = load_device(arch.device)
+    pr = prices_for(arch, dev)
     up = dev.update
     tr = techlib.circuit("training", arch.circuits)
     e_cell = float(pr.cell_read_energy(0.5))                 # mid-range conductance

@@ -5,11 +5,12 @@ import math
 import numpy as np
 import pytest
 
-import techlib
+from archsim.io import techlib
 from archsim.cost.components import prices_for
 from archsim.cost.training import epoch_totals, layer_counts, training_cost
 from archsim.io.data import load_dataset
 from archsim.model.arch import Architecture
+from archsim.model.device import load_device
 from archsim.model.errors import ArchsimError
 from archsim.model.workload import GraphBuilder
 from archsim.sim.training import AnalogTrainConfig, fit
@@ -82,7 +83,7 @@ def test_device_energy_is_pulses_times_energy_per_pulse(runs):
 def test_reads_priced_with_the_inference_component_laws(runs):
     r = runs["ecram", "sgd"]
     a = Architecture(device="ecram")
-    pr = prices_for(a)
+    pr = prices_for(a, load_device("ecram"))
     df = training_cost(r, a)
     lc = layer_counts(r.layers[0], a, 2 * SAMPLES, "sgd", first=True)
     e_conv = pr.e_adc + pr.e_sh + pr.shift_add_energy(a.adc_bits + a.input_bits)

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-import techlib
+from archsim.io import techlib
 from archsim.model.device import load_device
 from archsim.model.errors import ArchsimError
 from archsim.model.update_laws import UPDATE_LAWS, UpdateModel, pulses_to_saturate, step_sizes

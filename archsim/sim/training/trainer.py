@@ -187,7 +187,7 @@ def resolve_device(device) -> Device:
 
 
 def trainable_devices() -> list[str]:
-    import techlib
+    from archsim.io import techlib
     return [n for n in techlib.device_names() if load_device(n).update is not None]
 
 
