@@ -37,8 +37,8 @@ def accuracy_frame(summaries) -> pd.DataFrame:
 
 def plot_accuracy(frame: pd.DataFrame, path: Path, title: str = "") -> Path:
     """Test accuracy against epochs, one line per device (and algorithm), the 95% interval shaded."""
-    from archsim.report.plots import _figure, _save
-    fig = _figure(6.0, 4.0)
+    from archsim.report.style import figure
+    fig = figure(6.0, 4.0)
     ax = fig.add_subplot(1, 1, 1)
     for (dev, alg), g in frame.groupby(["device", "algorithm"], sort=False):
         label = dev if frame["algorithm"].nunique() == 1 else f"{dev} ({alg})"
@@ -52,4 +52,6 @@ def plot_accuracy(frame: pd.DataFrame, path: Path, title: str = "") -> Path:
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, Path(path))
+    path = Path(path)
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    return path
