@@ -52,6 +52,7 @@ def plot_accuracy(frame: pd.DataFrame, path: Path, title: str = "") -> Path:
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    from archsim.io.files import atomic_write
     path = Path(path)
-    fig.savefig(path, dpi=110, metadata={"Software": None})
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, metadata={"Software": None}))
     return path
