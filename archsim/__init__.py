@@ -6,7 +6,7 @@ device) are mapped (:func:`map_workload`), the mapping's events are priced (:fun
 :func:`estimate`, :func:`compare`, :func:`simulate` and :func:`sweep` run the whole flow; :func:`from_torch`
 brings a PyTorch module in as a :class:`Workload`.
 """
-from archsim.api import compare, compare_accuracy, estimate, simulate, sweep
+from archsim.api import compare, compare_accuracy, estimate, simulate, sweep, train
 from archsim.cost.price import Estimate, evaluate
 from archsim.io.onnx import load_onnx, save_onnx   # needs the onnx extra only when called
 from archsim.io.pytorch import from_torch          # needs the torch extra only when called
@@ -18,4 +18,4 @@ from archsim.version import __version__
 
 __all__ = ["Architecture", "ArchsimError", "Estimate", "GraphBuilder", "Layer", "Mapping", "Workload",
            "__version__", "compare", "compare_accuracy", "estimate", "evaluate", "from_torch", "load_onnx", "map_workload", "save_onnx",
-           "simulate", "sweep"]
+           "simulate", "sweep", "train"]

@@ -67,6 +67,24 @@ def simulate(workload: Workload | str | Path, x: np.ndarray, y: np.ndarray | Non
     return _simulate(m, x, y, **kwargs)                                           # program, read, score
 
 
+def train(workload: Workload | str = "mlp", device: str = "ecram", epochs: int = 1, algorithm: str = "sgd",
+          trials: int = 1, dataset: str | None = None, train_samples: int | None = None,
+          test_samples: int | None = None, arch=None, progress: bool = False, **config) -> pd.DataFrame:
+    """Train ``workload`` (a chain of dense layers) on the arrays of ``device`` (one name or a comma-separated
+    list): one row per device with the final test accuracy (mean, 95% half-width over ``trials``), pulses
+    per device and the energy and time of an epoch (circuit model); ``config`` keys are those of
+    :class:`archsim.sim.training.AnalogTrainConfig` (``lr``, ``bl``, ``batch_size``, ``seed``, ...)."""
+    from archsim.cli.train import train_devices, training_data
+    from archsim.report.training import summary_table
+    from archsim.sim.training import AnalogTrainConfig
+    wl = _workload(workload)                                                        # load
+    data = training_data(wl, dataset, train_samples, test_samples)
+    cfg = AnalogTrainConfig(algorithm=algorithm, epochs=epochs, **config)
+    devices = [d.strip() for d in str(device).split(",") if d.strip()]
+    rows, _ = train_devices(wl, devices, data, cfg, trials, _architecture(arch, devices[0], {}), progress)
+    return summary_table(rows)                                                      # train, price, rank
+
+
 def compare_accuracy(results, baseline: str | None = None) -> pd.DataFrame:
     """Devices' :func:`simulate` results on the same images, one row each: the mean and its own 95% interval,
     and the paired difference to ``baseline`` (default: the first exact device, e.g. sram, else the highest

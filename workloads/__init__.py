@@ -27,7 +27,8 @@ from archsim.model.errors import ArchsimError
 from archsim.model.weights import attach_weights, load_weights
 from archsim.model.workload import Workload
 
-from . import classic, memristor, neurosim, resnet
+from . import classic, memristor, neurosim, resnet, training
+
 
 __all__ = ["names", "get", "describe", "register", "aliases", "with_weights", "weights_path",
            "trained", "WEIGHTS_DIR"]
@@ -163,6 +164,7 @@ for _name, _fn, _desc, _aliases in (
     ("mnist_cnn5", memristor.mnist_cnn5, memristor.MNIST_CNN5, ("yao2020", "yao_mcnn", "mcnn5")),
     ("dpe_softmax", memristor.dpe_softmax, memristor.DPE_SOFTMAX, ("softmax_mnist", "hpe_dpe")),
     ("densenet40", neurosim.densenet40, neurosim.DENSENET40, ("neurosim_densenet40",)),
+    ("rpu_mlp", training.rpu_mlp, training.RPU_MLP, ("gokmen_mlp", "mlp_784_256_128_10")),
 ):
     register(_name, _fn, _desc, _aliases)
 del _name, _fn, _desc, _aliases

@@ -22,6 +22,7 @@ from archsim.mapping import admissible
 from archsim.model import arch as _arch
 from archsim.model import presets
 from archsim.io import load
+from archsim.model.arch import CostModel
 from archsim.model.errors import ArchsimError
 from archsim.report import tables as report
 from archsim.sim.stats import versus_baseline
@@ -117,6 +118,9 @@ def cmd_compare(args) -> int:
     args.samples = COMPARE_SAMPLES if args.samples is None else args.samples
     args.trials = COMPARE_TRIALS if args.trials is None else args.trials
     net, builtin = _network(args)
+    if args.task == "training" and a.cost_model != CostModel.LUT:
+        from archsim.cli.train import compare_training      # train on each device, rank by accuracy, energy, time
+        return compare_training(args, a, devices, net)
     for d in devices:
         admissible.check(a.replace(device=d), net)
     stem = _out_stem("compare", net.name)

@@ -1,4 +1,4 @@
-"""Command line: ``archsim list | estimate | compare | accuracy | export | validate | sweep | size | bench``.
+"""Command line: ``archsim list | estimate | compare | accuracy | train | export | validate | sweep | size | bench``.
 
 ``--workload NAME`` (a built-in) or ``--model FILE.onnx`` (your own network,
 ``pip install archsim[onnx]``) names the network wherever one is taken.
@@ -12,14 +12,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from archsim.cli import accuracy, design, explore
+from archsim.cli import accuracy, design, explore, train
 from archsim.cli.args import FLAGS, OneLineParser, show_bounds
 from archsim.model.errors import ArchsimError, ParameterError
 
 #: the command groups: each module's ``COMMANDS`` maps a command to the function adding it to the parser
-GROUPS = (design, accuracy, explore)
+GROUPS = (design, accuracy, train, explore)
 #: the order ``archsim --help`` lists the commands in
-ORDER = ("list", "estimate", "compare", "accuracy", "export", "validate", "sweep", "size", "bench")
+ORDER = ("list", "estimate", "compare", "accuracy", "train", "export", "validate", "sweep", "size", "bench")
 
 
 class _Flags:

@@ -85,7 +85,7 @@ EXPECTED: tuple[tuple[str, tuple[str, ...]], ...] = (
 _EXPECTED = tuple((re.compile(pat), dims) for pat, dims in EXPECTED)
 #: keys whose values may be negative: coefficients of fitted laws (a slope, a polynomial term, an
 #: exponent's coefficients).  Every other quantity is a physical amount, a count or a rate: >= 0.
-SIGNED = re.compile(r"programming_error\.(a|c\d+)|drift\.nu_\w+|read_noise\.q_\w+|.*_fit\.\w+")
+SIGNED = re.compile(r"programming_error\.(a|c\d+)|drift\.nu_\w+|read_noise\.q_\w+|.*_fit\.\w+|update\.(asymmetry|table\.state)")
 #: largest magnitude a quantity may have in its own unit (beyond it a typo, not a figure)
 MAX_MAGNITUDE = 1e30
 

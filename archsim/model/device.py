@@ -18,6 +18,7 @@ import numpy as np
 from archsim.io import techlib
 from archsim.model.device_kinds import KIND_BEHAVIOUR, DeviceKind, behaviour, check_kind, kind_of
 from archsim.model.device_laws import DriftModel, SigmaModel, drift_model, sigma_model
+from archsim.model.update_laws import UpdateModel, update_model
 from archsim.model.errors import ArchsimError, brief
 
 
@@ -69,6 +70,8 @@ class Device:
     write_energy_per_cell: float | None = None
     #: a stated stress case (``stress: true`` in the file): loadable, but left out of tables over every device
     stress: bool = False
+    #: how the conductance moves per update pulse (``update`` section, :mod:`archsim.model.update_laws`); None: absent
+    update: UpdateModel | None = None
     #: ``conductance.bits_per_cell_max``: the bits one cell holds reliably for inference, as the device's sources
     #: support (None: the file does not say; then every bit of ``levels``)
     bits_per_cell_max: int | None = None
@@ -123,7 +126,7 @@ class Device:
         (but for the coefficients of fitted laws); here: every quantity a single number, levels a whole
         number >= 2, read pulse > 0, 0 <= g_min < g_max, rates 0 to 1, fit ranges in order."""
         for key, q in dev.quantities.items():
-            if isinstance(q.value, tuple) and key != "nodes":   # nodes: the CMOS nodes the cells exist at
+            if isinstance(q.value, tuple) and key != "nodes" and not key.startswith("update.table."):
                 raise ArchsimError(f"{dev.file}: key '{key}' is a list of {len(q.value)} numbers; a device "
                                    f"quantity is allowed one number")
         kind_text = dev.field("kind", "analog")
@@ -161,7 +164,7 @@ class Device:
                       cell_area=area_q.value, cell_area_in_F2=area_q.unit == "F2", stuck_on=stuck_on,
                       stuck_off=stuck_off, lut=MappingProxyType(lut), record=dev,
                       write_energy_per_cell=_write_energy(dev), stress=techlib.stress_flag(dev),
-                      bits_per_cell_max=_bits_max(dev))
+                      update=update_model(dev), bits_per_cell_max=_bits_max(dev))
         if behaviour(kind).exact:
             if e_cell is None:
                 raise ArchsimError(f"{dev.file}: a {kind.value} device needs quantity 'read.energy_per_cell'")

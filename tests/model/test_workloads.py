@@ -24,6 +24,8 @@ PUBLISHED = {
                    784 * 9 * 32 + 196 * 288 * 64 + 49 * 576 * 128 + 1152 * 256 + 256 * 10),
     "mnist_cnn5": (8 * 9 + 12 * 8 * 9 + 192 * 10, 8 * 9 * 26 * 26 + 12 * 72 * 11 * 11 + 192 * 10),
     "dpe_softmax": (784 * 10, 784 * 10),
+    # Gokmen and Vlasov 2016's 784-256-128-10 network (no bias counted)
+    "rpu_mlp": (784 * 256 + 256 * 128 + 128 * 10, 784 * 256 + 256 * 128 + 128 * 10),
     # archsim's own Fashion-MNIST VGG: 3x3 convs 8, 8, pool, 16, 16, pool (padding 1), FC 784-64-10
     "fashion_vgg": (9 * 8 + 72 * 8 + 72 * 16 + 144 * 16 + 784 * 64 + 64 * 10,
                     784 * (9 * 8 + 72 * 8) + 196 * (72 * 16 + 144 * 16) + 784 * 64 + 64 * 10),
@@ -31,9 +33,8 @@ PUBLISHED = {
     # MACs NeuroSim credits)
     "densenet40": (746_448, 282_379_560),
 }
-DATASETS = {"lenet5": "mnist", "mlp": "mnist", "mnist_cnn5": "mnist", "mnist_cnn3": "mnist", "vgg8": "cifar10", "dpe_softmax": "mnist",
-            "densenet40": "cifar10",
-            "fashion_vgg": "fashion-mnist"}
+DATASETS = {"lenet5": "mnist", "mlp": "mnist", "rpu_mlp": "mnist", "mnist_cnn5": "mnist", "mnist_cnn3": "mnist",
+            "vgg8": "cifar10", "dpe_softmax": "mnist", "densenet40": "cifar10", "fashion_vgg": "fashion-mnist"}
 ALL = sorted(PUBLISHED)
 
 

@@ -1,0 +1,58 @@
+"""Training results as tables and a plot: accuracy per epoch per device, pulses, energy and time of an
+epoch, and a ranking of devices by accuracy, energy and time together (Pareto front first)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from archsim.report.pareto import pareto_mask
+
+
+def summary_table(rows: list[dict]) -> pd.DataFrame:
+    """One row per (device, algorithm): final accuracy with its 95% half-width, pulses per device,
+    energy and time per epoch; ranked: devices on the Pareto front of (accuracy up, energy down,
+    time down) first, then by accuracy."""
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    cols = [c for c in ("accuracy", "energy_epoch_J", "time_epoch_s") if c in df]
+    if len(cols) == 3 and df[cols].notna().all().all():
+        pts = np.column_stack([df["accuracy"], df["energy_epoch_J"], df["time_epoch_s"]])
+        df["pareto"] = pareto_mask(pts, ("max", "min", "min"))
+        df = df.sort_values(["pareto", "accuracy"], ascending=[False, False]).reset_index(drop=True)
+        df.insert(0, "rank", np.arange(1, len(df) + 1))
+    return df
+
+
+def accuracy_frame(summaries) -> pd.DataFrame:
+    """Long table: device, algorithm, epoch, mean test accuracy, 95% half-width."""
+    rows = []
+    for s in summaries:
+        for e, m, h in zip(s.epochs, s.mean, s.halfwidth):
+            rows.append(dict(device=s.device, algorithm=s.algorithm, epoch=e, accuracy=m, ci95=h))
+    return pd.DataFrame(rows)
+
+
+def plot_accuracy(frame: pd.DataFrame, path: Path, title: str = "") -> Path:
+    """Test accuracy against epochs, one line per device (and algorithm), the 95% interval shaded."""
+    from archsim.report.style import figure
+    fig = figure(6.0, 4.0)
+    ax = fig.add_subplot(1, 1, 1)
+    for (dev, alg), g in frame.groupby(["device", "algorithm"], sort=False):
+        label = dev if frame["algorithm"].nunique() == 1 else f"{dev} ({alg})"
+        ax.plot(g["epoch"], g["accuracy"], marker="o", label=label)
+        lo, hi = (g["accuracy"] - g["ci95"]).clip(0, 1), (g["accuracy"] + g["ci95"]).clip(0, 1)
+        ax.fill_between(g["epoch"], lo, hi, alpha=0.2)
+    ax.set_xticks(sorted(frame["epoch"].unique()))
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (95% interval shaded, cut to 0..1)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    from archsim.io.files import atomic_write
+    path = Path(path)
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, metadata={"Software": None}))
+    return path
