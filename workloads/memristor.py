@@ -2,7 +2,7 @@
 
 ``mnist_cnn5``: the five-layer memristor CNN (mCNN) of Yao et al., "Fully
 hardware-implemented memristor convolutional neural network", Nature 577,
-641-646 (2020) -- seed 003.
+641-646 (2020) -- Yao et al. (Nature 2020).
 
 What is read from the paper:
 
@@ -45,7 +45,7 @@ def mnist_cnn5() -> Workload:
 
 
 DPE_SOFTMAX = ("One-layer softmax classifier on MNIST (784 -> 10) of the HPE Dot-Product Engine demonstration "
-               "(seed 000: software-trained weights partitioned over 64x64 TaOx crossbars); the demonstrator "
+               "(Hu et al., HPE DPE: software-trained weights partitioned over 64x64 TaOx crossbars); the demonstrator "
                "reduced the images to fit six 64-row parts of one array, archsim keeps the 28x28 pixels "
                "(13 row blocks of 64)")
 

@@ -30,7 +30,7 @@ class Choice(str, Enum):
 
 class SignedMapping(Choice):
     """Signed weights: a differential pair of arrays (G+ - G-), one array with an offset subtracted digitally, or
-    two differential pairs of varying significance, W = F (G+ - G-) + (g+ - g-) (seed 004; keys pair_gain,
+    two differential pairs of varying significance, W = F (G+ - G-) + (g+ - g-) (Narayanan et al., IBM 2019; keys pair_gain,
     lsp_range), programmed most significant pair first, the least significant pair correcting its error."""
 
     DIFFERENTIAL = "differential"
@@ -80,7 +80,7 @@ class DacRange(Choice):
 
 
 class CostModel(Choice):
-    """circuit: bottom-up from the components; lut: the device's tile table (seed 002)."""
+    """circuit: bottom-up from the components; lut: the device's tile table (Marinella et al., Sandia 2022)."""
 
     CIRCUIT = "circuit"
     LUT = "lut"
@@ -147,9 +147,9 @@ class Architecture:
                                    unit="bit", kind="int_or_auto", lo=1, hi=16)
     mapping: SignedMapping = key(SignedMapping.DIFFERENTIAL, " ".join(SignedMapping.__doc__.split()),
                                  choices=SignedMapping)
-    # ---- conductance pairs of varying significance (mapping: pairs; seed 004)
+    # ---- conductance pairs of varying significance (mapping: pairs; Narayanan et al. (IBM 2019))
     pair_gain: float = key(3.0, "mapping pairs: gain F of the more significant pair, W = F (G+ - G-) + (g+ - g-) "
-                           "(seed 004: e.g. F = 3); F = 2^bits_per_cell with lsp_range 1 gives the grid of two "
+                           "(Narayanan et al., IBM 2019: e.g. F = 3); F = 2^bits_per_cell with lsp_range 1 gives the grid of two "
                            "binary-weighted bit slices", lo=1.0, hi=1024.0)
     lsp_range: float = key(1.0, "mapping pairs: fraction of the cell's level range (g_min to g_max) the less "
                            "significant pair may use; the LSP must span at least F/2 levels to fill the gaps "
@@ -209,7 +209,7 @@ class Architecture:
     circuits: str = key("default", "circuit library: default (techlib/circuits/*.yaml) or a folder under "
                         "techlib/circuits/ whose files replace the default ones (e.g. isaac)")
     cost_model: CostModel = key(CostModel.CIRCUIT, "circuit: bottom-up from ADC, DAC, array, buffer, NoC "
-                                "components; lut: the device's tile lookup table (seed 002)", choices=CostModel)
+                                "components; lut: the device's tile lookup table (Marinella et al., Sandia 2022)", choices=CostModel)
     source: str = "defaults"   # where the keys came from (a file, "defaults", "... + overrides")
 
     def __post_init__(self):

@@ -36,7 +36,7 @@ class DeviceKind(str, Enum):
     __format__ = str.__format__
 
 
-#: the operations of a device tile table (seed 002): forward VMM, backward MVM, outer-product update
+#: the operations of a device tile table (Marinella et al., Sandia 2022): forward VMM, backward MVM, outer-product update
 LUT_OPS = ("vmm", "mvm", "opu")
 
 

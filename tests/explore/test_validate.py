@@ -39,7 +39,7 @@ def test_isaac_totals_follow_components():
 
 
 def test_seed002_table_through_estimator(frame):
-    rows = frame[frame.source == "seed 002 tile table"]
+    rows = frame[frame.source == "Marinella et al. (Sandia 2022) tile table"]
     assert len(rows) == 16
     assert ((rows.ratio - 1).abs() < 1e-9).all()
 
@@ -80,7 +80,7 @@ def test_every_row_says_its_role_and_what_it_counts(frame):
     pres = frame[frame.source.isin(["isaac", "sonos_sandia", "chih2021", "neurram", "ibm_pcm", "yao2020"])]
     assert (pres.counts.str.len() > 0).all()
     # read-backs are never called predictions
-    assert (frame[frame.source == "seed 002 tile table"].role == "consistency").all()
+    assert (frame[frame.source == "Marinella et al. (Sandia 2022) tile table"].role == "consistency").all()
     assert (frame[frame.source == "isaac"].role == "consistency").all()
 
 
@@ -125,7 +125,7 @@ def test_report_written(tmp_path):
     for name in presets.names():
         if presets.load(name).published:
             assert f"## {name}" in text
-    assert "## seed 002 tile table" in text and "2 operations" in text
+    assert "## Marinella et al. (Sandia 2022) tile table" in text and "2 operations" in text
 
 
 def test_accuracy_claims():

@@ -1,6 +1,6 @@
-"""Conductance pairs of varying significance (seed 004): W = F (G+ - G-) + (g+ - g-), programmed in a closed loop.
+"""Conductance pairs of varying significance (Narayanan et al., IBM 2019): W = F (G+ - G-) + (g+ - g-), programmed in a closed loop.
 
-Seed 004 (IBM, Narayanan, Burr et al. 2019) holds each weight on four devices, a more significant pair
+Narayanan, Burr et al. (IBM 2019) holds each weight on four devices, a more significant pair
 (MSP) ``G+, G-`` scaled by a gain ``F`` (e.g. 3) and a less significant pair (LSP) ``g+, g-``, and programs
 them in "four phases" (Mackin et al., Adv. Electr. Mater. 2019) that drive the weight error ``W - W_T``
 towards 0.  archsim's version of those four phases, in units of one conductance level ``dg`` (every cell
