@@ -15,6 +15,7 @@ from archsim.model.errors import ArchsimError
 from archsim.model.device import load_device
 from archsim.sim.accuracy import format_ci
 from archsim.report import tables as report
+from archsim.report.notes import ir_drop, read_time
 
 
 #: defaults sized so that ``archsim accuracy --workload lenet5 --device sonos`` finishes in under a minute on
@@ -51,12 +52,21 @@ def cmd_accuracy(args) -> int:
     if args.hybrid:
         return _hybrid(inp, a, args, stem)
     r = _accuracy_row(inp, a, args)
-    s = r.summary()
+    cfg = _sim_config(args)
+    s = {**r.summary(), "read_time_s": cfg.time_s,
+         "drift": "no drift law" if load_device(a.device).drift is None else "drift law applied"}
+    ir = ir_drop(a, cfg.ir_drop)
+    if ir:
+        p = a.parasitics
+        s.update(ir_drop=cfg.ir_drop, r_wire_ohm=p.r_wire, r_in_ohm=p.r_in, r_out_ohm=p.r_out)
     label = "accuracy (top-1 on the test set)" if r.metric == "accuracy" else \
         f"fidelity (top-1 agreement with the exact digital network, {own}, synthetic inputs)"
     lo, hi = r.ci95
     print(f"{wl.name} on {a.device}: {label}, {r.samples} samples, {len(r.per_trial)} trials, seed {r.seed}")
     print(f"calibration: {r.calibration}")
+    print(read_time(a.device, cfg.time_s))
+    if ir:
+        print(ir)
     print(f"{r.metric}: {format_ci(r.mean, lo, hi, 4)} (95% interval {lo:.4f} to {hi:.4f}: chip-to-chip "
           f"variation over {len(r.per_trial)} trial(s) and image sampling error over {r.samples} images; "
           f"std over trials {r.std:.2g})\n")
@@ -64,8 +74,8 @@ def cmd_accuracy(args) -> int:
     print()
     print(report.to_text(r.per_layer))
     if args.out:
-        notes = (f"Calibration: {r.calibration} (never scored).\n\n95% interval: {CI_NOTE}\n\n"
-                 + _notes([a.device], a))
+        notes = (f"Calibration: {r.calibration} (never scored).\n\n{read_time(a.device, cfg.time_s)}.\n\n"
+                 + (f"{ir}.\n\n" if ir else "") + f"95% interval: {CI_NOTE}\n\n" + _notes([a.device], a))
         files = report.write_tables(args.out, stem, pd.DataFrame([s]), f"{wl.name} on {a.device}: {r.metric}", notes)
         print("wrote " + ", ".join(map(str, files)))
     return 0
@@ -99,7 +109,7 @@ def _ideal(inp, a, args, stem) -> int:
 
 
 def _hybrid(inp, a, args, stem) -> int:
-    """``--hybrid LAYERS``: transfer, hybrid training of those layers, drift (seed 003), per programmed chip."""
+    """``--hybrid LAYERS``: transfer, hybrid training of those layers, drift (Yao et al., Nature 2020), per programmed chip."""
     from archsim.io import data as D
     from archsim.mapping.layout import map_workload
     from archsim.sim.hybrid import TRAIN_FRACTION, hybrid_train
@@ -132,7 +142,7 @@ def _hybrid(inp, a, args, stem) -> int:
         t = t.assign(workload=wl.name, device=a.device, layers=",".join(r.layers), train_images=r.train_images,
                      cells_written=float(r.cells_written.mean()), cells_total=r.cells_total,
                      tuning_energy_J=e)
-        notes = (f"Hybrid training (seed 003): {r.energy_source}. Calibration: {r.calibration} (never scored).\n\n"
+        notes = (f"Hybrid training (Yao et al., Nature 2020): {r.energy_source}. Calibration: {r.calibration} (never scored).\n\n"
                  f"95% interval: {CI_NOTE}\n\n" + _notes([a.device], a))
         files = report.write_tables(args.out, stem + "_hybrid", t, f"{wl.name} on {a.device}: hybrid training", notes)
         print("wrote " + ", ".join(map(str, files)))
@@ -166,7 +176,7 @@ def add_accuracy(sub) -> None:
                     help="print the float network's accuracy and a quantized-digital reference (the architecture's "
                          "input and weight bits, no analog error) without the Monte Carlo")
     sp.add_argument("--hybrid", metavar="LAYERS",
-                    help="hybrid training (seed 003): retrain these layers (names, comma-separated, or 'last') in "
+                    help="hybrid training (Yao et al., Nature 2020): retrain these layers (names, comma-separated, or 'last') in "
                          "software on each programmed chip's own outputs and reprogram them; prints accuracy after "
                          "transfer, after tuning and (with --time) after drift")
     sp.add_argument("--train-fraction", type=finite_float(0.0, 1.0, lo_open=True), metavar="F",

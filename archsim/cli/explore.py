@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from archsim.cli.args import _arch_from_args, finite_float, int_at_least, out_dir, positive_int
+from archsim.cli.args import _arch_from_args, add_no_progress, finite_float, int_at_least, out_dir, positive_int
 from archsim.model.errors import ArchsimError
 from archsim.report import tables as report
+from archsim.report import trust
 
 
 def _int_list(text: str, flag: str) -> list[int]:
@@ -26,7 +27,7 @@ def _int_list(text: str, flag: str) -> list[int]:
 
 def cmd_validate(args) -> int:
     from archsim.explore import validate
-    files = validate.write_report(args.out, accuracy=not args.no_accuracy)
+    files = validate.write_report(args.out, accuracy=not args.no_accuracy, progress=not args.no_progress)
     df = pd.read_csv(files[1]) if args.verbose else None
     print("wrote " + ", ".join(map(str, files)))
     if df is not None:
@@ -97,6 +98,7 @@ def cmd_size(args) -> int:
         files = sizing_report.write_result(res, args.out)
         print("wrote " + ", ".join(map(str, files)))
     print(report.OPS_NOTE)
+    print(trust.statement_text([base.device]))
     return 0 if res.recommended is not None else 1
 
 
@@ -104,11 +106,13 @@ def cmd_bench(args) -> int:
     from archsim.explore.bench import write_bench_report
     if args.workers is not None and args.workers < 1:
         raise ArchsimError(f"--workers {args.workers}: allowed 1 or more")
-    res = write_bench_report(args.out, workers=args.workers, plots=not args.no_plots, accuracy=not args.no_accuracy)
+    res = write_bench_report(args.out, workers=args.workers, plots=not args.no_plots, accuracy=not args.no_accuracy,
+                             progress=not args.no_progress)
     print(res.summary_text())
     print("wrote " + ", ".join(map(str, res.files)))
     for n in res.notes:
         print(n)
+    print(trust.statement_text(sorted(set(res.table["device"].dropna()))))
     return 0
 
 
@@ -117,6 +121,7 @@ def add_validate(sub) -> None:
     sp.add_argument("--out", type=out_dir, default="reports", help="folder for validation.md and validation.csv (default: reports)")
     sp.add_argument("--verbose", "-v", action="store_true", help="also print the table")
     sp.add_argument("--no-accuracy", action="store_true", help="skip the accuracy claims (Monte Carlo, about a minute)")
+    add_no_progress(sp)
     sp.set_defaults(func=cmd_validate)
 
 
@@ -189,12 +194,13 @@ def add_size(sub) -> None:
 def add_bench(sub) -> None:
     sp = sub.add_parser("bench", help="regenerate the benchmark report (every workload x device, published accelerators)",
                                description="Every built-in workload on every device (default architecture), beside the "
-                                           "published accelerators of seed 002's Table II: Markdown, CSV and plots.")
+                                           "published accelerators of Marinella et al.'s Table II: Markdown, CSV and plots.")
     sp.add_argument("--out", type=out_dir, default="reports/bench", help="output folder (default: reports/bench)")
     sp.add_argument("--workers", "-j", type=positive_int, help="local worker processes (default: the CPU count)")
     sp.add_argument("--no-plots", action="store_true", help="tables only (plots need matplotlib)")
     sp.add_argument("--no-accuracy", action="store_true",
                     help="skip the accuracy column (Monte Carlo on the networks with trained weights, about 2 minutes)")
+    add_no_progress(sp)
     sp.set_defaults(func=cmd_bench)
 
 

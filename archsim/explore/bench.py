@@ -3,7 +3,7 @@
 Every built-in workload on every device (the default architecture, device swapped), with energy per
 inference, latency, inferences/s, TOPS/W, TOPS/mm2, area and an accuracy column (Monte Carlo on the
 networks with trained weights, :func:`archsim.sim.accuracy.sizing_accuracy`), beside the published
-accelerators of seed 002's TABLE II (``techlib/published/accelerators.yaml``) as labelled published rows.
+accelerators of Marinella et al.'s TABLE II (``techlib/published/accelerators.yaml``) as labelled published rows.
 Writes ``bench.md``, ``bench.csv`` and, with matplotlib installed, the plots of
 :mod:`archsim.report.plots`: the energy breakdown per component and a TOPS/W versus TOPS/mm2 scatter with
 its Pareto front.  The accuracy-versus-ADC-bits study (``benchmarks/study_adc_bits.py``) writes its own
@@ -48,7 +48,7 @@ BENCH_COLUMNS = {  # summary column -> (title, scale)
 # tables
 
 def published_accelerators() -> pd.DataFrame:
-    """Seed 002's TABLE II as one row per accelerator (numbers as published, TOPS as published)."""
+    """Marinella et al.'s TABLE II as one row per accelerator (numbers as published, TOPS as published)."""
     rec = techlib.published("accelerators")
     names = []
     for k in rec.fields:
@@ -85,13 +85,13 @@ def bench_configs(arch: _arch.Architecture | None = None) -> list[dict]:
 
 
 def bench_table(workers: int | None = None, arch: _arch.Architecture | None = None,
-                accuracy: bool = False) -> pd.DataFrame:
+                accuracy: bool = False, progress: bool = False) -> pd.DataFrame:
     """Every workload x device: the sweep table (configuration, error, summary) plus an accuracy column.
 
     ``accuracy=True`` simulates the accuracy of the networks with trained weights (archsim.sim.accuracy's
     sizing settings: a few hundred test images, one programmed chip per design); others stay NaN."""
     configs = bench_configs(arch)
-    results = run_points(configs, workers=workers)
+    results = run_points(configs, workers=workers, progress=progress, desc="estimates")
     df = results_table(configs, results)
     df.insert(0, "kind", "archsim")
     df["accuracy"] = np.nan
@@ -99,7 +99,8 @@ def bench_table(workers: int | None = None, arch: _arch.Architecture | None = No
     df["accuracy_ci95_high"] = np.nan
     if accuracy:
         from archsim.sim.accuracy import sizing_result  # Monte Carlo: loaded only when asked for
-        for i, cfg in enumerate(configs):
+        from archsim.io.progress import track
+        for i, cfg in track(list(enumerate(configs)), "accuracy", "design", progress):
             if not (isinstance(df["error"].iloc[i], str) and df["error"].iloc[i]):
                 r = sizing_result(dict(cfg))
                 if r is not None:
@@ -175,14 +176,15 @@ class BenchResult:
 
 
 def write_bench_report(out: str | Path = "reports/bench", workers: int | None = None, plots: bool = True,
-                       arch: _arch.Architecture | None = None, accuracy: bool = False) -> BenchResult:
+                       arch: _arch.Architecture | None = None, accuracy: bool = False,
+                       progress: bool = False) -> BenchResult:
     out = Path(out)
     a = arch or _arch.Architecture()
     try:
         out.mkdir(parents=True, exist_ok=True)      # before the work: an unusable --out fails at once
     except OSError as exc:
         raise ArchsimError(f"--out {out}: cannot create ({exc.strerror})") from None
-    df = bench_table(workers, a, accuracy=accuracy)
+    df = bench_table(workers, a, accuracy=accuracy, progress=progress)
     pub = published_accelerators()
     res = BenchResult(df, pub)
 
@@ -241,7 +243,7 @@ def write_bench_report(out: str | Path = "reports/bench", workers: int | None = 
         lines += [f"- {r.workload} on {r.device}: {r.error}" for r in failed.itertuples()]
     lines += [
         "",
-        "## Published accelerators (seed 002, TABLE II)",
+        "## Published accelerators (Marinella et al., Sandia 2022, TABLE II)",
         "",
         report.to_markdown(published_display(pub)),
         "",

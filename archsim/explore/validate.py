@@ -23,6 +23,7 @@ A ``__suffix`` names a second published value of the same metric.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pandas as pd
@@ -64,7 +65,7 @@ def _estimate(workload: Workload | str, a: Architecture, task: str = "inference"
 
 
 def _lut_1024(device: str) -> Architecture:
-    """The default architecture with seed 002's tile: 1024 x 1024 arrays priced by the device's lookup table."""
+    """The default architecture with Marinella et al.'s tile: 1024 x 1024 arrays priced by the device's lookup table."""
     return Architecture().replace(cost_model="lut", rows=1024, cols=1024, device=device)
 
 
@@ -113,7 +114,7 @@ def preset_rows(name: str) -> list[dict]:
 
 
 def seed002_rows() -> list[dict]:
-    """Seed 002's tile table, read back through the estimator (lut cost model, one 1024 x 1024 layer)."""
+    """Marinella et al.'s tile table, read back through the estimator (lut cost model, one 1024 x 1024 layer)."""
     from archsim.model.workload import GraphBuilder
     b = GraphBuilder("one_layer", (1024,))
     b.dense("fc", 1024, relu=False, bias=False)
@@ -132,11 +133,11 @@ def seed002_rows() -> list[dict]:
         pub_e = {"vmm": lut["vmm"].energy_per_op, "mvm+opu": lut["mvm"].energy_per_op + lut["opu"].energy_per_op}
         pub_t = {"vmm": lut["vmm"].latency, "mvm+opu": lut["mvm"].latency + lut["opu"].latency}
         for op in ("vmm", "mvm+opu"):
-            rows.append(dict(source="seed 002 tile table", figure=f"{dev} {op} energy/op", unit="fJ",
+            rows.append(dict(source="Marinella et al. (Sandia 2022) tile table", figure=f"{dev} {op} energy/op", unit="fJ",
                              published=pub_e[op] * 1e15, archsim=per_mac[op] * 1e15, ratio=per_mac[op] / pub_e[op],
                              note="", reference=d.record.q("lut.vmm.energy_per_op").source, workload="one 1024x1024 layer",
                              role="consistency", counts="the table's energy per operation (one MAC), tile included"))
-            rows.append(dict(source="seed 002 tile table", figure=f"{dev} {op} latency", unit="us",
+            rows.append(dict(source="Marinella et al. (Sandia 2022) tile table", figure=f"{dev} {op} latency", unit="us",
                              published=pub_t[op] * 1e6, archsim=lat[op] * 1e6, ratio=lat[op] / pub_t[op],
                              note="", reference=d.record.q("lut.vmm.latency").source, workload="one vector",
                              role="consistency", counts="array latency per vector"))
@@ -169,7 +170,7 @@ def workload_rows() -> list[dict]:
 
 
 def accuracy_rows(samples: int = 1000, trials: int = 2) -> list[dict]:
-    """Accuracy claims archsim can check: seed 003's MNIST accuracy on its own chip, and seed 002's
+    """Accuracy claims archsim can check: Yao et al.'s MNIST accuracy on its own chip, and Marinella et al.'s
     device ordering (ReRAM >= SONOS > PCM, ResNet-50 on ImageNet there; LeNet-5 on MNIST here)."""
     from archsim.io import data
     from archsim.sim.accuracy import simulate
@@ -201,9 +202,9 @@ def accuracy_rows(samples: int = 1000, trials: int = 2) -> list[dict]:
     reram_first = acc["reram"] >= acc["sonos"]
     note = (f"PCM lowest: {'holds' if pcm_last else 'does NOT hold'}; ReRAM >= SONOS: "
             + ("holds" if reram_first else "does NOT hold (archsim's ReRAM uses the HfO2 fit of Milo et al., whose "
-               "error is largest at low conductance where most weights sit; seed 002's TaOx error is smallest there, "
+               "error is largest at low conductance where most weights sit; Marinella et al.'s TaOx error is smallest there, "
                "and no numeric TaOx fit is at hand)")
-            + "; seed 002 measures ResNet-50 on ImageNet, archsim LeNet-5 on MNIST (PCM after one day of drift, "
+            + "; Marinella et al. (Sandia 2022) measures ResNet-50 on ImageNet, archsim LeNet-5 on MNIST (PCM after one day of drift, "
               "8-bit ADC, Sandia-style analog pair readout), so only the order compares")
     for dev in acc:
         rows.append(dict(source="accuracy claims", figure=f"device ordering: {dev} top-1", unit="1",
@@ -214,7 +215,7 @@ def accuracy_rows(samples: int = 1000, trials: int = 2) -> list[dict]:
 
 
 def seed003_rows(samples: int = 1000, trials: int = 3, train_fraction: float = 0.03) -> list[dict]:
-    """Seed 003's hybrid-training figures: the five-layer CNN above 96% after hybrid training, the error
+    """Yao et al.'s hybrid-training figures: the five-layer CNN above 96% after hybrid training, the error
     rates of three convolver groups before and after it (one programmed chip of archsim per group), and
     ResNet-56 on CIFAR-10 (not reproduced: neither ships)."""
     from archsim.io import data
@@ -231,7 +232,7 @@ def seed003_rows(samples: int = 1000, trials: int = 3, train_fraction: float = 0
                f"({100 * train_fraction:g}%) per chip, {samples} test images")
     q = c.q("seed003.mnist_accuracy")
     ok = h.mean() > q.value
-    rows = [dict(source="seed 003 hybrid training", figure="mnist_cnn5 top-1 after hybrid training", unit="1",
+    rows = [dict(source="Yao et al. (Nature 2020) hybrid training", figure="mnist_cnn5 top-1 after hybrid training", unit="1",
                  published=q.value, archsim=float(h.mean()), ratio=float(h.mean()) / q.value, workload="mnist_cnn5",
                  role="predicted", counts="top-1 accuracy (the paper: more than 96%)", reference=q.source,
                  note=(f"{'reproduced' if ok else 'NOT reproduced'}: {h.mean():.4f} over {trials} chips (transfer "
@@ -242,7 +243,7 @@ def seed003_rows(samples: int = 1000, trials: int = 3, train_fraction: float = 0
             ours = float(1.0 - v[g]) if g < len(v) else float("nan")
             fell = g < len(v) and h[g] > t[g]      # accuracy up: error down
             rows.append(dict(
-                source="seed 003 hybrid training", figure=f"group G{g + 1} error rate after {stage}", unit="1",
+                source="Yao et al. (Nature 2020) hybrid training", figure=f"group G{g + 1} error rate after {stage}", unit="1",
                 published=qq.value, archsim=ours, ratio=ours / qq.value, workload="mnist_cnn5", role="predicted",
                 counts="top-1 error rate; paper: entire training set, archsim: test images",
                 reference=qq.source,
@@ -251,7 +252,7 @@ def seed003_rows(samples: int = 1000, trials: int = 3, train_fraction: float = 0
                       f"set, archsim's are independently programmed chips (trial {g}) scored on test images, with an "
                       f"assumed FC size, pooling and device spread; {setting}")))
     q = c.q("seed003.resnet56_hybrid_accuracy")
-    rows.append(dict(source="seed 003 hybrid training", figure="ResNet-56 (CIFAR-10) after hybrid training, 3% data",
+    rows.append(dict(source="Yao et al. (Nature 2020) hybrid training", figure="ResNet-56 (CIFAR-10) after hybrid training, 3% data",
                      unit="1", published=q.value, archsim=float("nan"), ratio=float("nan"), workload="resnet56",
                      role="predicted", counts="top-1 accuracy, mean of 10 trials (std 0.8%)", reference=q.source,
                      note="not reproduced: archsim ships neither ResNet-56 nor CIFAR-10 weights and data; "
@@ -259,26 +260,26 @@ def seed003_rows(samples: int = 1000, trials: int = 3, train_fraction: float = 0
     return rows
 
 
-def validation_frame(accuracy: bool = False) -> pd.DataFrame:
-    rows = []
-    for name in presets.names():
-        rows += preset_rows(name)
-    rows += seed002_rows()
-    rows += workload_rows()
+def validation_frame(accuracy: bool = False, progress: bool = False) -> pd.DataFrame:
+    """Every figure of the report; ``progress``: a bar over its parts (presets, tables, accuracy claims)."""
+    from archsim.io.progress import track
+    parts = [functools.partial(preset_rows, name) for name in presets.names()] + [seed002_rows, workload_rows]
     if accuracy:
-        rows += accuracy_rows()
-        rows += seed003_rows()
+        parts += [accuracy_rows, seed003_rows]
+    rows = []
+    for part in track(parts, "validation", "part", progress):
+        rows += part()
     return pd.DataFrame(rows, columns=["source", "figure", "role", "unit", "published", "archsim", "ratio", "workload",
                                        "counts", "note", "reference"])
 
 
-def write_report(out_dir: str | Path = "reports", accuracy: bool = True) -> list[Path]:
+def write_report(out_dir: str | Path = "reports", accuracy: bool = True, progress: bool = False) -> list[Path]:
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)      # before the work: an unusable --out fails at once
     except OSError as exc:
         raise ArchsimError(f"--out {out_dir}: cannot create that folder ({exc.strerror})") from None
-    df = validation_frame(accuracy=accuracy)
+    df = validation_frame(accuracy=accuracy, progress=progress)
     csv = out / "validation.csv"
     lines = ["# Validation against published figures", "",
              "Generated by `archsim validate`. For each figure: the published number, archsim's, their ratio "
