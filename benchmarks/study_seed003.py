@@ -202,7 +202,7 @@ def render(seed, frac, meth, drift, a, secs) -> str:
          f"programmed chips (trials) on the first {a.samples} MNIST test images, with its 95% interval "
          "(chip-to-chip variation and image sampling error in quadrature, `archsim.sim.accuracy.ci95`). "
          "Calibration: 128 images of the MNIST training split, never scored. Tuning images: drawn per chip "
-         "from the 50,000-image training split (3% = 1,500 images, the seed's ResNet-56 setting).", "",
+         "from the 50,000-image training split (3% = 1,500 images, the paper's ResNet-56 setting).", "",
          "Method (archsim.sim.hybrid): program every layer; score (**transfer**); run a training subset through "
          "the programmed chip up to the input of the hybrid layer(s); retrain those layers in software on the "
          "chip's own outputs (Adam, 10 epochs, from the transferred weights); reprogram them with a fresh "
@@ -230,7 +230,7 @@ def render(seed, frac, meth, drift, a, secs) -> str:
          "levels except near a level boundary, so only those cells are rewritten.", "",
          f"## Transfer, hybrid, noise-aware, both under a large programming error ({NOISY})", "",
          f"{NOISY} is yao_taox with a 20% relative programming error, an assumption stated in its device file "
-         "(a stress case: the seed gives no number for unverified programming). Hybrid training retrains the "
+         "(a stress case: the paper gives no number for unverified programming). Hybrid training retrains the "
          "last (FC) layer with 3% of the training split; LeNet-5 runs on as many yao2020 tiles as it needs. "
          "*Noise-aware tuning*: the software retraining of hybrid training itself injects the device's "
          "programming error (`hybrid_train(..., tune_noise=True)`), so the retrained layer expects the error "
@@ -255,7 +255,7 @@ def render(seed, frac, meth, drift, a, secs) -> str:
          "## Drift after hybrid training (five-layer CNN, PCM cells, one day)", "",
          report.to_markdown(drift[["stage", "ci95", "error_pct", "cells_changed", "tuning_energy_nJ"]]), "",
          "The tuned cells drift like the others: the ranges are set when the chip is programmed and not "
-         "compensated, as in `archsim accuracy --time`; the seed (Extended Data Fig. 3c) likewise reports "
+         "compensated, as in `archsim accuracy --time`; the paper (Extended Data Fig. 3c) likewise reports "
          "accuracy falling with time after hybrid training (its TaOx cells drift little; PCM drifts more). "
          "techlib/devices/pcm.yaml has neither update nor write figures: its tuning energy is not priced (-).", ""]
     return "\n".join(L)

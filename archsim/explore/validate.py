@@ -150,7 +150,7 @@ def seed002_rows() -> list[dict]:
         q = c.q(f"marinella2018.{key}")
         rows.append(dict(source="Marinella 2018", figure=f"SRAM / ReRAM {what} (VMM + MVM + OPU)", unit="x",
                          published=q.value, archsim=ours, ratio=ours / q.value,
-                         note="the seed-002 table's SRAM and ReRAM rows give the paper's abstract ratios",
+                         note="Marinella et al.'s table's SRAM and ReRAM rows give the paper's abstract ratios",
                          reference=q.source, workload="one 1024x1024 layer", role="consistency",
                          counts="ratios of the table's SRAM and ReRAM rows"))
     return rows

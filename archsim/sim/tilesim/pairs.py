@@ -20,7 +20,7 @@ sees the conductances the earlier ones really left (the verify read is taken as 
 seed does not say how many reads a verify averages).  Drift and read noise come after programming and are
 not corrected.  With exact devices and ``L_lsp >= F/2`` the weight lands within half a level of ``W_T``; with
 programming error the LSP corrects the MSP's error, leaving the LSP's own (``F`` times smaller per unit
-conductance).  Phases 1-4 stand in for the seed's pulse-by-pulse loop: archsim's devices are described by
+conductance).  Phases 1-4 stand in for the slides' pulse-by-pulse loop: archsim's devices are described by
 an error law per programmed target, not by a conductance step per pulse, so the pulse budget (the seed's
 "Total Pulses") is not modelled.
 """
