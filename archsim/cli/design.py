@@ -123,6 +123,7 @@ def cmd_compare(args) -> int:
         df[f"{metric}_diff_ci95_low"] = [p.low for p in diffs]
         df[f"{metric}_diff_ci95_high"] = [p.high for p in diffs]
         df["separated"] = [p.separated for p in diffs]
+        df["read_time_s"] = _sim_config(args).time_s
     print(f"{name}: {', '.join(devices)} ({a.cost_model} cost model, {args.task}; arrays {a.rows}x{a.cols}, "
           f"{a.weight_bits}-bit weights, {a.input_bits}-bit inputs, {a.adc_bits}-bit ADC)")
     act_text = _compare_activity(priced, devices)
