@@ -14,10 +14,16 @@ figure in its data file).  Figures are computed, never stored:
 * ``macro_ops_per_W``, ``macro_ops_per_s_mm2``: one tile's arrays with their drivers, converters and
   shift-add, kept busy at the default activity (:func:`archsim.cost.peak.macro`).
 
-Every figure carries its ``role``: ``consistency`` (composed back from the same paper's own component
-figures, or a table read back: agreement is by construction), ``calibrated`` (a preset constant was
-fitted to it) or ``predicted`` (the components were not built from its source); and ``counts``: what the
-source counts (the boundary: macro, core or chip; ops per MAC).
+Every figure carries its ``role``, assigned by how archsim's figure was obtained: ``calibrated`` (a
+constant of the design was read from or fitted to that source), ``predicted`` (no constant read from or
+fitted to that source; parameters of its design description are allowed and the preset lists them) or
+``consistency`` (a check of arithmetic: a peak figure that follows from the stated design, or the
+source's own component figures composed back); and ``counts``: what the source counts (the boundary:
+macro, core or chip; ops per MAC).
+
+Presets of measured chips carry a ``silicon`` block (:data:`archsim.model.presets.SILICON_KEYS`); their
+rows are the silicon rows, and :func:`silicon_summary` gives their table and the median ratio
+(archsim / published) of the silicon rows whose role is predicted.
 
 A ``__suffix`` names a second published value of the same metric.
 """
@@ -49,12 +55,17 @@ DISPLAY = {
     "workload_ops_per_W": ("GOPS/W", 1e-9), "workload_ops_per_s_mm2": ("GOPS/(s mm2)", 1e-9),
     "workload_energy_J": ("uJ", 1e6), "workload_ops_per_s": ("TOPS", 1 / 1e12), "chip_area_used": ("mm2", 1e6),
     "macro_ops_per_W": ("TOPS/W", 1 / 1e12), "macro_ops_per_s_mm2": ("TOPS/mm2", 1 / 1e12),
+    "peak_ops_per_s": ("TOPS", 1 / 1e12),
 }
+#: a silicon row is near when archsim / published lies within this factor either way (the goal set for silicon validation)
+NEAR_FACTOR = 2.0
 ROLE_TEXT = {
-    "consistency": "composed back from the source's own component figures (or its table read back): "
-                   "agreement by construction, a check of the composition, not of the model",
-    "calibrated": "a preset constant was fitted to this figure",
-    "predicted": "the components were not built from this source: a test of the model",
+    "consistency": "a check of arithmetic: a peak figure that follows from the stated design, or the source's "
+                   "own component figures composed back (its table read back): agreement by construction, a "
+                   "check of the configuration or composition, not of the cost laws",
+    "calibrated": "a constant of the design was read from or fitted to this source",
+    "predicted": "no constant was read from or fitted to this source (parameters of its design description "
+                 "are allowed, and the preset lists them): a test of the model",
 }
 
 
@@ -80,7 +91,7 @@ def _preset_metrics(p: presets.Preset) -> dict:
         pk = peak(a, tiles=tiles)
         out.update(tile_power=pk.tile_power_total_W, tile_area=pk.tile_area_total_mm2 * 1e-6,
                    chip_power=pk.chip_power_W, chip_area=pk.chip_area_mm2 * 1e-6,
-                   peak_ops_per_W=pk.ops_per_W, peak_ops_per_s_mm2=pk.ops_per_s_mm2)
+                   peak_ops_per_W=pk.ops_per_W, peak_ops_per_s_mm2=pk.ops_per_s_mm2, peak_ops_per_s=pk.ops_per_s)
     if est is not None:
         s = est.summary
         used = est.layers["area_mm2"].sum() * 1e-6 + s["area_io_mm2"] * 1e-6
@@ -107,7 +118,7 @@ def preset_rows(name: str) -> list[dict]:
             source=p.name, figure=key, unit=unit, published=q.value * f,
             archsim=(ours * f if ours is not None else float("nan")),
             ratio=(ours / q.value if ours is not None and q.value else float("nan")),
-            note=q.note, reference=q.source, role=q.role or "predicted", counts=q.counts,
+            note=q.note, reference=q.source, role=q.role or "predicted", counts=q.counts, silicon=p.silicon is not None,
             workload=(p.validate_workload if metric.startswith(("workload", "chip_area_used")) else
                       "one tile's arrays busy" if metric.startswith("macro") else "peak (all arrays busy)")))
     return rows
@@ -260,6 +271,43 @@ def seed003_rows(samples: int = 1000, trials: int = 3, train_fraction: float = 0
     return rows
 
 
+def constants_citing(p: presets.Preset, text: str) -> list[tuple[str, str, str]]:
+    """(file, key, source) of every constant in the techlib files ``p`` is priced with (its device file, its
+    circuit library and the default files under it) whose source contains ``text`` (case ignored): an
+    author's surname, or a quoted figure such as '10.5 TOPS/W'."""
+    lib = p.architecture.circuits
+    dev = str(p.architecture.device)
+    dev_file = Path(dev) if dev.lower().endswith((".yaml", ".yml")) else techlib.DEVICE_DIR / f"{dev}.yaml"
+    files = [dev_file] + sorted((techlib.ROOT / "circuits").glob("*.yaml"))
+    if lib != "default":
+        files += sorted((techlib.ROOT / "circuits" / lib).glob("*.yaml"))
+    out = []
+    for f in files:
+        if not f.exists() or not f.resolve().is_relative_to(techlib.ROOT.resolve()):
+            continue            # a device file outside techlib is the user's, not a cited constant
+        qs, _ = techlib.load_file(f)
+        for key, q in qs.items():
+            if text.lower() in (q.source or "").lower():
+                out.append((f"techlib/{f.resolve().relative_to(techlib.ROOT.resolve()).as_posix()}", key, q.source))
+    return out
+
+
+def silicon_summary(df: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    """The silicon rows (presets with a ``silicon`` block) with each chip's technology, node, boundary and
+    op counting, and the median ratio archsim / published of those whose role is predicted (NaN if none)."""
+    rows = []
+    for _, r in df[df.silicon].iterrows():
+        si = presets.load(r.source).silicon
+        rows.append(dict(preset=r.source, chip=si["chip"], technology=si["technology"], node=si["node"],
+                         boundary=si["boundary"], ops=si["ops"], figure=r.figure, unit=r.unit,
+                         published=r.published, archsim=r.archsim, ratio=r.ratio, role=r.role,
+                         near=bool(1 / NEAR_FACTOR <= r.ratio <= NEAR_FACTOR), note=r.note))
+    out = pd.DataFrame(rows, columns=["preset", "chip", "technology", "node", "boundary", "ops", "figure", "unit",
+                                      "published", "archsim", "ratio", "role", "near", "note"])
+    pred = out[(out.role == "predicted") & out.ratio.notna()]
+    return out, (float(pred.ratio.median()) if len(pred) else float("nan"))
+
+
 def validation_frame(accuracy: bool = False, progress: bool = False) -> pd.DataFrame:
     """Every figure of the report; ``progress``: a bar over its parts (presets, tables, accuracy claims)."""
     from archsim.io.progress import track
@@ -269,8 +317,10 @@ def validation_frame(accuracy: bool = False, progress: bool = False) -> pd.DataF
     rows = []
     for part in track(parts, "validation", "part", progress):
         rows += part()
-    return pd.DataFrame(rows, columns=["source", "figure", "role", "unit", "published", "archsim", "ratio", "workload",
-                                       "counts", "note", "reference"])
+    df = pd.DataFrame(rows, columns=["source", "figure", "role", "unit", "published", "archsim", "ratio", "workload",
+                                     "counts", "note", "reference", "silicon"])
+    df["silicon"] = df["silicon"].fillna(False).astype(bool)
+    return df
 
 
 def write_report(out_dir: str | Path = "reports", accuracy: bool = True, progress: bool = False) -> list[Path]:
@@ -286,6 +336,17 @@ def write_report(out_dir: str | Path = "reports", accuracy: bool = True, progres
              "(archsim / published) and the cause of any gap. Peak figures compose the preset's components with every "
              "array busy (archsim.cost.peak); workload figures are full estimates. " + report.OPS_NOTE, "",
              "Each figure's role: " + "; ".join(f"**{k}**: {v}" for k, v in ROLE_TEXT.items()) + ".", ""]
+    sil, med = silicon_summary(df)
+    if len(sil):
+        sp = sil[sil.role == "predicted"]
+        lines += ["## Silicon: predictions against measured chips", "",
+                  f"Median ratio (archsim / published) of the {len(sp)} predicted silicon rows: **{med:.2f}**; "
+                  f"{int(sp.near.sum())} of {len(sp)} within {NEAR_FACTOR:g}x. Rows of another role are shown but "
+                  "not in the median. Each row outside the factor says why in its note.", "",
+                  report.to_markdown(sil[["chip", "technology", "node", "boundary", "ops", "figure", "unit", "published",
+                                          "archsim", "ratio", "role"]]), ""]
+        far = sil[~sil.near & sil.ratio.notna()]
+        lines += [f"- **{r.preset} {r.figure}** ({r.ratio:.3g}): {r.note}" for _, r in far.iterrows()] + [""]
     pred = df[(df.role == "predicted") & df.ratio.notna()]
     if len(pred):
         lines += ["## Predicted figures at a glance", "",
