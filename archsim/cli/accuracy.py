@@ -11,6 +11,7 @@ import pandas as pd
 
 from archsim.cli.args import _accuracy_inputs, _accuracy_row, _arch_from_args, _device_stem, _floats, _network, \
     _notes, _out_stem, _sim_config, add_common, add_sim_args, arch_int, finite_float
+from archsim.mapping import admissible
 from archsim.model.errors import ArchsimError
 from archsim.model.device import load_device
 from archsim.sim.accuracy import format_ci
@@ -31,10 +32,11 @@ def cmd_accuracy(args) -> int:
         a = a.replace(adc_bits=args.adc_bits)
     net, builtin = _network(args)
     load_device(a.device)   # a bad device file fails here, before data are read
+    admissible.check(a, net)   # and a design the simulator cannot compute (or whose buffers cannot hold its work)
     # output names are built and checked before the simulation: a bad --out fails in a second, not after it
     stem = _out_stem("accuracy", net.name, _device_stem(a.device))
-    if args.out:
-        report.table_paths(args.out, stem)
+    if args.out:   # the tables this run will write: "_ideal" and "_hybrid" runs write their own
+        report.table_paths(args.out, stem + ("_ideal" if args.ideal else "_hybrid" if args.hybrid else ""))
     if args.train_fraction is not None and not args.hybrid:
         raise ArchsimError(f"--train-fraction {args.train_fraction:g}: applies with --hybrid only")
     if args.hybrid and args.ideal:
@@ -167,8 +169,9 @@ def add_accuracy(sub) -> None:
                     help="override the architecture's adc_bits (4 to 10, the range the architecture allows)")
     sp.add_argument("--data", help=".npz with x (n,C,H,W), (n,H,W) or (n,F) and y (n,) labels (your own test set; see README)")
     sp.add_argument("--normalize", choices=("0-1", "none", "standard"), default="0-1",
-                    help="--data pixels: 0-1 divides uint8 by 255 (floats kept, default); none keeps values; "
-                         "standard computes (x - mean) / std")
+                    help="--data pixels: 0-1 divides by the file's declared full scale (an array 'max'), else "
+                         "uint8 by 255 (floats kept; other integer types refused: their range is ambiguous; "
+                         "default); none keeps values; standard computes (x - mean) / std")
     sp.add_argument("--mean", help="for --normalize standard: a number or one per channel (comma-separated), "
                                    "in the units of the file")
     sp.add_argument("--std", help="for --normalize standard: a number or one per channel (comma-separated)")

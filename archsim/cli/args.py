@@ -21,7 +21,7 @@ from archsim.cost.price import Estimate, evaluate
 from archsim.mapping.layout import map_workload
 from archsim.model import arch as _arch
 from archsim.model import presets
-from archsim.io.files import safe_stem
+from archsim.io.files import join_stem, safe_stem
 from archsim.io.yaml import parse_yaml
 from archsim.model.errors import ArchsimError, brief
 from archsim.report import tables as report
@@ -63,9 +63,16 @@ def _int_text(text: str, allowed: str) -> int:
     return v
 
 
-def int_at_least(lo: int, hi: int | None = None) -> "callable":
-    """argparse ``type=``: a whole number ``>= lo`` (and ``<= hi`` when given)."""
-    allowed = f"a whole number from {lo} to {hi}" if hi is not None else f"a whole number of {lo} or more"
+def int_at_least(lo: int, hi: int | None = None, *, count: bool = False) -> "callable":
+    """argparse ``type=``: a whole number ``>= lo`` (and ``<= hi`` when given); ``.allowed`` says which
+    (``--help`` shows it: :func:`show_bounds`).  ``count``: worded ``of lo or more, at most hi`` (a count
+    whose upper bound is a limit of the tool) rather than ``from lo to hi`` (a range)."""
+    if hi is None:
+        allowed = f"a whole number of {lo} or more"
+    elif count:
+        allowed = f"a whole number of {lo} or more, at most {hi:,}"
+    else:
+        allowed = f"a whole number from {lo} to {hi}"
 
     def parse(text: str) -> int:
         v = _int_text(text, allowed)
@@ -73,13 +80,27 @@ def int_at_least(lo: int, hi: int | None = None) -> "callable":
             raise argparse.ArgumentTypeError(f"{_shown(text)}: allowed {allowed}")
         return v
     parse.__name__ = "int"      # argparse names the type in its messages
+    parse.allowed, parse.lo, parse.hi, parse.lo_open = allowed, lo, hi, False
+    parse.bounded = hi is not None
     return parse
 
 
-#: argparse ``type=``: a whole number of 1 or more (samples, trials, workers, top)
-positive_int = int_at_least(1)
-#: argparse ``type=``: a whole number of 0 or more (seeds)
-nonnegative_int = int_at_least(0)
+#: upper bounds of the counting flags: each sized so the largest value still fits the machine archsim is
+#: meant for (a run of hours, a few GiB), and is checked again against the data where that is smaller
+MAX_TRIALS = 10_000              # programmed chips per design
+MAX_SAMPLES = 1_000_000          # images scored (a data set's split is smaller: the split's size is used)
+MAX_SEED = 2 ** 32 - 1           # numpy SeedSequence entropy of one 32-bit word
+MAX_WORKERS = 1024               # local worker processes
+MAX_ROWS_SHOWN = 1_000_000       # table rows printed
+
+#: argparse ``type=``: a whole number of 1 or more, bounded (samples, trials, workers, top)
+positive_int = int_at_least(1, MAX_SAMPLES, count=True)
+#: argparse ``type=``: a seed, 0 to 2^32 - 1
+nonnegative_int = int_at_least(0, MAX_SEED, count=True)
+#: argparse ``type=``: chips to simulate
+trials_int = int_at_least(1, MAX_TRIALS, count=True)
+#: argparse ``type=``: local worker processes
+workers_int = int_at_least(1, MAX_WORKERS, count=True)
 
 
 def arch_int(name: str):
@@ -107,39 +128,36 @@ def finite_float(lo: float | None = None, hi: float | None = None, *, lo_open: b
             raise argparse.ArgumentTypeError(f"{_shown(text)}: allowed {allowed}")
         return v
     parse.__name__ = "float"
+    parse.allowed, parse.lo, parse.hi, parse.lo_open = allowed, lo, hi, lo_open
+    parse.bounded = lo is not None and hi is not None
     return parse
+
+
+def show_bounds(parser: argparse.ArgumentParser) -> None:
+    """Append each numeric flag's bound (its type's ``.allowed``) to its ``--help`` text, in every subcommand."""
+    parsers = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            parsers += list(action.choices.values())
+    for p in parsers:
+        for action in p._actions:
+            allowed = getattr(action.type, "allowed", None)
+            if allowed and action.help is not argparse.SUPPRESS and allowed not in (action.help or ""):
+                action.help = (action.help or "").rstrip() + f" [allowed {allowed}]"
 
 
 def out_dir(text: str) -> str:
     """argparse ``type=``: an output folder that exists or can be made, and can be written.
 
-    Checked before any work (nothing is created here): the path, if it exists, must be a folder one can
-    write into; else its nearest existing parent must be a folder one can write into."""
-    p = Path(os.path.expanduser(str(text)))
-    if not str(text).strip():
-        raise argparse.ArgumentTypeError("'': empty; allowed a folder path")
-    probe = p
-    while True:
-        try:
-            st = os.stat(probe)
-        except FileNotFoundError:
-            parent = probe.parent if str(probe.parent) != str(probe) else None
-            if parent is None:
-                raise argparse.ArgumentTypeError(f"{text}: no existing parent folder") from None
-            probe = parent if str(parent) else Path(".")
-            continue
-        except NotADirectoryError:
-            raise argparse.ArgumentTypeError(f"{text}: a parent of it is a file, not a folder") from None
-        except OSError as e:
-            raise argparse.ArgumentTypeError(f"{text}: cannot be used ({e.strerror})") from None
-        break
-    import stat as _stat
-    if not _stat.S_ISDIR(st.st_mode):
-        what = "is a file" if probe == p else f"has a parent {probe} that is a file"
-        raise argparse.ArgumentTypeError(f"{text} {what}, not a folder; allowed a folder one can write into")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(f"{text}: folder {probe} is not writable")
-    return str(text)
+    Checked before any work (nothing is created here; :func:`archsim.io.files.resolve_out_folder`): the
+    path, if it exists, must be a folder one can write into; else its nearest existing parent must be.  A
+    symbolic link on the way is resolved (the real folder is used); a dangling one is refused."""
+    from archsim.io.files import resolve_out_folder
+    try:
+        return str(resolve_out_folder(text, "--out"))
+    except ArchsimError as exc:
+        msg = str(exc)
+        raise argparse.ArgumentTypeError(msg[len("--out "):] if msg.startswith("--out ") else msg) from None
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -168,7 +186,7 @@ def add_activity_args(sp) -> None:
     sp.add_argument("--activity", choices=("default", "data"), default="default",
                     help="default: the assumed input bit density and conductance of techlib/circuits/activity.yaml; "
                          "data: measured per layer through the network's forward pass (needs weights)")
-    sp.add_argument("--activity-samples", type=positive_int, default=256, metavar="N",
+    sp.add_argument("--activity-samples", type=int_at_least(1, MAX_CALIBRATION, count=True), default=256, metavar="N",
                     help="calibration inputs --activity data measures on (default 256, from the TRAIN split)")
     sp.add_argument("--data", metavar="FILE.npz",
                     help="with --activity data: measure on these inputs (x, y as for the accuracy command) instead "
@@ -176,14 +194,15 @@ def add_activity_args(sp) -> None:
 
 
 def add_sim_args(sp, trials: int, samples: int) -> None:
-    sp.add_argument("--trials", type=positive_int, default=trials, help=f"programmed chips to simulate (default {trials})")
+    sp.add_argument("--trials", type=trials_int, default=trials, help=f"programmed chips to simulate (default {trials})")
     sp.add_argument("--samples", type=positive_int, default=samples, help=f"test images (default {samples})")
     sp.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (0 or more; default 0)")
-    sp.add_argument("--time", type=time_s, help="time after programming for drift, e.g. 1d, 3600 (s), 1y")
+    sp.add_argument("--time", type=time_s, help="time after programming for drift, e.g. 1d, 3600 (s), 1y "
+                    "[allowed 0 s to 100 y]")
     sp.add_argument("--no-read-noise", action="store_true", help="switch read noise off")
     sp.add_argument("--no-ir-drop", action="store_true",
                     help="ideal wires even where the architecture sets r_wire_ohm, r_in_ohm, r_out_ohm")
-    sp.add_argument("--calibration", metavar="N|FILE.npz", default=None,
+    sp.add_argument("--calibration", metavar="N|FILE.npz", default=None, type=calibration_text,
                     help="what sets the chip's input and ADC ranges, never scored: N images (default "
                          f"{CALIBRATION_IMAGES}) from the data set's TRAIN split, or held out from the start of "
                          "--data; or a .npz file (x, y as for --data; its labels are not used)")
@@ -261,8 +280,11 @@ def _parse_time(text) -> float:
             raise ArchsimError(f"--time '{text}': write a number of 0 or more with an optional unit s, m, h, d, w "
                                f"or y (e.g. 1d, 3600)")
         v = float(m.group(1)) * TIME_UNITS[m.group(2) or "s"]
+    from archsim.sim.tilesim.config import MAX_TIME_S
     if not math.isfinite(v) or v < 0:
         raise ArchsimError(f"--time '{text}': {v:g} s is not allowed; allowed a finite time of 0 s or more")
+    if v > MAX_TIME_S:
+        raise ArchsimError(f"--time '{text}': {v:g} s is not allowed; allowed 0 s to {MAX_TIME_S:g} s (100 y)")
     return v
 
 
@@ -283,7 +305,14 @@ def _shape(text: str | None):
         dims = ()
     if len(dims) not in (1, 3) or min(dims) < 1:
         raise ArchsimError(f"--input-shape '{text}': write C,H,W or F (per image, no batch axis), e.g. 1,28,28")
+    if max(dims) > 65536 or math.prod(dims) > MAX_INPUT_VALUES:
+        raise ArchsimError(f"--input-shape '{text}': allowed each size 1 to 65536 and at most "
+                           f"{MAX_INPUT_VALUES:,} values per image")
     return dims
+
+
+#: the most values one input image may have (``--input-shape``): 3 x 4096 x 4096 fits
+MAX_INPUT_VALUES = 1 << 26
 
 
 def _network(args):
@@ -316,6 +345,23 @@ def _floats(text: str | None, flag: str, positive: bool = False):
 
 #: calibration images when ``--calibration`` is not given
 CALIBRATION_IMAGES = 128
+#: the most calibration images ``--calibration N`` may ask for (also bounded by the training split's size and,
+#: for synthetic inputs, by :data:`archsim.io.data.MAX_DATA_BYTES`)
+MAX_CALIBRATION = 100_000
+
+
+def calibration_text(text: str) -> str:
+    """argparse ``type=`` for ``--calibration``: ``N`` (1 to :data:`MAX_CALIBRATION`) or a ``.npz`` path."""
+    try:
+        _calibration_arg(text)
+    except ArchsimError as exc:
+        raise argparse.ArgumentTypeError(str(exc).split(" ", 1)[1] if str(exc).startswith("--calibration ")
+                                         else str(exc)) from None
+    return text
+
+
+calibration_text.allowed = f"N from 1 to {MAX_CALIBRATION:,} (at most the training split's size) or a .npz file"
+calibration_text.lo, calibration_text.hi, calibration_text.lo_open, calibration_text.bounded = 1, MAX_CALIBRATION, False, True
 
 
 class AccuracyInputs(NamedTuple):
@@ -334,8 +380,9 @@ def _calibration_arg(text: str | None):
     t = str(text).strip()
     if t.isdigit():
         n = int(t)
-        if n < 1:
-            raise ArchsimError(f"--calibration {t}: allowed a whole number of 1 or more, or a .npz file")
+        if not 1 <= n <= MAX_CALIBRATION:
+            raise ArchsimError(f"--calibration {t}: allowed a whole number from 1 to {MAX_CALIBRATION:,}, or a .npz "
+                               f"file")
         return n, None
     if not t.lower().endswith(".npz"):
         raise ArchsimError(f"--calibration {brief(t)}: allowed a whole number of images or a .npz file (x, as for --data)")
@@ -385,6 +432,12 @@ def _accuracy_inputs(wl, builtin: bool, samples: int, seed: int, data: str | Non
         return AccuracyInputs(weighted, x[n_cal:n_cal + samples], y[n_cal:n_cal + samples], own, x[:n_cal],
                               f"the first {n_cal} images of {data}, held out (not scored)")
     if weighted is not None and wl.dataset in D.DATASETS:
+        have = D.split_size(wl.dataset, "train")
+        if not cal_file and have is not None and n_cal > have:     # before any image is loaded
+            raise ArchsimError(f"--calibration {n_cal}: the {wl.dataset} training split has {have:,} images; allowed "
+                               f"1 to {have:,} (or a .npz file)")
+        if not cal_file:
+            D.check_batch(n_cal, wl.input_layer.out_shape, f"--calibration {n_cal}")
         x, y = D.for_workload(weighted, "test", limit=samples)
         if not cal_file:
             x_cal, _ = D.for_workload(weighted, "train", limit=n_cal)
@@ -460,8 +513,9 @@ def _device_stem(device: str) -> str:
 
 
 def _out_stem(command: str, *parts: str) -> str:
-    """An output file stem ``command_part_part`` from user text (names, paths), every part made safe."""
-    return "_".join([command] + [safe_stem(p) for p in parts])
+    """An output file stem ``command_part_part`` from user text (names, paths), every part made safe; a long one
+    is shortened with a stable hash suffix (:func:`archsim.io.files.join_stem`), never refused."""
+    return join_stem(command, *parts)
 
 
 def _figure_notes(df, devices, markdown: bool = False) -> str:

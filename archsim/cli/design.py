@@ -14,9 +14,10 @@ import workloads
 
 from archsim.cli.args import _accuracy_inputs, _accuracy_row, _activity_text, _arch_from_args, _calibration, \
     _devices, _figure_notes, _network, _notes, _out_stem, _priced, _sim_config, add_activity_args, add_common, \
-    add_network, add_no_progress, add_sim_args
+    add_network, add_no_progress, add_sim_args, nonnegative_int
 from archsim.cost.price import ENERGY_PARTS
 from archsim.io.progress import track
+from archsim.mapping import admissible
 from archsim.model import arch as _arch
 from archsim.model import presets
 from archsim.model.device import load_device
@@ -57,6 +58,7 @@ def cmd_estimate(args) -> int:
     if args.device:
         a = a.replace(device=args.device)
     net, builtin = _network(args)
+    admissible.check(a, net)       # what the simulator cannot compute is not priced either: refused before any work
     stem = _out_stem("estimate", net.name, load_device(a.device).name)   # names checked before any work
     if args.out:
         report.table_paths(args.out, stem)
@@ -94,6 +96,8 @@ def cmd_compare(args) -> int:
     a = _arch_from_args(args)
     devices = _devices(args.devices)
     net, builtin = _network(args)
+    for d in devices:
+        admissible.check(a.replace(device=d), net)
     stem = _out_stem("compare", net.name)
     if args.out:
         report.table_paths(args.out, stem)
@@ -244,7 +248,7 @@ def add_export(sub) -> None:
     sp.add_argument("--weights", choices=("auto", "random", "zeros", "none"), default="auto",
                     help="auto: trained or the model's own weights, else random He-normal (default); none: "
                          "structure only, weights as graph inputs without values")
-    sp.add_argument("--seed", type=int, default=0, help="seed of random weights")
+    sp.add_argument("--seed", type=nonnegative_int, default=0, help="seed of random weights")
     add_no_progress(sp)
     sp.set_defaults(func=cmd_export)
 

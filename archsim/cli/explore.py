@@ -7,12 +7,25 @@ input raises :class:`ArchsimError` (one line, exit 2).
 """
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 
-from archsim.cli.args import _arch_from_args, add_no_progress, finite_float, int_at_least, out_dir, positive_int
+from archsim.cli.args import MAX_ROWS_SHOWN, MAX_SAMPLES, _arch_from_args, add_no_progress, finite_float, \
+    int_at_least, nonnegative_int, out_dir, trials_int, workers_int
 from archsim.model.errors import ArchsimError
 from archsim.report import tables as report
 from archsim.report import trust
+
+
+#: the largest tile-budget multiple ``size --budgets`` takes (the mesh must also stay within the tile budget)
+MAX_BUDGET = 1024
+
+
+def _key_range(name: str) -> str:
+    from archsim.model.arch import KEY_BY_NAME
+    k = KEY_BY_NAME[name]
+    return f"{k.lo:g} to {k.hi:g}"
 
 
 def _int_list(text: str, flag: str) -> list[int]:
@@ -22,6 +35,8 @@ def _int_list(text: str, flag: str) -> list[int]:
         raise ArchsimError(f"{flag} '{text}': give comma-separated whole numbers, e.g. 64,128,256") from None
     if not vals:
         raise ArchsimError(f"{flag} '{text}': give at least one value")
+    if len(vals) > 64:
+        raise ArchsimError(f"{flag} '{text[:40]}...': {len(vals)} values; allowed at most 64")
     return vals
 
 
@@ -55,6 +70,11 @@ def cmd_sweep(args) -> int:
     if run.note:
         print(run.note)
     print("wrote " + ", ".join(map(str, run.files)) + f"; store {run.store}")
+    if run.failed:
+        # exit 1, not 0: the sweep ran and its table is written, but some points have no figures; not 2, which
+        # means input refused before any work (a bad flag, file or device)
+        print(run.failures_text(), file=sys.stderr)
+        return 1
     return 0
 
 
@@ -65,6 +85,8 @@ def cmd_size(args) -> int:
     base = _arch_from_args(args)
     if args.device:
         base = base.replace(device=args.device)
+    from archsim.mapping import admissible
+    admissible.check(base)          # the rules over the architecture alone; the network's per design point
     cons = sizing.Constraints(min_accuracy=args.min_accuracy, min_fps=args.min_fps, max_area_mm2=args.max_area_mm2,
                               max_energy_uj=args.max_energy_uj)
     check = None
@@ -89,6 +111,9 @@ def cmd_size(args) -> int:
         cols_per_adc=tuple(_int_list(args.cols_per_adc, "--cols-per-adc")) if args.cols_per_adc is not None else sizing.SearchSpace.cols_per_adc,
         budgets=tuple(_int_list(args.budgets, "--budgets")) if args.budgets is not None else sizing.SearchSpace.budgets,
     )
+    bad = [m for m in space.budgets if not 1 <= m <= MAX_BUDGET]
+    if bad:
+        raise ArchsimError(f"--budgets {bad[0]}: allowed whole multiples from 1 to {MAX_BUDGET}")
     if args.out:   # output names checked before the search
         report.table_paths(args.out, sizing_report.result_stem(args.workload, base.device))
     res = sizing.size(args.workload, base, constraints=cons, space=space, objective=args.objective,
@@ -128,10 +153,13 @@ def add_validate(sub) -> None:
 def add_sweep(sub) -> None:
     sp = sub.add_parser("sweep", help="design-space sweep from a YAML file (resumable; local pool or Dask)",
                                description="Evaluate every point of a sweep file into a result store and one tidy "
-                                           "table (CSV, and Parquet when pyarrow is installed).")
+                                           "table (CSV, and Parquet when pyarrow is installed). Exit status 0: "
+                                           "every point computed; 1: the table is written but some points failed "
+                                           "(stderr: how many, and the first error of each distinct cause); 2: "
+                                           "input refused before any work.")
     sp.add_argument("file", help="sweep YAML file (workloads, devices, base, grid, points)")
     sp.add_argument("--out", type=out_dir, help="output folder: results.sqlite, NAME.csv, NAME.parquet (default: sweep_NAME)")
-    sp.add_argument("--workers", "-j", type=positive_int, help="local worker processes (default: the CPU count; 1 = in-process)")
+    sp.add_argument("--workers", "-j", type=workers_int, help="local worker processes (default: the CPU count; 1 = in-process)")
     sp.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask distributed cluster (needs dask[distributed])")
     sp.add_argument("--resume", action="store_true", help="continue a sweep whose store exists: compute only missing points")
     sp.add_argument("--format", default="auto", help="csv, parquet or both (comma-separated); auto = CSV, plus Parquet if pyarrow is installed")
@@ -165,27 +193,32 @@ def add_size(sub) -> None:
                     help="do not simulate accuracy or fidelity (the report says accuracy was not checked)")
     sp.add_argument("--accuracy", action="store_true",
                     help="simulate every feasible design, not only the front (accuracy joins the objectives; slow)")
-    sp.add_argument("--sim-samples", type=positive_int,
+    sp.add_argument("--sim-samples", type=int_at_least(1, MAX_SAMPLES, count=True),
                     help="images per simulated design (default: 500 test images; 8 seeded inputs for fidelity)")
-    sp.add_argument("--sim-trials", type=positive_int, help="programmed chips per simulated design (default 1)")
-    sp.add_argument("--sim-input", type=positive_int, metavar="PIXELS",
+    sp.add_argument("--sim-trials", type=trials_int, help="programmed chips per simulated design (default 1)")
+    sp.add_argument("--sim-input", type=int_at_least(1, 4096, count=True), metavar="PIXELS",
                     help="fidelity only: simulate at PIXELS x PIXELS inputs (default: 32 for inputs above 64, "
                          "every weighted layer keeping its rows and columns; give the full size to simulate it)")
-    sp.add_argument("--seed", type=int_at_least(0), default=0,
+    sp.add_argument("--seed", type=nonnegative_int, default=0,
                     help="seed of the simulated chips and of the seeded weights and inputs (default 0)")
-    sp.add_argument("--min-fps", type=finite_float(0.0), help="least inferences per second")
-    sp.add_argument("--max-area-mm2", type=finite_float(0.0, lo_open=True), help="largest chip area in mm2")
-    sp.add_argument("--max-energy-uj", type=finite_float(0.0, lo_open=True), help="most energy per inference in uJ")
+    sp.add_argument("--min-fps", type=finite_float(0.0, 1e15), help="least inferences per second")
+    sp.add_argument("--max-area-mm2", type=finite_float(0.0, 1e6, lo_open=True), help="largest chip area in mm2")
+    sp.add_argument("--max-energy-uj", type=finite_float(0.0, 1e12, lo_open=True),
+                    help="most energy per inference in uJ")
     sp.add_argument("--objective", choices=sizing_objectives(), default="energy",
                     help="what the recommended design optimizes among the feasible ones (default: energy)")
-    sp.add_argument("--rows", help="array sizes rows=cols to try (default 64,128,256,512,1024)")
-    sp.add_argument("--bits-per-cell", help="bits per cell to try (default 1 to what the device holds)")
-    sp.add_argument("--adc-bits", help="ADC resolutions to try (default 4,6,8,10)")
-    sp.add_argument("--cols-per-adc", help="columns per ADC to try (default 1,4,16,64)")
-    sp.add_argument("--budgets", help="tile budgets as multiples of the minimal tile count (default 1,2,4)")
-    sp.add_argument("--workers", "-j", type=positive_int, help="local worker processes (default: the CPU count)")
+    sp.add_argument("--rows", help="array sizes rows=cols to try (default 64,128,256,512,1024) [allowed each "
+                    f"{_key_range('rows')}]")
+    sp.add_argument("--bits-per-cell", help="bits per cell to try (default 1 to what the device holds) [allowed each "
+                    "1 to what the device holds]")
+    sp.add_argument("--adc-bits", help=f"ADC resolutions to try (default 4,6,8,10) [allowed each {_key_range('adc_bits')}]")
+    sp.add_argument("--cols-per-adc", help="columns per ADC to try (default 1,4,16,64) [allowed each "
+                    f"{_key_range('cols_per_adc')}, and at most the largest --rows]")
+    sp.add_argument("--budgets", help="tile budgets as multiples of the minimal tile count (default 1,2,4) [allowed "
+                    f"each 1 to {MAX_BUDGET}]")
+    sp.add_argument("--workers", "-j", type=workers_int, help="local worker processes (default: the CPU count)")
     sp.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask distributed cluster")
-    sp.add_argument("--top", type=positive_int, default=25, help="Pareto rows to print, 1 or more (all go to --out)")
+    sp.add_argument("--top", type=int_at_least(1, MAX_ROWS_SHOWN, count=True), default=25, help="Pareto rows to print, 1 or more (all go to --out)")
     sp.add_argument("--out", type=out_dir, help="folder for size_WORKLOAD_DEVICE.md / .csv (every design searched)")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_size)
@@ -196,7 +229,7 @@ def add_bench(sub) -> None:
                                description="Every built-in workload on every device (default architecture), beside the "
                                            "published accelerators of Marinella et al.'s Table II: Markdown, CSV and plots.")
     sp.add_argument("--out", type=out_dir, default="reports/bench", help="output folder (default: reports/bench)")
-    sp.add_argument("--workers", "-j", type=positive_int, help="local worker processes (default: the CPU count)")
+    sp.add_argument("--workers", "-j", type=workers_int, help="local worker processes (default: the CPU count)")
     sp.add_argument("--no-plots", action="store_true", help="tables only (plots need matplotlib)")
     sp.add_argument("--no-accuracy", action="store_true",
                     help="skip the accuracy column (Monte Carlo on the networks with trained weights, about 2 minutes)")

@@ -22,7 +22,7 @@ import techlib
 import workloads as _workloads
 
 from archsim.explore.points import config_from_arch
-from archsim.io.files import atomic_write
+from archsim.io.files import atomic_write, check_target
 from archsim.explore.run import results_table, run_points
 from archsim.model import arch as _arch
 from archsim.model.errors import ArchsimError
@@ -175,6 +175,10 @@ class BenchResult:
                 f"accelerators")
 
 
+#: the files ``archsim bench`` writes into its folder (each checked before the work)
+BENCH_FILES = ("bench.csv", "bench.md", "energy_breakdown.png", "efficiency_pareto.png")
+
+
 def write_bench_report(out: str | Path = "reports/bench", workers: int | None = None, plots: bool = True,
                        arch: _arch.Architecture | None = None, accuracy: bool = False,
                        progress: bool = False) -> BenchResult:
@@ -184,6 +188,8 @@ def write_bench_report(out: str | Path = "reports/bench", workers: int | None = 
         out.mkdir(parents=True, exist_ok=True)      # before the work: an unusable --out fails at once
     except OSError as exc:
         raise ArchsimError(f"--out {out}: cannot create ({exc.strerror})") from None
+    for name in BENCH_FILES:                        # and every file it will write: regular or absent
+        check_target(out / name)
     df = bench_table(workers, a, accuracy=accuracy, progress=progress)
     pub = published_accelerators()
     res = BenchResult(df, pub)

@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from archsim.io.files import atomic_write
+from archsim.io.files import atomic_write, check_in_place, check_target, resolve_out_folder
 from archsim.explore.executors import InProcessExecutor, LocalPoolExecutor, make_chunks, make_executor
 from archsim.explore.points import ARCH_KEYS, CONFIG_KEYS, EvalCache, eval_chunk, model_fingerprint, point_key
 from archsim.explore.spec import Sweep, load_sweep
@@ -196,6 +196,31 @@ class SweepRun:
     #: points this run computed but another run sharing the store wrote first (its row is kept; same model)
     by_other: int = 0
 
+    def failures(self) -> list[tuple[int, str]]:
+        """``(points, first message)`` per distinct cause of the failed points, most frequent first; a cause is
+        a message with the point's key and every number taken out (the same refusal at another size)."""
+        if not self.failed:
+            return []
+        import re
+        groups: dict[str, list] = {}
+        for msg in self.table["error"].dropna():
+            text = re.sub(r"^point [0-9a-f]+: ", "", str(msg))
+            cause = re.sub(r"[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?", "#", text)
+            groups.setdefault(cause, [0, text])[0] += 1
+        return sorted(((n, first) for n, first in groups.values()), key=lambda t: -t[0])
+
+    def failures_text(self, limit: int = 10) -> str:
+        """How many points failed and the first error of each distinct cause (empty when none failed)."""
+        causes = self.failures()
+        if not causes:
+            return ""
+        lines = [f"{self.failed} of {self.total} points failed ({len(causes)} distinct cause"
+                 f"{'s' if len(causes) > 1 else ''}; first error of each):"]
+        lines += [f"  {n} point{'s' if n > 1 else ''}: {first}" for n, first in causes[:limit]]
+        if len(causes) > limit:
+            lines.append(f"  ... and {len(causes) - limit} more causes (see the 'error' column)")
+        return "\n".join(lines)
+
     def counts_text(self) -> str:
         """The truthful account of where the points came from (one line)."""
         rate = self.computed / self.seconds if self.seconds > 0 and self.computed else 0.0
@@ -215,8 +240,12 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path | None = None, workers:
     if not isinstance(sweep, Sweep):
         sweep = load_sweep(sweep)
     fmts, note = resolve_formats(formats)
-    out_dir = Path(out) if out is not None else Path(f"sweep_{sweep.name}")
-    store_path = out_dir / STORE_NAME
+    # every output checked before any work: the folder (a dangling link refused, links resolved), the store
+    # and its side files (regular or absent, never a link), the tables (regular or absent)
+    out_dir = resolve_out_folder(out if out is not None else f"sweep_{sweep.name}", "--out")
+    store_path = check_in_place(out_dir / STORE_NAME, "store")
+    for f in fmts:
+        check_target(out_dir / f"{sweep.name}.{f}")
     if store_path.exists() and not resume and _stored_points(store_path):
         raise ArchsimError(f"{store_path} exists: pass --resume to continue that sweep, or choose another --out")
     ex = make_executor(workers, scheduler)  # bad --workers / missing dask / no scheduler fail before any work

@@ -88,6 +88,11 @@ def design_points(workload: str, base: _arch.Architecture, space: SearchSpace = 
     for m in space.budgets:
         if isinstance(m, bool) or not isinstance(m, int) or m < 1:
             raise ArchsimError(f"--budgets {m!r}: allowed whole multiples of 1 or more")
+    for cpa in space.cols_per_adc:     # a value no array size can take would be dropped silently: blame it
+        if cpa > max(space.rows):
+            raise ArchsimError(f"--cols-per-adc {cpa} exceeds every --rows value (largest {max(space.rows)}): columns "
+                               f"per ADC must be at most the array's columns (rows = cols here); allowed "
+                               f"--cols-per-adc 1 to {max(space.rows)}, or add a larger --rows")
     configs, budget = [], {}
     for rows, b in itertools.product(space.rows, bpcs):
         try:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from archsim.explore.objectives import OBJECTIVES, num
 from archsim.explore.sizing import SizingResult, _col
-from archsim.io.files import safe_stem
+from archsim.io.files import join_stem
 from archsim.report import tables as report
 
 FRONT_COLUMNS = {
@@ -94,9 +94,10 @@ def format_result(res: SizingResult, top: int = 25) -> str:
 
 
 def result_stem(workload: str, device: str) -> str:
-    """The stem of the sizing tables: ``size_<workload>_<device>``, both made safe for a file name."""
+    """The stem of the sizing tables: ``size_<workload>_<device>``, both made safe for a file name (a long one
+    shortened with a stable hash suffix: :func:`archsim.io.files.join_stem`)."""
     dev = str(device)
-    return f"size_{safe_stem(workload)}_{safe_stem(Path(dev).stem if dev.lower().endswith(('.yaml', '.yml')) else dev)}"
+    return join_stem("size", workload, Path(dev).stem if dev.lower().endswith(('.yaml', '.yml')) else dev)
 
 
 def write_result(res: SizingResult, out: str | Path) -> list[Path]:

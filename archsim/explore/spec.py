@@ -34,6 +34,7 @@ from archsim.io.yaml import load_yaml
 from archsim.model import arch as _arch
 from archsim.model import presets
 from archsim.io.files import safe_stem
+from archsim.model.device import load_device
 from archsim.model.errors import ArchsimError, brief
 
 #: most configurations one sweep file may expand to, counted from the list sizes (the product of the
@@ -93,7 +94,8 @@ def _check_value(file: str, section: str, key: str, value):
     if key == "device":
         try:
             techlib.device(v)
-        except ArchsimError as exc:
+            load_device(v)      # parsed and checked whole (kind rules included): a broken device fails the
+        except ArchsimError as exc:     # sweep at once, not every point of it one by one
             raise _err(file, f"{name} = {brief(value)}: {exc}") from None
         v = canonical_device(v)
     return json_value(v)

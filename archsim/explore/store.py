@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
+from archsim.io.files import claim_regular_file, same_file
 from archsim.model.errors import ArchsimError
 
 SCHEMA = """
@@ -41,20 +42,31 @@ class Store:
 
     def __init__(self, path: str | Path, durable: bool = False, timeout_s: float = 60.0):
         self.path = Path(path)
+        self._con = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # never through a link: the file (and SQLite's -wal, -shm) regular or absent, its folder real;
+            # SQLite itself would follow a link, so the file is claimed with O_NOFOLLOW first and checked
+            # to be the same file once SQLite has it open
+            claimed = claim_regular_file(self.path, "store")
             # autocommit mode: transactions are opened explicitly, one per point
             self._con = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None)
             mode = self._con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            same_file(self.path, claimed, "store")
             if str(mode).lower() != "wal":
                 raise ArchsimError(f"{self.path}: the file system does not allow SQLite's write-ahead log "
                                    f"(journal_mode {mode}); put --out on a local disk")
             self._con.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._con.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
+            self.close()
             raise ArchsimError(f"{self.path}: not a usable result store ({exc})") from None
         except OSError as exc:
+            self.close()
             raise ArchsimError(f"{self.path}: cannot open ({exc.strerror})") from None
+        except ArchsimError:
+            self.close()
+            raise
 
     # -- context manager --
     def __enter__(self) -> "Store":

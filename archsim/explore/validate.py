@@ -38,7 +38,7 @@ import techlib
 import workloads
 
 from archsim.cost.peak import macro, peak
-from archsim.io.files import atomic_write
+from archsim.io.files import atomic_write, check_target
 from archsim.cost.price import Estimate, evaluate
 from archsim.mapping.layout import map_workload
 from archsim.model import presets
@@ -329,6 +329,8 @@ def write_report(out_dir: str | Path = "reports", accuracy: bool = True, progres
         out.mkdir(parents=True, exist_ok=True)      # before the work: an unusable --out fails at once
     except OSError as exc:
         raise ArchsimError(f"--out {out_dir}: cannot create that folder ({exc.strerror})") from None
+    for name in ("validation.csv", "validation.md"):   # regular files or absent, checked before the work
+        check_target(out / name)
     df = validation_frame(accuracy=accuracy, progress=progress)
     csv = out / "validation.csv"
     lines = ["# Validation against published figures", "",

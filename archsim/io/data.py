@@ -165,6 +165,19 @@ def load_dataset(name: str = "mnist", split: str = "test", *, root=None, downloa
     return x, y.astype(np.int64)
 
 
+def split_size(name: str, split: str) -> int | None:
+    """Images in split ``split`` of data set ``name``, known without loading it (None: unknown name or split)."""
+    key = _key(name)
+    if key == "digits":
+        return {"train": 1437, "test": 360}.get(split)
+    sizes = MNIST_SPLITS if key == "mnist" else _fashion.SPLITS if key == "fashion-mnist" else None
+    if sizes is None:
+        return None
+    if split == "trainval":
+        return sizes["train"] + sizes["valid"]
+    return sizes.get(split)
+
+
 # ------------------------------------------------------ shaping for nets ----
 def fit_input(x: np.ndarray, input_shape, *, where: str = "input") -> np.ndarray:
     """Shape a batch ``x`` (n, ...) for a network input of ``input_shape``.
@@ -214,8 +227,12 @@ NORMALIZATIONS = ("none", "0-1", "standard")
 #: declaring more is refused in one line.  2 GiB holds about 100,000 ImageNet-sized (3x224x224) uint8 images
 #: or 2.6 million MNIST digits; set ``archsim.io.data.MAX_DATA_BYTES`` to change it (read at call time).
 MAX_DATA_BYTES = 2 << 30
-#: members of a data file that are read; any others are ignored (and never read)
+#: members of a data file that are read; any others are ignored (and never read) but for :data:`SCALE_MEMBER`
 DATA_MEMBERS = ("x", "y")
+#: the optional member declaring the full-scale value of integer images (``x / max`` under ``normalize='0-1'``)
+SCALE_MEMBER = "max"
+#: integer dtypes whose range is known without a declared ``max``: uint8 pixels (0-255) and booleans (0-1)
+KNOWN_RANGES = {np.dtype(np.uint8): 255.0, np.dtype(np.bool_): 1.0}
 
 
 def check_batch(n: int, shape, where: str, itemsize: int = 4) -> None:
@@ -318,7 +335,42 @@ def _read_xy(path: Path, where: str):
             if a.shape != heads[k][0]:
                 raise ArchsimError(f"{where}: array '{k}' read as {a.shape}, declared {heads[k][0]}; malformed")
             out.append(a)
-    return out[0], out[1]
+        scale = _scale_member(z, infos.get(SCALE_MEMBER), where)
+    return out[0], out[1], scale
+
+
+def _scale_member(z: zipfile.ZipFile, info, where: str) -> float | None:
+    """The declared full scale (array ``max``: one finite number above 0), or None when the file has none."""
+    if info is None:
+        return None
+    shape, dtype, _ = _member_header(z, info, where, SCALE_MEMBER)
+    if math.prod(shape) != 1 or not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+        raise ArchsimError(f"{where}: array '{SCALE_MEMBER}' has shape {shape} of {dtype}; allowed one number, the "
+                           f"full-scale value of 'x' (e.g. 255 or 65535)")
+    from numpy.lib import format as npf
+    with z.open(info) as fh:
+        v = float(np.asarray(npf.read_array(fh, allow_pickle=False)).reshape(-1)[0])
+    if not (math.isfinite(v) and v > 0):
+        raise ArchsimError(f"{where}: array '{SCALE_MEMBER}' = {v:g}; allowed a finite number above 0")
+    return v
+
+
+def _full_scale(x: np.ndarray, declared: float | None, where: str) -> float | None:
+    """What ``normalize='0-1'`` divides ``x`` by: the declared ``max``; else 255 for uint8, 1 for bool, nothing
+    (None) for floats; an integer dtype of any other width has an ambiguous range and is refused."""
+    if declared is not None:
+        hi, lo = float(x.max()), float(x.min())
+        if lo < 0 or hi > declared:
+            raise ArchsimError(f"{where}: 'x' runs from {lo:g} to {hi:g}, outside 0 .. {SCALE_MEMBER} = {declared:g}")
+        return declared
+    if x.dtype in KNOWN_RANGES:
+        return KNOWN_RANGES[x.dtype]
+    if np.issubdtype(x.dtype, np.integer):
+        raise ArchsimError(f"{where}: 'x' is {x.dtype}, whose full scale is ambiguous (8-bit pixels stored wider, or "
+                           f"10- to 16-bit images?); store uint8 (0-255) or float (0-1), add an array "
+                           f"'{SCALE_MEMBER}' holding the full-scale value (e.g. 255 or 65535), or give --normalize "
+                           f"none or standard")
+    return None
 
 
 def load_npz(path, *, input_shape=None, workload=None, num_classes: int | None = None,
@@ -327,8 +379,10 @@ def load_npz(path, *, input_shape=None, workload=None, num_classes: int | None =
 
     Layout: ``x`` ``(n, C, H, W)`` channel-first (``(n, H, W)`` for one channel,
     or ``(n, F)`` flat), uint8 or float; ``y`` ``(n,)`` integer class labels in
-    ``0 .. classes-1``.  ``normalize``: ``'none'`` (as stored, as float32),
-    ``'0-1'`` (uint8 divided by 255; floats are kept), ``'standard'``
+    ``0 .. classes-1``; optionally ``max``, one number: the full scale of ``x``.
+    ``normalize``: ``'none'`` (as stored, as float32), ``'0-1'`` (divided by the
+    declared ``max``; else uint8 by 255 and bool by 1, floats kept; any other
+    integer dtype is refused: its range is ambiguous), ``'standard'``
     (``(x - mean) / std`` with ``mean`` and ``std`` given, scalars or per channel,
     in the units of the file).  With ``workload`` (or ``input_shape`` and
     ``num_classes``) the images are shaped for the network (:func:`fit_input`)
@@ -337,7 +391,8 @@ def load_npz(path, *, input_shape=None, workload=None, num_classes: int | None =
     where = f"data file {path}"
     if normalize not in NORMALIZATIONS:
         raise ArchsimError(f"{where}: normalize '{normalize}' is not one of {', '.join(NORMALIZATIONS)}")
-    x, y = _read_xy(Path(path), where)
+    x, y, declared = _read_xy(Path(path), where)
+    scale = _full_scale(x, declared, where) if normalize == "0-1" else None
     if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
         bad = int(np.count_nonzero(~np.isfinite(x).reshape(x.shape[0], -1).all(axis=1)))
         raise ArchsimError(f"{where}: 'x' has NaN or infinite values in {bad} image(s)")
@@ -359,8 +414,8 @@ def load_npz(path, *, input_shape=None, workload=None, num_classes: int | None =
         if lo < 0 or (num_classes is not None and hi >= num_classes):
             raise ArchsimError(f"{where}: labels run from {lo} to {hi}; allowed 0 .. {top}")
     xf = x.astype(np.float32)
-    if normalize == "0-1" and x.dtype == np.uint8:
-        xf /= np.float32(255.0)
+    if scale is not None:                   # normalize '0-1' of integer images (or a declared max): x / full scale
+        xf /= np.float32(scale)
     elif normalize == "standard":
         if mean is None or std is None:
             raise ArchsimError(f"{where}: normalize 'standard' needs mean and std")

@@ -54,6 +54,7 @@ import pandas as pd
 
 import techlib
 
+from archsim.mapping.admissible import check as _admissible
 from archsim.mapping.mesh import auto_mesh, ceil_div, group_distances, serpentine, shares, transport
 from archsim.model.arch import AUTO, Architecture
 from archsim.model.device import Device, load_device
@@ -284,8 +285,12 @@ def _balance(base: list[LayerMap], budget: int, arch: Architecture) -> list[int]
 
 
 def map_workload(workload: Workload, arch: Architecture, device: "Device | techlib.Record | str | None" = None) -> Mapping:
-    """Place every weighted layer of ``workload`` on the chip described by ``arch``."""
+    """Place every weighted layer of ``workload`` on the chip described by ``arch``.
+
+    A design the simulator cannot compute, or whose buffers and mesh cannot hold the work, is refused first
+    (:func:`archsim.mapping.admissible.check`)."""
     device = load_device(device if device is not None else arch.device)
+    _admissible(arch, workload)
     bpc = resolve_bits_per_cell(arch, device)
     weighted = workload.weighted_layers()
     if not weighted:

@@ -133,7 +133,7 @@ class Parasitics:
 class Architecture:
     device: str = key("reram", "memory technology: a techlib device name (reram, sonos, ecram, sram, pcm) or a "
                       "path to a device .yaml")
-    rows: int = key(128, "rows per crossbar array (inputs summed on one column)", lo=2, hi=65536)
+    rows: int = key(128, "rows per crossbar array (inputs summed on one column)", lo=1, hi=65536)
     cols: int = key(128, "columns per crossbar array", lo=1, hi=65536)
     r_wire_ohm: float = key(0.0, "wire resistance per segment between crosspoints (rows and columns; the "
                             "driver-to-first-cell segment counts); 0 = ideal wires", unit="ohm", lo=0.0, hi=1e6)

@@ -17,6 +17,7 @@ from typing import Mapping
 import numpy as np
 
 import techlib
+from archsim.model.device_kinds import check_kind
 from archsim.model.device_laws import DriftModel, SigmaModel, drift_model, sigma_model
 from archsim.model.errors import ArchsimError, brief
 
@@ -127,6 +128,7 @@ class Device:
         except (ValueError, TypeError):
             raise ArchsimError(f"{dev.file}: key 'kind' = {brief(kind_text)} is not allowed; allowed: "
                                f"{', '.join(k.value for k in DeviceKind)}") from None
+        check_kind(dev, kind.value)     # what this kind's cost and simulator read, and what contradicts it
         levels = _levels(dev)
         stuck_on = float(dev.get("stuck.on_rate", 0.0))
         stuck_off = float(dev.get("stuck.off_rate", 0.0))

@@ -41,8 +41,14 @@ def _figure(w: float, h: float):
 
 
 def _save(fig, path: Path) -> Path:
-    fig.savefig(path, metadata={"Software": None})
-    return path
+    """Write the figure through :func:`archsim.io.files.atomic_write` (a regular file or absent: no link,
+    folder, FIFO or device), in the format the suffix names."""
+    from archsim.io.files import atomic_write
+    p = Path(path)
+    fmt = p.suffix.lstrip(".").lower() or "png"
+    meta = {"Software": None} if fmt == "png" else None
+    atomic_write(p, lambda f: fig.savefig(f, format=fmt, metadata=meta))
+    return p
 
 
 def plot_energy_breakdown(df: pd.DataFrame, path: Path) -> Path:

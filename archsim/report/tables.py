@@ -9,7 +9,7 @@ import pandas as pd
 
 import techlib
 
-from archsim.io.files import atomic_write, safe_stem
+from archsim.io.files import atomic_write, check_target, is_safe_name
 from archsim.model.errors import ArchsimError, brief
 
 OPS_NOTE = "TOPS count 2 operations (multiply and add) per MAC."
@@ -102,10 +102,12 @@ def assumptions_markdown(devices: Iterable[str]) -> str:
 
 def table_paths(out_dir: str | Path, stem: str) -> list[Path]:
     """``[stem.csv, stem.md]`` under ``out_dir``, checked before any work: the stem must be a plain file
-    name (what :func:`archsim.io.files.safe_stem` returns: no slash, no leading dot) so nothing is ever
-    written outside ``--out``, and ``out_dir`` must not be an existing file."""
+    name (what :func:`archsim.io.files.safe_stem` and :func:`~archsim.io.files.join_stem` return: no slash,
+    no leading dot) so nothing is ever written outside ``--out``, ``out_dir`` must not be an existing file,
+    and each file must be a regular file or absent (:func:`archsim.io.files.check_target`: no link, folder,
+    FIFO or device)."""
     out = Path(out_dir)
-    if not stem or safe_stem(stem) != stem:
+    if not stem or not is_safe_name(stem + ".csv"):
         raise ArchsimError(f"--out {brief(str(out_dir))[1:-1]}: output name {brief(stem)} is not allowed; allowed "
                            f"letters, digits, '.', '_' and '-' (not starting with '.'), so files stay inside --out")
     paths = [out / f"{stem}.csv", out / f"{stem}.md"]
@@ -113,6 +115,8 @@ def table_paths(out_dir: str | Path, stem: str) -> list[Path]:
         raise ArchsimError(f"--out {out_dir}: output name {brief(stem)} would leave the folder")
     if out.exists() and not out.is_dir():
         raise ArchsimError(f"--out {out_dir}: is a file; allowed a folder (created if missing)")
+    for p in paths:
+        check_target(p)
     return paths
 
 

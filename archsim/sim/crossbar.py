@@ -26,6 +26,7 @@ from scipy.linalg import blas, lapack
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from archsim.io.files import atomic_write
 from archsim.model.arch import Parasitics  # noqa: F401  (the wires of an array; crossbar.Parasitics)
 from archsim.model.errors import ArchsimError
 
@@ -408,8 +409,7 @@ def spice_currents(g: np.ndarray, par: Parasitics, v: np.ndarray, ngspice: str =
     g = _check(g)
     with tempfile.TemporaryDirectory() as d:
         path = f"{d}/crossbar.cir"
-        with open(path, "w") as fh:
-            fh.write(spice_netlist(g, par, v))
+        atomic_write(path, spice_netlist(g, par, v))       # every file archsim writes: the one output rule
         out = subprocess.run([ngspice, "-b", path], capture_output=True, text=True, timeout=600).stdout
     vals = {int(m.group(1)): float(m.group(2)) for m in re.finditer(r"i\(vs(\d+)\)\s*=\s*([-+0-9.eE]+)", out)}
     if len(vals) != g.shape[1]:

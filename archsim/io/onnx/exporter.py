@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from archsim.io.files import atomic_write
+from archsim.io.files import atomic_write, check_target
 from archsim.io.onnx.guard import light, one_line, onnx_module, safe_name
 from archsim.model.errors import ArchsimError
 from archsim.model.weights import attach_weights, random_weights
@@ -234,8 +234,8 @@ def save_onnx(workload: Workload, path, *, weights: str = "auto", seed: int = 0)
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ArchsimError(f"--seed {seed!r}: allowed a whole number of 0 or more")
+    p = check_target(path, "--out")     # a regular file or absent (no link, folder, FIFO or device), before the work
     model, _ = _export_model(workload, weights, seed)
-    p = Path(path)
     data = model.SerializeToString()
     try:
         p.parent.mkdir(parents=True, exist_ok=True)

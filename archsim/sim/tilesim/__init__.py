@@ -32,7 +32,8 @@ mapping: ``q = rint(W / w_scale * (2^m - 1))`` with ``m = weight_bits - 1`` magn
 1, as in the mapping); ``q > 0`` is stored in G+, ``-q`` in G-, the other array of the pair holds 0
 (its cells sit at ``g_min``).  Offset mapping: ``q = rint(W / w_scale * Q)``, ``Q = 2^(weight_bits-1)
 - 1``, stores ``u = q + Q`` in ``[0, 2Q]`` (``weight_bits`` bits) in one array; ``Q * sum(x)`` is
-subtracted digitally.  A magnitude is cut into ``lm.slices`` cells of ``b = bits_per_cell`` bits
+subtracted digitally; with ``weight_bits = 1`` the weights are binary, ``W = (2u - 1) w_scale`` with
+``u = 1`` where ``W >= 0`` (the XNOR-like +-1 encoding of SRAM macros: codes about an offset of 1/2).  A magnitude is cut into ``lm.slices`` cells of ``b = bits_per_cell`` bits
 (:func:`archsim.mapping.layout.resolve_bits_per_cell`), slice 0 least significant; slice value
 ``s in [0, 2^b - 1]`` is programmed to ``g_min + s (g_max - g_min) / (2^b - 1)``.
 

@@ -82,8 +82,8 @@ class SimConfig:
         for key in ("prog_error", "read_noise", "ideal_adc", "ideal_dac", "ir_drop", "parallel"):
             if not isinstance(getattr(self, key), bool):
                 raise bad(key, "allowed true or false")
-        if not _finite(self.time_s) or self.time_s < 0:
-            raise bad("time_s", "allowed a time in seconds >= 0")
+        if not _finite(self.time_s) or not 0 <= self.time_s <= MAX_TIME_S:
+            raise bad("time_s", f"allowed a time of 0 to {MAX_TIME_S:g} s (100 years)")
         for key in ("stuck_on_rate", "stuck_off_rate"):
             v = getattr(self, key)
             if v is not None and (not _finite(v) or not 0.0 <= v <= 1.0):
@@ -104,6 +104,12 @@ class SimConfig:
         if (isinstance(self.chunk_elements, bool) or not isinstance(self.chunk_elements, int)
                 or self.chunk_elements < 1):
             raise bad("chunk_elements", "allowed an integer >= 1")
+
+
+#: the longest time after programming a drift law is evaluated at (s): 100 years, ten times the usual 10-year
+#: retention specification (a limit of the tool, not a physical figure: the power-law drift of a PCM cell is
+#: finite there, while 1e300 years underflows to NaN)
+MAX_TIME_S = 100 * 365.25 * 86400.0
 
 
 def _finite(v) -> bool:

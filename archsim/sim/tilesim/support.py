@@ -91,6 +91,10 @@ def _generator(entropy: int, spawn: tuple, tag: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=spawn + (tag,))))
 
 
+#: offset mapping with 1-bit weights: the largest weight code and the offset, both 1/2 (binary +-1 weights)
+BINARY_CODE = 0.5
+
+
 def weight_code_params(arch: Architecture, bits_per_cell: int, where: str = "") -> tuple[int, float, int, int]:
     """``(magnitude bits, largest weight code, offset code, slices)`` of ``arch``'s signed-weight mapping
     (see the module docstring: differential ``m = weight_bits - 1``, offset ``Q = 2^(weight_bits-1) - 1``;
@@ -103,9 +107,11 @@ def weight_code_params(arch: Architecture, bits_per_cell: int, where: str = "") 
         mb = max(1, arch.weight_bits - 1)
         wmax = (1 << mb) - 1
         off = 0
+    elif arch.weight_bits == 1:
+        # binary weights (+-1, the XNOR-like encoding of SRAM macros): the bit u in {0, 1} stands for
+        # q = 2u - 1, i.e. codes with largest weight code 1/2 about the offset 1/2: W = (u - 1/2) w_scale / (1/2)
+        return 1, BINARY_CODE, BINARY_CODE, 1
     else:
-        if arch.weight_bits < 2:
-            raise ArchsimError(f"{where}: offset mapping needs weight_bits >= 2 ({arch.source}); allowed 2 to 32")
         mb = arch.weight_bits
         wmax = (1 << (arch.weight_bits - 1)) - 1
         off = wmax
@@ -128,6 +134,8 @@ def slice_codes(W: np.ndarray, w_scale: float, arch: Architecture, bits_per_cell
         top, lsp = arch.pair_levels(bits_per_cell)
         qT = np.asarray(W, dtype=np.float64) / w_scale * wmax
         return _pairs.ideal_levels(qT, float(arch.pair_gain), top, lsp).astype(np.uint16)
+    if wmax == BINARY_CODE:       # binary weights: the sign, stored as one bit (0 -> -1, 1 -> +1)
+        return (np.asarray(W) >= 0).astype(np.uint16)[None, None]
     q = np.rint(np.asarray(W, dtype=np.float64) / w_scale * wmax).astype(np.int64)
     q = np.clip(q, -wmax, wmax)
     if arch.mapping == "differential":
