@@ -13,11 +13,11 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-import workloads as _workloads
 
 from archsim.cost.components import prices_for
 from archsim.cost.events import Activity, events
 from archsim.cost.price import Estimate, price
+from archsim.io import load
 from archsim.mapping.layout import map_workload
 from archsim.model import arch as _arch
 from archsim.model.errors import ArchsimError
@@ -41,7 +41,7 @@ def estimate(workload: Workload | str | Path, device: str | None = None, arch=No
     wl = _workload(workload, weights=activity == "data")
     m = map_workload(wl, a)                                                       # map
     ev = events(m, task, _activity(m, activity, data, samples))                  # count events
-    return price(m, ev, prices_for(a))                                            # price
+    return price(m, ev, prices_for(m.arch, m.device))                             # price
 
 
 def compare(workload: Workload | str | Path, devices: Iterable[str], arch=None, task: str = "inference",
@@ -89,41 +89,22 @@ def sweep(spec: str | Path, out: str | Path | None = None, workers: int | None =
 
 # ---- loading the inputs of the flow ----
 def _architecture(arch, device: str | None, overrides: dict) -> _arch.Architecture:
-    if arch is None:
-        a = _arch.Architecture()
-    elif isinstance(arch, _arch.Architecture):
-        a = arch
-    elif isinstance(arch, dict):
-        a = _arch.from_dict(arch, where="architecture dict")
-    else:
-        a = _arch.load(arch)
-    changes = dict(overrides)
-    if device is not None:
-        changes["device"] = device
-    return a.replace(**changes) if changes else a
+    return load.architecture(arch, device=device, overrides=overrides)
 
 
 def _workload(workload: Workload | str | Path, weights: bool = False) -> Workload:
     """A Workload as is; a path ending in ``.onnx`` imported (:func:`archsim.io.onnx.load_onnx`); else a
-    built-in name.  ``weights``: attach a built-in's shipped weights (for measured activity, simulation)."""
-    if isinstance(workload, Workload):
-        wl, shipped = workload, False
-    elif isinstance(workload, Path) or str(workload).lower().endswith(".onnx"):
-        from archsim.io.onnx import load_onnx
-        wl, shipped = load_onnx(workload), False
-    else:
-        wl, shipped = _workloads.get(workload), True
-    return with_weights(wl, shipped=shipped) if weights else wl
+    built-in name (:func:`archsim.io.load.network`).  ``weights``: attach a built-in's shipped weights (for
+    measured activity, simulation)."""
+    wl, builtin = load.network(workload)
+    return with_weights(wl, shipped=builtin) if weights else wl
 
 
 def _training_calibration(wl: Workload, n: int) -> dict:
     """``x_cal`` from the training split of the network's data set, where it has one (never the scored
     images); else nothing, and the simulation calibrates on its first inputs and says so."""
-    from archsim.io import data as D
-    if wl.dataset not in D.DATASETS:
-        return {}
-    x_cal, _ = D.for_workload(wl, "train", limit=n)
-    return {"x_cal": x_cal, "calibration": f"{len(x_cal)} images of the {wl.dataset} training split"}
+    cal = load.training_calibration(wl, n)
+    return {} if cal is None else {"x_cal": cal[0], "calibration": cal[1]}
 
 
 def _activity(m, activity, data, samples: int) -> Activity | None:

@@ -30,7 +30,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import techlib  # noqa: E402
+from archsim.io import techlib  # noqa: E402
 from archsim import Architecture, api  # noqa: E402
 from archsim.report import tables as report  # noqa: E402
 from archsim.explore import sizing  # noqa: E402

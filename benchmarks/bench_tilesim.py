@@ -43,6 +43,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from archsim.model.device import load_device
 
 TUNED_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_THREAD_TIMEOUT": "4"}
 
@@ -66,12 +67,12 @@ def run_case(n: int, arch_kw: dict, batch: int, repeat: int, precision: str = "f
              parallel: bool = False, seed: int = 0):
     import numpy as np
 
-    import techlib
+    from archsim.io import techlib
     from archsim import Architecture
     from archsim.sim import tilesim
 
     a = Architecture(**arch_kw)
-    dev = techlib.device(a.device)
+    dev = load_device(a.device)
     rng = np.random.default_rng(seed)
     dt = np.dtype(precision)
     W = rng.standard_normal((n, n)).astype(dt)

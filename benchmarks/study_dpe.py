@@ -28,14 +28,14 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import techlib  # noqa: E402
+from archsim.io import techlib  # noqa: E402
 import workloads  # noqa: E402
 from archsim.sim import accuracy  # noqa: E402
 from archsim.io import data  # noqa: E402
 from archsim.model import presets  # noqa: E402
 from archsim.report import tables as report  # noqa: E402
 from archsim.sim import tilesim  # noqa: E402
-from archsim.model.device import Device  # noqa: E402
+from archsim.model.device import Device, load_device  # noqa: E402
 from archsim.mapping.layout import map_workload  # noqa: E402
 from archsim.sim import crossbar as cb  # noqa: E402
 import dpe_array  # noqa: E402
@@ -87,7 +87,7 @@ def effective_bits(y: np.ndarray, ref: np.ndarray) -> float:
 def array_precision(arch, vectors: int = 2500, trials: int = 4, seed: int = 0) -> pd.DataFrame:
     """Output precision of one full 64 x 64 array: random weights and inputs, analog output (ideal ADC)
     against the exact product, for each error source alone and all together."""
-    dev = techlib.device(arch.device)
+    dev = load_device(arch.device)
     rng = np.random.default_rng(seed)
     n = arch.rows
     lm = tilesim.layer_map(n, n // 2, arch, dev)          # differential: 64 inputs x 32 outputs fill 64 columns
@@ -97,7 +97,7 @@ def array_precision(arch, vectors: int = 2500, trials: int = 4, seed: int = 0) -
         "read_noise_only": dict(ir_drop=False, prog_error=False),
         "all": dict(),
     }
-    if Device.from_record(dev).read.is_none:
+    if dev.read.is_none:
         del cases["read_noise_only"]          # the device file has no read noise
     rows = []
     for name, kw in cases.items():

@@ -23,7 +23,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import techlib  # noqa: E402
+from archsim.io import techlib  # noqa: E402
 import workloads  # noqa: E402
 from archsim import Architecture  # noqa: E402
 from archsim.io import data as D  # noqa: E402
@@ -53,7 +53,7 @@ def calibrated_ranges(wl, x_cal, device: str) -> pd.DataFrame:
     """Per layer: the default policy's calibrated ADC full scales (min, median, max over the layer's arrays)
     as fractions of the worst-case array current, and the calibrated DAC range."""
     a = Architecture(device=device)
-    chip = accuracy._Chip(map_workload(wl, a), techlib.device(device), SimConfig(), 0, 0)
+    chip = accuracy._Chip((m := map_workload(wl, a)), m.device, SimConfig(), 0, 0)
     forward.run(wl, x_cal, matmul=chip, chunk=len(x_cal))
     rows = []
     for (layer, g), pm in chip.pms.items():

@@ -90,9 +90,10 @@ def main(argv=None) -> int:
         noise, noise_meta = None, {}
         if a.noise_aware:
             from archsim.model import presets
+            from archsim.mapping.layout import map_workload
             from archsim.sim.noise_aware import programming_noise
-            arch = presets.load(a.noise_preset).architecture.replace(device=a.noise_aware)
-            noise = programming_noise(wl, arch, a.noise_aware, scale=a.noise_scale)
+            arch = presets.load(a.noise_preset).architecture.replace(device=a.noise_aware, mesh="auto", tiles="auto")
+            noise = programming_noise(wl, map_workload(wl, arch), scale=a.noise_scale)
             noise_meta = {"noise_aware.device": a.noise_aware, "noise_aware.preset": a.noise_preset,
                           "noise_aware.scale": float(a.noise_scale)}
         init = None

@@ -4,7 +4,8 @@ what it holds.
 Every module under ``archsim/`` is parsed with :mod:`ast` (nothing is imported) and each ``import archsim...``
 / ``from archsim... import ...`` it holds, at the top or inside a function, becomes an edge to the module it
 names (``from archsim.explore import store`` names the module ``archsim.explore.store``; a name that is not a
-module names the package).  ``workloads/`` and ``techlib/`` sit outside ``archsim/`` and are not checked.
+module names the package).  ``workloads/`` sits outside ``archsim/`` and is not checked; ``techlib/`` is
+checked to be data and an entry point that imports nothing of archsim.
 """
 from __future__ import annotations
 
@@ -142,3 +143,22 @@ def test_every_folder_is_a_package_that_says_what_it_holds(folder):
     # a paragraph: two sentences or more, saying what the folder holds (a title line alone is not one)
     assert len(doc) >= 150 and len(sentences) >= 2, \
         f"{init.relative_to(PKG.parent)}: its docstring needs a paragraph on what the folder holds (got {doc!r})"
+
+
+#: the data folders outside archsim/: techlib/ is data and a thin entry point (it says where its files are)
+TECHLIB = PKG.parent / "techlib"
+
+
+def test_techlib_is_data_and_a_thin_entry_point():
+    """techlib/ holds data files and an __init__.py that imports nothing of archsim (or of workloads): its
+    reader lives in archsim/io/techlib.py, so no arrow runs from the data up into the package."""
+    sources = sorted(p for p in TECHLIB.rglob("*.py") if "__pycache__" not in p.parts)
+    assert [p.name for p in sources] == ["__init__.py"], f"techlib/ should hold no code beyond its entry: {sources}"
+    for p in sources:
+        tree = ast.parse(p.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for n in names:
+                assert n.split(".")[0] not in ("archsim", "workloads"), f"{p}: imports {n} (upward)"
+    assert "archsim.io.techlib" in MODULES, "the techlib reader belongs in archsim/io/techlib.py"

@@ -34,7 +34,7 @@ MNIST_CNN3 = ("Three-conv MNIST CNN, a test network for simulation speed (no tra
 FASHION_VGG = ("Small VGG-style CNN for 28x28 Fashion-MNIST (archsim's own, weights trained by "
                "scripts/train_weights.py): conv3x3 8, 8, pool, 16, 16, pool (padding 1, ReLU, bias), "
                "dense 784 -> 64 -> 10; sized to train in about half an hour on 2 busy cores")
-MLP = ("784-500-300-10 MLP on MNIST from Zhang, Uysal, Fan, Ewetz, 'Representable Matrices' (ASP-DAC 2020); "
+MLP = ("784-500-300-10 MLP on MNIST from Zhang, Uysal, Fan and Ewetz, 'Representable Matrices'; "
        "ReLU hidden layers assumed")
 
 

@@ -45,7 +45,7 @@ def mnist_cnn5() -> Workload:
 
 
 DPE_SOFTMAX = ("One-layer softmax classifier on MNIST (784 -> 10) of the HPE Dot-Product Engine demonstration "
-               "(Hu et al., HPE DPE: software-trained weights partitioned over 64x64 TaOx crossbars); the demonstrator "
+               "(Hu, Strachan et al., HPE Labs; Dot-Product Engine, DAC 2016: software-trained weights partitioned over 64x64 TaOx crossbars); the demonstrator "
                "reduced the images to fit six 64-row parts of one array, archsim keeps the 28x28 pixels "
                "(13 row blocks of 64)")
 

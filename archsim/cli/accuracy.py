@@ -13,7 +13,7 @@ from archsim.cli.args import _accuracy_inputs, _accuracy_row, _arch_from_args, _
     _notes, _out_stem, _sim_config, add_common, add_sim_args, arch_int, finite_float
 from archsim.mapping import admissible
 from archsim.model.errors import ArchsimError
-from archsim.model.device import load_device
+from archsim.io import load
 from archsim.sim.accuracy import format_ci
 from archsim.report import tables as report
 from archsim.report.notes import ir_drop, read_time
@@ -31,7 +31,7 @@ def cmd_accuracy(args) -> int:
     if args.adc_bits is not None:      # 0 is a value (refused by its type), never "not given"
         a = a.replace(adc_bits=args.adc_bits)
     net, builtin = _network(args)
-    load_device(a.device)   # a bad device file fails here, before data are read
+    load.device(a.device)   # a bad device file fails here, before data are read
     admissible.check(a, net)   # and a design the simulator cannot compute (or whose buffers cannot hold its work)
     # output names are built and checked before the simulation: a bad --out fails in a second, not after it
     stem = _out_stem("accuracy", net.name, _device_stem(a.device))
@@ -56,7 +56,7 @@ def cmd_accuracy(args) -> int:
     r = _accuracy_row(inp, a, args)
     cfg = _sim_config(args)
     s = {**r.summary(), "read_time_s": cfg.time_s,
-         "drift": "no drift law" if load_device(a.device).drift is None else "drift law applied"}
+         "drift": "no drift law" if load.device(a.device).drift is None else "drift law applied"}
     ir = ir_drop(a, cfg.ir_drop)
     if ir:
         p = a.parasitics
@@ -130,7 +130,7 @@ def _hybrid(inp, a, args, stem) -> int:
     what = {"transfer": "after transfer (programmed, calibrated)",
             "hybrid": f"after hybrid training ({', '.join(r.layers)} retrained in software and reprogrammed)",
             "drift": f"{r.time_s:g} s after programming" + (
-                "" if load_device(a.device).drift is not None else
+                "" if load.device(a.device).drift is not None else
                 f" ({a.device} has no drift law: the same cells, read again)")}
     for row in t.itertuples():
         print(f"{row.stage:8s} {format_ci(row.accuracy_mean, row.ci95_low, row.ci95_high, 4)}  "

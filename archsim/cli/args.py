@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 
-import techlib
-import workloads
+from archsim.io import techlib
 
 from archsim.cost.price import Estimate, evaluate
 from archsim.mapping.layout import map_workload
 from archsim.model import arch as _arch
 from archsim.model import presets
+from archsim.io import load
 from archsim.io.files import join_stem, safe_stem
 from archsim.io.yaml import parse_yaml
 from archsim.model.errors import ArchsimError, brief
@@ -175,7 +175,7 @@ def add_network(sp) -> None:
 def add_common(sp) -> None:
     add_network(sp)
     sp.add_argument("--arch", help="architecture YAML file")
-    sp.add_argument("--preset", help="a published architecture (archsim list): isaac, sonos_sandia, yao2020, ibm_pcm, dpe")
+    sp.add_argument("--preset", help=f"a published architecture (archsim list): {', '.join(presets.names())}")
     sp.add_argument("--cost-model", choices=("circuit", "lut"), help="override the architecture's cost_model")
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one architecture key (repeatable)")
     sp.add_argument("--task", choices=("inference", "training"), default="inference")
@@ -217,53 +217,25 @@ def add_no_progress(sp, text: str = "no progress bar (bars need tqdm: pip instal
 # ---------------------------------------------------------------------------------------------------------------------
 # arguments to objects
 
+#: how the command line names the parameters of the library's loaders (archsim.io.load) in its errors
+FLAGS = {"arch": "--arch", "preset": "--preset", "overrides": "--set", "devices": "--devices",
+         "input_shape": "--input-shape", "model": "--model FILE.onnx", "workload": "--workload",
+         "layers": "--hybrid", "input_hw": "--sim-input"}
+
+
 def _overrides(items: list[str] | None) -> dict:
-    out = {}
-    for item in items or []:
-        shown = brief(item)[1:-1]
-        if "=" not in item:
-            raise ArchsimError(f"--set '{shown}': write key=value; allowed keys: {', '.join(_arch.KEY_BY_NAME)}")
-        k, v = item.split("=", 1)
-        k = k.strip()
-        if k not in _arch.KEY_BY_NAME:
-            raise ArchsimError(f"--set: unknown key '{brief(k, 40)[1:-1]}'; allowed keys: {', '.join(_arch.KEY_BY_NAME)}")
-        if k in out:
-            raise ArchsimError(f"--set: key '{k}' given twice; allowed once")
-        try:
-            value = parse_yaml(v, f"--set {k}")
-        except ArchsimError as exc:
-            raise ArchsimError(f"{exc} (write a plain YAML scalar or list)") from None
-        if value is None:
-            raise ArchsimError(f"--set {k}: no value; write {k}=VALUE (archsim list --keys shows what is allowed)")
-        if isinstance(value, dict):
-            raise ArchsimError(f"--set {k}: value {brief(value)} is a mapping; allowed a plain value or list")
-        out[k] = value
-    return out
+    return load.overrides(items)
 
 
 def _arch_from_args(args) -> _arch.Architecture:
-    if args.arch and getattr(args, "preset", None):
-        raise ArchsimError("--arch and --preset both given; choose one (use --set to change a preset's keys)")
-    if getattr(args, "preset", None):
-        a = presets.load(args.preset).architecture
-    else:
-        a = _arch.load(args.arch) if args.arch else _arch.Architecture()
-    changes = _overrides(args.set)
+    changes = load.overrides(args.set)
     if getattr(args, "cost_model", None):
         changes["cost_model"] = args.cost_model
-    for k in changes:
-        if k not in _arch.KEY_BY_NAME:
-            raise ArchsimError(f"--set: unknown key '{k}'; allowed keys: {', '.join(_arch.KEY_BY_NAME)}")
-    return a.replace(**changes) if changes else a
+    return load.architecture(args.arch or None, preset=getattr(args, "preset", None) or None, overrides=changes)
 
 
 def _devices(text: str) -> list[str]:
-    names = [d.strip() for d in text.split(",") if d.strip()]
-    if not names:
-        raise ArchsimError(f"--devices '{text}': give a comma-separated list; choose from: {', '.join(techlib.device_names())}")
-    for d in names:
-        techlib.device(d)  # unknown names fail here, before any work
-    return names
+    return load.devices(text)
 
 
 TIME_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0, "y": 31557600.0}
@@ -296,34 +268,10 @@ def time_s(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{_shown(text)}: {str(e).split(': ', 1)[-1]}") from None
 
 
-def _shape(text: str | None):
-    if text is None:
-        return None
-    try:
-        dims = tuple(int(v) for v in str(text).replace("x", ",").split(",") if v.strip())
-    except ValueError:
-        dims = ()
-    if len(dims) not in (1, 3) or min(dims) < 1:
-        raise ArchsimError(f"--input-shape '{text}': write C,H,W or F (per image, no batch axis), e.g. 1,28,28")
-    if max(dims) > 65536 or math.prod(dims) > MAX_INPUT_VALUES:
-        raise ArchsimError(f"--input-shape '{text}': allowed each size 1 to 65536 and at most "
-                           f"{MAX_INPUT_VALUES:,} values per image")
-    return dims
-
-
-#: the most values one input image may have (``--input-shape``): 3 x 4096 x 4096 fits
-MAX_INPUT_VALUES = 1 << 26
-
-
 def _network(args):
     """``(workload, builtin)`` from ``--workload NAME`` or ``--model FILE.onnx``."""
     model = getattr(args, "model", None)
-    if model:
-        from archsim.io.onnx import load_onnx
-        return load_onnx(model, input_shape=_shape(getattr(args, "input_shape", None))), False
-    if getattr(args, "input_shape", None):
-        raise ArchsimError("--input-shape applies to --model FILE.onnx, not to a built-in --workload")
-    return workloads.get(args.workload), True
+    return load.network(Path(model) if model else args.workload, input_shape=getattr(args, "input_shape", None))
 
 
 def _floats(text: str | None, flag: str, positive: bool = False):
@@ -440,8 +388,7 @@ def _accuracy_inputs(wl, builtin: bool, samples: int, seed: int, data: str | Non
             D.check_batch(n_cal, wl.input_layer.out_shape, f"--calibration {n_cal}")
         x, y = D.for_workload(weighted, "test", limit=samples)
         if not cal_file:
-            x_cal, _ = D.for_workload(weighted, "train", limit=n_cal)
-            cal_what = f"{len(x_cal)} images of the {wl.dataset} training split"
+            x_cal, cal_what = load.training_calibration(weighted, n_cal)
         return AccuracyInputs(weighted, x, y, own, x_cal, cal_what)
     D.check_batch(samples, wl.input_layer.out_shape, f"--samples {samples}")   # synthetic inputs, before making them
     if weighted is None:

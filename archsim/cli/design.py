@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-import techlib
+from archsim.io import techlib
 import workloads
 
 from archsim.cli.args import _accuracy_inputs, _accuracy_row, _activity_text, _arch_from_args, _calibration, \
@@ -20,7 +20,7 @@ from archsim.io.progress import track
 from archsim.mapping import admissible
 from archsim.model import arch as _arch
 from archsim.model import presets
-from archsim.model.device import load_device
+from archsim.io import load
 from archsim.model.errors import ArchsimError
 from archsim.report import tables as report
 from archsim.report.notes import ir_drop, read_time_devices
@@ -59,7 +59,7 @@ def cmd_estimate(args) -> int:
         a = a.replace(device=args.device)
     net, builtin = _network(args)
     admissible.check(a, net)       # what the simulator cannot compute is not priced either: refused before any work
-    stem = _out_stem("estimate", net.name, load_device(a.device).name)   # names checked before any work
+    stem = _out_stem("estimate", net.name, load.device(a.device).name)   # names checked before any work
     if args.out:
         report.table_paths(args.out, stem)
         report.table_paths(args.out, stem + "_layers")
@@ -230,8 +230,9 @@ COMPARE_TRIALS, COMPARE_SAMPLES = 5, 500
 def add_compare(sub) -> None:
     sp = sub.add_parser("compare", help="one table across devices")
     add_common(sp)
-    sp.add_argument("--devices", "-D", default="reram,sonos,ecram,sram,pcm",
-                    help="comma-separated device names (default: reram,sonos,ecram,sram,pcm)")
+    every = ",".join(techlib.real_device_names())   # a device added as a file joins the default comparison
+    sp.add_argument("--devices", "-D", default=every,
+                    help=f"comma-separated device names (default: every device in techlib/devices: {every})")
     sp.add_argument("--accuracy", action="store_true", help="add an accuracy (or fidelity) column by Monte Carlo")
     sp.add_argument("--baseline", metavar="DEVICE",
                     help="with --accuracy: the device every other is compared with, paired on the same images "

@@ -227,7 +227,7 @@ def add_size(sub) -> None:
 def add_bench(sub) -> None:
     sp = sub.add_parser("bench", help="regenerate the benchmark report (every workload x device, published accelerators)",
                                description="Every built-in workload on every device (default architecture), beside the "
-                                           "published accelerators of Marinella et al.'s Table II: Markdown, CSV and plots.")
+                                           "published accelerators of Table II of Marinella et al., IEEE JETCAS 2018: Markdown, CSV and plots.")
     sp.add_argument("--out", type=out_dir, default="reports/bench", help="output folder (default: reports/bench)")
     sp.add_argument("--workers", "-j", type=workers_int, help="local worker processes (default: the CPU count)")
     sp.add_argument("--no-plots", action="store_true", help="tables only (plots need matplotlib)")

@@ -13,13 +13,21 @@ import argparse
 import sys
 
 from archsim.cli import accuracy, design, explore
-from archsim.cli.args import OneLineParser, show_bounds
-from archsim.model.errors import ArchsimError
+from archsim.cli.args import FLAGS, OneLineParser, show_bounds
+from archsim.model.errors import ArchsimError, ParameterError
 
 #: the command groups: each module's ``COMMANDS`` maps a command to the function adding it to the parser
 GROUPS = (design, accuracy, explore)
 #: the order ``archsim --help`` lists the commands in
 ORDER = ("list", "estimate", "compare", "accuracy", "export", "validate", "sweep", "size", "bench")
+
+
+class _Flags:
+    """A parameter's flag: :data:`archsim.cli.args.FLAGS`, else ``--`` and the name with dashes."""
+
+    @staticmethod
+    def get(param: str) -> str:
+        return FLAGS.get(param) or "--" + param.replace("_", "-")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import_at_startup(args)
         return args.func(args)
+    except ParameterError as exc:     # a loader's parameter, worded as this command line's flag
+        print(f"archsim: error: {exc.worded(_Flags())}", file=sys.stderr)
+        return 2
     except ArchsimError as exc:
         print(f"archsim: error: {exc}", file=sys.stderr)
         return 2

@@ -24,10 +24,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-import techlib
+from archsim.io import techlib
+from archsim.model.adc_kinds import ADC_KINDS, LAW_ARCHITECTURES
 from archsim.model.errors import ArchsimError
 
-ADC_ARCHITECTURES = ("sar", "flash", "ramp")
+ADC_ARCHITECTURES = LAW_ARCHITECTURES     # the architectures of archsim.model.adc_kinds priced by a law
 _TABLE = "table"
 
 
@@ -84,15 +85,13 @@ class ArchLaw:
         return f"{self.file}: key '{self.architecture}.{key}'"
 
     def energy_units(self, bits: int) -> float:
-        return 2.0 ** bits - 1.0 if self.architecture == "flash" else 2.0 ** bits
+        return ADC_KINDS[self.architecture].energy_units(bits)
 
     def area_units(self, bits: int) -> float:
-        if self.architecture == "ramp":
-            return self.a_fixed_units + bits
-        return self.energy_units(bits)
+        return ADC_KINDS[self.architecture].area_units(bits, self.a_fixed_units)
 
     def rate_factor(self, rate_Hz: float) -> float:
-        return 1.0 if self.architecture == "ramp" else max(1.0, rate_Hz / self.f_corner)
+        return max(1.0, rate_Hz / self.f_corner) if ADC_KINDS[self.architecture].rate_limited else 1.0
 
 
 def fit(anchors: Anchors, law: ArchLaw, scaling: Scaling) -> ArchLaw:
@@ -173,7 +172,7 @@ class AdcLaw:
     def conversion_time(self, bits: int, rate_Hz: float, architecture: str | None = None) -> float:
         """s per conversion: 1/rate, or for a ramp at least 2^bits clock periods."""
         law = self._check(bits, rate_Hz, architecture)
-        if law is None or law.architecture != "ramp":
+        if law is None or not ADC_KINDS[law.architecture].clocked:
             return 1.0 / rate_Hz
         return max(1.0 / rate_Hz, 2.0 ** bits / law.f_clock)
 
@@ -188,11 +187,10 @@ def _anchors(rec: techlib.Record, key: str) -> Anchors:
 
 
 def _arch_law(rec: techlib.Record, arch: str) -> ArchLaw:
-    unit_key = {"sar": "step", "flash": "comparator", "ramp": "step"}[arch]
-    area_key = {"sar": "area_per_step", "flash": "area_per_comparator", "ramp": "area_per_counter_bit"}[arch]
+    kind = ADC_KINDS[arch]
     return ArchLaw(
         architecture=arch, file=rec.file, node_nm=rec[f"{arch}.node"],
-        e_unit=rec[f"{arch}.energy_per_{unit_key}"], a_unit=rec[f"{arch}.{area_key}"],
+        e_unit=rec[f"{arch}.{kind.energy_key}"], a_unit=rec[f"{arch}.{kind.area_key}"],
         bits_min=int(rec[f"{arch}.bits_min"]), bits_max=int(rec[f"{arch}.bits_max"]),
         f_corner=rec.get(f"{arch}.f_corner", math.inf), f_clock=rec.get(f"{arch}.f_clock", math.inf),
         a_fixed_units=rec.get(f"{arch}.comparator_area_in_counter_bits", 0.0),

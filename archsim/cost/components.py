@@ -13,11 +13,12 @@ from functools import lru_cache
 
 import numpy as np
 
-import techlib
+from archsim.io import techlib
 from archsim.mapping.layout import ceil_div
 from archsim.cost.adc import adc_law
 from archsim.model.arch import AUTO, Architecture
-from archsim.model.device import load_device
+from archsim.io import load
+from archsim.model.device import Device
 from archsim.model.errors import ArchsimError
 
 
@@ -44,6 +45,8 @@ class Prices:
 
     device: str
     kind: str              # analog | digital | charge (the device file's kind)
+    converts: bool         # columns read by ADCs (False: digital adder trees; archsim.model.device_kinds)
+    converter_part: str    # what the 'adc' energy part holds, in words
     t_read: float          # s, the integration (sensing) window of one input pulse
     e_cell_gmin: float     # J per active cell read at g_min over the window (or the device's energy per read)
     e_cell_span: float     # J per active cell read per unit conductance fraction (g_max - g_min over the window)
@@ -110,9 +113,9 @@ def _scaled(arch: Architecture, rec: techlib.Record) -> tuple[float, float]:
 
 
 @lru_cache(maxsize=256)
-def prices_for(arch: Architecture) -> Prices:
-    """The prices of every component of ``arch`` (its device, circuit library and node), from techlib."""
-    dev = load_device(arch.device)
+def prices_for(arch: Architecture, dev: Device) -> Prices:
+    """The prices of every component of ``arch`` (circuit library and node) built of device ``dev`` (the
+    mapping's, :attr:`Mapping.device`), from techlib."""
     lib = arch.circuits
     dac, sh, sa, buf, noc, dig, io = (techlib.circuit(n, lib) for n in (
         "dac", "sample_hold", "shift_add", "buffer", "noc", "digital", "io"))
@@ -134,13 +137,14 @@ def prices_for(arch: Architecture) -> Prices:
     lut = {op: (entry.energy_per_op, entry.latency) for op, entry in dev.lut.items()}
     kb = 8.0 * 1024
     return Prices(
-        device=dev.name, kind=str(dev.kind), t_read=t_read, e_cell_gmin=e_gmin, e_cell_span=e_span,
+        device=dev.name, kind=str(dev.kind), converts=dev.behaviour.converts,
+        converter_part=dev.behaviour.converter_part, t_read=t_read, e_cell_gmin=e_gmin, e_cell_span=e_span,
         a_cell=dev.cell_area_m2(arch.node_nm),
         adc_type=adc_type or law.default,
         e_adc=law.energy(arch.adc_bits, arch.adc_rate_Hz, arch.node_nm, adc_type),
         a_adc=law.area(arch.adc_bits, arch.adc_rate_Hz, arch.node_nm, adc_type),
         t_adc=law.conversion_time(arch.adc_bits, arch.adc_rate_Hz, adc_type),
-        e_dac=(arch.cols * dev.input_line_energy_per_cell if dev.digital
+        e_dac=(arch.cols * dev.input_line_energy_per_cell if dev.behaviour.input_line_rows
                else e_dac_s * dac["energy_per_row_drive"] * dac_scale),
         e_dac_array=e_dac_s * float(dac.get("energy_per_array_pulse", 0.0)),
         a_dac=a_dac_s * dac["area_1bit"] * dac_scale,
@@ -172,7 +176,7 @@ def lut_entry(prices: Prices, op: str) -> tuple[float, float]:
     if op not in prices.lut:
         raise ArchsimError(
             f"device '{prices.device}' has no lookup table entry 'lut.{op}' in techlib/devices/{prices.device}.yaml; "
-            f"use cost_model: circuit or a device with a lut ({', '.join(d for d in techlib.device_names() if op in load_device(d).lut)})")
+            f"use cost_model: circuit or a device with a lut ({', '.join(d for d in techlib.device_names() if op in load.device(d).lut)})")
     return prices.lut[op]
 
 
@@ -183,7 +187,7 @@ def tile_area(arch: Architecture, prices: Prices, buffer_bits: float) -> dict:
     in analog shares its ADCs between the pair's arrays), a sample-and-hold per column and a driver per
     row.  Digital SRAM arrays have no converters: an adder tree per column takes the ADC's place."""
     a = arch.arrays_per_tile
-    if prices.kind == "digital":
+    if not prices.converts:
         adc = a * arch.cols * 2 * arch.rows * prices.a_add_bit   # an adder tree of about 2 x rows full-adder bits
         n_adc = arch.cols
     else:

@@ -19,10 +19,9 @@ from typing import Mapping as TMapping
 
 import numpy as np
 
-import techlib
+from archsim.io import techlib
 from archsim.mapping.layout import Mapping
 from archsim.model.arch import CostModel, SignedMapping
-from archsim.model.device import load_device
 from archsim.model.errors import ArchsimError
 from archsim.model.kinds import KINDS
 
@@ -137,7 +136,7 @@ def events(m: Mapping, task: str = "inference", activity: Activity | None = None
         raise ArchsimError("task 'training' needs cost_model: lut (the device tile table prices forward VMM, "
                            "backward MVM and outer-product update)")
     act = activity or default_activity(arch.circuits)
-    kind = str(load_device(arch.device).kind)
+    converts = m.device.behaviour.converts
     n = len(m.layers)
     V = np.array([l.vectors for l in m.layers], dtype=float)
     macs = np.array([l.macs for l in m.layers], dtype=float)
@@ -157,7 +156,7 @@ def events(m: Mapping, task: str = "inference", activity: Activity | None = None
         if task == "training":
             c["mac_mvm"] = macs
             c["mac_opu"] = macs
-    elif kind == "digital":
+    elif not converts:
         # digital SRAM compute-in-memory: each cell ANDs its bit with the input bit, an adder tree per
         # column sums the array's rows (about 2 x rows full-adder bits, toggling with the input bits),
         # and the tree's sum is shift-added across input pulses and weight slices; no converter

@@ -25,9 +25,8 @@ from archsim.cost.components import Prices, fixed_buffer_bits, prices_for, tile_
 from archsim.cost.events import Activity, default_activity, events
 from archsim.cost.pipeline import t_vector
 from archsim.cost.price import OPS_PER_MAC, unit_prices
-from archsim.mapping.layout import Mapping, map_workload, resolve_bits_per_cell
+from archsim.mapping.layout import Mapping, map_workload
 from archsim.model.arch import Architecture
-from archsim.model.device import load_device
 from archsim.model.workload import GraphBuilder
 
 
@@ -70,18 +69,23 @@ class PeakFigures:
         return pd.DataFrame(rows)
 
 
-def _full_tile(arch: Architecture, bpc: int) -> Mapping:
-    """One 1x1 convolution whose weight slices fill exactly one tile's arrays (vectors: 64)."""
-    sets = max(1, arch.arrays_per_tile // (arch.slices(bpc) * arch.copies))
+def _one_conv(arch: Architecture, sets: int) -> Mapping:
     b = GraphBuilder("full_tile", (arch.rows, 8, 8))
     b.conv("tile", arch.cols * sets, 1, relu=False)
     return map_workload(b.build(), arch.replace(mesh="auto", tiles="auto", replicate=False))
 
 
-def tile_peak_power(arch: Architecture, prices: Prices) -> dict:
-    """Power of one tile with every array busy (W), by component."""
-    bpc = resolve_bits_per_cell(arch, load_device(arch.device))
-    m = _full_tile(arch, bpc)
+def _full_tile(arch: Architecture) -> Mapping:
+    """One 1x1 convolution whose weight slices fill exactly one tile's arrays (vectors: 64); the mapping
+    decides the device and the bits per cell (a one-set probe first, then as many sets as fill the tile)."""
+    probe = _one_conv(arch, 1)
+    sets = max(1, arch.arrays_per_tile // (probe.slices * arch.copies))
+    return probe if sets == 1 else _one_conv(arch, sets)
+
+
+def tile_peak_power(arch: Architecture, prices: Prices, m: Mapping | None = None) -> dict:
+    """Power of one tile with every array busy (W), by component (``m``: :func:`_full_tile` of ``arch``)."""
+    m = m if m is not None else _full_tile(arch)
     act = default_activity(arch.circuits)
     ev = events(m, "inference", Activity(1.0, act.mean_conductance_fraction, "peak: every input bit 1"))
     up = unit_prices(m, prices, ev)
@@ -108,17 +112,17 @@ def tile_peak_power(arch: Architecture, prices: Prices) -> dict:
 
 def peak(arch: Architecture, tiles: int | None = None) -> PeakFigures:
     """Peak power, area and throughput of a chip of ``tiles`` tiles (default: the architecture's mesh)."""
-    prices = prices_for(arch)
     if tiles is None:
         if arch.mesh == "auto":
             raise ValueError("peak(): give tiles or a fixed mesh")
         tiles = arch.mesh[0] * arch.mesh[1]
-    bpc = resolve_bits_per_cell(arch, load_device(arch.device))
-    slices = arch.slices(bpc)
+    m = _full_tile(arch)
+    prices = prices_for(arch, m.device)
+    slices = m.slices
     macs_per_vector = arch.arrays_per_tile / (slices * arch.copies) * arch.rows * arch.cols
     ops = OPS_PER_MAC * macs_per_vector * tiles / t_vector(arch, prices)
     area = tile_area(arch, prices, fixed_buffer_bits(arch))
-    return PeakFigures(tile_peak_power(arch, prices), area, tiles, prices.p_io, prices.a_io, ops)
+    return PeakFigures(tile_peak_power(arch, prices, m), area, tiles, prices.p_io, prices.a_io, ops)
 
 
 #: events inside a compute-in-memory macro's boundary: the arrays, their drivers, converters (or adder
@@ -133,9 +137,8 @@ def macro(arch: Architecture) -> dict:
     with the default activity (``techlib/circuits/activity.yaml``), priced with the same unit prices;
     the energy is the events of :data:`MACRO_EVENTS`, the area the arrays, drivers, converters and
     shift-add units of one tile.  Ops count 2 per MAC."""
-    prices = prices_for(arch)
-    bpc = resolve_bits_per_cell(arch, load_device(arch.device))
-    m = _full_tile(arch, bpc)
+    m = _full_tile(arch)
+    prices = prices_for(arch, m.device)
     ev = events(m, "inference", default_activity(arch.circuits))
     up = unit_prices(m, prices, ev)
     lm = m.layers[0]

@@ -41,7 +41,7 @@ def t_vector(arch: Architecture, prices: Prices) -> float:
     """Seconds for one input vector through one array (all arrays of a layer work in parallel)."""
     if arch.cost_model == CostModel.LUT:
         return lut_entry(prices, "vmm")[1]
-    if prices.kind == "digital":   # an adder tree per column, no conversion: one read window per pulse
+    if not prices.converts:   # an adder tree per column, no conversion: one read window per pulse
         return arch.input_pulses * prices.t_read
     t_adc = arch.cols_per_adc * prices.t_adc
     if arch.input_accumulation == Accumulation.ANALOG:

@@ -4,7 +4,7 @@
 :class:`~archsim.cost.components.Prices` of its architecture (one price per event kind,
 :func:`unit_prices`), adds leakage and I/O power over the pipeline period
 (:mod:`archsim.cost.pipeline`) and composes the per-layer table and chip totals.  :func:`evaluate`
-is the whole step for a mapping: ``price(m, events(m, task), prices_for(m.arch))``.
+is the whole step for a mapping: ``price(m, events(m, task), prices_for(m.arch, m.device))``.
 
 Two cost models, one output schema: ``circuit`` (bottom-up, the ISAAC way) and ``lut`` (Marinella et al.'s
 tile table: energy per MAC includes the tile's converters, so ADC, DAC and shift-add stay zero).
@@ -38,12 +38,13 @@ PRICE_FIELD = {
 LUT_EVENTS = {"mac_vmm": "vmm", "mac_mvm": "mvm", "mac_opu": "opu"}
 
 
-def shift_add_width(m: Mapping, kind: str) -> float:
+def shift_add_width(m: Mapping) -> float:
     """Bits of the accumulated result a shift-add writes: the converted (or adder-tree) sum plus the input
     pulses and weight slices shifted in (``mapping: pairs``: ``ceil(log2 F)`` bits for the gain F)."""
     a = m.arch
-    base = a.adc_bits if kind != "digital" else int(np.ceil(np.log2(a.rows))) + 1
-    pulses = a.input_pulses if (a.conversions_per_vector > 1 or kind == "digital") else 1
+    converts = m.device.behaviour.converts
+    base = a.adc_bits if converts else int(np.ceil(np.log2(a.rows))) + 1
+    pulses = a.input_pulses if (a.conversions_per_vector > 1 or not converts) else 1
     slices = max(l.slices for l in m.layers)
     # conductance pairs: the more significant pair's result is scaled by F (a shift and add) before the sum
     shift = int(np.ceil(np.log2(a.pair_gain))) if a.pairs else m.bits_per_cell
@@ -55,7 +56,7 @@ def unit_prices(m: Mapping, prices: Prices, ev: EventCounts) -> dict:
     n = len(m.layers)
     out = {e: getattr(prices, f) for e, f in PRICE_FIELD.items()}
     out["cell_read"] = prices.cell_read_energy(ev.activity.per_layer("mean_conductance_fraction", n))
-    out["shift_add"] = prices.shift_add_energy(shift_add_width(m, prices.kind))
+    out["shift_add"] = prices.shift_add_energy(shift_add_width(m))
     out["buffer_bit"] = prices.buffer_bit_energy([l.buffer_bits_per_tile for l in m.layers])
     for e, op in LUT_EVENTS.items():
         out[e] = lut_entry(prices, op)[0] if ev.total(e) > 0 else 0.0
@@ -163,20 +164,21 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
         **{f"energy_{k}_J": float(e[k].sum()) for k in ENERGY_PARTS},
         **{f"area_{k}_mm2": chip_area[k] * 1e6 for k in AREA_PARTS if k != "io"},
         area_io_mm2=prices.a_io * 1e6,
-        dominant=_dominant(e, prices.kind),
+        dominant=_dominant(e, prices.converter_part),
     )
     if not ev.activity.source.startswith("assumed"):    # measured or given: say so beside the totals
         summary["activity"] = ev.activity.source
     return Estimate(m, task, df, summary, ev.activity)
 
 
-def _dominant(e: dict, kind: str) -> str:
-    """The energy part that costs most (a digital SRAM's 'adc' part is its adder trees)."""
+def _dominant(e: dict, converter_part: str) -> str:
+    """The energy part that costs most (the 'adc' part named as the device kind names its converters: a
+    digital SRAM's are its adder trees)."""
     top = max(ENERGY_PARTS, key=lambda k: float(e[k].sum()))
-    return "adder trees" if (top == "adc" and kind == "digital") else top
+    return converter_part if top == "adc" else top
 
 
 def evaluate(m: Mapping, task: str = "inference", activity: Activity | None = None) -> Estimate:
     """Price a mapping: count its events, price them with its architecture's components."""
     ev = events(m, task, activity)
-    return price(m, ev, prices_for(m.arch))
+    return price(m, ev, prices_for(m.arch, m.device))

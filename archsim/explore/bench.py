@@ -2,8 +2,8 @@
 
 Every built-in workload on every device (the default architecture, device swapped), with energy per
 inference, latency, inferences/s, TOPS/W, TOPS/mm2, area and an accuracy column (Monte Carlo on the
-networks with trained weights, :func:`archsim.sim.accuracy.sizing_accuracy`), beside the published
-accelerators of Marinella et al.'s TABLE II (``techlib/published/accelerators.yaml``) as labelled published rows.
+networks with trained weights, :func:`archsim.explore.sizing_sim.sizing_accuracy`), beside the published
+accelerators of Table II of Marinella et al., IEEE JETCAS 2018 (``techlib/published/accelerators.yaml``) as labelled published rows.
 Writes ``bench.md``, ``bench.csv`` and, with matplotlib installed, the plots of
 :mod:`archsim.report.plots`: the energy breakdown per component and a TOPS/W versus TOPS/mm2 scatter with
 its Pareto front.  The accuracy-versus-ADC-bits study (``benchmarks/study_adc_bits.py``) writes its own
@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import techlib
+from archsim.io import techlib
 import workloads as _workloads
 
 from archsim.explore.points import config_from_arch
 from archsim.io.files import atomic_write, check_target
 from archsim.explore.run import results_table, run_points
 from archsim.model import arch as _arch
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, ParameterError
 from archsim.report import tables as report
 from archsim.report.plots import matplotlib_available, plot_efficiency_scatter, plot_energy_breakdown
 
@@ -98,7 +98,7 @@ def bench_table(workers: int | None = None, arch: _arch.Architecture | None = No
     df["accuracy_ci95_low"] = np.nan
     df["accuracy_ci95_high"] = np.nan
     if accuracy:
-        from archsim.sim.accuracy import sizing_result  # Monte Carlo: loaded only when asked for
+        from archsim.explore.sizing_sim import sizing_result  # Monte Carlo: loaded only when asked for
         from archsim.io.progress import track
         for i, cfg in track(list(enumerate(configs)), "accuracy", "design", progress):
             if not (isinstance(df["error"].iloc[i], str) and df["error"].iloc[i]):
@@ -187,7 +187,7 @@ def write_bench_report(out: str | Path = "reports/bench", workers: int | None = 
     try:
         out.mkdir(parents=True, exist_ok=True)      # before the work: an unusable --out fails at once
     except OSError as exc:
-        raise ArchsimError(f"--out {out}: cannot create ({exc.strerror})") from None
+        raise ParameterError(f"{{param}} {out}: cannot create ({exc.strerror})", "out") from None
     for name in BENCH_FILES:                        # and every file it will write: regular or absent
         check_target(out / name)
     df = bench_table(workers, a, accuracy=accuracy, progress=progress)
@@ -202,7 +202,7 @@ def write_bench_report(out: str | Path = "reports/bench", workers: int | None = 
     try:
         atomic_write(csv, combined.to_csv(index=False))
     except OSError as exc:
-        raise ArchsimError(f"--out {out}: cannot write there ({exc.strerror})") from None
+        raise ParameterError(f"{{param}} {out}: cannot write there ({exc.strerror})", "out") from None
     res.files.append(csv)
 
     images = []
@@ -214,7 +214,7 @@ def write_bench_report(out: str | Path = "reports/bench", workers: int | None = 
                 images.append(("TOPS/W versus TOPS/mm2, with published accelerators",
                                plot_efficiency_scatter(df, pub, out / "efficiency_pareto.png")))
             except OSError as exc:
-                raise ArchsimError(f"--out {out}: cannot write a plot there ({exc.strerror})") from None
+                raise ParameterError(f"{{param}} {out}: cannot write a plot there ({exc.strerror})", "out") from None
             res.files += [p for _, p in images]
         else:
             res.notes.append("plots skipped: matplotlib is not installed (pip install matplotlib)")
@@ -242,14 +242,14 @@ def write_bench_report(out: str | Path = "reports/bench", workers: int | None = 
         "",
         report.to_markdown(bench_display(df[df["error"].isna()])),
         "",
-        f"Accuracy: {ACCURACY_NOTE} (Monte Carlo, archsim.sim.accuracy.sizing_accuracy; NaN with --no-accuracy).",
+        f"Accuracy: {ACCURACY_NOTE} (Monte Carlo, archsim.explore.sizing_sim.sizing_accuracy; NaN with --no-accuracy).",
     ]
     if len(failed):
         lines += ["", "Estimates that could not be made:", ""]
         lines += [f"- {r.workload} on {r.device}: {r.error}" for r in failed.itertuples()]
     lines += [
         "",
-        "## Published accelerators (Marinella et al., Sandia 2022, TABLE II)",
+        "## Published accelerators (Marinella et al., IEEE JETCAS 2018, Table II)",
         "",
         report.to_markdown(published_display(pub)),
         "",
@@ -271,6 +271,6 @@ def write_bench_report(out: str | Path = "reports/bench", workers: int | None = 
     try:
         atomic_write(md, "\n".join(lines))
     except OSError as exc:
-        raise ArchsimError(f"--out {out}: cannot write there ({exc.strerror})") from None
+        raise ParameterError(f"{{param}} {out}: cannot write there ({exc.strerror})", "out") from None
     res.files.insert(0, md)
     return res

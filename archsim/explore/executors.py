@@ -15,7 +15,7 @@ import sys
 from typing import Callable, Iterator, Mapping
 
 from archsim.explore.points import MAPPING_KEYS, EvalCache, canonical_json
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, ParameterError
 
 #: The :class:`EvalCache` of a worker process: set by the pool's initializer (a copy of the parent's) or
 #: made on a Dask worker's first chunk.  The process that runs a sweep never reads it; it passes its cache.
@@ -138,9 +138,9 @@ class DaskExecutor:
         try:
             import distributed  # noqa: F401
         except ImportError:
-            raise ArchsimError("--scheduler needs the Dask extra: pip install 'dask[distributed]'") from None
+            raise ParameterError("{param} needs the Dask extra: pip install 'dask[distributed]'", "scheduler") from None
         if scheduler is None:
-            raise ArchsimError("the dask executor needs a scheduler address (--scheduler tcp://host:port)")
+            raise ParameterError("the dask executor needs a scheduler address ({param} tcp://host:port)", "scheduler")
         self.scheduler = scheduler
         self.workers = workers
         self._client = None
@@ -154,8 +154,8 @@ class DaskExecutor:
             try:
                 self._client = Client(self.scheduler, timeout="20s")
             except (OSError, TimeoutError, ValueError) as exc:
-                raise ArchsimError(f"--scheduler {self.scheduler}: cannot connect ({exc.__class__.__name__}: "
-                                   f"{' '.join(str(exc).split())[:200]})") from None
+                raise ParameterError(f"{{param}} {self.scheduler}: cannot connect ({exc.__class__.__name__}: "
+                                     f"{' '.join(str(exc).split())[:200]})", "scheduler") from None
         return self._client
 
     def close(self) -> None:
@@ -187,7 +187,7 @@ def make_executor(workers: int | None = None, scheduler=None):
     if workers is None:
         workers = default_workers()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ArchsimError(f"--workers {workers!r}: allowed a whole number of 1 or more")
+        raise ParameterError(f"{{param}} {workers!r}: allowed a whole number of 1 or more", "workers")
     return EXECUTORS["in-process"]() if workers == 1 else EXECUTORS["process"](workers)
 
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from archsim.mapping.layout import map_workload
 from archsim.model import arch as _arch
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, ParameterError
 from archsim.model.kinds import KINDS
 from archsim.sim.tilesim import SimConfig
 from archsim.model.weights import attach_weights
@@ -65,9 +65,10 @@ FIDELITY_TRIALS, FIDELITY_CALIB = 1, 2
 BYTES_PER_WEIGHT_SLICE = 110
 #: inputs larger than REDUCE_ABOVE pixels a side are simulated at REDUCED_HW x REDUCED_HW
 REDUCE_ABOVE, REDUCED_HW = 64, 32
-#: architecture keys the simulation does not read (sharing an ADC is time multiplexing; replicas hold
-#: the same weights); :func:`sim_key` drops them
-NOT_SIMULATED_KEYS = ("cols_per_adc", "mesh", "tiles", "replicate")
+#: architecture keys the simulation does not read (each key's ``steps`` in archsim/model/arch.py: sharing an
+#: ADC is time multiplexing, replicas hold the same weights, clocks, buffers and nodes are priced, not
+#: simulated); :func:`sim_key` drops them
+NOT_SIMULATED_KEYS = tuple(k.name for k in _arch.KEYS if "simulator" not in k.steps)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class CheckSpec:
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
                 raise ArchsimError(f"{flag} {v!r}: allowed a whole number of 1 or more")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ArchsimError(f"--seed {self.seed!r}: allowed a whole number of 0 or more")
+            raise ParameterError(f"{{param}} {self.seed!r}: allowed a whole number of 0 or more", "seed")
         for flag, v in (("--min-accuracy", self.min_accuracy), ("--max-accuracy-drop", self.max_accuracy_drop),
                         ("--min-agreement", self.min_agreement)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1):
@@ -129,8 +130,8 @@ def prepare(workload: str, spec: CheckSpec = CheckSpec()) -> CheckData:
     trained = W.weights_path(base.name).exists() and base.dataset in D.DATASETS
     if trained:
         if spec.input_hw is not None:
-            raise ArchsimError(f"--sim-input {spec.input_hw}: {base.name} has trained weights and is scored on its "
-                               f"own images at their size; the option is for networks checked by fidelity")
+            raise ParameterError(f"{{param}} {spec.input_hw}: {base.name} has trained weights and is scored on its "
+                                 f"own images at their size; the option is for networks checked by fidelity", "input_hw")
         wl = W.with_weights(base)
         n, trials = spec.samples or ACCURACY_SAMPLES, spec.trials or ACCURACY_TRIALS
         x, y = D.for_workload(wl, "test", limit=n)
@@ -146,9 +147,9 @@ def prepare(workload: str, spec: CheckSpec = CheckSpec()) -> CheckData:
                   f"{len(x_cal)} training images (never scored)")
         return CheckData(wl, x, y, x_cal, "accuracy", ref, floor, ftext, source, trials, int(spec.seed), spec.sim)
     if spec.min_accuracy is not None:
-        raise ArchsimError(f"--min-accuracy {spec.min_accuracy:g}: workload {base.name} has no trained weights, so "
-                           f"its accuracy is not simulated; its fidelity is: use --min-agreement (networks with "
-                           f"weights: {', '.join(W.trained())})")
+        raise ParameterError(f"{{param}} {spec.min_accuracy:g}: workload {base.name} has no trained weights, so "
+                             f"its accuracy is not simulated; its fidelity is: use --min-agreement (networks with "
+                             f"weights: {', '.join(W.trained())})", "min_accuracy")
     shape = tuple(base.input_layer.out_shape)
     hw = spec.input_hw
     if hw is None and len(shape) == 3 and max(shape[1:]) > REDUCE_ABOVE:
@@ -239,7 +240,7 @@ def seeded_weights(wl: Workload, seed: int = 0) -> Workload:
     rng = np.random.default_rng([int(seed), 0x5EED])
     params = {}
     for lay in wl.weighted_layers():
-        shape = (lay.N, lay.in_shape[0] // lay.groups, *lay.kernel) if lay.kind == "conv" else (lay.N, lay.K)
+        shape = lay.matrix_view.weight_shape(lay)
         w = rng.standard_normal(shape).reshape(shape[0], -1)
         w -= w.mean(axis=1, keepdims=True)
         sd = w.std(axis=1, keepdims=True)
@@ -267,7 +268,7 @@ def reduced_input(wl: Workload, hw: int) -> Workload:
     map (the replicas join along channels, not interleaved: with seeded weights the order of a dense
     layer's rows does not matter).  A network that cannot be rebuilt so fails with one line."""
     if isinstance(hw, bool) or not isinstance(hw, (int, np.integer)) or hw < 1:
-        raise ArchsimError(f"--sim-input {hw!r}: allowed a whole number of pixels of 1 or more")
+        raise ParameterError(f"{{param}} {hw!r}: allowed a whole number of pixels of 1 or more", "input_hw")
     g0, g = wl.graph, nx.DiGraph()
     shapes: dict[str, tuple] = {}
     old = {l.name: l for l in wl.layers()}
@@ -280,8 +281,8 @@ def reduced_input(wl: Workload, hw: int) -> Workload:
         shapes[layer.name] = tuple(layer.out_shape)
 
     def fail(why: str):
-        return ArchsimError(f"--sim-input {hw}: {wl.name} cannot be simulated at {hw}x{hw} ({why}); "
-                            f"give a larger --sim-input")
+        return ParameterError(f"{{param}} {hw}: {wl.name} cannot be simulated at {hw}x{hw} ({why}); "
+                              f"give a larger --sim-input", "input_hw")
 
     for lay in wl.layers():
         preds = sorted(g0.predecessors(lay.name), key=lambda n: g0.nodes[n].get("order", 0))

@@ -9,7 +9,8 @@ mesh, cols_per_adc > cols) is a result too: ``{"error": "one line"}``.
 Repeated estimates are made cheap by an :class:`EvalCache` that the caller passes in (one per run, one
 per worker process of a pool): each workload graph is built once with its topological views memoized,
 and a mapping is reused between architectures that agree on the keys the mapping reads
-(:data:`MAPPING_KEYS`; the tests check that archsim/mapping/layout.py reads no other).
+(:data:`MAPPING_KEYS`, the keys whose field says the mapping step reads them; the tests check that no other
+key changes a mapping).
 
 :func:`model_fingerprint` hashes the code and data a result depends on, so a result store is reused
 only by the same model.
@@ -25,7 +26,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-import techlib
+from archsim.io import techlib
 import workloads as _workloads
 
 from archsim.cost.price import evaluate
@@ -40,11 +41,9 @@ ARCH_KEYS: tuple[str, ...] = tuple(k.name for k in _arch.KEYS)
 POINT_KEYS: tuple[str, ...] = ("workload", "task")
 CONFIG_KEYS: tuple[str, ...] = POINT_KEYS + ARCH_KEYS
 
-#: architecture keys archsim/mapping/layout.py reads (directly or through Architecture properties).  A mapping
-#: computed for one architecture is reused, with the architecture swapped, for another that agrees on these.
-MAPPING_KEYS: tuple[str, ...] = ("device", "rows", "cols", "arrays_per_tile", "weight_bits", "bits_per_cell",
-                                 "mapping", "differential_readout", "input_bits", "mesh", "tiles", "replicate",
-                                 "buffer_kB", "lsp_range")   # lsp_range: pairs' check that the LSP keeps a level
+#: architecture keys the mapping step reads (each key's ``steps`` in archsim/model/arch.py).  A mapping computed
+#: for one architecture is reused, with the architecture swapped, for another that agrees on these.
+MAPPING_KEYS: tuple[str, ...] = _arch.keys_read_by("mapping")
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from archsim.explore.points import ARCH_KEYS, CONFIG_KEYS, EvalCache, eval_chunk
 from archsim.explore.spec import Sweep, load_sweep
 from archsim.explore.store import Store
 from archsim.model import arch as _arch
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, ParameterError
 
 #: summary keys that repeat a configuration column with the same meaning: the configuration's is kept
 SAME_AS_CONFIG = ("workload", "device", "task", "cost_model")
@@ -152,11 +152,11 @@ def resolve_formats(formats: Sequence[str] | str | None) -> tuple[list[str], str
         for y in str(x).split(","):
             y = y.strip().lower()
             if y not in ("csv", "parquet"):
-                raise ArchsimError(f"--format {x!r}: allowed csv, parquet or auto")
+                raise ParameterError(f"{{param}} {x!r}: allowed csv, parquet or auto", "format")
             if y not in out:
                 out.append(y)
     if "parquet" in out and not parquet_available():
-        raise ArchsimError("--format parquet needs pyarrow: pip install pyarrow")
+        raise ParameterError("{param} parquet needs pyarrow: pip install pyarrow", "format")
     return out, None
 
 
@@ -173,7 +173,7 @@ def write_table(df: pd.DataFrame, out_dir: Path, stem: str, formats: Sequence[st
             atomic_write(p, lambda f: df.to_parquet(f, index=False, engine="pyarrow"))
             files.append(p)
     except OSError as exc:
-        raise ArchsimError(f"--out {out_dir}: cannot write there ({exc.strerror})") from None
+        raise ParameterError(f"{{param}} {out_dir}: cannot write there ({exc.strerror})", "out") from None
     return files
 
 
@@ -247,7 +247,8 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path | None = None, workers:
     for f in fmts:
         check_target(out_dir / f"{sweep.name}.{f}")
     if store_path.exists() and not resume and _stored_points(store_path):
-        raise ArchsimError(f"{store_path} exists: pass --resume to continue that sweep, or choose another --out")
+        raise ParameterError(f"{store_path} exists: pass {{param}} to continue that sweep, or choose another {{param}}",
+                             "resume", "out")
     ex = make_executor(workers, scheduler)  # bad --workers / missing dask / no scheduler fail before any work
     if hasattr(ex, "connect"):
         ex.connect()
@@ -267,7 +268,7 @@ def _run_sweep(sweep: Sweep, ex, out_dir: Path, store_path: Path, fmts, note, pr
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ArchsimError(f"--out {out_dir}: cannot create ({exc.strerror})") from None
+        raise ParameterError(f"{{param}} {out_dir}: cannot create ({exc.strerror})", "out") from None
     fp = model_fingerprint()
     t0 = time.perf_counter()
     with Store(store_path) as store:

@@ -43,8 +43,8 @@ from archsim.explore.run import results_table, run_points
 from archsim.mapping import layout as _m
 from archsim.mapping.layout import resolve_bits_per_cell
 from archsim.model import arch as _arch
-from archsim.model.device import load_device
-from archsim.model.errors import ArchsimError
+from archsim.io import load
+from archsim.model.errors import ArchsimError, ParameterError
 from archsim.report.pareto import pareto_mask
 
 
@@ -52,7 +52,7 @@ def default_accuracy_fn() -> Callable[[dict], float | None]:
     """The project's accuracy model for sizing: a picklable module-level ``f(config) -> float | None``
     (``config``: workload, task and every architecture key) giving the network's mean accuracy by Monte
     Carlo over programmed chips, or None for a network without trained weights."""
-    from archsim.sim.accuracy import sizing_accuracy
+    from archsim.explore.sizing_sim import sizing_accuracy
     return sizing_accuracy
 
 
@@ -74,25 +74,26 @@ def design_points(workload: str, base: _arch.Architecture, space: SearchSpace = 
     new one) holds the workload built for the search, to share with the run that evaluates the points."""
     cache = cache if cache is not None else EvalCache()
     wl = cache.workload(canonical_workload(workload))
-    dev = load_device(base.device)
+    dev = load.device(base.device)
     top = max_bits_per_cell(base, dev)
     bpcs = tuple(range(1, top + 1)) if space.bits_per_cell is None else tuple(space.bits_per_cell)
     for b in bpcs:
         if b < 1 or b > top:
-            raise ArchsimError(f"--bits-per-cell {b}: device '{base.device}' with {base.weight_bits}-bit weights "
-                               f"({base.mapping} mapping) allows 1 to {top}")
+            raise ParameterError(f"{{param}} {b}: device '{base.device}' with {base.weight_bits}-bit weights "
+                                 f"({base.mapping} mapping) allows 1 to {top}", "bits_per_cell")
     for flag, vals, key in (("--rows", space.rows, "rows"), ("--adc-bits", space.adc_bits, "adc_bits"),
                             ("--cols-per-adc", space.cols_per_adc, "cols_per_adc")):
         for v in vals:
             _arch._check(_arch.KEY_BY_NAME[key], v, flag)
     for m in space.budgets:
         if isinstance(m, bool) or not isinstance(m, int) or m < 1:
-            raise ArchsimError(f"--budgets {m!r}: allowed whole multiples of 1 or more")
+            raise ParameterError(f"{{param}} {m!r}: allowed whole multiples of 1 or more", "budgets")
     for cpa in space.cols_per_adc:     # a value no array size can take would be dropped silently: blame it
         if cpa > max(space.rows):
-            raise ArchsimError(f"--cols-per-adc {cpa} exceeds every --rows value (largest {max(space.rows)}): columns "
-                               f"per ADC must be at most the array's columns (rows = cols here); allowed "
-                               f"--cols-per-adc 1 to {max(space.rows)}, or add a larger --rows")
+            raise ParameterError(f"{{param}} {cpa} exceeds every {{param}} value (largest {max(space.rows)}): columns "
+                                 f"per ADC must be at most the array's columns (rows = cols here); allowed "
+                                 f"{{param}} 1 to {max(space.rows)}, or add a larger {{param}}", "cols_per_adc", "rows",
+                                 "cols_per_adc", "rows")
     configs, budget = [], {}
     for rows, b in itertools.product(space.rows, bpcs):
         try:
@@ -129,7 +130,7 @@ def max_bits_per_cell(base: _arch.Architecture, dev) -> int:
 
 def tiles_needed(wl, a: _arch.Architecture, dev=None) -> int:
     """Tiles the mapping of ``wl`` needs without replication (no placement: cheap for any size)."""
-    bpc = resolve_bits_per_cell(a, dev or load_device(a.device))
+    bpc = resolve_bits_per_cell(a, dev or load.device(a.device))
     return sum(_m._tiles_for(_m._base_layer_map(l, a, bpc), 1, a) for l in wl.weighted_layers())
 
 
@@ -190,7 +191,7 @@ def size(workload: str, base: _arch.Architecture | None = None, constraints: Con
     the best of it on ``objective`` and which constraint binds (or why none fits)."""
     base = base or _arch.Architecture()
     if objective not in OBJECTIVES:
-        raise ArchsimError(f"--objective {objective!r}: allowed {', '.join(OBJECTIVES)}")
+        raise ParameterError(f"{{param}} {objective!r}: allowed {', '.join(OBJECTIVES)}", "objective")
     active = constraints.active()
     wants = constraints.min_accuracy is not None or objective == "accuracy"
     if accuracy_fn is None and check is None and wants:

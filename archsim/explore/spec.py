@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-import techlib
+from archsim.io import techlib
 import workloads as _workloads
 
 from archsim.explore.points import ARCH_KEYS, CONFIG_KEYS, TASKS, json_value, canonical_device, \

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
-import techlib
+from archsim.io import techlib
 import workloads
 
 from archsim.cost.peak import macro, peak
@@ -43,8 +43,8 @@ from archsim.cost.price import Estimate, evaluate
 from archsim.mapping.layout import map_workload
 from archsim.model import presets
 from archsim.model.arch import Architecture
-from archsim.model.device import load_device
-from archsim.model.errors import ArchsimError
+from archsim.io import load
+from archsim.model.errors import ArchsimError, ParameterError
 from archsim.model.workload import Workload
 from archsim.report import tables as report
 
@@ -132,7 +132,7 @@ def seed002_rows() -> list[dict]:
     wl = b.build()
     rows = []
     for dev in techlib.device_names():
-        d = load_device(dev)
+        d = load.device(dev)
         if "vmm" not in d.lut:
             continue
         e_inf = _estimate(wl, _lut_1024(dev)).layers.iloc[0]
@@ -144,11 +144,11 @@ def seed002_rows() -> list[dict]:
         pub_e = {"vmm": lut["vmm"].energy_per_op, "mvm+opu": lut["mvm"].energy_per_op + lut["opu"].energy_per_op}
         pub_t = {"vmm": lut["vmm"].latency, "mvm+opu": lut["mvm"].latency + lut["opu"].latency}
         for op in ("vmm", "mvm+opu"):
-            rows.append(dict(source="Marinella et al. (Sandia 2022) tile table", figure=f"{dev} {op} energy/op", unit="fJ",
+            rows.append(dict(source="Marinella et al., IEEE JETCAS 2018, tile table", figure=f"{dev} {op} energy/op", unit="fJ",
                              published=pub_e[op] * 1e15, archsim=per_mac[op] * 1e15, ratio=per_mac[op] / pub_e[op],
                              note="", reference=d.record.q("lut.vmm.energy_per_op").source, workload="one 1024x1024 layer",
                              role="consistency", counts="the table's energy per operation (one MAC), tile included"))
-            rows.append(dict(source="Marinella et al. (Sandia 2022) tile table", figure=f"{dev} {op} latency", unit="us",
+            rows.append(dict(source="Marinella et al., IEEE JETCAS 2018, tile table", figure=f"{dev} {op} latency", unit="us",
                              published=pub_t[op] * 1e6, archsim=lat[op] * 1e6, ratio=lat[op] / pub_t[op],
                              note="", reference=d.record.q("lut.vmm.latency").source, workload="one vector",
                              role="consistency", counts="array latency per vector"))
@@ -213,9 +213,9 @@ def accuracy_rows(samples: int = 1000, trials: int = 2) -> list[dict]:
     reram_first = acc["reram"] >= acc["sonos"]
     note = (f"PCM lowest: {'holds' if pcm_last else 'does NOT hold'}; ReRAM >= SONOS: "
             + ("holds" if reram_first else "does NOT hold (archsim's ReRAM uses the HfO2 fit of Milo et al., whose "
-               "error is largest at low conductance where most weights sit; Marinella et al.'s TaOx error is smallest there, "
+               "error is largest at low conductance where most weights sit; Marinella et al., IEEE JETCAS 2018: TaOx error is smallest there, "
                "and no numeric TaOx fit is at hand)")
-            + "; Marinella et al. (Sandia 2022) measures ResNet-50 on ImageNet, archsim LeNet-5 on MNIST (PCM after one day of drift, "
+            + "; Marinella et al., IEEE JETCAS 2018 measure ResNet-50 on ImageNet, archsim LeNet-5 on MNIST (PCM after one day of drift, "
               "8-bit ADC, Sandia-style analog pair readout), so only the order compares")
     for dev in acc:
         rows.append(dict(source="accuracy claims", figure=f"device ordering: {dev} top-1", unit="1",
@@ -243,7 +243,7 @@ def seed003_rows(samples: int = 1000, trials: int = 3, train_fraction: float = 0
                f"({100 * train_fraction:g}%) per chip, {samples} test images")
     q = c.q("seed003.mnist_accuracy")
     ok = h.mean() > q.value
-    rows = [dict(source="Yao et al. (Nature 2020) hybrid training", figure="mnist_cnn5 top-1 after hybrid training", unit="1",
+    rows = [dict(source="Yao et al., Nature 2020, hybrid training", figure="mnist_cnn5 top-1 after hybrid training", unit="1",
                  published=q.value, archsim=float(h.mean()), ratio=float(h.mean()) / q.value, workload="mnist_cnn5",
                  role="predicted", counts="top-1 accuracy (the paper: more than 96%)", reference=q.source,
                  note=(f"{'reproduced' if ok else 'NOT reproduced'}: {h.mean():.4f} over {trials} chips (transfer "
@@ -254,7 +254,7 @@ def seed003_rows(samples: int = 1000, trials: int = 3, train_fraction: float = 0
             ours = float(1.0 - v[g]) if g < len(v) else float("nan")
             fell = g < len(v) and h[g] > t[g]      # accuracy up: error down
             rows.append(dict(
-                source="Yao et al. (Nature 2020) hybrid training", figure=f"group G{g + 1} error rate after {stage}", unit="1",
+                source="Yao et al., Nature 2020, hybrid training", figure=f"group G{g + 1} error rate after {stage}", unit="1",
                 published=qq.value, archsim=ours, ratio=ours / qq.value, workload="mnist_cnn5", role="predicted",
                 counts="top-1 error rate; paper: entire training set, archsim: test images",
                 reference=qq.source,
@@ -263,7 +263,7 @@ def seed003_rows(samples: int = 1000, trials: int = 3, train_fraction: float = 0
                       f"set, archsim's are independently programmed chips (trial {g}) scored on test images, with an "
                       f"assumed FC size, pooling and device spread; {setting}")))
     q = c.q("seed003.resnet56_hybrid_accuracy")
-    rows.append(dict(source="Yao et al. (Nature 2020) hybrid training", figure="ResNet-56 (CIFAR-10) after hybrid training, 3% data",
+    rows.append(dict(source="Yao et al., Nature 2020, hybrid training", figure="ResNet-56 (CIFAR-10) after hybrid training, 3% data",
                      unit="1", published=q.value, archsim=float("nan"), ratio=float("nan"), workload="resnet56",
                      role="predicted", counts="top-1 accuracy, mean of 10 trials (std 0.8%)", reference=q.source,
                      note="not reproduced: archsim ships neither ResNet-56 nor CIFAR-10 weights and data; "
@@ -328,7 +328,7 @@ def write_report(out_dir: str | Path = "reports", accuracy: bool = True, progres
     try:
         out.mkdir(parents=True, exist_ok=True)      # before the work: an unusable --out fails at once
     except OSError as exc:
-        raise ArchsimError(f"--out {out_dir}: cannot create that folder ({exc.strerror})") from None
+        raise ParameterError(f"{{param}} {out_dir}: cannot create that folder ({exc.strerror})", "out") from None
     for name in ("validation.csv", "validation.md"):   # regular files or absent, checked before the work
         check_target(out / name)
     df = validation_frame(accuracy=accuracy, progress=progress)
@@ -368,5 +368,5 @@ def write_report(out_dir: str | Path = "reports", accuracy: bool = True, progres
         atomic_write(csv, df.to_csv(index=False))
         atomic_write(md, "\n".join(lines))
     except OSError as exc:
-        raise ArchsimError(f"--out {out_dir}: cannot write there ({exc.strerror})") from None
+        raise ParameterError(f"{{param}} {out_dir}: cannot write there ({exc.strerror})", "out") from None
     return [md, csv]

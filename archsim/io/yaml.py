@@ -13,7 +13,7 @@ Files are untrusted.  Before anything is parsed the path must be a regular file 
 Every failure is one :class:`ArchsimError` line naming the file (and the line where known); values
 are never formatted whole into a message (:func:`archsim.model.errors.brief`).  ``techlib`` reads its
 data files through :func:`load_yaml` too: this module imports only PyYAML, the error class and
-:mod:`archsim.io.bounded` (which imports only the error class), so the techlib package (which ``archsim.model`` imports) can import it without a cycle.
+:mod:`archsim.io.bounded` (which imports only the error class), so the techlib reader (:mod:`archsim.io.techlib`, which ``archsim.model`` imports) can import it without a cycle.
 """
 from __future__ import annotations
 

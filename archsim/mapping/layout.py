@@ -45,6 +45,7 @@ no time; :mod:`archsim.cost` prices it and :mod:`archsim.cost.pipeline` times it
 """
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-import techlib
+from archsim.io import techlib
 
 from archsim.mapping.admissible import check as _admissible
 from archsim.mapping.mesh import auto_mesh, ceil_div, group_distances, serpentine, shares, transport
@@ -65,9 +66,11 @@ from archsim.model.workload import Layer, Workload
 KB_BITS = 8 * 1024  # bits in one kB of buffer (ISAAC's 64 KB eDRAM: kB = 1024 bytes)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LayerMap:
-    """How one weighted layer sits on the chip."""
+    """How one weighted layer sits on the chip: its matrix view, how each weight is split (``bits_per_cell``,
+    ``slices``, ``copies``, ``conversions``) and cut into arrays, its replicas and tiles.  The simulator
+    programs the layer exactly as this record splits it."""
 
     layer: str
     kind: str
@@ -78,12 +81,13 @@ class LayerMap:
     macs: int
     row_blocks: int        # per group
     col_blocks: int        # per group
+    bits_per_cell: int     # weight bits each cell holds (resolve_bits_per_cell)
     slices: int            # cells per weight (per pair side); pairs: 2, the less and the more significant pair
     copies: int            # 2 differential (and pairs), 1 offset
     conversions: int       # ADC conversions per column per slice: copies, or 1 when a pair is subtracted in analog
-    replication: int       # copies of the whole layer on the chip
-    tiles: int             # tiles over all replicas
-    first_tile: int        # index of its first tile on the serpentine path
+    replication: int = 1   # copies of the whole layer on the chip
+    tiles: int = 0         # tiles over all replicas
+    first_tile: int = 0    # index of its first tile on the serpentine path
     buffer_bits_per_tile: int = 0  # activation buffer of each of its tiles (bits)
 
     @property
@@ -182,14 +186,24 @@ class Edge:
         return max((r.hops for r in self.routes if r.bits), default=0.0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Mapping:
+    """What the mapping step decided: the architecture, the typed :class:`Device` the chip is built of,
+    bits per cell, every weighted layer's split and place (:class:`LayerMap`), the mesh and the routes.
+    Cost and the simulator read the device and the split here; they never look the device up again."""
+
     arch: Architecture
     workload: Workload
+    device: Device
     bits_per_cell: int
     layers: tuple[LayerMap, ...]
     mesh: tuple[int, int]
-    edges: tuple[Edge, ...]
+    edges: tuple[Edge, ...] = ()
+
+    @property
+    def slices(self) -> int:
+        """Cells per weight (per pair side), the same for every layer of the chip."""
+        return self.arch.slices(self.bits_per_cell)
 
     @property
     def tiles_used(self) -> int:
@@ -249,13 +263,11 @@ def resolve_bits_per_cell(arch: Architecture, device: Device) -> int:
 
 
 def _base_layer_map(layer: Layer, arch: Architecture, bpc: int) -> LayerMap:
-    slices = arch.slices(bpc)
-    n_g = layer.N // layer.groups
-    rb = ceil_div(layer.K, arch.rows)
-    cb = ceil_div(n_g, arch.cols)
-    lm = LayerMap(layer.name, layer.kind, layer.K, layer.N, layer.groups, layer.vectors, layer.macs,
-                  rb, cb, slices, arch.copies, arch.conversions_per_pair, 1, 0, 0)
-    return lm
+    """One replica of ``layer`` split for ``arch`` with ``bpc`` bits per cell (not yet placed)."""
+    return LayerMap(layer=layer.name, kind=layer.kind, K=layer.K, N=layer.N, groups=layer.groups,
+                    vectors=layer.vectors, macs=layer.macs, row_blocks=ceil_div(layer.K, arch.rows),
+                    col_blocks=ceil_div(layer.N // layer.groups, arch.cols), bits_per_cell=bpc,
+                    slices=arch.slices(bpc), copies=arch.copies, conversions=arch.conversions_per_pair)
 
 
 def _tiles_for(lm: LayerMap, replication: int, arch: Architecture) -> int:
@@ -326,13 +338,13 @@ def map_workload(workload: Workload, arch: Architecture, device: "Device | techl
     first = 0
     for l, r, lay in zip(base, reps, weighted):
         t = _tiles_for(l, r, arch)
-        layers.append(LayerMap(l.layer, l.kind, l.K, l.N, l.groups, l.vectors, l.macs, l.row_blocks,
-                               l.col_blocks, l.slices, l.copies, l.conversions, r, t, first,
-                               _buffer_bits_per_tile(lay, r, t, arch)))
+        layers.append(dataclasses.replace(l, replication=r, tiles=t, first_tile=first,
+                                          buffer_bits_per_tile=_buffer_bits_per_tile(lay, r, t, arch)))
         first += t
 
-    m = Mapping(arch, workload, bpc, tuple(layers), tuple(mesh), ())
-    return Mapping(arch, workload, bpc, tuple(layers), tuple(mesh), tuple(_edges(m, arch)))
+    m = Mapping(arch=arch, workload=workload, device=device, bits_per_cell=bpc, layers=tuple(layers),
+                mesh=tuple(mesh))
+    return dataclasses.replace(m, edges=tuple(_edges(m, arch)))
 
 
 def working_set_bits(layer: Layer, input_bits: int) -> int:
@@ -343,13 +355,7 @@ def working_set_bits(layer: Layer, input_bits: int) -> int:
     values (the row being written while the next layer drains the previous one); dense: its ``K`` inputs
     and ``N`` outputs.  Values are ``input_bits`` wide (the activation width).
     """
-    if layer.kind == "conv":
-        c_in, _, w_in = layer.in_shape
-        c_out, _, w_out = layer.out_shape
-        values = (layer.kernel[0] + layer.stride[0]) * w_in * c_in + w_out * c_out
-    else:
-        values = layer.K + layer.N
-    return int(values) * input_bits
+    return int(layer.matrix_view.working_set(layer)) * input_bits
 
 
 def _buffer_bits_per_tile(layer: Layer, replication: int, tiles: int, arch: Architecture) -> int:

@@ -15,6 +15,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping
 
+from archsim.io import techlib
 from archsim.io.yaml import load_yaml
 from archsim.model.errors import ArchsimError, brief
 
@@ -30,8 +31,8 @@ class Choice(str, Enum):
 
 class SignedMapping(Choice):
     """Signed weights: a differential pair of arrays (G+ - G-), one array with an offset subtracted digitally, or
-    two differential pairs of varying significance, W = F (G+ - G-) + (g+ - g-) (Narayanan et al., IBM 2019; keys pair_gain,
-    lsp_range), programmed most significant pair first, the least significant pair correcting its error."""
+    two differential pairs of varying significance, W = F (G+ - G-) + (g+ - g-) (Narayanan, Burr et al., IBM
+    Research 2019; keys pair_gain, lsp_range), programmed most significant pair first, the least significant pair correcting its error."""
 
     DIFFERENTIAL = "differential"
     OFFSET = "offset"
@@ -80,20 +81,29 @@ class DacRange(Choice):
 
 
 class CostModel(Choice):
-    """circuit: bottom-up from the components; lut: the device's tile table (Marinella et al., Sandia 2022)."""
+    """circuit: bottom-up from the components; lut: the device's tile table (Marinella et al., IEEE JETCAS 2018)."""
 
     CIRCUIT = "circuit"
     LUT = "lut"
 
 
+#: the steps of the flow that may read an architecture key
+STEPS = ("mapping", "cost", "simulator")
+
+
 def key(default, doc: str, *, unit: str = "", kind: str | None = None, lo: float | None = None,
-        hi: float | None = None, choices: type[Choice] | None = None):
-    """An architecture field: its default and, in metadata, meaning, unit, kind and allowed range."""
+        hi: float | None = None, choices: type[Choice] | None = None, steps: tuple[str, ...] = ()):
+    """An architecture field: its default and, in metadata, meaning, unit, kind, allowed range and the steps
+    that read it (``mapping``, ``cost``, ``simulator``: a key no step lists does not change that step's
+    result; the sweep's mapping memo and the simulation cache rely on it)."""
     if kind is None:
         kind = ("choice" if choices is not None else "bool" if isinstance(default, bool) else
                 "int" if isinstance(default, int) else "float" if isinstance(default, float) else "str")
+    bad = [s for s in steps if s not in STEPS]
+    if not steps or bad:   # pragma: no cover - a programming error in this module
+        raise ValueError(f"key steps {steps!r}: allowed a non-empty subset of {STEPS}")
     return dataclasses.field(default=default, metadata=dict(doc=doc, unit=unit, kind=kind, lo=lo, hi=hi,
-                                                            choices=choices))
+                                                            choices=choices, steps=tuple(steps)))
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,7 @@ class Key:
     lo: float | None = None
     hi: float | None = None
     choices: tuple = ()
+    steps: tuple = ()  # the steps that read it: mapping, cost, simulator
 
 
 @dataclass(frozen=True)
@@ -131,85 +142,96 @@ class Parasitics:
 
 @dataclass(frozen=True)
 class Architecture:
-    device: str = key("reram", "memory technology: a techlib device name (reram, sonos, ecram, sram, pcm) or a "
-                      "path to a device .yaml")
-    rows: int = key(128, "rows per crossbar array (inputs summed on one column)", lo=1, hi=65536)
-    cols: int = key(128, "columns per crossbar array", lo=1, hi=65536)
+    device: str = key("reram", f"memory technology: a techlib device name ({', '.join(techlib.real_device_names())}) "
+                      "or a path to a device .yaml", steps=('mapping', 'cost', 'simulator'))
+    rows: int = key(128, "rows per crossbar array (inputs summed on one column)", lo=1, hi=65536,
+                    steps=('mapping', 'cost', 'simulator'))
+    cols: int = key(128, "columns per crossbar array", lo=1, hi=65536, steps=('mapping', 'cost', 'simulator'))
     r_wire_ohm: float = key(0.0, "wire resistance per segment between crosspoints (rows and columns; the "
-                            "driver-to-first-cell segment counts); 0 = ideal wires", unit="ohm", lo=0.0, hi=1e6)
-    r_in_ohm: float = key(0.0, "row driver output resistance", unit="ohm", lo=0.0, hi=1e9)
-    r_out_ohm: float = key(0.0, "column sense (transimpedance) input resistance", unit="ohm", lo=0.0, hi=1e9)
-    arrays_per_tile: int = key(8, "crossbar arrays in one tile", lo=1, hi=4096)
+                            "driver-to-first-cell segment counts); 0 = ideal wires", unit="ohm", lo=0.0, hi=1e6,
+                            steps=('simulator',))
+    r_in_ohm: float = key(0.0, "row driver output resistance", unit="ohm", lo=0.0, hi=1e9, steps=('simulator',))
+    r_out_ohm: float = key(0.0, "column sense (transimpedance) input resistance", unit="ohm", lo=0.0, hi=1e9,
+                           steps=('simulator',))
+    arrays_per_tile: int = key(8, "crossbar arrays in one tile", lo=1, hi=4096, steps=('mapping', 'cost'))
     weight_bits: int = key(8, "bits of weight precision (sign included); mapping pairs: not used, the pairs' "
-                           "grid F m + l (m, l cell levels) sets the weight levels", unit="bit", lo=1, hi=32)
+                           "grid F m + l (m, l cell levels) sets the weight levels", unit="bit", lo=1, hi=32,
+                           steps=('mapping', 'cost', 'simulator'))
     bits_per_cell: int | str = key(AUTO, "weight bits stored per cell; auto = as many as the device's levels "
                                    "allow, up to what the weight needs (mapping pairs: all the device's levels)",
-                                   unit="bit", kind="int_or_auto", lo=1, hi=16)
+                                   unit="bit", kind="int_or_auto", lo=1, hi=16, steps=('mapping', 'cost', 'simulator'))
     mapping: SignedMapping = key(SignedMapping.DIFFERENTIAL, " ".join(SignedMapping.__doc__.split()),
-                                 choices=SignedMapping)
-    # ---- conductance pairs of varying significance (mapping: pairs; Narayanan et al. (IBM 2019))
+                                 choices=SignedMapping, steps=('mapping', 'cost', 'simulator'))
+    # ---- conductance pairs of varying significance (mapping: pairs; Narayanan, Burr et al., IBM Research 2019)
     pair_gain: float = key(3.0, "mapping pairs: gain F of the more significant pair, W = F (G+ - G-) + (g+ - g-) "
-                           "(Narayanan et al., IBM 2019: e.g. F = 3); F = 2^bits_per_cell with lsp_range 1 gives the grid of two "
-                           "binary-weighted bit slices", lo=1.0, hi=1024.0)
+                           "(Narayanan, Burr et al., IBM Research 2019: e.g. F = 3); F = 2^bits_per_cell with "
+                           "lsp_range 1 gives the grid of two binary-weighted bit slices", lo=1.0, hi=1024.0, steps=('cost', 'simulator'))
     lsp_range: float = key(1.0, "mapping pairs: fraction of the cell's level range (g_min to g_max) the less "
                            "significant pair may use; the LSP must span at least F/2 levels to fill the gaps "
-                           "between the MSP's steps", lo=0.001, hi=1.0)
+                           "between the MSP's steps", lo=0.001, hi=1.0, steps=('mapping', 'simulator'))
     differential_readout: Readout = key(
         Readout.DIGITAL, "differential pairs: digital = each array of the pair has its own ADC and the difference "
         "is taken after conversion; analog = the pair's column currents are subtracted before one conversion",
-        choices=Readout)
+        choices=Readout, steps=('mapping', 'cost', 'simulator'))
     input_bits: int = key(8, "bits per input activation (also the activation width sent between tiles)",
-                          unit="bit", lo=1, hi=32)
+                          unit="bit", lo=1, hi=32, steps=('mapping', 'cost', 'simulator'))
     dac_bits: int = key(1, "bits applied per input pulse; input_bits/dac_bits pulses per vector (1 = bit-serial)",
-                        unit="bit", lo=1, hi=16)
+                        unit="bit", lo=1, hi=16, steps=('cost', 'simulator'))
     input_accumulation: Accumulation = key(
         Accumulation.DIGITAL, "digital = every input pulse is converted and shift-added; analog = the pulses' "
-        "charge is accumulated (binary weighted) on the column and converted once per vector", choices=Accumulation)
-    adc_bits: int = key(8, "ADC resolution", unit="bit", lo=4, hi=10)
-    adc_type: AdcType = key(AdcType.AUTO, AdcType.__doc__, choices=AdcType)
-    cols_per_adc: int = key(8, "columns sharing one ADC (converted one after another)", lo=1, hi=65536)
-    adc_rate_Hz: float = key(1.28e9, "conversions per second of one ADC", unit="Hz", lo=1e3, hi=1e11)
+        "charge is accumulated (binary weighted) on the column and converted once per vector", choices=Accumulation,
+        steps=('cost', 'simulator'))
+    adc_bits: int = key(8, "ADC resolution", unit="bit", lo=4, hi=10, steps=('cost', 'simulator'))
+    adc_type: AdcType = key(AdcType.AUTO, AdcType.__doc__, choices=AdcType, steps=('cost', 'simulator'))
+    cols_per_adc: int = key(8, "columns sharing one ADC (converted one after another)", lo=1, hi=65536, steps=('cost',))
+    adc_rate_Hz: float = key(1.28e9, "conversions per second of one ADC", unit="Hz", lo=1e3, hi=1e11, steps=('cost',))
     # ---- converter ranges (simulation only: the cost model reads none of these keys)
     adc_range: AdcRange = key(
         AdcRange.ARRAY, "ADC full scale: array = each array's own, from the calibration batch; layer = one shared by "
         "all arrays of a layer (the largest of their calibrated ranges); fixed = adc_full_scale; max = the worst "
         "case (every row of the block at the largest pulse on a g_max cell); granular = one LSB per input step "
-        "on one conductance step", choices=AdcRange)
+        "on one conductance step", choices=AdcRange, steps=('simulator',))
     adc_percentile: float = key(100.0, "adc_range array or layer: the percentile of the calibration batch's "
                                 "|column currents| taken as an array's full scale (100 = their max)", unit="%",
-                                lo=50.0, hi=100.0)
+                                lo=50.0, hi=100.0, steps=('simulator',))
     adc_full_scale: float = key(1.0, "adc_range fixed: the full scale as a fraction of the worst-case current of "
                                 "one conversion of a whole array (rows x largest pulse code x g_max; "
                                 "g_max - g_min for a pair subtracted in analog)", unit="fraction",
-                                lo=1e-6, hi=1.0)
+                                lo=1e-6, hi=1.0, steps=('simulator',))
     dac_range: DacRange = key(
         DacRange.CALIBRATED, "DAC (input) full scale, per layer: calibrated = from the calibration batch "
-        "(dac_percentile of |x|); fixed = dac_full_scale; larger inputs clip to the top code", choices=DacRange)
+        "(dac_percentile of |x|); fixed = dac_full_scale; larger inputs clip to the top code", choices=DacRange,
+        steps=('simulator',))
     dac_percentile: float = key(100.0, "dac_range calibrated: the percentile of the calibration batch's |inputs| "
                                 "(every element) taken as the full scale (100 = max |x|)", unit="%",
-                                lo=50.0, hi=100.0)
+                                lo=50.0, hi=100.0, steps=('simulator',))
     dac_full_scale: float = key(1.0, "dac_range fixed: the input value at the DAC's top code, in the layer's "
                                 "input units (the step is this / (2^input_bits - 1), or / (2^(input_bits-1) - 1) "
-                                "for signed inputs)", unit="input", lo=1e-12, hi=1e12)
+                                "for signed inputs)", unit="input", lo=1e-12, hi=1e12, steps=('simulator',))
     integration_time_s: float | str = key(
         AUTO, "window over which a column integrates (senses) its current per input pulse: the cell read energy "
-        "is V^2 G times this; auto = the device's read pulse", unit="s", kind="float_or_auto", lo=1 / 1e12, hi=1e-3)
+        "is V^2 G times this; auto = the device's read pulse", unit="s", kind="float_or_auto", lo=1 / 1e12, hi=1e-3,
+        steps=('cost',))
     mesh: tuple | str = key(AUTO, "tile mesh as [rows, cols]; auto = the smallest near-square mesh that holds "
-                            "the tiles", kind="mesh")
+                            "the tiles", kind="mesh", steps=('mapping',))
     tiles: int | str = key(AUTO, "tile budget when mesh is auto; auto = as many as the mapping needs",
-                           kind="int_or_auto", lo=1, hi=1_000_000)
-    replicate: bool = key(True, "copy layers onto spare tiles of the budget to balance the pipeline")
-    clock_Hz: float = key(1.2e9, "digital clock of tiles and network", unit="Hz", lo=1e6, hi=1e10)
-    link_width_bits: int = key(32, "network link (flit) width", unit="bit", lo=1, hi=4096)
+                           kind="int_or_auto", lo=1, hi=1_000_000, steps=('mapping',))
+    replicate: bool = key(True, "copy layers onto spare tiles of the budget to balance the pipeline",
+                          steps=('mapping',))
+    clock_Hz: float = key(1.2e9, "digital clock of tiles and network", unit="Hz", lo=1e6, hi=1e10, steps=('cost',))
+    link_width_bits: int = key(32, "network link (flit) width", unit="bit", lo=1, hi=4096, steps=('cost',))
     buffer_kB: float | str = key(AUTO, "activation buffer per tile; auto = the tile's share of its layer's working "
                                  "set (conv: kernel_h + stride_h input rows and one output row; dense: its inputs "
-                                 "and outputs), rounded up to 1 kB", unit="kB", kind="float_or_auto", lo=0.0, hi=1e6)
+                                 "and outputs), rounded up to 1 kB", unit="kB", kind="float_or_auto", lo=0.0, hi=1e6,
+                                 steps=('mapping', 'cost'))
     node_nm: int = key(32, "CMOS node of the periphery circuits (techlib/circuits/scaling.yaml lists the nodes)",
-                       unit="nm", lo=3, hi=500)
+                       unit="nm", lo=3, hi=500, steps=('cost',))
     circuits: str = key("default", "circuit library: default (techlib/circuits/*.yaml) or a folder under "
-                        "techlib/circuits/ whose files replace the default ones (e.g. isaac)")
+                        "techlib/circuits/ whose files replace the default ones (e.g. isaac)",
+                        steps=('cost', 'simulator'))
     cost_model: CostModel = key(CostModel.CIRCUIT, "circuit: bottom-up from ADC, DAC, array, buffer, NoC "
-                                "components; lut: the device's tile lookup table (Marinella et al., Sandia 2022)", choices=CostModel)
+                                "components; lut: the device's tile lookup table (Marinella et al., IEEE JETCAS "
+                                "2018)", choices=CostModel, steps=('cost',))
     source: str = "defaults"   # where the keys came from (a file, "defaults", "... + overrides")
 
     def __post_init__(self):
@@ -304,12 +326,19 @@ def _key_of(f: dataclasses.Field) -> Key:
     m = f.metadata
     choices = tuple(c.value for c in m["choices"]) if m["choices"] is not None else ()
     default = f.default.value if isinstance(f.default, Choice) else f.default
-    return Key(f.name, m["kind"], default, m["doc"], m["unit"], m["lo"], m["hi"], choices)
+    return Key(f.name, m["kind"], default, m["doc"], m["unit"], m["lo"], m["hi"], choices, m["steps"])
 
 
 #: every architecture key, in field order, described by its field
 KEYS: tuple[Key, ...] = tuple(_key_of(f) for f in dataclasses.fields(Architecture) if "doc" in f.metadata)
 KEY_BY_NAME = {k.name: k for k in KEYS}
+
+
+def keys_read_by(step: str) -> tuple[str, ...]:
+    """The architecture keys ``step`` (mapping, cost, simulator) reads, in field order."""
+    if step not in STEPS:
+        raise ArchsimError(f"step '{step}' is unknown; allowed: {', '.join(STEPS)}")
+    return tuple(k.name for k in KEYS if step in k.steps)
 _CHOICES = {f.name: f.metadata["choices"] for f in dataclasses.fields(Architecture)
             if f.metadata.get("choices") is not None}
 
@@ -393,9 +422,11 @@ def load(path: str | Path) -> Architecture:
 
 
 def keys_table() -> list[dict]:
-    """One row per key: name, default, unit, what is allowed and what it means (``archsim list --keys``)."""
+    """One row per key: name, default, unit, what is allowed, the steps that read it and what it means
+    (``archsim list --keys``)."""
     return [dict(key=k.name, default=k.default if not isinstance(k.default, tuple) else list(k.default),
                  unit=k.unit or "-",
                  allowed=(", ".join(k.choices) if k.choices else
-                          (f"{k.lo:g}..{k.hi:g}" if k.lo is not None else k.kind)), meaning=k.doc)
+                          (f"{k.lo:g}..{k.hi:g}" if k.lo is not None else k.kind)),
+                 read_by=",".join(k.steps), meaning=k.doc)
             for k in KEYS]

@@ -9,32 +9,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import Enum
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Mapping
 
 import numpy as np
 
-import techlib
-from archsim.model.device_kinds import check_kind
+from archsim.io import techlib
+from archsim.model.device_kinds import KIND_BEHAVIOUR, DeviceKind, behaviour, check_kind, kind_of
 from archsim.model.device_laws import DriftModel, SigmaModel, drift_model, sigma_model
 from archsim.model.errors import ArchsimError, brief
-
-
-class DeviceKind(str, Enum):
-    """How a cell stores and multiplies its weight: an analog conductance read as a current (resistive,
-    charge-trap, electrochemical, phase-change: ``analog``); an exact bit ANDed with the input bit and
-    summed by a digital adder tree (SRAM digital compute-in-memory: ``digital``); or an exact bit that
-    couples the input onto a column capacitor, the column's charge read by an ADC (SRAM analog
-    charge-domain compute-in-memory: ``charge``)."""
-
-    ANALOG = "analog"
-    DIGITAL = "digital"
-    CHARGE = "charge"
-
-    __str__ = str.__str__
-    __format__ = str.__format__
 
 
 #: the operations of a device tile table (Marinella et al., Sandia 2022): forward VMM, backward MVM, outer-product update
@@ -86,15 +70,25 @@ class Device:
     #: a stated stress case (``stress: true`` in the file): loadable, but left out of tables over every device
     stress: bool = False
 
+    def __hash__(self) -> int:
+        # equal devices have the same name and file; the tables inside (lut, law parameters) are read-only
+        # mappings, which a generated hash cannot take, so a Device can key a cache (prices_for)
+        return hash((self.name, self.file, self.kind, self.levels, self.g_min, self.g_max))
+
+    @property
+    def behaviour(self):
+        """What the device's kind means to each step (:data:`archsim.model.device_kinds.KIND_BEHAVIOUR`)."""
+        return behaviour(self.kind)
+
     @property
     def digital(self) -> bool:
         """Digital compute-in-memory: no converters, adder trees sum the columns."""
-        return self.kind == DeviceKind.DIGITAL
+        return not behaviour(self.kind).converts
 
     @property
     def exact(self) -> bool:
         """Cells hold exact bits (SRAM, digital or charge-domain): no programming error, drift or read noise."""
-        return self.kind in (DeviceKind.DIGITAL, DeviceKind.CHARGE)
+        return behaviour(self.kind).exact
 
     @property
     def bits(self) -> int:
@@ -124,11 +118,11 @@ class Device:
                                    f"quantity is allowed one number")
         kind_text = dev.field("kind", "analog")
         try:
-            kind = DeviceKind(kind_text)
-        except (ValueError, TypeError):
+            kind = kind_of(kind_text) if isinstance(kind_text, str) else kind_of(None)
+        except KeyError:
             raise ArchsimError(f"{dev.file}: key 'kind' = {brief(kind_text)} is not allowed; allowed: "
-                               f"{', '.join(k.value for k in DeviceKind)}") from None
-        check_kind(dev, kind.value)     # what this kind's cost and simulator read, and what contradicts it
+                               f"{', '.join(KIND_BEHAVIOUR)}") from None
+        check_kind(dev, str(kind))     # what this kind's cost and simulator read, and what contradicts it
         levels = _levels(dev)
         stuck_on = float(dev.get("stuck.on_rate", 0.0))
         stuck_off = float(dev.get("stuck.off_rate", 0.0))
@@ -157,7 +151,7 @@ class Device:
                       cell_area=area_q.value, cell_area_in_F2=area_q.unit == "F2", stuck_on=stuck_on,
                       stuck_off=stuck_off, lut=MappingProxyType(lut), record=dev,
                       write_energy_per_cell=_write_energy(dev), stress=techlib.stress_flag(dev))
-        if kind in (DeviceKind.DIGITAL, DeviceKind.CHARGE):
+        if behaviour(kind).exact:
             if e_cell is None:
                 raise ArchsimError(f"{dev.file}: a {kind.value} device needs quantity 'read.energy_per_cell'")
             return cls(g_min=0.0, g_max=1.0, read_voltage=float(dev.get("read.voltage", 0.0)),

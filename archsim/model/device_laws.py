@@ -51,26 +51,75 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
 from archsim.model.errors import ArchsimError, brief
 
+def _linear(p, ge, g_max, v_read, t):
+    return p["a"] * ge + p["b"]
+
+
+def _saturating(p, ge, g_max, v_read, t):
+    return p["A"] * (1.0 - np.exp(-np.abs(ge) * v_read / p["B"])) / v_read
+
+
+def _polynomial_gmax(p, ge, g_max, v_read, t):
+    x = ge / g_max
+    return p["c0"] + p["c1"] * x + p["c2"] * x * x
+
+
+def _proportional(p, ge, g_max, v_read, t):
+    return p["sigma_rel"] * np.abs(ge)
+
+
+def _pcm_1overf(p, ge, g_max, v_read, t):
+    tr = p["t_read"]
+    tt = max(float(t), tr)
+    with np.errstate(divide="ignore"):
+        qs = np.minimum(p["q_a"] * (np.abs(ge) / g_max) ** p["q_b"], p["q_max"])
+    return np.abs(ge) * qs * np.sqrt(np.log((tt + tr) / (2.0 * tr)))
+
+
+def _check_saturating(file: str, section: str, p: dict, v_read: float) -> None:
+    if v_read <= 0:
+        raise ArchsimError(f"{file}: model 'saturating' of '{section}' needs quantity 'read.voltage' > 0")
+    if p["B"] <= 0:
+        raise ArchsimError(f"{file}: key '{section}.B' must be > 0")
+
+
+def _check_pcm_1overf(file: str, section: str, p: dict, v_read: float) -> None:
+    if p["t_read"] <= 0:
+        raise ArchsimError(f"{file}: key '{section}.t_read' must be > 0")
+
+
+@dataclass(frozen=True)
+class SigmaLaw:
+    """One error-law family: the keys it needs, ``sigma(params, g, g_max, v_read, t)`` (before the floor
+    at 0), an optional check of its coefficients, and the sections that may name it."""
+
+    keys: tuple[str, ...]
+    sigma: Callable | None            # None: no error at all
+    sections: tuple[str, ...] = ("programming_error", "read_noise")
+    check: Callable | None = None
+
+
+#: error-law family -> its law (the table in the module docstring); a new family is one entry here
+SIGMA_LAWS: Mapping[str, SigmaLaw] = MappingProxyType({
+    "none": SigmaLaw((), None),
+    "linear": SigmaLaw(("a", "b"), _linear),
+    "saturating": SigmaLaw(("A", "B"), _saturating, check=_check_saturating),
+    "polynomial_gmax": SigmaLaw(("c0", "c1", "c2"), _polynomial_gmax),
+    "proportional": SigmaLaw(("sigma_rel",), _proportional),
+    "pcm_1overf": SigmaLaw(("q_a", "q_b", "q_max", "t_read"), _pcm_1overf, sections=("read_noise",),
+                           check=_check_pcm_1overf),
+})
 #: formula family -> keys it needs (beside the optional valid_min / valid_max)
-SIGMA_FAMILIES: dict[str, tuple[str, ...]] = {
-    "none": (),
-    "linear": ("a", "b"),
-    "saturating": ("A", "B"),
-    "polynomial_gmax": ("c0", "c1", "c2"),
-    "proportional": ("sigma_rel",),
-    "pcm_1overf": ("q_a", "q_b", "q_max", "t_read"),
-}
+SIGMA_FAMILIES: dict[str, tuple[str, ...]] = {k: law.keys for k, law in SIGMA_LAWS.items()}
 ALIASES = {"sigma_rel": "proportional", "power_law": "pcm"}
-ALLOWED = {
-    "programming_error": ("none", "linear", "saturating", "polynomial_gmax", "proportional"),
-    "read_noise": ("none", "linear", "saturating", "polynomial_gmax", "proportional", "pcm_1overf"),
-}
+ALLOWED = {sec: tuple(k for k, law in SIGMA_LAWS.items() if sec in law.sections)
+           for sec in ("programming_error", "read_noise")}
 DRIFT_KEYS = ("t0", "nu_mean_a", "nu_mean_b", "nu_mean_lo", "nu_mean_hi",
               "nu_std_a", "nu_std_b", "nu_std_lo", "nu_std_hi")
 
@@ -88,38 +137,23 @@ class SigmaModel:
 
     @property
     def is_none(self) -> bool:
-        return self.model == "none"
+        return SIGMA_LAWS[self.model].sigma is None
 
     def sigma(self, g: np.ndarray, t: float = 0.0) -> np.ndarray:
         """sigma at conductances ``g`` (S); ``t`` (s) only for ``pcm_1overf``."""
         g = np.asarray(g, dtype=np.float64)
         ge = np.clip(g, self.valid[0], self.valid[1])
-        p = self.params
-        m = self.model
-        if m == "none":
+        law = SIGMA_LAWS[self.model]
+        if law.sigma is None:
             return np.zeros_like(g)
-        if m == "linear":
-            s = p["a"] * ge + p["b"]
-        elif m == "saturating":
-            s = p["A"] * (1.0 - np.exp(-np.abs(ge) * self.v_read / p["B"])) / self.v_read
-        elif m == "polynomial_gmax":
-            x = ge / self.g_max
-            s = p["c0"] + p["c1"] * x + p["c2"] * x * x
-        elif m == "proportional":
-            s = p["sigma_rel"] * np.abs(ge)
-        elif m == "pcm_1overf":
-            tr = p["t_read"]
-            tt = max(float(t), tr)
-            with np.errstate(divide="ignore"):
-                qs = np.minimum(p["q_a"] * (np.abs(ge) / self.g_max) ** p["q_b"], p["q_max"])
-            s = np.abs(ge) * qs * np.sqrt(np.log((tt + tr) / (2.0 * tr)))
-        else:  # pragma: no cover - rejected at construction
-            raise AssertionError(m)
+        s = law.sigma(self.params, ge, self.g_max, self.v_read, t)
         return np.maximum(s, 0.0)
 
 
 @dataclass(frozen=True)
 class DriftModel:
+    """Power-law conductance drift with a per-cell exponent (module docstring, ``model: pcm``)."""
+
     params: Mapping[str, float]
     g_max: float
 
@@ -168,18 +202,34 @@ def sigma_model(dev, section: str, g_max: float, v_read: float) -> SigmaModel:
         raise ArchsimError(f"{dev.file}: model '{model}' of '{section}' needs quantities "
                            f"{', '.join(f'{section}.{k}' for k in need)}; missing {', '.join(missing)}")
     params = {k: float(dev[f"{section}.{k}"]) for k in need}
-    if model == "saturating":
-        if v_read <= 0:
-            raise ArchsimError(f"{dev.file}: model 'saturating' of '{section}' needs quantity 'read.voltage' > 0")
-        if params["B"] <= 0:
-            raise ArchsimError(f"{dev.file}: key '{section}.B' must be > 0")
-    if model == "pcm_1overf" and params["t_read"] <= 0:
-        raise ArchsimError(f"{dev.file}: key '{section}.t_read' must be > 0")
+    if SIGMA_LAWS[model].check is not None:
+        SIGMA_LAWS[model].check(dev.file, section, params, v_read)
     valid = (float(dev.get(f"{section}.valid_min", -np.inf)), float(dev.get(f"{section}.valid_max", np.inf)))
     # a sigma_rel of exactly 0 (e.g. 'read noise neglected') is no noise at all
     if model == "proportional" and params["sigma_rel"] == 0.0:
         model, params = "none", {}
     return SigmaModel(section, model, MappingProxyType(params), g_max, v_read, valid)
+
+
+def _check_pcm_drift(file: str, params: dict) -> None:
+    if params["t0"] <= 0:
+        raise ArchsimError(f"{file}: key 'drift.t0' must be > 0")
+
+
+@dataclass(frozen=True)
+class DriftLaw:
+    """One drift-law family: the keys it needs, the model it builds (``model(params, g_max)``, with
+    ``nu_stats``, ``factor`` and ``mean_factor``) and a check of its coefficients."""
+
+    keys: tuple[str, ...]
+    model: Callable
+    check: Callable | None = None
+
+
+#: drift-law family -> its law; ``none`` (or no section) is no drift.  A new family is one entry here
+DRIFT_LAWS: Mapping[str, DriftLaw] = MappingProxyType({
+    "pcm": DriftLaw(DRIFT_KEYS, DriftModel, _check_pcm_drift),
+})
 
 
 def drift_model(dev, g_max: float) -> DriftModel | None:
@@ -190,13 +240,16 @@ def drift_model(dev, g_max: float) -> DriftModel | None:
     model = ALIASES.get(str(model), str(model))
     if model == "none":
         return None
-    if model != "pcm":
-        raise ArchsimError(f"{dev.file}: key 'drift.model' = {brief(model)} is not allowed; allowed: none, pcm (power_law)")
-    missing = [k for k in DRIFT_KEYS if not dev.has(f"drift.{k}")]
+    if model not in DRIFT_LAWS:
+        allowed = ", ".join(["none"] + [f"{k} ({a})" if (a := next((x for x, v in ALIASES.items() if v == k), None))
+                                        else k for k in DRIFT_LAWS])
+        raise ArchsimError(f"{dev.file}: key 'drift.model' = {brief(model)} is not allowed; allowed: {allowed}")
+    law = DRIFT_LAWS[model]
+    missing = [k for k in law.keys if not dev.has(f"drift.{k}")]
     if missing:
-        raise ArchsimError(f"{dev.file}: model 'pcm' of 'drift' needs quantities "
-                           f"{', '.join('drift.' + k for k in DRIFT_KEYS)}; missing {', '.join(missing)}")
-    params = {k: float(dev[f"drift.{k}"]) for k in DRIFT_KEYS}
-    if params["t0"] <= 0:
-        raise ArchsimError(f"{dev.file}: key 'drift.t0' must be > 0")
-    return DriftModel(MappingProxyType(params), g_max)
+        raise ArchsimError(f"{dev.file}: model '{model}' of 'drift' needs quantities "
+                           f"{', '.join('drift.' + k for k in law.keys)}; missing {', '.join(missing)}")
+    params = {k: float(dev[f"drift.{k}"]) for k in law.keys}
+    if law.check is not None:
+        law.check(dev.file, params)
+    return law.model(MappingProxyType(params), g_max)

@@ -13,6 +13,29 @@ class ArchsimError(ValueError):
         super().__init__(" ".join(str(message).split()))
 
 
+class ParameterError(ArchsimError):
+    """Bad input given as a parameter of a library call.  ``template`` holds one ``{param}`` per name in
+    ``params`` (in order); the message says ``parameter 'name'`` there, and a front end words it with its own
+    names (the CLI: its flags) by :meth:`worded`."""
+
+    MARK = "{param}"
+
+    def __init__(self, template: str, *params: str):
+        self.template, self.params = template, params
+        super().__init__(self._fill([f"parameter '{p}'" for p in params]))
+
+    def _fill(self, words) -> str:
+        out = self.template
+        for w in words:
+            out = out.replace(self.MARK, w, 1)
+        return out
+
+    def worded(self, names) -> str:
+        """The message with each parameter called ``names.get(param)`` (its own words where that is None)."""
+        words = [names.get(p) or f"parameter '{p}'" for p in self.params]
+        return " ".join(self._fill(words).split())
+
+
 def one_line(e, limit: int = 300) -> str:
     """The text of an exception from a library (numpy, zipfile, onnx) on one line, cut to ``limit``
     characters: what a one-line error may quote of it."""

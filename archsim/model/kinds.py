@@ -82,6 +82,62 @@ def _ops_add(layer, n_in):
     return layer.out_size * (n_in - 1)
 
 
+# ---- matrix views of the weighted kinds: how a layer becomes a K x N matrix read by input vectors ----
+def _conv_K(layer):
+    return (layer.in_shape[0] // layer.groups) * layer.kernel[0] * layer.kernel[1]
+
+
+def _conv_vectors(layer):
+    return int(layer.out_shape[1] * layer.out_shape[2])
+
+
+def _conv_weight_shape(layer):
+    return (layer.N, layer.in_shape[0] // layer.groups, *layer.kernel)
+
+
+def _conv_matrix(W, layer):
+    g = layer.groups
+    return W.reshape(g, layer.N // g, -1).transpose(0, 2, 1)
+
+
+def _conv_working_set(layer):
+    # a line buffer of kernel_h + stride_h input rows (W_in x C_in values each) and one output row
+    c_in, _, w_in = layer.in_shape
+    c_out, _, w_out = layer.out_shape
+    return (layer.kernel[0] + layer.stride[0]) * w_in * c_in + w_out * c_out
+
+
+def _dense_matrix(W, layer):
+    return W.T[None]
+
+
+@dataclass(frozen=True)
+class MatrixView:
+    """How a weighted kind is read as matrix-vector products (the crossbar view).
+
+    ``K(layer)``: rows of one group's matrix (inputs per output); ``N(layer)``: columns over all groups;
+    ``vectors(layer)``: input vectors per inference; ``weight_shape(layer)``: the shape of the stored
+    weights (ONNX / PyTorch layout); ``matrix(W, layer)``: those weights as ``(groups, K, N / groups)``
+    (row ``k`` multiplies element ``k`` of an input vector); ``working_set(layer)``: activation values one
+    replica keeps in its tile buffers; ``layout``: the weight layout in words, for messages."""
+
+    K: Callable
+    N: Callable
+    vectors: Callable
+    weight_shape: Callable
+    matrix: Callable
+    working_set: Callable
+    layout: str
+
+
+CONV_VIEW = MatrixView(K=_conv_K, N=lambda l: int(l.out_shape[0]), vectors=_conv_vectors,
+                       weight_shape=_conv_weight_shape, matrix=_conv_matrix, working_set=_conv_working_set,
+                       layout="(Cout, Cin/groups, kh, kw)")
+DENSE_VIEW = MatrixView(K=lambda l: int(l.in_shape[0]), N=lambda l: int(l.out_shape[0]), vectors=lambda l: 1,
+                        weight_shape=lambda l: (l.N, l.K), matrix=_dense_matrix,
+                        working_set=lambda l: l.K + l.N, layout="(N, K)")
+
+
 @dataclass(frozen=True)
 class KindSpec:
     """What every part of archsim needs to know about one layer kind.
@@ -89,7 +145,8 @@ class KindSpec:
     ``shape(layer, in_shapes)`` gives the output shape; ``digital_ops(layer, n_inputs)`` the element
     operations the tile's digital units spend (beside activation evaluations, counted when
     ``activation`` is set or the layer carries a fused activation); ``onnx_op`` the operator it is
-    exported as (None: not written as a node); ``trainable``: the numpy trainer has its backward pass.
+    exported as (None: not written as a node); ``trainable``: the numpy trainer has its backward pass;
+    ``matrix``: the crossbar view of a weighted kind (:class:`MatrixView`; None for the others).
     """
 
     name: str
@@ -100,12 +157,13 @@ class KindSpec:
     onnx_op: str | None = None
     trainable: bool = True
     inputs: str = "one"            # one | many (add, concat) | none (the graph input)
+    matrix: MatrixView | None = None
 
 
 _SPECS = (
     KindSpec("input", _shape_input, inputs="none"),
-    KindSpec("conv", _shape_conv, weighted=True, onnx_op="Conv"),
-    KindSpec("dense", _shape_dense, weighted=True, onnx_op="Gemm"),
+    KindSpec("conv", _shape_conv, weighted=True, onnx_op="Conv", matrix=CONV_VIEW),
+    KindSpec("dense", _shape_dense, weighted=True, onnx_op="Gemm", matrix=DENSE_VIEW),
     KindSpec("maxpool", _shape_pool, _ops_window, onnx_op="MaxPool"),
     KindSpec("avgpool", _shape_pool, _ops_window, onnx_op="AveragePool"),
     KindSpec("globalavgpool", _shape_global, _ops_global, onnx_op="GlobalAveragePool"),
@@ -119,7 +177,24 @@ _SPECS = (
     KindSpec("identity", _shape_same, onnx_op="Identity"),
 )
 
-#: kind name -> spec, in a stable order
-KINDS = MappingProxyType({s.name: s for s in _SPECS})
+_BY_NAME = {s.name: s for s in _SPECS}
+#: kind name -> spec, in a stable order (a read-only view; :func:`register` adds a kind)
+KINDS = MappingProxyType(_BY_NAME)
 WEIGHTED = tuple(s.name for s in _SPECS if s.weighted)
+
+
+def register(spec: KindSpec) -> None:
+    """Add a layer kind to the table (docs/extending.md); a kind already there is refused."""
+    if spec.name in _BY_NAME:
+        raise ValueError(f"layer kind '{spec.name}' is already in the table")
+    if spec.weighted and spec.matrix is None:
+        raise ValueError(f"layer kind '{spec.name}' is weighted but has no matrix view")
+    _BY_NAME[spec.name] = spec
+
+
+def unregister(name: str) -> None:
+    """Remove a kind :func:`register` added (the built-in kinds stay)."""
+    if any(s.name == name for s in _SPECS):
+        raise ValueError(f"layer kind '{name}' is built in")
+    _BY_NAME.pop(name, None)
 ELEMENTWISE = tuple(s.name for s in _SPECS if s.activation) + ("identity",)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-import techlib
+from archsim.io import techlib
 
 from archsim.model import arch as _arch
 from archsim.model.errors import ArchsimError, brief

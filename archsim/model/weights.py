@@ -28,13 +28,11 @@ def _check_weights(layer: Layer) -> None:
             f"layer '{layer.name}' ({layer.kind}) has no weights; attach them with "
             f"workloads.get(name, weights=True), archsim.model.weights.attach_weights or random_weights")
     W = np.asarray(layer.weights)
-    if layer.kind == "conv":
-        want = (layer.N, layer.in_shape[0] // layer.groups, *layer.kernel)
-    else:
-        want = (layer.N, layer.K)
+    view = layer.matrix_view
+    want = view.weight_shape(layer)
     if W.shape != tuple(want):
         raise ArchsimError(f"layer '{layer.name}': weights have shape {W.shape}, expected {tuple(want)} "
-                           f"({'(Cout, Cin/groups, kh, kw)' if layer.kind == 'conv' else '(N, K)'})")
+                           f"({view.layout})")
     if layer.bias is not None and np.shape(layer.bias) != (layer.N,):
         raise ArchsimError(f"layer '{layer.name}': bias has shape {np.shape(layer.bias)}, expected ({layer.N},)")
 
@@ -48,10 +46,7 @@ def weight_matrix(layer: Layer, dtype=np.float32) -> np.ndarray:
     """
     _check_weights(layer)
     W = np.asarray(layer.weights, dtype=dtype)
-    if layer.kind == "dense":
-        return np.ascontiguousarray(W.T)[None]
-    g = layer.groups
-    return np.ascontiguousarray(W.reshape(g, layer.N // g, -1).transpose(0, 2, 1))
+    return np.ascontiguousarray(layer.matrix_view.matrix(W, layer))
 
 
 def fold_batchnorm(W: np.ndarray, b: np.ndarray | None, gamma, beta, mean, var, eps: float = 1e-5):
@@ -140,7 +135,7 @@ def random_weights(workload: Workload, seed: int = 0) -> Workload:
     rng = np.random.default_rng(seed)
     params = {}
     for lay in workload.weighted_layers():
-        shape = (lay.N, lay.in_shape[0] // lay.groups, *lay.kernel) if lay.kind == "conv" else (lay.N, lay.K)
+        shape = lay.matrix_view.weight_shape(lay)
         params[f"{lay.name}.weight"] = (rng.standard_normal(shape, dtype=np.float32)
                                         * np.float32(np.sqrt(2.0 / lay.K)))
         if lay.has_bias:

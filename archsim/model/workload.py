@@ -49,35 +49,31 @@ class Layer:
 
     @property
     def weighted(self) -> bool:
-        return self.kind in WEIGHTED
+        return KINDS[self.kind].weighted
 
     # ---- matrix-vector view (weighted layers; zero otherwise) ----
     @property
+    def matrix_view(self):
+        """The kind's crossbar view (:class:`archsim.model.kinds.MatrixView`), None for an unweighted kind."""
+        return KINDS[self.kind].matrix
+
+    @property
     def K(self) -> int:
         """Rows of the weight matrix of one group: inputs per output."""
-        if self.kind == "conv":
-            return (self.in_shape[0] // self.groups) * self.kernel[0] * self.kernel[1]
-        if self.kind == "dense":
-            return int(self.in_shape[0])
-        return 0
+        v = self.matrix_view
+        return int(v.K(self)) if v is not None else 0
 
     @property
     def N(self) -> int:
         """Columns of the weight matrix over all groups: outputs per vector."""
-        if self.kind == "conv":
-            return int(self.out_shape[0])
-        if self.kind == "dense":
-            return int(self.out_shape[0])
-        return 0
+        v = self.matrix_view
+        return int(v.N(self)) if v is not None else 0
 
     @property
     def vectors(self) -> int:
         """Input vectors per inference (output pixels for conv, 1 for dense)."""
-        if self.kind == "conv":
-            return int(self.out_shape[1] * self.out_shape[2])
-        if self.kind == "dense":
-            return 1
-        return 0
+        v = self.matrix_view
+        return int(v.vectors(self)) if v is not None else 0
 
     @property
     def n_weights(self) -> int:
@@ -294,6 +290,18 @@ class GraphBuilder:
         src = self._src(src)
         shp = self.shape(src)
         return self._add(Layer(name, kind, shp, shp), [src])
+
+    def layer(self, kind: str, name: str, srcs=None, **fields) -> str:
+        """A layer of any kind in the table (:data:`archsim.model.kinds.KINDS`), its output shape given by the
+        kind's shape rule; ``fields``: the other :class:`Layer` fields (kernel, stride, ...)."""
+        spec = KINDS.get(kind)
+        if spec is None:
+            raise ArchsimError(f"workload {self.name}: layer '{name}' has kind '{kind}'; allowed: {', '.join(KINDS)}")
+        srcs = [self._src(None)] if srcs is None else list(srcs)
+        ins = [self.shape(s) for s in srcs]
+        probe = Layer(name, kind, ins[0], ins[0], **fields)
+        out = tuple(spec.shape(probe, ins))
+        return self._add(Layer(name, kind, ins[0], out, **fields), srcs)
 
     def build(self) -> Workload:
         return Workload(self.name, self.g, self.description, self.dataset)

@@ -7,8 +7,7 @@ the device file or ``techlib/published/lithography.yaml``.  No physics here.
 """
 from __future__ import annotations
 
-import techlib
-
+from archsim.io import techlib
 from archsim.model.device import load_device
 
 #: display titles that name the unit of work, per task: a training step is one sample's forward pass,
@@ -59,7 +58,7 @@ def read_time(device: str, time_s: float) -> str:
     head = f"read time: {_time_text(time_s)} after programming (--time)"
     if dev.drift is None:
         return f"{head}; {dev.name} has no drift law: --time changes nothing"
-    law = DRIFT_LAWS.get(str(techlib.device(device).field("drift.model", "")), "drift law")
+    law = DRIFT_LAWS.get(str(dev.record.field("drift.model", "") if dev.record is not None else ""), "drift law")
     return f"{head}; drift: {dev.name}'s {law} ({dev.file}, drift section)"
 
 

@@ -126,7 +126,7 @@ def plot_efficiency_scatter(df: pd.DataFrame, pub: pd.DataFrame, path: Path) -> 
         px.append(dens)
         py.append(eff)
         plab.append(r["accelerator"] + (" (peak)" if peak else ""))
-    ax.scatter(px, py, color="black", marker="*", s=110, label="published (Marinella et al. (Sandia 2022) TABLE II)", zorder=3)
+    ax.scatter(px, py, color="black", marker="*", s=110, label="published (Marinella et al., IEEE JETCAS 2018, Table II)", zorder=3)
     for x, y, t in zip(px, py, plab):
         ax.annotate(t, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7)
     allx = np.concatenate([ok["tops_per_mm2"].to_numpy(dtype=float), np.array(px, dtype=float)])

@@ -7,10 +7,10 @@ from typing import Iterable
 
 import pandas as pd
 
-import techlib
+from archsim.io import techlib
 
 from archsim.io.files import atomic_write, check_target, is_safe_name
-from archsim.model.errors import ArchsimError, brief
+from archsim.model.errors import ArchsimError, ParameterError, brief
 
 OPS_NOTE = "TOPS count 2 operations (multiply and add) per MAC."
 
@@ -108,13 +108,13 @@ def table_paths(out_dir: str | Path, stem: str) -> list[Path]:
     FIFO or device)."""
     out = Path(out_dir)
     if not stem or not is_safe_name(stem + ".csv"):
-        raise ArchsimError(f"--out {brief(str(out_dir))[1:-1]}: output name {brief(stem)} is not allowed; allowed "
-                           f"letters, digits, '.', '_' and '-' (not starting with '.'), so files stay inside --out")
+        raise ParameterError(f"{{param}} {brief(str(out_dir))[1:-1]}: output name {brief(stem)} is not allowed; allowed "
+                             f"letters, digits, '.', '_' and '-' (not starting with '.'), so files stay inside --out", "out")
     paths = [out / f"{stem}.csv", out / f"{stem}.md"]
     if any(p.parent != out for p in paths):   # cannot happen for a safe stem; kept as the rule itself
-        raise ArchsimError(f"--out {out_dir}: output name {brief(stem)} would leave the folder")
+        raise ParameterError(f"{{param}} {out_dir}: output name {brief(stem)} would leave the folder", "out")
     if out.exists() and not out.is_dir():
-        raise ArchsimError(f"--out {out_dir}: is a file; allowed a folder (created if missing)")
+        raise ParameterError(f"{{param}} {out_dir}: is a file; allowed a folder (created if missing)", "out")
     for p in paths:
         check_target(p)
     return paths
@@ -134,5 +134,5 @@ def write_tables(out_dir: str | Path, stem: str, df: pd.DataFrame, title: str, n
         shown = display if display is not None else df
         atomic_write(md, f"# {title}\n\n{to_markdown(shown)}\n\n{OPS_NOTE}\n\n{notes}\n")
     except OSError as exc:
-        raise ArchsimError(f"--out {out_dir}: cannot write there ({exc.strerror})") from None
+        raise ParameterError(f"{{param}} {out_dir}: cannot write there ({exc.strerror})", "out") from None
     return [csv, md]

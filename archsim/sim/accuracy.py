@@ -48,11 +48,10 @@ import pandas as pd
 
 
 from archsim.sim import forward
-from archsim.model.arch import Architecture
 from archsim.model.errors import ArchsimError
 from archsim.model.weights import weight_matrix
-from archsim.mapping.layout import Mapping, map_workload
-from archsim.model.device import Device, load_device
+from archsim.mapping.layout import Mapping
+from archsim.model.device import Device
 from archsim.sim.tilesim import ProgrammedMatrix, SimConfig, range_policy
 from archsim.sim.tilesim.ranges import adc_policy
 from archsim.sim.tilesim.support import stuck_rates
@@ -232,7 +231,7 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
     x = np.asarray(x)
     if y is not None and len(y) != len(x):
         raise ArchsimError(f"labels: {len(y)} labels for {len(x)} inputs")
-    device = load_device(arch.device)
+    device = m.device
     if x_cal is None:
         n_cal = min(calib, len(x))
         x_cal = x[:n_cal]
@@ -282,11 +281,12 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
         layer_err.append([_rel(got[n], exact_layers[n]) for n in names])
     bar.close()
     per_layer = pd.DataFrame({"layer": names, "relative_error": np.mean(layer_err, axis=0)})
-    return AccuracyResult(workload.name, arch.device, "accuracy" if y is not None else "fidelity",
-                          np.array(per_trial), ref, np.array(logit_err), per_layer, len(x), seed,
-                          dict(cfg=dataclasses.asdict(cfg), trials=trials, calib=n_cal,
-                               ranges=range_policy(arch, cfg, device.digital)),
-                          calibration, n_cal, np.array(correct, dtype=bool))
+    return AccuracyResult(workload=workload.name, device=arch.device,
+                          metric="accuracy" if y is not None else "fidelity", per_trial=np.array(per_trial),
+                          reference=ref, logit_error=np.array(logit_err), per_layer=per_layer, samples=len(x),
+                          seed=seed, config=dict(cfg=dataclasses.asdict(cfg), trials=trials, calib=n_cal,
+                                                 ranges=range_policy(arch, cfg, not device.behaviour.converts)),
+                          calibration=calibration, calib_samples=n_cal, correct=np.array(correct, dtype=bool))
 
 
 def _chunk(workload: Workload, chunk: int | None) -> int:
@@ -347,52 +347,3 @@ def _progress(total, enabled, desc):
     except ImportError:
         return _NoBar()
     return tqdm(total=total, desc=desc, unit="img", unit_scale=True)
-
-
-#: images and trials per design point when sizing asks for accuracy (kept small: one design point
-#: costs seconds); the numbers are part of the method, stated in `archsim size`'s notes
-SIZING_SAMPLES = 300
-SIZING_TRIALS = 1
-
-
-def _sizing_data(name: str):
-    import workloads as W
-    from archsim.io import data as D
-    base = W.get(name)
-    if not W.weights_path(base.name).exists() or base.dataset not in D.DATASETS:
-        return None
-    wl = W.with_weights(base)
-    x, y = D.for_workload(wl, "test", limit=SIZING_SAMPLES)
-    x_cal, _ = D.for_workload(wl, "train", limit=SIZING_CALIB)   # calibration never touches the scored images
-    return wl, x, y, x_cal
-
-
-#: calibration images (from the training split) per sizing design point
-SIZING_CALIB = 64
-
-_SIZING_CACHE: dict = {}
-
-
-def sizing_result(config: dict) -> AccuracyResult | None:
-    """The Monte Carlo result of one sizing design point (``config``: workload and architecture keys):
-    :data:`SIZING_SAMPLES` test images, :data:`SIZING_TRIALS` chip(s), calibrated on :data:`SIZING_CALIB`
-    training images.  ``None`` for workloads without shipped trained weights."""
-    from archsim.model.arch import KEY_BY_NAME
-    name = config["workload"]
-    if name not in _SIZING_CACHE:
-        _SIZING_CACHE[name] = _sizing_data(name)
-    d = _SIZING_CACHE[name]
-    if d is None:
-        return None
-    wl, x, y, x_cal = d
-    a = Architecture(**{k: config[k] for k in KEY_BY_NAME if k in config})
-    m = map_workload(wl, a.replace(replicate=False, mesh="auto", tiles="auto"))
-    return simulate(m, x, y, x_cal=x_cal, calibration=f"{len(x_cal)} training-split images",
-                    trials=SIZING_TRIALS, seed=int(config.get("seed", 0)))
-
-
-def sizing_accuracy(config: dict) -> float | None:
-    """Mean test accuracy of one sizing design point (:func:`sizing_result`); ``None`` for workloads
-    without shipped trained weights: sizing then leaves accuracy out."""
-    r = sizing_result(config)
-    return None if r is None else r.mean

@@ -36,7 +36,7 @@ import numpy as np
 from archsim.cost.events import Activity
 from archsim.mapping.layout import Mapping
 from archsim.model.arch import Architecture
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, ParameterError
 from archsim.model.workload import Workload
 from archsim.sim import forward
 
@@ -145,8 +145,8 @@ def measure_activity(m: Mapping, x: np.ndarray, source: str | None = None, chunk
 
 def need_weights(wl: Workload) -> None:
     if not wl.has_weights:
-        raise ArchsimError(f"--activity data: network {wl.name} has no weights; measuring activity needs a "
-                           f"network with weights (a built-in with shipped weights or an ONNX model with its own)")
+        raise ParameterError(f"{{param}} data: network {wl.name} has no weights; measuring activity needs a "
+                             f"network with weights (a built-in with shipped weights or an ONNX model with its own)", "activity")
 
 
 def with_weights(wl: Workload, shipped: bool = True) -> Workload:
@@ -174,8 +174,8 @@ def calibration_inputs(wl: Workload, samples: int = DEFAULT_SAMPLES, data=None) 
         raise ArchsimError(f"--activity-samples {samples!r}: allowed an integer >= 1 (calibration inputs to measure on)")
     if data is None:
         if wl.dataset not in D.DATASETS:
-            raise ArchsimError(f"--activity data: network {wl.name} has no data set of its own "
-                               f"('{wl.dataset or 'none'}'); pass --data FILE.npz (or data= an input array)")
+            raise ParameterError(f"{{param}} data: network {wl.name} has no data set of its own "
+                                 f"('{wl.dataset or 'none'}'); pass --data FILE.npz (or data= an input array)", "activity")
         x, _ = D.for_workload(wl, "train", limit=int(samples))
         return x, f"{len(x)} images of {wl.dataset} (train split)"
     if isinstance(data, (str, Path)):

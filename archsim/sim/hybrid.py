@@ -38,9 +38,9 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from archsim.mapping.layout import Mapping, resolve_bits_per_cell
-from archsim.model.device import Device, load_device
-from archsim.model.errors import ArchsimError
+from archsim.mapping.layout import Mapping
+from archsim.model.device import Device
+from archsim.model.errors import ArchsimError, ParameterError
 from archsim.model.weights import attach_weights, weight_matrix
 from archsim.model.workload import Layer, Workload
 from archsim.sim import forward
@@ -69,14 +69,14 @@ def resolve_layers(wl: Workload, spec) -> tuple[str, ...]:
     items = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else [str(s).strip() for s in spec]
     items = [s for s in items if s]
     if not items:
-        raise ArchsimError(f"--hybrid: no layer named; allowed: last or weighted layers of {wl.name}: "
-                           f"{', '.join(weighted)}")
+        raise ParameterError(f"{{param}}: no layer named; allowed: last or weighted layers of {wl.name}: "
+                             f"{', '.join(weighted)}", "layers")
     out = []
     for s in items:
         name = weighted[-1] if s.lower() == "last" else s
         if name not in weighted:
-            raise ArchsimError(f"--hybrid: '{s}' is not a weighted layer of {wl.name}; allowed: last or "
-                               f"{', '.join(weighted)}")
+            raise ParameterError(f"{{param}}: '{s}' is not a weighted layer of {wl.name}; allowed: last or "
+                                 f"{', '.join(weighted)}", "layers")
         if name not in out:
             out.append(name)
     return tuple(n for n in weighted if n in out)
@@ -90,19 +90,19 @@ def _cut(wl: Workload, layers: tuple[str, ...]) -> tuple[str, set]:
     tail = {first} | nx.descendants(wl.graph, first)
     preds = wl.predecessors(first)
     if len(preds) != 1:
-        raise ArchsimError(f"--hybrid {','.join(layers)}: layer '{first}' reads {len(preds)} layers; the cut "
-                           f"before the first hybrid layer must be one tensor")
+        raise ParameterError(f"{{param}} {','.join(layers)}: layer '{first}' reads {len(preds)} layers; the cut "
+                             f"before the first hybrid layer must be one tensor", "layers")
     b = preds[0]
     for n in sorted(tail, key=order.index):
         bad = [p for p in wl.predecessors(n) if p not in tail and p != b]
         if bad:
-            raise ArchsimError(f"--hybrid {','.join(layers)}: layer '{n}' after the cut at '{b}' also reads "
-                               f"'{bad[0]}' from before it; choose hybrid layers after the last branch point "
-                               f"(e.g. last)")
+            raise ParameterError(f"{{param}} {','.join(layers)}: layer '{n}' after the cut at '{b}' also reads "
+                                 f"'{bad[0]}' from before it; choose hybrid layers after the last branch point "
+                                 f"(e.g. last)", "layers")
     missing = [n for n in layers if n not in tail]
     if missing:
-        raise ArchsimError(f"--hybrid {','.join(layers)}: layer '{missing[0]}' does not follow '{first}'; "
-                           f"hybrid layers must lie after one cut")
+        raise ParameterError(f"{{param}} {','.join(layers)}: layer '{missing[0]}' does not follow '{first}'; "
+                             f"hybrid layers must lie after one cut", "layers")
     return b, tail
 
 
@@ -227,9 +227,9 @@ class _TuneChip:
         return new.start(_AGED)
 
 
-def _changed_cells(old: np.ndarray, new: np.ndarray, arch, device: Device) -> int:
-    """Cells (every array of the pair, every slice) whose target level differs between two weight matrices."""
-    bpc = resolve_bits_per_cell(arch, device)
+def _changed_cells(old: np.ndarray, new: np.ndarray, arch, bpc: int) -> int:
+    """Cells (every array of the pair, every slice) whose target level differs between two weight matrices,
+    each cell holding ``bpc`` bits."""
     a = slice_codes(old, weight_scale(old), arch, bpc)
     b = slice_codes(new, weight_scale(new), arch, bpc)
     return int(np.count_nonzero(a != b))
@@ -261,12 +261,12 @@ def hybrid_train(m: Mapping, x: np.ndarray, y: np.ndarray, x_train: np.ndarray, 
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise ArchsimError(f"trials = {trials!r}; allowed an integer >= 1")
     if not (isinstance(train_fraction, (int, float)) and 0.0 < train_fraction <= 1.0):
-        raise ArchsimError(f"--train-fraction {train_fraction!r}: allowed a fraction above 0 up to 1")
+        raise ParameterError(f"{{param}} {train_fraction!r}: allowed a fraction above 0 up to 1", "train_fraction")
     if y is None or y_train is None:
         raise ArchsimError(f"workload {wl.name}: hybrid training needs labelled test and training images")
     names = resolve_layers(wl, layers)
     b, tail = _cut(wl, names)
-    device = load_device(arch.device)
+    device = m.device
     x, y = np.asarray(x), np.asarray(y)
     x_train, y_train = np.asarray(x_train), np.asarray(y_train)
     if x_cal is None:
@@ -291,7 +291,7 @@ def hybrid_train(m: Mapping, x: np.ndarray, y: np.ndarray, x_train: np.ndarray, 
     noise = None
     if tune_noise:
         from archsim.sim.noise_aware import programming_noise
-        noise = programming_noise(sub, arch, device)
+        noise = programming_noise(sub, m)
     stages = {"transfer": [], "hybrid": []}
     if cfg.time_s > 0:
         stages["drift"] = []
@@ -318,7 +318,7 @@ def hybrid_train(m: Mapping, x: np.ndarray, y: np.ndarray, x_train: np.ndarray, 
         tuned = {k: v for k, v in params.items() if k in hyb_keys}
         sub_t = attach_weights(sub, {**start, **tuned})
         written.append(sum(_changed_cells(weight_matrix(wl.layer(n), np.float64), weight_matrix(sub_t.layer(n),
-                                          np.float64), arch, device) for n in names))
+                                          np.float64), arch, m.bits_per_cell) for n in names))
         # reprogram the hybrid layers, calibrate them on the calibration batch's cut tensor, score
         chip.reprogram(names)
         forward.run(sub_t, cal_b, matmul=chip.start(_RECAL, calibrating=True), chunk=len(cal_b))

@@ -26,9 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from archsim.mapping.layout import resolve_bits_per_cell
-from archsim.model.arch import Architecture
-from archsim.model.device import Device, load_device
+from archsim.mapping.layout import Mapping
 from archsim.model.errors import ArchsimError
 from archsim.model.workload import Workload
 from archsim.sim.tilesim.support import slice_codes, weight_code_params, weight_scale
@@ -36,14 +34,14 @@ from archsim.sim.tilesim.support import slice_codes, weight_code_params, weight_
 __all__ = ["weight_sigma", "programming_noise"]
 
 
-def weight_sigma(W: np.ndarray, arch: Architecture, device: "Device | str") -> np.ndarray:
+def weight_sigma(W: np.ndarray, m: Mapping) -> np.ndarray:
     """Standard deviation of each stored weight of ``W`` (any shape, one layer) in weight units, from the
-    device's programming error and device-to-device variation on ``arch``'s mapping (module docstring)."""
-    dm = load_device(device)
+    mapping's device (programming error and device-to-device variation), split as the mapping splits it
+    (its architecture and bits per cell; module docstring)."""
+    arch, dm, bpc = m.arch, m.device, m.bits_per_cell
     W = np.asarray(W, dtype=np.float64)
     if dm.exact:
         return np.zeros_like(W)
-    bpc = resolve_bits_per_cell(arch, dm)
     _, wmax, _, slices = weight_code_params(arch, bpc)
     w_scale = weight_scale(W)
     codes = slice_codes(W, w_scale, arch, bpc)               # (copies, slices, *W.shape)
@@ -55,14 +53,12 @@ def weight_sigma(W: np.ndarray, arch: Architecture, device: "Device | str") -> n
     return np.sqrt(var_w)
 
 
-def programming_noise(workload: Workload, arch: Architecture, device: "Device | str",
-                      scale: float = 1.0) -> Callable[[dict, np.random.Generator], dict]:
+def programming_noise(workload: Workload, m: Mapping, scale: float = 1.0) -> Callable[[dict, np.random.Generator], dict]:
     """The ``weight_noise`` hook of :func:`archsim.sim.train.fit`: ``params -> params`` with every weighted
     layer's weights drawn as ``w + scale * sigma_w(w) N(0, 1)`` (:func:`weight_sigma`), biases untouched
     (they are added digitally)."""
     if not (isinstance(scale, (int, float)) and not isinstance(scale, bool) and np.isfinite(scale) and scale >= 0):
         raise ArchsimError(f"noise scale = {scale!r} is not allowed; allowed a finite number >= 0")
-    dm = load_device(device)
     keys = [f"{l.name}.weight" for l in workload.weighted_layers()]
 
     def draw(params: dict, rng: np.random.Generator) -> dict:
@@ -71,7 +67,7 @@ def programming_noise(workload: Workload, arch: Architecture, device: "Device | 
             if k not in params:
                 continue
             w = params[k]
-            sig = weight_sigma(w, arch, dm) * scale
+            sig = weight_sigma(w, m) * scale
             out[k] = (w + sig * rng.standard_normal(w.shape)).astype(w.dtype)
         return out
 

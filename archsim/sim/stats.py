@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, ParameterError
 from archsim.sim.accuracy import Z975, ci95_halfwidth
 
 
@@ -93,9 +93,9 @@ def unpaired_halfwidth(per_trial_a, per_trial_b, n: int) -> float:
 
 
 def _exact_device(name: str) -> bool:
-    from archsim.model.device import load_device
+    from archsim.io import load
     try:
-        return bool(load_device(name).exact)
+        return bool(load.device(name).exact)
     except ArchsimError:
         return False
 
@@ -113,7 +113,7 @@ def versus_baseline(results, baseline: str | None = None) -> tuple[str, list[Pai
     elif baseline in names:
         b = names.index(baseline)
     else:
-        raise ArchsimError(f"--baseline {baseline}: not among the compared devices; allowed: {', '.join(names)}")
+        raise ParameterError(f"{{param}} {baseline}: not among the compared devices; allowed: {', '.join(names)}", "baseline")
     ref = results[b]
     for r in results:
         if r.correct is None:

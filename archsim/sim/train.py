@@ -78,7 +78,7 @@ def init_params(workload: Workload, seed: int = 0, dtype=np.float32) -> dict[str
     rng = np.random.default_rng(seed)
     params = {}
     for lay in workload.weighted_layers():
-        shape = (lay.N, lay.in_shape[0] // lay.groups, *lay.kernel) if lay.kind == "conv" else (lay.N, lay.K)
+        shape = lay.matrix_view.weight_shape(lay)
         gain = 2.0 / lay.K if lay.activation == "relu" else 2.0 / (lay.K + lay.N)
         params[f"{lay.name}.weight"] = (rng.standard_normal(shape) * math.sqrt(gain)).astype(dtype)
         if lay.has_bias:

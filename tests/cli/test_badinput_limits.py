@@ -158,7 +158,7 @@ def test_time_is_bounded_with_one_line(capsys, text, says):
 def test_time_bound_is_a_finite_drift_on_every_device():
     """At the longest allowed time every drift law gives a finite, positive conductance factor."""
     import numpy as np
-    import techlib
+    from archsim.io import techlib
     from archsim.model.device import load_device
     from archsim.sim.tilesim.config import MAX_TIME_S, SimConfig
     SimConfig(time_s=MAX_TIME_S)

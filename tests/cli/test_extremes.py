@@ -83,13 +83,13 @@ def test_offset_mapping_with_1_bit_weights_is_binary(device):
     """Offset mapping with 1-bit weights (priced by the cost model, and so simulated): binary +-1 weights,
     ``W = sign(W) max|W|``; without analog error and with ideal converters the arrays compute exactly that
     product (float64 sums of at most 300 terms: 1e-12 of the largest output)."""
-    import techlib
+    from archsim.model.device import load_device
     from archsim.sim import tilesim as ts
     rng = np.random.default_rng(3)
     W = rng.standard_normal((300, 40))
     X = rng.standard_normal((16, 300))
     a = _arch.Architecture(device=device, mapping="offset", weight_bits=1, rows=128, cols=32, cols_per_adc=1)
-    dev = techlib.device(device)
+    dev = load_device(device)
     lm = ts.layer_map(300, 40, a, dev)
     exact = ts.SimConfig(prog_error=False, read_noise=False, ideal_adc=True, ideal_dac=True)
     pm = ts.ProgrammedMatrix.program(W, lm, a, dev, exact, seed=0)

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-import techlib
+from archsim.io import techlib
 from archsim.cost.adc import ADC_ARCHITECTURES, adc_law, fit
 from archsim.model import arch
 from archsim.model.errors import ArchsimError

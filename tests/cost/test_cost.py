@@ -1,7 +1,7 @@
 """Cost model physics: seed 002's table through the estimator, linearity, zero activity, bookkeeping."""
 import pytest
 
-import techlib
+from archsim.io import techlib
 from archsim.model import arch
 from archsim.cost import price as cost
 from archsim.mapping import layout as mapping
@@ -142,7 +142,7 @@ def test_idle_tiles_cost_area_and_leakage_not_dynamic_energy():
     from archsim.cost.components import prices_for, tile_area
     a_auto = est(wl, replicate=False)
     b_auto = est(wl, replicate=False, mesh=[10, 10])
-    empty = sum(tile_area(b_auto.mapping.arch, prices_for(b_auto.mapping.arch), 0.0).values()) * 1e6
+    empty = sum(tile_area(b_auto.mapping.arch, prices_for(b_auto.mapping.arch, b_auto.mapping.device), 0.0).values()) * 1e6
     idle = 100 - b_auto.summary["tiles_used"]
     assert b_auto.summary["area_mm2"] == pytest.approx(a_auto.summary["area_mm2"] + (100 - a_auto.summary["tiles"]) * empty,
                                                        rel=1e-9)

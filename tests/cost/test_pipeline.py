@@ -12,11 +12,12 @@ from archsim.mapping import layout as mapping
 from archsim.model import arch
 from tests.support import lenet, single_conv, single_dense
 from tests.support import mnist_cnn
+from archsim.model.device import load_device
 
 
 def timed(wl, prices=None, **kw):
     a = arch.Architecture(**kw)
-    p = prices or prices_for(a)
+    p = prices or prices_for(a, load_device(a.device))
     m = mapping.map_workload(wl, a)
     return m, pipeline.timing(m, p, "inference", pipeline.vector_time(a, p))
 
@@ -25,7 +26,7 @@ def test_buffer_bound_stage_is_bits_over_bandwidth():
     # 64 -> 64 channels, 3x3, 8x8 map: K = 576 -> 5 row blocks x 2 arrays = 10 arrays on 2 tiles
     wl = single_conv(64, 64, 8)
     a = arch.Architecture(device="sonos", replicate=False)
-    narrow = dataclasses.replace(prices_for(a), buf_access_bits=8)   # an 8-bit buffer port
+    narrow = dataclasses.replace(prices_for(a, load_device(a.device)), buf_access_bits=8)   # an 8-bit buffer port
     m, t = timed(wl, narrow, device="sonos", replicate=False)
     lm = m.layers[0]
     assert lm.tiles == 2
@@ -58,7 +59,7 @@ def test_compute_bound_stages_unchanged():
     a = arch.Architecture(device="sonos")
     m, t = timed(single_dense(128, 128), device="sonos")
     assert t.bound == ("compute",)
-    assert t.stages[0] == 8 * 10e-9 == pytest.approx(pipeline.t_vector(a, prices_for(a)))
+    assert t.stages[0] == 8 * 10e-9 == pytest.approx(pipeline.t_vector(a, prices_for(a, load_device(a.device))))
     assert t.period == t.stages[0]
 
 
@@ -84,7 +85,7 @@ def test_vgg8_period_covers_its_own_transfers():
             serial = e.bits / (a.link_width_bits * links * a.clock_Hz)
             assert t.period >= serial * (1 - 1e-12), (kw, e.src, e.dst)
             if first in (e.src, e.dst):
-                hop = e.max_hops * prices_for(a).router_cycles / a.clock_Hz
+                hop = e.max_hops * prices_for(a, load_device(a.device)).router_cycles / a.clock_Hz
                 assert t.transfer[(e.src, e.dst)] == pytest.approx(serial + hop, rel=1e-12)
         i = int(np.argmax(t.stages))
         assert t.period == t.stages[i] and t.period_bound == t.bound[i]
@@ -108,7 +109,7 @@ def test_spare_tiles_do_not_worsen_the_period():
 def test_training_moves_bits_twice_and_period_is_latency():
     wl = single_conv(16, 16, 10)
     a = arch.Architecture(device="sonos", cost_model="lut")
-    p = prices_for(a)
+    p = prices_for(a, load_device(a.device))
     m = mapping.map_workload(wl, a)
     inf = pipeline.timing(m, p, "inference", pipeline.vector_time(a, p, "inference"))
     tr = pipeline.timing(m, p, "training", pipeline.vector_time(a, p, "training"))

@@ -169,7 +169,7 @@ def test_not_silicon_stays_out_of_the_median(frame):
 def test_preset_device_variant_found_from_any_folder(tmp_path, monkeypatch):
     """A preset names a device variant relative to techlib/devices/, whatever the working folder; the variant
     stays out of the device registry."""
-    import techlib
+    from archsim.io import techlib
     monkeypatch.chdir(tmp_path)
     p = presets.load("ambrogio2023")
     assert p.architecture.device.endswith("pcm_ambrogio2023.yaml")

@@ -1,7 +1,6 @@
 """Sweeps: sweep files, stable keys, the result store, executors, resume after a kill."""
 from __future__ import annotations
 
-import inspect
 import os
 import re
 import signal
@@ -125,24 +124,11 @@ def test_eval_cache_reuses_a_mapping_and_changes_no_number(tmp_path):
     assert len(cache._mappings) == 1
 
 
-def _property_reads(name: str) -> set[str]:
-    fn = getattr(A.Architecture, name).fget
-    return set(re.findall(r"self\.(\w+)", inspect.getsource(fn)))
-
-
-def test_mapping_cache_keys_cover_what_mapping_reads():
-    """The mapping memo reuses a mapping across architectures that agree on MAPPING_KEYS: mapping.py must
-    read no other architecture key (directly or through a property)."""
-    src = inspect.getsource(mapping)
-    reads = set(re.findall(r"\barch\.(\w+)", src))
-    keys = set()
-    for r in reads:
-        if r in A.KEY_BY_NAME:
-            keys.add(r)
-        elif isinstance(getattr(A.Architecture, r, None), property):
-            keys |= {k for k in _property_reads(r) if k in A.KEY_BY_NAME}
-    keys.discard("source")
-    assert keys <= set(MAPPING_KEYS), f"mapping.py reads {sorted(keys - set(MAPPING_KEYS))}"
+def test_mapping_keys_are_the_keys_whose_field_names_the_mapping_step():
+    assert MAPPING_KEYS == A.keys_read_by("mapping")
+    assert set(MAPPING_KEYS) >= {"device", "rows", "cols", "bits_per_cell", "mesh"}
+    for k in A.KEYS:
+        assert k.steps and set(k.steps) <= set(A.STEPS), k.name
 
 
 def test_mapping_unchanged_by_the_other_keys(small_lenet):
@@ -260,7 +246,7 @@ def test_parquet_requested_without_pyarrow_is_one_line(monkeypatch, tmp_path):
 def test_existing_store_needs_resume_and_same_model(tmp_path):
     p = _write(tmp_path, "workloads: [lenet5]\ngrid: {adc_bits: [6, 8]}\n")
     run_sweep(p, out=tmp_path / "o", workers=1, progress=False, formats="csv")
-    with pytest.raises(ArchsimError, match="--resume"):
+    with pytest.raises(ArchsimError, match="pass parameter 'resume' to continue"):
         run_sweep(p, out=tmp_path / "o", workers=1, progress=False, formats="csv")
     again = run_sweep(p, out=tmp_path / "o", workers=1, progress=False, formats="csv", resume=True)
     assert (again.reused, again.computed) == (2, 0)

@@ -15,7 +15,7 @@ from archsim.model.device import DeviceKind, load_device
 from archsim.model.device_kinds import KIND_RULES, LAW_SECTIONS
 from archsim.model.errors import ArchsimError
 
-import techlib
+from archsim.io import techlib
 
 from tests.support import ROOT
 

@@ -3,7 +3,7 @@
 Each case runs the real command line (in-process, a few as a subprocess) and must end with exit 2 and
 exactly one line on stderr, ``archsim: error: ...``, naming the file or the key: never a traceback,
 never a silently wrong number, never a slow or huge failure.  The limits tested are stated where they
-live: archsim/io/yaml.py (MAX_FILE_BYTES, MAX_DEPTH, MAX_NODES, MAX_INT_DIGITS), techlib/__init__.py
+live: archsim/io/yaml.py (MAX_FILE_BYTES, MAX_DEPTH, MAX_NODES, MAX_INT_DIGITS), archsim/io/techlib.py
 (UNIT_TABLE, EXPECTED, SIGNED, MAX_MAGNITUDE), archsim/explore/spec.py (MAX_POINTS),
 archsim/io/files.py (safe_stem, MAX_STEM).
 """
@@ -390,7 +390,7 @@ def test_accuracy_with_a_device_path_checks_out_before_simulating(capsys, tmp_pa
 # the unit table
 
 def test_every_unit_has_a_dimension_and_shipped_files_pass():
-    import techlib
+    from archsim.io import techlib
     assert set(techlib.UNITS) == set(techlib.DIMENSION)
     assert techlib.expected_dimensions("read.pulse") == ("time",)
     assert techlib.expected_dimensions("conductance.g_max") == ("conductance",)

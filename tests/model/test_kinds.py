@@ -102,3 +102,36 @@ def test_digital_work_follows_the_kind_laws():
         assert ev.total("digital_op") == per_layer, kind
     ev = events(map_workload(one_layer("relu"), a))
     assert ev.total("activation_op") == 4 * 6 * 6
+
+
+@pytest.mark.parametrize("kind", [k for k, s in KINDS.items() if s.weighted])
+def test_every_weighted_kind_has_a_matrix_view_that_is_its_matmul(kind):
+    """The matrix view of each weighted kind is its forward pass: a one-layer network of that kind with
+    random weights gives the same outputs as im2col columns times weight_matrix (K x N per group), and K,
+    N, vectors count its MACs.  The forward pass keeps float32 activations: two orders of summation over at
+    most K = 36 terms differ by a few float32 ulps, so 1e-5 relative (about 80 ulps) bounds it."""
+    from archsim.model.weights import random_weights, weight_matrix
+    wl = random_weights(one_layer(kind), seed=3)
+    lay = wl.layer("x")
+    view = KINDS[kind].matrix
+    assert view is not None and lay.matrix_view is view
+    W = weight_matrix(lay, np.float64)
+    assert W.shape == (lay.groups, lay.K, lay.N // lay.groups)
+    assert np.asarray(lay.weights).shape == tuple(view.weight_shape(lay))
+    assert lay.macs == lay.K * lay.N * lay.vectors
+    x = np.random.default_rng(0).standard_normal((2, *wl.input_layer.in_shape))
+    seen = {}
+
+    def matmul(layer, cols, group):
+        seen[layer.name] = cols.shape
+        return cols.astype(np.float64) @ weight_matrix(layer, np.float64)[group]
+
+    exact, got = forward.run(wl, x), forward.run(wl, x, matmul=matmul)
+    np.testing.assert_allclose(got, exact, rtol=1e-5, atol=1e-6)
+    assert seen["x"][1] == lay.K and seen["x"][0] == 2 * lay.vectors
+    assert view.working_set(lay) > 0
+
+
+def test_unweighted_kinds_have_no_matrix_view():
+    for kind, spec in KINDS.items():
+        assert (spec.matrix is not None) == spec.weighted, kind

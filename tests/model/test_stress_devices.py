@@ -1,7 +1,7 @@
 """Stress devices (``stress: true``): loadable by name, marked by ``archsim list``, left out of ``bench``."""
 import pytest
 
-import techlib
+from archsim.io import techlib
 from archsim.cli import main as cli
 from archsim.explore import bench
 from archsim.model.device import load_device

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-import techlib
+from archsim.io import techlib
 from archsim.model.errors import ArchsimError
 from tests.support import SEED002
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 import archsim
-import techlib
+from archsim.io import techlib
 from archsim.model import presets
 from archsim.model.arch import Architecture
 from archsim.report import notes, tables

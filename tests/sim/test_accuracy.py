@@ -8,6 +8,8 @@ from archsim.mapping.layout import map_workload
 from archsim.sim import accuracy
 from archsim.model.weights import random_weights
 from archsim.sim.tilesim import SimConfig
+from archsim.model.weights import weight_matrix
+from tests.support import single_dense
 
 IDEAL = SimConfig(prog_error=False, read_noise=False, ideal_adc=True, ideal_dac=True)
 
@@ -65,6 +67,7 @@ def lenet_mnist():
     return wl, x, y
 
 
+@pytest.mark.slow   # a study of minutes: benchmarks/slow_studies.py runs it
 def test_lenet5_mnist_devices_follow_seed002(lenet_mnist):
     """SONOS and ReRAM near float at 8-bit ADC; PCM after a day of drift clearly lower (seed 002's ordering)."""
     wl, x, y = lenet_mnist
@@ -192,3 +195,30 @@ def test_api_simulate_maps_once_and_calibrates_on_training_images():
     x_cal = data.for_workload(wl, "train", limit=128)[0]
     same = accuracy.simulate(map_workload(wl, Architecture(device="sonos")), x, y, trials=1, seed=3, x_cal=x_cal)
     np.testing.assert_array_equal(r.per_trial, same.per_trial)
+
+
+def test_keys_the_simulator_does_not_read_leave_a_simulation_unchanged():
+    """Every architecture key whose field does not name the simulator (NOT_SIMULATED_KEYS, derived from
+    archsim/model/arch.py) changes no number of a simulation: the same seed gives identical outputs."""
+    from archsim.explore.fidelity import NOT_SIMULATED_KEYS
+    from archsim.model import arch as A
+    from archsim.model.weights import random_weights
+    from archsim.sim import tilesim as ts
+    assert set(NOT_SIMULATED_KEYS) == {k.name for k in A.KEYS if "simulator" not in k.steps}
+    wl = random_weights(single_dense(24, 12), seed=1)
+    base = Architecture(device="sonos", rows=16, cols=16)
+    x = np.random.default_rng(0).uniform(0, 1, (5, 24))
+    changes = dict(arrays_per_tile=2, cols_per_adc=4, adc_rate_Hz=1e8, integration_time_s=1e-8, mesh=(4, 4),
+                   tiles=64, replicate=False, clock_Hz=1e8, link_width_bits=8, buffer_kB=4.0, node_nm=22,
+                   cost_model="lut")
+    assert set(changes) == set(NOT_SIMULATED_KEYS)
+
+    def run(a):
+        m = map_workload(wl, a)
+        pm = ts.ProgrammedMatrix.program(weight_matrix(wl.layer("fc"), np.float64)[0], m.layer("fc"), a, m.device,
+                                         ts.SimConfig(), seed=4).calibrate(x)
+        return pm.matmul(x, key=(1,))
+
+    ref = run(base)
+    for k, v in changes.items():
+        np.testing.assert_array_equal(run(base.replace(**{k: v})), ref, err_msg=k)

@@ -22,6 +22,7 @@ from archsim.model.weights import attach_weights
 from archsim.sim.tilesim import ProgrammedMatrix, SimConfig, layer_map
 from archsim.sim.tilesim.kernels import quantize_np
 from tests.support import single_dense
+from archsim.model.device import load_device
 
 ARCH = Architecture()
 
@@ -100,7 +101,7 @@ def test_lenet5_on_mnist_is_sparser_than_the_default_and_costs_less():
     # array energy is linear in the density and in the mean conductance (V^2 G t per active cell read):
     # the ratio is the data's (1e-9: float rounding of a few products)
     from archsim.cost.components import prices_for
-    p = prices_for(ARCH)
+    p = prices_for(ARCH, load_device(ARCH.device))
     f0 = default_activity().mean_conductance_fraction
     f1 = act.mean_conductance_fraction[0]
     want = act.input_bit_density[0] / d0 * p.cell_read_energy(f1) / p.cell_read_energy(f0)
@@ -116,7 +117,7 @@ def test_conductance_fractions_match_the_programmed_codes(mapping):
     arch = ARCH.replace(mapping=mapping, bits_per_cell=2)
     W = np.random.default_rng(2).standard_normal((40, 24))
     lm = layer_map(40, 24, arch)
-    pm = ProgrammedMatrix.program(W, lm, arch, arch.device, SimConfig(prog_error=False, read_noise=False))
+    pm = ProgrammedMatrix.program(W, lm, arch, load_device(arch.device), SimConfig(prog_error=False, read_noise=False))
     top = (1 << pm.bits_per_cell) - 1
     want = pm.codes.reshape(pm.codes.shape[0], -1).mean(axis=1) / top
     np.testing.assert_allclose(cell_fractions(W, arch, pm.bits_per_cell), want, rtol=0, atol=1e-12)

@@ -1,15 +1,16 @@
 """Digital compute-in-memory (SRAM with adder trees) has no ADC in the simulator, as in the cost model."""
 import numpy as np
 
-import techlib
+from archsim.io import techlib
 from archsim import Architecture
 from archsim.sim import tilesim as ts
 from archsim.sim.tilesim.ranges import range_policy
+from archsim.model.device import load_device
 
 
 def _pm(device, adc_bits, W, X):
     arch = Architecture(device=device, adc_bits=adc_bits)
-    dev = techlib.device(device)
+    dev = load_device(device)
     lm = ts.layer_map(W.shape[0], W.shape[1], arch, dev)
     return ts.ProgrammedMatrix.program(W, lm, arch, dev, ts.SimConfig(), seed=3).calibrate(X)
 

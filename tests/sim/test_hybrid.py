@@ -123,7 +123,8 @@ def test_weight_sigma_matches_the_programmed_cells():
     W = rng.standard_normal((32, 16)) * 0.5
     a = presets.load("yao2020").architecture.replace(device="yao_taox_noisy")
     wl = single_dense(32, 16)
-    lm = map_workload(attach_weights(wl, {"fc.weight": W.T.astype(np.float32)}), a).layer("fc")
+    m = map_workload(attach_weights(wl, {"fc.weight": W.T.astype(np.float32)}), a)
+    lm = m.layer("fc")
     cfg = SimConfig(read_noise=False)
     dev = load_device("yao_taox_noisy")
     stored = []
@@ -132,33 +133,34 @@ def test_weight_sigma_matches_the_programmed_cells():
         G = pm.G[:, 0, 0]                                     # (pair, K, N) in units of dg, one slice
         stored.append((G[0] - G[1]) * pm.w_scale / pm.wmax_code)
     err = np.std(np.array(stored), axis=0)
-    sig = weight_sigma(W, a, "yao_taox_noisy")
+    sig = weight_sigma(W, m)
     # 400 draws: the sample std is within ~3.5% (1 sigma) of the truth; 15% bounds every one of 512 cells
     # except for the clip at 0 S, which only the smallest conductances (a few sigma from 0) feel
     np.testing.assert_allclose(err, sig, rtol=0.15)
     # proportional law: a zero weight's pair (both cells at g_min) has sqrt(2) sigma_rel g_min / dg in codes
     dg = (dev.g_max - dev.g_min) / 7
-    z = weight_sigma(np.array([[0.0, 1.0]]), a, dev)[0, 0]
+    z = weight_sigma(np.array([[0.0, 1.0]]), m)[0, 0]
     assert z == pytest.approx(np.sqrt(2) * 0.2 * dev.g_min / dg * 1.0 / 7, rel=1e-9)
 
 
 def test_programming_noise_hook_draws_that_law():
     wl = workloads.get("mnist_cnn5", weights=True)
     a = presets.load("yao2020").architecture.replace(device="yao_taox_noisy")
-    hook = programming_noise(wl, a, "yao_taox_noisy")
+    m = map_workload(wl, a)
+    hook = programming_noise(wl, m)
     p = hybrid._params_of(wl)
     draws = np.array([hook(p, np.random.default_rng(i))["fc.weight"] for i in range(300)])
-    sig = weight_sigma(p["fc.weight"], a, "yao_taox_noisy")
+    sig = weight_sigma(p["fc.weight"], m)
     # 300 draws per weight, pooled over 1,920 weights: the ratio of spreads is 1 within ~0.5%; 3% is loose
     assert np.mean((draws - p["fc.weight"]).std(axis=0) / sig) == pytest.approx(1.0, rel=0.03)
     np.testing.assert_array_equal(hook(p, np.random.default_rng(0))["fc.bias"], p["fc.bias"])
-    assert np.all(programming_noise(wl, a, "sram")(p, np.random.default_rng(0))["fc.weight"] == p["fc.weight"])
+    assert np.all(programming_noise(wl, map_workload(wl, a.replace(device="sram", bits_per_cell="auto", mesh="auto")))(p, np.random.default_rng(0))["fc.weight"] == p["fc.weight"])
 
 
 def test_write_section_must_be_whole(tmp_path):
-    import techlib
+    from archsim.io import techlib
     from pathlib import Path
-    text = (Path(techlib.__file__).parent / "devices" / "yao_taox.yaml").read_text()
+    text = (techlib.ROOT / "devices" / "yao_taox.yaml").read_text()
     bad = tmp_path / "dev.yaml"
     bad.write_text(re.sub(r"  pulses:\n(    .*\n)+", "", text).replace("name: yao_taox", "name: dev"))
     with pytest.raises(ArchsimError, match="section 'write' needs quantities.*missing write.pulses"):
@@ -212,9 +214,9 @@ def test_noise_aware_weights_ship(name):
 def test_noise_aware_tuning_without_programming_error_changes_nothing(cnn5, tmp_path):
     """tune_noise injects the device's programming error into the retraining: with a device whose error is
     zero the draws add exactly 0, so the result equals plain hybrid training bit for bit."""
-    import techlib
+    from archsim.io import techlib
     from pathlib import Path
-    text = (Path(techlib.__file__).parent / "devices" / "yao_taox.yaml").read_text()
+    text = (techlib.ROOT / "devices" / "yao_taox.yaml").read_text()
     dev = tmp_path / "exact_prog.yaml"
     dev.write_text(text.replace("name: yao_taox", "name: exact_prog").replace("    value: 0.03\n", "    value: 0.0\n"))
     assert load_device(str(dev)).prog.is_none

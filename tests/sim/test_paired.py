@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import techlib
+from archsim.io import techlib
 from archsim import api
 from archsim.cli import main as cli
 from archsim.io import data
@@ -99,7 +99,7 @@ def test_versus_baseline_default_is_the_best_mean():
     assert base == "y" and [d.diff for d in diffs] == [-0.25, 0.0, -0.5]
     base, diffs = versus_baseline(rs, "z")
     assert base == "z" and [d.diff for d in diffs] == [0.25, 0.5, 0.0]
-    with pytest.raises(ArchsimError, match="--baseline w: not among the compared devices; allowed: x, y, z"):
+    with pytest.raises(ArchsimError, match="parameter 'baseline' w: not among the compared devices; allowed: x, y, z"):
         versus_baseline(rs, "w")
 
 
@@ -143,7 +143,7 @@ def test_real_device_gap_separated_by_the_paired_interval(tmp_path, capsys):
     except ArchsimError as e:
         pytest.fail(f"Fashion-MNIST is needed ({e}); apt-get install dataset-fashion-mnist, then "
                     f"python -m archsim.io.data fetch fashion-mnist", pytrace=False)
-    src = (Path(techlib.__file__).parent / "devices" / "ecram.yaml").read_text()
+    src = (techlib.ROOT / "devices" / "ecram.yaml").read_text()
     noisy = src.replace("  sigma_rel:\n    value: 0.01\n", "  sigma_rel:\n    value: 0.10\n", 1)
     assert noisy != src
     dev = str(tmp_path / "ecram_x10.yaml")

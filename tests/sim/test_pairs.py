@@ -4,7 +4,7 @@ four cells per weight, reproducibility and bad input."""
 import numpy as np
 import pytest
 
-import techlib
+from archsim.io import techlib
 import workloads
 from archsim import Architecture
 from archsim.cost.events import events
@@ -14,9 +14,10 @@ from archsim.model.errors import ArchsimError
 from archsim.sim import tilesim as ts
 from archsim.sim.tilesim import pairs as P
 from archsim.sim.tilesim import support as sp
+from archsim.model.device import load_device
 
 EXACT = ts.SimConfig(prog_error=False, read_noise=False, ideal_adc=True, ideal_dac=True)
-PCM = techlib.device("pcm")
+PCM = load_device("pcm")
 
 
 def pairs_arch(**kw):
@@ -201,8 +202,8 @@ def test_pair_gain_sets_the_shift_add_width():
     from archsim.cost.price import shift_add_width
     wl = workloads.get("lenet5")
     base = Architecture(device="pcm", mapping="pairs", bits_per_cell=5)
-    w3 = shift_add_width(map_workload(wl, base.replace(pair_gain=3)), "analog")
-    w16 = shift_add_width(map_workload(wl, base.replace(pair_gain=16)), "analog")
+    w3 = shift_add_width(map_workload(wl, base.replace(pair_gain=3)))
+    w16 = shift_add_width(map_workload(wl, base.replace(pair_gain=16)))
     assert w16 - w3 == 2          # ceil(log2 16) - ceil(log2 3) bits
 
 

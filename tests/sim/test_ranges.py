@@ -4,7 +4,7 @@ bad values, and that the cost model does not read them."""
 import numpy as np
 import pytest
 
-import techlib
+from archsim.io import techlib
 from archsim import Architecture
 from archsim.mapping.layout import map_workload
 from archsim.model import arch as A
@@ -12,6 +12,7 @@ from archsim.model.errors import ArchsimError
 from archsim.sim import accuracy, forward
 from archsim.sim import tilesim as ts
 from archsim.model.weights import random_weights
+from archsim.model.device import load_device
 
 NO_ERR = ts.SimConfig(prog_error=False, read_noise=False)
 EXACT_ADC = ts.SimConfig(prog_error=False, read_noise=False, ideal_adc=True)
@@ -22,7 +23,7 @@ RTOL_SUM = 1e-12
 
 
 def program(W, arch, cfg=NO_ERR, seed=0):
-    dev = techlib.device(arch.device)
+    dev = load_device(arch.device)
     lm = ts.layer_map(W.shape[0], W.shape[1], arch, dev)
     return ts.ProgrammedMatrix.program(W, lm, arch, dev, cfg, seed=seed)
 
@@ -215,7 +216,7 @@ def grouped():
 
 def _calibrated_chip(wl, a, x):
     m = map_workload(wl, a)
-    chip = accuracy._Chip(m, techlib.device(a.device), ts.SimConfig(), seed=0, trial=0)
+    chip = accuracy._Chip(m, m.device, ts.SimConfig(), seed=0, trial=0)
     forward.run(wl, x, matmul=chip, chunk=len(x))
     return chip
 

@@ -188,7 +188,7 @@ def test_partitioned_array_reads_back_the_product_in_an_ideal_circuit():
 
 def test_dpe_demo_cell_is_dpe_taox_at_the_slides_precision():
     # seed 000: 100-700 uS programmed, 'Memristor is <4 bit for the given range'; the same range as dpe_taox
-    import techlib
+    from archsim.io import techlib
     from archsim.model.device import Device
     demo = Device.from_record(techlib.device(str(techlib.DEVICE_DIR / "variants" / "dpe_taox_demo.yaml")))
     full = Device.from_record(techlib.device("dpe_taox"))

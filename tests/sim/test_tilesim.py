@@ -8,19 +8,20 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import techlib
+from archsim.io import techlib
 from archsim import Architecture
 from archsim.sim import tilesim as ts
 from archsim.model.device import Device
 from archsim.model.errors import ArchsimError
 from archsim.sim.tilesim import kernels as kn
 from archsim.sim.tilesim import rng as trng
+from archsim.model.device import load_device
 
 EXACT = ts.SimConfig(prog_error=False, read_noise=False, ideal_adc=True, ideal_dac=True)
 
 
 def program(W, arch, cfg=EXACT, seed=0, groups=1, device=None):
-    dev = techlib.device(device or arch.device)
+    dev = load_device(device or arch.device)
     K, N = (W.shape if W.ndim == 2 else (W.shape[1], W.shape[0] * W.shape[2]))
     lm = ts.layer_map(K, N, arch, dev, groups=groups)
     return ts.ProgrammedMatrix.program(W, lm, arch, dev, cfg, seed=seed), lm
@@ -105,7 +106,7 @@ def test_quantization_error_within_its_bound_and_rms_as_predicted():
     pred = dw / math.sqrt(12) * np.sqrt((X ** 2).sum(axis=1, keepdims=True))
     assert np.sqrt(np.mean(err ** 2)) == pytest.approx(np.sqrt(np.mean(pred ** 2 + 0 * err)), rel=0.05)
     # weights and inputs: the product of two quantized factors
-    pm = ts.ProgrammedMatrix.program(W, pm.lm, a, techlib.device("reram"),
+    pm = ts.ProgrammedMatrix.program(W, pm.lm, a, load_device("reram"),
                                      ts.SimConfig(prog_error=False, read_noise=False, ideal_adc=True),
                                      seed=0).calibrate(X)
     dx = pm.x_max / pm.x_code_max
@@ -225,7 +226,7 @@ def test_adc_error_halves_per_bit_and_matches_uniform_quantization_noise():
                              adc_bits=bits, differential_readout="analog")
             pm, _ = program(W, a, ts.SimConfig(prog_error=False, read_noise=False, adc_range=policy))
             pm = pm.calibrate(X)
-            pm_ideal = ts.ProgrammedMatrix.program(W, pm.lm, a, techlib.device("sonos"),
+            pm_ideal = ts.ProgrammedMatrix.program(W, pm.lm, a, load_device("sonos"),
                                                    ts.SimConfig(prog_error=False, read_noise=False,
                                                                 ideal_adc=True), seed=0).calibrate(X)
             err = pm.matmul(X) - pm_ideal.matmul(X)
@@ -525,7 +526,7 @@ def test_all_device_files_load_as_models():
 
 def test_bad_input_names_layer_and_what_is_allowed(tmp_path):
     a = Architecture(device="reram")
-    dev = techlib.device("reram")
+    dev = load_device("reram")
     lm = ts.layer_map(20, 10, a, dev, name="fc7")
     with pytest.raises(ArchsimError, match=r"layer 'fc7': weight shape \(10, 20\) .* allowed \(20, 10\)"):
         ts.ProgrammedMatrix.program(np.zeros((10, 20)), lm, a, dev, EXACT)

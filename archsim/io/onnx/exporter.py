@@ -22,7 +22,7 @@ import numpy as np
 
 from archsim.io.files import atomic_write, check_target
 from archsim.io.onnx.guard import light, one_line, onnx_module, safe_name
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, ParameterError
 from archsim.model.weights import attach_weights, random_weights
 from archsim.model.kinds import CLIP_RANGE
 from archsim.model.workload import KINDS, Layer, Workload
@@ -48,7 +48,7 @@ def _prepare_weights(workload: Workload, weights: str, seed: int) -> tuple[Workl
     if weights == "zeros":
         params = {}
         for l in wl_layers:
-            shape = (l.N, l.in_shape[0] // l.groups, *l.kernel) if l.kind == "conv" else (l.N, l.K)
+            shape = l.matrix_view.weight_shape(l)
             params[f"{l.name}.weight"] = np.zeros(shape, np.float32)
             if l.has_bias:
                 params[f"{l.name}.bias"] = np.zeros(l.N, np.float32)
@@ -233,7 +233,7 @@ def save_onnx(workload: Workload, path, *, weights: str = "auto", seed: int = 0)
     The file is written atomically (:func:`archsim.io.files.atomic_write`).
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ArchsimError(f"--seed {seed!r}: allowed a whole number of 0 or more")
+        raise ParameterError(f"{{param}} {seed!r}: allowed a whole number of 0 or more", "seed")
     p = check_target(path, "--out")     # a regular file or absent (no link, folder, FIFO or device), before the work
     model, _ = _export_model(workload, weights, seed)
     data = model.SerializeToString()

@@ -3,8 +3,8 @@
 Usage::
 
     from archsim.sim import tilesim
-    lm = tilesim.layer_map(K, N, arch)                     # or a LayerMap from archsim.map_workload
-    pm = tilesim.ProgrammedMatrix.program(W, lm, arch, techlib.device(arch.device),
+    m = archsim.map_workload(workload, arch)               # the mapping decides the device and the split
+    pm = tilesim.ProgrammedMatrix.program(W, m.layer(name), arch, m.device,
                                           tilesim.SimConfig(time_s=86400), seed=(seed, trial, layer))
     pm = pm.calibrate(X_calibration)                       # input range and ADC ranges
     Y = pm.matmul(X, key=(batch,), first_row=row0)         # ~ X @ W, with every modelled error
@@ -117,7 +117,7 @@ given ``key`` pins it.
 """
 from __future__ import annotations
 
-import techlib
+from archsim.io import techlib
 
 from archsim.model.arch import Architecture
 from archsim.model.errors import ArchsimError

@@ -196,8 +196,19 @@ def quantize_np(X, scale, lo, hi, mode, dac_bits, npulse, V, V2, want_v2):
 # out   (B, N) float64 accumulator: out[b, j] += coef[p] * v  (with ``init``: the first conversion
 #       writes instead of adding, so a fresh accumulator needs no zeroing pass)
 
+#: ADC transfer functions (archsim.model.adc_kinds): 0 rounds to the nearest code (thresholds half an LSB
+#: from each level: SAR, flash), 1 takes the first code at or above the value (a single-slope ramp whose
+#: counter stops when the ramp reaches the input)
+TRANSFER_ROUND, TRANSFER_CEIL = 0, 1
+
+
 @njit(inline="always")
-def _adc_row(I, lo, inv, step, qmax, coef, out, b, quant, init):
+def _code(t, tf):
+    return np.ceil(t) if tf == TRANSFER_CEIL else np.rint(t)
+
+
+@njit(inline="always")
+def _adc_row(I, lo, inv, step, qmax, coef, out, b, quant, init, tf):
     zero = qmax - qmax
     ob = out[b]
     n = ob.shape[0]
@@ -207,12 +218,12 @@ def _adc_row(I, lo, inv, step, qmax, coef, out, b, quant, init):
         if quant:
             if init and p == 0:
                 for j in range(n):
-                    c = np.rint((Ib[j] - lo[j]) * inv[j])
+                    c = _code((Ib[j] - lo[j]) * inv[j], tf)
                     c = min(max(c, zero), qmax)
                     ob[j] = cp * (lo[j] + c * step[j])
             else:
                 for j in range(n):
-                    c = np.rint((Ib[j] - lo[j]) * inv[j])
+                    c = _code((Ib[j] - lo[j]) * inv[j], tf)
                     c = min(max(c, zero), qmax)
                     ob[j] += cp * (lo[j] + c * step[j])
         else:
@@ -225,34 +236,36 @@ def _adc_row(I, lo, inv, step, qmax, coef, out, b, quant, init):
 
 
 @njit(cache=True, fastmath=False, nogil=True)
-def adc_accumulate(I, lo, inv, step, qmax, coef, out, quant, init):
+def adc_accumulate(I, lo, inv, step, qmax, coef, out, quant, init, tf):
     for b in range(out.shape[0]):
-        _adc_row(I, lo, inv, step, qmax, coef, out, b, quant, init)
+        _adc_row(I, lo, inv, step, qmax, coef, out, b, quant, init, tf)
 
 
 @njit(cache=True, fastmath=False, parallel=True)
-def adc_accumulate_par(I, lo, inv, step, qmax, coef, out, quant, init):
+def adc_accumulate_par(I, lo, inv, step, qmax, coef, out, quant, init, tf):
     for b in prange(out.shape[0]):
-        _adc_row(I, lo, inv, step, qmax, coef, out, b, quant, init)
+        _adc_row(I, lo, inv, step, qmax, coef, out, b, quant, init, tf)
 
 
-def adc_np(v, lo, inv, step, qmax):
+def adc_np(v, lo, inv, step, qmax, tf=TRANSFER_ROUND):
     """numpy twin of the ADC transfer function (on float64 values)."""
-    c = np.rint((np.asarray(v, dtype=np.float64) - lo) * inv)
+    t = (np.asarray(v, dtype=np.float64) - lo) * inv
+    c = np.ceil(t) if tf == TRANSFER_CEIL else np.rint(t)
     c = np.minimum(np.maximum(c, 0.0), qmax)
     return lo + c * step
 
 
-def adc_accumulate_np(I, lo, inv, step, qmax, coef, out, quant, init=False):
+def adc_accumulate_np(I, lo, inv, step, qmax, coef, out, quant, init=False, tf=TRANSFER_ROUND):
     if init:
         out[...] = 0.0
     for p in range(I.shape[0]):
         v = I[p].astype(np.float64)
-        out += coef[p] * (adc_np(v, lo, inv, step, qmax) if quant else v)
+        out += coef[p] * (adc_np(v, lo, inv, step, qmax, tf) if quant else v)
 
 
 @njit(cache=True, fastmath=False, nogil=True)
-def _noise_adc_rows(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, b0, b1, quant, init, zx, zr, zf):
+def _noise_adc_rows(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, b0, b1, quant, init, zx, zr, zf,
+                    tf):
     zero = qmax - qmax
     npair = (ncol + 1) // 2
     w = 2 * npair                      # normals per row (a padding one when ncol is odd)
@@ -279,7 +292,7 @@ def _noise_adc_rows(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out,
                 if quant:
                     for j in range(n):
                         v = Ib[j] + np.float64(np.sqrt(vb[j])) * zb[j]
-                        c = np.rint((v - lo[j]) * inv[j])
+                        c = _code((v - lo[j]) * inv[j], tf)
                         c = min(max(c, zero), qmax)
                         ob[j] += cp * (lo[j] + c * step[j])
                 else:
@@ -288,23 +301,25 @@ def _noise_adc_rows(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out,
 
 
 @njit(cache=True, fastmath=False, nogil=True)
-def noise_adc_accumulate(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, quant, init, zx, zr, zf):
+def noise_adc_accumulate(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, quant, init, zx, zr, zf, tf):
     """Add read noise ``sqrt(var) * z`` (z at (row0 + b, column) of each conversion's stream, ``ncol``
     columns per row), convert, and accumulate into ``out``."""
     _noise_adc_rows(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, 0, out.shape[0], quant, init,
-                    zx, zr, zf)
+                    zx, zr, zf, tf)
 
 
 @njit(cache=True, fastmath=False, parallel=True)
-def noise_adc_accumulate_par(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, quant, init, zx, zr, zf):
+def noise_adc_accumulate_par(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, quant, init, zx, zr, zf,
+                             tf):
     B = out.shape[0]
     nblk = min(B, 64)
     for k in prange(nblk):
         _noise_adc_rows(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, k * B // nblk,
-                        (k + 1) * B // nblk, quant, init, zx, zr, zf)
+                        (k + 1) * B // nblk, quant, init, zx, zr, zf, tf)
 
 
-def noise_adc_accumulate_np(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, quant, init=False):
+def noise_adc_accumulate_np(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, quant, init=False,
+                            tf=TRANSFER_ROUND):
     if init:
         out[...] = 0.0
     B, N = out.shape
@@ -313,7 +328,7 @@ def noise_adc_accumulate_np(I, var, streams, row0, ncol, lo, inv, step, qmax, co
     for p in range(I.shape[0]):
         z = normals_np(streams[p], rows, ncol, cols)
         v = I[p].astype(np.float64) + np.sqrt(var[p]).astype(np.float64) * z   # float32 sqrt, as the kernel
-        out += coef[p] * (adc_np(v, lo, inv, step, qmax) if quant else v)
+        out += coef[p] * (adc_np(v, lo, inv, step, qmax, tf) if quant else v)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,16 +342,16 @@ def run_quantize(X, scale, lo, hi, mode, dac_bits, npulse, V, V2, want_v2, paral
                  bool(want_v2)))
 
 
-def run_adc_accumulate(I, lo, inv, step, qmax, coef, out, quant, parallel=False, init=False):
+def run_adc_accumulate(I, lo, inv, step, qmax, coef, out, quant, parallel=False, init=False, tf=TRANSFER_ROUND):
     f = adc_accumulate_par if parallel else adc_accumulate
-    f(I, lo, inv, step, float(qmax), coef, out, bool(quant), bool(init))
+    f(I, lo, inv, step, float(qmax), coef, out, bool(quant), bool(init), np.int64(tf))
 
 
 def run_noise_adc_accumulate(I, var, streams, row0, ncol, lo, inv, step, qmax, coef, out, quant,
-                             parallel=False, init=False):
+                             parallel=False, init=False, tf=TRANSFER_ROUND):
     f = noise_adc_accumulate_par if parallel else noise_adc_accumulate
     f(I, var, streams, np.int64(row0), np.int64(ncol), lo, inv, step, float(qmax), coef, out, bool(quant),
-      bool(init), ZIG_X, ZIG_R, ZIG_F)
+      bool(init), ZIG_X, ZIG_R, ZIG_F, np.int64(tf))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,7 +384,7 @@ def _live_rows(Mv, col0, n, r0, bs, be, live):
 
 @njit(cache=True, fastmath=False, nogil=True)
 def _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, out, b0, b1, noise, quant, init,
-                zx, zr, zf):
+                zx, zr, zf, tf):
     zero = qmax - qmax
     n = out.shape[1]
     B = out.shape[0]
@@ -412,7 +427,7 @@ def _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, ou
                         if quant:
                             for j in range(n):
                                 v = np.float64(Ib[j]) + np.float64(np.sqrt(vb[j])) * zb[j]
-                                c = np.rint((v - lu[j]) * iu[j])
+                                c = _code((v - lu[j]) * iu[j], tf)
                                 c = min(max(c, zero), qmax)
                                 ob[j] += cp * (lu[j] + c * su[j])
                         else:
@@ -420,7 +435,7 @@ def _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, ou
                                 ob[j] += cp * (np.float64(Ib[j]) + np.float64(np.sqrt(vb[j])) * zb[j])
                     elif quant:
                         for j in range(n):
-                            c = np.rint((np.float64(Ib[j]) - lu[j]) * iu[j])
+                            c = _code((np.float64(Ib[j]) - lu[j]) * iu[j], tf)
                             c = min(max(c, zero), qmax)
                             ob[j] += cp * (lu[j] + c * su[j])
                     else:
@@ -430,23 +445,24 @@ def _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, ou
 
 @njit(cache=True, fastmath=False, nogil=True)
 def units_accumulate(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, out, noise, quant, init,
-                     zx, zr, zf):
+                     zx, zr, zf, tf):
     """Read noise (optional), ADC and shift-and-add of every unit of a row block (layout above)."""
     _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, out, 0, out.shape[0], noise, quant,
-                init, zx, zr, zf)
+                init, zx, zr, zf, tf)
 
 
 @njit(cache=True, fastmath=False, parallel=True)
 def units_accumulate_par(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, out, noise, quant, init,
-                         zx, zr, zf):
+                         zx, zr, zf, tf):
     B = out.shape[0]
     nblk = min(B, 64)
     for k in prange(nblk):
         _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, out, k * B // nblk,
-                    (k + 1) * B // nblk, noise, quant, init, zx, zr, zf)
+                    (k + 1) * B // nblk, noise, quant, init, zx, zr, zf, tf)
 
 
-def units_accumulate_np(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, out, noise, quant, init=False):
+def units_accumulate_np(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, out, noise, quant, init=False,
+                        tf=TRANSFER_ROUND):
     """numpy twin of :func:`units_accumulate`."""
     if init:
         out[...] = 0.0
@@ -457,15 +473,16 @@ def units_accumulate_np(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, 
         I = M[:, sl].reshape(NC, B, n)
         if noise:
             var = Mv[:, vcol0 + u * n:vcol0 + (u + 1) * n].reshape(NC, B, n)
-            noise_adc_accumulate_np(I, var, streams[u], row0, ncol, lo[u], inv[u], step[u], qmax, coef[u], out, quant)
+            noise_adc_accumulate_np(I, var, streams[u], row0, ncol, lo[u], inv[u], step[u], qmax, coef[u], out, quant,
+                                    tf=tf)
         else:
-            adc_accumulate_np(I, lo[u], inv[u], step[u], qmax, coef[u], out, quant)
+            adc_accumulate_np(I, lo[u], inv[u], step[u], qmax, coef[u], out, quant, tf=tf)
 
 
 def run_units_accumulate(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, out, noise, quant,
-                         parallel=False, init=False):
+                         parallel=False, init=False, tf=TRANSFER_ROUND):
     f = units_accumulate_par if parallel else units_accumulate
     if Mv is None:
         Mv = np.zeros((1, 1), np.float32)
     f(M, Mv, np.int64(vcol0), streams, np.int64(row0), np.int64(ncol), lo, inv, step, float(qmax), coef, out,
-      bool(noise), bool(quant), bool(init), ZIG_X, ZIG_R, ZIG_F)
+      bool(noise), bool(quant), bool(init), ZIG_X, ZIG_R, ZIG_F, np.int64(tf))

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import techlib
+from archsim.io import techlib
 
 from archsim.model.arch import Architecture
-from archsim.model.device import Device, load_device
+from archsim.model.device import Device
 from archsim.model.errors import ArchsimError
-from archsim.mapping.layout import LayerMap, ceil_div, resolve_bits_per_cell
+from archsim.mapping.layout import LayerMap, ceil_div
 from archsim.sim.tilesim import kernels as K_
 from archsim.sim.tilesim import rng
 from archsim.sim.tilesim import support
@@ -40,7 +40,7 @@ PARALLEL_SPLIT = 16
 #: smaller calls with at least this many multiply-adds hold BLAS to one thread (about 0.1 ms to set)
 BLAS_SINGLE_MIN_WORK = 1 << 20
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class ProgrammedMatrix(MatrixGeometry):
     """One layer's weights programmed on its arrays; call :meth:`program`, then :meth:`calibrate`."""
 
@@ -69,6 +69,7 @@ class ProgrammedMatrix(MatrixGeometry):
     Gfast: np.ndarray = field(repr=False)   # (CU, slices, groups, K, Ng) what each conversion unit reads
     S2fast: np.ndarray | None = field(repr=False)  # (CU, ...) float32 read-noise variance of each unit
     signs: tuple            # sign of each conversion unit in the digital sum
+    adc_transfer: int = 0   # the ADC's transfer function (archsim.model.adc_kinds.TRANSFERS) of arch's adc_type
     calibrated: bool = False
     x_max: float = 1.0
     x_signed: bool = False
@@ -87,25 +88,30 @@ class ProgrammedMatrix(MatrixGeometry):
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def program(cls, W: np.ndarray, lm: LayerMap, arch: Architecture, device: "Device | techlib.Record | str",
+    def program(cls, W: np.ndarray, lm: LayerMap, arch: Architecture, device: Device,
                 cfg: SimConfig = SimConfig(), seed=0) -> "ProgrammedMatrix":
-        """Program ``W`` ((K, N), or (groups, K, N/groups)) as ``lm`` splits it on ``arch``'s arrays."""
+        """Program ``W`` ((K, N), or (groups, K, N/groups)) as ``lm`` splits it on ``arch``'s arrays, with
+        cells of ``device`` (the mapping's, :attr:`Mapping.device`).  Bits per cell, slices, copies and
+        conversions are the LayerMap's; the architecture must be the one the layer was mapped on (same
+        array size and signed-weight mapping), which is checked."""
         if not isinstance(cfg, SimConfig):
             raise ArchsimError(f"layer '{lm.layer}': cfg must be a SimConfig, got {type(cfg).__name__}")
+        if not isinstance(device, Device):
+            raise ArchsimError(f"layer '{lm.layer}': device must be a Device (the mapping's Mapping.device), "
+                               f"got {type(device).__name__}")
         entropy, spawn = seed_parts(seed)
-        dm = load_device(device)
-        if dm.digital and not cfg.ideal_adc:
+        dm = device
+        if not dm.behaviour.converts and not cfg.ideal_adc:
             # digital compute-in-memory (SRAM with adder trees, as the cost model prices it): each column's
             # sum of input bit x weight bit products is an exact integer, with no converter to quantize it
             cfg = dataclasses.replace(cfg, ideal_adc=True)
         W3 = _weights3(W, lm)
-        bpc = resolve_bits_per_cell(arch, dm)
+        bpc = lm.bits_per_cell
         where = f"layer '{lm.layer}'"
-        mb, wmax, off, slices = weight_code_params(arch, bpc, where)
-        n_g = lm.N // lm.groups
-        expect = dict(slices=slices, copies=arch.copies, conversions=arch.conversions_per_pair,
-                      row_blocks=ceil_div(lm.K, arch.rows), col_blocks=ceil_div(n_g, arch.cols))
-        got = {k: getattr(lm, k) for k in expect}
+        mb, wmax, off, _ = weight_code_params(arch, bpc, where)
+        got = dict(copies=lm.copies, conversions=lm.conversions, row_blocks=lm.row_blocks, col_blocks=lm.col_blocks)
+        expect = dict(copies=arch.copies, conversions=arch.conversions_per_pair,
+                      row_blocks=ceil_div(lm.K, arch.rows), col_blocks=ceil_div(lm.N // lm.groups, arch.cols))
         if got != expect:
             raise ArchsimError(f"{where}: LayerMap {got} does not match architecture {arch.source} "
                                f"(which gives {expect}); map the layer with the same architecture and device")
@@ -143,8 +149,11 @@ class ProgrammedMatrix(MatrixGeometry):
             if a is not None:
                 a.flags.writeable = False
         noise_root = int(np.random.SeedSequence(entropy, spawn_key=spawn + (_TAG_READ,)).generate_state(1, np.uint64)[0])
-        pm = cls(lm.layer, lm, arch, dm, cfg, entropy, spawn, noise_root, bpc, mb, wmax, off, w_scale, dg, gmin_u, gmax_u,
-                 row_bounds, col_bounds, blocks, codes, G, S2, Gf, S2f, signs)
+        pm = cls(layer=lm.layer, lm=lm, arch=arch, device=dm, cfg=cfg, entropy=entropy, spawn_key=spawn,
+                 noise_root=noise_root, bits_per_cell=bpc, mag_bits=mb, wmax_code=wmax, offset_code=off,
+                 w_scale=w_scale, g_unit=dg, gmin_u=gmin_u, gmax_u=gmax_u, row_bounds=row_bounds,
+                 col_bounds=col_bounds, blocks=blocks, codes=codes, G=G, S2=S2, Gfast=Gf, S2fast=S2f, signs=signs,
+                 adc_transfer=support.adc_transfer(arch))
         return pm._with_ranges(None)
 
     # ------------------------------------------------------------------ inputs
@@ -466,7 +475,7 @@ class ProgrammedMatrix(MatrixGeometry):
                         np.matmul(V2f[:, r0:r1], self._stack_var(g, rb), out=Mv)
                     K_.run_units_accumulate(M, Mv, vcol0, streams[g, rb] if noise else no_streams,
                                             first_row + c0, Ng, lo_all[g, rb], inv_all[g, rb], st_all[g, rb], qmax,
-                                            coef, acc, noise, quant, par, rb == 0)
+                                            coef, acc, noise, quant, par, rb == 0, self.adc_transfer)
                 corr = self._offset_correction(V)
                 if corr is not None:
                     acc -= (corr * scale)[:, None]

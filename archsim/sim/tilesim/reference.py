@@ -88,7 +88,7 @@ def reference_matmul(pm: ProgrammedMatrix, X: np.ndarray, *, key=(0,), first_row
                 z = rng.normals_np(streams[g, rb, s, cu, p], rows, Ng, np.arange(c0, c1))
                 v = v + np.sqrt(var[p]).astype(np.float64) * z
             if quant:
-                v = K_.adc_np(v, lo, inv, st, qmax)
+                v = K_.adc_np(v, lo, inv, st, qmax, pm.adc_transfer)
             out[:, g * Ng + c0:g * Ng + c1] += (coef0[p] * w) * v
     if pm.lm.copies == 1:
         for g in range(groups):

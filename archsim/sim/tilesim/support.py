@@ -10,8 +10,11 @@ import threading
 
 import numpy as np
 
+from archsim.io import techlib
+
 from archsim.mapping.layout import LayerMap, ceil_div
-from archsim.model.arch import Architecture
+from archsim.model.adc_kinds import ADC_KINDS
+from archsim.model.arch import AUTO, Architecture
 from archsim.model.device import Device
 from archsim.model.errors import ArchsimError
 from archsim.sim.tilesim import pairs as _pairs
@@ -93,6 +96,15 @@ def _generator(entropy: int, spawn: tuple, tag: int) -> np.random.Generator:
 
 #: offset mapping with 1-bit weights: the largest weight code and the offset, both 1/2 (binary +-1 weights)
 BINARY_CODE = 0.5
+
+
+def adc_transfer(arch: Architecture) -> int:
+    """The transfer function (:data:`archsim.model.adc_kinds.TRANSFERS`) of ``arch``'s ADC: its ``adc_type``,
+    or with ``auto`` the circuit library's default architecture (``techlib/circuits/.../adc.yaml``)."""
+    name = str(arch.adc_type)
+    if arch.adc_type == AUTO:
+        name = str(techlib.circuit("adc", arch.circuits).field("architecture"))
+    return ADC_KINDS[name].transfer_code
 
 
 def weight_code_params(arch: Architecture, bits_per_cell: int, where: str = "") -> tuple[int, float, int, int]:
