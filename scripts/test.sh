@@ -8,10 +8,12 @@ cd "$(dirname "$0")/.."
 
 # System packages (Debian/Ubuntu), installed only when missing:
 #  - dataset-fashion-mnist: the Fashion-MNIST files the fashion_vgg tests read (they fail, not skip, without it);
-#  - ngspice: the crossbar solver is checked against SPICE (that test skips without it).
+#  - ngspice: the crossbar solver is checked against SPICE (that test skips without it);
+#  - chromium: report.html is rendered headless in tests/report/test_html.py (that test skips without it).
 need=()
 [ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
 command -v ngspice >/dev/null 2>&1 || need+=(ngspice)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "scripts/test.sh: no apt-get here; install ${need[*]} by hand (see docs/guide.md)" >&2
@@ -34,6 +36,9 @@ python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet ".[test,all,docs]"
+# PyTorch for archsim.from_torch (tests/io/test_torch.py skips without it): this exact pin, whose CPU wheel the
+# CI machine holds locally; never an unpinned torch (that is a multi-GB CUDA download)
+python -m pip install --quiet "torch==2.13.0" || echo "scripts/test.sh: torch==2.13.0 not installed: the from_torch tests skip"
 python -m archsim.io.data fetch mnist
 python -m archsim.io.data fetch fashion-mnist
 # the documentation site (mkdocs.yml): a broken link, a missing page or a docstring the API reference

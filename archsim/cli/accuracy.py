@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from archsim.cli import outputs
 from archsim.cli.args import _accuracy_inputs, _accuracy_row, _arch_from_args, _device_stem, _floats, _network, \
     _notes, _out_stem, _sim_config, add_common, add_sim_args, arch_int, finite_float
 from archsim.mapping import admissible
@@ -37,6 +38,10 @@ def cmd_accuracy(args) -> int:
     stem = _out_stem("accuracy", net.name, _device_stem(a.device))
     if args.out:   # the tables this run will write: "_ideal" and "_hybrid" runs write their own
         report.table_paths(args.out, stem + ("_ideal" if args.ideal else "_hybrid" if args.hybrid else ""))
+    outputs.check_plot(args)
+    if args.plot and (args.ideal or args.hybrid):
+        raise ArchsimError(f"--plot: draws the Monte Carlo's per-layer error and accuracy; not with "
+                           f"{'--ideal' if args.ideal else '--hybrid'}")
     if args.train_fraction is not None and not args.hybrid:
         raise ArchsimError(f"--train-fraction {args.train_fraction:g}: applies with --hybrid only")
     if args.hybrid and args.ideal:
@@ -80,6 +85,14 @@ def cmd_accuracy(args) -> int:
                  + (f"{ir}.\n\n" if ir else "") + f"95% interval: {CI_NOTE}\n\n" + _notes([a.device], a))
         files = report.write_tables(args.out, stem, pd.DataFrame([s]), f"{wl.name} on {a.device}: {r.metric}", notes)
         print("wrote " + ", ".join(map(str, files)))
+    from archsim.report.figures import accuracy_pictures
+    outputs.print_written(outputs.finish(
+        args, f"{wl.name} on {a.device}: {r.metric}",
+        [outputs.html.Table(r.metric, pd.DataFrame([s])), outputs.html.Table("Relative output error per layer", r.per_layer)],
+        lambda: accuracy_pictures(s, r.per_trial, r.per_layer, stem), devices=[a.device],
+        notes=f"Calibration: {r.calibration} (never scored).\n\n95% interval: {CI_NOTE}\n\n" + _notes([a.device], a),
+        summary=[f"{r.metric}: {format_ci(r.mean, lo, hi, 4)} (95% interval {lo:.4f} to {hi:.4f}), "
+                 f"{len(r.per_trial)} chip(s) x {r.samples} images, seed {r.seed}"]))
     return 0
 
 
@@ -107,6 +120,9 @@ def _ideal(inp, a, args, stem) -> int:
         files = report.write_tables(args.out, stem + "_ideal", rows, f"{inp.wl.name}: error-free references",
                                     f"Calibration: {ref['calibration']}.\n\n" + _notes([a.device], a))
         print("wrote " + ", ".join(map(str, files)))
+    outputs.print_written(outputs.finish(
+        args, f"{inp.wl.name}: error-free references", [outputs.html.Table("References", rows)], None,
+        notes=f"Calibration: {ref['calibration']}.\n\n" + _notes([a.device], a), devices=[a.device]))
     return 0
 
 
@@ -148,6 +164,9 @@ def _hybrid(inp, a, args, stem) -> int:
                  f"95% interval: {CI_NOTE}\n\n" + _notes([a.device], a))
         files = report.write_tables(args.out, stem + "_hybrid", t, f"{wl.name} on {a.device}: hybrid training", notes)
         print("wrote " + ", ".join(map(str, files)))
+        outputs.print_written(outputs.finish(args, f"{wl.name} on {a.device}: hybrid training",
+                                             [outputs.html.Table("Accuracy per stage", t)], None, notes=notes,
+                                             devices=[a.device]))
     return 0
 
 
@@ -185,6 +204,7 @@ def add_accuracy(sub) -> None:
     sp.add_argument("--train-fraction", type=finite_float(0.0, 1.0, lo_open=True), metavar="F",
                     help="with --hybrid: share of the training split used for tuning (default 0.03)")
     add_sim_args(sp, trials=TRIALS, samples=SAMPLES)
+    outputs.add_plot(sp)
     sp.set_defaults(func=cmd_accuracy)
 
 

@@ -179,7 +179,7 @@ def add_common(sp) -> None:
     sp.add_argument("--cost-model", choices=("circuit", "lut"), help="override the architecture's cost_model")
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one architecture key (repeatable)")
     sp.add_argument("--task", choices=("inference", "training"), default="inference")
-    sp.add_argument("--out", type=out_dir, help="folder for Markdown and CSV tables")
+    sp.add_argument("--out", type=out_dir, help="folder for Markdown and CSV tables and report.html")
 
 
 def add_activity_args(sp) -> None:

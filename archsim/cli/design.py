@@ -15,6 +15,7 @@ import workloads
 from archsim.cli.args import _accuracy_inputs, _accuracy_row, _activity_text, _arch_from_args, _calibration, \
     _devices, _figure_notes, _network, _notes, _out_stem, _priced, _sim_config, add_activity_args, add_common, \
     add_network, add_no_progress, add_sim_args, nonnegative_int
+from archsim.cli import outputs
 from archsim.cost.price import ENERGY_PARTS
 from archsim.io.progress import track
 from archsim.mapping import admissible
@@ -60,6 +61,7 @@ def cmd_estimate(args) -> int:
     net, builtin = _network(args)
     admissible.check(a, net)       # what the simulator cannot compute is not priced either: refused before any work
     stem = _out_stem("estimate", net.name, load.device(a.device).name)   # names checked before any work
+    outputs.check_plot(args)
     if args.out:
         report.table_paths(args.out, stem)
         report.table_paths(args.out, stem + "_layers")
@@ -89,6 +91,16 @@ def cmd_estimate(args) -> int:
         files += report.write_tables(args.out, stem + "_layers", est.layers, f"{s['workload']} on {s['device']}: layers",
                                      notes)
         print("wrote " + ", ".join(map(str, files)))
+    from archsim.report.figures import estimate_pictures
+    layer_cols = ["layer", "kind", "macs", "arrays", "replication", "tiles", "energy_J", "area_mm2", "stage_latency_s",
+                  "utilization"]
+    outputs.print_written(outputs.finish(
+        args, f"{s['workload']} on {s['device']}",
+        [outputs.html.Table("Chip totals", disp), outputs.html.Table("Per layer (SI units)", est.layers[layer_cols])],
+        lambda: estimate_pictures(s, est.layers, stem),
+        notes=(_activity_text(est, act, markdown=True) + "\n\n" + _notes([a.device], a)), devices=[a.device],
+        summary=["energy split: " + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in parts.items()),
+                 report.OPS_NOTE]))
     return 0
 
 
@@ -101,6 +113,7 @@ def cmd_compare(args) -> int:
     stem = _out_stem("compare", net.name)
     if args.out:
         report.table_paths(args.out, stem)
+    outputs.check_plot(args)
     if args.baseline is not None and not args.accuracy:
         raise ArchsimError(f"--baseline {args.baseline}: applies with --accuracy only")
     if args.baseline is not None and args.baseline not in devices:
@@ -162,6 +175,11 @@ def cmd_compare(args) -> int:
                                     + _figure_notes(df, devices, True) + "\n\n" + _notes(devices, a),
                                     display=disp)
         print("wrote " + ", ".join(map(str, files)))
+    from archsim.report.figures import compare_pictures
+    outputs.print_written(outputs.finish(
+        args, f"Device comparison on {name}", [outputs.html.Table("One row per device", disp)],
+        lambda: compare_pictures(df, stem), notes=(cal if args.out else "") + _compare_activity(priced, devices, markdown=True)
+        + "\n\n" + _notes(devices, a), devices=devices, summary=[report.OPS_NOTE]))
     return 0
 
 
@@ -216,6 +234,7 @@ def add_estimate(sub) -> None:
     sp.add_argument("--layers", action="store_true", help="also print the per-layer table")
     add_activity_args(sp)
     add_no_progress(sp)
+    outputs.add_plot(sp)
     sp.set_defaults(func=cmd_estimate)
 
 
@@ -239,6 +258,7 @@ def add_compare(sub) -> None:
                          "(default: the first exact device, e.g. sram, else the one with the highest mean)")
     add_sim_args(sp, trials=COMPARE_TRIALS, samples=COMPARE_SAMPLES)
     add_activity_args(sp)
+    outputs.add_plot(sp)
     sp.set_defaults(func=cmd_compare)
 
 

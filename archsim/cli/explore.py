@@ -11,6 +11,7 @@ import sys
 
 import pandas as pd
 
+from archsim.cli import outputs
 from archsim.cli.args import MAX_ROWS_SHOWN, MAX_SAMPLES, _arch_from_args, add_no_progress, finite_float, \
     int_at_least, nonnegative_int, out_dir, trials_int, workers_int
 from archsim.model.errors import ArchsimError
@@ -42,11 +43,20 @@ def _int_list(text: str, flag: str) -> list[int]:
 
 def cmd_validate(args) -> int:
     from archsim.explore import validate
+    from archsim.report.explore_figures import validate_pictures
+    outputs.check_plot(args)
     files = validate.write_report(args.out, accuracy=not args.no_accuracy, progress=not args.no_progress)
-    df = pd.read_csv(files[1]) if args.verbose else None
+    df = pd.read_csv(files[1])
     print("wrote " + ", ".join(map(str, files)))
-    if df is not None:
+    if args.verbose:
         print(report.to_text(df[["source", "figure", "unit", "published", "archsim", "ratio"]]))
+    cols = ["source", "figure", "role", "unit", "published", "archsim", "ratio", "workload"]
+    outputs.print_written(outputs.finish(
+        args, "Validation against published figures", [outputs.html.Table("Every figure", df[cols])],
+        lambda: validate_pictures(df), validation=df,
+        summary=["For each figure: the published number, archsim's and their ratio (archsim / published). "
+                 "predicted: the model was not built from the source; consistency: composed back from the "
+                 "source's own component figures; calibrated: a constant was fitted to it.", report.OPS_NOTE]))
     return 0
 
 
@@ -56,6 +66,7 @@ def cmd_sweep(args) -> int:
     from archsim.explore.spec import load_sweep
     if args.workers is not None and args.workers < 1:
         raise ArchsimError(f"--workers {args.workers}: allowed 1 or more")
+    outputs.check_plot(args)
     s = load_sweep(args.file)
     resolve_formats(args.format)  # --format parquet without pyarrow fails before any output
     if args.scheduler:
@@ -70,6 +81,13 @@ def cmd_sweep(args) -> int:
     if run.note:
         print(run.note)
     print("wrote " + ", ".join(map(str, run.files)) + f"; store {run.store}")
+    from archsim.report.explore_figures import sweep_pictures
+    x, y = args.plot if args.plot else (None, None)
+    outputs.print_written(outputs.finish(
+        args, f"Sweep {s.name}", [outputs.html.Table(f"{len(run.table)} points", _sweep_shown(run.table))],
+        (lambda: sweep_pictures(run.table, x, y, f"sweep_{s.name}", f"sweep {s.name}")) if args.plot else None,
+        summary=[run.counts_text()] + ([run.note] if run.note else []), out=run.store.parent,
+        devices=[d for d in dict.fromkeys(run.table.get("device", [])) if isinstance(d, str)]))
     if run.failed:
         # exit 1, not 0: the sweep ran and its table is written, but some points have no figures; not 2, which
         # means input refused before any work (a bad flag, file or device)
@@ -78,10 +96,24 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+#: the result columns a sweep's report.html shows beside the keys that vary
+SWEEP_SHOWN = ("energy_per_inference_J", "latency_s", "inferences_per_s", "area_mm2", "tops_per_W", "tops_per_mm2",
+               "dominant", "error")
+
+
+def _sweep_shown(t: pd.DataFrame) -> pd.DataFrame:
+    """The columns of a sweep's table worth a reader's eye: workload, device, the keys that vary, results."""
+    vary = [c for c in t.columns if c not in SWEEP_SHOWN and c not in ("key",) and t[c].astype(str).nunique() > 1]
+    cols = list(dict.fromkeys([c for c in ("workload", "device") if c in t] + vary[:8] +
+                              [c for c in SWEEP_SHOWN if c in t]))
+    return t[cols]
+
+
 def cmd_size(args) -> int:
     from archsim.explore import fidelity, sizing, sizing_report
     if args.workers is not None and args.workers < 1:
         raise ArchsimError(f"--workers {args.workers}: allowed 1 or more")
+    outputs.check_plot(args)
     base = _arch_from_args(args)
     if args.device:
         base = base.replace(device=args.device)
@@ -124,6 +156,17 @@ def cmd_size(args) -> int:
         print("wrote " + ", ".join(map(str, files)))
     print(report.OPS_NOTE)
     print(trust.statement_text([base.device]))
+    from archsim.report.explore_figures import size_pictures
+    data = res.check.data if res.check is not None else None
+    metric = data.column if data is not None else ("accuracy" if res.accuracy_available else None)
+    title = f"Sizing {res.workload} on {res.device}"
+    stem = sizing_report.result_stem(res.workload, res.device)
+    outputs.print_written(outputs.finish(
+        args, title, [outputs.html.Table("Pareto front", sizing_report.front_display(res))],
+        lambda: size_pictures(res.table, stem, title, metric, data.floor if data else None,
+                              data.reference if data else None),
+        notes="\n\n".join([res.space_text, res.message] + res.binding + res.notes), devices=[base.device],
+        summary=[res.message]))
     return 0 if res.recommended is not None else 1
 
 
@@ -131,6 +174,8 @@ def cmd_bench(args) -> int:
     from archsim.explore.bench import write_bench_report
     if args.workers is not None and args.workers < 1:
         raise ArchsimError(f"--workers {args.workers}: allowed 1 or more")
+    from archsim.explore.bench import bench_devices, bench_display, published_display
+    outputs.check_plot(args)
     res = write_bench_report(args.out, workers=args.workers, plots=not args.no_plots, accuracy=not args.no_accuracy,
                              progress=not args.no_progress)
     print(res.summary_text())
@@ -138,6 +183,13 @@ def cmd_bench(args) -> int:
     for n in res.notes:
         print(n)
     print(trust.statement_text(sorted(set(res.table["device"].dropna()))))
+    ok = res.table[res.table["error"].isna()]
+    outputs.print_written(outputs.finish(
+        args, "Benchmark: built-in workloads on every device, beside published accelerators",
+        [outputs.html.Table("archsim estimates (default architecture)", bench_display(ok)),
+         outputs.html.Table("Published accelerators", published_display(res.published))],
+        (lambda: res.pictures) if res.pictures else None, notes="\n\n".join(res.notes),
+        devices=bench_devices(), summary=[res.summary_text(), report.OPS_NOTE]))
     return 0
 
 
@@ -147,6 +199,7 @@ def add_validate(sub) -> None:
     sp.add_argument("--verbose", "-v", action="store_true", help="also print the table")
     sp.add_argument("--no-accuracy", action="store_true", help="skip the accuracy claims (Monte Carlo, about a minute)")
     add_no_progress(sp)
+    outputs.add_plot(sp)
     sp.set_defaults(func=cmd_validate)
 
 
@@ -164,6 +217,9 @@ def add_sweep(sub) -> None:
     sp.add_argument("--resume", action="store_true", help="continue a sweep whose store exists: compute only missing points")
     sp.add_argument("--format", default="auto", help="csv, parquet or both (comma-separated); auto = CSV, plus Parquet if pyarrow is installed")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sp.add_argument("--plot", nargs=2, metavar=("X", "Y"),
+                    help="draw column Y against column X of the results (e.g. area_mm2 energy_per_inference_J) as "
+                         "a PNG in the output folder (needs matplotlib)")
     sp.set_defaults(func=cmd_sweep)
 
 
@@ -221,6 +277,7 @@ def add_size(sub) -> None:
     sp.add_argument("--top", type=int_at_least(1, MAX_ROWS_SHOWN, count=True), default=25, help="Pareto rows to print, 1 or more (all go to --out)")
     sp.add_argument("--out", type=out_dir, help="folder for size_WORKLOAD_DEVICE.md / .csv (every design searched)")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    outputs.add_plot(sp)
     sp.set_defaults(func=cmd_size)
 
 

@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"archsim: error: cannot start ({exc.__class__.__name__}: {' '.join(str(exc).split())[:160]})",
               file=sys.stderr)
         return 2
+    args.argv = list(sys.argv[1:] if argv is None else argv)   # the command line report.html quotes
     try:
         import_at_startup(args)
         return args.func(args)

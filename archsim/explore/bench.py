@@ -4,9 +4,10 @@ Every built-in workload on every device (the default architecture, device swappe
 inference, latency, inferences/s, TOPS/W, TOPS/mm2, area and an accuracy column (Monte Carlo on the
 networks with trained weights, :func:`archsim.explore.sizing_sim.sizing_accuracy`), beside the published
 accelerators of Table II of Marinella et al., IEEE JETCAS 2018 (``techlib/published/accelerators.yaml``) as labelled published rows.
-Writes ``bench.md``, ``bench.csv`` and, with matplotlib installed, the plots of
-:mod:`archsim.report.plots`: the energy breakdown per component and a TOPS/W versus TOPS/mm2 scatter with
-its Pareto front.  The accuracy-versus-ADC-bits study (``benchmarks/study_adc_bits.py``) writes its own
+Writes ``bench.md``, ``bench.csv`` and, with matplotlib installed, the figures of
+:mod:`archsim.report.plots`: energy per inference of every workload and device with one network's energy by
+component, and TOPS/W versus TOPS/mm2 with whole-network figures and peak figures in separate panels
+(archsim's peak per device from :func:`archsim.cost.peak.peak`, :func:`peak_table`).  The accuracy-versus-ADC-bits study (``benchmarks/study_adc_bits.py``) writes its own
 ``adc_bits.md``/``.png`` beside the benchmark; the report links them when they are there.
 """
 from __future__ import annotations
@@ -27,7 +28,8 @@ from archsim.explore.run import results_table, run_points
 from archsim.model import arch as _arch
 from archsim.model.errors import ArchsimError, ParameterError
 from archsim.report import tables as report
-from archsim.report.plots import matplotlib_available, plot_efficiency_scatter, plot_energy_breakdown
+from archsim.report.plots import efficiency_picture, energy_breakdown_picture, matplotlib_available
+from archsim.report.style import Picture
 
 ACCURACY_NOTE = ("test images of the network's data set (MNIST; Fashion-MNIST for fashion_vgg), 1 programmed "
                  "chip, calibrated on training images; mean ± 95% interval (image sampling error); '-' where no "
@@ -161,12 +163,28 @@ def adc_bits_note(out: Path) -> str:
             "networks without trained weights get fidelity from archsim accuracy, not here.")
 
 
+def peak_table(df: pd.DataFrame, arch: _arch.Architecture) -> pd.DataFrame:
+    """archsim's peak figures per device (every array busy, :func:`archsim.cost.peak.peak`) for a chip of as
+    many tiles as the device's largest benchmark network uses: the like of the published peak figures."""
+    from archsim.cost.peak import peak
+    rows = []
+    ok = df[df["error"].isna()]
+    col = "tiles_total" if "tiles_total" in ok else "tiles"    # a sweep table's 'tiles' is the config key
+    for d in dict.fromkeys(ok["device"]):
+        tiles = int(ok.loc[ok["device"] == d, col].max())
+        pk = peak(arch.replace(device=d), tiles=tiles)
+        rows.append({"device": d, "tiles": tiles, "tops_per_W": pk.ops_per_W / 1e12,
+                     "tops_per_mm2": pk.ops_per_s_mm2 / 1e12})
+    return pd.DataFrame(rows, columns=["device", "tiles", "tops_per_W", "tops_per_mm2"])
+
+
 @dataclass
 class BenchResult:
     table: pd.DataFrame
     published: pd.DataFrame
     files: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    pictures: list = field(default_factory=list)     # the figures drawn (Picture), also written as PNG
 
     def summary_text(self) -> str:
         t = self.table
@@ -209,10 +227,8 @@ def write_bench_report(out: str | Path = "reports/bench", workers: int | None = 
     if plots:
         if matplotlib_available():
             try:
-                images.append(("Energy per inference by component",
-                               plot_energy_breakdown(df, out / "energy_breakdown.png")))
-                images.append(("TOPS/W versus TOPS/mm2, with published accelerators",
-                               plot_efficiency_scatter(df, pub, out / "efficiency_pareto.png")))
+                res.pictures = [energy_breakdown_picture(df), efficiency_picture(df, pub, peak_table(df, a))]
+                images = [(p.caption, p.write(out)) for p in res.pictures]
             except OSError as exc:
                 raise ParameterError(f"{{param}} {out}: cannot write a plot there ({exc.strerror})", "out") from None
             res.files += [p for _, p in images]
@@ -224,6 +240,9 @@ def write_bench_report(out: str | Path = "reports/bench", workers: int | None = 
     res.notes.append(accuracy_plot)
     if (out / f"{ADC_BITS_STUDY}.png").exists():
         images.append(("Accuracy versus ADC bits (benchmarks/study_adc_bits.py)", out / f"{ADC_BITS_STUDY}.png"))
+        if plots:
+            res.pictures.append(Picture(f"{ADC_BITS_STUDY}.png", images[-1][0],
+                                        (out / f"{ADC_BITS_STUDY}.png").read_bytes()))
 
     rec = techlib.published("accelerators")
     failed = df[df["error"].notna()]
@@ -263,7 +282,7 @@ def write_bench_report(out: str | Path = "reports/bench", workers: int | None = 
         "",
     ]
     for title, p in images:
-        lines += [f"![{title}]({p.name})", ""]
+        lines += [f"![{p.stem}]({p.name})", "", title, ""]
     for n in [n for n in res.notes if not n.startswith("Accuracy versus")] + [accuracy_plot]:
         lines += [n, ""]
     lines += [report.assumptions_markdown(bench_devices()), ""]

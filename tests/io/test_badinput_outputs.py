@@ -122,9 +122,15 @@ def _w_weights(p: Path):
 
 def _w_plot(p: Path):
     pytest.importorskip("matplotlib")
-    from archsim.report import plots
-    fig = plots._figure(1.0, 1.0)
-    plots._save(fig, p)
+    from archsim.report import style
+    style.render(p.name, "a figure", lambda: style.figure(1.0, 1.0)).write(p.parent)
+
+
+def _w_report_html(p: Path):
+    pytest.importorskip("jinja2")
+    import pandas as pd
+    from archsim.report import html
+    html.write_html(p.parent, html.Page(title="t", tables=(html.Table("t", pd.DataFrame({"a": [1]})),)))
 
 
 def _w_sweep_table(p: Path):
@@ -148,6 +154,7 @@ def _w_onnx(p: Path):
 
 WRITERS = {"atomic_write": (_w_atomic, "x.bin"), "report-table": (_w_tables, "t.csv"),
            "data-cache": (_w_data_cache, "train.npz"), "weights": (_w_weights, "w.npz"), "plot": (_w_plot, "p.png"),
+           "report-html": (_w_report_html, "report.html"),
            "sweep-csv": (_w_sweep_table, "s.csv"), "sweep-parquet": (_w_sweep_table, "s.parquet"),
            "store": (_w_store, "results.sqlite"), "onnx": (_w_onnx, "m.onnx")}
 
@@ -305,8 +312,10 @@ def test_a_legal_100_character_device_name_works_with_out(capsys, tmp_path):
     for _ in range(2):                                          # the same name both times: stable
         rc, err = run_cli(capsys, "estimate", "-w", "mlp", "--device", dev, "--out", out)
         assert rc == 0, err
+    from archsim.report.html import jinja_available
     files = sorted(os.listdir(out))
-    assert len(files) == 4, files                               # totals and layers, CSV and Markdown
+    # totals and layers, CSV and Markdown, and the page (report.html) where Jinja2 is installed
+    assert len(files) == 4 + jinja_available(), files
     assert all(len(f) <= MAX_NAME for f in files)
 
 
