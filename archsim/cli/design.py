@@ -14,9 +14,10 @@ import workloads
 
 from archsim.cli.args import _accuracy_inputs, _accuracy_row, _activity_text, _arch_from_args, _calibration, \
     _devices, _figure_notes, _network, _notes, _out_stem, _priced, _sim_config, add_activity_args, add_common, \
-    add_network, add_no_progress, add_sim_args, nonnegative_int
+    add_network, add_no_progress, add_sim_args, finite_float, nonnegative_int, workers_int
 from archsim.cli import outputs
 from archsim.cost.price import ENERGY_PARTS
+from archsim.explore.best import dominant, dominant_text, periphery_note
 from archsim.io.progress import track
 from archsim.mapping import admissible
 from archsim.model import arch as _arch
@@ -107,6 +108,18 @@ def cmd_estimate(args) -> int:
 def cmd_compare(args) -> int:
     a = _arch_from_args(args)
     devices = _devices(args.devices)
+    if args.best:
+        return _compare_best(args, a, devices)
+    given = [f for f, v in (("--objective", args.objective), ("--min-accuracy", args.min_accuracy),
+                            ("--max-accuracy-drop", args.max_accuracy_drop), ("--min-agreement", args.min_agreement),
+                            ("--no-simulate", args.no_simulate), ("--min-fps", args.min_fps),
+                            ("--max-area-mm2", args.max_area_mm2), ("--max-energy-uj", args.max_energy_uj),
+                            ("--rows", args.rows), ("--adc-bits", args.adc_bits), ("--cols-per-adc", args.cols_per_adc),
+                            ("--workers", args.workers)) if v not in (None, False)]
+    if given:
+        raise ArchsimError(f"{given[0]}: applies with --best only (each device sized to its own design)")
+    args.samples = COMPARE_SAMPLES if args.samples is None else args.samples
+    args.trials = COMPARE_TRIALS if args.trials is None else args.trials
     net, builtin = _network(args)
     for d in devices:
         admissible.check(a.replace(device=d), net)
@@ -145,7 +158,9 @@ def cmd_compare(args) -> int:
           f"{a.weight_bits}-bit weights, {a.input_bits}-bit inputs, {a.adc_bits}-bit ADC)")
     act_text = _compare_activity(priced, devices)
     print(act_text + "\n")
+    df["dominant_share"] = [dominant(r)[1] for _, r in df.iterrows()]
     disp = report.display_frame(df, extra=[c for c in ("accuracy", "accuracy_std", "fidelity", "fidelity_std") if c in df])
+    disp[report.SUMMARY_COLUMNS["dominant"][0]] = [dominant_text(r) for _, r in df.iterrows()]   # with its share
     if args.accuracy:
         from archsim.sim.accuracy import format_ci
         disp[f"{metric} (95% interval)"] = [format_ci(r.mean, *r.ci95) for r in accs]
@@ -153,7 +168,9 @@ def cmd_compare(args) -> int:
             "baseline" if r.device == base else f"{p.diff:+.3f} ± {p.halfwidth:.3f}" for r, p in zip(accs, diffs)]
         disp["separated"] = ["" if r.device == base else ("yes" if p.separated else "no") for r, p in zip(accs, diffs)]
     print(report.to_text(disp))
-    print("\n" + report.OPS_NOTE)
+    note = periphery_note(df, a)
+    print("\n" + note)
+    print(report.OPS_NOTE)
     print(_figure_notes(df, devices))
     if args.accuracy:
         print(read_time_devices(devices, _sim_config(args).time_s))
@@ -171,7 +188,7 @@ def cmd_compare(args) -> int:
                f"(same images): 95% interval {PAIRED_NOTE}; separated: the interval excludes 0.\n\n") \
             if args.accuracy else ""
         files = report.write_tables(args.out, stem, df, f"Device comparison on {name}",
-                                    cal + _compare_activity(priced, devices, markdown=True) + "\n\n"
+                                    cal + note + "\n\n" + _compare_activity(priced, devices, markdown=True) + "\n\n"
                                     + _figure_notes(df, devices, True) + "\n\n" + _notes(devices, a),
                                     display=disp)
         print("wrote " + ", ".join(map(str, files)))
@@ -181,6 +198,53 @@ def cmd_compare(args) -> int:
         lambda: compare_pictures(df, stem), notes=(cal if args.out else "") + _compare_activity(priced, devices, markdown=True)
         + "\n\n" + _notes(devices, a), devices=devices, summary=[report.OPS_NOTE]))
     return 0
+
+
+def _compare_best(args, a, devices) -> int:
+    """``compare --best``: each device sized to its own design under one floor and one set of constraints."""
+    from archsim.cli.explore import _int_list
+    from archsim.explore import best, fidelity, sizing
+    from archsim.explore.objectives import Constraints
+    if args.model:
+        raise ArchsimError(f"--model {args.model}: --best sizes a built-in workload (-w NAME); a network file is not "
+                           f"searched")
+    wrong = [f for f, v in (("--accuracy", args.accuracy), ("--baseline", args.baseline), ("--time", args.time),
+                            ("--no-read-noise", args.no_read_noise), ("--calibration", args.calibration),
+                            ("--task training", args.task == "training"),
+                            ("--activity data", args.activity != "default")) if v not in (None, False)]
+    if wrong:
+        raise ArchsimError(f"{wrong[0]}: does not apply with --best (each design is checked against the floor by "
+                           f"the sizing check's own simulation); drop one of them")
+    cons = Constraints(min_accuracy=args.min_accuracy, min_fps=args.min_fps, max_area_mm2=args.max_area_mm2,
+                       max_energy_uj=args.max_energy_uj)
+    if args.no_simulate:
+        if args.min_accuracy is not None or args.max_accuracy_drop is not None or args.min_agreement is not None:
+            raise ArchsimError("--no-simulate: accuracy is not simulated, so the floor options have nothing to act on")
+        check = None
+    else:
+        check = fidelity.CheckSpec(
+            samples=args.samples, trials=args.trials, seed=args.seed,
+            max_accuracy_drop=fidelity.DEFAULT_ACCURACY_DROP if args.max_accuracy_drop is None else args.max_accuracy_drop,
+            min_agreement=fidelity.DEFAULT_MIN_AGREEMENT if args.min_agreement is None else args.min_agreement)
+    sp = best.BEST_SPACE
+    space = sizing.SearchSpace(
+        rows=tuple(_int_list(args.rows, "--rows")) if args.rows is not None else sp.rows, bits_per_cell=None,
+        adc_bits=tuple(_int_list(args.adc_bits, "--adc-bits")) if args.adc_bits is not None else sp.adc_bits,
+        cols_per_adc=tuple(_int_list(args.cols_per_adc, "--cols-per-adc")) if args.cols_per_adc is not None
+        else sp.cols_per_adc, budgets=sp.budgets)
+    name = workloads.get(args.workload).name
+    stem = _out_stem("compare_best", name)
+    if args.out:
+        report.table_paths(args.out, stem)
+    cmp = best.best_designs(name, devices, a, constraints=cons, space=space, objective=args.objective or "energy",
+                            check=check, workers=args.workers, progress=not args.no_progress)
+    print(best.format_best(cmp))
+    print(report.OPS_NOTE)
+    if args.out:
+        files = report.write_tables(args.out, stem, cmp.table, f"Devices at their own designs on {cmp.workload}",
+                                    "\n\n".join(cmp.notes), display=best.display(cmp))
+        print("wrote " + ", ".join(map(str, files)))
+    return 0 if all(r.recommended is not None for r in cmp.results) else 1
 
 
 #: how the paired interval of ``compare --accuracy`` is made (:mod:`archsim.sim.stats`)
@@ -257,8 +321,31 @@ def add_compare(sub) -> None:
                     help="with --accuracy: the device every other is compared with, paired on the same images "
                          "(default: the first exact device, e.g. sram, else the one with the highest mean)")
     add_sim_args(sp, trials=COMPARE_TRIALS, samples=COMPARE_SAMPLES)
+    sp.set_defaults(trials=None, samples=None)   # resolved in cmd_compare: --best has the sizing check's defaults
     add_activity_args(sp)
     outputs.add_plot(sp)
+    g = sp.add_argument_group("--best: each device at its own design (array size, bits per cell, ADC bits, "
+                              "columns per ADC) under one accuracy or fidelity floor")
+    g.add_argument("--best", action="store_true",
+                   help="size each device's own design (rows 128,256,512; bits per cell 1 to what the device holds "
+                        "reliably; ADC bits 4,6,8; columns per ADC 1,8,32) at the same floor and constraints, "
+                        "simulated, and compare those designs; --samples/--trials then set the check (default "
+                        "500 test images x 1 chip; fidelity: seeded inputs from a compute budget)")
+    g.add_argument("--objective", choices=("energy", "area", "fps"), help="what each device's design optimizes "
+                   "(default energy)")
+    g.add_argument("--min-accuracy", type=finite_float(0.0, 1.0), help="accuracy floor (networks with weights)")
+    g.add_argument("--max-accuracy-drop", type=finite_float(0.0, 1.0),
+                   help="default floor: the float network's accuracy minus this (default 0.01)")
+    g.add_argument("--min-agreement", type=finite_float(0.0, 1.0),
+                   help="fidelity floor for networks without weights: top-1 agreement (default 0.5)")
+    g.add_argument("--no-simulate", action="store_true", help="no floor check (the report says so)")
+    g.add_argument("--min-fps", type=finite_float(0.0, 1e15), help="least inferences per second")
+    g.add_argument("--max-area-mm2", type=finite_float(0.0, 1e6, lo_open=True), help="largest chip area in mm2")
+    g.add_argument("--max-energy-uj", type=finite_float(0.0, 1e12, lo_open=True), help="most energy per inference in uJ")
+    g.add_argument("--rows", help="array sizes rows=cols to try (default 128,256,512)")
+    g.add_argument("--adc-bits", help="ADC resolutions to try (default 4,6,8)")
+    g.add_argument("--cols-per-adc", help="columns per ADC to try (default 1,8,32)")
+    g.add_argument("--workers", "-j", type=workers_int, help="local worker processes for the search")
     sp.set_defaults(func=cmd_compare)
 
 

@@ -146,6 +146,8 @@ def cmd_size(args) -> int:
     bad = [m for m in space.budgets if not 1 <= m <= MAX_BUDGET]
     if bad:
         raise ArchsimError(f"--budgets {bad[0]}: allowed whole multiples from 1 to {MAX_BUDGET}")
+    if args.per_layer:
+        return _size_per_layer(args, base, cons, space, check)
     if args.out:   # output names checked before the search
         report.table_paths(args.out, sizing_report.result_stem(args.workload, base.device))
     res = sizing.size(args.workload, base, constraints=cons, space=space, objective=args.objective,
@@ -168,6 +170,26 @@ def cmd_size(args) -> int:
         notes="\n\n".join([res.space_text, res.message] + res.binding + res.notes), devices=[base.device],
         summary=[res.message]))
     return 0 if res.recommended is not None else 1
+
+
+def _size_per_layer(args, base, cons, space, check) -> int:
+    from archsim.explore import per_layer, sizing_report
+    if args.objective != "energy":
+        raise ArchsimError(f"--per-layer: searches least energy at the floor; --objective {args.objective} is not "
+                           f"allowed with it (allowed: energy)")
+    if args.accuracy:
+        raise ArchsimError("--accuracy: does not apply with --per-layer (the per-layer search simulates its own "
+                           "options); drop one of them")
+    if args.out:
+        report.table_paths(args.out, sizing_report.result_stem(args.workload, base.device) + "_per_layer")
+    res = per_layer.size_per_layer(args.workload, base, constraints=cons, space=space, check=check,
+                                   workers=args.workers, progress=not args.no_progress)
+    print(per_layer.format_per_layer(res))
+    if args.out:
+        files = per_layer.write_per_layer(res, args.out)
+        print("wrote " + ", ".join(map(str, files)))
+    print(report.OPS_NOTE)
+    return 0 if res.config is not None else 1
 
 
 def cmd_bench(args) -> int:
@@ -272,6 +294,10 @@ def add_size(sub) -> None:
                     f"{_key_range('cols_per_adc')}, and at most the largest --rows]")
     sp.add_argument("--budgets", help="tile budgets as multiples of the minimal tile count (default 1,2,4) [allowed "
                     f"each 1 to {MAX_BUDGET}]")
+    sp.add_argument("--per-layer", action="store_true",
+                    help="after the uniform search, give each layer its own ADC bits, bits per cell and replication "
+                         "(layer sensitivity simulated one layer at a time, the combination checked by simulation) "
+                         "and report the energy saved over the best uniform design at the same floor")
     sp.add_argument("--workers", "-j", type=workers_int, help="local worker processes (default: the CPU count)")
     sp.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask distributed cluster")
     sp.add_argument("--top", type=int_at_least(1, MAX_ROWS_SHOWN, count=True), default=25, help="Pareto rows to print, 1 or more (all go to --out)")

@@ -132,11 +132,12 @@ def critical_path(m: Mapping, stages: np.ndarray, transfer: dict) -> float:
     return max(finish[s] + transfer[(s, "output")] for s in into["output"])
 
 
-def timing(m: Mapping, prices: Prices, task: str, t_vector: float) -> Timing:
+def timing(m: Mapping, prices: Prices, task: str, t_vector: float | np.ndarray) -> Timing:
     """Stage times bounded by compute, buffer bandwidth and link bandwidth; latency and period of ``m``."""
     a = m.arch
     passes = 2 if task == "training" else 1
-    compute = np.array([l.vectors_per_replica * t_vector for l in m.layers], dtype=float)
+    # t_vector: one number, or one per layer (layers with their own ADC bits, ``layer_overrides``)
+    compute = np.array([l.vectors_per_replica for l in m.layers], dtype=float) * t_vector
     per_replica_tiles = np.array([l.tiles_per_replica for l in m.layers], dtype=float)
     buffer = buffer_bits(m, passes) / (prices.buf_access_bits * a.clock_Hz * per_replica_tiles)
     link = link_times(m, passes)

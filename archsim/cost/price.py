@@ -38,17 +38,27 @@ PRICE_FIELD = {
 LUT_EVENTS = {"mac_vmm": "vmm", "mac_mvm": "mvm", "mac_opu": "opu"}
 
 
-def shift_add_width(m: Mapping) -> float:
+def shift_add_width(m: Mapping, layer: str | None = None) -> float:
     """Bits of the accumulated result a shift-add writes: the converted (or adder-tree) sum plus the input
-    pulses and weight slices shifted in (``mapping: pairs``: ``ceil(log2 F)`` bits for the gain F)."""
-    a = m.arch
+    pulses and weight slices shifted in (``mapping: pairs``: ``ceil(log2 F)`` bits for the gain F); the
+    unit is sized for the chip's most slices.  ``layer``: with that layer's ADC bits and bits per cell
+    (``layer_overrides``)."""
+    a = m.arch if layer is None else m.layer_arch(layer)
     converts = m.device.behaviour.converts
     base = a.adc_bits if converts else int(np.ceil(np.log2(a.rows))) + 1
     pulses = a.input_pulses if (a.conversions_per_vector > 1 or not converts) else 1
     slices = max(l.slices for l in m.layers)
     # conductance pairs: the more significant pair's result is scaled by F (a shift and add) before the sum
-    shift = int(np.ceil(np.log2(a.pair_gain))) if a.pairs else m.bits_per_cell
+    bpc = m.bits_per_cell if layer is None else m.layer_bits_per_cell(layer)
+    shift = int(np.ceil(np.log2(a.pair_gain))) if a.pairs else bpc
     return base + (pulses - 1) * a.dac_bits + (slices - 1) * shift
+
+
+def layer_prices(m: Mapping) -> list[Prices] | None:
+    """Each layer's prices where ``layer_overrides`` gives layers their own ADC bits (None: one set for all)."""
+    if not m.arch.layer_overrides:
+        return None
+    return [prices_for(m.layer_arch(l.layer), m.device) for l in m.layers]
 
 
 def unit_prices(m: Mapping, prices: Prices, ev: EventCounts) -> dict:
@@ -60,6 +70,12 @@ def unit_prices(m: Mapping, prices: Prices, ev: EventCounts) -> dict:
     out["buffer_bit"] = prices.buffer_bit_energy([l.buffer_bits_per_tile for l in m.layers])
     for e, op in LUT_EVENTS.items():
         out[e] = lut_entry(prices, op)[0] if ev.total(e) > 0 else 0.0
+    per = layer_prices(m)
+    if per is not None:   # layer_overrides: each layer's conversions (and what scales with them) at its own price
+        for e, f in PRICE_FIELD.items():
+            out[e] = np.array([getattr(p, f) for p in per])
+        out["shift_add"] = np.array([p.shift_add_energy(shift_add_width(m, l.layer))
+                                     for p, l in zip(per, m.layers)])
     return out
 
 
@@ -110,7 +126,10 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
     for event, part in EVENT_PARTS.items():
         e[part] = e[part] + ev[event] * up[event]
 
-    tm = pipeline.timing(m, prices, task, pipeline.vector_time(arch, prices, task))
+    per = layer_prices(m)
+    t_vec = pipeline.vector_time(arch, prices, task) if per is None else np.array(
+        [pipeline.vector_time(m.layer_arch(l.layer), p, task) for p, l in zip(per, m.layers)])
+    tm = pipeline.timing(m, prices, task, t_vec)
     stages, latency, period = tm.stages, tm.latency, tm.period
     tiles = np.array([l.tiles for l in m.layers], dtype=float)
     idle = m.tiles_total - m.tiles_used
@@ -124,7 +143,8 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
     macs = np.array([l.macs for l in m.layers], dtype=float)
     V = np.array([l.vectors for l in m.layers], dtype=float)
     cells = np.array([l.cells_used for l in m.layers], dtype=float)
-    tas = [tile_area(arch, prices, l.buffer_bits_per_tile) for l in m.layers]
+    tas = [tile_area(m.layer_arch(l.layer), p, l.buffer_bits_per_tile)
+           for l, p in zip(m.layers, per or [prices] * n)]
     ta_idle = tile_area(arch, prices, idle_bits)
     area = {k: tiles * np.array([t[k] for t in tas]) for k in AREA_PARTS}     # m2 per layer
     chip_area = {k: float(area[k].sum()) + idle * ta_idle[k] for k in AREA_PARTS}

@@ -65,6 +65,8 @@ FIDELITY_TRIALS, FIDELITY_CALIB = 1, 2
 BYTES_PER_WEIGHT_SLICE = 110
 #: inputs larger than REDUCE_ABOVE pixels a side are simulated at REDUCED_HW x REDUCED_HW
 REDUCE_ABOVE, REDUCED_HW = 64, 32
+#: the ``floor`` of a candidate whose simulated chip would not fit the memory available (never recommended)
+TOO_LARGE = "too large to simulate"
 #: architecture keys the simulation does not read (each key's ``steps`` in archsim/model/arch.py: sharing an
 #: ADC is time multiplexing, replicas hold the same weights, clocks, buffers and nodes are priced, not
 #: simulated); :func:`sim_key` drops them
@@ -184,7 +186,10 @@ def chip_bytes(wl: Workload, config: dict) -> float:
     """About the memory one simulated chip of ``config`` takes: :data:`BYTES_PER_WEIGHT_SLICE` per weight
     and bit slice (the weight's magnitude bits over the bits per cell)."""
     a = _arch.Architecture(**{k: config[k] for k in _arch.KEY_BY_NAME if k in config})
-    slices = -(-a.magnitude_bits // int(a.bits_per_cell)) if isinstance(a.bits_per_cell, int) else a.magnitude_bits
+    bpc = [a.bits_per_cell] + [d["bits_per_cell"] for _, d in ((n, dict(o)) for n, o in a.layer_overrides)
+                               if "bits_per_cell" in d]   # the layer with the fewest bits per cell, as if all
+    slices = -(-a.magnitude_bits // int(min(b for b in bpc if isinstance(b, int)))) \
+        if any(isinstance(b, int) for b in bpc) else a.magnitude_bits
     return float(BYTES_PER_WEIGHT_SLICE) * wl.total_weights * slices
 
 
@@ -215,7 +220,9 @@ def check_design(data: CheckData, config: dict) -> dict:
     """Simulate one design (``config``: a sizing point's flat configuration) on ``data``: the figure, its
     95% interval, the relative logit error and whether it meets the floor."""
     from archsim.sim.accuracy import simulate
-    a = _arch.Architecture(**{k: config[k] for k in _arch.KEY_BY_NAME if k in config})
+    ov = {n: {k: v for k, v in d.items() if k != "replication"} for n, d in config.get("layer_overrides", {}).items()}
+    a = _arch.Architecture(**{k: config[k] for k in _arch.KEY_BY_NAME if k in config and k != "layer_overrides"},
+                           layer_overrides={n: d for n, d in ov.items() if d})   # replicas: the same weights
     m = map_workload(data.workload, a.replace(replicate=False, mesh=_arch.AUTO, tiles=_arch.AUTO))
     r = simulate(m, data.x, data.y, x_cal=data.x_cal, calibration="separate", trials=data.trials,
                  seed=data.seed, cfg=data.sim, layer_sample=1)
@@ -343,6 +350,7 @@ class CheckRun:
     rounds: int = 0
     below: int = 0
     seconds: float = 0.0
+    too_large: int = 0       # designs whose chip would not fit the memory available: not simulated, not kept
 
 
 def check_candidates(df, candidates: np.ndarray, configs: dict, data: CheckData, senses_cols: list,
@@ -367,8 +375,9 @@ def check_candidates(df, candidates: np.ndarray, configs: dict, data: CheckData,
     keys = df["key"].tolist()
     cols = [c for c, _ in senses_cols]
     senses = [s for _, s in senses_cols]
+    have = available_bytes()
     while True:
-        open_ = candidates & (df["floor"] != "below floor").to_numpy()
+        open_ = candidates & ~df["floor"].isin(("below floor", TOO_LARGE)).to_numpy()
         if every_design:
             want = open_
         else:
@@ -381,8 +390,10 @@ def check_candidates(df, candidates: np.ndarray, configs: dict, data: CheckData,
         run.rounds += 1
         for i in todo:
             k = sim_key(configs[keys[i]])
+            if k not in done and have is not None and chip_bytes(data.workload, configs[keys[i]]) > have:
+                done[k] = {"floor": TOO_LARGE}    # never recommended, and the front is taken again without it
+                run.too_large += 1
             if k not in done:
-                memory_guard(data, configs[keys[i]])
                 if progress:
                     print(f"checking {_design_text(configs[keys[i]])} ({data.metric})", file=sys.stderr, flush=True)
                 done[k] = check_design(data, configs[keys[i]])

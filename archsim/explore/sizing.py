@@ -3,7 +3,8 @@
 ``archsim size --workload vgg16 --device sonos --min-fps 1000 --max-area-mm2 100`` searches
 
 * array size, rows = cols, in {64, 128, 256, 512, 1024};
-* bits per cell from 1 to what the device's levels hold (and the weight needs);
+* bits per cell from 1 to what the device holds reliably (its file's ``conductance.bits_per_cell_max``)
+  and the weight needs;
 * ADC resolution in {4, 6, 8, 10} bits and columns per ADC in {1, 4, 16, 64} (at most the columns);
 * the tile budget: the most square mesh holding the minimal tile count of the mapping, and 2x and 4x that
   count (spare tiles hold copies of the slowest layers, so a larger budget buys throughput with area),
@@ -80,7 +81,8 @@ def design_points(workload: str, base: _arch.Architecture, space: SearchSpace = 
     for b in bpcs:
         if b < 1 or b > top:
             raise ParameterError(f"{{param}} {b}: device '{base.device}' with {base.weight_bits}-bit weights "
-                                 f"({base.mapping} mapping) allows 1 to {top}", "bits_per_cell")
+                                 f"({base.mapping} mapping) allows 1 to {top} (what the device holds reliably: "
+                                 f"conductance.bits_per_cell_max = {dev.reliable_bits} in {dev.file})", "bits_per_cell")
     for flag, vals, key in (("--rows", space.rows, "rows"), ("--adc-bits", space.adc_bits, "adc_bits"),
                             ("--cols-per-adc", space.cols_per_adc, "cols_per_adc")):
         for v in vals:
@@ -116,8 +118,9 @@ def design_points(workload: str, base: _arch.Architecture, space: SearchSpace = 
 
 
 def max_bits_per_cell(base: _arch.Architecture, dev) -> int:
-    """The most bits per cell the device holds and the weight can use (what the mapping accepts)."""
-    mag = base.magnitude_bits
+    """The most bits per cell the device holds reliably (``conductance.bits_per_cell_max``) and the weight can
+    use (what the mapping accepts)."""
+    mag = min(base.magnitude_bits, dev.reliable_bits)
     top = 1
     for b in range(1, mag + 1):
         try:
@@ -292,7 +295,9 @@ def _check_notes(run, accuracy_fn, acc_avail: bool) -> list[str]:
             f"floor: {d.floor_text}; a design whose mean is below it is never recommended",
             f"checked {what}, round by round until the whole front meets the floor: {run.scored} designs scored "
             f"by {run.simulations} simulations in {run.rounds} round(s), {run.seconds:.0f} s (designs differing "
-            f"only in columns per ADC or tile budget share one); {run.below} below the floor",
+            f"only in columns per ADC or tile budget share one); {run.below} below the floor"
+            + (f"; {run.too_large} design(s) whose chip would not fit the memory available were not simulated and "
+               f"not kept" if run.too_large else ""),
             f"{d.metric} interval: 95%, chip-to-chip (t over chips) and image sampling (binomial) combined"
             + ("; logit error: ||z_analog - z_float|| / ||z_float|| over the scored inputs" if d.metric == "fidelity"
                else "")]

@@ -73,7 +73,7 @@ def overrides(items: list[str] | None) -> dict:
         if value is None:
             raise ParameterError(f"{{param}} {k}: no value; write {k}=VALUE (archsim list --keys shows what is "
                                  f"allowed)", "overrides")
-        if isinstance(value, dict):
+        if isinstance(value, dict) and k != "layer_overrides":   # the one key whose value is a mapping
             raise ParameterError(f"{{param}} {k}: value {brief(value)} is a mapping; allowed a plain value or list",
                                  "overrides")
         out[k] = value

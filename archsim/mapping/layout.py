@@ -213,6 +213,15 @@ class Mapping:
     def tiles_total(self) -> int:
         return self.mesh[0] * self.mesh[1]
 
+    def layer_arch(self, name: str) -> Architecture:
+        """The architecture layer ``name`` is built with (its ``layer_overrides`` applied)."""
+        return self.arch.for_layer(name)
+
+    def layer_bits_per_cell(self, name: str) -> int:
+        """Bits per cell of layer ``name`` (the network's, or its ``layer_overrides``')."""
+        a = self.arch.for_layer(name)
+        return self.bits_per_cell if a is self.arch else resolve_bits_per_cell(a, load_device(a.device))
+
     def layer(self, name: str) -> LayerMap:
         for l in self.layers:
             if l.layer == name:
@@ -237,13 +246,15 @@ class Mapping:
 
 
 def resolve_bits_per_cell(arch: Architecture, device: Device) -> int:
-    """Bits per cell: the architecture's, checked against the device's levels, or the most the device allows."""
+    """Bits per cell: the architecture's, checked against the device's levels, or (auto) the most the device
+    holds reliably (its file's ``conductance.bits_per_cell_max``), spread evenly over the slices."""
     levels = device.levels
     dev_bits = device.bits
     mag_bits = arch.magnitude_bits
     if arch.pairs:
-        # conductance pairs: every cell uses the device's levels (or the bits asked for), two pairs per weight
-        bpc = dev_bits if arch.bits_per_cell == AUTO else int(arch.bits_per_cell)
+        # conductance pairs: every cell uses the bits the device holds reliably (or the bits asked for), two
+        # pairs per weight
+        bpc = device.reliable_bits if arch.bits_per_cell == AUTO else int(arch.bits_per_cell)
         if bpc > dev_bits:
             raise ArchsimError(
                 f"{arch.source}: key 'bits_per_cell' = {bpc} exceeds what device '{device.name}' holds "
@@ -253,7 +264,7 @@ def resolve_bits_per_cell(arch: Architecture, device: Device) -> int:
     if arch.bits_per_cell == AUTO:
         # as few slices as the device allows, with the bits spread evenly over them (7 bits on 6-bit
         # cells: 4 + 3, not 6 + 1, whose top slice would amplify its cell's errors 64 times)
-        slices = -(-mag_bits // dev_bits)
+        slices = -(-mag_bits // device.reliable_bits)
         return -(-mag_bits // slices)
     if arch.bits_per_cell > dev_bits:
         raise ArchsimError(
@@ -274,12 +285,14 @@ def _tiles_for(lm: LayerMap, replication: int, arch: Architecture) -> int:
     return ceil_div(lm.arrays * replication, arch.arrays_per_tile)
 
 
-def _balance(base: list[LayerMap], budget: int, arch: Architecture) -> list[int]:
-    """Greedy replication: give the slowest stage one more copy while the budget lasts."""
-    reps = [1] * len(base)
-    used = sum(_tiles_for(l, 1, arch) for l in base)
+def _balance(base: list[LayerMap], budget: int, arch: Architecture, fixed: dict | None = None) -> list[int]:
+    """Greedy replication: give the slowest stage one more copy while the budget lasts (a layer in ``fixed``
+    keeps its copies: ``layer_overrides``' replication)."""
+    fixed = fixed or {}
+    reps = [fixed.get(l.layer, 1) for l in base]
+    used = sum(_tiles_for(l, r, arch) for l, r in zip(base, reps))
     # stage time is proportional to ceil(vectors / replication)
-    heap = [(-l.vectors, i) for i, l in enumerate(base)]
+    heap = [(-ceil_div(l.vectors, r), i) for i, (l, r) in enumerate(zip(base, reps)) if l.layer not in fixed]
     heapq.heapify(heap)
     while heap:
         negt, i = heapq.heappop(heap)
@@ -296,8 +309,29 @@ def _balance(base: list[LayerMap], budget: int, arch: Architecture) -> list[int]
     return reps
 
 
+def _check_layer_overrides(workload: Workload, arch: Architecture, weighted: list) -> dict[str, int]:
+    """Every layer ``layer_overrides`` names must be a weighted layer of ``workload``; returns the fixed
+    replications (layer -> copies), each at most the layer's input vectors."""
+    names = {l.name: l for l in weighted}
+    fixed = {}
+    for name, ov in arch.layer_overrides:
+        if name not in names:
+            shown = ", ".join(list(names)[:12]) + (", ..." if len(names) > 12 else "")
+            raise ArchsimError(f"{arch.source}: key 'layer_overrides': no weighted layer '{name}' in {workload.name}; "
+                               f"weighted layers: {shown}")
+        r = dict(ov).get("replication")
+        if r is not None:
+            if r > names[name].vectors:
+                raise ArchsimError(f"{arch.source}: key 'layer_overrides' layer '{name}': replication = {r} exceeds "
+                                   f"its {names[name].vectors} input vectors per inference; allowed 1 to "
+                                   f"{names[name].vectors}")
+            fixed[name] = int(r)
+    return fixed
+
+
 def map_workload(workload: Workload, arch: Architecture, device: "Device | techlib.Record | str | None" = None) -> Mapping:
-    """Place every weighted layer of ``workload`` on the chip described by ``arch``.
+    """Place every weighted layer of ``workload`` on the chip described by ``arch`` (each layer with its own
+    ``layer_overrides``: ADC bits and bits per cell through :meth:`Architecture.for_layer`, a fixed replication).
 
     A design the simulator cannot compute, or whose buffers and mesh cannot hold the work, is refused first
     (:func:`archsim.mapping.admissible.check`)."""
@@ -307,8 +341,10 @@ def map_workload(workload: Workload, arch: Architecture, device: "Device | techl
     weighted = workload.weighted_layers()
     if not weighted:
         raise ArchsimError(f"workload {workload.name}: no conv or dense layer to map")
-    base = [_base_layer_map(l, arch, bpc) for l in weighted]
-    min_tiles = [_tiles_for(l, 1, arch) for l in base]
+    fixed = _check_layer_overrides(workload, arch, weighted) if arch.layer_overrides else {}
+    base = [_base_layer_map(l, arch.for_layer(l.name), resolve_bits_per_cell(arch.for_layer(l.name), device))
+            for l in weighted]
+    min_tiles = [_tiles_for(l, fixed.get(l.layer, 1), arch) for l in base]
 
     if arch.mesh != AUTO:
         budget = arch.mesh[0] * arch.mesh[1]
@@ -332,7 +368,8 @@ def map_workload(workload: Workload, arch: Architecture, device: "Device | techl
     # the chip's tiles: a fixed mesh, or the near-square mesh holding the budget (it may hold a few more)
     mesh = arch.mesh if arch.mesh != AUTO else auto_mesh(budget)
     spare = mesh[0] * mesh[1]
-    reps = _balance(base, spare, arch) if (arch.replicate and spare > sum(min_tiles)) else [1] * len(base)
+    reps = _balance(base, spare, arch, fixed) if (arch.replicate and spare > sum(min_tiles)) else \
+        [fixed.get(l.layer, 1) for l in base]
 
     layers = []
     first = 0

@@ -9,6 +9,7 @@ Derived quantities (magnitude bits, input pulses, arrays per weight slice) are p
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from enum import Enum
@@ -232,6 +233,11 @@ class Architecture:
     cost_model: CostModel = key(CostModel.CIRCUIT, "circuit: bottom-up from ADC, DAC, array, buffer, NoC "
                                 "components; lut: the device's tile lookup table (Marinella et al., IEEE JETCAS "
                                 "2018)", choices=CostModel, steps=('cost',))
+    layer_overrides: tuple | dict = key(
+        (), "per-layer design: a mapping of weighted-layer name -> {adc_bits, bits_per_cell, replication} that "
+        "replaces those keys for that layer alone (mapping, cost and simulator honour it; replication fixes the "
+        "layer's copies, the others share the spare tiles); empty = every layer as the keys above",
+        kind="layer_overrides", steps=("mapping", "cost", "simulator"))
     source: str = "defaults"   # where the keys came from (a file, "defaults", "... + overrides")
 
     def __post_init__(self):
@@ -246,6 +252,11 @@ class Architecture:
                 and self.bits_per_cell > self.weight_bits):
             raise ArchsimError(f"{where}: key 'bits_per_cell' = {self.bits_per_cell} exceeds weight_bits = "
                                f"{self.weight_bits}")
+        for name, ov in self.layer_overrides:
+            b = dict(ov).get("bits_per_cell")
+            if self.mapping != SignedMapping.PAIRS and b is not None and b > self.weight_bits:
+                raise ArchsimError(f"{where}: key 'layer_overrides' layer '{name}': bits_per_cell = {b} exceeds "
+                                   f"weight_bits = {self.weight_bits}")
 
     def replace(self, **changes) -> "Architecture":
         """A copy with some keys changed, validated like a YAML file."""
@@ -261,7 +272,20 @@ class Architecture:
                 d[name] = v.value
         if isinstance(d["mesh"], tuple):
             d["mesh"] = list(d["mesh"])
+        d["layer_overrides"] = {name: dict(ov) for name, ov in self.layer_overrides}
         return d
+
+    def layer_override(self, name: str) -> dict:
+        """The keys ``layer_overrides`` replaces for layer ``name`` (empty: none)."""
+        for n, ov in self.layer_overrides:
+            if n == name:
+                return dict(ov)
+        return {}
+
+    def for_layer(self, name: str) -> "Architecture":
+        """The architecture layer ``name`` is built with: its ``adc_bits`` and ``bits_per_cell`` overrides
+        applied, no overrides left (itself when the layer has none)."""
+        return _for_layer(self, name) if self.layer_overrides else self
 
     # ---- derived quantities ----
     @property
@@ -320,6 +344,52 @@ class Architecture:
     def copies(self) -> int:
         """Arrays per weight slice: 2 for a differential pair, 1 for offset mapping."""
         return 2 if self.differential else 1
+
+
+#: keys one layer may override, each checked as the architecture key of that name (replication: 1 or more)
+LAYER_OVERRIDE_KEYS = ("adc_bits", "bits_per_cell", "replication")
+
+
+@functools.lru_cache(maxsize=4096)
+def _for_layer(arch: Architecture, name: str) -> Architecture:
+    ov = {k: v for k, v in arch.layer_override(name).items() if k != "replication"}
+    return dataclasses.replace(arch, layer_overrides=(), **ov)
+
+
+def _check_overrides(value: Any, where: str) -> tuple:
+    """``layer_overrides`` as a canonical tuple ``((layer, ((key, value), ...)), ...)``, sorted by layer."""
+    def bad(allowed: str):
+        return ArchsimError(f"{where}: key 'layer_overrides' = {brief(value)} is not allowed; {allowed}")
+
+    if value is None or (isinstance(value, (list, tuple)) and len(value) == 0):
+        return ()        # none (the default, also as JSON's empty list)
+    if isinstance(value, tuple) and all(isinstance(x, tuple) and len(x) == 2 for x in value):
+        value = {n: dict(ov) for n, ov in value}
+    if not isinstance(value, Mapping):
+        raise bad("allowed a mapping of layer name -> {adc_bits, bits_per_cell, replication}")
+    out = []
+    for name, ov in value.items():
+        if not isinstance(name, str) or not name:
+            raise bad("layer names are allowed as text")
+        if not isinstance(ov, Mapping) or not ov:
+            raise ArchsimError(f"{where}: key 'layer_overrides' layer '{brief(name, 40)[1:-1]}' = {brief(ov)} is not "
+                               f"allowed; allowed a mapping of {', '.join(LAYER_OVERRIDE_KEYS)}")
+        items = []
+        for k, v in ov.items():
+            if k not in LAYER_OVERRIDE_KEYS:
+                raise ArchsimError(f"{where}: key 'layer_overrides' layer '{brief(name, 40)[1:-1]}': unknown key "
+                                   f"{brief(k, 40)}; allowed: {', '.join(LAYER_OVERRIDE_KEYS)}")
+            sub = f"{where}: layer_overrides '{brief(name, 40)[1:-1]}'"
+            if k == "replication":
+                v = _check(Key("replication", "int", 1, "", lo=1, hi=1_000_000), v, sub)
+            else:
+                v = _check(KEY_BY_NAME[k], v, sub)
+                if v == AUTO:
+                    raise ArchsimError(f"{sub}: key '{k}' = auto is not allowed; allowed a whole number (leave the "
+                                       f"key out to keep the architecture's)")
+            items.append((k, v))
+        out.append((name, tuple(sorted(items))))
+    return tuple(sorted(out))
 
 
 def _key_of(f: dataclasses.Field) -> Key:
@@ -389,6 +459,8 @@ def _check(key: Key, value: Any, where: str):
         if not isinstance(value, str) or not value:
             raise bad("allowed a name")
         return value
+    if key.kind == "layer_overrides":
+        return _check_overrides(value, where)
     if key.kind == "mesh":
         if value == AUTO:
             return AUTO
@@ -424,7 +496,8 @@ def load(path: str | Path) -> Architecture:
 def keys_table() -> list[dict]:
     """One row per key: name, default, unit, what is allowed, the steps that read it and what it means
     (``archsim list --keys``)."""
-    return [dict(key=k.name, default=k.default if not isinstance(k.default, tuple) else list(k.default),
+    return [dict(key=k.name, default=(k.default if not isinstance(k.default, tuple) else
+                                      {} if k.kind == "layer_overrides" else list(k.default)),
                  unit=k.unit or "-",
                  allowed=(", ".join(k.choices) if k.choices else
                           (f"{k.lo:g}..{k.hi:g}" if k.lo is not None else k.kind)),

@@ -69,6 +69,9 @@ class Device:
     write_energy_per_cell: float | None = None
     #: a stated stress case (``stress: true`` in the file): loadable, but left out of tables over every device
     stress: bool = False
+    #: ``conductance.bits_per_cell_max``: the bits one cell holds reliably for inference, as the device's sources
+    #: support (None: the file does not say; then every bit of ``levels``)
+    bits_per_cell_max: int | None = None
 
     def __hash__(self) -> int:
         # equal devices have the same name and file; the tables inside (lut, law parameters) are read-only
@@ -94,6 +97,13 @@ class Device:
     def bits(self) -> int:
         """Whole bits one cell holds: floor(log2(levels)) (levels >= 2, checked when loaded)."""
         return max(1, int(math.floor(math.log2(max(2, self.levels)))))
+
+    @property
+    def reliable_bits(self) -> int:
+        """Bits per cell the device's sources support for inference: ``bits_per_cell_max``, at most :attr:`bits`
+        (what ``bits_per_cell: auto`` and the sizing search use; a larger explicit ``bits_per_cell`` up to
+        :attr:`bits` is the user's choice)."""
+        return self.bits if self.bits_per_cell_max is None else min(self.bits, self.bits_per_cell_max)
 
     def cell_area_m2(self, node_nm: float) -> float:
         """A cell's area in m2: ``cell.area`` in F^2 times the node squared, or the absolute area."""
@@ -150,7 +160,8 @@ class Device:
                       input_line_energy_per_cell=float(dev.get("input_line.energy_per_cell", 0.0)),
                       cell_area=area_q.value, cell_area_in_F2=area_q.unit == "F2", stuck_on=stuck_on,
                       stuck_off=stuck_off, lut=MappingProxyType(lut), record=dev,
-                      write_energy_per_cell=_write_energy(dev), stress=techlib.stress_flag(dev))
+                      write_energy_per_cell=_write_energy(dev), stress=techlib.stress_flag(dev),
+                      bits_per_cell_max=_bits_max(dev))
         if behaviour(kind).exact:
             if e_cell is None:
                 raise ArchsimError(f"{dev.file}: a {kind.value} device needs quantity 'read.energy_per_cell'")
@@ -184,6 +195,16 @@ def _levels(dev: techlib.Record) -> int:
     if not (isinstance(v, float) and math.isfinite(v) and v >= 2 and float(v).is_integer() and v <= 2 ** 16):
         raise ArchsimError(f"{dev.file}: key 'conductance.levels' = {v} is not allowed; allowed a whole number "
                            f"2 to 65536")
+    return int(v)
+
+
+def _bits_max(dev: techlib.Record) -> int | None:
+    if not dev.has("conductance.bits_per_cell_max"):
+        return None
+    v = dev["conductance.bits_per_cell_max"]
+    if not (isinstance(v, float) and float(v).is_integer() and 1 <= v <= 16):
+        raise ArchsimError(f"{dev.file}: key 'conductance.bits_per_cell_max' = {v} is not allowed; allowed a whole "
+                           f"number of bits 1 to 16")
     return int(v)
 
 

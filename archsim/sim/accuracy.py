@@ -154,13 +154,14 @@ class _Chip:
         Wg = weight_matrix(layer, dtype=np.float64)[group]
         lm_g = dataclasses.replace(lm, groups=1, N=lm.N // lm.groups, macs=lm.macs // lm.groups)
         seed = (self.seed, self.trial, self.index[layer.name], group)
+        arch = self.arch.for_layer(layer.name)      # its own ADC bits and bits per cell (layer_overrides)
         if self.cfg.time_s == 0:
-            return ProgrammedMatrix.program(Wg, lm_g, self.arch, self.device, self.cfg, seed=seed).calibrate(cols)
+            return ProgrammedMatrix.program(Wg, lm_g, arch, self.device, self.cfg, seed=seed).calibrate(cols)
         # the chip is calibrated when it is programmed (t = 0) and read later: same cells (same seed),
         # drifted to time_s, with the input and ADC ranges set at t = 0
-        fresh = ProgrammedMatrix.program(Wg, lm_g, self.arch, self.device,
+        fresh = ProgrammedMatrix.program(Wg, lm_g, arch, self.device,
                                          dataclasses.replace(self.cfg, time_s=0.0), seed=seed).calibrate(cols)
-        aged = ProgrammedMatrix.program(Wg, lm_g, self.arch, self.device, self.cfg, seed=seed)
+        aged = ProgrammedMatrix.program(Wg, lm_g, arch, self.device, self.cfg, seed=seed)
         return dataclasses.replace(aged, calibrated=True, x_max=fresh.x_max, x_signed=fresh.x_signed,
                                    adc_lo=fresh.adc_lo, adc_step=fresh.adc_step, adc_inv=fresh.adc_inv,
                                    adc_full=fresh.adc_full)

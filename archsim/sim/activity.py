@@ -127,7 +127,8 @@ def conductance_fractions(m: Mapping) -> np.ndarray:
     out = []
     for lm in m.layers:
         lay = wl.layer(lm.layer)
-        out.append(float(cell_fractions(forward.weight_matrix(lay, np.float64), m.arch, m.bits_per_cell).mean()))
+        W = forward.weight_matrix(lay, np.float64)
+        out.append(float(cell_fractions(W, m.layer_arch(lay.name), m.layer_bits_per_cell(lay.name)).mean()))
     return np.array(out)
 
 

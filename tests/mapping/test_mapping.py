@@ -53,8 +53,12 @@ def test_bits_per_cell_auto_follows_device_levels():
     wl = single_dense(10, 10)
     a = arch.Architecture(device="sram")
     assert mapping.map_workload(wl, a).bits_per_cell == 1
-    assert mapping.map_workload(wl, a.replace(device="sonos")).bits_per_cell == 7   # 128 levels
-    assert mapping.map_workload(wl, a.replace(device="reram")).bits_per_cell == 7   # 256 levels
+    assert mapping.map_workload(wl, a.replace(device="sonos")).bits_per_cell == 7   # 128 levels, 7 reliable
+    # reram: 256 levels, but 3 bits per cell reliably (conductance.bits_per_cell_max): 7 magnitude bits in 3 slices
+    m = mapping.map_workload(wl, a.replace(device="reram"))
+    assert (m.bits_per_cell, m.layers[0].slices) == (3, 3)
+    # an explicit bits_per_cell above the reliable bits, within the levels, is the user's choice
+    assert mapping.map_workload(wl, a.replace(device="reram", bits_per_cell=7)).bits_per_cell == 7
     # 7 magnitude bits on 6-bit cells (dpe_taox, 64 levels): two even slices of 4 and 3, not 6 + 1
     m = mapping.map_workload(wl, a.replace(device="dpe_taox"))
     assert (m.bits_per_cell, m.layers[0].slices) == (4, 2)
@@ -88,7 +92,7 @@ def test_serpentine_neighbours():
 
 def test_replication_balances_pipeline():
     wl = lenet()
-    a = arch.Architecture(arrays_per_tile=4)
+    a = arch.Architecture(arrays_per_tile=4, bits_per_cell=7)   # one slice per weight: tiles follow the layers
     base = mapping.map_workload(wl, a)
     big = mapping.map_workload(wl, a.replace(tiles=base.tiles_used * 4))
     slow = lambda m: max(l.vectors_per_replica for l in m.layers)
@@ -158,7 +162,7 @@ def old_rule_bit_hops(m):
 
 def test_routes_exact_on_a_tiny_mesh():
     # mesh 2x2, serpentine: tile 0 (0,0), 1 (0,1), 2 (1,1), 3 (1,0); 2 spare tiles replicate a and b once each
-    a = arch.Architecture(arrays_per_tile=2, mesh=(2, 2))
+    a = arch.Architecture(arrays_per_tile=2, mesh=(2, 2), bits_per_cell=7)   # one slice per weight
     m = mapping.map_workload(two_convs(), a)
     assert [(l.replication, l.tiles, l.first_tile) for l in m.layers] == [(2, 2, 0), (2, 2, 2)]
     e = {(x.src, x.dst): x for x in m.edges}
@@ -198,7 +202,7 @@ def test_replication_does_not_inflate_bit_hops():
 
 def test_spare_tiles_of_an_auto_mesh_replicate_the_bottleneck():
     wl = mnist_cnn()
-    a = arch.Architecture()
+    a = arch.Architecture(bits_per_cell=7)   # one slice per weight: the tile counts below
     m = mapping.map_workload(wl, a)
     idle = mapping.map_workload(wl, a.replace(replicate=False))
     assert idle.tiles_used == 10 and idle.mesh == m.mesh == (3, 4)
@@ -212,7 +216,7 @@ def test_spare_tiles_of_an_auto_mesh_replicate_the_bottleneck():
 
 def test_buffer_per_tile_auto_and_fixed():
     wl = mnist_cnn()
-    a = arch.Architecture(buffer_kB="auto", replicate=False)
+    a = arch.Architecture(buffer_kB="auto", replicate=False, bits_per_cell=7)   # one slice per weight
     m = mapping.map_workload(wl, a)
     kb = mapping.KB_BITS
     c1, c3, f1 = m.layer("c1"), m.layer("c3"), m.layer("f1")

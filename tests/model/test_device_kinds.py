@@ -121,7 +121,7 @@ def test_adc_type_changes_what_the_simulator_computes():
     ADC: each matches the plain-numpy twin of the whole pipeline with its own transfer function, and the
     two differ (continuous column currents almost never sit on a code)."""
     from archsim.sim import tilesim as ts
-    a = Architecture(device="reram", rows=16, cols=16, adc_bits=6)
+    a = Architecture(device="reram", rows=16, cols=16, adc_bits=6, bits_per_cell=7)   # one slice, as set up
     W = np.random.default_rng(2).standard_normal((16, 8))
     X = np.random.default_rng(3).uniform(0, 1, (6, 16))
     cfg = ts.SimConfig(prog_error=False, read_noise=False, ir_drop=False)

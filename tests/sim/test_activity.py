@@ -24,7 +24,7 @@ from archsim.sim.tilesim.kernels import quantize_np
 from tests.support import single_dense
 from archsim.model.device import load_device
 
-ARCH = Architecture()
+ARCH = Architecture(bits_per_cell=7)   # one 7-bit cell per weight: the fractions below
 
 
 def _dense(k=16, n=8, w=None, seed=0):

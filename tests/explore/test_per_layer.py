@@ -1,0 +1,112 @@
+"""Per-layer search and devices at their own designs: never a design below the floor, never worse than the
+best uniform design, the floor and constraints the same for every device; the devices' reliable bits per
+cell bound the search; ``compare`` says what dominates and that the periphery is shared."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from archsim.io import techlib
+import workloads
+from archsim.cli import main as cli
+from archsim.explore import best, fidelity as F, per_layer, sizing
+from archsim.model.arch import Architecture
+from archsim.model.device import load_device
+from archsim.model.workload import GraphBuilder
+
+TINY = "tiny_per_layer_mlp"
+SPACE = sizing.SearchSpace(rows=(256,), bits_per_cell=None, adc_bits=(4, 6, 8), cols_per_adc=(16,), budgets=(1,))
+#: a strict fidelity floor, so that some single-layer options and combinations fall below it
+CHECK = F.CheckSpec(samples=64, min_agreement=0.7)
+
+
+def _tiny():
+    b = GraphBuilder(TINY, (256,), "test network", "")
+    b.dense("fc1", 256)
+    b.dense("fc2", 256)
+    b.dense("fc3", 10, relu=False)
+    return b.build()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_registered():
+    workloads.register(TINY, _tiny, "test network", replace=True)
+    yield
+    workloads._unregister(TINY)
+
+
+@pytest.fixture(scope="module")
+def searched():
+    return per_layer.size_per_layer(TINY, Architecture(device="reram"), space=SPACE, check=CHECK, workers=1)
+
+
+def test_per_layer_design_is_simulated_at_or_above_the_floor(searched):
+    r = searched
+    assert r.config is not None and r.metric == "fidelity"
+    data = F.prepare(TINY, CHECK)
+    again = F.check_design(data, r.config)      # the returned design simulated afresh, same seed: same figure
+    assert again["floor"] == "pass" and again["agreement"] >= data.floor
+    assert again["agreement"] == r.figure
+    # every combination the search accepted passed, every one it rejected was below the floor
+    for _, _, fig, ok in r.checks:
+        assert ok == (fig >= data.floor)
+
+
+def test_per_layer_is_never_worse_than_the_best_uniform_design(searched):
+    r = searched
+    assert r.summary["energy_per_inference_J"] <= r.uniform_summary["energy_per_inference_J"]
+    assert r.gain >= 0
+    # the sensitivities are drops from their uniform start's own figure on the same inputs and chip
+    sim = r.options.dropna(subset=["figure"])
+    np.testing.assert_allclose(sim["drop"], sim["start_figure"] - sim["figure"], rtol=0, atol=1e-12)
+    assert (sim.loc[sim["start"] == "uniform", "start_figure"] == r.uniform_figure).all()
+
+
+def test_per_layer_without_simulation_says_not_checked():
+    r = per_layer.size_per_layer(TINY, Architecture(device="reram"), space=SPACE, check=None, workers=1)
+    assert r.metric is None and any("NOT CHECKED" in n for n in r.notes)
+    assert r.summary["energy_per_inference_J"] <= r.uniform_summary["energy_per_inference_J"]
+
+
+def test_compare_best_never_reports_a_design_below_the_floor():
+    cmp = best.best_designs(TINY, ["reram", "sonos"], Architecture(), space=SPACE, check=CHECK, workers=1)
+    data = F.prepare(TINY, CHECK)
+    assert cmp.metric == "fidelity" and data.floor_text in cmp.floor_text
+    for dev, res, (_, row) in zip(cmp.devices, cmp.results, cmp.table.iterrows()):
+        if res.recommended is None:
+            continue
+        cfg = per_layer.config_of(res.recommended)
+        assert cfg["device"] == dev
+        again = F.check_design(data, cfg)
+        assert again["floor"] == "pass" and row["agreement"] == again["agreement"] >= data.floor
+        # each device within what its file says a cell holds reliably
+        assert row["bits_per_cell"] <= load_device(dev).reliable_bits
+        part, share = best.dominant(res.recommended)
+        parts = [float(res.recommended[f"energy_{k}_J"]) for k in ("array", "adc", "dac", "digital", "buffer",
+                                                                   "noc", "leakage", "io")]
+        assert share == pytest.approx(max(parts) / sum(parts), rel=1e-12)
+
+
+def test_every_shipped_device_states_its_reliable_bits_with_a_source():
+    for name in techlib.device_names():
+        rec = techlib.device(name)
+        q = rec.q("conductance.bits_per_cell_max")
+        assert q.source or q.assumption, name
+        d = load_device(name)
+        assert 1 <= d.reliable_bits <= d.bits, name
+    # the search stays within them: ReRAM (1T1R practice) 1 to 3 bits per cell, not the 7 its levels allow
+    configs, _ = sizing.design_points("lenet5", Architecture(device="reram"), SPACE)
+    assert sorted({c["bits_per_cell"] for c in configs}) == [1, 2, 3]
+
+
+def test_compare_names_the_dominant_part_and_the_shared_periphery(capsys):
+    assert cli.main(["compare", "-w", "lenet5", "-D", "reram,sonos,sram"]) == 0
+    out = capsys.readouterr().out
+    assert "periphery: SHARED by every device" in out
+    assert "adc " in out and "%" in out
+    assert cli.main(["compare", "-w", "lenet5", "--min-fps", "10"]) == 2       # a --best option without --best
+
+
+def test_per_layer_refuses_another_objective(capsys):
+    assert cli.main(["size", "-w", TINY, "--per-layer", "--objective", "area", "--no-simulate"]) == 2
+    assert "--per-layer" in capsys.readouterr().err
