@@ -1,6 +1,6 @@
 """archsim: energy, latency, area and accuracy of neural networks on analog in-memory-computing accelerators.
 
-The flow (``../shared/ARCHITECTURE.md``): a :class:`Workload` and an :class:`Architecture` (with its
+The flow (see docs/ARCHITECTURE.md): a :class:`Workload` and an :class:`Architecture` (with its
 device) are mapped (:func:`map_workload`), the mapping's events are priced (:func:`evaluate`) into an
 :class:`Estimate`, and the same mapping is programmed and read by Monte Carlo (:func:`simulate`).
 :func:`estimate`, :func:`compare`, :func:`simulate` and :func:`sweep` run the whole flow; :func:`from_torch`

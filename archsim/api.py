@@ -1,4 +1,4 @@
-"""The Python API: the flow of ../shared/ARCHITECTURE.md as five functions.
+"""The Python API: the flow of docs/ARCHITECTURE.md as five functions.
 
 ``estimate``: load, map, count events, price.  ``compare``: one estimate per device, one row each.
 ``simulate``: load, map, program and read the chips by Monte Carlo; ``compare_accuracy``: devices' results

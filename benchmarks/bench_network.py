@@ -19,7 +19,7 @@ Four timings, interleaved in every repeat so that machine noise hits all alike:
   pass and the per-layer sample included: the whole command);
 - ``pass``: ``trials`` forward passes of the images through chips already programmed and calibrated
   (the scored pass alone: what the whole command costs per image once the images outnumber the
-  128 calibration images, e.g. the 10,000 x 10 of issue 13; the chips are built outside the timing);
+  128 calibration images, e.g. 10,000 images x 10 chips; the chips are built outside the timing);
 - ``pulse numpy``: ``trials`` float32 forward passes whose matmul hook performs the same matrix
   products as the hardware: per layer, group and row block, one ``(pulses x rows, K_block) @ (K_block,
   N)`` product per weight slice and array of the pair (pulse planes stacked as rows, a plain copy

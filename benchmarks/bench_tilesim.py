@@ -120,7 +120,7 @@ def table(rows: list[dict]) -> str:
 
 
 def part_c_lenet_mnist(trials: int = 10):
-    """Part (c) of issue 3: LeNet-5 on the 10,000 MNIST test images, ``trials`` programmed chips (SONOS,
+    """Part (c): LeNet-5 on the 10,000 MNIST test images, ``trials`` programmed chips (SONOS,
     the like-for-like configuration above, read noise on), against 30 s; beside the exact numpy forward
     pass run ``trials`` times in the same process.  Needs the MNIST cache (python -m archsim.io.data fetch mnist)."""
     root = Path(__file__).resolve().parents[1]

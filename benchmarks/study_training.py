@@ -6,7 +6,7 @@
     python benchmarks/study_training.py --fresh         # rerun everything
 
 Runs are stored one by one in reports/training_runs_<part>.json (resumable: an interrupted study continues
-where it stopped; the two parts may run at once, in two processes).  (a) seed 002's training conclusions per device; (b) the device-requirement sweeps of Gokmen
+where it stopped; the two parts may run at once, in two processes).  (a) Marinella et al.'s (Sandia 2022) training conclusions per device; (b) the device-requirement sweeps of Gokmen
 and Vlasov, Front. Neurosci. 10:333 (2016) on their 784-256-128-10 sigmoid network; (c) energy and
 time per training epoch per device from archsim.cost.training.  Budget: this machine is a loaded
 2-core box, so every run trains on a subset (N_TRAIN images, EPOCHS epochs) and tests on N_TEST images;

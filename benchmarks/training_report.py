@@ -147,7 +147,7 @@ def _dev_rows(store, meta):
 
 
 def _lut_epoch(dev: str, n: int):
-    """Seed 002's tile table (lut): (vmm + mvm + opu) energy per MAC x MACs per sample x n samples."""
+    """Marinella et al.'s (Sandia 2022) tile table (lut): (vmm + mvm + opu) energy per MAC x MACs per sample x n samples."""
     d = load_device(dev)
     if not all(op in d.lut for op in ("vmm", "mvm", "opu")):
         return None
@@ -160,7 +160,7 @@ def _dev_sections(store, meta, path: Path) -> list[str]:
     fl = store.get("float/b10")
     out = []
     if not rows or fl is None:
-        return ["## (a) Seed 002 per device", "", "(runs missing: run benchmarks/study_training.py)", ""]
+        return ["## (a) Marinella et al. (Sandia 2022) per device", "", "(runs missing: run benchmarks/study_training.py)", ""]
     f_acc = fl["history"][-1]["test_accuracy"]
     by = {(r["device"], r["algorithm"]): r for r in rows}
 
@@ -168,7 +168,7 @@ def _dev_sections(store, meta, path: Path) -> list[str]:
         r = by.get((dev, alg))
         return None if r is None else r["acc"]
 
-    out += ["## (a) Seed 002's training conclusions (Marinella et al. 2022), device by device", "",
+    out += ["## (a) Marinella et al.'s (Sandia 2022) training conclusions (Marinella et al. 2022), device by device", "",
             f"Same network and settings as (b) but on the chip: reads through the converters of the default "
             f"architecture (8-bit inputs, 8-bit ADC per 128-row array), batches of 10 samples (the learning rate "
             f"stays per sample), {meta['dev_epochs']} epochs on the first {meta['n_train']:,} training images, "
@@ -195,10 +195,10 @@ def _dev_sections(store, meta, path: Path) -> list[str]:
         concl.append(("SONOS is accurate but slow to program ('use for inference')",
                       f"SONOS {e_so:.4f}; epoch time {t['sonos']:.3g} s vs ECRAM {t['ecram']:.3g} s ({slow:.0f}x)",
                       "reproduced" if slow > 10 and f_acc - e_so <= 0.02 else "partly",
-                      "write-verify pulses of 20 us (seed 002's SONOS update latency, an input here) make the update "
+                      "write-verify pulses of 20 us (Marinella et al.'s (Sandia 2022) SONOS update latency, an input here) make the update "
                       "dominate the step; accuracy follows from its near-constant steps"))
     if e_pc is not None and e_ec is not None:
-        concl.append(("PCM's poor write linearity and symmetry hurt training (seed 002's perspective table)",
+        concl.append(("PCM's poor write linearity and symmetry hurt training (Marinella et al.'s (Sandia 2022) perspective table)",
                       f"PCM {e_pc:.4f} vs ECRAM {e_ec:.4f}",
                       "reproduced" if e_pc < e_ec - 0.01 else "not reproduced",
                       "potentiation-only pairs with nonlinear, noisy SET steps and refreshes"))
@@ -207,11 +207,11 @@ def _dev_sections(store, meta, path: Path) -> list[str]:
                       ", ".join(f"{a} {by[('reram', a)]['acc']:.4f}" for a in ("sgd", "mixed", "tiki-taka", "carry")
                                 if ("reram", a) in by), "-", "mixed precision sends only whole steps; Tiki-Taka"
                       " filters through A; carry moves the LSP into a more significant pair"))
-    out += ["| seed 002 conclusion | archsim | verdict | why |", "|---|---|---|---|"]
+    out += ["| Marinella et al. (Sandia 2022) conclusion | archsim | verdict | why |", "|---|---|---|---|"]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in concl]
     out += ["", "### Per device and algorithm", "",
             "| device | algorithm | trials | test accuracy (+-95%) | pulses per device (mean / max) | endurance | "
-            "epochs until the busiest device wears out | energy per epoch (circuit) | seed 002 tile table (lut) per "
+            "epochs until the busiest device wears out | energy per epoch (circuit) | Marinella et al. (Sandia 2022) tile table (lut) per "
             "epoch | time per epoch | update share of energy |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (-r["acc"])):
@@ -228,7 +228,7 @@ def _dev_sections(store, meta, path: Path) -> list[str]:
             f"(cells, row drivers, ADCs, sample-and-hold, shift-add), activations, pulse translators, update drivers "
             f"per row and column pulse fired, device pulses x the device file's update.energy_per_pulse, digital "
             f"accumulation (mixed precision) and write-verify programs (carry, refresh); one epoch = "
-            f"{meta['n_train']:,} samples. The lut column prices the same MACs with seed 002's tile table "
+            f"{meta['n_train']:,} samples. The lut column prices the same MACs with Marinella et al.'s (Sandia 2022) tile table "
             f"(forward VMM + backward MVM + outer-product update per MAC) where the device file has one. "
             f"ECRAM's and SONOS's update energies per pulse are taken from that same table (assumptions in their "
             f"files), so their update share is not an independent check. Mixed precision's energy is its digital "

@@ -1,7 +1,7 @@
-"""Classic image classifiers, the seed-001 MLP and a small VGG-style Fashion-MNIST network.
+"""Classic image classifiers, the MLP of Zhang et al. (ASP-DAC 2020) and a small VGG-style Fashion-MNIST network.
 
 Counts are conv + FC weights without bias and MACs per image (see
-``/work/shared/reference/PUBLISHED.md``, "Layer counts"; ``fashion_vgg`` is archsim's own):
+the workload table of Marinella et al. (Sandia slides 2022) and the original papers; ``fashion_vgg`` is archsim's own):
 
 ===========  ===========  ==============
 network      weights      MACs
@@ -28,7 +28,7 @@ VGG8 = ("VGG-8 for CIFAR-10 as in DNN+NeuroSim (Peng et al.): conv3x3 128, 128, 
         "512, 512, pool, dense 8192->1024->10")
 VGG16 = ("VGG-16 (Simonyan & Zisserman 2015) as in torchvision at 224x224: 13 conv3x3 with 5 max pools, "
          "dense 25088->4096->4096->1000")
-MNIST_CNN3 = ("Three-conv MNIST CNN of issue 13 (no trained weights ship: seeded random weights, fidelity): "
+MNIST_CNN3 = ("Three-conv MNIST CNN, a test network for simulation speed (no trained weights ship: seeded random weights, fidelity): "
               "conv3x3 32, pool, 64, pool, 128 (padding 1), pool (7 -> 3), dense 1152 -> 256 -> 10; "
               "7,748,608 MACs per image")
 FASHION_VGG = ("Small VGG-style CNN for 28x28 Fashion-MNIST (archsim's own, weights trained by "

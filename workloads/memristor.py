@@ -2,7 +2,7 @@
 
 ``mnist_cnn5``: the five-layer memristor CNN (mCNN) of Yao et al., "Fully
 hardware-implemented memristor convolutional neural network", Nature 577,
-641-646 (2020) -- seed 003.
+641-646 (2020) -- Yao et al. (Nature 2020).
 
 What is read from the paper:
 

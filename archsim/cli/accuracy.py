@@ -17,6 +17,7 @@ from archsim.model.errors import ArchsimError
 from archsim.io import load
 from archsim.sim.accuracy import format_ci
 from archsim.report import tables as report
+from archsim.report.notes import ir_drop, read_time
 
 
 #: defaults sized so that ``archsim accuracy --workload lenet5 --device sonos`` finishes in under a minute on
@@ -58,12 +59,21 @@ def cmd_accuracy(args) -> int:
     if args.hybrid:
         return _hybrid(inp, a, args, stem)
     r = _accuracy_row(inp, a, args)
-    s = r.summary()
+    cfg = _sim_config(args)
+    s = {**r.summary(), "read_time_s": cfg.time_s,
+         "drift": "no drift law" if load.device(a.device).drift is None else "drift law applied"}
+    ir = ir_drop(a, cfg.ir_drop)
+    if ir:
+        p = a.parasitics
+        s.update(ir_drop=cfg.ir_drop, r_wire_ohm=p.r_wire, r_in_ohm=p.r_in, r_out_ohm=p.r_out)
     label = "accuracy (top-1 on the test set)" if r.metric == "accuracy" else \
         f"fidelity (top-1 agreement with the exact digital network, {own}, synthetic inputs)"
     lo, hi = r.ci95
     print(f"{wl.name} on {a.device}: {label}, {r.samples} samples, {len(r.per_trial)} trials, seed {r.seed}")
     print(f"calibration: {r.calibration}")
+    print(read_time(a.device, cfg.time_s))
+    if ir:
+        print(ir)
     print(f"{r.metric}: {format_ci(r.mean, lo, hi, 4)} (95% interval {lo:.4f} to {hi:.4f}: chip-to-chip "
           f"variation over {len(r.per_trial)} trial(s) and image sampling error over {r.samples} images; "
           f"std over trials {r.std:.2g})\n")
@@ -71,8 +81,8 @@ def cmd_accuracy(args) -> int:
     print()
     print(report.to_text(r.per_layer))
     if args.out:
-        notes = (f"Calibration: {r.calibration} (never scored).\n\n95% interval: {CI_NOTE}\n\n"
-                 + _notes([a.device], a))
+        notes = (f"Calibration: {r.calibration} (never scored).\n\n{read_time(a.device, cfg.time_s)}.\n\n"
+                 + (f"{ir}.\n\n" if ir else "") + f"95% interval: {CI_NOTE}\n\n" + _notes([a.device], a))
         files = report.write_tables(args.out, stem, pd.DataFrame([s]), f"{wl.name} on {a.device}: {r.metric}", notes)
         print("wrote " + ", ".join(map(str, files)))
     from archsim.report.figures import accuracy_pictures

@@ -206,7 +206,12 @@ def add_sim_args(sp, trials: int, samples: int) -> None:
                     help="what sets the chip's input and ADC ranges, never scored: N images (default "
                          f"{CALIBRATION_IMAGES}) from the data set's TRAIN split, or held out from the start of "
                          "--data; or a .npz file (x, y as for --data; its labels are not used)")
-    sp.add_argument("--no-progress", action="store_true", help="no progress bar (images over all trials; needs tqdm)")
+    add_no_progress(sp, "no progress bar (images over all trials; needs tqdm)")
+
+
+def add_no_progress(sp, text: str = "no progress bar (bars need tqdm: pip install archsim[progress])") -> None:
+    """``--no-progress``: every command takes it, those that show no bar too (scripts can pass it anywhere)."""
+    sp.add_argument("--no-progress", action="store_true", help=text)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -458,6 +463,15 @@ def _out_stem(command: str, *parts: str) -> str:
     """An output file stem ``command_part_part`` from user text (names, paths), every part made safe; a long one
     is shortened with a stable hash suffix (:func:`archsim.io.files.join_stem`), never refused."""
     return join_stem(command, *parts)
+
+
+def _figure_notes(df, devices, markdown: bool = False) -> str:
+    """What is printed under a table of estimates: what a row counts (an inference or a training step), a
+    chip larger than one lithography field, and how far energy and area can be trusted
+    (:mod:`archsim.report.notes`, :mod:`archsim.report.trust`)."""
+    from archsim.report import notes, trust
+    lines = [t for t in (notes.task_note(notes.task_of(df)), notes.reticle_rows(df)) if t]
+    return ("\n\n" if markdown else "\n").join(lines + [trust.statement_text(devices, markdown)])
 
 
 def _notes(devices, arch) -> str:

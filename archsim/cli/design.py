@@ -13,11 +13,12 @@ from archsim.io import techlib
 import workloads
 
 from archsim.cli.args import _accuracy_inputs, _accuracy_row, _activity_text, _arch_from_args, _calibration, \
-    _devices, _network, _notes, _out_stem, _priced, add_activity_args, add_common, add_network, add_sim_args, \
-    finite_float, nonnegative_int, workers_int
+    _devices, _figure_notes, _network, _notes, _out_stem, _priced, _sim_config, add_activity_args, add_common, \
+    add_network, add_no_progress, add_sim_args, finite_float, nonnegative_int, workers_int
 from archsim.cli import outputs
 from archsim.cost.price import ENERGY_PARTS
 from archsim.explore.best import dominant, dominant_text, periphery_note
+from archsim.io.progress import track
 from archsim.mapping import admissible
 from archsim.model import arch as _arch
 from archsim.model import presets
@@ -25,6 +26,7 @@ from archsim.io import load
 from archsim.model.arch import CostModel
 from archsim.model.errors import ArchsimError
 from archsim.report import tables as report
+from archsim.report.notes import ir_drop, read_time_devices
 from archsim.sim.stats import versus_baseline
 
 
@@ -82,8 +84,10 @@ def cmd_estimate(args) -> int:
     total = sum(parts.values())
     print("\nenergy split: " + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in parts.items()))
     print(report.OPS_NOTE)
+    print(_figure_notes(est.totals(), [a.device]))
     if args.out:
-        notes = _activity_text(est, act, markdown=True) + "\n\n" + _notes([a.device], a)
+        notes = (_activity_text(est, act, markdown=True) + "\n\n" + _figure_notes(est.totals(), [a.device], True)
+                 + "\n\n" + _notes([a.device], a))
         files = report.write_tables(args.out, stem, est.totals(), f"{s['workload']} on {s['device']}",
                                     notes, display=disp)
         files += report.write_tables(args.out, stem + "_layers", est.layers, f"{s['workload']} on {s['device']}: layers",
@@ -132,7 +136,8 @@ def cmd_compare(args) -> int:
     if args.baseline is not None and args.baseline not in devices:
         raise ArchsimError(f"--baseline {args.baseline}: not among the compared devices; allowed: {', '.join(devices)}")
     wl, x, what = _calibration(net, args, builtin)
-    priced = [_priced(wl, a.replace(device=d), args.task, x, what) for d in devices]
+    priced = [_priced(wl, a.replace(device=d), args.task, x, what)
+              for d in track(devices, "devices", "device", not args.no_progress)]
     df = report.summary_frame(est.summary for est, _ in priced)
     df["activity"] = [act.source for _, act in priced]
     name = df["workload"].iloc[0]
@@ -152,6 +157,7 @@ def cmd_compare(args) -> int:
         df[f"{metric}_diff_ci95_low"] = [p.low for p in diffs]
         df[f"{metric}_diff_ci95_high"] = [p.high for p in diffs]
         df["separated"] = [p.separated for p in diffs]
+        df["read_time_s"] = _sim_config(args).time_s
     print(f"{name}: {', '.join(devices)} ({a.cost_model} cost model, {args.task}; arrays {a.rows}x{a.cols}, "
           f"{a.weight_bits}-bit weights, {a.input_bits}-bit inputs, {a.adc_bits}-bit ADC)")
     act_text = _compare_activity(priced, devices)
@@ -169,7 +175,11 @@ def cmd_compare(args) -> int:
     note = periphery_note(df, a)
     print("\n" + note)
     print(report.OPS_NOTE)
+    print(_figure_notes(df, devices))
     if args.accuracy:
+        print(read_time_devices(devices, _sim_config(args).time_s))
+        if ir_drop(a, not args.no_ir_drop):
+            print(ir_drop(a, not args.no_ir_drop))
         print(f"{metric}: {accs[0].samples} images x {args.trials} chips per device; calibration: "
               f"{accs[0].calibration} (never scored); 95% interval: chip-to-chip (t over trials) and image "
               f"sampling (binomial) error combined")
@@ -183,7 +193,7 @@ def cmd_compare(args) -> int:
             if args.accuracy else ""
         files = report.write_tables(args.out, stem, df, f"Device comparison on {name}",
                                     cal + note + "\n\n" + _compare_activity(priced, devices, markdown=True) + "\n\n"
-                                    + _notes(devices, a),
+                                    + _figure_notes(df, devices, True) + "\n\n" + _notes(devices, a),
                                     display=disp)
         print("wrote " + ", ".join(map(str, files)))
     from archsim.report.figures import compare_pictures
@@ -281,6 +291,7 @@ def cmd_export(args) -> int:
 def add_list(sub) -> None:
     sp = sub.add_parser("list", help="workloads, devices and architecture keys")
     sp.add_argument("--keys", action="store_true", help="list architecture keys with defaults and allowed values")
+    add_no_progress(sp)
     sp.set_defaults(func=cmd_list)
 
 
@@ -290,6 +301,7 @@ def add_estimate(sub) -> None:
     sp.add_argument("--device", "-d", help="device name or .yaml (overrides the architecture's)")
     sp.add_argument("--layers", action="store_true", help="also print the per-layer table")
     add_activity_args(sp)
+    add_no_progress(sp)
     outputs.add_plot(sp)
     sp.set_defaults(func=cmd_estimate)
 
@@ -349,6 +361,7 @@ def add_export(sub) -> None:
                     help="auto: trained or the model's own weights, else random He-normal (default); none: "
                          "structure only, weights as graph inputs without values")
     sp.add_argument("--seed", type=nonnegative_int, default=0, help="seed of random weights")
+    add_no_progress(sp)
     sp.set_defaults(func=cmd_export)
 
 

@@ -12,10 +12,11 @@ import sys
 import pandas as pd
 
 from archsim.cli import outputs
-from archsim.cli.args import MAX_ROWS_SHOWN, MAX_SAMPLES, _arch_from_args, finite_float, int_at_least, \
-    nonnegative_int, out_dir, trials_int, workers_int
+from archsim.cli.args import MAX_ROWS_SHOWN, MAX_SAMPLES, _arch_from_args, add_no_progress, finite_float, \
+    int_at_least, nonnegative_int, out_dir, trials_int, workers_int
 from archsim.model.errors import ArchsimError
 from archsim.report import tables as report
+from archsim.report import trust
 
 
 #: the largest tile-budget multiple ``size --budgets`` takes (the mesh must also stay within the tile budget)
@@ -44,7 +45,7 @@ def cmd_validate(args) -> int:
     from archsim.explore import validate
     from archsim.report.explore_figures import validate_pictures
     outputs.check_plot(args)
-    files = validate.write_report(args.out, accuracy=not args.no_accuracy)
+    files = validate.write_report(args.out, accuracy=not args.no_accuracy, progress=not args.no_progress)
     df = pd.read_csv(files[1])
     print("wrote " + ", ".join(map(str, files)))
     if args.verbose:
@@ -156,6 +157,7 @@ def cmd_size(args) -> int:
         files = sizing_report.write_result(res, args.out)
         print("wrote " + ", ".join(map(str, files)))
     print(report.OPS_NOTE)
+    print(trust.statement_text([base.device]))
     from archsim.report.explore_figures import size_pictures
     data = res.check.data if res.check is not None else None
     metric = data.column if data is not None else ("accuracy" if res.accuracy_available else None)
@@ -196,11 +198,13 @@ def cmd_bench(args) -> int:
         raise ArchsimError(f"--workers {args.workers}: allowed 1 or more")
     from archsim.explore.bench import bench_devices, bench_display, published_display
     outputs.check_plot(args)
-    res = write_bench_report(args.out, workers=args.workers, plots=not args.no_plots, accuracy=not args.no_accuracy)
+    res = write_bench_report(args.out, workers=args.workers, plots=not args.no_plots, accuracy=not args.no_accuracy,
+                             progress=not args.no_progress)
     print(res.summary_text())
     print("wrote " + ", ".join(map(str, res.files)))
     for n in res.notes:
         print(n)
+    print(trust.statement_text(sorted(set(res.table["device"].dropna()))))
     ok = res.table[res.table["error"].isna()]
     outputs.print_written(outputs.finish(
         args, "Benchmark: built-in workloads on every device, beside published accelerators",
@@ -216,6 +220,7 @@ def add_validate(sub) -> None:
     sp.add_argument("--out", type=out_dir, default="reports", help="folder for validation.md and validation.csv (default: reports)")
     sp.add_argument("--verbose", "-v", action="store_true", help="also print the table")
     sp.add_argument("--no-accuracy", action="store_true", help="skip the accuracy claims (Monte Carlo, about a minute)")
+    add_no_progress(sp)
     outputs.add_plot(sp)
     sp.set_defaults(func=cmd_validate)
 
@@ -311,6 +316,7 @@ def add_bench(sub) -> None:
     sp.add_argument("--no-plots", action="store_true", help="tables only (plots need matplotlib)")
     sp.add_argument("--no-accuracy", action="store_true",
                     help="skip the accuracy column (Monte Carlo on the networks with trained weights, about 2 minutes)")
+    add_no_progress(sp)
     sp.set_defaults(func=cmd_bench)
 
 

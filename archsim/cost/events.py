@@ -6,7 +6,7 @@ by the input bit density), row drives, ADC conversions and samples, shift-adds, 
 subtractions, output adds, array pulses (the data-independent part of an array's row
 drivers), result and output-register writes, buffer, bus and register bits,
 network bit-hops and digital operations of the layers that run in the tile's digital units.  In
-``lut`` mode (seed 002's tile table) the array work is counted in MACs per operation kind instead.
+``lut`` mode (Marinella et al.'s tile table) the array work is counted in MACs per operation kind instead.
 :mod:`archsim.cost.price` multiplies the counts by the prices of :mod:`archsim.cost.components`.
 
 Each event name maps to the energy part it is reported under (:data:`EVENT_PARTS`).

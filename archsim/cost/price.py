@@ -6,7 +6,7 @@
 (:mod:`archsim.cost.pipeline`) and composes the per-layer table and chip totals.  :func:`evaluate`
 is the whole step for a mapping: ``price(m, events(m, task), prices_for(m.arch, m.device))``.
 
-Two cost models, one output schema: ``circuit`` (bottom-up, the ISAAC way) and ``lut`` (seed 002's
+Two cost models, one output schema: ``circuit`` (bottom-up, the ISAAC way) and ``lut`` (Marinella et al.'s
 tile table: energy per MAC includes the tile's converters, so ADC, DAC and shift-add stay zero).
 Operations count 2 per MAC (multiply + add) in every TOPS figure.
 """
@@ -87,6 +87,16 @@ class Estimate:
     layers: pd.DataFrame
     summary: dict
     activity: Activity | None = None     # the data statistics the events were counted with
+
+    def __repr__(self) -> str:
+        """One line: the workload, the device and the headline figures (the tables are in ``layers`` and
+        ``summary``)."""
+        s = self.summary
+        unit = "step" if self.task == "training" else "inference"
+        return (f"<Estimate {s['workload']} on {s['device']} ({s['cost_model']}, {self.task}): "
+                f"{s['energy_per_inference_J'] * 1e6:.4g} uJ/{unit}, {s['inferences_per_s']:.4g} {unit}s/s, "
+                f"{s['area_mm2']:.4g} mm2, {s['tops_per_W']:.4g} TOPS/W, {s['tiles']} tiles; "
+                f"dominant energy: {s['dominant']}>")
 
     def totals(self) -> pd.DataFrame:
         return pd.DataFrame([self.summary])

@@ -50,7 +50,7 @@ BENCH_COLUMNS = {  # summary column -> (title, scale)
 # tables
 
 def published_accelerators() -> pd.DataFrame:
-    """Seed 002's TABLE II as one row per accelerator (numbers as published, TOPS as published)."""
+    """Marinella et al.'s TABLE II as one row per accelerator (numbers as published, TOPS as published)."""
     rec = techlib.published("accelerators")
     names = []
     for k in rec.fields:
@@ -87,13 +87,13 @@ def bench_configs(arch: _arch.Architecture | None = None) -> list[dict]:
 
 
 def bench_table(workers: int | None = None, arch: _arch.Architecture | None = None,
-                accuracy: bool = False) -> pd.DataFrame:
+                accuracy: bool = False, progress: bool = False) -> pd.DataFrame:
     """Every workload x device: the sweep table (configuration, error, summary) plus an accuracy column.
 
     ``accuracy=True`` simulates the accuracy of the networks with trained weights (archsim.sim.accuracy's
     sizing settings: a few hundred test images, one programmed chip per design); others stay NaN."""
     configs = bench_configs(arch)
-    results = run_points(configs, workers=workers)
+    results = run_points(configs, workers=workers, progress=progress, desc="estimates")
     df = results_table(configs, results)
     df.insert(0, "kind", "archsim")
     df["accuracy"] = np.nan
@@ -101,7 +101,8 @@ def bench_table(workers: int | None = None, arch: _arch.Architecture | None = No
     df["accuracy_ci95_high"] = np.nan
     if accuracy:
         from archsim.explore.sizing_sim import sizing_result  # Monte Carlo: loaded only when asked for
-        for i, cfg in enumerate(configs):
+        from archsim.io.progress import track
+        for i, cfg in track(list(enumerate(configs)), "accuracy", "design", progress):
             if not (isinstance(df["error"].iloc[i], str) and df["error"].iloc[i]):
                 r = sizing_result(dict(cfg))
                 if r is not None:
@@ -197,7 +198,8 @@ BENCH_FILES = ("bench.csv", "bench.md", "energy_breakdown.png", "efficiency_pare
 
 
 def write_bench_report(out: str | Path = "reports/bench", workers: int | None = None, plots: bool = True,
-                       arch: _arch.Architecture | None = None, accuracy: bool = False) -> BenchResult:
+                       arch: _arch.Architecture | None = None, accuracy: bool = False,
+                       progress: bool = False) -> BenchResult:
     out = Path(out)
     a = arch or _arch.Architecture()
     try:
@@ -206,7 +208,7 @@ def write_bench_report(out: str | Path = "reports/bench", workers: int | None = 
         raise ParameterError(f"{{param}} {out}: cannot create ({exc.strerror})", "out") from None
     for name in BENCH_FILES:                        # and every file it will write: regular or absent
         check_target(out / name)
-    df = bench_table(workers, a, accuracy=accuracy)
+    df = bench_table(workers, a, accuracy=accuracy, progress=progress)
     pub = published_accelerators()
     res = BenchResult(df, pub)
 

@@ -29,6 +29,7 @@ A ``__suffix`` names a second published value of the same metric.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pandas as pd
@@ -56,7 +57,7 @@ DISPLAY = {
     "macro_ops_per_W": ("TOPS/W", 1 / 1e12), "macro_ops_per_s_mm2": ("TOPS/mm2", 1 / 1e12),
     "peak_ops_per_s": ("TOPS", 1 / 1e12),
 }
-#: a silicon row is near when archsim / published lies within this factor either way (issue 21's goal)
+#: a silicon row is near when archsim / published lies within this factor either way (the goal set for silicon validation)
 NEAR_FACTOR = 2.0
 ROLE_TEXT = {
     "consistency": "a check of arithmetic: a peak figure that follows from the stated design, or the source's "
@@ -75,7 +76,7 @@ def _estimate(workload: Workload | str, a: Architecture, task: str = "inference"
 
 
 def _lut_1024(device: str) -> Architecture:
-    """The default architecture with seed 002's tile: 1024 x 1024 arrays priced by the device's lookup table."""
+    """The default architecture with Marinella et al.'s tile: 1024 x 1024 arrays priced by the device's lookup table."""
     return Architecture().replace(cost_model="lut", rows=1024, cols=1024, device=device)
 
 
@@ -124,7 +125,7 @@ def preset_rows(name: str) -> list[dict]:
 
 
 def seed002_rows() -> list[dict]:
-    """Seed 002's tile table, read back through the estimator (lut cost model, one 1024 x 1024 layer)."""
+    """Marinella et al.'s tile table, read back through the estimator (lut cost model, one 1024 x 1024 layer)."""
     from archsim.model.workload import GraphBuilder
     b = GraphBuilder("one_layer", (1024,))
     b.dense("fc", 1024, relu=False, bias=False)
@@ -160,7 +161,7 @@ def seed002_rows() -> list[dict]:
         q = c.q(f"marinella2018.{key}")
         rows.append(dict(source="Marinella 2018", figure=f"SRAM / ReRAM {what} (VMM + MVM + OPU)", unit="x",
                          published=q.value, archsim=ours, ratio=ours / q.value,
-                         note="the seed-002 table's SRAM and ReRAM rows give the paper's abstract ratios",
+                         note="Marinella et al.'s table's SRAM and ReRAM rows give the paper's abstract ratios",
                          reference=q.source, workload="one 1024x1024 layer", role="consistency",
                          counts="ratios of the table's SRAM and ReRAM rows"))
     return rows
@@ -180,7 +181,7 @@ def workload_rows() -> list[dict]:
 
 
 def accuracy_rows(samples: int = 1000, trials: int = 2) -> list[dict]:
-    """Accuracy claims archsim can check: seed 003's MNIST accuracy on its own chip, and seed 002's
+    """Accuracy claims archsim can check: Yao et al.'s MNIST accuracy on its own chip, and Marinella et al.'s
     device ordering (ReRAM >= SONOS > PCM, ResNet-50 on ImageNet there; LeNet-5 on MNIST here)."""
     from archsim.io import data
     from archsim.sim.accuracy import simulate
@@ -204,7 +205,7 @@ def accuracy_rows(samples: int = 1000, trials: int = 2) -> list[dict]:
     acc = {}
     for dev in ("reram", "sonos", "pcm"):
         cfg = SimConfig(time_s=86400.0 if dev == "pcm" else 0.0)
-        # each weight on one device pair, as seed 002's study quantized it, where the levels allow (PCM: two slices)
+        # each weight on one device pair, as Marinella et al.'s study quantized it, where the levels allow (PCM: two slices)
         a = presets.load("sonos_sandia").architecture.replace(device=dev, rows=128, cols=128,
                                                                bits_per_cell=min(7, load.device(dev).bits))
         acc[dev] = simulate(map_workload(wl, a), x, y, trials=trials, seed=0, cfg=cfg, x_cal=x_cal,
@@ -227,7 +228,7 @@ def accuracy_rows(samples: int = 1000, trials: int = 2) -> list[dict]:
 
 
 def seed003_rows(samples: int = 1000, trials: int = 3, train_fraction: float = 0.03) -> list[dict]:
-    """Seed 003's hybrid-training figures: the five-layer CNN above 96% after hybrid training, the error
+    """Yao et al.'s hybrid-training figures: the five-layer CNN above 96% after hybrid training, the error
     rates of three convolver groups before and after it (one programmed chip of archsim per group), and
     ResNet-56 on CIFAR-10 (not reproduced: neither ships)."""
     from archsim.io import data
@@ -309,22 +310,22 @@ def silicon_summary(df: pd.DataFrame) -> tuple[pd.DataFrame, float]:
     return out, (float(pred.ratio.median()) if len(pred) else float("nan"))
 
 
-def validation_frame(accuracy: bool = False) -> pd.DataFrame:
-    rows = []
-    for name in presets.names():
-        rows += preset_rows(name)
-    rows += seed002_rows()
-    rows += workload_rows()
+def validation_frame(accuracy: bool = False, progress: bool = False) -> pd.DataFrame:
+    """Every figure of the report; ``progress``: a bar over its parts (presets, tables, accuracy claims)."""
+    from archsim.io.progress import track
+    parts = [functools.partial(preset_rows, name) for name in presets.names()] + [seed002_rows, workload_rows]
     if accuracy:
-        rows += accuracy_rows()
-        rows += seed003_rows()
+        parts += [accuracy_rows, seed003_rows]
+    rows = []
+    for part in track(parts, "validation", "part", progress):
+        rows += part()
     df = pd.DataFrame(rows, columns=["source", "figure", "role", "unit", "published", "archsim", "ratio", "workload",
                                      "counts", "note", "reference", "silicon"])
     df["silicon"] = df["silicon"].fillna(False).astype(bool)
     return df
 
 
-def write_report(out_dir: str | Path = "reports", accuracy: bool = True) -> list[Path]:
+def write_report(out_dir: str | Path = "reports", accuracy: bool = True, progress: bool = False) -> list[Path]:
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)      # before the work: an unusable --out fails at once
@@ -332,7 +333,7 @@ def write_report(out_dir: str | Path = "reports", accuracy: bool = True) -> list
         raise ParameterError(f"{{param}} {out_dir}: cannot create that folder ({exc.strerror})", "out") from None
     for name in ("validation.csv", "validation.md"):   # regular files or absent, checked before the work
         check_target(out / name)
-    df = validation_frame(accuracy=accuracy)
+    df = validation_frame(accuracy=accuracy, progress=progress)
     csv = out / "validation.csv"
     lines = ["# Validation against published figures", "",
              "Generated by `archsim validate`. For each figure: the published number, archsim's, their ratio "

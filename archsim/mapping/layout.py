@@ -3,7 +3,7 @@
 For each weighted layer the ``K x N`` matrix (per group) is cut into row
 blocks of ``rows`` and column blocks of ``cols``; each weight is split into
 ``slices`` cells of ``bits_per_cell`` bits, each slice in its own array; a
-differential mapping doubles the arrays (G+ and G-).  ``mapping: pairs`` (seed 004)
+differential mapping doubles the arrays (G+ and G-).  ``mapping: pairs`` (Narayanan et al., IBM 2019)
 holds each weight on two differential pairs of varying significance, so two
 "slices" (the less and the more significant pair) of two arrays each: four cells
 per weight, each array read and converted like a bit slice.  Arrays are grouped into

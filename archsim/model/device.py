@@ -22,7 +22,7 @@ from archsim.model.update_laws import UpdateModel, update_model
 from archsim.model.errors import ArchsimError, brief
 
 
-#: the operations of a device tile table (seed 002): forward VMM, backward MVM, outer-product update
+#: the operations of a device tile table (Marinella et al., Sandia 2022): forward VMM, backward MVM, outer-product update
 LUT_OPS = ("vmm", "mvm", "opu")
 
 

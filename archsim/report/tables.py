@@ -38,11 +38,14 @@ def summary_frame(summaries: Iterable[dict]) -> pd.DataFrame:
 
 
 def display_frame(df: pd.DataFrame, extra: Iterable[str] = ()) -> pd.DataFrame:
-    """The readable subset of a summary frame, in display units."""
+    """The readable subset of a summary frame, in display units.  Rows of ``--task training`` are per
+    training step: their columns say so (``energy/step``, ``steps/s``; :data:`archsim.report.notes.TASK_TITLES`)."""
+    from archsim.report.notes import TASK_TITLES, task_of
+    titles = TASK_TITLES[task_of(df)]
     out = {}
     for key, (title, scale) in SUMMARY_COLUMNS.items():
         if key in df:
-            out[title] = df[key] * scale if scale not in (None, 1.0) else df[key]
+            out[titles.get(title, title)] = df[key] * scale if scale not in (None, 1.0) else df[key]
     for key in extra:
         if key in df:
             out[key] = df[key]

@@ -1,6 +1,6 @@
 """Crossbar circuit with wire resistance: modified nodal analysis on sparse matrices.
 
-The circuit (seed 001, eq. 2-3): an ``M``-input x ``N``-output crossbar.  Row
+The circuit (Zhang et al., ASP-DAC 2020, eq. 2-3): an ``M``-input x ``N``-output crossbar.  Row
 ``i`` is driven from its left end by an ideal source ``V_i`` behind ``R_in``;
 wire segments of ``r_w`` join the crosspoints along each row and each column,
 the first row segment (driver to first crosspoint) included; a conductance

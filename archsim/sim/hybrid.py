@@ -1,4 +1,4 @@
-"""Hybrid training (seed 003, Yao et al., Nature 2020): program the network, retrain chosen layers in
+"""Hybrid training (Yao et al., Nature 2020): program the network, retrain chosen layers in
 software on the programmed chip's own outputs, reprogram them.
 
 Per trial (one independently programmed chip, as in :func:`archsim.sim.accuracy.simulate`):
@@ -23,7 +23,7 @@ cut (sequential networks always qualify; a residual block cut in its middle does
 
 Tuning energy: the cells whose target level changes (both arrays of a differential pair, every slice)
 are reprogrammed; each costs the device's update energy per cell where its tile table has one
-(``lut.opu.energy_per_op``, seed 002), else its write figures (``write`` section: voltage x current x
+(``lut.opu.energy_per_op``, Marinella et al. (Sandia 2022)), else its write figures (``write`` section: voltage x current x
 pulse x pulses), else it is not priced (``energy_per_cell`` None, said in ``energy_source``).
 
 Statistics: per stage the mean over trials and the 95% interval of :func:`archsim.sim.accuracy.ci95`
@@ -54,7 +54,7 @@ __all__ = ["HybridResult", "hybrid_train", "resolve_layers", "tail_workload", "t
 
 #: defaults of the software retraining (a few epochs of Adam from the transferred weights, cosine schedule)
 TUNE_EPOCHS, TUNE_LR, TUNE_BATCH = 10, 1e-3, 32
-#: default share of the training split used for tuning (seed 003: 3% of CIFAR-10's for ResNet-56)
+#: default share of the training split used for tuning (Yao et al., Nature 2020: 3% of CIFAR-10's for ResNet-56)
 TRAIN_FRACTION = 0.03
 #: spawn tags of the per-trial random choices (beside the programming seeds)
 _TAG_SELECT, _TAG_FIT = 11, 12

@@ -1,21 +1,21 @@
-"""Mapping a matrix onto one crossbar with wire resistance (seeds 000 and 001).
+"""Mapping a matrix onto one crossbar with wire resistance (Hu et al. (HPE DPE) and Zhang et al. (ASP-DAC 2020)).
 
 A non-negative target ``W`` (``N`` outputs x ``M`` inputs) is realized as
-``W_r = G_eff(g) / alpha`` (seed 001 eq. 1), ``G_eff`` the crossbar's
+``W_r = G_eff(g) / alpha`` (Zhang et al. (ASP-DAC 2020) eq. 1), ``G_eff`` the crossbar's
 effective matrix (:mod:`archsim.sim.crossbar`) and ``g`` (``M x N``) the cell
 conductances in ``[g_min, g_max]``, programmed to ``2^bits`` levels.
 
 The mappings:
 
 * ``linear``: ``g = clip(alpha W^T)`` with ``alpha = g_max / max(W)``: the whole range, no compensation.
-* ``dpe`` (seed 001's reference [5], the DPE of seed 000): start from the linear
+* ``dpe`` (Zhang et al.'s reference [5], the DPE of Hu et al. (HPE DPE)): start from the linear
   mapping and retune every cell so that its current under the calibration
   input ``v_cal`` equals its ideal current: ``g <- i_ideal / (v_row - v_col)``,
   repeated until the drops settle; where that asks for more than ``g_max``,
   [5]'s fallback updates ``i_ideal`` (and so ``alpha``) so that the largest
   cell sits at ``g_max``.  ``(W - W_r) v_cal = 0`` up to quantization.
   ``dpe_plain`` is the calibration without the fallback (cells pin at ``g_max``).
-* ``rm`` (Representable Matrices, seed 001 section V): search ``alpha`` so that
+* ``rm`` (Representable Matrices, Zhang et al. (ASP-DAC 2020) section V): search ``alpha`` so that
   value-range errors (from IR drop, unquantized ``g``) and precision errors
   (quantized minus unquantized) balance; tune ``g`` by projected gradient
   descent on ``||W - W_r||_F^2`` with the exact gradient from the circuit
@@ -48,7 +48,7 @@ class CellRange:
 
     @classmethod
     def in_series(cls, r_on: float, r_off: float, bits: int, r_series: float = 0.0) -> "CellRange":
-        """Seed 001 section V-A's ideal conductor for a cell of ``r_on`` .. ``r_off`` ohm in series with
+        """Zhang et al. (ASP-DAC 2020) section V-A's ideal conductor for a cell of ``r_on`` .. ``r_off`` ohm in series with
         ``r_series`` (an access transistor's on-resistance): ``1 / (r_off + r_s)`` .. ``1 / (r_on + r_s)``."""
         vals = (r_on, r_off, r_series)
         if not all(np.isfinite(v) for v in vals) or r_on <= 0 or r_off <= r_on or r_series < 0:
@@ -108,7 +108,7 @@ def _cell_drop(g, par, v):
 
 def dpe(W, par: cb.Parasitics, cells: CellRange, v_cal: np.ndarray, iters: int = 200, tol: float = 1e-6,
         alpha: float | None = None, fallback: bool = True) -> Mapped:
-    """Seed 001's reference [5] (the DPE conversion of seed 000), as seed 001 section III-B describes it.
+    """Zhang et al.'s reference [5] (the DPE conversion of Hu et al. (HPE DPE)), as Zhang et al. (ASP-DAC 2020) section III-B describes it.
 
     ``W`` is linearly mapped into the conductance range (``G_ideal = alpha W^T``, ``alpha`` by default
     ``g_max / max(W)``: the full range); the ideal current of every cell is its ideal conductance times its
@@ -189,10 +189,10 @@ def _descend(W, g, par, cells, alpha, iters):
 def representable(W, par: cb.Parasitics, cells: CellRange, v_cal: np.ndarray, *, scan: int = 10,
                   scan_decades: float = 2.5, refine: int = 3, beta: float = 0.3, quick_iters: int = 3,
                   gd_iters: int = 20) -> Mapped:
-    """Seed 001's flow: choose alpha, tune g by gradient descent, calibrate on ``v_cal``.
+    """Zhang et al.'s flow: choose alpha, tune g by gradient descent, calibrate on ``v_cal``.
 
     The alpha search starts from a log scan below full-range utilization (a few descent steps
-    per candidate), then seed 001's multiplicative update: shrink alpha by (1 - beta) while
+    per candidate), then Zhang et al.'s multiplicative update: shrink alpha by (1 - beta) while
     value-range errors exceed precision errors, grow it by (1 + beta) otherwise, beta decaying.
     """
     W = _check_w(W)
@@ -326,11 +326,11 @@ def realize_layer(W, rows: int, cols: int, par: cb.Parasitics, cells: CellRange,
     return out
 
 
-# ------------------------------------------------- seed 000: one array, many parts ----
+# ------------------------------------------------- Hu et al. (HPE DPE): one array, many parts ----
 
 @dataclass(frozen=True)
 class Partitioned:
-    """A signed matrix laid out on one crossbar in parts that share its rows (seed 000's demonstration).
+    """A signed matrix laid out on one crossbar in parts that share its rows (Hu et al.'s demonstration).
 
     Part ``k`` holds the weights of inputs ``rows k .. rows (k + 1) - 1`` for all ``outputs`` in columns
     ``outputs k .. outputs (k + 1) - 1``; every cell is ``g_min + scale (w - w_min)`` (one scale and one

@@ -21,7 +21,7 @@ def row(frame, source, figure):
 
 
 @pytest.mark.parametrize("figure", ["tile_power", "tile_area", "chip_power", "chip_area", "peak_ops_per_W",
-                                    "peak_ops_per_s_mm2", "peak_ops_per_W__seed002"])
+                                    "peak_ops_per_s_mm2", "peak_ops_per_W__sandia"])
 def test_isaac_within_5_percent(frame, figure):
     assert abs(row(frame, "isaac", figure).ratio - 1) < 0.05
 

@@ -26,7 +26,7 @@ def test_seed002_tile_table_in_data_files(dev):
     for op, (e_fj, t_us) in SEED002[dev].items():
         assert d[f"lut.{op}.energy_per_op"] == pytest.approx(e_fj * 1e-15, rel=1e-12)
         assert d[f"lut.{op}.latency"] == pytest.approx(t_us * 1e-6, rel=1e-12)
-        assert "seed 002" in d.q(f"lut.{op}.energy_per_op").source
+        assert "Marinella et al." in d.q(f"lut.{op}.energy_per_op").source
 
 
 def test_sram_over_reram_ratios_match_marinella_2018():

@@ -186,7 +186,7 @@ def test_partitioned_array_reads_back_the_product_in_an_ideal_circuit():
         rmap.partition_affine(W[:, :16], 4, 12, cells)
 
 
-def test_seed000_demo_cell_is_dpe_taox_at_the_slides_precision():
+def test_dpe_demo_cell_is_dpe_taox_at_the_slides_precision():
     # seed 000: 100-700 uS programmed, 'Memristor is <4 bit for the given range'; the same range as dpe_taox
     from archsim.io import techlib
     from archsim.model.device import Device

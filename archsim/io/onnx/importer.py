@@ -271,7 +271,8 @@ class Importer:
 
     # -- outputs --
     def new_name(self, node, i) -> str:
-        base = safe_name(node.name) or f"{node.op_type.lower()}_{i}"
+        base = (module_name(node, self.consts) if generated_name(node.name) else "") or safe_name(node.name) \
+            or f"{node.op_type.lower()}_{i}"
         name, k = base, 1
         while name in self.names:
             name, k = f"{base}_{k}", k + 1
@@ -385,6 +386,49 @@ class Importer:
             raise ArchsimError(f"{self.where}: the graph has no Conv, Gemm or MatMul; archsim maps weighted "
                                f"layers onto crossbars and needs at least one")
         return wl
+
+
+#: node names an exporter makes up rather than takes from the network: PyTorch's default (dynamo) exporter
+#: (``node_Conv_50``, ``node_linear``), its TorchScript exporter (``/features/features.0/Conv``, ``Conv_3``)
+GENERATED_NAME = re.compile(r"node_\w*|/(?:[^/]*/)*[A-Za-z]+(?:_\d+)?|[A-Z][A-Za-z]*_\d+")
+#: the weighted operators whose weight initializer's name can name the module (``features.0.weight``)
+WEIGHTED_OPS = ("Conv", "Gemm", "MatMul")
+#: longest ``pkg.torch.onnx.name_scopes`` value read (the metadata is untrusted text)
+MAX_SCOPES_TEXT = 4096
+
+
+def generated_name(name: str) -> bool:
+    """Whether a node's name was made up by its exporter (or is missing), so a module name serves better."""
+    return not name or GENERATED_NAME.fullmatch(name) is not None
+
+
+def module_name(node, consts) -> str:
+    """The PyTorch module a node came from, where the file records it; ``''`` where it does not.
+
+    In this order: the name scopes PyTorch's dynamo exporter writes into the node's metadata
+    (``pkg.torch.onnx.name_scopes``: ``['', 'features', 'features.0', 'conv2d']``, cumulative module
+    paths, the last entry the operator's own name: the module is the one before it); the module path of a
+    TorchScript export's node name (``/features/features.0/Conv`` -> ``features.0``); the name of a weighted
+    node's weight initializer (``features.0.weight`` -> ``features.0``)."""
+    import ast
+    meta = {p.key: p.value for p in node.metadata_props}
+    raw = meta.get("pkg.torch.onnx.name_scopes", "")
+    if raw and len(raw) <= MAX_SCOPES_TEXT:
+        try:
+            scopes = ast.literal_eval(raw)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            scopes = None
+        if isinstance(scopes, (list, tuple)) and len(scopes) >= 3 and all(isinstance(s, str) for s in scopes) \
+                and scopes[-2]:
+            return safe_name(scopes[-2])
+    parts = node.name.split("/")
+    if node.name.startswith("/") and len(parts) >= 3 and parts[-2]:
+        return safe_name(parts[-2])
+    if node.op_type in WEIGHTED_OPS and len(node.input) > 1:
+        w = node.input[1]
+        if w in consts and w.endswith(".weight") and len(w) > len(".weight"):
+            return safe_name(w[:-len(".weight")])
+    return ""
 
 
 def load_onnx(path, name: str | None = None, *, input_shape=None) -> Workload:

@@ -37,7 +37,7 @@ subtracted digitally; with ``weight_bits = 1`` the weights are binary, ``W = (2u
 (:func:`archsim.mapping.layout.resolve_bits_per_cell`), slice 0 least significant; slice value
 ``s in [0, 2^b - 1]`` is programmed to ``g_min + s (g_max - g_min) / (2^b - 1)``.
 
-Conductance pairs (``mapping: pairs``, seed 004): ``W = F (G+ - G-) + (g+ - g-)``; the two "slices" are
+Conductance pairs (``mapping: pairs``, Narayanan et al. (IBM 2019)): ``W = F (G+ - G-) + (g+ - g-)``; the two "slices" are
 the less significant pair (slice 0, weight 1) and the more significant one (slice 1, weight ``F =
 arch.pair_gain``), every cell with ``2^b - 1`` levels (the LSP up to ``floor(lsp_range (2^b - 1))``);
 ``q = W / w_scale * (F L + L_lsp)`` is programmed in the closed loop of :mod:`.pairs` (MSP first, then

@@ -1,6 +1,6 @@
-"""Conductance pairs of varying significance (seed 004): W = F (G+ - G-) + (g+ - g-), programmed in a closed loop.
+"""Conductance pairs of varying significance (Narayanan et al., IBM 2019): W = F (G+ - G-) + (g+ - g-), programmed in a closed loop.
 
-Seed 004 (IBM, Narayanan, Burr et al. 2019) holds each weight on four devices, a more significant pair
+Narayanan, Burr et al. (IBM 2019) holds each weight on four devices, a more significant pair
 (MSP) ``G+, G-`` scaled by a gain ``F`` (e.g. 3) and a less significant pair (LSP) ``g+, g-``, and programs
 them in "four phases" (Mackin et al., Adv. Electr. Mater. 2019) that drive the weight error ``W - W_T``
 towards 0.  archsim's version of those four phases, in units of one conductance level ``dg`` (every cell
@@ -20,7 +20,7 @@ sees the conductances the earlier ones really left (the verify read is taken as 
 seed does not say how many reads a verify averages).  Drift and read noise come after programming and are
 not corrected.  With exact devices and ``L_lsp >= F/2`` the weight lands within half a level of ``W_T``; with
 programming error the LSP corrects the MSP's error, leaving the LSP's own (``F`` times smaller per unit
-conductance).  Phases 1-4 stand in for the seed's pulse-by-pulse loop: archsim's devices are described by
+conductance).  Phases 1-4 stand in for the slides' pulse-by-pulse loop: archsim's devices are described by
 an error law per programmed target, not by a conductance step per pulse, so the pulse budget (the seed's
 "Total Pulses") is not modelled.
 """

@@ -16,7 +16,7 @@ in its own way):
 - ``carry``: pulses go to a less significant tile ``g``; the weight is ``F W_G + W_g``; every
   ``carry_every`` samples ``g`` is carried into ``G`` (``G`` reprogrammed by write-verify to
   ``G + g / F`` with the device's programming error, ``g`` reset), as the periodic carry of Ambrogio et
-  al., Nature 2018 (seed 004's conductance pairs of different significance).
+  al., Nature 2018 (Narayanan, Burr et al.'s (IBM 2019) conductance pairs of different significance).
 """
 from __future__ import annotations
 

@@ -1,20 +1,20 @@
-"""Seed 001 studies: mappings of a matrix onto crossbars with IR drop, one array and a whole network.
+"""Zhang et al. (ASP-DAC 2020) studies: mappings of a matrix onto crossbars with IR drop, one array and a whole network.
 
-Settings of seed 001 section VI: r_w = 1 ohm, R_in = R_out = 100 ohm, 2 kohm .. 3 Mohm cells of 8 bits,
+Settings of Zhang et al. (ASP-DAC 2020) section VI: r_w = 1 ohm, R_in = R_out = 100 ohm, 2 kohm .. 3 Mohm cells of 8 bits,
 inputs up to 0.2 V, v_cal = v_max / 2.
 
 * matrix study (default): maximum output error, error under v_cal and conductance utilization of each
   mapping on one crossbar, over crossbar size and wire resistance, then the same 64 x 64 crossbar with one
-  setting changed (R_in / R_out, a series resistance in every cell); writes reports/seed001_mapping.md.
+  setting changed (R_in / R_out, a series resistance in every cell); writes reports/representable_mapping.md.
 * ``--network``: the 784-500-300-10 MLP (archsim's shipped weights) on MNIST over 128 x 128 arrays,
   software vs the linear, DPE and Representable Matrices mappings (ideal converters, as the paper's
   "infinity" point), per setting: a differential pair or one cell per weight (the paper's), and a series
-  resistance r_s in every cell (an access transistor); writes reports/seed001_mlp.md.
+  resistance r_s in every cell (an access transistor); writes reports/representable_mlp.md.
 
 Slow: the matrix study takes several minutes (RM on 128 x 128 about a minute a point), the network study
 10 to 20 minutes on 2 quiet cores; run by hand, not in CI.  ``--render`` rewrites a page from its CSVs.
-    python benchmarks/study_seed001.py [--points 64:1:100:0,...] [--out reports]
-    python benchmarks/study_seed001.py --network [--samples 10000] [--workers 2] [--methods linear,dpe]
+    python benchmarks/study_representable.py [--points 64:1:100:0,...] [--out reports]
+    python benchmarks/study_representable.py --network [--samples 10000] [--workers 2] [--methods linear,dpe]
         [--cells-per-weight 1|2] [--r-series 2000]
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ MATRIX_METHODS = ("linear", "dpe_plain", "dpe", "dpe_at_rm_alpha", "rm")
 
 
 def run_point(n, r_w, r_io=100.0, r_series=0.0, seed=0):
-    """One crossbar of seed 001's settings (``r_io`` = R_in = R_out; ``r_series`` in series with every cell,
+    """One crossbar of Zhang et al.'s settings (``r_io`` = R_in = R_out; ``r_series`` in series with every cell,
     an access transistor's on-resistance: the ideal conductor's range is 1 / (3 Mohm + r_s) .. 1 / (2 kohm +
     r_s)): every mapping's maximum output error, its error under v_cal itself, its conductance utilization,
     and RM's error split."""
@@ -81,13 +81,13 @@ NETWORK_METHODS = ("linear", "dpe_plain", "dpe", "dpe_at_rm_alpha", "rm")
 
 
 def series_cells(r_series: float) -> rmap.CellRange:
-    """Seed 001's 2 kohm .. 3 Mohm, 8-bit cell with ``r_series`` (ohm) in series: the ideal conductor of seed 001
+    """Zhang et al.'s 2 kohm .. 3 Mohm, 8-bit cell with ``r_series`` (ohm) in series: the ideal conductor of Zhang et al. (ASP-DAC 2020)
     section V-A, whose range is 1 / (3 Mohm + r_s) .. 1 / (2 kohm + r_s) (r_s an access transistor's
-    on-resistance; not a figure of seed 001, an assumption swept by these studies)."""
+    on-resistance; not a figure of Zhang et al. (ASP-DAC 2020), an assumption swept by these studies)."""
     try:
         return rmap.CellRange.in_series(2e3, 3e6, 8, r_series)
     except ArchsimError as e:
-        raise SystemExit(f"study_seed001: --r-series: {e}") from None
+        raise SystemExit(f"study_representable: --r-series: {e}") from None
 
 
 #: what tells the network study's runs apart in its CSVs
@@ -171,15 +171,15 @@ def network_study(samples: int, workers: int, out: Path, rows: int = 128, method
     layers = pd.DataFrame(per_layer)
     out.mkdir(parents=True, exist_ok=True)
     print(report.to_text(df))
-    df = _merge(out / "seed001_mlp.csv", df)
-    layers = _merge(out / "seed001_mlp_layers.csv", layers)
-    df.to_csv(out / "seed001_mlp.csv", index=False)
-    layers.to_csv(out / "seed001_mlp_layers.csv", index=False)
+    df = _merge(out / "representable_mlp.csv", df)
+    layers = _merge(out / "representable_mlp_layers.csv", layers)
+    df.to_csv(out / "representable_mlp.csv", index=False)
+    layers.to_csv(out / "representable_mlp_layers.csv", index=False)
     write_network_report(df, layers, out)
     return df
 
 
-#: seed 001 section VI-B: the MLP is scored on "one thousand randomly selected input images", "with one
+#: Zhang et al. (ASP-DAC 2020) section VI-B: the MLP is scored on "one thousand randomly selected input images", "with one
 #: memristor per weight"
 PAPER_IMAGES = 1000
 PAPER_CELLS_PER_WEIGHT = 1
@@ -236,7 +236,7 @@ def write_network_report(df: pd.DataFrame, layers: pd.DataFrame, out) -> None:
     methods = [m for m in NETWORK_METHODS if f"{m}_rel_err" in layers]
     err_cols = keys + ["layer", "shape", "seconds"] + [f"{k}_rel_err" for k in methods]
     util_cols = keys + ["layer"] + [f"{k}_util_{s}" for k in methods for s in ("mean", "max")]
-    paper_row = dict(source="seed 001 Fig. 9(a)", cells_per_weight=PAPER_CELLS_PER_WEIGHT, r_series_ohm=float("nan"),
+    paper_row = dict(source="Zhang et al. (ASP-DAC 2020) Fig. 9(a)", cells_per_weight=PAPER_CELLS_PER_WEIGHT, r_series_ohm=float("nan"),
                      images=PAPER_IMAGES, **{k: PAPER_MLP.get(k, float("nan")) for k in ("software",) + NETWORK_METHODS})
     acc_tab = pd.concat([pd.DataFrame([paper_row]), summ.assign(source="archsim")[list(paper_row)]], ignore_index=True)
     vs_cols = keys + ["images", "dpe", "dpe_ci95", "rm", "rm_ci95", "dpe_minus_rm_points", "dpe_in_paper_ci",
@@ -247,20 +247,20 @@ def write_network_report(df: pd.DataFrame, layers: pd.DataFrame, out) -> None:
     runs = summ[keys + ["minutes", "workers"]]
     earlier = (df["run"] == "earlier").any()
     text = [
-        "# Seed 001: the 784-500-300-10 MLP on MNIST over 128 x 128 crossbars with IR drop", "",
-        "Generated by `python benchmarks/study_seed001.py --network [--r-series OHM] [--cells-per-weight 1|2]`, "
+        "# Zhang et al. (ASP-DAC 2020): the 784-500-300-10 MLP on MNIST over 128 x 128 crossbars with IR drop", "",
+        "Generated by `python benchmarks/study_representable.py --network [--r-series OHM] [--cells-per-weight 1|2]`, "
         "one run per setting (`--render` rewrites this page from the CSVs). Weights: archsim's shipped `mlp` "
         "(trained by `scripts/train_weights.py`). Each layer is cut into 128 x 128 blocks, each on its own "
         "crossbar: r_w = 1 ohm, R_in = R_out = 100 ohm, 2 kohm to 3 Mohm cells with 8 bits, v_cal = 0.1 V on the "
         "used rows. Converters ideal (the paper's 'infinity' point); biases and ReLU digital. Two settings are "
         "changed run by run:", "",
         "- `cells_per_weight`: 2 = a differential pair (W+ and W- on two arrays, the difference taken after each "
-        "array's gain 1/alpha); 1 = one cell per weight, as seed 001 section VI-B states ('with one memristor per "
+        "array's gain 1/alpha); 1 = one cell per weight, as Zhang et al. (ASP-DAC 2020) section VI-B states ('with one memristor per "
         "weight'): the arrays hold W - min(W) (one offset per layer) and the offset min(W) sum(x) is taken off "
         "digitally and exactly. How the paper handles signs with one memristor is not stated; the offset is "
         "archsim's assumption.",
         "- `r_series_ohm`: a resistance r_s in series with every cell (the access transistor of the paper's Fig. "
-        "2(a)): the ideal conductor of seed 001 section V-A then ranges over 1/(3 Mohm + r_s) .. 1/(2 kohm + r_s). "
+        "2(a)): the ideal conductor of Zhang et al. (ASP-DAC 2020) section V-A then ranges over 1/(3 Mohm + r_s) .. 1/(2 kohm + r_s). "
         "The paper gives no value; r_s is an assumption, swept.", "",
         "Accuracy on the MNIST test images (the paper's row: its Fig. 9(a) at infinite converter precision, "
         f"{PAPER_IMAGES:,} images):", "",
@@ -286,15 +286,15 @@ def write_network_report(df: pd.DataFrame, layers: pd.DataFrame, out) -> None:
         "Runs (minutes of mapping and scoring, worker processes):", "",
         report.to_markdown(runs), "",
         f"RM settings: {NETWORK_RM} (fewer steps than the matrix study's defaults).", "",
-        "Mappings: `linear` (full conductance range, no compensation); `dpe` (seed 001's reference [5] as seed "
+        "Mappings: `linear` (full conductance range, no compensation); `dpe` (Zhang et al.'s reference [5] as seed "
         "001 section III-B describes it: full-range ideal conductances, every cell solved so that its current "
         "under v_cal is the ideal one, and, where that needs more than g_max, the ideal currents updated so that "
         "the largest cell sits at g_max); `dpe_plain` (the same calibration without that fallback: cells pin at "
         "g_max, the earlier archsim baseline); `dpe_at_rm_alpha` (the calibration started at the scale factor "
         "RM chose); `rm` (Representable Matrices).", "",
     ] + network_discussion(summ, layers)
-    (out / "seed001_mlp.md").write_text("\n".join(text) + "\n")
-    print("wrote", out / "seed001_mlp.md")
+    (out / "representable_mlp.md").write_text("\n".join(text) + "\n")
+    print("wrote", out / "representable_mlp.md")
 
 
 def _layer_mean(layers: pd.DataFrame, cpw: int, rs: float, col: str) -> float:
@@ -367,7 +367,7 @@ def network_discussion(summ: pd.DataFrame, layers: pd.DataFrame) -> list[str]:
         f"a {PAPER_IMAGES:,}-image sample of archsim's test set gives DPE <= 96.3% with probability at most "
         f"{pairs.p_1000_dpe_at_or_below_paper.max():.1g} (table above): the paper's sample size alone does not "
         "explain its figure.",
-        "- Not modelled: the nonlinear TaOx I-V and the access transistor's own I-V (seed 001 Fig. 2(a); archsim "
+        "- Not modelled: the nonlinear TaOx I-V and the access transistor's own I-V (Zhang et al. (ASP-DAC 2020) Fig. 2(a); archsim "
         "has linear cells and a linear r_s), SPICE on state variables, the paper's weights, and how the paper "
         "handles signs with one memristor per weight (archsim: one offset per layer, taken off digitally). RM "
         "runs shorter searches than the matrix study (settings above).",
@@ -375,7 +375,7 @@ def network_discussion(summ: pd.DataFrame, layers: pd.DataFrame) -> list[str]:
     return lines
 
 
-#: (size, r_wire, R_in = R_out, series resistance): seed 001's settings over sizes and wires, then the same
+#: (size, r_wire, R_in = R_out, series resistance): Zhang et al.'s settings over sizes and wires, then the same
 #: 64 x 64 crossbar with one setting changed (the load of R_in / R_out, a series resistance in every cell)
 PAPER_POINTS = [(n, rw, 100.0, 0.0) for n in (64, 128) for rw in (0.0, 1.0, 2.5)] + [(32, 1.0, 100.0, 0.0)]
 SETTING_POINTS = [(64, 1.0, 10.0, 0.0), (64, 1.0, 1.0, 0.0), (64, 1.0, 100.0, 2e3), (64, 1.0, 100.0, 8e3)]
@@ -386,7 +386,7 @@ PAPER_UTIL = {32: 0.64, 64: 0.60, 128: 0.48}
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--points", default="",
-                    help="size:r_wire:r_io:r_series,... (default: seed 001's settings and the setting runs)")
+                    help="size:r_wire:r_io:r_series,... (default: Zhang et al.'s settings and the setting runs)")
     ap.add_argument("--out", default="reports")
     ap.add_argument("--network", action="store_true", help="the MLP network study instead of the matrix study")
     ap.add_argument("--samples", type=int, default=10000, help="MNIST test images (network study)")
@@ -402,8 +402,8 @@ def main(argv=None):
                          "min(W), the offset taken off digitally")
     a = ap.parse_args(argv)
     if a.network and a.render:
-        write_network_report(pd.read_csv(Path(a.out) / "seed001_mlp.csv"),
-                             pd.read_csv(Path(a.out) / "seed001_mlp_layers.csv"), a.out)
+        write_network_report(pd.read_csv(Path(a.out) / "representable_mlp.csv"),
+                             pd.read_csv(Path(a.out) / "representable_mlp_layers.csv"), a.out)
         return
     if a.network:
         network_study(a.samples, a.workers, Path(a.out), methods=tuple(a.methods.split(",")),
@@ -411,7 +411,7 @@ def main(argv=None):
                       pairs=a.cells_per_weight == 2)
         return
     if a.render:
-        write_matrix_report(pd.read_csv(Path(a.out) / "seed001_mapping.csv"), a.out)
+        write_matrix_report(pd.read_csv(Path(a.out) / "representable_mapping.csv"), a.out)
         return
     points = ([tuple(float(v) for v in p.split(":")) for p in a.points.split(",")] if a.points
               else PAPER_POINTS + SETTING_POINTS)
@@ -420,7 +420,7 @@ def main(argv=None):
     for n, rw, rio, rs in points:
         rows.append(run_point(int(n), rw, rio, rs))
         print(report.to_text(pd.DataFrame(rows[-1:])), flush=True)
-        pd.DataFrame(rows).to_csv(Path(a.out) / "seed001_mapping.csv", index=False)   # kept point by point
+        pd.DataFrame(rows).to_csv(Path(a.out) / "representable_mapping.csv", index=False)   # kept point by point
     write_matrix_report(pd.DataFrame(rows), a.out)
 
 
@@ -443,17 +443,17 @@ def write_matrix_report(df: pd.DataFrame, out) -> None:
     util_paper = " / ".join(f"{PAPER_UTIL[n]:.0%}" for n in sorted(util_by_size.index) if n in PAPER_UTIL)
     sizes = "/".join(str(n) for n in sorted(util_by_size.index))
     text = [
-        "# Seed 001: mapping a matrix onto a crossbar with IR drop", "",
-        "Generated by `python benchmarks/study_seed001.py` (`--render` rewrites this page from the CSV). Target: a "
-        "dense random matrix, uniform in [0, 1]; seed 001's settings: R_in = R_out = 100 ohm, cells 2 kohm to 3 "
+        "# Zhang et al. (ASP-DAC 2020): mapping a matrix onto a crossbar with IR drop", "",
+        "Generated by `python benchmarks/study_representable.py` (`--render` rewrites this page from the CSV). Target: a "
+        "dense random matrix, uniform in [0, 1]; Zhang et al.'s settings: R_in = R_out = 100 ohm, cells 2 kohm to 3 "
         "Mohm with 8 bits, inputs uniform in [0, 0.2 V], v_cal = 0.1 V on every row; error = max |W v - W_r v| "
         "over 200 random inputs, relative to max |W v| (the paper's 'maximum output error').", "",
-        "| quantity | seed 001 | archsim |", "|---|---:|---:|",
-        f"| max error, DPE [5] over RM, at seed 001's settings | 4x - 9x | {lo:.1f}x - {hi:.1f}x |",
+        "| quantity | Zhang et al. (ASP-DAC 2020) | archsim |", "|---|---:|---:|",
+        f"| max error, DPE [5] over RM, at Zhang et al.'s settings | 4x - 9x | {lo:.1f}x - {hi:.1f}x |",
         f"| the same without [5]'s fallback (archsim's earlier baseline) | - | {plo:.0f}x - {phi:.0f}x |",
         f"| RM's largest conductance, share of the range ({sizes}, r_w = 1 ohm) | {util_paper} | {util_cells} |",
         "",
-        "Maximum output error of each mapping at seed 001's settings, over crossbar size and wire resistance "
+        "Maximum output error of each mapping at Zhang et al.'s settings, over crossbar size and wire resistance "
         "(r_w = 0: ideal wires, R_in and R_out still drop voltage), and the ratios to RM:", "",
         report.to_markdown(paper[err]), "",
         "Calibration: error under v_cal itself, max |(W - W_r) v_cal| / max |W v_cal|. [5]'s calibration (with its "
@@ -467,12 +467,12 @@ def write_matrix_report(df: pd.DataFrame, out) -> None:
         "quantizing g to 8 bits adds):", "",
         report.to_markdown(paper[split]), "",
         "## What separates archsim from the paper, shown by changing one setting", "",
-        "The same 64 x 64 crossbar at r_w = 1 ohm, with R_in = R_out lowered from seed 001's 100 ohm, or with a "
+        "The same 64 x 64 crossbar at r_w = 1 ohm, with R_in = R_out lowered from Zhang et al.'s 100 ohm, or with a "
         "series resistance r_s in every cell (an access transistor's on-resistance; the ideal conductor's range "
-        "becomes 1/(3 Mohm + r_s) .. 1/(2 kohm + r_s)). r_s is not a figure of seed 001: it is swept to show the "
+        "becomes 1/(3 Mohm + r_s) .. 1/(2 kohm + r_s)). r_s is not a figure of Zhang et al. (ASP-DAC 2020): it is swept to show the "
         "effect, and marked here as an assumption.", "",
         report.to_markdown(setting[sett]), "",
-        "Mappings: `linear` (full conductance range, no compensation); `dpe` (seed 001's reference [5] as seed "
+        "Mappings: `linear` (full conductance range, no compensation); `dpe` (Zhang et al.'s reference [5] as seed "
         "001 section III-B describes it: W linearly mapped to the full range, every cell solved so that its "
         "current under v_cal is its ideal current, and where that needs more than g_max the ideal currents "
         "updated so that the largest cell sits at g_max); `dpe_plain` (the same calibration without that "
@@ -480,8 +480,8 @@ def write_matrix_report(df: pd.DataFrame, out) -> None:
         "factor RM chose); `rm` (Representable Matrices: alpha search, exact-gradient tuning, row "
         "calibration).", "",
     ] + matrix_discussion(paper, setting)
-    (Path(out) / "seed001_mapping.md").write_text("\n".join(text) + "\n")
-    print("wrote", Path(out) / "seed001_mapping.md")
+    (Path(out) / "representable_mapping.md").write_text("\n".join(text) + "\n")
+    print("wrote", Path(out) / "representable_mapping.md")
 
 
 def matrix_discussion(paper: pd.DataFrame, setting: pd.DataFrame) -> list[str]:
@@ -492,16 +492,16 @@ def matrix_discussion(paper: pd.DataFrame, setting: pd.DataFrame) -> list[str]:
     lines = [
         "What archsim finds:", "",
         f"- [5]'s fallback is what separated archsim's earlier {paper.dpe_plain_over_rm.min():.0f}x-"
-        f"{paper.dpe_plain_over_rm.max():.0f}x from the paper's 4x-9x. Without it, at seed 001's settings, the "
+        f"{paper.dpe_plain_over_rm.max():.0f}x from the paper's 4x-9x. Without it, at Zhang et al.'s settings, the "
         "full-range calibration asks for conductances above g_max: a row of kilo-ohm cells draws so much current "
         "that R_in, R_out and the wires take most of the voltage, and the pinned cells keep most of the error. "
         "With the fallback, DPE lowers its ideal currents until the largest cell just reaches g_max, and the "
         f"ratio to RM falls to {paper.dpe_over_rm.min():.1f}x-{paper.dpe_over_rm.max():.1f}x.",
         "- Calibration now also runs with ideal wires (r_w = 0 rows). R_in and R_out still drop voltage there, "
         "so skipping calibration was wrong; [5] and RM both reproduce W v_cal there too.",
-        f"- Conductance utilization differs. At seed 001's settings, RM's largest cell uses {u.min():.0%}-"
+        f"- Conductance utilization differs. At Zhang et al.'s settings, RM's largest cell uses {u.min():.0%}-"
         f"{u.max():.0%} of the range in archsim, where the paper reports about half (64/60/48% for 32/64/128). "
-        "The setting behind this is the resistance in series with each cell. Seed 001 replaces memristor and "
+        "The setting behind this is the resistance in series with each cell. Zhang et al. (ASP-DAC 2020) replaces memristor and "
         "access transistor by one ideal conductor whose g_max is 'the conservatively estimated' conductance of "
         "the pair, below the memristor's 1/2 kohm by an amount the paper does not give. archsim had put the "
         "memristor's own range there.",

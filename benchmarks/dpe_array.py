@@ -1,4 +1,4 @@
-"""Seed 000's MNIST demonstration as the slides ran it: one 64 x 64 TaOx array holds the whole softmax.
+"""Hu et al.'s MNIST demonstration as the slides ran it: one 64 x 64 TaOx array holds the whole softmax.
 
 The slides: a software-trained one-layer softmax, 10 classes, partitioned into six parts ("Part1 + ... +
 Part6 = Current per class") on a single 64 x 64 crossbar programmed between 100 and 700 uS, cells "<4 bit
