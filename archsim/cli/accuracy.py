@@ -185,7 +185,7 @@ def add_accuracy(sub) -> None:
     add_common(sp)
     sp.add_argument("--device", "-d", help="device name or .yaml (overrides the architecture's)")
     sp.add_argument("--adc-bits", type=arch_int("adc_bits"),
-                    help="override the architecture's adc_bits (4 to 10, the range the architecture allows)")
+                    help="override the architecture's adc_bits (1 to 10, the range the architecture allows; 1 bit needs adc_type flash)")
     sp.add_argument("--data", help=".npz with x (n,C,H,W), (n,H,W) or (n,F) and y (n,) labels (your own test set; see README)")
     sp.add_argument("--normalize", choices=("0-1", "none", "standard"), default="0-1",
                     help="--data pixels: 0-1 divides by the file's declared full scale (an array 'max'), else "

@@ -150,8 +150,10 @@ class AdcLaw:
             return None
         law = self.law(architecture)
         if int(bits) != bits or not law.bits_min <= bits <= law.bits_max:
+            fits = [l.architecture for l in self.laws if l.bits_min <= bits <= l.bits_max]
+            hint = f"; adc_type {' or '.join(fits)} covers {bits} bits" if fits else ""
             raise ArchsimError(f"{law.file}: keys '{law.architecture}.bits_min/bits_max': {bits} bits is outside the law's valid range; "
-                               f"allowed: integers {law.bits_min} to {law.bits_max}")
+                               f"allowed: integers {law.bits_min} to {law.bits_max}{hint}")
         return law
 
     def energy(self, bits: int, rate_Hz: float, node_nm: float, architecture: str | None = None) -> float:

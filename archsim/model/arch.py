@@ -216,7 +216,7 @@ class Architecture:
         Accumulation.DIGITAL, "digital = every input pulse is converted and shift-added; analog = the pulses' "
         "charge is accumulated (binary weighted) on the column and converted once per vector", choices=Accumulation,
         steps=('cost', 'simulator'))
-    adc_bits: int = key(8, "ADC resolution", unit="bit", lo=4, hi=10, steps=('cost', 'simulator'))
+    adc_bits: int = key(8, "ADC resolution", unit="bit", lo=1, hi=10, steps=('cost', 'simulator'))
     adc_type: AdcType = key(AdcType.AUTO, AdcType.__doc__, choices=AdcType, steps=('cost', 'simulator'))
     cols_per_adc: int = key(8, "columns sharing one ADC (converted one after another)", lo=1, hi=65536, steps=('cost',))
     adc_rate_Hz: float = key(1.28e9, "conversions per second of one ADC", unit="Hz", lo=1e3, hi=1e11, steps=('cost',))

@@ -1,6 +1,6 @@
 """Legal extremes still run and give finite, non-negative figures: 1 x 1 arrays, 1-bit inputs and weights, the
-smallest ADC the architecture allows (4 bits: the ADC data of techlib/circuits/adc.yaml cover 2 to 12 bits and
-the architecture key 4 to 10, so a 1-bit ADC is not a legal design), one-neuron networks, on a device of every
+smallest ADC the architecture allows (1 bit: one comparator, priced by the flash law of techlib/circuits/adc.yaml,
+which covers 1 to 8 bits; the SAR law starts at 2 bits and names flash when asked for 1), one-neuron networks, on a device of every
 kind, and the longest drift time allowed.  The bounds that refuse are tested in test_badinput_limits.py; this
 file checks that what they let through works."""
 from __future__ import annotations
@@ -21,7 +21,8 @@ from archsim.sim.tilesim.config import MAX_TIME_S, SimConfig
 #: a device of every kind, and pcm for its drift law
 DEVICES = ("reram", "pcm", "sram", "sram_charge")
 SMALLEST = dict(rows=_arch.KEY_BY_NAME["rows"].lo, cols=_arch.KEY_BY_NAME["cols"].lo, cols_per_adc=1,
-                input_bits=1, weight_bits=1, adc_bits=int(_arch.KEY_BY_NAME["adc_bits"].lo), arrays_per_tile=1)
+                input_bits=1, weight_bits=1, adc_bits=int(_arch.KEY_BY_NAME["adc_bits"].lo), adc_type="flash",
+                arrays_per_tile=1)
 
 
 def one_neuron(inputs: int = 1):

@@ -98,7 +98,7 @@ def test_simulator_honours_the_overrides():
 @pytest.mark.parametrize("ov, says", [
     ({"nope": {"adc_bits": 6}}, "no weighted layer 'nope' in lenet_t"),
     ({"c1": {"adc_bit": 6}}, "unknown key 'adc_bit'; allowed: adc_bits, bits_per_cell, replication"),
-    ({"c1": {"adc_bits": 12}}, "key 'adc_bits' = 12 is not allowed; allowed 4 to 10"),
+    ({"c1": {"adc_bits": 12}}, "key 'adc_bits' = 12 is not allowed; allowed 1 to 10"),
     ({"c1": {"replication": 100000}}, "replication = 100000 exceeds its 784 input vectors"),
     ({"c1": {"bits_per_cell": "auto"}}, "key 'bits_per_cell' = auto is not allowed"),
     ({"c1": 3}, "layer 'c1' = 3 is not allowed"),

@@ -34,7 +34,7 @@ def test_empty_file_is_defaults(tmp_path):
     ("rowz: 4\n", r"a.yaml: unknown key 'rowz'; allowed keys: device, rows"),
     ("rows: -3\n", r"a.yaml: key 'rows' = -3 is not allowed; allowed 1 to 65536"),
     ("rows: 12.5\n", r"key 'rows' = 12.5 is not allowed; allowed an integer"),
-    ("adc_bits: 12\n", r"key 'adc_bits' = 12 is not allowed; allowed 4 to 10"),
+    ("adc_bits: 12\n", r"key 'adc_bits' = 12 is not allowed; allowed 1 to 10"),
     ("mapping: triple\n", r"key 'mapping' = 'triple' is not allowed; allowed: differential, offset"),
     ("mesh: [3]\n", r"key 'mesh' .* allowed 'auto' or \[rows, cols\]"),
     ("replicate: maybe\n", r"key 'replicate' = 'maybe' is not allowed; allowed true or false"),
