@@ -122,7 +122,7 @@ CASES = [
     ("set-unknown-key", {}, EST + ["--set", "rowz=4"], ["--set", "'rowz'"]),
     ("set-twice", {}, EST + ["--set", "rows=64", "--set", "rows=128"], ["'rows' given twice"]),
     ("set-mapping", {}, EST + ["--set", "rows={a: 1}"], ["--set rows", "mapping"]),
-    ("set-zero-adc-bits", {}, ["accuracy", "-w", "lenet5", "--adc-bits", "0"], ["--adc-bits", "4 to 10"]),   # refused where parsed (robust-data), naming the flag
+    ("set-zero-adc-bits", {}, ["accuracy", "-w", "lenet5", "--adc-bits", "0"], ["--adc-bits", "1 to 10"]),   # refused where parsed (robust-data), naming the flag
     # --- device files (--device PATH) ---
     ("device-levels-0", {"d.yaml": device(conductance__levels=q(0, "levels"))}, EST + ["-d", "{tmp}/d.yaml"],
      ["d.yaml", "conductance.levels"]),

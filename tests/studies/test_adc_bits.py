@@ -71,7 +71,7 @@ def test_report_files(small, tmp_path):
 def test_bits_below_the_architecture_range_are_refused():
     mod = _study_module()
     with pytest.raises(ArchsimError, match="adc_bits"):
-        mod._bits("3,8")
+        mod._bits("0,8")
     with pytest.raises(ArchsimError, match="at least two"):
         mod._bits("8")
 
