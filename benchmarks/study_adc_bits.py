@@ -15,8 +15,8 @@ and is conservative here, is reported beside it.
 and in the simulator alike, so its rows do not move with ``adc_bits`` (a control row); ``sram_charge`` has exact 1-bit cells and a column ADC, so its
 deficit is the ADC's quantization alone; ReRAM and PCM add their programming error (and PCM its read
 noise).  The ADC
-resolutions are those the architecture allows (``adc_bits`` 4 to 10, ``archsim list --keys``): 3 bits and
-fewer are refused by the architecture and not simulated.
+resolutions run are 4 to 8 bits (``--bits``); the architecture allows 1 to 10 (``archsim list --keys``; one bit
+is a single comparator, ``adc_type: flash``), and the study refuses what the architecture refuses.
 
 Writes ADC_BITS.csv, ADC_BITS.md and (with matplotlib installed) ADC_BITS.png under ``--out``::
 
@@ -225,8 +225,8 @@ def write_report(df: pd.DataFrame, out: Path, command: str, wall: float) -> list
         "model and in the simulator alike (`adc_bits` does not apply to it), so its rows are a control: every "
         "bit count gives the same chips the same outcomes. `sram_charge` has exact 1-bit cells and a "
         "column ADC: its deficit is the ADC's quantization alone. ReRAM and PCM add programming error (PCM "
-        "also read noise). ADC resolutions below 4 bits are refused by the architecture (`adc_bits` 4 to 10, "
-        "`archsim list --keys`) and not simulated.",
+        "also read noise). The study ran 4 to 8 bits; the architecture allows `adc_bits` 1 to 10 "
+        "(`archsim list --keys`; one bit is a single comparator, `adc_type: flash`).",
         "",
     ]
     for w, s in df.groupby("workload", sort=False):
