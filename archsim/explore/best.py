@@ -109,7 +109,7 @@ def best_designs(workload: str, devices: list[str], base: _arch.Architecture | N
     metric = run.data.metric if run is not None else None
     floor_text = run.data.floor_text if run is not None else "accuracy NOT CHECKED (--no-simulate)"
     notes = [f"searched: {r.space_text}" for r in results] + [
-             f"same constraints for every device: "
+             "same constraints for every device: "
              + (", ".join(f"{c.flag} {num(v)}" for c, v in results[0].constraints) or "none"),
              f"same floor for every device: {floor_text}" + (f"; {run.data.source}" if run is not None else ""),
              "periphery: OWN per device (each row's design), every key not searched as in the architecture given"]

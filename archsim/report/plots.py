@@ -67,7 +67,7 @@ def _heatmap(ax, ok: pd.DataFrame, cbar_fig) -> None:
 
 def _energy_breakdown(df: pd.DataFrame, workload: str):
     ok = df[df["error"].isna()]
-    nw, nd = ok["workload"].nunique(), ok["device"].nunique()
+    nw = ok["workload"].nunique()
     sub = ok[ok["workload"] == workload]
     h_top, h_bot = 0.9 + 0.26 * nw, 0.9 + 0.22 * len(sub)
     h = h_top + h_bot + 0.5
