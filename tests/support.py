@@ -1,6 +1,7 @@
 """Shared builders and constants for the tests (not a test module): small networks built with
 GraphBuilder, the repository root, and seed 002's tile table.  Tests import them as
 ``from tests.support import ...``; fixtures that wrap them live in ``conftest.py``."""
+from contextlib import contextmanager
 from pathlib import Path
 
 from archsim.model.workload import GraphBuilder
@@ -50,3 +51,24 @@ def mnist_cnn():
     b.dense("f1", 256)
     b.dense("f2", 10, relu=False)
     return b.build()
+
+
+def tiny_mlp(name: str):
+    """A small network without shipped weights (so sizing checks it by fidelity) that simulates in a second:
+    256-256-256-10 dense layers, named ``name``."""
+    b = GraphBuilder(name, (256,), "test network", "")
+    b.dense("fc1", 256)
+    b.dense("fc2", 256)
+    b.dense("fc3", 10, relu=False)
+    return b.build()
+
+
+@contextmanager
+def registered_tiny_mlp(name: str):
+    """:func:`tiny_mlp` registered as the built-in workload ``name`` for the duration of the block."""
+    import workloads
+    workloads.register(name, lambda: tiny_mlp(name), "test network", replace=True)
+    try:
+        yield
+    finally:
+        workloads._unregister(name)

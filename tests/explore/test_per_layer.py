@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 
 from archsim.io import techlib
-import workloads
 from archsim.cli import main as cli
 from archsim.explore import best, fidelity as F, per_layer, sizing
 from archsim.model.arch import Architecture
 from archsim.model.device import load_device
-from archsim.model.workload import GraphBuilder
+from tests.support import registered_tiny_mlp
 
 TINY = "tiny_per_layer_mlp"
 SPACE = sizing.SearchSpace(rows=(256,), bits_per_cell=None, adc_bits=(4, 6, 8), cols_per_adc=(16,), budgets=(1,))
@@ -20,19 +19,10 @@ SPACE = sizing.SearchSpace(rows=(256,), bits_per_cell=None, adc_bits=(4, 6, 8), 
 CHECK = F.CheckSpec(samples=64, min_agreement=0.7)
 
 
-def _tiny():
-    b = GraphBuilder(TINY, (256,), "test network", "")
-    b.dense("fc1", 256)
-    b.dense("fc2", 256)
-    b.dense("fc3", 10, relu=False)
-    return b.build()
-
-
 @pytest.fixture(scope="module", autouse=True)
 def tiny_registered():
-    workloads.register(TINY, _tiny, "test network", replace=True)
-    yield
-    workloads._unregister(TINY)
+    with registered_tiny_mlp(TINY):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 error-free chip is exact; seeds fix every number; the reduced input keeps every layer's arrays; flags."""
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ from archsim.explore.points import config_from_arch
 from archsim.mapping.layout import map_workload
 from archsim.model.arch import Architecture
 from archsim.model.errors import ArchsimError
-from archsim.model.workload import GraphBuilder
+from tests.support import registered_tiny_mlp
 from archsim.sim import forward
 from archsim.sim.tilesim import SimConfig
 
@@ -26,20 +25,10 @@ IDEAL = SimConfig(prog_error=False, read_noise=False, stuck_on_rate=0.0, stuck_o
                   ideal_adc=True, ideal_dac=True, ir_drop=False)
 
 
-def _tiny():
-    """A small network without shipped weights (so it is checked by fidelity) that simulates in a second."""
-    b = GraphBuilder(TINY, (256,), "test network", "")
-    b.dense("fc1", 256)
-    b.dense("fc2", 256)
-    b.dense("fc3", 10, relu=False)
-    return b.build()
-
-
 @pytest.fixture(scope="module", autouse=True)
 def tiny_registered():
-    workloads.register(TINY, _tiny, "test network", replace=True)
-    yield
-    workloads._unregister(TINY)
+    with registered_tiny_mlp(TINY):
+        yield
 
 
 def _cfg(name=TINY, **keys):
