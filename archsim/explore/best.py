@@ -102,7 +102,8 @@ def best_designs(workload: str, devices: list[str], base: _arch.Architecture | N
             sp = dataclasses.replace(space, adc_bits=(base.adc_bits,), cols_per_adc=(min(base.cols_per_adc,
                                                                                          min(space.rows)),))
         results.append(sizing.size(workload, base.replace(device=d), constraints=constraints, space=sp,
-                                   objective=objective, workers=workers, progress=progress, check=check))
+                                   objective=objective, workers=workers, progress=progress, check=check,
+                                   first=True))
     rows = [_row(d, r) for d, r in zip(devices, results)]
     table = pd.DataFrame(rows)
     run = next((r.check for r in results if r.check is not None), None)
@@ -113,6 +114,13 @@ def best_designs(workload: str, devices: list[str], base: _arch.Architecture | N
              + (", ".join(f"{c.flag} {num(v)}" for c, v in results[0].constraints) or "none"),
              f"same floor for every device: {floor_text}" + (f"; {run.data.source}" if run is not None else ""),
              "periphery: OWN per device (each row's design), every key not searched as in the architecture given"]
+    if run is not None:
+        notes.append("each device's designs meeting the constraints were simulated in order of the objective until "
+                     "the first met the floor: " + "; ".join(
+                         f"{d} {r.check.simulations} simulated ({r.check.below} below the floor"
+                         + (f", {r.check.screened} screened out by a kinder design clearly below it" if r.check.screened
+                            else "") + (f", {r.check.too_large} too large to simulate" if r.check.too_large else "")
+                         + f", {r.check.seconds:.0f} s)" for d, r in zip(devices, results) if r.check is not None))
     return BestComparison(str(results[0].workload), list(devices), results, table, metric, floor_text,
                           [n for n in notes if n])
 

@@ -43,6 +43,7 @@ from archsim.explore import fidelity as _fid
 from archsim.explore import sizing
 from archsim.explore.objectives import Constraints, num, satisfies
 from archsim.explore.points import CONFIG_KEYS, EvalCache, evaluate_point
+from archsim.explore.simcache import ArrayCache
 from archsim.mapping.layout import ceil_div
 from archsim.model import arch as _arch
 from archsim.model.device import load_device
@@ -73,6 +74,7 @@ class PerLayerResult:
     seconds: float = 0.0
     message: str = ""
     notes: list = field(default_factory=list)
+    cache_text: str = ""
 
     @property
     def gain(self) -> float:
@@ -134,8 +136,9 @@ def size_per_layer(workload: str, base: _arch.Architecture | None = None, constr
     base = base or _arch.Architecture()
     if base.layer_overrides:
         raise ArchsimError("size --per-layer: the architecture already has layer_overrides; the search sets them")
+    arrays = ArrayCache()     # programmed arrays shared by every design simulated below (the same numbers)
     uni = sizing.size(workload, base, constraints=constraints, space=space, objective="energy", workers=workers,
-                      progress=progress, check=check)
+                      progress=progress, check=check, first=True, arrays=arrays)
     data = uni.check.data if uni.check is not None else None
     empty = pd.DataFrame()
     if uni.recommended is None:
@@ -177,7 +180,7 @@ def size_per_layer(workload: str, base: _arch.Architecture | None = None, constr
         k = _fid.sim_key(c)
         if k not in done:
             _fid.memory_guard(data, c)
-            done[k] = _fid.check_design(data, c)
+            done[k] = _fid.check_design(data, c, arrays)
             sims += 1
         return done[k]
 
@@ -197,16 +200,30 @@ def size_per_layer(workload: str, base: _arch.Architecture | None = None, constr
         options = pd.DataFrame(rows)
         keep = (options["meets_constraints"] & (options["saving_J"] > 0)).to_numpy()
         options["start_figure"], options["figure"], options["drop"] = fS, np.nan, np.nan
-        # sensitivity: one layer perturbed at a time, simulated on the same images, chips and seed as S
+        options["screened"] = False
+        # sensitivity: one layer perturbed at a time, simulated on the same images, chips and seed as S; along
+        # each layer's axis (fewer ADC bits, more bits per cell) the mildest step first, and once a step alone
+        # takes the design below the floor the harsher steps of that axis are screened out (not simulated, never
+        # combined: their drop is taken to be at least as large)
         if data is not None:
-            for i in np.flatnonzero(keep):
+            slack = fS - data.floor
+            harsh = {"adc_bits": -1, "bits_per_cell": 1}          # the direction that loses accuracy
+            order = sorted(np.flatnonzero(keep), key=lambda i: (options.at[i, "layer"], options.at[i, "key"],
+                                                                 harsh[options.at[i, "key"]] * options.at[i, "value"]))
+            failed_axes = set()
+            for i in order:
                 r = options.iloc[i]
+                axis = (r["layer"], r["key"])
+                if axis in failed_axes:
+                    options.iat[i, options.columns.get_loc("screened")] = True
+                    continue
                 if progress:
                     print(f"sensitivity ({label}): {r['layer']} with {r['key']} = {r['value']}", flush=True)
                 res = simulate(_with(S, {r["layer"]: {r["key"]: int(r["value"])}}))
                 options.iat[i, options.columns.get_loc("figure")] = res[col]
                 options.iat[i, options.columns.get_loc("drop")] = fS - res[col]
-            slack = fS - data.floor
+                if res["floor"] != "pass":
+                    failed_axes.add(axis)
         else:
             options.loc[keep, "drop"] = 0.0
             slack = 0.0
@@ -293,6 +310,7 @@ def size_per_layer(workload: str, base: _arch.Architecture | None = None, constr
     res = PerLayerResult(uni.workload, uni.device, uni, U, best_cfg, sU, best_s, layers, options,
                          data.metric if data else None, fU, figure, ci, data.floor if data else float("nan"),
                          sims, checks, time.perf_counter() - t0)
+    res.cache_text = arrays.stats_text()
     res.message = _message(res)
     res.notes = _notes(res, slack)
     return res
@@ -346,8 +364,12 @@ def _notes(r: PerLayerResult, slack: float) -> list[str]:
                    "options were combined on energy alone")
         return out
     starts = list(dict.fromkeys(r.options["start"])) if n_opt else []
-    out.append(f"sensitivity: each of the {priced} simulated with that layer alone changed, on the same images, "
-               f"chips and seed, from {len(starts)} uniform start(s) ({', '.join(starts)}: the best uniform design "
+    screened = int(r.options["screened"].sum()) if n_opt and "screened" in r.options else 0
+    out.append(f"sensitivity: {priced - screened} of them simulated with that layer alone changed, on the same images, "
+               f"chips and seed"
+               + (f", {screened} screened out (a milder step of the same layer and key, fewer ADC bits or more bits "
+                  f"per cell, already fell below the floor alone; not simulated, never combined)" if screened else "")
+               + f", from {len(starts)} uniform start(s) ({', '.join(starts)}: the best uniform design "
                f"and, where it meets the floor, the same design one ADC step finer); slack of the best uniform design "
                f"{slack:.4g} (its {r.uniform_figure:.4g} minus the floor {r.floor:.4g})")
     for label, ch, fig, ok in r.checks:
@@ -356,7 +378,7 @@ def _notes(r: PerLayerResult, slack: float) -> list[str]:
                    f"{'meets' if ok else 'below'} the floor")
     if not r.checks:
         out.append("no single-layer change saving energy stayed within the slack: the uniform design stands")
-    out.append(f"{r.simulations} simulations in all, {r.seconds:.0f} s")
+    out.append(f"{r.simulations} simulations in all, {r.seconds:.0f} s; {r.cache_text}")
     return out
 
 
@@ -366,7 +388,7 @@ def format_per_layer(r: PerLayerResult) -> str:
     if r.config is None:
         return "\n".join(lines + [r.message])
     lines += ["", "per layer (uniform -> chosen):", "", report.to_text(r.layers), "", r.message]
-    lines += r.notes
+    lines += ["uniform search: " + n for n in r.uniform.notes] + r.notes
     return "\n".join(lines)
 
 

@@ -188,10 +188,16 @@ def size(workload: str, base: _arch.Architecture | None = None, constraints: Con
          space: SearchSpace = SearchSpace(), objective: str = "energy",
          accuracy_fn: Callable[[dict], float | None] | None = None, workers: int | None = None,
          scheduler=None, progress: bool = False, task: str = "inference",
-         check: _fid.CheckSpec | None = _fid.CheckSpec()) -> SizingResult:
+         check: _fid.CheckSpec | None = _fid.CheckSpec(), first: bool = False, arrays=None) -> SizingResult:
     """Search the design space, keep the designs meeting ``constraints``, check the front's accuracy (or
     fidelity) against the floor (``check``; None: not simulated), return the Pareto front of what remains,
-    the best of it on ``objective`` and which constraint binds (or why none fits)."""
+    the best of it on ``objective`` and which constraint binds (or why none fits).
+
+    ``first``: only the best design at the floor is wanted (``compare --best``, ``size --per-layer``):
+    the designs meeting the constraints are simulated in order of ``objective`` until the first meets the
+    floor (:func:`archsim.explore.fidelity.check_candidates`), so the front shown holds the designs found at
+    the floor, not a checked front.  ``arrays``: an :class:`archsim.explore.simcache.ArrayCache` for the
+    simulations (default: a new one for this search)."""
     base = base or _arch.Architecture()
     if objective not in OBJECTIVES:
         raise ParameterError(f"{{param}} {objective!r}: allowed {', '.join(OBJECTIVES)}", "objective")
@@ -236,9 +242,15 @@ def size(workload: str, base: _arch.Architecture | None = None, constraints: Con
         feasible &= satisfies(df, c, v)
     run = None
     if data is not None:
-        base_objs = [(OBJECTIVES[o][0], OBJECTIVES[o][1]) for o in ("energy", "area", "fps")]
+        order = [objective] + [o for o in ("energy", "area", "fps") if o != objective]
+        base_objs = [(OBJECTIVES[o][0], OBJECTIVES[o][1]) for o in order if o != "accuracy"]
+        if first and (check.every_design or objective == "accuracy"):
+            raise ArchsimError("size: checking in order until the first design at the floor needs an objective "
+                               "other than accuracy and not every design checked")
+        from archsim.explore.simcache import ArrayCache
         run = _fid.check_candidates(df, feasible.copy(), dict(zip(df["key"], configs)), data,
-                                    base_objs, every_design=check.every_design, progress=progress)
+                                    base_objs, every_design=check.every_design, progress=progress, first=first,
+                                    cache=arrays if arrays is not None else ArrayCache())
         within = feasible.copy()
         feasible &= (df["floor"] == "pass").to_numpy()
     df["feasible"] = feasible
@@ -291,13 +303,22 @@ def _check_notes(run, accuracy_fn, acc_avail: bool) -> list[str]:
                                      "over energy, area and throughput"]
     d = run.data
     what = "every feasible design" if d is not None and run.scored and acc_avail else "every design of the front"
+    how = (f"checked in order of the objective, one design at a time, until the first met the floor (every design "
+           f"better on the objective was simulated and found below it, screened out or too large to simulate): "
+           f"{run.scored} designs scored " if run.first
+           else f"checked {what}, round by round until the whole front meets the floor: {run.scored} designs scored ")
     return [f"{d.metric}: {d.source}",
             f"floor: {d.floor_text}; a design whose mean is below it is never recommended",
-            f"checked {what}, round by round until the whole front meets the floor: {run.scored} designs scored "
+            how +
             f"by {run.simulations} simulations in {run.rounds} round(s), {run.seconds:.0f} s (designs differing "
             f"only in columns per ADC or tile budget share one); {run.below} below the floor"
             + (f"; {run.too_large} design(s) whose chip would not fit the memory available were not simulated and "
-               f"not kept" if run.too_large else ""),
+               f"not kept" if run.too_large else "")
+            + (f"; {run.screened} design(s) screened out unsimulated (never recommended): a design with the same keys "
+               f"but at most their rows and bits per cell and at least their ADC bits was simulated clearly below the floor "
+               f"(its 95% interval under it) "
+               f"({run.probes} such kinder design(s) simulated ahead of the order to screen others)"
+               if run.screened or run.probes else ""),
             f"{d.metric} interval: 95%, chip-to-chip (t over chips) and image sampling (binomial) combined"
             + ("; logit error: ||z_analog - z_float|| / ||z_float|| over the scored inputs" if d.metric == "fidelity"
                else "")]
@@ -333,8 +354,9 @@ def _fid_nothing_fits(df, within, data, run) -> str:
     if np.all(np.isnan(x)):
         return f"no design meets the floor ({data.floor_text})"
     r = df.iloc[int(np.nanargmax(x))]
+    how = "in order of the objective" if run.first else "the front, round by round"
     return (f"no design meets the floor ({data.floor_text}) within the constraints: {run.scored} of the {n} designs "
-            f"meeting them were checked (the front, round by round, until none was left) and the best reaches "
+            f"meeting them were checked ({how}, until none was left) and the best reaches "
             f"{_metric_text(r, data)}: {_describe(r)}")
 
 

@@ -209,7 +209,7 @@ def _rel(a, b):
 def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: np.ndarray | None = None,
              calibration: str | None = None, trials: int = 10, seed: int = 0, cfg: SimConfig = SimConfig(),
              calib: int = 128, chunk: int | None = None, layer_sample: int = 64,
-             progress: bool = False) -> AccuracyResult:
+             progress: bool = False, chip=None, exact: dict | None = None) -> AccuracyResult:
     """Accuracy (with labels ``y``) or fidelity (without) of the mapped network over ``trials`` chips.
 
     Every weighted layer is programmed exactly as the mapping ``m`` splits it (its workload must carry
@@ -219,12 +219,15 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
     ``x_cal``: the calibration batch (never scored); ``calibration`` says where it came from (recorded in
     the result).  ``x_cal=None``: the first ``calib`` images of ``x`` calibrate (they are also scored;
     the result says so).  ``progress``: a bar (tqdm, if installed) counting scored images over all trials,
-    ``trials * len(x)``, updated per chunk."""
+    ``trials * len(x)``, updated per chunk.  ``chip``: what builds each trial's chip, ``chip(m, device, cfg,
+    seed, trial)`` (default :class:`_Chip`; :mod:`archsim.explore.simcache` passes one sharing programmed
+    arrays across the designs of a search, with the same numbers); ``exact``: a dict the exact (float)
+    outputs of ``x`` are kept in and read from, for a search simulating many designs on the same inputs."""
     if not isinstance(m, Mapping):
         raise ArchsimError(f"simulate: expected a Mapping (archsim.map_workload(workload, arch)), "
                            f"got {type(m).__name__}")
     m = _as_simulated(m)
-    workload, arch = m.workload, m.arch
+    workload, arch, chip_factory = m.workload, m.arch, chip
     if not workload.has_weights:
         missing = [l.name for l in workload.weighted_layers() if l.weights is None][:3]
         raise ArchsimError(f"workload {workload.name}: layers {missing} have no weights; attach trained weights "
@@ -246,12 +249,17 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
             raise ArchsimError("x_cal: an empty calibration batch; give at least one image")
         calibration = calibration or f"a separate batch of {n_cal} images"
     step = _chunk(workload, chunk)
-    exact = forward.run(workload, x, chunk=chunk)
+    memo = exact if exact is not None else {}
+    if "out" not in memo:
+        memo["out"] = forward.run(workload, x, chunk=chunk)
+    exact = memo["out"]
     exact_top = exact.reshape(len(x), -1).argmax(axis=1)
     ref = float((exact_top == np.asarray(y)).mean()) if y is not None else 1.0
     ls = x[: min(layer_sample, len(x))]
     names = [l.name for l in workload.weighted_layers()]
-    _, exact_layers = forward.run(workload, ls, collect=names, chunk=chunk)
+    if memo.get("layers", (None,))[0] != len(ls):
+        memo["layers"] = (len(ls), forward.run(workload, ls, collect=names, chunk=chunk)[1])
+    exact_layers = memo["layers"][1]
 
     per_trial, logit_err, layer_err, correct = [], [], [], []
     bar = _progress(progress_total(trials, len(x)), progress, f"{workload.name} on {arch.device}")
@@ -266,7 +274,7 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
             layer_err.append(layer_err[0])
             bar.update(len(x))
             continue
-        chip = _Chip(m, device, cfg, seed, t)
+        chip = (chip_factory or _Chip)(m, device, cfg, seed, t)
         forward.run(workload, x_cal, matmul=chip, chunk=n_cal)
         chip.share_layer_ranges()
         chip.phase = TEST_PASS

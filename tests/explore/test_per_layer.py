@@ -100,3 +100,25 @@ def test_compare_names_the_dominant_part_and_the_shared_periphery(capsys):
 def test_per_layer_refuses_another_objective(capsys):
     assert cli.main(["size", "-w", TINY, "--per-layer", "--objective", "area", "--no-simulate"]) == 2
     assert "--per-layer" in capsys.readouterr().err
+
+
+#: a floor the tiny network cannot reach on a 4-bit ADC: measured agreement 0.70 +- 0.06 over 200 inputs on
+#: sonos (tests/explore/test_sizing_check.py), far from 1.0; every design of this space has that converter
+UNREACHABLE = ["--rows", "256", "--adc-bits", "4", "--cols-per-adc", "16"]
+
+
+def test_per_layer_with_an_unreachable_floor_returns_no_design_and_says_why(capsys):
+    code = cli.main(["size", "-w", TINY, "-d", "sonos", "--per-layer", *UNREACHABLE, "--budgets", "1",
+                     "--bits-per-cell", "7", "--min-agreement", "1", "--sim-samples", "64", "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "no uniform design fits: no design meets the floor (top-1 agreement >= 1" in out
+    assert "saves" not in out                       # no per-layer design, no gain claimed
+
+
+def test_compare_best_with_an_unreachable_floor_reports_no_design(capsys):
+    code = cli.main(["compare", "-w", TINY, "--best", "-D", "sonos", *UNREACHABLE, "--min-agreement", "1",
+                     "--samples", "64", "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "no design meets the floor" in out and "sonos: no design meets the floor (top-1 agreement >= 1" in out
