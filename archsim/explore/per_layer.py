@@ -5,14 +5,18 @@ honoured by mapping, cost and simulator).  That space, choices per layer to the 
 not searched point by point; instead, from the best uniform design at the floor:
 
 1. **The best uniform design** ``U``: :func:`archsim.explore.sizing.size` (array size, bits per cell, ADC
-   bits, columns per ADC, tile budget) under the constraints, checked against the floor by simulation.
+   bits, columns per ADC, tile budget) under the constraints, checked against the floor by simulation in
+   order of energy until the first design meets it (``first=True``).
    The array size and columns per ADC stay ``U``'s (the tile is one circuit); the rest is per layer.
 2. **Options per layer**: each layer alone moved to another ADC resolution (the search space's, at ``U``'s
    bits per cell) or another bits per cell (1 to what the device holds reliably, at ``U``'s ADC bits).
    Each option is priced with every other layer as in ``U``; only options that save energy and keep the
    constraints go on.
 3. **Sensitivity from the simulator**, one layer perturbed at a time: each remaining option is simulated
-   on the same images, chips and seed as ``U``, and its drop is ``U``'s checked figure minus its own.
+   on the same images, chips and seed as ``U``, and its drop is ``U``'s checked figure minus its own; along
+   each layer's axis the mildest step first, and once a step alone falls below the floor the harsher steps
+   of that axis are screened out (not simulated, never combined).  Every simulation shares programmed
+   arrays with the others (:mod:`archsim.explore.simcache`: the same numbers).
 4. **The combination**: at most one option per layer, the largest saving whose summed drops (negative
    drops counted as zero) fit the slack ``U``'s figure minus the floor; greedy, cheapest drop per joule
    first.  It is **checked by simulation**; below the floor, the option with the worst drop per joule
@@ -135,7 +139,7 @@ def size_per_layer(workload: str, base: _arch.Architecture | None = None, constr
     t0 = time.perf_counter()
     base = base or _arch.Architecture()
     if base.layer_overrides:
-        raise ArchsimError("size --per-layer: the architecture already has layer_overrides; the search sets them")
+        raise ArchsimError("per-layer search: the architecture already has layer_overrides; the search sets them")
     arrays = ArrayCache()     # programmed arrays shared by every design simulated below (the same numbers)
     uni = sizing.size(workload, base, constraints=constraints, space=space, objective="energy", workers=workers,
                       progress=progress, check=check, first=True, arrays=arrays)
@@ -166,7 +170,7 @@ def size_per_layer(workload: str, base: _arch.Architecture | None = None, constr
 
     sU = price(U)
     if sU is None:   # not reached: U was evaluated by the search
-        raise ArchsimError(f"size --per-layer: the uniform design of {workload} could not be priced again")
+        raise ArchsimError(f"per-layer search: the uniform design of {workload} could not be priced again")
     eU = sU["energy_per_inference_J"]
     top = sizing.max_bits_per_cell(_arch.Architecture(**{k: U[k] for k in _arch.KEY_BY_NAME if k in U}), dev)
     adcs = sorted(set(space.adc_bits) | {U["adc_bits"]})
