@@ -62,6 +62,9 @@ def test_compare_best_never_reports_a_design_below_the_floor():
     cmp = best.best_designs(TINY, ["reram", "sonos"], Architecture(), space=SPACE, check=CHECK, workers=1)
     data = F.prepare(TINY, CHECK)
     assert cmp.metric == "fidelity" and data.floor_text in cmp.floor_text
+    # the output says how each device's floor was checked: in order, how many simulated, below, screened
+    assert any(n.startswith("each device's designs meeting the constraints were simulated in order") and
+               "reram " in n and "sonos " in n for n in cmp.notes)
     for dev, res, (_, row) in zip(cmp.devices, cmp.results, cmp.table.iterrows()):
         if res.recommended is None:
             continue
