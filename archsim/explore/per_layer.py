@@ -172,6 +172,10 @@ def size_per_layer(workload: str, base: _arch.Architecture | None = None, constr
     if sU is None:   # not reached: U was evaluated by the search
         raise ArchsimError(f"per-layer search: the uniform design of {workload} could not be priced again")
     eU = sU["energy_per_inference_J"]
+
+    def keeps_pace(s: dict) -> bool:
+        """Throughput at least the uniform design's (relative 1e-9: the same period priced twice)."""
+        return s["inferences_per_s"] >= sU["inferences_per_s"] * (1 - 1e-9)
     top = sizing.max_bits_per_cell(_arch.Architecture(**{k: U[k] for k in _arch.KEY_BY_NAME if k in U}), dev)
     adcs = sorted(set(space.adc_bits) | {U["adc_bits"]})
     bpcs = list(range(1, top + 1)) if space.bits_per_cell is None else sorted(set(space.bits_per_cell))
@@ -281,7 +285,7 @@ def size_per_layer(workload: str, base: _arch.Architecture | None = None, constr
         all_options.append(options)
         cfg = _with(S, state)
         s = price(cfg)
-        if s is None or not meets(s):
+        if s is None or not meets(s) or not keeps_pace(s):
             continue
         if label == "uniform":
             slack = sl
@@ -297,7 +301,7 @@ def size_per_layer(workload: str, base: _arch.Architecture | None = None, constr
     if reps is not None:
         rc = _with(S, state, reps, mesh=_arch.AUTO, tiles=_arch.AUTO, replicate=False)
         s = price(rc)
-        if meets(s) and s["energy_per_inference_J"] < best_s["energy_per_inference_J"]:
+        if meets(s) and keeps_pace(s) and s["energy_per_inference_J"] < best_s["energy_per_inference_J"]:
             best_cfg, best_s = rc, s
 
     m = cache.mapping(wl, _arch.Architecture(**{k: best_cfg[k] for k in _arch.KEY_BY_NAME if k in best_cfg}))

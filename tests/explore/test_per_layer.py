@@ -46,6 +46,8 @@ def test_per_layer_is_never_worse_than_the_best_uniform_design(searched):
     r = searched
     assert r.summary["energy_per_inference_J"] <= r.uniform_summary["energy_per_inference_J"]
     assert r.gain >= 0
+    # at the uniform design's throughput or more (relative 1e-9: one period priced twice)
+    assert r.summary["inferences_per_s"] >= r.uniform_summary["inferences_per_s"] * (1 - 1e-9)
     # the sensitivities are drops from their uniform start's own figure on the same inputs and chip
     sim = r.options.dropna(subset=["figure"])
     np.testing.assert_allclose(sim["drop"], sim["start_figure"] - sim["figure"], rtol=0, atol=1e-12)
