@@ -2,7 +2,8 @@
 
 One law per architecture; every constant, and the published converters each was fitted on, lives
 in ``techlib/circuits/adc.yaml`` (no numbers here).  With ``b`` bits, rate ``f``, node factors
-``s_E``, ``s_A`` from ``techlib/circuits/scaling.yaml`` relative to the law's own ``node``:
+``s_E``, ``s_A`` of the file's circuit class (``class: analog``) in ``techlib/circuits/scaling.yaml``,
+relative to the law's own ``node``:
 
 - ``sar``:   E = e_step 2^b s_E max(1, f / f_corner);  A = a_step 2^b s_A;
   t = max(1/f, (b + 1) / f_bit_cycle): one comparator cycle per bit and one to sample, at no more than
@@ -27,6 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from archsim.io import techlib
+from archsim.cost.scaling import circuit_class, node_scaling
 from archsim.model.adc_kinds import ADC_KINDS, LAW_ARCHITECTURES
 from archsim.model.errors import ArchsimError
 
@@ -210,8 +212,9 @@ def _arch_law(rec: techlib.Record, arch: str) -> ArchLaw:
 def adc_law(library: str = "default") -> AdcLaw:
     """The ADC laws of a circuit library (``techlib.circuit("adc", library)``)."""
     rec = techlib.circuit("adc", library)
-    sc = techlib.circuit("scaling", library)
-    scaling = Scaling(sc.file, tuple(int(round(n)) for n in sc["nodes"]), tuple(sc["energy"]), tuple(sc["area"]))
+    sc = node_scaling(library)
+    cls = circuit_class(rec)        # converters are analog (techlib/circuits/scaling.yaml)
+    scaling = Scaling(sc.file, sc.nodes, tuple(sc.series(cls, "energy")), tuple(sc.series(cls, "area")))
     default = rec.field("architecture")
     allowed = ADC_ARCHITECTURES + (_TABLE,)
     if default not in allowed:

@@ -15,27 +15,20 @@ import numpy as np
 
 from archsim.io import techlib
 from archsim.mapping.layout import Mapping, ceil_div
-from archsim.cost import subarray
+from archsim.cost import scaling, subarray
+from archsim.cost.scaling import node_scaling
 from archsim.cost.adc import adc_law
-from archsim.model.arch import AUTO, Architecture
+from archsim.model.arch import AUTO, Architecture, CostModel
 from archsim.io import load
 from archsim.model.device import Device
 from archsim.model.errors import ArchsimError
 
 
-def node_scale(node_nm: int, ref_nm: float, library: str = "default") -> tuple[float, float]:
-    """(energy, area) factor from the circuits' reference node to ``node_nm``."""
-    if int(round(ref_nm)) == int(node_nm):
-        return 1.0, 1.0
-    sc = techlib.circuit("scaling", library)
-    nodes = [int(round(n)) for n in sc["nodes"]]
-    if int(node_nm) not in nodes or int(round(ref_nm)) not in nodes:
-        raise ArchsimError(f"architecture key 'node_nm' = {node_nm} has no scaling factors in {sc.file}; allowed: "
-                           f"{', '.join(map(str, nodes))}")
-    e = dict(zip(nodes, sc["energy"]))
-    a = dict(zip(nodes, sc["area"]))
-    r = int(round(ref_nm))
-    return e[int(node_nm)] / e[r], a[int(node_nm)] / a[r]
+def node_scale(node_nm: int, ref_nm: float, library: str = "default", cls: str = "logic") -> tuple[float, float]:
+    """(energy, area) factor of circuit class ``cls`` from ``ref_nm`` to ``node_nm``."""
+    sc = node_scaling(library)
+    where = f"architecture key 'node_nm'"
+    return (sc.factor(cls, "energy", node_nm, ref_nm, where), sc.factor(cls, "area", node_nm, ref_nm, where))
 
 
 @dataclass(frozen=True)
@@ -118,9 +111,19 @@ class Prices:
         return self.shift_add_fixed if self.shift_add_fixed > 0 else self.e_add_bit * width_bits
 
 
-def _scaled(arch: Architecture, rec: techlib.Record) -> tuple[float, float]:
-    """(energy, area) factors from the circuit file's own reference node to the architecture's node."""
-    return node_scale(arch.node_nm, rec["node"], arch.circuits)
+def _scaled(arch: Architecture, rec: techlib.Record, key: str | None = None) -> tuple[float, float]:
+    """(energy, area) factors of the file's circuit class (or ``key``'s, ``key_class``) from the file's own
+    reference node to the architecture's node."""
+    return scaling.scale(rec, arch.node_nm, arch.circuits, key)
+
+
+def _energy(arch: Architecture, rec: techlib.Record, key: str) -> float:
+    """``rec[key]`` moved to the architecture's node by the energy factor of the key's class."""
+    return _scaled(arch, rec, key)[0] * rec[key]
+
+
+def _area(arch: Architecture, rec: techlib.Record, key: str) -> float:
+    return _scaled(arch, rec, key)[1] * rec[key]
 
 
 @lru_cache(maxsize=256)
@@ -196,9 +199,9 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         shift_add_per_adc=sa["units_per_adc"],
         e_buf_bit_ref=e_buf_s * buf["energy_per_bit"], buf_ref_bits=buf["reference_size"],
         buf_exponent=buf["size_exponent"],
-        e_bus_bit=e_buf_s * buf["bus_energy_per_bit"], e_reg_bit=e_buf_s * buf["register_energy_per_bit"],
-        a_buf_per_bit=a_buf_s * buf["area_per_kB"] / kb, a_bus=a_buf_s * buf["bus_area"],
-        a_reg_per_array=a_buf_s * buf["register_area_per_array"], p_leak_per_bit=e_buf_s * buf["leakage_per_kB"] / kb,
+        e_bus_bit=_energy(arch, buf, "bus_energy_per_bit"), e_reg_bit=_energy(arch, buf, "register_energy_per_bit"),
+        a_buf_per_bit=a_buf_s * buf["area_per_kB"] / kb, a_bus=_area(arch, buf, "bus_area"),
+        a_reg_per_array=_area(arch, buf, "register_area_per_array"), p_leak_per_bit=e_buf_s * buf["leakage_per_kB"] / kb,
         e_noc_bit_hop=e_noc_s * noc["energy_per_bit_hop"], a_router=a_noc_s * noc["router_area"],
         tiles_per_router=noc["tiles_per_router"], router_cycles=noc["router_latency"],
         p_leak_router=e_noc_s * noc["leakage_per_router"],
@@ -214,15 +217,42 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
     )
 
 
-def _check_device_node(dev, arch: Architecture) -> None:
-    """A device file may list the nodes its cells exist at (``nodes``); a design at another node is refused."""
-    rec = dev.record
+#: what a design outside a device's ``nodes`` gets: refused, or priced and flagged in the report's assumptions
+NODE_POLICIES = ("flag", "refuse")
+
+
+def device_nodes(rec) -> tuple[tuple[int, ...], str] | None:
+    """(nodes, policy) a device file states (``nodes``, ``outside_nodes``), or None where it states none."""
     if rec is None or not rec.has("nodes"):
+        return None
+    policy = rec.field("outside_nodes", "flag")
+    if policy not in NODE_POLICIES:
+        raise ArchsimError(f"{rec.file}: key 'outside_nodes' = {policy!r}; allowed: {', '.join(NODE_POLICIES)}")
+    return tuple(int(round(n)) for n in np.atleast_1d(rec["nodes"])), policy
+
+
+def outside_nodes_note(rec, node_nm) -> str | None:
+    """The report's flag for a design at ``node_nm`` outside the nodes the device file lists, or None."""
+    got = device_nodes(rec)
+    if got is None or int(round(node_nm)) in got[0]:
+        return None
+    return (f"node_nm = {node_nm} is outside the nodes this device is demonstrated at "
+            f"({', '.join(map(str, got[0]))} nm): its cells are priced as if they existed there")
+
+
+def _check_device_node(dev, arch: Architecture) -> None:
+    """A device file may list the nodes its cells exist at (``nodes``).  A design at another node is refused
+    where the file says ``outside_nodes: refuse`` (NeuroSim's RRAM: NeuroSim itself refuses it), else priced
+    and flagged (:func:`outside_nodes_note`, in the report's assumptions).  A design priced from the device's
+    tile table (``cost_model: lut``) is not checked: the table carries its own node."""
+    got = device_nodes(dev.record)
+    if got is None or arch.cost_model == CostModel.LUT:
         return
-    nodes = [int(round(n)) for n in np.atleast_1d(rec["nodes"])]
-    if int(round(arch.node_nm)) not in nodes:
+    nodes, policy = got
+    if policy == "refuse" and int(round(arch.node_nm)) not in nodes:
         raise ArchsimError(f"{arch.source}: key 'node_nm' = {arch.node_nm}: device '{dev.name}' exists at "
-                           f"{', '.join(map(str, nodes))} nm only ({rec.file}, key 'nodes')")
+                           f"{', '.join(map(str, nodes))} nm only ({dev.record.file}, key 'nodes'); allowed node_nm: "
+                           f"{', '.join(map(str, nodes))}")
 
 
 def _sub_libraries() -> list[str]:
