@@ -2,9 +2,10 @@
 
 :func:`prices_for` turns an architecture (device, circuit library, node) into a :class:`Prices`
 record: energy per event of every component (cell read, row drive, conversion, sample, shift-add,
-buffer bit, bus bit, register bit, bit-hop, digital op), area per unit and static power.  Periphery
-circuits scale from the library's reference node to ``node_nm`` (``techlib/circuits/scaling.yaml``);
-device cells do not (their area is in F^2 of the node).
+buffer bit, bus bit, register bit, bit-hop, digital op), area per unit, static power and the stage times
+(:mod:`archsim.cost.readpath`: row select, settling, conversion, clock).  Periphery circuits scale from their
+file's reference node to ``node_nm`` by their circuit class (:mod:`archsim.cost.scaling`); device cells do not
+(their area is in F^2 of the node, their energy is the device's).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from archsim.mapping.layout import Mapping, ceil_div
 from archsim.cost import scaling, subarray
 from archsim.cost.scaling import node_scaling
 from archsim.cost.adc import adc_law
+from archsim.cost.readpath import read_path
 from archsim.model.arch import AUTO, Architecture, CostModel
 from archsim.io import load
 from archsim.model.device import Device
@@ -97,6 +99,7 @@ class Prices:
     sub: object = field(default=None, compare=False)   # SubarrayLaws of the library, or None
     psum_outputs: bool = False   # tile buffers carry outputs as partial sums (shift-add width), not activations
     p_leak_array: float = 0.0    # W per array (subarray periphery leakage)
+    t_pulse: float = 0.0         # s per input pulse through an array: row select, then the read window or settling
 
     def cell_read_energy(self, conductance_fraction) -> np.ndarray:
         """J per active cell read when the mean programmed conductance sits ``fraction`` of the way up."""
@@ -154,18 +157,24 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
     chunks = subarray.chunks(arch)
     sub = subarray.laws(lib) if subarray.has_laws(lib) else None
     if sub is None:
-        if arch.clock_Hz == AUTO:
-            raise ArchsimError(f"{arch.source}: key 'clock_Hz' = auto needs a circuit library with subarray laws "
-                               f"(techlib/circuits/<library>/subarray.yaml: {', '.join(_sub_libraries())}); "
-                               f"circuit library '{lib}' has none: give clock_Hz in Hz")
-        clock = float(arch.clock_Hz)
-        e_adc = law.energy(arch.adc_bits, arch.adc_rate_Hz, arch.node_nm, adc_type)
-        a_adc = law.area(arch.adc_bits, arch.adc_rate_Hz, arch.node_nm, adc_type)
-        t_adc = law.conversion_time(arch.adc_bits, arch.adc_rate_Hz, adc_type)
+        # stage times from geometry, bits and node (archsim.cost.readpath): clock, conversion, row, settling, mux
+        rp = read_path(lib)
+        clock = rp.clock(arch.node_nm) if arch.clock_Hz == AUTO else float(arch.clock_Hz)
+        if arch.adc_rate_Hz == AUTO:
+            t_adc = law.auto_conversion_time(arch.adc_bits, arch.node_nm, adc_type)
+            rate = 1.0 / t_adc
+        else:
+            rate = float(arch.adc_rate_Hz)
+            t_adc = law.conversion_time(arch.adc_bits, rate, adc_type)
+        e_adc = law.energy(arch.adc_bits, rate, arch.node_nm, adc_type) + rp.mux_energy(arch.cols_per_adc, arch.node_nm)
+        a_adc = law.area(arch.adc_bits, rate, arch.node_nm, adc_type)
+        pitch = dev.cell_area_m2(arch.node_nm) ** 0.5
+        t_pulse = float(rp.pulse_time(t_read, arch.rows, arch.cols, arch.adc_bits if dev.behaviour.converts else 1,
+                                      pitch, arch.node_nm))
         e_row = (arch.cols * dev.input_line_energy_per_cell if dev.behaviour.input_line_rows
                  else e_dac_s * dac["energy_per_row_drive"] * dac_scale)
         e_arr = e_dac_s * float(dac.get("energy_per_array_pulse", 0.0))
-        t_sense, extra = 0.0, {}
+        t_sense, extra = 0.0, {"t_pulse": t_pulse}
         e_partial = e_sa_s * sa["energy_per_bit"] * (arch.adc_bits + max(0, (chunks - 1).bit_length()))
     else:
         subarray.check_node(arch, sub)
@@ -184,7 +193,8 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         e_row = sub.row_drive_energy(arch.cols, arch.cols_per_adc, arch.node_nm)
         e_arr = sub.array_pulse_energy(arch.rows, arch.cols_per_adc)
         e_partial = sub.partial_add_energy(arch.adc_bits, chunks)
-        extra = dict(r_on=r_on, r_off=r_off, v_read=dev.read_voltage, sub=sub, p_leak_array=sub.p_leak_array)
+        extra = dict(r_on=r_on, r_off=r_off, v_read=dev.read_voltage, sub=sub, p_leak_array=sub.p_leak_array,
+                     t_pulse=t_read)   # the sensing clock already holds the row switch and encoder delay
     return Prices(
         device=dev.name, kind=str(dev.kind), converts=dev.behaviour.converts,
         converter_part=dev.behaviour.converter_part, t_read=t_read, e_cell_gmin=e_gmin, e_cell_span=e_span,
@@ -253,10 +263,6 @@ def _check_device_node(dev, arch: Architecture) -> None:
         raise ArchsimError(f"{arch.source}: key 'node_nm' = {arch.node_nm}: device '{dev.name}' exists at "
                            f"{', '.join(map(str, nodes))} nm only ({dev.record.file}, key 'nodes'); allowed node_nm: "
                            f"{', '.join(map(str, nodes))}")
-
-
-def _sub_libraries() -> list[str]:
-    return [lib for lib in techlib.circuit_libraries() if subarray.has_laws(lib)]
 
 
 def lut_entry(prices: Prices, op: str) -> tuple[float, float]:

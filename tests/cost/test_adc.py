@@ -136,7 +136,7 @@ def test_conversion_time():
 
 def test_priced_for_an_architecture():
     """How the cost model would price a conversion: the architecture's bits, rate and node."""
-    a = arch.Architecture()
+    a = arch.Architecture(adc_rate_Hz=1.28e9)
     e = adc_law(a.circuits).energy(a.adc_bits, a.adc_rate_Hz, a.node_nm)
     law = adc_law().law("sar")
     expected = law.e_unit * 2 ** a.adc_bits * max(1.0, a.adc_rate_Hz / law.f_corner)
