@@ -104,7 +104,7 @@ def cmd_estimate(args) -> int:
         lambda: estimate_pictures(s, est.layers, stem),
         notes=(_activity_text(est, act, markdown=True) + "\n\n" + _notes([a.device], a)), devices=[a.device],
         summary=["energy split: " + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in parts.items()),
-                 report.OPS_NOTE]))
+                 report.OPS_NOTE], node_nm=a.node_nm))
     return 0
 
 
