@@ -161,7 +161,6 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
     e_noc_s, a_noc_s = _scaled(arch, noc)
     e_dig_s, a_dig_s = _scaled(arch, dig)
     e_wire_s, _ = _scaled(arch, wire)
-    e_leak_s, _ = _scaled(arch, leak)
     per_m = 1e3    # the wire file's figures are per mm
     dac_scale = dac["energy_scaling_per_bit"] ** (arch.dac_bits - 1)
     lut = {op: (entry.energy_per_op, entry.latency) for op, entry in dev.lut.items()}
@@ -221,9 +220,11 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         e_link_bit_m=e_wire_s * wire["link_energy_per_bit_mm"] * per_m,
         t_wire_m=wire["delay_per_mm"] * per_m, fill_factor=wire["fill_factor"],
         buf_wl_fraction=buf["wordline_fraction"],
-        p_leak_adc=e_leak_s * leak["adc_power"], p_leak_sh=e_leak_s * leak["sample_hold_power"],
-        p_leak_dac=e_leak_s * leak["row_driver_power"], p_leak_shift_add=e_leak_s * leak["shift_add_power"],
-        p_leak_digital=e_leak_s * leak["tile_digital_power"], a_router=a_noc_s * noc["router_area"],
+        **_unit_leakage(float(leak["active_power_fraction"]), e_adc, e_sh_s * sh["energy_per_sample"], t_adc, e_row,
+                        max(t_read, arch.cols_per_adc * chunks * t_adc), e_sa_s * sa["energy_per_bit"] * (arch.adc_bits + arch.input_bits), clock,
+                        e_dig_s * (dig["activation_units"] * dig["activation_energy_per_op"]
+                                   + dig["pool_units"] * dig["energy_per_op"] + dig["tile_shift_add_energy_per_op"])),
+        a_router=a_noc_s * noc["router_area"],
         tiles_per_router=noc["tiles_per_router"], router_cycles=noc["router_latency"],
         p_leak_router=e_noc_s * noc["leakage_per_router"],
         e_digital_op=e_dig_s * dig["energy_per_op"], e_act_op=e_dig_s * dig["activation_energy_per_op"],
@@ -236,6 +237,17 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         psum_outputs=buf.field("outputs", "activation") == "partial_sum",
         lut=lut, clock_Hz=clock, t_sense=t_sense, chunks=chunks, e_partial_add=e_partial, **extra,
     )
+
+
+def _unit_leakage(fraction: float, e_adc: float, e_sh: float, t_adc: float, e_row: float, t_pulse: float,
+                  e_shift_add: float, clock: float, e_digital_cycle: float) -> dict:
+    """W per unit: ``fraction`` of each unit's active power at full use (an ADC, its sample-and-hold and a
+    shift-add unit once per conversion time, a row driver once per input pulse ``t_pulse``, the longer of
+    the read window and the column conversions sharing an ADC, the tile's digital units every clock; the
+    shift-add at the ADC's plus the input's bits)."""
+    return dict(p_leak_adc=fraction * e_adc / t_adc, p_leak_sh=fraction * e_sh / t_adc,
+                p_leak_dac=fraction * e_row / t_pulse, p_leak_shift_add=fraction * e_shift_add / t_adc,
+                p_leak_digital=fraction * e_digital_cycle * clock)
 
 
 def _check_device_node(dev, arch: Architecture) -> None:
