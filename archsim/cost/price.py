@@ -187,6 +187,7 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
         macs=int(macs.sum()), weights=int(m.workload.total_weights),
         energy_per_inference_J=E, latency_s=latency, inferences_per_s=rate, period_bound=tm.period_bound,
         area_mm2=chip_area_mm2, tiles=m.tiles_total, tiles_used=m.tiles_used, mesh=f"{m.mesh[0]}x{m.mesh[1]}",
+        chip_w_mm=plan.chip_w * 1e3, chip_h_mm=plan.chip_h * 1e3,
         arrays=int(sum(l.arrays * l.replication for l in m.layers)), bits_per_cell=m.bits_per_cell,
         tops=ops * rate / 1e12, tops_per_W=ops / E / 1e12, tops_per_mm2=ops * rate / 1e12 / chip_area_mm2,
         power_W=E * rate, static_power_W=p_static + prices.p_io,

@@ -100,6 +100,7 @@ def test_chip_area_is_the_floorplans_sum():
     assert plan.pitch ** 2 * m.tiles_total * p.fill_factor == pytest.approx(
         sum(plan.component_area().values()), rel=REL)
     assert plan.chip_w * plan.chip_h == pytest.approx(plan.pitch ** 2 * m.tiles_total, rel=REL)
+    assert est.summary["chip_w_mm"] * est.summary["chip_h_mm"] == pytest.approx(plan.chip_w * plan.chip_h * 1e6, rel=REL)
     # the array blocks (cells and their periphery strips) fit in their tiles
     assert m.arch.arrays_per_tile * plan.array_w * plan.array_h <= float(plan.tile_side.min()) ** 2
 
