@@ -1,6 +1,6 @@
 """Node scaling by circuit class: energy, area and delay factors of logic, SRAM and analog periphery.
 
-``techlib/circuits/scaling.yaml`` holds, per class (``logic``, ``sram``, ``analog``) and quantity
+``techlib/circuits/scaling.yaml`` holds, per class (``logic``, ``sram``, ``analog``, ``wire``) and quantity
 (``energy_scale``, ``area_scale``, and ``delay_scale`` for logic), one factor per node in one frame.  A circuit moved from
 its file's reference node ``ref`` to ``node`` is multiplied by ``f(node) / f(ref)`` of its class.  Every
 circuit file states its class (``class``); a file whose keys belong to different classes names the odd
@@ -20,7 +20,7 @@ import numpy as np
 from archsim.io import techlib
 from archsim.model.errors import ArchsimError
 
-CLASSES = ("logic", "sram", "analog")
+CLASSES = ("logic", "sram", "analog", "wire")
 QUANTITIES = ("energy", "area", "delay")
 
 

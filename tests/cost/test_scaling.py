@@ -41,9 +41,10 @@ def test_each_component_scales_by_its_class(node):
         "e_adc": ("analog", "energy"), "a_adc": ("analog", "area"), "a_dac": ("analog", "area"),
         "e_sh": ("analog", "energy"), "a_sh": ("analog", "area"),
         "e_add_bit": ("logic", "energy"), "a_shift_add": ("logic", "area"), "e_digital_op": ("logic", "energy"),
-        "e_noc_bit_hop": ("logic", "energy"), "a_router": ("logic", "area"),
+        "e_router_bit": ("logic", "energy"), "a_router": ("logic", "area"),
+        "e_link_bit_m": ("wire", "energy"), "e_bus_bit_m": ("wire", "energy"),
         "e_buf_bit_ref": ("sram", "energy"), "a_buf_per_bit": ("sram", "area"),
-        "e_bus_bit": ("logic", "energy"), "a_bus": ("logic", "area"), "a_reg_per_array": ("logic", "area"),
+        "a_bus": ("logic", "area"), "a_reg_per_array": ("logic", "area"),
     }
     # the converter's law, its column mux aside (the mux's access capacitance follows the feature size)
     assert ((b.e_adc - rp.mux_energy(8, node)) / (a.e_adc - rp.mux_energy(8, 32))
