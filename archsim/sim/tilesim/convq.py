@@ -117,32 +117,43 @@ def gather_rows(q, b0, Ho, Wo, sh, sw, kh, kw, r0, r1, buf):
                             b += 1
 
 
-def quantize_maps(pm, x: np.ndarray, geom, r0: int, r1: int, want_v2: bool, dt):
-    """What :meth:`ProgrammedMatrix._quantize` returns for rows ``r0 .. r1`` of the im2col matrix of the maps
-    ``x`` (B, C, H, W) (``geom``: kernel, stride, padding (top, left, bottom, right), output size; its column-major branch, the layout of im2col's matrix): ``V``, ``V2`` (NC, nb, K) views and
+class MapRows:
+    """The rows of a convolution's im2col matrix, quantized, for :meth:`ProgrammedMatrix._matmul`: ``prepare``
+    quantizes every map value once into pulse planes (in the calling thread's workspace; the chunks, on any
+    thread, only read them), and a call returns what :meth:`ProgrammedMatrix._quantize` returns for rows
+    ``r0 .. r1`` (its column-major branch, the layout of im2col's matrix): ``V``, ``V2`` (NC, nb, K) views and
     ``Vf``, ``V2f`` (NC * nb, K) over the thread's workspace buffers."""
-    from archsim.model.errors import ArchsimError
-    from archsim.sim.tilesim.support import _WS
 
-    (kh, kw), (sh, sw), (pt, pl, pb, pr), (Ho, Wo) = geom
-    nb, k, nc = r1 - r0, pm.K, pm.n_conv
-    HW = Ho * Wo
-    b0, b1 = r0 // HW, (r1 - 1) // HW + 1
-    _, C, H, W = x.shape
-    Hp, Wp = H + pt + pb, W + pl + pr
-    qshape = (nc, C, b1 - b0, Hp, Wp)
-    qv = _WS.get("QV", qshape, dt)
-    qv2 = _WS.get("QV2", qshape if want_v2 else (1, 1, 1, 1, 1), np.float32)
-    lo = -float(pm.x_code_max) if pm.x_signed else 0.0
-    bad = conv_planes(x, pt, pl, b0, b1, float(pm.x_scale), lo, float(pm.x_code_max), int(pm.conv_mode),
-                      int(pm.arch.dac_bits), int(pm.arch.input_pulses), qv, qv2, bool(want_v2))
-    if bad:
-        raise ArchsimError(f"layer '{pm.layer}': inputs contain NaN or infinity ({bad} values)")
-    bufv = _WS.get("V", (k, nc * nb), dt)
-    bufw = _WS.get("V2", (k, nc * nb) if want_v2 else (1, 1), np.float32)
-    gather_rows(qv, b0, Ho, Wo, sh, sw, kh, kw, r0, r1, bufv)
-    if want_v2:
-        gather_rows(qv2, b0, Ho, Wo, sh, sw, kh, kw, r0, r1, bufw)
-    V = bufv.reshape(k, nc, nb).transpose(1, 2, 0)
-    V2 = bufw.reshape(k, nc, nb).transpose(1, 2, 0) if want_v2 else bufw.reshape(1, 1, 1)
-    return V, V2, bufv.T, bufw.T
+    def __init__(self, pm, x: np.ndarray, geom):
+        self.pm, self.x, self.geom = pm, x, geom
+        self.qv = self.qv2 = None
+
+    def prepare(self, want_v2: bool, dt) -> None:
+        from archsim.model.errors import ArchsimError
+        from archsim.sim.tilesim.support import _WS
+
+        pm, x = self.pm, self.x
+        (kh, kw), (sh, sw), (pt, pl, pb, pr), (Ho, Wo) = self.geom
+        B, C, H, W = x.shape
+        qshape = (pm.n_conv, C, B, H + pt + pb, W + pl + pr)
+        self.qv = _WS.get("QV", qshape, dt)
+        self.qv2 = _WS.get("QV2", qshape if want_v2 else (1, 1, 1, 1, 1), np.float32)
+        lo = -float(pm.x_code_max) if pm.x_signed else 0.0
+        bad = conv_planes(x, pt, pl, 0, B, float(pm.x_scale), lo, float(pm.x_code_max), int(pm.conv_mode),
+                          int(pm.arch.dac_bits), int(pm.arch.input_pulses), self.qv, self.qv2, bool(want_v2))
+        if bad:
+            raise ArchsimError(f"layer '{pm.layer}': inputs contain NaN or infinity ({bad} values)")
+
+    def __call__(self, g: int, r0: int, r1: int, want_v2: bool, dt):
+        from archsim.sim.tilesim.support import _WS
+
+        (kh, kw), (sh, sw), _, (Ho, Wo) = self.geom
+        nb, k, nc = r1 - r0, self.pm.K, self.pm.n_conv
+        bufv = _WS.get("V", (k, nc * nb), dt)
+        bufw = _WS.get("V2", (k, nc * nb) if want_v2 else (1, 1), np.float32)
+        gather_rows(self.qv, 0, Ho, Wo, sh, sw, kh, kw, r0, r1, bufv)
+        if want_v2:
+            gather_rows(self.qv2, 0, Ho, Wo, sh, sw, kh, kw, r0, r1, bufw)
+        V = bufv.reshape(k, nc, nb).transpose(1, 2, 0)
+        V2 = bufw.reshape(k, nc, nb).transpose(1, 2, 0) if want_v2 else bufw.reshape(1, 1, 1)
+        return V, V2, bufv.T, bufw.T

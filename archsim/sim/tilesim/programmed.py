@@ -448,9 +448,7 @@ class ProgrammedMatrix(MatrixGeometry):
             raise ArchsimError(f"layer '{self.layer}': maps of shape {x.shape} with kernel {geom[0]} do not fit "
                                f"{self.K} rows of one group")
 
-        def quantize(g, c0, c1, want_v2, dt):
-            return convq.quantize_maps(self, x, geom, c0, c1, want_v2, dt)
-        return self._matmul(quantize, 1, x.shape[0] * geom[3][0] * geom[3][1], self.K, key, first_row, False,
+        return self._matmul(convq.MapRows(self, x, geom), 1, x.shape[0] * geom[3][0] * geom[3][1], self.K, key, first_row, False,
                             threads)
 
     def _matmul(self, quantize, groups: int, B: int, Kd: int, key, first_row, vec: bool, threads) -> np.ndarray:
@@ -468,6 +466,8 @@ class ProgrammedMatrix(MatrixGeometry):
         fuse = noise and dt == np.float32 and self._v2_is_v
         ncols = U * Ng * (2 if fuse else 1)
         streams = self.stream_keys(key).reshape(groups, len(self.row_bounds), U, NC) if noise else None
+        if hasattr(quantize, "prepare"):
+            quantize.prepare(noise and not fuse, dt)      # work shared by every chunk, done once in this thread
         bc = max(1, min(B, self.cfg.chunk_elements // (NC * max(ncols, Kd))))
         big = B * NC * ncols * Kd >= PARALLEL_MIN_WORK
         threads = (threads or support.matmul_threads(self.cfg)) if big else 1
