@@ -285,17 +285,25 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
             raise ArchsimError("x_cal: an empty calibration batch; give at least one image")
         calibration = calibration or f"a separate batch of {n_cal} images"
     step = _chunk(workload, chunk)
+    # the exact passes with BLAS as it is, whatever the thread count (a BLAS on one thread rounds some of
+    # these products differently, which would move the logit errors with the thread count)
     exact = forward.run(workload, x, chunk=chunk)
-    exact_top = exact.reshape(len(x), -1).argmax(axis=1)
-    ref = float((exact_top == np.asarray(y)).mean()) if y is not None else 1.0
     ls = x[: min(layer_sample, len(x))]
     names = [l.name for l in workload.weighted_layers()]
     _, exact_layers = forward.run(workload, ls, collect=names, chunk=chunk)
+    return _simulate(m, x, y, x_cal, n_cal, calibration, trials, seed, cfg, chunk, step, matmul_threads(cfg),
+                     progress, exact, ls, names, exact_layers)
 
+
+def _simulate(m, x, y, x_cal, n_cal, calibration, trials, seed, cfg, chunk, step, threads, progress,
+              exact, ls, names, exact_layers):
+    """:func:`simulate`'s chips, given the exact network's outputs (all images) and layer outputs (``ls``)."""
+    workload, arch, device = m.workload, m.arch, m.device
+    exact_top = exact.reshape(len(x), -1).argmax(axis=1)
+    ref = float((exact_top == np.asarray(y)).mean()) if y is not None else 1.0
     per_trial, logit_err, layer_err, correct = [], [], [], []
     bar = _progress(progress_total(trials, len(x)), progress, f"{workload.name} on {arch.device}")
     alike = chips_alike(device, cfg)
-    threads = matmul_threads(cfg)
     for t in range(trials):
         if alike and t > 0:
             # exact cells, no stuck cells: chip t is chip 0 bit for bit (no random draw reaches them), so
@@ -329,30 +337,39 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
                           calibration=calibration, calib_samples=n_cal, correct=np.array(correct, dtype=bool))
 
 
-def scored_pass(chip: _Chip, workload: Workload, x: np.ndarray, step: int, threads: int, bar=None) -> list:
-    """The outputs of the images ``x`` through ``chip``, one array per block of ``step`` images.  Every row keeps
-    its global index (its read noise is keyed by it), so neither the blocks nor the threads change a number:
-    with ``threads > 1`` the blocks run on that many threads, each with a one-threaded BLAS."""
-    blocks = image_chunks(len(x), step)
+def in_blocks(fn, n: int, step: int, threads: int, bar=None) -> list:
+    """``[fn(a, b) for (a, b) in image_chunks(n, step)]`` with BLAS on one thread (a multi-threaded BLAS rounds
+    some small products differently, and beside the blocks' threads it oversubscribed the cores and spun: 2
+    threads took 1.7x the wall time of 1 on the busy 2-core machine, 0.8x with BLAS held to one thread), the
+    blocks on ``threads`` threads where there are several; ``bar`` counts the images done."""
+    blocks = image_chunks(n, step)
     bar = bar or _NoBar()
     if threads <= 1 or len(blocks) < 2:
         parts = []
-        for a, b in blocks:
-            parts.append(forward.run(workload, x[a:b], matmul=chip, chunk=step))
-            bar.update(b - a)
+        with blas_single_thread():
+            for a, b in blocks:
+                parts.append(fn(a, b))
+                bar.update(b - a)
         return parts
-    for pm in chip.pms.values():      # fill the lazy caches before the threads share them
-        _ = pm.compute_dtype
-
-    def one(block):
-        a, b = block
-        return forward.run(workload, x[a:b], matmul=chip.block(a), chunk=step)
     parts = []
     with blas_single_thread(), ThreadPoolExecutor(min(threads, len(blocks))) as ex:
-        for (a, b), part in zip(blocks, ex.map(one, blocks)):
+        for (a, b), part in zip(blocks, ex.map(lambda ab: fn(*ab), blocks)):
             parts.append(part)
             bar.update(b - a)
     return parts
+
+
+def scored_pass(chip: _Chip, workload: Workload, x: np.ndarray, step: int, threads: int, bar=None) -> list:
+    """The outputs of the images ``x`` through ``chip``, one array per block of ``step`` images.  Every row keeps
+    its global index (its read noise is keyed by it), so neither the blocks nor the threads change a number:
+    with ``threads > 1`` the blocks run on that many threads (:func:`in_blocks`), each through its own view of
+    the chip (:meth:`_Chip.block`)."""
+    if threads > 1:
+        for pm in chip.pms.values():      # fill the lazy caches before the threads share them
+            _ = pm.compute_dtype
+        return in_blocks(lambda a, b: forward.run(workload, x[a:b], matmul=chip.block(a), chunk=step), len(x), step,
+                         threads, bar)
+    return in_blocks(lambda a, b: forward.run(workload, x[a:b], matmul=chip, chunk=step), len(x), step, 1, bar)
 
 
 def _chunk(workload: Workload, chunk: int | None) -> int:
