@@ -24,7 +24,7 @@ from archsim.model import arch as _arch
 from archsim.model import presets
 from archsim.io import load
 from archsim.model.arch import CostModel
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, ParameterError
 from archsim.report import tables as report
 from archsim.report.notes import ir_drop, read_time_devices
 from archsim.sim.stats import versus_baseline
@@ -85,6 +85,8 @@ def cmd_estimate(args) -> int:
     print("\nenergy split: " + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in parts.items()))
     print(report.OPS_NOTE)
     print(_figure_notes(est.totals(), [a.device]))
+    for q in report.node_flags([a.device], a.node_nm):
+        print(f"flagged: {q.file} key '{q.key}': {q.assumption}")
     if args.out:
         notes = (_activity_text(est, act, markdown=True) + "\n\n" + _figure_notes(est.totals(), [a.device], True)
                  + "\n\n" + _notes([a.device], a))
@@ -102,7 +104,7 @@ def cmd_estimate(args) -> int:
         lambda: estimate_pictures(s, est.layers, stem),
         notes=(_activity_text(est, act, markdown=True) + "\n\n" + _notes([a.device], a)), devices=[a.device],
         summary=["energy split: " + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in parts.items()),
-                 report.OPS_NOTE]))
+                 report.OPS_NOTE], node_nm=a.node_nm))
     return 0
 
 
@@ -282,7 +284,10 @@ def cmd_export(args) -> int:
     else:
         note = {"random": f"random He-normal weights (seed {args.seed})", "zeros": "zero weights",
                 "none": "no weight values (structure only: weights are graph inputs)"}[args.weights]
-    path = save_onnx(wl, args.out, weights=args.weights, seed=args.seed)
+    try:
+        path = save_onnx(wl, args.out, weights=args.weights, seed=args.seed)
+    except ParameterError as exc:       # save_onnx's file is this command's --out
+        raise ArchsimError(exc.worded({"path": "--out"})) from None
     print(f"wrote {path}: {wl.name}, {len(wl.layers()) - 1} layers ({len(wl.weighted_layers())} weighted, "
           f"{wl.total_weights:,} weights, {wl.total_macs:,} MACs), {note}, opset {EXPORT_OPSET}")
     return 0
