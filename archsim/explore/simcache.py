@@ -1,4 +1,4 @@
-"""Programmed arrays and array outputs shared across the designs of one search, with the same numbers.
+"""Programmed arrays shared across the designs of one search, with the same numbers.
 
 A search simulates many designs of one network that differ in a few keys: the per-layer search changes
 one layer at a time (its ADC bits or bits per cell), the sizing search changes the ADC resolution of arrays
@@ -11,11 +11,10 @@ between layers.  So in a design that differs from an earlier one only in layer `
   (:class:`~archsim.sim.tilesim.ProgrammedMatrix` before calibration) are kept, keyed on the layer, group,
   chip, its matrix split and its own simulated architecture keys; ADC bits do not enter the cells (they set
   the converter's ranges, recomputed from the same cells), so designs differing only in ADC bits share them;
-* the layers before ``L`` receive the same inputs, bit for bit, so their calibration and their outputs
-  are the same: both are kept, keyed on a digest (BLAKE2b) of the inputs and of everything the output
-  depends on (cells, converter ranges, noise key, first row).
+* the layers before ``L`` receive the same calibration inputs, bit for bit, so their calibration is the
+  same: it is kept too, keyed on a digest (BLAKE2b) of those inputs.
 
-:class:`ArrayCache` holds both under a memory budget (least recently used out first) and
+:class:`ArrayCache` holds them under a memory budget (least recently used out first) and
 :meth:`ArrayCache.chip` gives :func:`~archsim.sim.accuracy.simulate` a chip that reads them.  A design
 simulated through the cache gives the numbers the plain simulator gives to the last bit
 (``tests/explore/test_simcache.py`` checks it on designs changing one layer, the ADC bits and the cells).
@@ -31,7 +30,7 @@ import numpy as np
 
 from archsim.model import arch as _arch
 from archsim.model.weights import weight_matrix
-from archsim.sim.accuracy import CAL_PASS, _Chip
+from archsim.sim.accuracy import _Chip
 from archsim.sim.tilesim import ProgrammedMatrix
 
 #: keys that do not change a layer's programmed cells: the ADC resolution (it sets the converter ranges,
@@ -41,8 +40,6 @@ CELLS_FREE_KEYS = ("adc_bits", "layer_overrides", "mesh", "tiles", "replicate", 
 CALIBRATION_FREE_KEYS = tuple(k for k in CELLS_FREE_KEYS if k != "adc_bits")
 #: share of the memory available that the cache may hold at most, and its ceiling in bytes
 BUDGET_FRACTION, BUDGET_MAX = 0.3, 4e9
-#: of the budget, the share for layer outputs (the rest: programmed arrays)
-OUTPUT_SHARE = 0.25
 #: calibrated copies kept per programmed layer (the start design's inputs and the latest other)
 CALIBRATIONS_PER_LAYER = 2
 
@@ -82,17 +79,16 @@ def default_budget() -> float:
 
 
 class ArrayCache:
-    """Programmed layers (with up to :data:`CALIBRATIONS_PER_LAYER` calibrations each) and layer outputs,
-    least recently used out first beyond ``budget`` bytes (default :func:`default_budget`)."""
+    """Programmed layers (with up to :data:`CALIBRATIONS_PER_LAYER` calibrations each), least recently used
+    out first beyond ``budget`` bytes (default :func:`default_budget`)."""
 
     def __init__(self, budget: float | None = None):
         self.budget = float(default_budget() if budget is None else budget)
         self._cells: OrderedDict = OrderedDict()     # key -> [pm, {cal digest: calibrated pm}, bytes]
-        self._out: OrderedDict = OrderedDict()       # key -> output array
-        self._cells_bytes = self._out_bytes = 0
+        self._cells_bytes = 0
         self._weights: dict = {}                     # id(weights) -> (weights, digest): the array held, so
                                                      # its id is never another array's
-        self.programmed = self.reused = self.outputs_computed = self.outputs_reused = 0
+        self.programmed = self.reused = 0
 
     # ---- programmed layers
     def calibrated(self, key: tuple, arch: _arch.Architecture, program, cols: np.ndarray) -> ProgrammedMatrix:
@@ -121,28 +117,9 @@ class ArrayCache:
         return pm
 
     def _shrink(self):
-        cells_budget = (1 - OUTPUT_SHARE) * self.budget
-        while self._cells_bytes > cells_budget and len(self._cells) > 1:
+        while self._cells_bytes > self.budget and len(self._cells) > 1:
             _, e = self._cells.popitem(last=False)
             self._cells_bytes -= e[2]
-
-    # ---- layer outputs
-    def output(self, key: bytes, compute) -> np.ndarray:
-        y = self._out.get(key)
-        if y is not None:
-            self._out.move_to_end(key)
-            self.outputs_reused += 1
-            return y
-        y = compute()
-        y.flags.writeable = False        # shared by later designs: nobody may write into it
-        self.outputs_computed += 1
-        if y.nbytes <= OUTPUT_SHARE * self.budget:
-            self._out[key] = y
-            self._out_bytes += y.nbytes
-            while self._out_bytes > OUTPUT_SHARE * self.budget:
-                _, old = self._out.popitem(last=False)
-                self._out_bytes -= old.nbytes
-        return y
 
     def weights_digest(self, w) -> bytes:
         e = self._weights.get(id(w))
@@ -161,18 +138,17 @@ class ArrayCache:
         return make
 
     def stats_text(self) -> str:
-        return (f"programmed arrays: {self.programmed} layers programmed, {self.reused} reused; layer outputs "
-                f"{self.outputs_computed} computed, {self.outputs_reused} reused (designs differing in one layer "
-                f"share the others' cells and the outputs before it)")
+        return (f"programmed arrays: {self.programmed} layers programmed, {self.reused} reused (designs differing "
+                f"in one layer share the others' cells)")
 
 
 class _CachedChip(_Chip):
-    """A chip whose layers come from an :class:`ArrayCache` (same seeds, same numbers)."""
+    """A chip whose layers come from an :class:`ArrayCache` (same seeds, same numbers); it reads and
+    converts exactly as the plain chip does."""
 
     def __init__(self, m, device, cfg, seed, trial, cache: ArrayCache):
         super().__init__(m, device, cfg, seed, trial)
         self.cache = cache
-        self._fp: dict = {}
         self._ckey = digest(device.name, repr(device), repr(cfg), seed, trial)
 
     def _program(self, layer, group, cols):
@@ -188,27 +164,3 @@ class _CachedChip(_Chip):
             return ProgrammedMatrix.program(Wg, lm_g, arch, self.device, self.cfg,
                                             seed=(self.seed, self.trial, idx, group))
         return self.cache.calibrated(key, arch, program, cols)
-
-    def _fingerprint(self, pm: ProgrammedMatrix) -> bytes:
-        fp = self._fp.get(id(pm))
-        if fp is None or fp[0] is not pm:
-            arrays = [a for a in (pm.adc_lo, pm.adc_step, pm.adc_full) if a is not None]
-            fp = (pm, digest(self._ckey, pm.layer, _split(pm.lm), _arch_key(pm.arch, CALIBRATION_FREE_KEYS),
-                             pm.w_scale, pm.x_max, pm.x_signed, pm.entropy, pm.spawn_key, *arrays))
-            self._fp[id(pm)] = fp
-        return fp[1]
-
-    def __call__(self, layer, cols, group):
-        k = (layer.name, group)
-        if k not in self.pms:
-            if self.phase != CAL_PASS:
-                from archsim.model.errors import ArchsimError
-                raise ArchsimError(f"layer '{layer.name}' was not calibrated")
-            self.pms[k] = self._program(layer, group, cols)
-        row0 = self.rows.get((self.phase,) + k, 0)
-        self.rows[(self.phase,) + k] = row0 + cols.shape[0]
-        pm = self.pms[k]
-        nkey = (self.trial, self.index[layer.name], group, self.phase)
-        okey = digest(self._fingerprint(pm), nkey, row0, cols)
-        return self.cache.output(okey, lambda: pm.matmul(cols, key=nkey, first_row=row0)
-                                 .astype(cols.dtype, copy=False))
