@@ -48,7 +48,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -56,11 +56,12 @@ import pandas as pd
 from archsim.io import techlib
 
 from archsim.mapping.admissible import check as _admissible
-from archsim.mapping.mesh import auto_mesh, ceil_div, group_distances, serpentine, shares, transport
+from archsim.mapping.mesh import (TileGroups, auto_mesh, ceil_div, replica_groups, serpentine, shares,  # noqa: F401
+                                  tile_group_distances, transport)
 from archsim.model.arch import AUTO, Architecture, ConvMapping, Replication
 from archsim.model.device import Device, load_device
 from archsim.model.errors import ArchsimError
-from archsim.model.workload import Layer, Workload
+from archsim.model.workload import Layer, Workload, memo_workload
 
 
 KB_BITS = 8 * 1024  # bits in one kB of buffer (ISAAC's 64 KB eDRAM: kB = 1024 bytes)
@@ -164,26 +165,32 @@ class Route:
 
 @dataclass(frozen=True)
 class Edge:
-    """Activations sent over the network per inference, as routes between replicas."""
+    """Activations sent over the network per inference, as routes between replicas.
+
+    ``flows`` holds the routes as four tuples (source replicas, destination replicas, bits, hops); ``routes``
+    gives them as :class:`Route` records.  ``bit_hops`` (the routes' bits x hops summed in route order) and
+    ``max_hops`` are computed once."""
 
     src: str   # weighted layer, or "input" for the chip's I/O port
     dst: str   # weighted layer, or "output"
     bits: int
-    routes: tuple[Route, ...]
+    flows: tuple = ((), (), (), ())
+    bit_hops: float = field(init=False, repr=False)
+    max_hops: float = field(init=False, repr=False)   # hops of the longest route (what the last bit travels)
+
+    def __post_init__(self):
+        _, _, bits, hops = self.flows
+        object.__setattr__(self, "bit_hops", float(sum([b * h for b, h in zip(bits, hops)])))
+        object.__setattr__(self, "max_hops", max((h for b, h in zip(bits, hops) if b), default=0.0))
 
     @property
-    def bit_hops(self) -> float:
-        return float(sum(r.bit_hops for r in self.routes))
+    def routes(self) -> tuple[Route, ...]:
+        return tuple(Route(*r) for r in zip(*self.flows))
 
     @property
     def hops(self) -> float:
         """Hops per bit, averaged over the routes by their bits."""
         return self.bit_hops / self.bits if self.bits else 0.0
-
-    @property
-    def max_hops(self) -> float:
-        """Hops of the longest route (what the last bit to arrive travels)."""
-        return max((r.hops for r in self.routes if r.bits), default=0.0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -362,6 +369,7 @@ def map_workload(workload: Workload, arch: Architecture, device: "Device | techl
     A design the simulator cannot compute, or whose buffers and mesh cannot hold the work, is refused first
     (:func:`archsim.mapping.admissible.check`)."""
     device = load_device(device if device is not None else arch.device)
+    workload = memo_workload(workload)   # the graph's views are read many times below and by the cost step
     _admissible(arch, workload)
     bpc = resolve_bits_per_cell(arch, device)
     weighted = workload.weighted_layers()
@@ -439,32 +447,34 @@ def _buffer_bits_per_tile(layer: Layer, replication: int, tiles: int, arch: Arch
 
 
 IO_PORT = (-1, 0)  # the chip's I/O port sits just off the mesh, beside tile (0, 0)
+PORT_ENDS = ("input", "output")
 
 
-def _replica_groups(m: Mapping, lm: LayerMap) -> tuple[list[np.ndarray], np.ndarray]:
-    """The distinct tile groups of a layer's replicas, as (row, col) arrays, and how many replicas each holds."""
-    apt = m.arch.arrays_per_tile
-    spans: dict[tuple[int, int], int] = {}
-    for k in range(lm.replication):
-        span = lm.replica_tiles(k, apt)
-        spans[span] = spans.get(span, 0) + 1
-    groups = [serpentine(np.arange(a, b + 1), m.mesh[1]) for a, b in spans]
-    return groups, np.array(list(spans.values()), dtype=np.int64)
+def _tile_groups(m: Mapping, name: str, memo: dict) -> TileGroups:
+    """The distinct tile groups of a layer's replicas (or the I/O port) and how many replicas each holds."""
+    if not memo:
+        ls = m.layers
+        groups = replica_groups([l.first_tile for l in ls], [l.arrays for l in ls], [l.replication for l in ls],
+                                m.arch.arrays_per_tile, m.mesh)
+        memo.update(zip([l.layer for l in ls], groups))
+        memo["input"] = memo["output"] = TileGroups.port(IO_PORT, m.mesh)
+    return memo[name]
 
 
-def _route(m: Mapping, src: str, dst: str, bits: int) -> Edge:
+def _route(m: Mapping, src: str, dst: str, bits: int, memo: dict) -> Edge:
     """The edge ``src -> dst`` carrying ``bits`` as routes between replicas (see the module docstring)."""
-    port = ([np.array([IO_PORT])], np.array([1]))
-    gs, ns = port if src == "input" else _replica_groups(m, m.layer(src))
-    gd, nd = port if dst == "output" else _replica_groups(m, m.layer(dst))
-    dist = group_distances(gs, gd)
+    gs, gd = _tile_groups(m, src, memo), _tile_groups(m, dst, memo)
+    ns, nd = gs.counts, gd.counts
+    dist = tile_group_distances(gs, gd)
     flows = transport(shares(bits, ns), shares(bits, nd), dist)
     # report routes by replica: the first replica of each group stands for the group
-    first_s = np.concatenate([[0], np.cumsum(ns)[:-1]])
-    first_d = np.concatenate([[0], np.cumsum(nd)[:-1]])
-    routes = tuple(Route(-1 if src == "input" else int(first_s[j]), -1 if dst == "output" else int(first_d[i]),
-                         q, float(dist[j, i])) for j, i, q in flows)
-    return Edge(src, dst, int(bits), routes)
+    first_s = (np.cumsum(ns) - ns).tolist()
+    first_d = (np.cumsum(nd) - nd).tolist()
+    d = dist.tolist()
+    routes = ([-1 if src == "input" else first_s[j] for j, _, _ in flows],
+              [-1 if dst == "output" else first_d[i] for _, i, _ in flows],
+              [q for _, _, q in flows], [d[j][i] for j, i, _ in flows])
+    return Edge(src, dst, int(bits), tuple(tuple(r) for r in routes))
 
 
 def home(wl: Workload, name: str) -> str:
@@ -495,4 +505,5 @@ def _edges(m: Mapping, arch: Architecture) -> list[Edge]:
                 sent.add((lay.name, d))
                 bits[(h, d)] = bits.get((h, d), 0) + lay.out_size * act
     pairs = sorted(bits, key=lambda p: (order[p[1]], order[p[0]]))
-    return [_route(m, s, d, int(bits[(s, d)])) for s, d in pairs]
+    memo: dict = {}
+    return [_route(m, s, d, int(bits[(s, d)]), memo) for s, d in pairs]
