@@ -466,7 +466,10 @@ def _route(m: Mapping, src: str, dst: str, bits: int, memo: dict) -> Edge:
     gs, gd = _tile_groups(m, src, memo), _tile_groups(m, dst, memo)
     ns, nd = gs.counts, gd.counts
     dist = tile_group_distances(gs, gd)
-    flows = transport(shares(bits, ns), shares(bits, nd), dist)
+    if len(ns) == 1 and len(nd) == 1:    # one group each side: the whole edge is one route
+        flows = [(0, 0, int(bits))] if bits > 0 else []
+    else:
+        flows = transport(shares(bits, ns), shares(bits, nd), dist)
     # report routes by replica: the first replica of each group stands for the group
     first_s = (np.cumsum(ns) - ns).tolist()
     first_d = (np.cumsum(nd) - nd).tolist()
@@ -491,9 +494,17 @@ def _edges(m: Mapping, arch: Architecture) -> list[Edge]:
     """Every tensor that leaves the tiles where it is made, once per destination tile set: a graph edge
     ``u -> v`` whose homes differ sends ``u``'s output from ``home(u)`` to ``home(v)``, so a pooled map
     crosses pooled and a residual sum crosses once per place that reads it."""
-    wl = m.workload
-    act = arch.input_bits
-    order = {"input": -1, **{l.layer: i for i, l in enumerate(m.layers)}, "output": len(m.layers)}
+    names = tuple(l.layer for l in m.layers)
+    memo_of = getattr(m.workload, "memo", None)
+    pairs = (memo_of("edge_bits", _edge_bits, m.workload, names, arch.input_bits) if memo_of
+             else _edge_bits(m.workload, names, arch.input_bits))
+    memo: dict = {}
+    return [_route(m, s, d, b, memo) for s, d, b in pairs]
+
+
+def _edge_bits(wl: Workload, names: tuple, act: int) -> tuple:
+    """``(src home, dst home, bits)`` of every edge, in the order the mapping lists them."""
+    order = {"input": -1, **{n: i for i, n in enumerate(names)}, "output": len(names)}
     bits: dict[tuple[str, str], int] = {}
     sent: set[tuple[str, str]] = set()
     for lay in wl.layers():
@@ -505,5 +516,4 @@ def _edges(m: Mapping, arch: Architecture) -> list[Edge]:
                 sent.add((lay.name, d))
                 bits[(h, d)] = bits.get((h, d), 0) + lay.out_size * act
     pairs = sorted(bits, key=lambda p: (order[p[1]], order[p[0]]))
-    memo: dict = {}
-    return [_route(m, s, d, int(bits[(s, d)]), memo) for s, d in pairs]
+    return tuple((s, d, int(bits[(s, d)])) for s, d in pairs)

@@ -186,6 +186,11 @@ class _MemoWorkload(Workload):
         v = cache[k]
         return list(v) if isinstance(v, list) else v
 
+    def memo(self, name: str, fn, *args):
+        """``fn(*args)`` computed once for this graph (``name`` and ``args`` name it): a pure function of the
+        graph that a later step reads many times."""
+        return self._memo(name, fn, *args)
+
     def layers(self):
         return self._memo("layers", super().layers)
 
