@@ -23,7 +23,8 @@ import pandas as pd
 
 from archsim.io.files import atomic_write, check_in_place, check_target, resolve_out_folder
 from archsim.explore.executors import InProcessExecutor, LocalPoolExecutor, make_chunks, make_executor
-from archsim.explore.points import ARCH_KEYS, CONFIG_KEYS, EvalCache, eval_chunk, model_fingerprint, point_key
+from archsim.explore.batch import eval_chunk
+from archsim.explore.points import ARCH_KEYS, CONFIG_KEYS, EvalCache, model_fingerprint, point_key
 from archsim.explore.spec import Sweep, load_sweep
 from archsim.explore.store import Store
 from archsim.model import arch as _arch

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
 
 __all__ = ["ceil_div", "serpentine", "auto_mesh", "mean_distance", "group_distances", "shares", "transport", "replica_groups",
            "TileGroups", "tile_group_distances"]
@@ -183,8 +182,8 @@ def transport(supply: np.ndarray, demand: np.ndarray, dist: np.ndarray) -> list[
         q = supply[order]
         keep = q > 0
         return list(zip(order[keep].tolist(), [0] * int(keep.sum()), q[keep].tolist()))
-    supply = supply.copy()
-    demand = demand.copy()
+    supply = supply.tolist()
+    demand = demand.tolist()
     flat = np.ascontiguousarray(dist).ravel()
     k = min(flat.size, 4 * (ns + nd))
     if k < flat.size:
@@ -193,35 +192,36 @@ def transport(supply: np.ndarray, demand: np.ndarray, dist: np.ndarray) -> list[
     else:
         parts = [np.arange(flat.size)]
     flows: list = []
-    left = np.array([demand.sum()], dtype=np.int64)
+    left = [sum(demand)]
     for idx in parts:
         if left[0] == 0 or not idx.size:
             break
-        order = idx[np.argsort(flat[idx], kind="stable")]
-        j, i, q, n = _greedy(order, supply, demand, nd, left)
-        flows += zip(j[:n].tolist(), i[:n].tolist(), q[:n].tolist())
+        flows += _greedy(idx[np.argsort(flat[idx], kind="stable")], supply, demand, nd, left)
     return flows
 
 
-@njit(cache=True, nogil=True)
-def _greedy(order, supply, demand, nd, left):   # pragma: no cover - compiled
-    """The greedy steps along ``order`` (flat src x dst indices); updates supply, demand and left in place."""
-    js = np.empty(order.size, np.int64)
-    ds = np.empty(order.size, np.int64)
-    qs = np.empty(order.size, np.int64)
-    n = 0
-    for flat in order:
-        if left[0] == 0:
-            break
-        j = flat // nd
-        i = flat - j * nd
-        q = min(supply[j], demand[i])
-        if q > 0:
-            supply[j] -= q
-            demand[i] -= q
-            left[0] -= q
-            js[n] = j
-            ds[n] = i
-            qs[n] = q
-            n += 1
-    return js, ds, qs, n
+def _greedy(order: np.ndarray, supply: list, demand: list, nd: int, left: list) -> list:
+    """The greedy steps along ``order`` (flat src x dst indices); updates supply, demand and left in place.
+
+    Pairs whose source or destination is already exhausted carry nothing: they are dropped a block at a time
+    in numpy, and the pairs left are stepped through one by one (each exhausts a source or a destination)."""
+    flows = []
+    js, ds = np.divmod(order, nd)
+    alive_s = np.array([x > 0 for x in supply])
+    alive_d = np.array([x > 0 for x in demand])
+    block = max(64, 2 * (len(supply) + len(demand)))
+    for at in range(0, len(order), block):
+        jb, db = js[at:at + block], ds[at:at + block]
+        keep = alive_s[jb] & alive_d[db]
+        for j, i in zip(jb[keep].tolist(), db[keep].tolist()):
+            q = min(supply[j], demand[i])
+            if q > 0:
+                supply[j] -= q
+                demand[i] -= q
+                left[0] -= q
+                flows.append((j, i, q))
+                alive_s[j] = supply[j] > 0
+                alive_d[i] = demand[i] > 0
+                if left[0] == 0:
+                    return flows
+    return flows
