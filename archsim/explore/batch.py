@@ -33,6 +33,9 @@ def _hashable(v):
     return (type(v), v) if v is None or isinstance(v, (str, int, float)) else canonical_json(v)
 
 
+_PLAIN = (float, int, str, bool)
+
+
 def eval_chunk(items: Sequence[tuple[str, dict]], cache: EvalCache | None = None,
                accuracy_fn: Callable[[dict], float | None] | None = None) -> list[tuple[str, str]]:
     """``[(key, config)] -> [(key, result JSON)]``, the points that share a mapping evaluated together."""
@@ -62,7 +65,7 @@ def _eval_group(keys: list[str], cfgs: list[dict], cache: EvalCache, accuracy_fn
         return [evaluate_point(c, accuracy_fn, cache) for c in cfgs]
     out = []
     for c, s in zip(cfgs, summaries):
-        summary = _plain(s)
+        summary = {k: v if type(v) in _PLAIN else _plain(v) for k, v in s.items()}
         if accuracy_fn is not None:
             try:
                 acc = accuracy_fn(c)

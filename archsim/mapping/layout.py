@@ -47,7 +47,9 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import itertools
 import math
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -180,8 +182,8 @@ class Edge:
 
     def __post_init__(self):
         _, _, bits, hops = self.flows
-        object.__setattr__(self, "bit_hops", float(sum([b * h for b, h in zip(bits, hops)])))
-        object.__setattr__(self, "max_hops", max((h for b, h in zip(bits, hops) if b), default=0.0))
+        object.__setattr__(self, "bit_hops", float(sum(map(operator.mul, bits, hops))))   # in route order
+        object.__setattr__(self, "max_hops", max(itertools.compress(hops, bits), default=0.0))
 
     @property
     def routes(self) -> tuple[Route, ...]:

@@ -85,8 +85,8 @@ class TileGroups:
     (rows shifted by one, so the I/O port's row -1 has a place), with the smallest and largest coordinate."""
 
     hist: tuple            # (groups x (mesh rows + 1), groups x mesh cols)
-    lo: np.ndarray         # (row, col)
-    hi: np.ndarray
+    lo: tuple              # (row, col)
+    hi: tuple
     counts: np.ndarray     # replicas per group
 
     @staticmethod
@@ -94,7 +94,7 @@ class TileGroups:
         hist = (np.zeros((1, mesh[0] + 1)), np.zeros((1, mesh[1])))
         hist[0][0, at[0] + 1] = 1.0
         hist[1][0, at[1]] = 1.0
-        return TileGroups(hist, np.array(at), np.array(at), np.array([1], dtype=np.int64))
+        return TileGroups(hist, tuple(at), tuple(at), np.array([1], dtype=np.int64))
 
 
 def replica_groups(first: np.ndarray, arrays: np.ndarray, replication: np.ndarray, arrays_per_tile: int,
@@ -127,18 +127,18 @@ def replica_groups(first: np.ndarray, arrays: np.ndarray, replication: np.ndarra
     t_first = (np.cumsum(size) - size)[g_first[:-1]]                   # and its first tile in rc
     lo_rc = np.stack([np.minimum.reduceat(rc[:, a], t_first) for a in (0, 1)], axis=1)
     hi_rc = np.stack([np.maximum.reduceat(rc[:, a], t_first) for a in (0, 1)], axis=1)
-    return [TileGroups((hist[0][g0:g1], hist[1][g0:g1]), lo_rc[i], hi_rc[i], counts[g0:g1])
+    lo_rc, hi_rc = lo_rc.tolist(), hi_rc.tolist()
+    return [TileGroups((hist[0][g0:g1], hist[1][g0:g1]), tuple(lo_rc[i]), tuple(hi_rc[i]), counts[g0:g1])
             for i, (g0, g1) in enumerate(zip(g_first[:-1].tolist(), g_first[1:].tolist()))]
 
 
 def tile_group_distances(ga: TileGroups, gb: TileGroups) -> np.ndarray:
     """:func:`group_distances` of the groups' tiles from their histograms (the same products, bit for bit)."""
-    lo = np.minimum(ga.lo, gb.lo)
-    span = np.maximum(ga.hi, gb.hi) - lo + 1
     out = np.zeros((len(ga.counts), len(gb.counts)))
     for axis, shift in ((0, 1), (1, 0)):
-        n = int(span[axis])
-        s = int(lo[axis]) + shift
+        lo = min(ga.lo[axis], gb.lo[axis])
+        n = max(ga.hi[axis], gb.hi[axis]) - lo + 1
+        s = lo + shift
         out += (np.ascontiguousarray(ga.hist[axis][:, s:s + n]) @ _abs_diff(n)
                 @ np.ascontiguousarray(gb.hist[axis][:, s:s + n]).T)
     return out
@@ -156,6 +156,8 @@ def shares(bits: int, weights: np.ndarray) -> np.ndarray:
     """``bits`` split over replicas in proportion to ``weights`` (integer, summing to ``bits``): each replica
     takes ``bits // n``, the first ``bits % n`` one more, and a group of replicas the sum of theirs."""
     w = np.asarray(weights, dtype=np.int64)
+    if len(w) == 1:
+        return np.array([bits], dtype=np.int64)
     n = int(w.sum())
     start = np.cumsum(w) - w
     return w * (bits // n) + np.minimum(np.maximum(bits % n - start, 0), w)
