@@ -294,12 +294,14 @@ def row_blocks(layer: Layer, arch: Architecture) -> int:
     return positions * ceil_div(layer.K // positions, arch.rows)
 
 
-def _base_layer_map(layer: Layer, arch: Architecture, bpc: int) -> LayerMap:
-    """One replica of ``layer`` split for ``arch`` with ``bpc`` bits per cell (not yet placed)."""
-    return LayerMap(layer=layer.name, kind=layer.kind, K=layer.K, N=layer.N, groups=layer.groups,
-                    vectors=layer.vectors, macs=layer.macs, row_blocks=row_blocks(layer, arch),
-                    col_blocks=ceil_div(layer.N // layer.groups, arch.cols), bits_per_cell=bpc,
-                    slices=arch.slices(bpc), copies=arch.copies, conversions=arch.conversions_per_pair)
+def _base_layer_map(layer: Layer, arch: Architecture, bpc: int, split: tuple | None = None) -> LayerMap:
+    """One replica of ``layer`` split for ``arch`` with ``bpc`` bits per cell (not yet placed); ``split``:
+    ``(slices, copies, conversions)`` of ``arch`` and ``bpc`` where the caller has them."""
+    slices, copies, conversions = split or (arch.slices(bpc), arch.copies, arch.conversions_per_pair)
+    K, N, V = layer.K, layer.N, layer.vectors
+    return LayerMap(layer=layer.name, kind=layer.kind, K=K, N=N, groups=layer.groups, vectors=V, macs=K * N * V,
+                    row_blocks=row_blocks(layer, arch), col_blocks=ceil_div(N // layer.groups, arch.cols),
+                    bits_per_cell=bpc, slices=slices, copies=copies, conversions=conversions)
 
 
 def _tiles_for(lm: LayerMap, replication: int, arch: Architecture) -> int:
@@ -378,8 +380,12 @@ def map_workload(workload: Workload, arch: Architecture, device: "Device | techl
     if not weighted:
         raise ArchsimError(f"workload {workload.name}: no conv or dense layer to map")
     fixed = _check_layer_overrides(workload, arch, weighted) if arch.layer_overrides else {}
-    base = [_base_layer_map(l, arch.for_layer(l.name), resolve_bits_per_cell(arch.for_layer(l.name), device))
-            for l in weighted]
+    if arch.layer_overrides:
+        base = [_base_layer_map(l, arch.for_layer(l.name), resolve_bits_per_cell(arch.for_layer(l.name), device))
+                for l in weighted]
+    else:    # one split for every layer
+        split = (arch.slices(bpc), arch.copies, arch.conversions_per_pair)
+        base = [_base_layer_map(l, arch, bpc, split) for l in weighted]
     min_tiles = [_tiles_for(l, fixed.get(l.layer, 1), arch) for l in base]
 
     if arch.mesh != AUTO:
@@ -469,17 +475,17 @@ def _route(m: Mapping, src: str, dst: str, bits: int, memo: dict) -> Edge:
     ns, nd = gs.counts, gd.counts
     dist = tile_group_distances(gs, gd)
     if len(ns) == 1 and len(nd) == 1:    # one group each side: the whole edge is one route
-        flows = [(0, 0, int(bits))] if bits > 0 else []
-    else:
-        flows = transport(shares(bits, ns), shares(bits, nd), dist)
+        flows = ((-1 if src == "input" else 0,), (-1 if dst == "output" else 0,), (int(bits),), (float(dist[0, 0]),))
+        return Edge(src, dst, int(bits), flows if bits > 0 else ((), (), (), ()))
+    flows = transport(shares(bits, ns), shares(bits, nd), dist)
+    js, ds, qs = zip(*flows) if flows else ((), (), ())
     # report routes by replica: the first replica of each group stands for the group
     first_s = (np.cumsum(ns) - ns).tolist()
     first_d = (np.cumsum(nd) - nd).tolist()
-    d = dist.tolist()
-    routes = ([-1 if src == "input" else first_s[j] for j, _, _ in flows],
-              [-1 if dst == "output" else first_d[i] for _, i, _ in flows],
-              [q for _, _, q in flows], [d[j][i] for j, i, _ in flows])
-    return Edge(src, dst, int(bits), tuple(tuple(r) for r in routes))
+    routes = (tuple(-1 for _ in js) if src == "input" else tuple(first_s[j] for j in js),
+              tuple(-1 for _ in ds) if dst == "output" else tuple(first_d[i] for i in ds),
+              qs, tuple(dist[list(js), list(ds)].tolist()))
+    return Edge(src, dst, int(bits), routes)
 
 
 def home(wl: Workload, name: str) -> str:

@@ -134,14 +134,13 @@ def replica_groups(first: np.ndarray, arrays: np.ndarray, replication: np.ndarra
 
 def tile_group_distances(ga: TileGroups, gb: TileGroups) -> np.ndarray:
     """:func:`group_distances` of the groups' tiles from their histograms (the same products, bit for bit)."""
-    out = np.zeros((len(ga.counts), len(gb.counts)))
+    out = []
     for axis, shift in ((0, 1), (1, 0)):
         lo = min(ga.lo[axis], gb.lo[axis])
         n = max(ga.hi[axis], gb.hi[axis]) - lo + 1
         s = lo + shift
-        out += (np.ascontiguousarray(ga.hist[axis][:, s:s + n]) @ _abs_diff(n)
-                @ np.ascontiguousarray(gb.hist[axis][:, s:s + n]).T)
-    return out
+        out.append(ga.hist[axis][:, s:s + n] @ _abs_diff(n) @ gb.hist[axis][:, s:s + n].T)
+    return out[0] + out[1]
 
 
 @lru_cache(maxsize=64)
