@@ -317,18 +317,20 @@ def _balance(base: list[LayerMap], budget: int, arch: Architecture, fixed: dict 
     # stage time is proportional to ceil(vectors / replication)
     heap = [(-ceil_div(l.vectors, r), i) for i, (l, r) in enumerate(zip(base, reps)) if l.layer not in fixed]
     heapq.heapify(heap)
+    arrays = [l.arrays for l in base]
+    vectors = [l.vectors for l in base]
+    apt = arch.arrays_per_tile
     while heap:
         negt, i = heapq.heappop(heap)
-        l = base[i]
-        if reps[i] >= l.vectors:
+        if reps[i] >= vectors[i]:
             continue  # cannot split further: this stage bounds the pipeline
         new = reps[i] + 1
-        extra = _tiles_for(l, new, arch) - _tiles_for(l, reps[i], arch)
+        extra = -(-arrays[i] * new // apt) - -(-arrays[i] * reps[i] // apt)    # _tiles_for(new) - _tiles_for(old)
         if used + extra > budget:
             break  # the bottleneck cannot grow: more copies elsewhere do not raise throughput
         used += extra
         reps[i] = new
-        heapq.heappush(heap, (-ceil_div(l.vectors, new), i))
+        heapq.heappush(heap, (-vectors[i] // new, i))   # -ceil(vectors / new)
     return reps
 
 
