@@ -30,6 +30,8 @@ def _hashable(v):
     """A configuration value as a key: numbers and text with their type, lists as tuples, tables as JSON."""
     if isinstance(v, list):
         return ("list",) + tuple(_hashable(x) for x in v)
+    if isinstance(v, dict) and not v:
+        return ("dict",)
     return (type(v), v) if v is None or isinstance(v, (str, int, float)) else canonical_json(v)
 
 

@@ -129,7 +129,7 @@ def results_table(configs: Sequence[Mapping], results: Mapping[str, Mapping],
     data = {}
     for c in cols:
         vals = [r.get(c) for r in rows]
-        types = {type(v) for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))}
+        types = _types(vals)
         if len(types) > 1 and not types <= {int, float}:
             # one type per column (Parquet needs it): a column mixing 'auto' and numbers becomes text
             data[c] = pd.Series([None if v is None else str(v) for v in vals], dtype=object)
@@ -139,6 +139,16 @@ def results_table(configs: Sequence[Mapping], results: Mapping[str, Mapping],
             data[c] = vals
     df = pd.DataFrame(data, columns=cols)
     return df
+
+
+def _types(vals: list) -> set:
+    """The types of a column's values, None and NaN left out."""
+    types = set(map(type, vals))
+    types.discard(type(None))
+    for t in [t for t in types if issubclass(t, float)]:
+        if all(math.isnan(v) for v in vals if type(v) is t):
+            types.discard(t)
+    return types
 
 
 def parquet_available() -> bool:
