@@ -10,10 +10,11 @@ them together and returns, for every architecture, the summary :func:`archsim.co
   :func:`~archsim.cost.components.prices_for`, :func:`~archsim.cost.price.unit_prices`,
   :func:`~archsim.cost.pipeline.vector_time`, :func:`~archsim.cost.pipeline.buffer_bits`,
   :func:`~archsim.cost.pipeline.link_times`, :func:`~archsim.cost.pipeline.transfer_times`,
-  :func:`~archsim.cost.pipeline.critical_path`, :func:`~archsim.cost.components.tile_area`,
-  :func:`~archsim.cost.components.tile_static_power` (the last two on every layer at once); event counts
-  once per distinct value of the keys :func:`~archsim.cost.events.events` reads (:data:`EVENT_KEYS`);
-* the compositions (energy by part, stage times and bounds, leakage, area by part, totals) are
+  :func:`~archsim.cost.floorplan.floorplan` (areas by part, wire lengths), the wire laws of
+  :mod:`archsim.cost.floorplan`, :func:`~archsim.cost.components.tile_static_power` (on every layer at
+  once); event counts once per distinct value of the keys :func:`~archsim.cost.events.events` reads
+  (:data:`EVENT_KEYS`); :func:`~archsim.cost.pipeline.critical_path` elementwise over the points;
+* the compositions (energy by part, stage times and bounds, leakage, totals) are
   ``points x layers`` arrays, each element computed by the same operations in the same order as
   :func:`~archsim.cost.price.price` computes it for one point, so no sum is reordered.
 
@@ -29,9 +30,10 @@ from typing import Sequence
 import numpy as np
 
 from archsim.cost import pipeline
-from archsim.cost.components import fixed_buffer_bits, prices_for, shift_add_width, tile_area, tile_static_power
+from archsim.cost.components import fixed_buffer_bits, prices_for, shift_add_width, tile_static_power
 from archsim.cost.events import Activity, events
-from archsim.cost.price import AREA_PARTS, OPS_PER_MAC, evaluate, unit_prices
+from archsim.cost.floorplan import floorplan, hop_time, wire_rate
+from archsim.cost.price import AREA_PARTS, OPS_PER_MAC, buffer_width, evaluate, unit_prices
 from archsim.cost.table import ENERGY_PARTS, EVENT_PARTS
 from archsim.mapping.layout import Mapping
 from archsim.model.arch import Architecture, StageTiming, keys_read_by
@@ -65,13 +67,14 @@ def price_many(m: Mapping, archs: Sequence[Architecture], task: str = "inference
 
     maps = [_with_arch(m, a) for a in archs]
     prices = [_prices(a, m.device) for a in archs]
+    plans = [floorplan(mp, p) for mp, p in zip(maps, prices)]
     evs, ev_memo = [], {}
     for mp, a in zip(maps, archs):
         k = tuple(getattr(a, key) for key in EVENT_KEYS)
         if k not in ev_memo:
             ev_memo[k] = events(mp, task, activity)
         evs.append(ev_memo[k])
-    ups = [unit_prices(mp, p, ev) for mp, p, ev in zip(maps, prices, evs)]
+    ups = [unit_prices(mp, p, ev, plan) for mp, p, ev, plan in zip(maps, prices, evs, plans)]
 
     # energy by part: e[part] + counts x J per event, event by event in the table's order (as price does)
     e = {k: np.zeros((P, n)) for k in ENERGY_PARTS}
@@ -89,18 +92,23 @@ def price_many(m: Mapping, archs: Sequence[Architecture], task: str = "inference
     buffer = np.empty((P, n))
     link = np.empty((P, n))
     transfers = []
-    for i, (mp, a, p) in enumerate(zip(maps, archs, prices)):
+    for i, (mp, a, p, plan) in enumerate(zip(maps, archs, prices, plans)):
         out_bits = shift_add_width(mp) if p.psum_outputs else None
         if out_bits not in buf_memo:
             buf_memo[out_bits] = pipeline.buffer_bits(mp, passes, out_bits)
-        buffer[i] = buf_memo[out_bits] / (p.buf_access_bits * p.clock_Hz * per_replica_tiles)
-        k = (a.link_width_bits, p.clock_Hz)
+        bits = buf_memo[out_bits]
+        width = buffer_width(a, p)
+        buffer[i] = np.maximum(bits / (width * p.clock_Hz * per_replica_tiles),
+                               bits / (p.bus_wires * wire_rate(p, plan.bus_length) * per_replica_tiles))
+        link_rate = float(wire_rate(p, plan.pitch))
+        k = (a.link_width_bits, p.clock_Hz, link_rate)
         if k not in link_memo:
-            link_memo[k] = pipeline.link_times(mp, p.clock_Hz, passes)
+            link_memo[k] = pipeline.link_times(mp, p.clock_Hz, passes, link_rate)
         link[i] = link_memo[k]
-        k = (a.link_width_bits, p.router_cycles, p.clock_Hz)
+        t_hop = float(hop_time(p, plan.pitch))
+        k = (a.link_width_bits, p.router_cycles, p.clock_Hz, t_hop, link_rate)
         if k not in tr_memo:
-            tr_memo[k] = pipeline.transfer_times(mp, p.router_cycles, p.clock_Hz)
+            tr_memo[k] = pipeline.transfer_times(mp, p.router_cycles, p.clock_Hz, t_hop, link_rate)
         transfers.append(tr_memo[k])
     parts = np.stack([compute, buffer, link])
     serial = np.array([a.stage_timing == StageTiming.SERIAL for a in archs])[:, None]
@@ -111,23 +119,12 @@ def price_many(m: Mapping, archs: Sequence[Architecture], task: str = "inference
     period_bound = [pipeline.BOUNDS[bound_idx[i, int(np.argmax(stages[i]))]] for i in range(P)]
 
     # leakage and I/O power over the period, shared out by tile count (as price does)
-    idle_bits = [fixed_buffer_bits(a) for a in archs]
-    p_tile = np.array([tile_static_power(p, bbpt, a.arrays_per_tile) for a, p in zip(archs, prices)])
-    p_idle = np.array([tile_static_power(p, b, a.arrays_per_tile) for a, p, b in zip(archs, prices, idle_bits)])
+    p_tile = np.array([tile_static_power(a, p, bbpt) for a, p in zip(archs, prices)])
+    p_idle = np.array([float(tile_static_power(a, p, fixed_buffer_bits(a))) for a, p in zip(archs, prices)])
     p_static = (p_tile * tiles).sum(axis=1)
     e["leakage"] = (p_tile * tiles + (idle * p_idle)[:, None] * tiles / tiles.sum()) * period[:, None]
     p_io = np.array([p.p_io for p in prices])
     e["io"] = (p_io * period)[:, None] * tiles / tiles.sum()
-
-    # area by part: every layer's tile (its buffer) times its tiles, plus the idle tiles
-    area = {k: np.empty((P, n)) for k in AREA_PARTS}
-    ta_idle = []
-    for i, (a, p, b) in enumerate(zip(archs, prices, idle_bits)):
-        ta = tile_area(a, p, bbpt)
-        for k in AREA_PARTS:
-            area[k][i] = tiles * ta[k]
-        ta_idle.append(tile_area(a, p, b))
-    chip_area = {k: area[k].sum(axis=1) for k in AREA_PARTS}
 
     energy = sum(e[k] for k in ENERGY_PARTS)
     E = energy.sum(axis=1)
@@ -136,8 +133,8 @@ def price_many(m: Mapping, archs: Sequence[Architecture], task: str = "inference
     arrays_total = int(sum(l.arrays * l.replication for l in ls))
     ops = OPS_PER_MAC * float(macs.sum()) * (3 if task == "training" else 1)
     out = []
-    for i, (a, p, ev) in enumerate(zip(archs, prices, evs)):
-        c_area = {k: float(chip_area[k][i]) + idle * ta_idle[i][k] for k in AREA_PARTS}
+    for i, (a, p, ev, plan) in enumerate(zip(archs, prices, evs, plans)):
+        c_area = plan.component_area()
         chip_area_mm2 = (sum(c_area.values()) + p.a_io) * 1e6
         Ei = float(E[i])
         rate = 1.0 / float(period[i])
@@ -146,6 +143,7 @@ def price_many(m: Mapping, archs: Sequence[Architecture], task: str = "inference
             macs=int(macs.sum()), weights=int(m.workload.total_weights),
             energy_per_inference_J=Ei, latency_s=latency[i], inferences_per_s=rate, period_bound=period_bound[i],
             area_mm2=chip_area_mm2, tiles=m.tiles_total, tiles_used=m.tiles_used, mesh=f"{m.mesh[0]}x{m.mesh[1]}",
+            chip_w_mm=plan.chip_w * 1e3, chip_h_mm=plan.chip_h * 1e3,
             arrays=arrays_total, bits_per_cell=m.bits_per_cell,
             tops=ops * rate / 1e12, tops_per_W=ops / Ei / 1e12, tops_per_mm2=ops * rate / 1e12 / chip_area_mm2,
             power_W=Ei * rate, static_power_W=float(p_static[i]) + idle * float(p_idle[i]) + p.p_io,
