@@ -4,9 +4,11 @@ how bits flow between them.
 Pure integer and array arithmetic, no architecture and no workload: the serpentine placement of tile
 indices on the mesh (:func:`serpentine`), the near-square mesh for a tile count (:func:`auto_mesh`),
 exact mean Manhattan distances between tile groups computed from histograms in time linear in the
-tiles (:func:`mean_distance`, :func:`group_distances`), the split of an edge's bits over replicas
-(:func:`shares`) and the greedy nearest-pairs-first transport that turns supplies and demands into
-routes (:func:`transport`).  The layout module's docstring says how a mapping uses them.
+tiles (:func:`mean_distance`, :func:`group_distances`; for a whole mapping at once, every layer's replica
+groups as row and column histograms, :func:`replica_groups`, and the same products from them,
+:func:`tile_group_distances`), the split of an edge's bits over replicas (:func:`shares`) and the greedy
+nearest-pairs-first transport that turns supplies and demands into routes (:func:`transport`).  The
+layout module's docstring says how a mapping uses them.
 """
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["ceil_div", "serpentine", "auto_mesh", "mean_distance", "group_distances", "shares", "transport", "replica_groups",
-           "TileGroups", "tile_group_distances"]
+__all__ = ["ceil_div", "serpentine", "auto_mesh", "mean_distance", "group_distances", "shares", "transport",
+           "replica_groups", "TileGroups", "tile_group_distances"]
 
 
 def ceil_div(a: int, b: int) -> int:
