@@ -49,6 +49,7 @@ def test_a_device_file_joins_an_estimate(tmp_path):
     assert big["area_array_mm2"] == pytest.approx(2 * base["area_array_mm2"], rel=1e-12)
     assert big["energy_per_inference_J"] > base["energy_per_inference_J"]
     assert big["energy_array_J"] == pytest.approx(base["energy_array_J"], rel=1e-12)   # cell reads: same events
+    assert big["latency_s"] >= base["latency_s"]     # longer row and column lines select and settle slower
 
 
 def test_a_device_kind_is_one_table_entry(tmp_path):
