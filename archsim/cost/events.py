@@ -83,11 +83,18 @@ class EventCounts:
 
 def _digital_work(m: Mapping) -> tuple[np.ndarray, np.ndarray]:
     """Element operations and activation evaluations of every layer, charged to the weighted layer whose
-    tiles compute them (a digital layer to the nearest weighted layer upstream)."""
-    wl = m.workload
-    index = {l.layer: i for i, l in enumerate(m.layers)}
-    ops = np.zeros(len(m.layers))
-    acts = np.zeros(len(m.layers))
+    tiles compute them (a digital layer to the nearest weighted layer upstream); once per graph where the
+    workload memoizes its views."""
+    names = tuple(l.layer for l in m.layers)
+    memo = getattr(m.workload, "memo", None)
+    return memo("digital_work", _count_digital_work, m.workload, names) if memo else \
+        _count_digital_work(m.workload, names)
+
+
+def _count_digital_work(wl, names: tuple) -> tuple[np.ndarray, np.ndarray]:
+    index = {n: i for i, n in enumerate(names)}
+    ops = np.zeros(len(names))
+    acts = np.zeros(len(names))
     for lay in wl.layers():
         spec = KINDS[lay.kind]
         if lay.kind == "input":
@@ -100,6 +107,7 @@ def _digital_work(m: Mapping) -> tuple[np.ndarray, np.ndarray]:
             ops[owner] += spec.digital_ops(lay, len(wl.predecessors(lay.name)))
         if spec.activation or lay.activation:
             acts[owner] += lay.out_size
+    ops.flags.writeable = acts.flags.writeable = False
     return ops, acts
 
 

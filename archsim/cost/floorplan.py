@@ -21,6 +21,7 @@ buses lower the bandwidth the pipeline's stage times use (:mod:`archsim.cost.pip
 """
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,7 +56,8 @@ class Floorplan:
 
     def component_area(self) -> dict:
         """m2 by part over the chip: every tile's components (idle tiles included)."""
-        return {k: float(sum(n * t[k] for n, t in zip(self.tiles, self.tile_areas)))
+        n = self.tiles.tolist()
+        return {k: float(sum(map(operator.mul, n, [t[k] for t in self.tile_areas])))
                 + self.idle_tiles * self.idle_tile_area[k] for k in self.idle_tile_area}
 
 
@@ -100,12 +102,20 @@ def hop_time(prices: Prices, pitch_m) -> np.ndarray:
     return prices.router_cycles / prices.clock_Hz + prices.t_wire_m * np.asarray(pitch_m, dtype=float)
 
 
+def _tile_area(memo: dict, arch: Architecture, prices: Prices, buffer_bits) -> dict:
+    k = (id(arch), id(prices), buffer_bits)
+    if k not in memo:
+        memo[k] = tile_area(arch, prices, buffer_bits)
+    return memo[k]
+
+
 def floorplan(m: Mapping, prices: Prices, per_layer_prices: list | None = None) -> Floorplan:
     """The floorplan of mapping ``m`` priced with ``prices`` (``per_layer_prices``: each layer's own,
     ``layer_overrides``)."""
     arch = m.arch
     per = per_layer_prices or [prices] * len(m.layers)
-    tas = tuple(tile_area(m.layer_arch(l.layer), p, l.buffer_bits_per_tile) for l, p in zip(m.layers, per))
+    areas: dict = {}    # layers whose tiles are alike (architecture, prices, buffer) share one record
+    tas = tuple(_tile_area(areas, m.layer_arch(l.layer), p, l.buffer_bits_per_tile) for l, p in zip(m.layers, per))
     idle_ta = tile_area(arch, prices, fixed_buffer_bits(arch))
     tiles = np.array([l.tiles for l in m.layers], dtype=float)
     idle = m.tiles_total - m.tiles_used

@@ -12,7 +12,8 @@ Operations count 2 per MAC (multiply + add) in every TOPS figure.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -91,13 +92,21 @@ def _subarray_prices(m: Mapping, prices: Prices, ev: EventCounts) -> tuple[np.nd
 
 @dataclass(frozen=True)
 class Estimate:
-    """Per-layer table and chip totals for one mapping and task."""
+    """Per-layer table and chip totals for one mapping and task.  The per-layer table is built when first read
+    (``layer_table`` may be a function that builds it): a caller that reads the totals only never pays for it."""
 
     mapping: Mapping
     task: str
-    layers: pd.DataFrame
+    layer_table: "pd.DataFrame | Callable[[], pd.DataFrame]" = field(repr=False, compare=False)
     summary: dict
     activity: Activity | None = None     # the data statistics the events were counted with
+
+    @property
+    def layers(self) -> pd.DataFrame:
+        """One row per weighted layer: energy and area by part, stage time and what bounds it, utilization."""
+        if callable(self.layer_table):
+            object.__setattr__(self, "layer_table", self.layer_table())
+        return self.layer_table
 
     def __repr__(self) -> str:
         """One line: the workload, the device and the headline figures (the tables are in ``layers`` and
@@ -161,7 +170,7 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
     cap = arch.arrays_per_tile * arch.rows * arch.cols
     reps = np.array([l.replication for l in m.layers], dtype=float)
     energy = sum(e[k] for k in ENERGY_PARTS)
-    df = pd.DataFrame({
+    df = lambda: pd.DataFrame({  # noqa: E731  (built when read: Estimate.layers)
         "layer": [l.layer for l in m.layers],
         "kind": [l.kind for l in m.layers],
         "macs": macs.astype(np.int64),

@@ -14,7 +14,8 @@ import os
 import sys
 from typing import Callable, Iterator, Mapping
 
-from archsim.explore.points import MAPPING_KEYS, EvalCache, canonical_json
+from archsim.explore.batch import mapping_group
+from archsim.explore.points import EvalCache
 from archsim.model.errors import ArchsimError, ParameterError
 
 #: The :class:`EvalCache` of a worker process: set by the pool's initializer (a copy of the parent's) or
@@ -199,7 +200,7 @@ def default_workers() -> int:
 
 
 def _mapping_group(cfg: Mapping) -> tuple:
-    return (cfg["workload"],) + tuple(canonical_json(cfg.get(k)) for k in MAPPING_KEYS)
+    return mapping_group(cfg)
 
 
 def make_chunks(items: list[tuple[str, dict]], workers: int) -> list[list]:

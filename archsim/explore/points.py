@@ -33,7 +33,7 @@ from archsim.cost.price import evaluate
 from archsim.mapping.layout import map_workload
 from archsim.model import arch as _arch
 from archsim.model.errors import ArchsimError
-from archsim.model.workload import Workload
+from archsim.model.workload import Workload, memo_workload  # noqa: F401  (memo_workload: re-exported)
 
 TASKS = ("inference", "training")
 ARCH_KEYS: tuple[str, ...] = tuple(k.name for k in _arch.KEYS)
@@ -85,49 +85,6 @@ def canonical_device(name: str) -> str:
 
 # ---------------------------------------------------------------------------------------------------------------------
 # the cache a run passes in (what it memoizes are pure functions of their arguments)
-
-class _MemoWorkload(Workload):
-    """The same frozen graph with its derived views memoized.  The graph is never changed after it is built,
-    so every view is a pure function of it; lists are copied on the way out."""
-
-    def _memo(self, name, fn, *args):
-        cache = self.__dict__.setdefault("_memo_cache", {})
-        k = (name,) + args
-        if k not in cache:
-            cache[k] = fn(*args)
-        v = cache[k]
-        return list(v) if isinstance(v, list) else v
-
-    def layers(self):
-        return self._memo("layers", super().layers)
-
-    def weighted_layers(self):
-        return self._memo("weighted_layers", super().weighted_layers)
-
-    def predecessors(self, name):
-        return self._memo("predecessors", super().predecessors, name)
-
-    def successors(self, name):
-        return self._memo("successors", super().successors, name)
-
-    def weighted_sources(self, name):
-        return self._memo("weighted_sources", super().weighted_sources, name)
-
-    @property
-    def total_weights(self):
-        return self._memo("total_weights", lambda: Workload.total_weights.fget(self))
-
-    @property
-    def total_macs(self):
-        return self._memo("total_macs", lambda: Workload.total_macs.fget(self))
-
-
-def memo_workload(wl: Workload) -> Workload:
-    """``wl`` with its graph views memoized (a workload of another class is returned as is)."""
-    if type(wl) is not Workload or not hasattr(wl, "__dict__"):
-        return wl
-    return _MemoWorkload(**{f.name: getattr(wl, f.name) for f in dataclasses.fields(wl)})
-
 
 class EvalCache:
     """What the points of one run share: workloads built once (with memoized graph views) and the last

@@ -23,7 +23,8 @@ import pandas as pd
 
 from archsim.io.files import atomic_write, check_in_place, check_target, resolve_out_folder
 from archsim.explore.executors import InProcessExecutor, LocalPoolExecutor, make_chunks, make_executor
-from archsim.explore.points import ARCH_KEYS, CONFIG_KEYS, EvalCache, eval_chunk, model_fingerprint, point_key
+from archsim.explore.batch import eval_chunk
+from archsim.explore.points import ARCH_KEYS, CONFIG_KEYS, EvalCache, model_fingerprint, point_key
 from archsim.explore.spec import Sweep, load_sweep
 from archsim.explore.store import Store
 from archsim.model import arch as _arch
@@ -41,14 +42,18 @@ STORE_NAME = "results.sqlite"
 
 def run_points(configs: Iterable[Mapping | tuple[str, Mapping]], workers: int | None = None, scheduler=None, accuracy_fn=None,
                on_result: Callable[[str, dict, str], None] | None = None, progress: bool = False,
-               desc: str = "points", executor=None, cache: EvalCache | None = None) -> dict[str, dict]:
+               desc: str = "points", executor=None, cache: EvalCache | None = None,
+               on_results: Callable[[list[tuple[str, dict, str]]], None] | None = None,
+               collect: bool = True) -> dict[str, dict]:
     """Evaluate configurations (or ``(key, configuration)`` pairs) on an executor; ``{key: result}``, each
     distinct configuration once.
 
     ``executor`` (or ``workers`` / ``scheduler``, see :func:`make_executor`) runs them;
     ``on_result(key, config, result_json)`` is called in this process as each point finishes.  ``cache``
     (default: a new :class:`EvalCache`) is shared by the points evaluated in this process and copied into
-    the workers of a local pool.
+    the workers of a local pool.  ``on_results([(key, config, result_json), ...])``, where given, is called
+    instead once per finished chunk (a store writes the chunk in one transaction).  ``collect=False``: the
+    results go to the callbacks only (the values of the returned dict are None).
     """
     items: dict[str, dict] = {}
     for c in configs:
@@ -68,10 +73,12 @@ def run_points(configs: Iterable[Mapping | tuple[str, Mapping]], workers: int | 
     bar = _progress(len(items), desc) if progress else None
     try:
         for results in ex.run(fn, chunks, cache):
+            if on_results is not None:
+                on_results([(k, items[k], rj) for k, rj in results])
             for k, rj in results:
-                if on_result is not None:
+                if on_result is not None and on_results is None:
                     on_result(k, items[k], rj)
-                out[k] = json.loads(rj)
+                out[k] = json.loads(rj) if collect else None
             if bar is not None:
                 bar.update(len(results))
     finally:
@@ -122,7 +129,7 @@ def results_table(configs: Sequence[Mapping], results: Mapping[str, Mapping],
     data = {}
     for c in cols:
         vals = [r.get(c) for r in rows]
-        types = {type(v) for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))}
+        types = _types(vals)
         if len(types) > 1 and not types <= {int, float}:
             # one type per column (Parquet needs it): a column mixing 'auto' and numbers becomes text
             data[c] = pd.Series([None if v is None else str(v) for v in vals], dtype=object)
@@ -132,6 +139,16 @@ def results_table(configs: Sequence[Mapping], results: Mapping[str, Mapping],
             data[c] = vals
     df = pd.DataFrame(data, columns=cols)
     return df
+
+
+def _types(vals: list) -> set:
+    """The types of a column's values, None and NaN left out."""
+    types = set(map(type, vals))
+    types.discard(type(None))
+    for t in [t for t in types if issubclass(t, float)]:
+        if all(math.isnan(v) for v in vals if type(v) is t):
+            types.discard(t)
+    return types
 
 
 def parquet_available() -> bool:
@@ -234,7 +251,7 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path | None = None, workers:
               progress: bool = True) -> SweepRun:
     """Evaluate a sweep's missing points into its store (``out/results.sqlite``) and write its table.
 
-    The store keeps every finished point (one transaction each), so a run killed at any moment and started
+    The store keeps every finished point (one transaction per finished chunk), so a run killed at any moment and started
     again with ``resume=True`` computes only the points it lacks.
     """
     if not isinstance(sweep, Sweep):
@@ -285,17 +302,16 @@ def _run_sweep(sweep: Sweep, ex, out_dir: Path, store_path: Path, fmts, note, pr
         reused = len(keys) - len(pending)
         computed = by_other = 0
 
-        def on_result(k, cfg, rj):
-            # INSERT OR IGNORE in its own transaction: when two runs share the store, the first row of a point
-            # is kept and the other run's identical result is counted as computed by another run
+        def on_results(rows):
+            # INSERT OR IGNORE, one transaction per finished chunk: when two runs share the store, the first row
+            # of a point is kept and the other run's identical result is counted as computed by another run
             nonlocal computed, by_other
-            if store.put(k, cfg, rj):
-                computed += 1
-            else:
-                by_other += 1
+            new = store.put_many(rows)
+            computed += sum(new)
+            by_other += len(new) - sum(new)
 
         if pending:
-            run_points(pending, executor=ex, on_result=on_result, progress=progress, desc=sweep.name)
+            run_points(pending, executor=ex, on_results=on_results, progress=progress, desc=sweep.name, collect=False)
         results = store.get_many(keys)
     table = results_table(sweep.configs, results, keys)
     failed = int(table["error"].notna().sum())

@@ -3,9 +3,10 @@
 * One table ``points(key PRIMARY KEY, config, result, created)``: the stable key of the
   configuration (:func:`archsim.explore.points.point_key`), the configuration and the result as JSON text.
   JSON floats are written with ``repr``, so every float64 reads back bit for bit.
-* Every finished point is written in its own transaction (``BEGIN IMMEDIATE``;
-  ``INSERT OR IGNORE``; ``COMMIT``): a row is all there or not there, and a point stored
-  twice (two runs of the same sweep) keeps its first row.
+* Every finished point is written in a transaction (``BEGIN IMMEDIATE``; ``INSERT OR IGNORE``;
+  ``COMMIT``), its own (:meth:`Store.put`) or its chunk's (:meth:`Store.put_many`, the points a worker
+  returns together, at most a few dozen): a row is all there or not there, and a point stored twice (two
+  runs of the same sweep) keeps its first row.
 * Write-ahead log (``journal_mode=WAL``) with ``synchronous=NORMAL``: a committed point survives the
   process being killed at any moment (SIGKILL included; the WAL is in the operating system's hands
   once ``COMMIT`` returns); a power cut may lose the last few commits but never leaves a torn row.
@@ -95,6 +96,25 @@ class Store:
                 con.execute("ROLLBACK")
             raise
         return cur.rowcount == 1
+
+    def put_many(self, rows: Iterable[tuple[str, Mapping | str, str]]) -> list[bool]:
+        """Store finished points ``(key, config, result JSON)`` in one transaction; for each, whether it was new."""
+        now = time.time()
+        con = self._con
+        new = []
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            for key, config, result_json in rows:
+                cfg = config if isinstance(config, str) else json.dumps(config, sort_keys=True, separators=(",", ":"))
+                cur = con.execute("INSERT OR IGNORE INTO points (key, config, result, created) VALUES (?, ?, ?, ?)",
+                                  (key, cfg, result_json, now))
+                new.append(cur.rowcount == 1)
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        return new
 
     def meta_set(self, name: str, value: str) -> None:
         con = self._con

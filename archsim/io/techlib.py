@@ -264,7 +264,16 @@ def _record(path: Path, what: str = "techlib") -> Record:
 
 def device_names() -> list[str]:
     """Every registry device, stress cases included (each loads by name)."""
-    return sorted(p.stem for p in DEVICE_DIR.glob("*.yaml"))
+    try:
+        stamp = DEVICE_DIR.stat().st_mtime_ns    # a file added or removed changes the folder's time
+    except OSError:
+        stamp = None
+    return list(_device_names(str(DEVICE_DIR), stamp))
+
+
+@lru_cache(maxsize=4)
+def _device_names(folder: str, stamp) -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in Path(folder).glob("*.yaml")))
 
 
 def stress_flag(rec: Record) -> bool:

@@ -47,8 +47,10 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import itertools
 import math
-from dataclasses import dataclass
+import operator
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -56,11 +58,12 @@ import pandas as pd
 from archsim.io import techlib
 
 from archsim.mapping.admissible import check as _admissible
-from archsim.mapping.mesh import auto_mesh, ceil_div, group_distances, serpentine, shares, transport
+from archsim.mapping.mesh import (TileGroups, auto_mesh, ceil_div, replica_groups, serpentine, shares,  # noqa: F401
+                                  tile_group_distances, transport)
 from archsim.model.arch import AUTO, Architecture, ConvMapping, Replication
 from archsim.model.device import Device, load_device
 from archsim.model.errors import ArchsimError
-from archsim.model.workload import Layer, Workload
+from archsim.model.workload import Layer, Workload, memo_workload
 
 
 KB_BITS = 8 * 1024  # bits in one kB of buffer (ISAAC's 64 KB eDRAM: kB = 1024 bytes)
@@ -164,26 +167,32 @@ class Route:
 
 @dataclass(frozen=True)
 class Edge:
-    """Activations sent over the network per inference, as routes between replicas."""
+    """Activations sent over the network per inference, as routes between replicas.
+
+    ``flows`` holds the routes as four tuples (source replicas, destination replicas, bits, hops); ``routes``
+    gives them as :class:`Route` records.  ``bit_hops`` (the routes' bits x hops summed in route order) and
+    ``max_hops`` are computed once."""
 
     src: str   # weighted layer, or "input" for the chip's I/O port
     dst: str   # weighted layer, or "output"
     bits: int
-    routes: tuple[Route, ...]
+    flows: tuple = ((), (), (), ())
+    bit_hops: float = field(init=False, repr=False)
+    max_hops: float = field(init=False, repr=False)   # hops of the longest route (what the last bit travels)
+
+    def __post_init__(self):
+        _, _, bits, hops = self.flows
+        object.__setattr__(self, "bit_hops", float(sum(map(operator.mul, bits, hops))))   # in route order
+        object.__setattr__(self, "max_hops", max(itertools.compress(hops, bits), default=0.0))
 
     @property
-    def bit_hops(self) -> float:
-        return float(sum(r.bit_hops for r in self.routes))
+    def routes(self) -> tuple[Route, ...]:
+        return tuple(Route(*r) for r in zip(*self.flows))
 
     @property
     def hops(self) -> float:
         """Hops per bit, averaged over the routes by their bits."""
         return self.bit_hops / self.bits if self.bits else 0.0
-
-    @property
-    def max_hops(self) -> float:
-        """Hops of the longest route (what the last bit to arrive travels)."""
-        return max((r.hops for r in self.routes if r.bits), default=0.0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -285,12 +294,14 @@ def row_blocks(layer: Layer, arch: Architecture) -> int:
     return positions * ceil_div(layer.K // positions, arch.rows)
 
 
-def _base_layer_map(layer: Layer, arch: Architecture, bpc: int) -> LayerMap:
-    """One replica of ``layer`` split for ``arch`` with ``bpc`` bits per cell (not yet placed)."""
-    return LayerMap(layer=layer.name, kind=layer.kind, K=layer.K, N=layer.N, groups=layer.groups,
-                    vectors=layer.vectors, macs=layer.macs, row_blocks=row_blocks(layer, arch),
-                    col_blocks=ceil_div(layer.N // layer.groups, arch.cols), bits_per_cell=bpc,
-                    slices=arch.slices(bpc), copies=arch.copies, conversions=arch.conversions_per_pair)
+def _base_layer_map(layer: Layer, arch: Architecture, bpc: int, split: tuple | None = None) -> LayerMap:
+    """One replica of ``layer`` split for ``arch`` with ``bpc`` bits per cell (not yet placed); ``split``:
+    ``(slices, copies, conversions)`` of ``arch`` and ``bpc`` where the caller has them."""
+    slices, copies, conversions = split or (arch.slices(bpc), arch.copies, arch.conversions_per_pair)
+    K, N, V = layer.K, layer.N, layer.vectors
+    return LayerMap(layer=layer.name, kind=layer.kind, K=K, N=N, groups=layer.groups, vectors=V, macs=K * N * V,
+                    row_blocks=row_blocks(layer, arch), col_blocks=ceil_div(N // layer.groups, arch.cols),
+                    bits_per_cell=bpc, slices=slices, copies=copies, conversions=conversions)
 
 
 def _tiles_for(lm: LayerMap, replication: int, arch: Architecture) -> int:
@@ -306,18 +317,20 @@ def _balance(base: list[LayerMap], budget: int, arch: Architecture, fixed: dict 
     # stage time is proportional to ceil(vectors / replication)
     heap = [(-ceil_div(l.vectors, r), i) for i, (l, r) in enumerate(zip(base, reps)) if l.layer not in fixed]
     heapq.heapify(heap)
+    arrays = [l.arrays for l in base]
+    vectors = [l.vectors for l in base]
+    apt = arch.arrays_per_tile
     while heap:
         negt, i = heapq.heappop(heap)
-        l = base[i]
-        if reps[i] >= l.vectors:
+        if reps[i] >= vectors[i]:
             continue  # cannot split further: this stage bounds the pipeline
         new = reps[i] + 1
-        extra = _tiles_for(l, new, arch) - _tiles_for(l, reps[i], arch)
+        extra = -(-arrays[i] * new // apt) - -(-arrays[i] * reps[i] // apt)    # _tiles_for(new) - _tiles_for(old)
         if used + extra > budget:
             break  # the bottleneck cannot grow: more copies elsewhere do not raise throughput
         used += extra
         reps[i] = new
-        heapq.heappush(heap, (-ceil_div(l.vectors, new), i))
+        heapq.heappush(heap, (-vectors[i] // new, i))   # -ceil(vectors / new)
     return reps
 
 
@@ -362,14 +375,19 @@ def map_workload(workload: Workload, arch: Architecture, device: "Device | techl
     A design the simulator cannot compute, or whose buffers and mesh cannot hold the work, is refused first
     (:func:`archsim.mapping.admissible.check`)."""
     device = load_device(device if device is not None else arch.device)
+    workload = memo_workload(workload)   # the graph's views are read many times below and by the cost step
     _admissible(arch, workload)
     bpc = resolve_bits_per_cell(arch, device)
     weighted = workload.weighted_layers()
     if not weighted:
         raise ArchsimError(f"workload {workload.name}: no conv or dense layer to map")
     fixed = _check_layer_overrides(workload, arch, weighted) if arch.layer_overrides else {}
-    base = [_base_layer_map(l, arch.for_layer(l.name), resolve_bits_per_cell(arch.for_layer(l.name), device))
-            for l in weighted]
+    if arch.layer_overrides:
+        base = [_base_layer_map(l, arch.for_layer(l.name), resolve_bits_per_cell(arch.for_layer(l.name), device))
+                for l in weighted]
+    else:    # one split for every layer
+        split = (arch.slices(bpc), arch.copies, arch.conversions_per_pair)
+        base = [_base_layer_map(l, arch, bpc, split) for l in weighted]
     min_tiles = [_tiles_for(l, fixed.get(l.layer, 1), arch) for l in base]
 
     if arch.mesh != AUTO:
@@ -439,31 +457,36 @@ def _buffer_bits_per_tile(layer: Layer, replication: int, tiles: int, arch: Arch
 
 
 IO_PORT = (-1, 0)  # the chip's I/O port sits just off the mesh, beside tile (0, 0)
+PORT_ENDS = ("input", "output")
 
 
-def _replica_groups(m: Mapping, lm: LayerMap) -> tuple[list[np.ndarray], np.ndarray]:
-    """The distinct tile groups of a layer's replicas, as (row, col) arrays, and how many replicas each holds."""
-    apt = m.arch.arrays_per_tile
-    spans: dict[tuple[int, int], int] = {}
-    for k in range(lm.replication):
-        span = lm.replica_tiles(k, apt)
-        spans[span] = spans.get(span, 0) + 1
-    groups = [serpentine(np.arange(a, b + 1), m.mesh[1]) for a, b in spans]
-    return groups, np.array(list(spans.values()), dtype=np.int64)
+def _tile_groups(m: Mapping, name: str, memo: dict) -> TileGroups:
+    """The distinct tile groups of a layer's replicas (or the I/O port) and how many replicas each holds."""
+    if not memo:
+        ls = m.layers
+        groups = replica_groups([l.first_tile for l in ls], [l.arrays for l in ls], [l.replication for l in ls],
+                                m.arch.arrays_per_tile, m.mesh)
+        memo.update(zip([l.layer for l in ls], groups))
+        memo["input"] = memo["output"] = TileGroups.port(IO_PORT, m.mesh)
+    return memo[name]
 
 
-def _route(m: Mapping, src: str, dst: str, bits: int) -> Edge:
+def _route(m: Mapping, src: str, dst: str, bits: int, memo: dict) -> Edge:
     """The edge ``src -> dst`` carrying ``bits`` as routes between replicas (see the module docstring)."""
-    port = ([np.array([IO_PORT])], np.array([1]))
-    gs, ns = port if src == "input" else _replica_groups(m, m.layer(src))
-    gd, nd = port if dst == "output" else _replica_groups(m, m.layer(dst))
-    dist = group_distances(gs, gd)
+    gs, gd = _tile_groups(m, src, memo), _tile_groups(m, dst, memo)
+    ns, nd = gs.counts, gd.counts
+    dist = tile_group_distances(gs, gd)
+    if len(ns) == 1 and len(nd) == 1:    # one group each side: the whole edge is one route
+        flows = ((-1 if src == "input" else 0,), (-1 if dst == "output" else 0,), (int(bits),), (float(dist[0, 0]),))
+        return Edge(src, dst, int(bits), flows if bits > 0 else ((), (), (), ()))
     flows = transport(shares(bits, ns), shares(bits, nd), dist)
+    js, ds, qs = zip(*flows) if flows else ((), (), ())
     # report routes by replica: the first replica of each group stands for the group
-    first_s = np.concatenate([[0], np.cumsum(ns)[:-1]])
-    first_d = np.concatenate([[0], np.cumsum(nd)[:-1]])
-    routes = tuple(Route(-1 if src == "input" else int(first_s[j]), -1 if dst == "output" else int(first_d[i]),
-                         q, float(dist[j, i])) for j, i, q in flows)
+    first_s = (np.cumsum(ns) - ns).tolist()
+    first_d = (np.cumsum(nd) - nd).tolist()
+    routes = (tuple(-1 for _ in js) if src == "input" else tuple(first_s[j] for j in js),
+              tuple(-1 for _ in ds) if dst == "output" else tuple(first_d[i] for i in ds),
+              qs, tuple(dist[list(js), list(ds)].tolist()))
     return Edge(src, dst, int(bits), routes)
 
 
@@ -481,9 +504,17 @@ def _edges(m: Mapping, arch: Architecture) -> list[Edge]:
     """Every tensor that leaves the tiles where it is made, once per destination tile set: a graph edge
     ``u -> v`` whose homes differ sends ``u``'s output from ``home(u)`` to ``home(v)``, so a pooled map
     crosses pooled and a residual sum crosses once per place that reads it."""
-    wl = m.workload
-    act = arch.input_bits
-    order = {"input": -1, **{l.layer: i for i, l in enumerate(m.layers)}, "output": len(m.layers)}
+    names = tuple(l.layer for l in m.layers)
+    memo_of = getattr(m.workload, "memo", None)
+    pairs = (memo_of("edge_bits", _edge_bits, m.workload, names, arch.input_bits) if memo_of
+             else _edge_bits(m.workload, names, arch.input_bits))
+    memo: dict = {}
+    return [_route(m, s, d, b, memo) for s, d, b in pairs]
+
+
+def _edge_bits(wl: Workload, names: tuple, act: int) -> tuple:
+    """``(src home, dst home, bits)`` of every edge, in the order the mapping lists them."""
+    order = {"input": -1, **{n: i for i, n in enumerate(names)}, "output": len(names)}
     bits: dict[tuple[str, str], int] = {}
     sent: set[tuple[str, str]] = set()
     for lay in wl.layers():
@@ -495,4 +526,4 @@ def _edges(m: Mapping, arch: Architecture) -> list[Edge]:
                 sent.add((lay.name, d))
                 bits[(h, d)] = bits.get((h, d), 0) + lay.out_size * act
     pairs = sorted(bits, key=lambda p: (order[p[1]], order[p[0]]))
-    return [_route(m, s, d, int(bits[(s, d)])) for s, d in pairs]
+    return tuple((s, d, int(bits[(s, d)])) for s, d in pairs)

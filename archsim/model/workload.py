@@ -11,6 +11,7 @@ Shapes are channel-first without the batch axis: ``(C, H, W)`` for feature maps,
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -161,6 +162,64 @@ class Workload:
     @property
     def has_weights(self) -> bool:
         return all(l.weights is not None for l in self.weighted_layers())
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# memoized graph views (a graph is not changed while a workload is mapped and priced)
+
+class _MemoWorkload(Workload):
+    """The same frozen graph with its derived views memoized.  The graph is never changed after it is built,
+    so every view is a pure function of it; lists are copied on the way out.  It equals the plain workload."""
+
+    def __eq__(self, other):
+        if not isinstance(other, Workload):
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in dataclasses.fields(Workload) if f.compare)
+
+    __hash__ = Workload.__hash__
+
+    def _memo(self, name, fn, *args):
+        cache = self.__dict__.setdefault("_memo_cache", {})
+        k = (name,) + args
+        if k not in cache:
+            cache[k] = fn(*args)
+        v = cache[k]
+        return list(v) if isinstance(v, list) else v
+
+    def memo(self, name: str, fn, *args):
+        """``fn(*args)`` computed once for this graph (``name`` and ``args`` name it): a pure function of the
+        graph that a later step reads many times."""
+        return self._memo(name, fn, *args)
+
+    def layers(self):
+        return self._memo("layers", super().layers)
+
+    def weighted_layers(self):
+        return self._memo("weighted_layers", super().weighted_layers)
+
+    def predecessors(self, name):
+        return self._memo("predecessors", super().predecessors, name)
+
+    def successors(self, name):
+        return self._memo("successors", super().successors, name)
+
+    def weighted_sources(self, name):
+        return self._memo("weighted_sources", super().weighted_sources, name)
+
+    @property
+    def total_weights(self):
+        return self._memo("total_weights", lambda: Workload.total_weights.fget(self))
+
+    @property
+    def total_macs(self):
+        return self._memo("total_macs", lambda: Workload.total_macs.fget(self))
+
+
+def memo_workload(wl: Workload) -> Workload:
+    """``wl`` with its graph views memoized (a workload of another class is returned as is)."""
+    if type(wl) is not Workload or not hasattr(wl, "__dict__"):
+        return wl
+    return _MemoWorkload(**{f.name: getattr(wl, f.name) for f in dataclasses.fields(wl)})
 
 
 class GraphBuilder:

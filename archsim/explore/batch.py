@@ -1,0 +1,79 @@
+"""Evaluating a chunk of design points together: points grouped by mapping, each group priced at once.
+
+:func:`eval_chunk` is the worker entry point of a sweep (:func:`archsim.explore.run.run_points`): it returns
+what :func:`archsim.explore.points.eval_chunk` returns, ``[(key, result JSON)]`` in the chunk's order and
+bit for bit the same (tests/explore/test_batch.py compares the two), but maps each group of points that
+agree on :data:`~archsim.explore.points.MAPPING_KEYS` once and prices the group's architectures together
+(:func:`archsim.cost.batch.price_many`).
+
+A group in which anything fails (a point's keys are refused, the network does not fit, a price cannot be
+computed) is evaluated point by point instead, so every error message is the one that point gives alone
+(it names the point's key).
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from archsim.cost.batch import price_many
+from archsim.explore.points import (ARCH_KEYS, MAPPING_KEYS, EvalCache, _plain, canonical_json, evaluate_point,
+                                    result_json)
+from archsim.model import arch as _arch
+from archsim.model.errors import ArchsimError
+
+
+def mapping_group(cfg: dict) -> tuple:
+    """What a point's mapping depends on: its workload, task and the mapping keys."""
+    return (cfg.get("workload"), cfg.get("task", "inference")) + tuple(_hashable(cfg.get(k)) for k in MAPPING_KEYS)
+
+
+def _hashable(v):
+    """A configuration value as a key: numbers and text with their type, lists as tuples, tables as JSON."""
+    if isinstance(v, list):
+        return ("list",) + tuple(_hashable(x) for x in v)
+    if isinstance(v, dict) and not v:
+        return ("dict",)
+    return (type(v), v) if v is None or isinstance(v, (str, int, float)) else canonical_json(v)
+
+
+_PLAIN = (float, int, str, bool)
+
+
+def eval_chunk(items: Sequence[tuple[str, dict]], cache: EvalCache | None = None,
+               accuracy_fn: Callable[[dict], float | None] | None = None) -> list[tuple[str, str]]:
+    """``[(key, config)] -> [(key, result JSON)]``, the points that share a mapping evaluated together."""
+    cache = cache if cache is not None else EvalCache()
+    groups: dict[tuple, list[int]] = {}
+    for i, (_, cfg) in enumerate(items):
+        groups.setdefault(mapping_group(cfg), []).append(i)
+    out: list = [None] * len(items)
+    for idx in groups.values():
+        results = _eval_group([items[i][0] for i in idx], [items[i][1] for i in idx], cache, accuracy_fn)
+        for i, r in zip(idx, results):
+            out[i] = (items[i][0], result_json(r))
+    return out
+
+
+def _eval_group(keys: list[str], cfgs: list[dict], cache: EvalCache, accuracy_fn) -> list[dict]:
+    """Results of points that share a mapping; point by point where anything in the group fails."""
+    try:
+        if any("workload" not in c for c in cfgs):
+            raise ArchsimError("configuration has no 'workload'")
+        archs = [_arch.from_dict({k: c[k] for k in ARCH_KEYS if k in c}, where=f"point {key[:12]}")
+                 for key, c in zip(keys, cfgs)]
+        wl = cache.workload(cfgs[0]["workload"])
+        m = cache.mapping(wl, archs[0])
+        summaries = price_many(m, archs, task=cfgs[0].get("task", "inference"))
+    except ArchsimError:
+        return [evaluate_point(c, accuracy_fn, cache) for c in cfgs]
+    out = []
+    for c, s in zip(cfgs, summaries):
+        summary = {k: v if type(v) in _PLAIN else _plain(v) for k, v in s.items()}
+        if accuracy_fn is not None:
+            try:
+                acc = accuracy_fn(c)
+            except ArchsimError as exc:
+                out.append({"error": f"{exc}"})
+                continue
+            summary["accuracy"] = float("nan") if acc is None else float(acc)
+        out.append({"summary": summary})
+    return out

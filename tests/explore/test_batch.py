@@ -1,0 +1,142 @@
+"""Batched sweeps: the points that share a mapping priced together give the point-by-point results, bit for bit.
+
+The batched path (archsim/explore/batch.py, archsim/cost/batch.py) keeps every sum of the single estimate in
+its order, so the comparison is exact: no float tolerance.  Its memos are checked as laws too: prices depend
+only on the keys of the cost step, event counts only on EVENT_KEYS (and the mapping).
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import pytest
+
+from archsim.cost.batch import COST_KEYS, EVENT_KEYS, price_many
+from archsim.cost.components import prices_for
+from archsim.cost.events import events
+from archsim.cost.price import evaluate
+from archsim.explore import batch
+from archsim.explore.points import MAPPING_KEYS, EvalCache, config_from_arch, eval_chunk, point_key
+from archsim.explore.run import results_table, run_sweep
+from archsim.explore.spec import Sweep
+from archsim.mapping.layout import map_workload
+from archsim.model import arch as A
+from archsim.model.errors import ArchsimError
+
+from tests.support import lenet
+
+
+def _resnet_points() -> list[dict]:
+    """ResNet-50 on SONOS: a sizing-like grid (many points per mapping, tile budgets 1x/2x/4x), distinct
+    mappings (input and weight bits), and points that fail (a mesh too small, cols_per_adc > cols)."""
+    base = config_from_arch("resnet50", A.Architecture(device="sonos"))
+    cfgs = []
+    for rows, bpc, mesh, adc, cpa in itertools.product((128, 256), (2, 4), ([20, 20], [28, 30], [40, 40]),
+                                                       (4, 6, 8, 10), (1, 4, 16, 64)):
+        cfgs.append(dict(base, rows=rows, cols=rows, bits_per_cell=bpc, mesh=mesh, adc_bits=adc, cols_per_adc=cpa))
+    for ib, wb, apt in itertools.product((4, 8), (6, 8), (8, 16)):
+        cfgs.append(dict(base, input_bits=ib, weight_bits=wb, arrays_per_tile=apt, adc_bits=ib))
+    cfgs.append(dict(base, mesh=[2, 2]))                       # does not fit
+    cfgs.append(dict(base, cols=64, cols_per_adc=128))          # refused key combination
+    cfgs.append(dict(base, adc_bits=7, mesh=[2, 2]))
+    return cfgs
+
+
+def _other_points() -> list[dict]:
+    """Other laws: the LUT model (inference and training), subarray laws, layer_overrides, serial stages."""
+    cfgs = []
+    for adc, cpa in itertools.product((5, 8), (4, 8)):
+        cfgs.append(config_from_arch("lenet5", A.Architecture(device="reram", circuits="neurosim", clock_Hz="auto",
+                                                               adc_bits=adc, cols_per_adc=cpa)))
+        cfgs.append(config_from_arch("lenet5", A.Architecture(device="ecram", cost_model="lut", adc_bits=adc,
+                                                               cols_per_adc=cpa), task="training"))
+        cfgs.append(config_from_arch("mlp", A.Architecture(device="sonos", stage_timing="serial", adc_bits=adc,
+                                                            cols_per_adc=cpa, node_nm=22 if adc == 5 else 32)))
+        cfgs.append(config_from_arch("lenet5", A.Architecture(device="sonos", adc_bits=adc, cols_per_adc=cpa,
+                                                               layer_overrides={"conv2": {"adc_bits": 6}})))
+    return cfgs
+
+
+def _point_by_point_csv(cfgs) -> str:
+    items = [(point_key(c), c) for c in cfgs]
+    results = {k: __import__("json").loads(r) for k, r in eval_chunk(items, EvalCache())}
+    return results_table(cfgs, results).to_csv(index=False)
+
+
+@pytest.mark.parametrize("points", [_resnet_points, _other_points])
+def test_batched_sweep_csv_equals_point_by_point(tmp_path, points):
+    cfgs = points()
+    run = run_sweep(Sweep(name="b", file="<b>", configs=tuple(cfgs)), out=tmp_path / "o", workers=1,
+                    progress=False, formats="csv")
+    assert run.total == len(cfgs)
+    batched = (tmp_path / "o" / "b.csv").read_text(encoding="utf-8")
+    assert batched == _point_by_point_csv(cfgs)       # identical text: every float bit for bit
+    if points is _resnet_points:
+        assert 2 <= run.failed < len(cfgs)              # the failing points keep their own messages
+        assert len({batch.mapping_group(c) for c in cfgs}) < len(cfgs) // 4   # most points share a mapping
+
+
+def test_price_many_is_price_of_each_architecture():
+    wl = lenet()
+    archs = [A.Architecture(device="sonos", adc_bits=b, cols_per_adc=c, clock_Hz=f, link_width_bits=w)
+             for b, c, f, w in itertools.product((4, 8), (1, 8), (5e8, 1e9), (32, 64))]
+    m = map_workload(wl, archs[0])
+    got = price_many(m, archs)
+    for a, s in zip(archs, got):
+        assert s == evaluate(dataclasses.replace(m, arch=a)).summary
+
+
+def _other_value(k: A.Key, arch: A.Architecture):
+    """A valid value of key ``k`` other than the one ``arch`` has (None where there is none to try)."""
+    cur = getattr(arch, k.name)
+    if k.choices:
+        return next((c for c in k.choices if c != str(cur)), None)
+    if k.kind == "bool":
+        return not cur
+    if k.kind in ("int", "float") and k.lo is not None:
+        v = type(cur)(k.lo) if cur != k.lo else type(cur)(k.hi)
+        return v
+    return None
+
+
+def _variants(arch: A.Architecture, keys):
+    for k in A.KEYS:
+        if k.name not in keys:
+            continue
+        v = _other_value(k, arch)
+        if v is None:
+            continue
+        try:
+            yield k.name, arch.replace(**{k.name: v})
+        except ArchsimError:
+            continue
+
+
+def test_prices_read_only_the_cost_keys():
+    """What price_many's price memo relies on: a key the cost step does not read never changes a price."""
+    base = A.Architecture(device="sonos")
+    dev = map_workload(lenet(), base).device
+    ref = prices_for(base, dev)
+    tried = 0
+    for name, a in _variants(base, [k.name for k in A.KEYS if k.name not in COST_KEYS]):
+        assert prices_for(a, dev) == ref, name
+        tried += 1
+    assert tried >= 5
+
+
+def test_event_counts_read_only_event_keys():
+    """What price_many's event memo relies on: with the mapping fixed, two architectures that agree on
+    EVENT_KEYS (values read through the architecture, derived ones included) have the same event counts."""
+    base = A.Architecture(device="sonos")
+    m = map_workload(lenet(), base)
+    ref = events(m)
+    same = changed = 0
+    for name, a in _variants(base, [k.name for k in A.KEYS if k.name not in MAPPING_KEYS]):
+        ev = events(dataclasses.replace(m, arch=a))
+        equal = all((ev[e] == ref[e]).all() for e in ref.counts)
+        if all(getattr(a, k) == getattr(base, k) for k in EVENT_KEYS):
+            assert equal, name
+            same += 1
+        else:
+            changed += not equal
+    assert same >= 10 and changed >= 1      # the memo keeps keys apart that do change the counts
