@@ -69,13 +69,22 @@ class Prices:
     e_buf_bit_ref: float   # J per bit moved in a buffer of buf_ref_bits
     buf_ref_bits: float
     buf_exponent: float    # energy per bit grows as (size / reference)^exponent
-    e_bus_bit: float
+    e_bus_bit_m: float     # J per bit per metre of tile bus (floorplan: the bus length)
     e_reg_bit: float
     a_buf_per_bit: float
     a_bus: float
     a_reg_per_array: float
     p_leak_per_bit: float
-    e_noc_bit_hop: float
+    e_router_bit: float    # J per bit per router traversal (the link beside it is priced by length)
+    e_link_bit_m: float    # J per bit per metre of mesh link (floorplan: one tile pitch per hop)
+    t_wire_m: float        # s per metre of repeated wire
+    fill_factor: float     # components' share of a tile's footprint (floorplan)
+    buf_wl_fraction: float  # word-line share of a buffer access at the reference width (width law)
+    p_leak_adc: float      # W per ADC
+    p_leak_sh: float       # W per sample-and-hold
+    p_leak_dac: float      # W per row driver
+    p_leak_shift_add: float  # W per shift-add unit
+    p_leak_digital: float  # W per tile's digital units
     a_router: float
     tiles_per_router: float
     router_cycles: float
@@ -109,10 +118,16 @@ class Prices:
         """J per active cell read when the mean programmed conductance sits ``fraction`` of the way up."""
         return self.e_cell_gmin + np.asarray(conductance_fraction, dtype=float) * self.e_cell_span
 
-    def buffer_bit_energy(self, buffer_bits) -> np.ndarray:
-        """J per bit moved in buffers of ``buffer_bits`` (the capacity law; 0 bits: the reference size)."""
+    def buffer_bit_energy(self, buffer_bits, access_bits=None) -> np.ndarray:
+        """J per bit moved in buffers of ``buffer_bits`` read ``access_bits`` at a time (default: the library's
+        reference width).  Capacity law: (size / reference)^exponent (bit lines and the array's wires grow
+        with the side of the array); width law: the word line's share ``f`` of an access is paid per access,
+        so per bit it is ``f x reference width / access width`` (0 bits: the reference size)."""
         size = np.maximum(np.asarray(buffer_bits, dtype=float), 1.0)
-        return self.e_buf_bit_ref * (size / self.buf_ref_bits) ** self.buf_exponent
+        width = self.buf_access_bits if access_bits is None else np.asarray(access_bits, dtype=float)
+        f = self.buf_wl_fraction
+        return (self.e_buf_bit_ref * (size / self.buf_ref_bits) ** self.buf_exponent
+                * (1.0 - f + f * self.buf_access_bits / np.maximum(width, 1.0)))
 
     def shift_add_energy(self, width_bits: float) -> float:
         return self.shift_add_fixed if self.shift_add_fixed > 0 else self.e_add_bit * width_bits
@@ -129,8 +144,8 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
     mapping's, :attr:`Mapping.device`), from techlib."""
     lib = arch.circuits
     _check_device_node(dev, arch)
-    dac, sh, sa, buf, noc, dig, io = (techlib.circuit(n, lib) for n in (
-        "dac", "sample_hold", "shift_add", "buffer", "noc", "digital", "io"))
+    dac, sh, sa, buf, noc, dig, io, wire, leak = (techlib.circuit(n, lib) for n in (
+        "dac", "sample_hold", "shift_add", "buffer", "noc", "digital", "io", "wire", "leakage"))
     t_read = dev.read_pulse if arch.integration_time_s == AUTO else float(arch.integration_time_s)
     if dev.read_energy_per_cell is not None:
         e_gmin, e_span = dev.read_energy_per_cell, 0.0
@@ -145,6 +160,8 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
     e_buf_s, a_buf_s = _scaled(arch, buf)
     e_noc_s, a_noc_s = _scaled(arch, noc)
     e_dig_s, a_dig_s = _scaled(arch, dig)
+    e_wire_s, _ = _scaled(arch, wire)
+    per_m = 1e3    # the wire file's figures are per mm
     dac_scale = dac["energy_scaling_per_bit"] ** (arch.dac_bits - 1)
     lut = {op: (entry.energy_per_op, entry.latency) for op, entry in dev.lut.items()}
     kb = 8.0 * 1024
@@ -196,10 +213,18 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         shift_add_per_adc=sa["units_per_adc"],
         e_buf_bit_ref=e_buf_s * buf["energy_per_bit"], buf_ref_bits=buf["reference_size"],
         buf_exponent=buf["size_exponent"],
-        e_bus_bit=e_buf_s * buf["bus_energy_per_bit"], e_reg_bit=e_buf_s * buf["register_energy_per_bit"],
+        e_bus_bit_m=e_wire_s * wire["bus_energy_per_bit_mm"] * per_m, e_reg_bit=e_buf_s * buf["register_energy_per_bit"],
         a_buf_per_bit=a_buf_s * buf["area_per_kB"] / kb, a_bus=a_buf_s * buf["bus_area"],
         a_reg_per_array=a_buf_s * buf["register_area_per_array"], p_leak_per_bit=e_buf_s * buf["leakage_per_kB"] / kb,
-        e_noc_bit_hop=e_noc_s * noc["energy_per_bit_hop"], a_router=a_noc_s * noc["router_area"],
+        e_router_bit=e_noc_s * noc["router_energy_per_bit"],
+        e_link_bit_m=e_wire_s * wire["link_energy_per_bit_mm"] * per_m,
+        t_wire_m=wire["delay_per_mm"] * per_m, fill_factor=wire["fill_factor"],
+        buf_wl_fraction=buf["wordline_fraction"],
+        **_unit_leakage(float(leak["active_power_fraction"]), e_adc, e_sh_s * sh["energy_per_sample"], t_adc, e_row,
+                        max(t_read, arch.cols_per_adc * chunks * t_adc), e_sa_s * sa["energy_per_bit"] * (arch.adc_bits + arch.input_bits), clock,
+                        e_dig_s * (dig["activation_units"] * dig["activation_energy_per_op"]
+                                   + dig["pool_units"] * dig["energy_per_op"] + dig["tile_shift_add_energy_per_op"])),
+        a_router=a_noc_s * noc["router_area"],
         tiles_per_router=noc["tiles_per_router"], router_cycles=noc["router_latency"],
         p_leak_router=e_noc_s * noc["leakage_per_router"],
         e_digital_op=e_dig_s * dig["energy_per_op"], e_act_op=e_dig_s * dig["activation_energy_per_op"],
@@ -212,6 +237,17 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         psum_outputs=buf.field("outputs", "activation") == "partial_sum",
         lut=lut, clock_Hz=clock, t_sense=t_sense, chunks=chunks, e_partial_add=e_partial, **extra,
     )
+
+
+def _unit_leakage(fraction: float, e_adc: float, e_sh: float, t_adc: float, e_row: float, t_pulse: float,
+                  e_shift_add: float, clock: float, e_digital_cycle: float) -> dict:
+    """W per unit: ``fraction`` of each unit's active power at full use (an ADC, its sample-and-hold and a
+    shift-add unit once per conversion time, a row driver once per input pulse ``t_pulse``, the longer of
+    the read window and the column conversions sharing an ADC, the tile's digital units every clock; the
+    shift-add at the ADC's plus the input's bits)."""
+    return dict(p_leak_adc=fraction * e_adc / t_adc, p_leak_sh=fraction * e_sh / t_adc,
+                p_leak_dac=fraction * e_row / t_pulse, p_leak_shift_add=fraction * e_shift_add / t_adc,
+                p_leak_digital=fraction * e_digital_cycle * clock)
 
 
 def _check_device_node(dev, arch: Architecture) -> None:
@@ -255,36 +291,54 @@ def shift_add_width(m: Mapping, layer: str | None = None) -> float:
     return base + (pulses - 1) * a.dac_bits + (slices - 1) * shift
 
 
-def tile_area(arch: Architecture, prices: Prices, buffer_bits: float) -> dict:
-    """Area of one tile by component (m2), its buffer holding ``buffer_bits``.
+def tile_counts(arch: Architecture, prices: Prices) -> dict:
+    """How many of each periphery unit one tile holds.
 
     Analog and charge-domain arrays: an ADC per ``cols_per_adc`` columns (a differential pair subtracted
     in analog shares its ADCs between the pair's arrays), a sample-and-hold per column and a driver per
-    row.  Digital SRAM arrays have no converters: an adder tree per column takes the ADC's place."""
+    row.  Digital SRAM arrays have no converters: an adder tree per column takes the ADC's place (and a
+    shift-add unit per column)."""
     a = arch.arrays_per_tile
-    adc = tree = 0.0
-    if not prices.converts:
-        tree = a * arch.cols * 2 * arch.rows * prices.a_add_bit   # an adder tree of about 2 x rows full-adder bits
-        n_adc = arch.cols
-    else:
-        n_adc = ceil_div(arch.cols, arch.cols_per_adc) * arch.conversions_per_pair / arch.copies
-        adc = a * (n_adc * prices.a_adc + arch.cols * prices.a_sh * arch.conversions_per_pair / arch.copies)
+    per_array = (arch.cols if not prices.converts
+                 else ceil_div(arch.cols, arch.cols_per_adc) * arch.conversions_per_pair / arch.copies)
+    return dict(arrays=a, adc=a * per_array * prices.converts,
+                sample_hold=a * arch.cols * arch.conversions_per_pair / arch.copies * prices.converts,
+                row_driver=a * arch.rows, shift_add=a * per_array * prices.shift_add_per_adc,
+                adder_tree_cols=a * arch.cols * (not prices.converts))
+
+
+def tile_area(arch: Architecture, prices: Prices, buffer_bits: float) -> dict:
+    """Area of one tile by component (m2), its buffer holding ``buffer_bits`` (units: :func:`tile_counts`)."""
+    n = tile_counts(arch, prices)
     return dict(
-        array=a * arch.rows * arch.cols * prices.a_cell,
-        adc=adc,
-        adder_tree=tree,
-        dac=a * arch.rows * prices.a_dac,
-        digital=a * n_adc * prices.shift_add_per_adc * prices.a_shift_add + prices.a_tile_digital,
-        buffer=buffer_bits * prices.a_buf_per_bit + prices.a_bus + a * prices.a_reg_per_array,
+        array=n["arrays"] * arch.rows * arch.cols * prices.a_cell,
+        adc=n["adc"] * prices.a_adc + n["sample_hold"] * prices.a_sh,
+        adder_tree=n["adder_tree_cols"] * 2 * arch.rows * prices.a_add_bit,   # about 2 x rows full-adder bits
+        dac=n["row_driver"] * prices.a_dac,
+        digital=n["shift_add"] * prices.a_shift_add + prices.a_tile_digital,
+        buffer=buffer_bits * prices.a_buf_per_bit + prices.a_bus + n["arrays"] * prices.a_reg_per_array,
         noc=prices.a_router / prices.tiles_per_router,
         io=0.0,
     )
 
 
-def tile_static_power(prices: Prices, buffer_bits: float, arrays: int = 0) -> float:
-    """Leakage of one tile: its buffer, its share of a router and its arrays' periphery."""
-    return (buffer_bits * prices.p_leak_per_bit + prices.p_leak_router / prices.tiles_per_router
-            + arrays * prices.p_leak_array)
+def tile_leakage(arch: Architecture, prices: Prices, buffer_bits) -> dict:
+    """Static power of one tile by component (W): each unit's own figure (``techlib/circuits/leakage.yaml``,
+    the buffer's per kB, the router's, a subarray library's per array) times the tile's count of it."""
+    n = tile_counts(arch, prices)
+    return dict(
+        array=n["arrays"] * prices.p_leak_array,
+        adc=n["adc"] * prices.p_leak_adc + n["sample_hold"] * prices.p_leak_sh,
+        dac=n["row_driver"] * prices.p_leak_dac,
+        digital=n["shift_add"] * prices.p_leak_shift_add + prices.p_leak_digital,
+        buffer=np.asarray(buffer_bits, dtype=float) * prices.p_leak_per_bit,
+        noc=prices.p_leak_router / prices.tiles_per_router,
+    )
+
+
+def tile_static_power(arch: Architecture, prices: Prices, buffer_bits) -> np.ndarray:
+    """Leakage of one tile (W): the sum of :func:`tile_leakage` over its components."""
+    return sum(tile_leakage(arch, prices, buffer_bits).values())
 
 
 def fixed_buffer_bits(arch: Architecture) -> float:

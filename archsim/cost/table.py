@@ -52,13 +52,17 @@ COMPONENTS: tuple[Component, ...] = (
     Component("tile digital", (("output_add", "e_tile_shift_add"), ("offset_subtract", "e_digital_op"),
                                ("digital_op", "e_digital_op"), ("activation_op", "e_act_op")), "digital",
               "per element operation", "per tile", "-"),
-    Component("buffer", (("result_write", "e_oreg_result"), ("buffer_bit", None), ("bus_bit", "e_bus_bit"), ("register_bit", "e_reg_bit"),
+    Component("buffer", (("result_write", "e_oreg_result"), ("buffer_bit", None), ("bus_bit", None), ("register_bit", "e_reg_bit"),
                          ("output_register_write", "e_oreg_tile")), "buffer",
-              "per bit moved, by buffer capacity (size law) and bus length", "per kB, per bus, per array register",
-              "bits / (access width x clock) per tile"),
-    Component("network", (("bit_hop", "e_noc_bit_hop"),), "noc",
-              "per bit and hop (one tile pitch)", "router per tile", "bits / (link width x clock); hops x router cycles"),
-    Component("leakage", (), "leakage", "static power of buffers and routers x period", "-", "-"),
+              "per bit moved: buffer by capacity (size law) and access width (word-line law); bus by its length "
+              "(the tile H-tree of the floorplan, energy per bit per mm)", "per kB, per bus, per array register",
+              "bits / (access width x clock) per tile; the bus: bits / (bus wires x min(clock, 1 / wire delay))"),
+    Component("network", (("bit_hop", None),), "noc",
+              "per bit and hop: the router's energy plus the link's, energy per bit per mm x the floorplan's tile "
+              "pitch", "router per tile",
+              "bits / (link width x min(clock, 1 / wire delay over the pitch)); hops x (router cycles + wire delay)"),
+    Component("leakage", (), "leakage", "each unit's own static power (ADC, sample-and-hold, row driver, shift-add, "
+              "tile digital, buffer per kB, router, subarray periphery) x its count in the tiles, x period", "-", "-"),
     Component("I/O", (), "io", "chip I/O power x period", "chip I/O area", "one link at the port"),
 )
 

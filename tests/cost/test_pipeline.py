@@ -6,6 +6,7 @@ import pytest
 
 import workloads
 from archsim.cost import pipeline
+from archsim.cost.floorplan import floorplan
 from archsim.cost import price as cost
 from archsim.cost.components import prices_for
 from archsim.mapping import layout as mapping
@@ -86,7 +87,8 @@ def test_vgg8_period_covers_its_own_transfers():
             serial = e.bits / (a.link_width_bits * links * a.clock_Hz)
             assert t.period >= serial * (1 - 1e-12), (kw, e.src, e.dst)
             if first in (e.src, e.dst):
-                hop = e.max_hops * prices_for(a, load_device(a.device)).router_cycles / a.clock_Hz
+                p = prices_for(a, load_device(a.device))   # a hop: router cycles and the link's wire delay
+                hop = e.max_hops * (p.router_cycles / a.clock_Hz + p.t_wire_m * floorplan(m, p).pitch)
                 assert t.transfer[(e.src, e.dst)] == pytest.approx(serial + hop, rel=1e-12)
         i = int(np.argmax(t.stages))
         assert t.period == t.stages[i] and t.period_bound == t.bound[i]
