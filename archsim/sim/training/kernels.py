@@ -136,11 +136,14 @@ def _pulses(x, n, up, dw, a, bp, bm, law, gamma, c2c, table, dw_nom, stream, row
 
 
 @njit(cache=True, nogil=True)
-def _apply_whole(Xp, Xm, pair, mx, md, sgx, sgd, rows, nr, cols, nc, dwu, asym, bp, bm, count):
+def _apply_constant(Xp, Xm, pair, mx, md, sgx, sgd, rows, nr, cols, nc, dwu, asym, bp, bm, c2c, stream, cell0, count,
+                    zx, zr, zf):
     """The coincidences of one sample's trains ``mx`` (rows ``rows[:nr]`` fire) and ``md`` (columns
-    ``cols[:nc]``) on devices whose ``n`` pulses move as one step of ``n`` constant steps (constant law,
-    no cycle-to-cycle noise: the branch of :func:`_pulses` in a loop of its own, which the compiler
-    keeps tight).  ``sgx``, ``sgd``: the signs (a device moves up where exactly one is negative)."""
+    ``cols[:nc]``) on constant-step devices: :func:`_pulses` with the step, which does not depend on the
+    state, taken once per device (the same numbers, in a loop the compiler keeps tight); without
+    cycle-to-cycle noise the ``n`` steps move at once.  ``sgx``, ``sgd``: the signs (a device moves up
+    where exactly one is negative)."""
+    N = md.shape[0]
     total = 0
     for ii in range(nr):
         i = rows[ii]
@@ -154,23 +157,37 @@ def _apply_whole(Xp, Xm, pair, mx, md, sgx, sgd, rows, nr, cols, nc, dwu, asym, 
             up = neg != (sgd[j] < 0)
             count[i, j] += n
             total += n
-            if pair and not up:
-                x = Xm[i, j] + dwu[i, j] * (1.0 + asym[i, j]) * n
-                Xm[i, j] = min(max(x, bm[i, j]), bp[i, j])
+            minus = pair and not up
+            if minus:
+                up = True
+            s = max(dwu[i, j] * ((1.0 + asym[i, j]) if up else (1.0 - asym[i, j])), 0.0)
+            x = Xm[i, j] if minus else Xp[i, j]
+            lo = bm[i, j]
+            hi = bp[i, j]
+            if c2c == 0.0:
+                x = x + s * n if up else x - s * n
+                x = min(max(x, lo), hi)
             else:
-                s = dwu[i, j] * ((1.0 + asym[i, j]) if up else (1.0 - asym[i, j])) * n
-                x = Xp[i, j] + s if up else Xp[i, j] - s
-                Xp[i, j] = min(max(x, bm[i, j]), bp[i, j])
+                row = (cell0 + np.uint64(i)) * np.uint64(N) + np.uint64(j)
+                for k in range(n):
+                    st = s * max(1.0 + c2c * _normal_at(stream, row, k, zx, zr, zf), 0.0)
+                    x = x + st if up else x - st
+                    x = min(max(x, lo), hi)
+            if minus:
+                Xm[i, j] = x
+            else:
+                Xp[i, j] = x
     return total
 
 
 @njit(cache=True, nogil=True)
 def _apply(Xp, Xm, pair, mx, md, sgx, sgd, rows, nr, cols, nc, dwu, asym, bp, bm, law, gamma, c2c, table, dw_nom,
            stream, cell0, count, zx, zr, zf):
-    """As :func:`_apply_whole` for any law: each device's pulses by :func:`_pulses` (noise row
+    """As :func:`_apply_constant` for any law: each device's pulses by :func:`_pulses` (noise row
     ``(cell0 + i) N + j``)."""
-    if law == 0 and c2c == 0.0:
-        return _apply_whole(Xp, Xm, pair, mx, md, sgx, sgd, rows, nr, cols, nc, dwu, asym, bp, bm, count)
+    if law == 0:
+        return _apply_constant(Xp, Xm, pair, mx, md, sgx, sgd, rows, nr, cols, nc, dwu, asym, bp, bm, c2c, stream,
+                               cell0, count, zx, zr, zf)
     N = md.shape[0]
     total = 0
     for ii in range(nr):
