@@ -15,6 +15,10 @@ the same numbers whatever the thread count or batch cut.
   ``cell`` and column ``k`` (the pulse's index within this update, < 64) of the stream laid out with
   64 columns, ``cell = (s K + i) N + j`` for sample ``s``; the state is clipped to its bounds.
 - Pairs (``potentiation_only``): a down pulse is an up pulse on the minus device.
+- Speed: :func:`stochastic_update` draws a batch's trains and applies their coincidences in one pass
+  (no intermediate arrays, one call per layer and batch); constant-step devices take their step once
+  per device and update, and without cycle-to-cycle noise move ``n`` steps at once (the sum, clipped:
+  every step has one size and one sign).
 """
 from __future__ import annotations
 
