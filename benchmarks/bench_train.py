@@ -11,7 +11,8 @@ management, exact reads; the devices and the whole training set-up are those of
 device-to-device spreads).  Each round times, one after the other in this process: an archsim epoch
 (Numba), an archsim epoch on the numpy twins (on fewer images, scaled), a numpy float SGD epoch, and
 (with ``--aihwkit-python``) an aihwkit epoch in a subprocess of that venv (outside archsim's
-dependencies; it times its own epoch, after its imports).  Ratios are per-round pairs, medians over
+dependencies; it times its own epoch, after its imports; torch and OpenMP on one thread, as archsim's
+kernels and BLAS).  Ratios are per-round pairs, medians over
 rounds (the machine is shared: ratios, not absolute times; the load average is printed).  CPU seconds
 of a whole trial (set-up, epoch, test) are printed too: under load they move less than wall times.
 """
@@ -64,7 +65,8 @@ def main(argv=None):
 
     def aihwkit(name):
         res = subprocess.run([a.aihwkit_python, str(ROOT / "benchmarks" / "aihwkit_side_by_side.py"), "--time-epoch",
-                              str(a.images), "--devices", name], capture_output=True, text=True)
+                              str(a.images), "--devices", name], capture_output=True, text=True,
+                             env={**os.environ, "OMP_NUM_THREADS": "1"})    # one thread, as archsim
         if res.returncode:
             raise RuntimeError("aihwkit failed: " + ((res.stdout + res.stderr).strip().splitlines() or ["?"])[-1])
         o = json.loads(res.stdout.strip().splitlines()[-1])
