@@ -17,8 +17,8 @@ Four timings, interleaved in every repeat so that machine noise hits all alike:
 
 - ``sim``: :func:`archsim.sim.accuracy.simulate` (``trials`` chips; calibration, the exact reference
   pass and the per-layer sample included: the whole command);
-- ``pass``: ``trials`` forward passes of the images through chips already programmed and calibrated
-  (the scored pass alone: what the whole command costs per image once the images outnumber the
+- ``pass``: ``trials`` scored passes (:func:`archsim.sim.accuracy.scored_pass`, on the simulator's threads)
+  of the images through chips already programmed and calibrated (the scored pass alone: what the whole command costs per image once the images outnumber the
   128 calibration images, e.g. 10,000 images x 10 chips; the chips are built outside the timing);
 - ``pulse numpy``: ``trials`` float32 forward passes whose matmul hook performs the same matrix
   products as the hardware: per layer, group and row block, one ``(pulses x rows, K_block) @ (K_block,
@@ -31,6 +31,10 @@ Four timings, interleaved in every repeat so that machine noise hits all alike:
   draw exact per-read noise when the input codes are not all 0 or 1 (one pulse of an 8-bit DAC): the
   variance of output ``j`` is ``sum_i v_i^2 sigma_ij^2``, and ``sigma`` depends on the conductance for
   SONOS and PCM, so the sum is a second matrix product as large as the forward one.
+
+``--one-thread`` runs the simulator on one thread (``SimConfig(threads=1)``) and holds BLAS to one thread in
+every timing (numpy baselines included): the fair comparison of work done; without it each side uses its
+threads (the simulator splits the images over the usable cores, numpy's BLAS its own threads).
 
 ``--timings`` picks which of ``sim,pass,pulse,float,floor`` run (default all; at 10,000 images x 10
 chips ``pass`` repeats most of ``sim`` and can be left out).
@@ -129,7 +133,7 @@ def floor_hook():
     return hook
 
 
-def calibrated_chips(m, x, trials: int, seed: int = 0) -> list:
+def calibrated_chips(m, x, trials: int, seed: int = 0, cfg=None) -> list:
     """The ``trials`` chips :func:`~archsim.sim.accuracy.simulate` builds, programmed and calibrated on the
     first 128 images as it does, ready for the scored pass (the simulator's own per-trial hook)."""
     from archsim.model.device import load_device
@@ -139,7 +143,7 @@ def calibrated_chips(m, x, trials: int, seed: int = 0) -> list:
     chips = []
     n_cal = min(128, len(x))
     for t in range(trials):
-        chip = accuracy._Chip(m, load_device(m.arch.device), SimConfig(), seed, t)
+        chip = accuracy._Chip(m, load_device(m.arch.device), cfg or SimConfig(), seed, t)
         forward.run(m.workload, x[:n_cal], matmul=chip, chunk=n_cal)
         chip.phase = accuracy.TEST_PASS
         chips.append(chip)
@@ -149,15 +153,25 @@ def calibrated_chips(m, x, trials: int, seed: int = 0) -> list:
 TIMINGS = ("sim", "pass", "pulse", "float", "floor")
 
 
-def bench(name: str, cfg_name: str, images: int, trials: int, repeat: int, timings=TIMINGS) -> dict:
-    import numpy as np
+def bench(name: str, cfg_name: str, images: int, trials: int, repeat: int, timings=TIMINGS, one_thread=False) -> dict:
+    import contextlib
 
     from archsim import Architecture, map_workload
     from archsim.sim import accuracy, forward
+    from archsim.sim.tilesim import SimConfig
+    from archsim.sim.tilesim.support import blas_single_thread, matmul_threads
 
+    with blas_single_thread() if one_thread else contextlib.nullcontext():
+        return _bench(name, cfg_name, images, trials, repeat, timings, SimConfig(threads=1 if one_thread else 0),
+                      Architecture, map_workload, accuracy, forward, matmul_threads)
+
+
+def _bench(name, cfg_name, images, trials, repeat, timings, cfg, Architecture, map_workload, accuracy, forward,
+           matmul_threads) -> dict:
     wl, x, y = load(name, images)
     m = map_workload(wl, Architecture(**CONFIGS[cfg_name]))
-    accuracy.simulate(m, x[:64], None if y is None else y[:64], trials=1)        # compile / load kernels
+    accuracy.simulate(m, x[:64], None if y is None else y[:64], trials=1, cfg=cfg)   # compile / load kernels
+    step = accuracy._chunk(wl, None)
     hook = pulse_hook(m)
     fhook = floor_hook()
     res = {k: [] for k in timings}
@@ -165,13 +179,13 @@ def bench(name: str, cfg_name: str, images: int, trials: int, repeat: int, timin
     for _ in range(repeat):
         if "sim" in res:
             t0 = time.perf_counter()
-            r = accuracy.simulate(m, x, y, trials=trials, seed=0)
+            r = accuracy.simulate(m, x, y, trials=trials, seed=0, cfg=cfg)
             res["sim"].append(time.perf_counter() - t0)
         if "pass" in res:
-            chips = calibrated_chips(m, x, trials)
+            chips = calibrated_chips(m, x, trials, cfg=cfg)
             t0 = time.perf_counter()
             for chip in chips:
-                forward.run(wl, x, matmul=chip)
+                accuracy.scored_pass(chip, wl, x, step, matmul_threads(cfg))
             res["pass"].append(time.perf_counter() - t0)
             del chips
         if "pulse" in res:
@@ -197,7 +211,7 @@ def bench(name: str, cfg_name: str, images: int, trials: int, repeat: int, timin
     def med(k):
         return statistics.median(res[k]) if k in res else nan
     if r is None:
-        r = accuracy.simulate(m, x[:256], None if y is None else y[:256], trials=1, seed=0)
+        r = accuracy.simulate(m, x[:256], None if y is None else y[:256], trials=1, seed=0, cfg=cfg)
     return dict(workload=name, config=cfg_name, sim_s=med("sim"), pass_s=med("pass"), pulse_s=med("pulse"),
                 float_s=med("float"), floor_s=med("floor"),
                 vs_pulse=ratio("sim", "pulse"), vs_float=ratio("sim", "float"),
@@ -221,12 +235,16 @@ def main(argv=None) -> int:
                     help="comma-separated; NAME:IMAGES:TRIALS overrides the sizes for one workload")
     ap.add_argument("--configs", default=",".join(DEFAULT_CONFIGS), help="of " + ",".join(CONFIGS))
     ap.add_argument("--timings", default=",".join(TIMINGS), help="which of " + ",".join(TIMINGS) + " to time")
+    ap.add_argument("--one-thread", action="store_true",
+                    help="the simulator on one thread (SimConfig(threads=1)) and BLAS held to one thread everywhere")
     a = ap.parse_args(argv)
     timings = tuple(t for t in a.timings.split(",") if t)
     bad = [t for t in timings if t not in TIMINGS] + [c for c in a.configs.split(",") if c not in CONFIGS]
     if bad:
         ap.error(f"unknown timings/configs {bad}; allowed timings {','.join(TIMINGS)}, configs {','.join(CONFIGS)}")
-    print(f"numpy {np.__version__}, numba {numba.__version__}; simulator threads {matmul_threads(SimConfig())}; "
+    sim_threads = 1 if a.one_thread else matmul_threads(SimConfig())
+    print(f"numpy {np.__version__}, numba {numba.__version__}; simulator threads {sim_threads}, BLAS "
+          f"{'1 thread' if a.one_thread else 'its own threads'}; "
           f"per-pair medians over {a.repeat} repeats; load average before {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores")
     head = (f"{'workload':<11} {'images':>6} {'trials':>6} {'config':<14} {'sim s':>7} {'pass s':>7} {'pulse np s':>10} "
@@ -239,7 +257,7 @@ def main(argv=None) -> int:
         images = int(sizes[0]) if sizes else a.images
         trials = int(sizes[1]) if len(sizes) > 1 else a.trials
         for c in a.configs.split(","):
-            r = bench(name, c, images, trials, a.repeat, timings)
+            r = bench(name, c, images, trials, a.repeat, timings, a.one_thread)
             print(f"{r['workload']:<11} {images:>6} {trials:>6} {r['config']:<14} {r['sim_s']:>7.2f} {r['pass_s']:>7.2f} "
                   f"{r['pulse_s']:>10.2f} {r['float_s']:>10.2f} {r['floor_s']:>10.2f} {r['vs_pulse']:>8.2f}x "
                   f"{r['vs_float']:>8.2f}x {r['pass_pulse']:>9.2f}x {r['pass_float']:>9.2f}x {r['pass_floor']:>9.2f}x "

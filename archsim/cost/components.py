@@ -2,9 +2,10 @@
 
 :func:`prices_for` turns an architecture (device, circuit library, node) into a :class:`Prices`
 record: energy per event of every component (cell read, row drive, conversion, sample, shift-add,
-buffer bit, bus bit, register bit, bit-hop, digital op), area per unit and static power.  Periphery
-circuits scale from the library's reference node to ``node_nm`` (``techlib/circuits/scaling.yaml``);
-device cells do not (their area is in F^2 of the node).
+buffer bit, bus bit, register bit, bit-hop, digital op), area per unit, static power and the stage times
+(:mod:`archsim.cost.readpath`: row select, settling, conversion, clock).  Periphery circuits scale from their
+file's reference node to ``node_nm`` by their circuit class (:mod:`archsim.cost.scaling`); device cells do not
+(their area is in F^2 of the node, their energy is the device's).
 """
 from __future__ import annotations
 
@@ -15,27 +16,21 @@ import numpy as np
 
 from archsim.io import techlib
 from archsim.mapping.layout import Mapping, ceil_div
-from archsim.cost import subarray
+from archsim.cost import scaling, subarray
+from archsim.cost.scaling import node_scaling
 from archsim.cost.adc import adc_law
-from archsim.model.arch import AUTO, Architecture
+from archsim.cost.readpath import read_path
+from archsim.model.arch import AUTO, Architecture, CostModel
 from archsim.io import load
 from archsim.model.device import Device
 from archsim.model.errors import ArchsimError
 
 
-def node_scale(node_nm: int, ref_nm: float, library: str = "default") -> tuple[float, float]:
-    """(energy, area) factor from the circuits' reference node to ``node_nm``."""
-    if int(round(ref_nm)) == int(node_nm):
-        return 1.0, 1.0
-    sc = techlib.circuit("scaling", library)
-    nodes = [int(round(n)) for n in sc["nodes"]]
-    if int(node_nm) not in nodes or int(round(ref_nm)) not in nodes:
-        raise ArchsimError(f"architecture key 'node_nm' = {node_nm} has no scaling factors in {sc.file}; allowed: "
-                           f"{', '.join(map(str, nodes))}")
-    e = dict(zip(nodes, sc["energy"]))
-    a = dict(zip(nodes, sc["area"]))
-    r = int(round(ref_nm))
-    return e[int(node_nm)] / e[r], a[int(node_nm)] / a[r]
+def node_scale(node_nm: int, ref_nm: float, library: str = "default", cls: str = "logic") -> tuple[float, float]:
+    """(energy, area) factor of circuit class ``cls`` from ``ref_nm`` to ``node_nm``."""
+    sc = node_scaling(library)
+    where = f"architecture key 'node_nm'"
+    return (sc.factor(cls, "energy", node_nm, ref_nm, where), sc.factor(cls, "area", node_nm, ref_nm, where))
 
 
 @dataclass(frozen=True)
@@ -113,6 +108,7 @@ class Prices:
     sub: object = field(default=None, compare=False)   # SubarrayLaws of the library, or None
     psum_outputs: bool = False   # tile buffers carry outputs as partial sums (shift-add width), not activations
     p_leak_array: float = 0.0    # W per array (subarray periphery leakage)
+    t_pulse: float = 0.0         # s per input pulse through an array: row select, then the read window or settling
 
     def cell_read_energy(self, conductance_fraction) -> np.ndarray:
         """J per active cell read when the mean programmed conductance sits ``fraction`` of the way up."""
@@ -133,9 +129,19 @@ class Prices:
         return self.shift_add_fixed if self.shift_add_fixed > 0 else self.e_add_bit * width_bits
 
 
-def _scaled(arch: Architecture, rec: techlib.Record) -> tuple[float, float]:
-    """(energy, area) factors from the circuit file's own reference node to the architecture's node."""
-    return node_scale(arch.node_nm, rec["node"], arch.circuits)
+def _scaled(arch: Architecture, rec: techlib.Record, key: str | None = None) -> tuple[float, float]:
+    """(energy, area) factors of the file's circuit class (or ``key``'s, ``key_class``) from the file's own
+    reference node to the architecture's node."""
+    return scaling.scale(rec, arch.node_nm, arch.circuits, key)
+
+
+def _energy(arch: Architecture, rec: techlib.Record, key: str) -> float:
+    """``rec[key]`` moved to the architecture's node by the energy factor of the key's class."""
+    return _scaled(arch, rec, key)[0] * rec[key]
+
+
+def _area(arch: Architecture, rec: techlib.Record, key: str) -> float:
+    return _scaled(arch, rec, key)[1] * rec[key]
 
 
 @lru_cache(maxsize=256)
@@ -168,18 +174,24 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
     chunks = subarray.chunks(arch)
     sub = subarray.laws(lib) if subarray.has_laws(lib) else None
     if sub is None:
-        if arch.clock_Hz == AUTO:
-            raise ArchsimError(f"{arch.source}: key 'clock_Hz' = auto needs a circuit library with subarray laws "
-                               f"(techlib/circuits/<library>/subarray.yaml: {', '.join(_sub_libraries())}); "
-                               f"circuit library '{lib}' has none: give clock_Hz in Hz")
-        clock = float(arch.clock_Hz)
-        e_adc = law.energy(arch.adc_bits, arch.adc_rate_Hz, arch.node_nm, adc_type)
-        a_adc = law.area(arch.adc_bits, arch.adc_rate_Hz, arch.node_nm, adc_type)
-        t_adc = law.conversion_time(arch.adc_bits, arch.adc_rate_Hz, adc_type)
+        # stage times from geometry, bits and node (archsim.cost.readpath): clock, conversion, row, settling, mux
+        rp = read_path(lib)
+        clock = rp.clock(arch.node_nm) if arch.clock_Hz == AUTO else float(arch.clock_Hz)
+        if arch.adc_rate_Hz == AUTO:
+            t_adc = law.auto_conversion_time(arch.adc_bits, arch.node_nm, adc_type)
+            rate = 1.0 / t_adc
+        else:
+            rate = float(arch.adc_rate_Hz)
+            t_adc = law.conversion_time(arch.adc_bits, rate, adc_type)
+        e_adc = law.energy(arch.adc_bits, rate, arch.node_nm, adc_type) + rp.mux_energy(arch.cols_per_adc, arch.node_nm)
+        a_adc = law.area(arch.adc_bits, rate, arch.node_nm, adc_type)
+        pitch = dev.cell_area_m2(arch.node_nm) ** 0.5
+        t_pulse = float(rp.pulse_time(t_read, arch.rows, arch.cols, arch.adc_bits if dev.behaviour.converts else 1,
+                                      pitch, arch.node_nm))
         e_row = (arch.cols * dev.input_line_energy_per_cell if dev.behaviour.input_line_rows
                  else e_dac_s * dac["energy_per_row_drive"] * dac_scale)
         e_arr = e_dac_s * float(dac.get("energy_per_array_pulse", 0.0))
-        t_sense, extra = 0.0, {}
+        t_sense, extra = 0.0, {"t_pulse": t_pulse}
         e_partial = e_sa_s * sa["energy_per_bit"] * (arch.adc_bits + max(0, (chunks - 1).bit_length()))
     else:
         subarray.check_node(arch, sub)
@@ -198,7 +210,8 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         e_row = sub.row_drive_energy(arch.cols, arch.cols_per_adc, arch.node_nm)
         e_arr = sub.array_pulse_energy(arch.rows, arch.cols_per_adc)
         e_partial = sub.partial_add_energy(arch.adc_bits, chunks)
-        extra = dict(r_on=r_on, r_off=r_off, v_read=dev.read_voltage, sub=sub, p_leak_array=sub.p_leak_array)
+        extra = dict(r_on=r_on, r_off=r_off, v_read=dev.read_voltage, sub=sub, p_leak_array=sub.p_leak_array,
+                     t_pulse=t_read)   # the sensing clock already holds the row switch and encoder delay
     return Prices(
         device=dev.name, kind=str(dev.kind), converts=dev.behaviour.converts,
         converter_part=dev.behaviour.converter_part, t_read=t_read, e_cell_gmin=e_gmin, e_cell_span=e_span,
@@ -213,9 +226,10 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         shift_add_per_adc=sa["units_per_adc"],
         e_buf_bit_ref=e_buf_s * buf["energy_per_bit"], buf_ref_bits=buf["reference_size"],
         buf_exponent=buf["size_exponent"],
-        e_bus_bit_m=e_wire_s * wire["bus_energy_per_bit_mm"] * per_m, e_reg_bit=e_buf_s * buf["register_energy_per_bit"],
-        a_buf_per_bit=a_buf_s * buf["area_per_kB"] / kb, a_bus=a_buf_s * buf["bus_area"],
-        a_reg_per_array=a_buf_s * buf["register_area_per_array"], p_leak_per_bit=e_buf_s * buf["leakage_per_kB"] / kb,
+        e_bus_bit_m=e_wire_s * wire["bus_energy_per_bit_mm"] * per_m,
+        e_reg_bit=_energy(arch, buf, "register_energy_per_bit"),
+        a_buf_per_bit=a_buf_s * buf["area_per_kB"] / kb, a_bus=_area(arch, buf, "bus_area"),
+        a_reg_per_array=_area(arch, buf, "register_area_per_array"), p_leak_per_bit=e_buf_s * buf["leakage_per_kB"] / kb,
         e_router_bit=e_noc_s * noc["router_energy_per_bit"],
         e_link_bit_m=e_wire_s * wire["link_energy_per_bit_mm"] * per_m,
         t_wire_m=wire["delay_per_mm"] * per_m, fill_factor=wire["fill_factor"],
@@ -250,19 +264,42 @@ def _unit_leakage(fraction: float, e_adc: float, e_sh: float, t_adc: float, e_ro
                 p_leak_digital=fraction * e_digital_cycle * clock)
 
 
-def _check_device_node(dev, arch: Architecture) -> None:
-    """A device file may list the nodes its cells exist at (``nodes``); a design at another node is refused."""
-    rec = dev.record
+#: what a design outside a device's ``nodes`` gets: refused, or priced and flagged in the report's assumptions
+NODE_POLICIES = ("flag", "refuse")
+
+
+def device_nodes(rec) -> tuple[tuple[int, ...], str] | None:
+    """(nodes, policy) a device file states (``nodes``, ``outside_nodes``), or None where it states none."""
     if rec is None or not rec.has("nodes"):
+        return None
+    policy = rec.field("outside_nodes", "flag")
+    if policy not in NODE_POLICIES:
+        raise ArchsimError(f"{rec.file}: key 'outside_nodes' = {policy!r}; allowed: {', '.join(NODE_POLICIES)}")
+    return tuple(int(round(n)) for n in np.atleast_1d(rec["nodes"])), policy
+
+
+def outside_nodes_note(rec, node_nm) -> str | None:
+    """The report's flag for a design at ``node_nm`` outside the nodes the device file lists, or None."""
+    got = device_nodes(rec)
+    if got is None or int(round(node_nm)) in got[0]:
+        return None
+    return (f"node_nm = {node_nm} is outside the nodes this device is demonstrated at "
+            f"({', '.join(map(str, got[0]))} nm): its cells are priced as if they existed there")
+
+
+def _check_device_node(dev, arch: Architecture) -> None:
+    """A device file may list the nodes its cells exist at (``nodes``).  A design at another node is refused
+    where the file says ``outside_nodes: refuse`` (NeuroSim's RRAM: NeuroSim itself refuses it), else priced
+    and flagged (:func:`outside_nodes_note`, in the report's assumptions).  A design priced from the device's
+    tile table (``cost_model: lut``) is not checked: the table carries its own node."""
+    got = device_nodes(dev.record)
+    if got is None or arch.cost_model == CostModel.LUT:
         return
-    nodes = [int(round(n)) for n in np.atleast_1d(rec["nodes"])]
-    if int(round(arch.node_nm)) not in nodes:
+    nodes, policy = got
+    if policy == "refuse" and int(round(arch.node_nm)) not in nodes:
         raise ArchsimError(f"{arch.source}: key 'node_nm' = {arch.node_nm}: device '{dev.name}' exists at "
-                           f"{', '.join(map(str, nodes))} nm only ({rec.file}, key 'nodes')")
-
-
-def _sub_libraries() -> list[str]:
-    return [lib for lib in techlib.circuit_libraries() if subarray.has_laws(lib)]
+                           f"{', '.join(map(str, nodes))} nm only ({dev.record.file}, key 'nodes'); allowed node_nm: "
+                           f"{', '.join(map(str, nodes))}")
 
 
 def lut_entry(prices: Prices, op: str) -> tuple[float, float]:

@@ -46,13 +46,13 @@ def t_vector(arch: Architecture, prices: Prices) -> float:
     if arch.cost_model == CostModel.LUT:
         return lut_entry(prices, "vmm")[1]
     if not prices.converts:   # an adder tree per column, no conversion: one read window per pulse
-        return arch.input_pulses * prices.t_read
+        return arch.input_pulses * prices.t_pulse
     t_adc = arch.cols_per_adc * arch.row_chunks * prices.t_adc   # every mux phase of every row chunk
     if arch.input_accumulation == Accumulation.ANALOG:
         # pulses integrate on the column, then one conversion sweep; a double-buffered
         # sample-and-hold lets the sweep of one vector overlap the integration of the next
-        return max(arch.input_pulses * prices.t_read, t_adc)
-    return arch.input_pulses * max(prices.t_read, t_adc)
+        return max(arch.input_pulses * prices.t_pulse, t_adc)
+    return arch.input_pulses * max(prices.t_pulse, t_adc)
 
 
 def vector_time(arch: Architecture, prices: Prices, task: str = "inference") -> float:

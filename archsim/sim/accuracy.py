@@ -40,7 +40,9 @@ vector, so results are the same whatever the chunking or the thread count.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,7 +57,7 @@ from archsim.mapping.layout import Mapping, map_workload
 from archsim.model.device import Device
 from archsim.sim.tilesim import ProgrammedMatrix, SimConfig, range_policy
 from archsim.sim.tilesim.ranges import adc_policy
-from archsim.sim.tilesim.support import stuck_rates
+from archsim.sim.tilesim.support import blas_single_thread, matmul_threads, stuck_rates
 from archsim.model.workload import Workload
 
 CAL_PASS, TEST_PASS = 0, 1
@@ -149,6 +151,13 @@ class _Chip:
         self.pms: dict = {}
         self.rows: dict = {}
         self.phase = CAL_PASS
+        self.threads: int | None = None    # threads splitting one large product (None: cfg.threads)
+        self.img0 = 0                      # first image of the pass this object reads (see block())
+
+    @staticmethod
+    def _images(layer, rows: int) -> int:
+        """Images in a call of ``rows`` vectors: a convolution reads one vector per output position."""
+        return rows // (layer.out_shape[1] * layer.out_shape[2]) if layer.kind == "conv" else rows
 
     def _program(self, layer, group, cols):
         lm = self.lms[layer.name]
@@ -181,16 +190,46 @@ class _Chip:
                 for g, pm in parts:
                     self.pms[name, g] = pm.with_shared_adc_range(full)
 
+    def _first_row(self, k, rows: int, images: int) -> int:
+        """Global index of the first of ``rows`` vectors (of ``images`` images) this call reads: the calls of a
+        pass run in order, from image ``img0`` on (a block's view, :meth:`block`)."""
+        row0 = self.rows.get((self.phase,) + k)
+        if row0 is None:
+            row0 = self.img0 * (rows // images) if images else 0
+        self.rows[(self.phase,) + k] = row0 + rows
+        return row0
+
+    def block(self, img0: int) -> "_Chip":
+        """This chip seen by a forward pass of the images from ``img0`` on: the same programmed (read-only)
+        matrices, its own row counters, one thread per product (the blocks are the threads)."""
+        view = copy.copy(self)
+        view.rows, view.img0, view.threads = {}, int(img0), 1
+        return view
+
     def __call__(self, layer, cols, group):
         k = (layer.name, group)
         if k not in self.pms:
             if self.phase != CAL_PASS:
                 raise ArchsimError(f"layer '{layer.name}' was not calibrated")
             self.pms[k] = self._program(layer, group, cols)
-        row0 = self.rows.get((self.phase,) + k, 0)
-        self.rows[(self.phase,) + k] = row0 + cols.shape[0]
-        y = self.pms[k].matmul(cols, key=(self.trial, self.index[layer.name], group, self.phase), first_row=row0)
+        row0 = self._first_row(k, cols.shape[0], self._images(layer, cols.shape[0]))
+        y = self.pms[k].matmul(cols, key=(self.trial, self.index[layer.name], group, self.phase), first_row=row0,
+                               threads=self.threads)
         return y.astype(cols.dtype, copy=False)
+
+    def conv_maps(self, layer, x, group):
+        """A convolution's products read from its input maps (:meth:`ProgrammedMatrix.matmul_maps`, the same
+        numbers as the im2col matrix gives); ``None`` (the forward pass then builds the matrix) while calibrating."""
+        k = (layer.name, group)
+        if self.phase == CAL_PASS or k not in self.pms:
+            return None
+        cg = x.shape[1] // layer.groups
+        xs = x[:, group * cg:(group + 1) * cg] if layer.groups > 1 else x
+        _, Ho, Wo = layer.out_shape
+        row0 = self._first_row(k, x.shape[0] * Ho * Wo, x.shape[0])
+        y = self.pms[k].matmul_maps(xs, layer.kernel, layer.stride, layer.padding, (Ho, Wo), first_row=row0,
+                                    threads=self.threads, key=(self.trial, self.index[layer.name], group, self.phase))
+        return y.astype(x.dtype, copy=False)
 
 
 def chips_alike(device: Device, cfg: SimConfig) -> bool:
@@ -246,13 +285,22 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
             raise ArchsimError("x_cal: an empty calibration batch; give at least one image")
         calibration = calibration or f"a separate batch of {n_cal} images"
     step = _chunk(workload, chunk)
+    # the exact passes with BLAS as it is, whatever the thread count (a BLAS on one thread rounds some of
+    # these products differently, which would move the logit errors with the thread count)
     exact = forward.run(workload, x, chunk=chunk)
-    exact_top = exact.reshape(len(x), -1).argmax(axis=1)
-    ref = float((exact_top == np.asarray(y)).mean()) if y is not None else 1.0
     ls = x[: min(layer_sample, len(x))]
     names = [l.name for l in workload.weighted_layers()]
     _, exact_layers = forward.run(workload, ls, collect=names, chunk=chunk)
+    return _simulate(m, x, y, x_cal, n_cal, calibration, trials, seed, cfg, chunk, step, matmul_threads(cfg),
+                     progress, exact, ls, names, exact_layers)
 
+
+def _simulate(m, x, y, x_cal, n_cal, calibration, trials, seed, cfg, chunk, step, threads, progress,
+              exact, ls, names, exact_layers):
+    """:func:`simulate`'s chips, given the exact network's outputs (all images) and layer outputs (``ls``)."""
+    workload, arch, device = m.workload, m.arch, m.device
+    exact_top = exact.reshape(len(x), -1).argmax(axis=1)
+    ref = float((exact_top == np.asarray(y)).mean()) if y is not None else 1.0
     per_trial, logit_err, layer_err, correct = [], [], [], []
     bar = _progress(progress_total(trials, len(x)), progress, f"{workload.name} on {arch.device}")
     alike = chips_alike(device, cfg)
@@ -270,10 +318,7 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
         forward.run(workload, x_cal, matmul=chip, chunk=n_cal)
         chip.share_layer_ranges()
         chip.phase = TEST_PASS
-        parts = []
-        for a, b in image_chunks(len(x), step):   # rows keep their global index: the chunking changes nothing
-            parts.append(forward.run(workload, x[a:b], matmul=chip, chunk=step))
-            bar.update(b - a)
+        parts = scored_pass(chip, workload, x, step, threads, bar)
         out = np.concatenate(parts) if len(parts) != 1 else parts[0]
         top = out.reshape(len(x), -1).argmax(axis=1)
         correct.append(top == (np.asarray(y) if y is not None else exact_top))
@@ -290,6 +335,41 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
                           seed=seed, config=dict(cfg=dataclasses.asdict(cfg), trials=trials, calib=n_cal,
                                                  ranges=range_policy(arch, cfg, not device.behaviour.converts)),
                           calibration=calibration, calib_samples=n_cal, correct=np.array(correct, dtype=bool))
+
+
+def in_blocks(fn, n: int, step: int, threads: int, bar=None) -> list:
+    """``[fn(a, b) for (a, b) in image_chunks(n, step)]`` with BLAS on one thread (a multi-threaded BLAS rounds
+    some small products differently, and beside the blocks' threads it oversubscribed the cores and spun: 2
+    threads took 1.7x the wall time of 1 on the busy 2-core machine, 0.8x with BLAS held to one thread), the
+    blocks on ``threads`` threads where there are several; ``bar`` counts the images done."""
+    blocks = image_chunks(n, step)
+    bar = bar or _NoBar()
+    if threads <= 1 or len(blocks) < 2:
+        parts = []
+        with blas_single_thread():
+            for a, b in blocks:
+                parts.append(fn(a, b))
+                bar.update(b - a)
+        return parts
+    parts = []
+    with blas_single_thread(), ThreadPoolExecutor(min(threads, len(blocks))) as ex:
+        for (a, b), part in zip(blocks, ex.map(lambda ab: fn(*ab), blocks)):
+            parts.append(part)
+            bar.update(b - a)
+    return parts
+
+
+def scored_pass(chip: _Chip, workload: Workload, x: np.ndarray, step: int, threads: int, bar=None) -> list:
+    """The outputs of the images ``x`` through ``chip``, one array per block of ``step`` images.  Every row keeps
+    its global index (its read noise is keyed by it), so neither the blocks nor the threads change a number:
+    with ``threads > 1`` the blocks run on that many threads (:func:`in_blocks`), each through its own view of
+    the chip (:meth:`_Chip.block`)."""
+    if threads > 1:
+        for pm in chip.pms.values():      # fill the lazy caches before the threads share them
+            _ = pm.compute_dtype
+        return in_blocks(lambda a, b: forward.run(workload, x[a:b], matmul=chip.block(a), chunk=step), len(x), step,
+                         threads, bar)
+    return in_blocks(lambda a, b: forward.run(workload, x[a:b], matmul=chip, chunk=step), len(x), step, 1, bar)
 
 
 def _chunk(workload: Workload, chunk: int | None) -> int:

@@ -149,17 +149,34 @@ def _call(mm, layer: Layer, cols: np.ndarray, group: int, ng: int) -> np.ndarray
     return out
 
 
+def _conv_product(mm, layer: Layer, x: np.ndarray, group: int, ng: int) -> np.ndarray:
+    """One group's products: the hook's ``conv_maps(layer, x, group)`` where it has one and returns an array
+    (a fresh one, the hook's to give: it reads the input maps without an im2col matrix), else the hook on
+    :func:`im2col`'s matrix."""
+    maps = getattr(mm, "conv_maps", None)
+    if maps is not None:
+        out = maps(layer, x, group)
+        if out is not None:
+            _, Ho, Wo = layer.out_shape
+            out = np.asarray(out, dtype=x.dtype)
+            if out.shape != (x.shape[0] * Ho * Wo, ng):
+                raise ArchsimError(f"conv_maps hook for layer '{layer.name}' group {group} returned shape "
+                                   f"{out.shape}, expected {(x.shape[0] * Ho * Wo, ng)}")
+            return out
+    return _call(mm, layer, im2col(x, layer, group), group, ng)
+
+
 def _conv(layer: Layer, x: np.ndarray, mm) -> np.ndarray:
     B = x.shape[0]
     Cout, Ho, Wo = layer.out_shape
     ng = Cout // layer.groups
     dt = x.dtype
     if layer.groups == 1:
-        y = _call(mm, layer, im2col(x, layer, 0), 0, ng)
+        y = _conv_product(mm, layer, x, 0, ng)
     else:
         y = np.empty((B * Ho * Wo, Cout), dtype=dt, order="F")
         for g in range(layer.groups):
-            y[:, g * ng:(g + 1) * ng] = _call(mm, layer, im2col(x, layer, g), g, ng)
+            y[:, g * ng:(g + 1) * ng] = _conv_product(mm, layer, x, g, ng)
     if layer.bias is not None:
         y += np.asarray(layer.bias, dtype=dt)
     y = _activate(y, layer.activation)

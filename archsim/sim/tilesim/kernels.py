@@ -418,7 +418,7 @@ def _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, ou
                     Ib = M[p * B + b, c0:c0 + n]
                     if first:
                         for j in range(n):
-                            ob[j] = 0.0
+                            ob[np.uint64(j)] = 0.0
                     # a row whose read-noise variances are all zero takes the noiseless branches below:
                     # v = I + sqrt(0) * z = I exactly (up to the sign of a zero current)
                     if noise and live[b - bs]:
@@ -426,21 +426,26 @@ def _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, ou
                         zb = z[(b - bs) * w:(b - bs) * w + n]
                         if quant:
                             for j in range(n):
-                                v = np.float64(Ib[j]) + np.float64(np.sqrt(vb[j])) * zb[j]
-                                c = _code((v - lu[j]) * iu[j], tf)
+                                uj = np.uint64(j)
+                                v = np.float64(Ib[uj]) + np.float64(np.sqrt(vb[uj])) * zb[uj]
+                                c = _code((v - lu[uj]) * iu[uj], tf)
                                 c = min(max(c, zero), qmax)
-                                ob[j] += cp * (lu[j] + c * su[j])
+                                ob[uj] += cp * (lu[uj] + c * su[uj])
                         else:
                             for j in range(n):
-                                ob[j] += cp * (np.float64(Ib[j]) + np.float64(np.sqrt(vb[j])) * zb[j])
+                                uj = np.uint64(j)
+                                ob[uj] += cp * (np.float64(Ib[uj]) + np.float64(np.sqrt(vb[uj])) * zb[uj])
                     elif quant:
+                        # unsigned indices: numba drops its negative-index checks and the loop vectorizes
                         for j in range(n):
-                            c = _code((np.float64(Ib[j]) - lu[j]) * iu[j], tf)
+                            uj = np.uint64(j)
+                            c = _code((np.float64(Ib[uj]) - lu[uj]) * iu[uj], tf)
                             c = min(max(c, zero), qmax)
-                            ob[j] += cp * (lu[j] + c * su[j])
+                            ob[uj] += cp * (lu[uj] + c * su[uj])
                     else:
                         for j in range(n):
-                            ob[j] += cp * np.float64(Ib[j])
+                            uj = np.uint64(j)
+                            ob[uj] += cp * np.float64(Ib[uj])
 
 
 @njit(cache=True, fastmath=False, nogil=True)

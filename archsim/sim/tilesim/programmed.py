@@ -413,7 +413,7 @@ class ProgrammedMatrix(MatrixGeometry):
     def has_read_noise(self) -> bool:
         return self.cfg.read_noise and self.S2fast is not None
 
-    def matmul(self, X: np.ndarray, *, key=None, first_row: int = 0) -> np.ndarray:
+    def matmul(self, X: np.ndarray, *, key=None, first_row: int = 0, threads: int | None = None) -> np.ndarray:
         """``X @ W`` through the arrays: ``X`` (B, K) or (groups, B, K) -> (B, N) float64.
 
         ``key`` names this MVM's read noise: ``None`` (default) draws fresh noise on every call, from
@@ -425,13 +425,36 @@ class ProgrammedMatrix(MatrixGeometry):
         Per chunk of rows and row block, one BLAS product covers every conversion (pulses stacked as
         row planes) and every unit (slices x arrays of the pair, side by side as columns; with 0/1
         pulse codes the read-noise variance matrices too); one fused kernel then adds the read noise,
-        converts and shift-adds."""
+        converts and shift-adds.  ``threads``: threads that split a large call's rows (default
+        ``cfg.threads``; the result does not depend on it)."""
         X3, vec = self._inputs3(X)
         self._check_ready()
+        groups, B, Kd = X3.shape
+
+        def quantize(g, c0, c1, want_v2, dt):
+            return self._quantize(X3[g, c0:c1], want_v2, dt)
+        return self._matmul(quantize, groups, B, Kd, key, first_row, vec, threads)
+
+    def matmul_maps(self, x: np.ndarray, kernel, stride, padding, out_hw, *, key=None, first_row: int = 0,
+                    threads: int | None = None) -> np.ndarray:
+        """``matmul(im2col(x))`` of a one-group convolution, read from its input maps ``x`` (B, C, H, W)
+        (kernel ``(kh, kw)``, stride ``(sh, sw)``, zero padding ``(top, left, bottom, right)``, output
+        ``(Ho, Wo)``): the same numbers bit for bit, without writing the im2col matrix (:mod:`.convq`).
+        Rows are the im2col rows (image, oh, ow), so ``first_row`` counts them the same way."""
+        from archsim.sim.tilesim import convq
+        self._check_ready()
+        geom = tuple(tuple(int(v) for v in t) for t in (kernel, stride, padding, out_hw))
+        if self.groups != 1 or x.ndim != 4 or x.shape[1] * geom[0][0] * geom[0][1] != self.K:
+            raise ArchsimError(f"layer '{self.layer}': maps of shape {x.shape} with kernel {geom[0]} do not fit "
+                               f"{self.K} rows of one group")
+
+        return self._matmul(convq.MapRows(self, x, geom), 1, x.shape[0] * geom[3][0] * geom[3][1], self.K, key, first_row, False,
+                            threads)
+
+    def _matmul(self, quantize, groups: int, B: int, Kd: int, key, first_row, vec: bool, threads) -> np.ndarray:
         key = self.next_fresh_key() if key is None else _key_tuple(key)
         if isinstance(first_row, bool) or not isinstance(first_row, (int, np.integer)) or first_row < 0:
             raise ArchsimError(f"matmul: first_row = {first_row!r} is not allowed; allowed an integer >= 0")
-        groups, B, Kd = X3.shape
         Ng, NC, CU, S = self.Ng, self.n_conv, self.n_units, self.slices
         U = S * CU
         out = np.empty((B, self.N))
@@ -443,9 +466,11 @@ class ProgrammedMatrix(MatrixGeometry):
         fuse = noise and dt == np.float32 and self._v2_is_v
         ncols = U * Ng * (2 if fuse else 1)
         streams = self.stream_keys(key).reshape(groups, len(self.row_bounds), U, NC) if noise else None
+        if hasattr(quantize, "prepare"):
+            quantize.prepare(noise and not fuse, dt)      # work shared by every chunk, done once in this thread
         bc = max(1, min(B, self.cfg.chunk_elements // (NC * max(ncols, Kd))))
         big = B * NC * ncols * Kd >= PARALLEL_MIN_WORK
-        threads = support.matmul_threads(self.cfg) if big else 1
+        threads = (threads or support.matmul_threads(self.cfg)) if big else 1
         if big:
             # a large call is cut into PARALLEL_SPLIT chunks whatever the thread count, and BLAS runs on one
             # thread inside each, so 1 or N threads make the very same BLAS calls: identical by construction
@@ -467,7 +492,7 @@ class ProgrammedMatrix(MatrixGeometry):
             varbuf = _WS.get("var", (NC * bc, U * Ng), np.float32) if (noise and not fuse) else None
             accbuf = _WS.get("acc", (bc, Ng), np.float64) if groups > 1 else None
             for g in range(groups):
-                V, V2, Vf, V2f = self._quantize(X3[g, c0:c1], noise and not fuse, dt)
+                V, V2, Vf, V2f = quantize(g, c0, c1, noise and not fuse, dt)
                 # accumulate straight into the output where it is contiguous (one group)
                 acc = out[c0:c1] if groups == 1 else accbuf[:nb]
                 M = Mbuf[:NC * nb]
