@@ -20,6 +20,9 @@ MODELS = [
     UpdateModel("exponential", states=80, gamma=3.0, c2c=0.2),
     UpdateModel("power", states=80, gamma=1.5, c2c=0.8, potentiation_only=True),
     UpdateModel("table", states=50, table=TABLE, dw_d2d=0.3),
+    # no cycle-to-cycle noise: the kernels move n constant steps at once (their own branch)
+    UpdateModel("constant", states=100, asymmetry=0.1, dw_d2d=0.2, bound_d2d=0.1),
+    UpdateModel("constant", states=40, asymmetry=-0.3, potentiation_only=True),
 ]
 
 
@@ -85,6 +88,35 @@ def test_pulse_counts_numba_equals_numpy_twin(m):
     n = np.random.default_rng(2).integers(-70, 70, (a.K, a.N))      # > 64: trains cross a noise row
     assert a.update_counts(n) == b.update_counts(n) == np.abs(n).sum()
     np.testing.assert_allclose(a.Xp, b.Xp, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("m", [MODELS[0], MODELS[2], MODELS[4], MODELS[6], MODELS[7]], ids=lambda m: m.law)
+@pytest.mark.parametrize("um", [True, False])
+def test_fused_stochastic_update_equals_trains_then_pulses(m, um):
+    # the fused kernel draws the same trains from the same streams: the same numbers, bit for bit
+    from archsim.sim.training.learners import train_pulses, weight_step
+    cfg = AnalogTrainConfig(update_management=um, bl=31, lr=0.05)
+    a, b = _pair(m, seed=4)
+    b.use_numba = True
+    rng = np.random.default_rng(8)
+    for step in range(3):
+        x = rng.standard_normal((4, a.K)) * (rng.random((4, a.K)) < 0.5)
+        d = 0.3 * rng.standard_normal((4, a.N))
+        a.update_stochastic(x, d, np.sqrt(cfg.lr / (cfg.bl * weight_step(a))), um, cfg.bl, 4 * step)
+        b.update_trains(*train_pulses(x, d, cfg.lr, weight_step(b), cfg, b, 4 * step), 4 * step)
+    assert a.counters == b.counters and a.counters.coincidences > 0
+    assert np.array_equal(a.Xp, b.Xp) and np.array_equal(a.Xm, b.Xm) and np.array_equal(a.pulses, b.pulses)
+
+
+def test_whole_constant_steps_equal_single_steps():
+    # c2c = 0 moves n steps at once; a vanishing c2c (1 + 1e-300 z == 1) takes them one by one
+    a = AnalogTile(6, 5, UpdateModel("constant", states=30, asymmetry=0.2, dw_d2d=0.3), 0.6, (2,))
+    b = AnalogTile(6, 5, UpdateModel("constant", states=30, asymmetry=0.2, dw_d2d=0.3, c2c=1e-300), 0.6, (2,))
+    n = np.random.default_rng(1).integers(-40, 40, (6, 5))      # many reach a bound (30 states)
+    a.update_counts(n)
+    b.update_counts(n)
+    assert np.any(a.Xp == a.bp) and np.any(a.Xp == a.bm)
+    np.testing.assert_allclose(a.Xp, b.Xp, rtol=0, atol=1e-12)   # sums of up to 40 steps: rounding only
 
 
 def test_constant_step_moves_by_the_coincidence_count():

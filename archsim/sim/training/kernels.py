@@ -15,6 +15,10 @@ the same numbers whatever the thread count or batch cut.
   ``cell`` and column ``k`` (the pulse's index within this update, < 64) of the stream laid out with
   64 columns, ``cell = (s K + i) N + j`` for sample ``s``; the state is clipped to its bounds.
 - Pairs (``potentiation_only``): a down pulse is an up pulse on the minus device.
+- Speed: :func:`stochastic_update` draws a batch's trains and applies their coincidences in one pass
+  (no intermediate arrays, one call per layer and batch); constant-step devices take their step once
+  per device and update, and without cycle-to-cycle noise move ``n`` steps at once (the sum, clipped:
+  every step has one size and one sign).
 """
 from __future__ import annotations
 
@@ -112,7 +116,13 @@ def _step(x, up, dw, a, bp, bm, law, gamma, table, dw_nom):
 
 @njit(inline="always")
 def _pulses(x, n, up, dw, a, bp, bm, law, gamma, c2c, table, dw_nom, stream, row, zx, zr, zf):
-    """State after ``n`` pulses in one direction."""
+    """State after ``n`` pulses in one direction.  A constant step without cycle-to-cycle noise moves
+    ``n`` steps at once (the same state: every step has one size and one sign, so clipping the sum equals
+    clipping each step)."""
+    if law == 0 and c2c == 0.0:
+        s = _step(x, up, dw, a, bp, bm, law, gamma, table, dw_nom) * n
+        x = x + s if up else x - s
+        return min(max(x, bm), bp)
     for k in range(n):
         s = _step(x, up, dw, a, bp, bm, law, gamma, table, dw_nom)
         if law == 5:
@@ -127,6 +137,83 @@ def _pulses(x, n, up, dw, a, bp, bm, law, gamma, c2c, table, dw_nom, stream, row
         elif x < bm:
             x = bm
     return x
+
+
+@njit(cache=True, nogil=True)
+def _apply_constant(Xp, Xm, pair, mx, md, sgx, sgd, rows, nr, cols, nc, dwu, asym, bp, bm, c2c, stream, cell0, count,
+                    zx, zr, zf):
+    """The coincidences of one sample's trains ``mx`` (rows ``rows[:nr]`` fire) and ``md`` (columns
+    ``cols[:nc]``) on constant-step devices: :func:`_pulses` with the step, which does not depend on the
+    state, taken once per device (the same numbers, in a loop the compiler keeps tight); without
+    cycle-to-cycle noise the ``n`` steps move at once.  ``sgx``, ``sgd``: the signs (a device moves up
+    where exactly one is negative)."""
+    N = md.shape[0]
+    total = 0
+    for ii in range(nr):
+        i = rows[ii]
+        bi = mx[i]
+        neg = sgx[i] < 0
+        for jj in range(nc):
+            j = cols[jj]
+            n = _popcount(bi & md[j])
+            if n == 0:
+                continue
+            up = neg != (sgd[j] < 0)
+            count[i, j] += n
+            total += n
+            minus = pair and not up
+            if minus:
+                up = True
+            s = max(dwu[i, j] * ((1.0 + asym[i, j]) if up else (1.0 - asym[i, j])), 0.0)
+            x = Xm[i, j] if minus else Xp[i, j]
+            lo = bm[i, j]
+            hi = bp[i, j]
+            if c2c == 0.0:
+                x = x + s * n if up else x - s * n
+                x = min(max(x, lo), hi)
+            else:
+                row = (cell0 + np.uint64(i)) * np.uint64(N) + np.uint64(j)
+                for k in range(n):
+                    st = s * max(1.0 + c2c * _normal_at(stream, row, k, zx, zr, zf), 0.0)
+                    x = x + st if up else x - st
+                    x = min(max(x, lo), hi)
+            if minus:
+                Xm[i, j] = x
+            else:
+                Xp[i, j] = x
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _apply(Xp, Xm, pair, mx, md, sgx, sgd, rows, nr, cols, nc, dwu, asym, bp, bm, law, gamma, c2c, table, dw_nom,
+           stream, cell0, count, zx, zr, zf):
+    """As :func:`_apply_constant` for any law: each device's pulses by :func:`_pulses` (noise row
+    ``(cell0 + i) N + j``)."""
+    if law == 0:
+        return _apply_constant(Xp, Xm, pair, mx, md, sgx, sgd, rows, nr, cols, nc, dwu, asym, bp, bm, c2c, stream,
+                               cell0, count, zx, zr, zf)
+    N = md.shape[0]
+    total = 0
+    for ii in range(nr):
+        i = rows[ii]
+        bi = mx[i]
+        neg = sgx[i] < 0
+        for jj in range(nc):
+            j = cols[jj]
+            n = _popcount(bi & md[j])
+            if n == 0:
+                continue
+            up = neg != (sgd[j] < 0)
+            row = (cell0 + np.uint64(i)) * np.uint64(N) + np.uint64(j)
+            count[i, j] += n
+            total += n
+            if pair and not up:
+                Xm[i, j] = _pulses(Xm[i, j], n, True, dwu[i, j], asym[i, j], bp[i, j], bm[i, j], law, gamma,
+                                   c2c, table, dw_nom, stream, row, zx, zr, zf)
+            else:
+                Xp[i, j] = _pulses(Xp[i, j], n, up, dwu[i, j], asym[i, j], bp[i, j], bm[i, j], law, gamma,
+                                   c2c, table, dw_nom, stream, row, zx, zr, zf)
+    return total
 
 
 # --------------------------------------------------------------------------- kernels
@@ -174,26 +261,77 @@ def pulse_outer(Xp, Xm, pair, xm, dm, sx, sd, dwu, asym, bp, bm, law, gamma, c2c
                 nc += 1
         if nr == 0 or nc == 0:
             continue
-        cell0 = np.uint64(sample0 + b) * np.uint64(K)
-        for ii in range(nr):
-            i = rows[ii]
-            mx = xm[b, i]
-            for jj in range(nc):
-                j = cols[jj]
-                n = _popcount(mx & dm[b, j])
-                if n == 0:
-                    continue
-                up = sx[b, i] * sd[b, j] < 0
-                row = (cell0 + np.uint64(i)) * np.uint64(N) + np.uint64(j)
-                count[i, j] += n
-                total += n
-                if pair and not up:
-                    Xm[i, j] = _pulses(Xm[i, j], n, True, dwu[i, j], asym[i, j], bp[i, j], bm[i, j], law, gamma,
-                                       c2c, table, dw_nom, stream, row, zx, zr, zf)
-                else:
-                    Xp[i, j] = _pulses(Xp[i, j], n, up, dwu[i, j], asym[i, j], bp[i, j], bm[i, j], law, gamma,
-                                       c2c, table, dw_nom, stream, row, zx, zr, zf)
+        total += _apply(Xp, Xm, pair, xm[b], dm[b], sx[b], sd[b], rows, nr, cols, nc, dwu, asym, bp, bm, law, gamma,
+                        c2c, table, dw_nom, stream, np.uint64(sample0 + b) * np.uint64(K), count, zx, zr, zf)
     return total
+
+
+@njit(inline="always")
+def _train(p, stream, c0, BL):
+    """The stochastic train of one element (see :func:`stochastic_trains`); ``c0`` its counter base."""
+    m = np.uint64(0)
+    if p <= 0.0:
+        return m
+    for t in range(BL):
+        if _unit(_mix(stream + GOLDEN * (c0 + np.uint64(t) + np.uint64(1)))) < p:
+            m |= np.uint64(1) << np.uint64(t)
+    return m
+
+
+@njit(cache=True, nogil=True)
+def stochastic_update(Xp, Xm, pair, x, d, c, um, stream_x, stream_d, BL, dwu, asym, bp, bm, law, gamma, c2c, table,
+                      dw_nom, stream, sample0, count, zx, zr, zf):
+    """One fused pass of the stochastic update ``W -= lr sum_b x_b^T d_b`` for every sample of the batch:
+    the probabilities ``p_x = C_x |x|``, ``p_d = C_d |d|`` (clipped to 1; ``C_x = C_d = c``, or with update
+    management ``C_x = c r``, ``C_d = c / r``, ``r = sqrt(max|d| / max|x|)`` per sample), the trains
+    (the numbers of :func:`stochastic_trains` with streams ``stream_x``, ``stream_d``) and their
+    coincidences applied as :func:`pulse_outer` does (noise ``stream``), without the intermediate
+    arrays.  Returns (coincidences, row pulses, column pulses)."""
+    B, K = x.shape
+    N = d.shape[1]
+    mx = np.zeros(K, np.uint64)
+    md = np.zeros(N, np.uint64)
+    rows = np.empty(K, np.int64)
+    cols = np.empty(N, np.int64)
+    total = 0
+    nrow = 0
+    ncol = 0
+    for b in range(B):
+        cx = c
+        cd = c
+        if um:
+            xmax = 0.0
+            for i in range(K):
+                xmax = max(xmax, abs(x[b, i]))
+            dmax = 0.0
+            for j in range(N):
+                dmax = max(dmax, abs(d[b, j]))
+            if xmax > 0.0 and dmax > 0.0:
+                r = math.sqrt(dmax / xmax)
+                cx = c * r
+                cd = c / r
+        s = np.uint64(sample0 + b)
+        nr = 0
+        for i in range(K):
+            mx[i] = _train(min(max(cx * abs(x[b, i]), 0.0), 1.0), stream_x, (s * np.uint64(K) + np.uint64(i)) *
+                           np.uint64(BL), BL)
+            if mx[i] != 0:
+                rows[nr] = i
+                nr += 1
+                nrow += _popcount(mx[i])
+        nc = 0
+        for j in range(N):
+            md[j] = _train(min(max(cd * abs(d[b, j]), 0.0), 1.0), stream_d, (s * np.uint64(N) + np.uint64(j)) *
+                           np.uint64(BL), BL)
+            if md[j] != 0:
+                cols[nc] = j
+                nc += 1
+                ncol += _popcount(md[j])
+        if nr == 0 or nc == 0:
+            continue
+        total += _apply(Xp, Xm, pair, mx, md, x[b], d[b], rows, nr, cols, nc, dwu, asym, bp, bm, law, gamma, c2c,
+                        table, dw_nom, stream, s * np.uint64(K), count, zx, zr, zf)
+    return total, nrow, ncol
 
 
 @njit(cache=True, nogil=True)
@@ -281,6 +419,20 @@ def _pulse_np(X, sel, up, k, rows, tile_params, model_law, stream):
     X[sel] = np.clip(x + s if up else x - s, bm[sel], bp[sel])
 
 
+def _whole_steps(tile_params) -> bool:
+    """The law moves ``n`` pulses as one step of ``n dw`` (constant, no cycle-to-cycle noise)."""
+    m = tile_params[4]
+    return m.law == "constant" and m.c2c == 0
+
+
+def _steps_np(X, sel, up, n, tile_params):
+    """``n`` (per device) constant steps at once on the devices ``sel`` of X (see :func:`_pulses`)."""
+    from archsim.model.update_laws import step_sizes
+    dwu, asym, bp, bm, m = tile_params
+    s = step_sizes(m, X[sel], up, dwu[sel], asym[sel], bp[sel], bm[sel]) * n[sel]
+    X[sel] = np.minimum(np.maximum(X[sel] + s if up else X[sel] - s, bm[sel]), bp[sel])
+
+
 def pulse_outer_np(Xp, Xm, pair, xm, dm, sx, sd, tile_params, stream, sample0, count) -> int:
     """Numpy twin of :func:`pulse_outer` (same arguments but the law's scalars, held in the model)."""
     B, K = xm.shape
@@ -295,6 +447,14 @@ def pulse_outer_np(Xp, Xm, pair, xm, dm, sx, sd, tile_params, stream, sample0, c
         rows = np.uint64((sample0 + b) * K * N) + cells
         count += n
         total += int(n.sum())
+        if _whole_steps(tile_params):
+            for direction in (True, False):
+                sel = (n > 0) & (up == direction)
+                if pair and not direction:
+                    _steps_np(Xm, sel, True, n, tile_params)
+                else:
+                    _steps_np(Xp, sel, direction, n, tile_params)
+            continue
         for k in range(int(n.max())):
             act = n > k
             for direction in (True, False):
@@ -315,6 +475,18 @@ def pulse_counts_np(Xp, Xm, pair, n_signed, tile_params, stream, count) -> int:
     total = int(m_abs.sum())
     base = np.arange(K * N, dtype=np.uint64).reshape(K, N)
     up = n_signed > 0
+    if _whole_steps(tile_params):       # as the kernel: chunks of at most NCOL pulses, each at once
+        left = m_abs.copy()
+        while left.any():
+            k = np.minimum(left, NCOL)
+            for direction in (True, False):
+                sel = (k > 0) & (up == direction)
+                if pair and not direction:
+                    _steps_np(Xm, sel, True, k, tile_params)
+                else:
+                    _steps_np(Xp, sel, direction, k, tile_params)
+            left -= k
+        return total
     for k in range(int(m_abs.max()) if m_abs.size else 0):
         act = m_abs > k
         rows = base + np.uint64(k // NCOL) * np.uint64(K * N)

@@ -62,6 +62,15 @@ def train_pulses(x, d, lr, dw_w, cfg, tile: AnalogTile, sample0: int):
     return mx, md, sx, sd
 
 
+def pulse_update(tile: AnalogTile, x, d, lr, cfg, sample0: int) -> int:
+    """Apply ``W -= lr x^T d`` on ``tile`` by pulse trains: stochastic trains on the Numba path in one fused
+    kernel (the same numbers as :func:`train_pulses` then ``update_trains``), else those two steps."""
+    if tile.use_numba and cfg.trains == "stochastic":
+        return tile.update_stochastic(x, d, math.sqrt(lr / (cfg.bl * weight_step(tile))), cfg.update_management,
+                                      cfg.bl, sample0)
+    return tile.update_trains(*train_pulses(x, d, lr, weight_step(tile), cfg, tile, sample0), sample0)
+
+
 def weight_step(tile: AnalogTile) -> float:
     """Nominal weight change of one pulse: ``gain dw`` (a pair: half of it)."""
     return tile.gain * tile.model.dw * (0.5 if tile.pair else 1.0)
@@ -92,8 +101,7 @@ class SGDLearner:
         return t.weights(), t.gain, _read_sigma(t, self.device) if self.cfg.read_noise else None
 
     def update(self, x, d, sample0):
-        t = self.tile
-        t.update_trains(*train_pulses(x, d, self.cfg.lr, weight_step(t), self.cfg, t, sample0), sample0)
+        pulse_update(self.tile, x, d, self.cfg.lr, self.cfg, sample0)
 
     def tiles(self):
         return [self.tile]
@@ -164,7 +172,7 @@ class TikiTakaLearner:
 
     def update(self, x, d, sample0, reader=None):
         A = self.A
-        A.update_trains(*train_pulses(x, d, self.cfg.lr, weight_step(A), self.cfg, A, sample0), sample0)
+        pulse_update(A, x, d, self.cfg.lr, self.cfg, sample0)
         self.seen += x.shape[0]
         while self.seen >= self.cfg.transfer_every:
             self.seen -= self.cfg.transfer_every
@@ -176,8 +184,7 @@ class TikiTakaLearner:
                 e @ (A.weights() - A.gain * self.sp)
             A.counters.forward_reads += 1
             C = self.C
-            C.update_trains(*train_pulses(e, -v, self.cfg.transfer_lr, weight_step(C), self.cfg, C, self.transfers),
-                            self.transfers)
+            pulse_update(C, e, -v, self.cfg.transfer_lr, self.cfg, self.transfers)
             self.transfers += 1
 
     def tiles(self):
@@ -210,7 +217,7 @@ class CarryLearner:
 
     def update(self, x, d, sample0):
         g = self.g
-        g.update_trains(*train_pulses(x, d, self.cfg.lr, weight_step(g), self.cfg, g, sample0), sample0)
+        pulse_update(g, x, d, self.cfg.lr, self.cfg, sample0)
         self.seen += x.shape[0]
         if self.seen >= self.cfg.carry_every:
             self.seen = 0

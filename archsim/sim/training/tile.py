@@ -72,6 +72,7 @@ class AnalogTile:
         self.Xm = self.bm.copy() if m.potentiation_only else np.zeros((1, 1))
         self.pulses = np.zeros(shape, dtype=np.int64)
         self.counters = Counters()
+        self._table = m.table_arrays()
         self._root = int(np.random.SeedSequence(list(self.seed) + [_D2D + 1]).generate_state(1, np.uint64)[0])
 
     # ---------------------------------------------------------------- state
@@ -115,7 +116,7 @@ class AnalogTile:
         stream = np.uint64(self.next_stream())
         if self.use_numba:
             n = KN.pulse_outer(self.Xp, self.Xm, self.pair, xm, dm, sx, sd, self.dwu, self.asym, self.bp, self.bm,
-                               m.law_id, m.gamma, m.c2c, m.table_arrays(), m.dw, stream, sample0, self.pulses,
+                               m.law_id, m.gamma, m.c2c, self._table, m.dw, stream, sample0, self.pulses,
                                *KN.ZIG)
         else:
             n = KN.pulse_outer_np(self.Xp, self.Xm, self.pair, xm, dm, sx, sd, self._params(), stream, sample0,
@@ -128,6 +129,25 @@ class AnalogTile:
         self._refresh()
         return int(n)
 
+    def update_stochastic(self, x, d, c: float, um: bool, BL: int, sample0: int) -> int:
+        """The stochastic-train update of ``x``, ``d`` in one fused kernel
+        (:func:`archsim.sim.training.kernels.stochastic_update`); the same streams, in the same order, and
+        so the same numbers as trains drawn by ``learners.train_pulses`` then :meth:`update_trains`."""
+        m = self.model
+        sx, sd, stream = (np.uint64(self.next_stream()) for _ in range(3))
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        d = np.ascontiguousarray(d, dtype=np.float64)
+        n, nrow, ncol = KN.stochastic_update(self.Xp, self.Xm, self.pair, x, d, float(c), bool(um), sx, sd, int(BL),
+                                             self.dwu, self.asym, self.bp, self.bm, m.law_id, m.gamma, m.c2c,
+                                             self._table, m.dw, stream, sample0, self.pulses, *KN.ZIG)
+        c = self.counters
+        c.coincidences += int(n)
+        c.row_pulses += int(nrow)
+        c.col_pulses += int(ncol)
+        c.update_cycles += x.shape[0]
+        self._refresh()
+        return int(n)
+
     def update_counts(self, n_signed: np.ndarray) -> int:
         """Apply ``|n|`` pulses per device, up where ``n > 0`` (mixed-precision transfer)."""
         m = self.model
@@ -135,7 +155,7 @@ class AnalogTile:
         n_signed = np.ascontiguousarray(n_signed, dtype=np.int64)
         if self.use_numba:
             n = KN.pulse_counts(self.Xp, self.Xm, self.pair, n_signed, self.dwu, self.asym, self.bp, self.bm,
-                                m.law_id, m.gamma, m.c2c, m.table_arrays(), m.dw, stream, self.pulses, *KN.ZIG)
+                                m.law_id, m.gamma, m.c2c, self._table, m.dw, stream, self.pulses, *KN.ZIG)
         else:
             n = KN.pulse_counts_np(self.Xp, self.Xm, self.pair, n_signed, self._params(), stream, self.pulses)
         self.counters.transfer_pulses += int(n)
