@@ -16,6 +16,7 @@ import archsim
 import workloads
 from archsim.cost import events as ev_mod
 from archsim.cost import price as price_mod
+from archsim.cost import table
 from archsim.cost.price import evaluate
 from archsim.io import techlib
 from archsim.mapping.layout import map_workload
@@ -97,36 +98,57 @@ def test_a_layer_kind_is_one_table_entry():
     assert "scale2" not in kinds.KINDS
 
 
-def test_a_cost_component_is_an_event_with_a_price(monkeypatch):
-    """Walk-through 4: a component is an event (what happens, per layer), the energy part it is reported
-    under and its price.  Every event the cost model counts has a part and a price, and the estimate's
-    energy is the sum over events of count x price (so a new event with its price adds count x price)."""
+CHECKSUM_FILE = """\
+name: checksum
+class: logic
+description: >
+  A checksum unit per tile: one check per output element (an example component, docs/extending.md).
+node:
+  value: 32
+  unit: nm
+  assumption: "example"
+energy_per_check:
+  value: 0.75
+  unit: pJ
+  assumption: "example figure for the walk-through"
+"""
+
+
+def test_a_cost_component_is_one_table_row(tmp_path):
+    """Walk-through 4: a component is one row of the component table (archsim/cost/table.py): its events,
+    the part it is reported under, its count and its price.  Every event the cost model counts has a part and
+    a price, the estimate's energy is the sum over events of count x price, and a component added from its
+    own data file in a temporary folder adds exactly its count x price to its part."""
     m = map_workload(workloads.get("lenet5"), Architecture())
     est = evaluate(m)
     ev = ev_mod.events(m)
     up = price_mod.unit_prices(m, price_mod.prices_for(m.arch, m.device), ev)
-    assert set(up) == set(ev_mod.EVENT_PARTS)
-    dynamic = sum(float(np.sum(ev[e] * up[e])) for e in ev_mod.EVENT_PARTS)
+    assert set(up) == set(table.EVENT_PARTS)
+    dynamic = sum(float(np.sum(ev[e] * up[e])) for e in table.EVENT_PARTS)
     s = est.summary
     # dynamic energy = total minus leakage and I/O (which are power x period, not events); 1e-12: one sum
     # regrouped by part
     assert dynamic == pytest.approx(s["energy_per_inference_J"] - s["energy_leakage_J"] - s["energy_io_J"], rel=1e-12)
-    # add a component: an event counted once per output element, priced at 1 pJ, reported under 'digital'
-    monkeypatch.setitem(ev_mod.EVENT_PARTS, "checksum", "digital")
-    monkeypatch.setitem(price_mod.PRICE_FIELD, "checksum", "e_digital_op")
-    orig = ev_mod.events
-
-    def with_checksum(mm, task="inference", activity=None):
-        e = orig(mm, task, activity)
-        counts = dict(e.counts)
-        counts["checksum"] = np.array([float(l.N * l.vectors) for l in mm.layers])
-        return dataclasses.replace(e, counts=counts)
-
-    monkeypatch.setattr(price_mod, "events", with_checksum)
-    more = price_mod.evaluate(m).summary
-    p = price_mod.prices_for(m.arch, m.device)
-    extra = sum(l.N * l.vectors for l in m.layers) * p.e_digital_op
+    # add a component from its data file: a checksum per output element at the file's energy, under 'digital'
+    f = tmp_path / "checksum.yaml"
+    f.write_text(CHECKSUM_FILE)
+    q, _ = techlib.load_file(f)
+    e_check = q["energy_per_check"].value
+    assert e_check == pytest.approx(0.75e-12, rel=1e-12)      # units converted on loading: pJ -> J
+    comp = table.Component("checksum", (("checksum", e_check),), "digital", "per output element", "-", "-",
+                           count=lambda layer, arch: layer.N * layer.vectors)
+    table.register(comp)
+    try:
+        more = evaluate(m).summary
+        assert "checksum" in {c.name for c in table.COMPONENTS}
+    finally:
+        table.unregister("checksum")
+    extra = sum(l.N * l.vectors for l in m.layers) * e_check
     assert more["energy_digital_J"] - s["energy_digital_J"] == pytest.approx(extra, rel=1e-9)
+    assert more["energy_array_J"] == s["energy_array_J"]          # nothing else moves
+    assert evaluate(m).summary["energy_per_inference_J"] == s["energy_per_inference_J"]   # removed again
+    with pytest.raises(ArchsimError, match="part 'sparkle' is not allowed"):
+        table.register(dataclasses.replace(comp, part="sparkle"))
 
 
 def test_a_cli_command_is_one_entry_in_a_group(monkeypatch, capsys):

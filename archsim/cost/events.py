@@ -25,6 +25,7 @@ from archsim.model.arch import CostModel, SignedMapping
 from archsim.model.errors import ArchsimError
 from archsim.model.kinds import KINDS
 
+from archsim.cost import table as _table
 from archsim.cost.table import ENERGY_PARTS, EVENT_PARTS  # noqa: E402,F401  (the component table)
 TASKS = ("inference", "training")
 
@@ -178,4 +179,7 @@ def events(m: Mapping, task: str = "inference", activity: Activity | None = None
     for ed in m.edges:
         hops[ed.dst if ed.dst != "output" else ed.src] += ed.bit_hops
     c["bit_hop"] = passes * np.array([hops[l.layer] for l in m.layers])
+    for comp in _table.added():       # components added to the table count their own events
+        for event, _ in comp.events:
+            c[event] = np.array([float(comp.count(l, arch)) for l in m.layers])
     return EventCounts(tuple(l.layer for l in m.layers), MappingProxyType(c), task, act)

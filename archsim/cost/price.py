@@ -50,7 +50,7 @@ def unit_prices(m: Mapping, prices: Prices, ev: EventCounts, plan: Floorplan | N
     the bus and the links by their lengths in ``plan`` (default: the floorplan of ``m``)."""
     n = len(m.layers)
     plan = plan if plan is not None else floorplan(m, prices, layer_prices(m))
-    out = {e: getattr(prices, f) for e, f in PRICE_FIELD.items()}
+    out = {e: getattr(prices, f) if isinstance(f, str) else f for e, f in PRICE_FIELD.items()}
     out["cell_read"] = prices.cell_read_energy(ev.activity.per_layer("mean_conductance_fraction", n))
     out["shift_add"] = prices.shift_add_energy(shift_add_width(m))
     out["buffer_bit"] = prices.buffer_bit_energy([l.buffer_bits_per_tile for l in m.layers],
@@ -62,7 +62,7 @@ def unit_prices(m: Mapping, prices: Prices, ev: EventCounts, plan: Floorplan | N
     per = layer_prices(m)
     if per is not None:   # layer_overrides: each layer's conversions (and what scales with them) at its own price
         for e, f in PRICE_FIELD.items():
-            out[e] = np.array([getattr(p, f) for p in per])
+            out[e] = np.array([getattr(p, f) if isinstance(f, str) else f for p in per])
         out["shift_add"] = np.array([p.shift_add_energy(shift_add_width(m, l.layer))
                                      for p, l in zip(per, m.layers)])
     if prices.sub is not None:

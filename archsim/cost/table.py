@@ -11,6 +11,9 @@ price field map (:data:`PRICE_FIELD`) are derived here, so a component is added 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Optional
+
+from archsim.model.errors import ArchsimError
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,9 @@ class Component:
     energy: str              # energy law, in words
     area: str                # area law, in words
     time: str                # time law, in words
+    #: an added component's events per layer: ``count(layer_map, arch) -> number`` (the built-in ones are
+    #: counted by archsim.cost.events.events); its price is then J per event, read from its own data file
+    count: Optional[Callable] = None
 
 
 COMPONENTS: tuple[Component, ...] = (
@@ -83,3 +89,46 @@ def table() -> list[dict]:
     """One row per component (name, events, part, energy, area and time laws), for docs and ``list``."""
     return [dict(component=c.name, events=", ".join(e for e, _ in c.events) or "-", csv=f"energy_{c.part}_J",
                  energy=c.energy, area=c.area, time=c.time) for c in COMPONENTS]
+
+
+def register(component: Component) -> None:
+    """Add a component to the table (an extension's, or a test's): its events join :data:`EVENT_PARTS` and
+    :data:`PRICE_FIELD`, so :func:`archsim.cost.events.events` counts them with ``component.count`` and
+    :func:`archsim.cost.price.unit_prices` prices them.  An added component reports under an existing part
+    (the CSV columns are fixed), prices each event as a number (J per event, from its own data file) and
+    names events the table does not have yet."""
+    global COMPONENTS
+    if component.part not in ENERGY_PARTS:
+        raise ArchsimError(f"component '{component.name}': part '{component.part}' is not allowed; allowed: "
+                           f"{', '.join(ENERGY_PARTS)}")
+    if component.count is None or not component.events:
+        raise ArchsimError(f"component '{component.name}': an added component needs events and a count law")
+    for event, price in component.events:
+        if event in EVENT_PARTS:
+            raise ArchsimError(f"component '{component.name}': event '{event}' is already in the table")
+        if isinstance(price, bool) or not isinstance(price, (int, float)) or not price >= 0:
+            raise ArchsimError(f"component '{component.name}': event '{event}' needs a price in J per event "
+                               f"(a number >= 0); got {price!r}")
+    COMPONENTS = COMPONENTS + (component,)
+    for event, price in component.events:
+        EVENT_PARTS[event] = component.part
+        PRICE_FIELD[event] = float(price)
+
+
+def unregister(name: str) -> None:
+    """Remove an added component (by name) and its events from the table."""
+    global COMPONENTS
+    found = [c for c in COMPONENTS if c.name == name and c.count is not None]
+    if not found:
+        raise ArchsimError(f"component '{name}' was not added; added: "
+                           f"{', '.join(c.name for c in COMPONENTS if c.count is not None) or 'none'}")
+    COMPONENTS = tuple(c for c in COMPONENTS if c not in found)
+    for c in found:
+        for event, _ in c.events:
+            EVENT_PARTS.pop(event, None)
+            PRICE_FIELD.pop(event, None)
+
+
+def added() -> tuple[Component, ...]:
+    """The components added with :func:`register` (they carry their own count law)."""
+    return tuple(c for c in COMPONENTS if c.count is not None)
