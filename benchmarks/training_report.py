@@ -134,7 +134,10 @@ def _gv_section(store, meta) -> list[str]:
             f"within noise. Asymmetry: archsim's a gives steps dw (1 + a) up and dw (1 - a) down, an imbalance "
             f"dw+/dw- - 1 = 2a / (1 - a); the paper's 2% is compared with that imbalance (read as a = 0.02 instead, "
             f"the factor halves). Cycle-to-cycle noise multiplies a step by 1 + c2c N(0,1) cut at 0 (a pulse never "
-            f"moves a device backwards), which raises the mean step at large c2c (x1.08 at 1, x1.76 at 3). The "
+            f"moves a device backwards), and each device's step is divided by that factor's mean "
+            f"(archsim.model.update_laws.c2c_mean_factor: 1.08 at c2c = 1, 1.76 at 3) so the noise leaves the "
+            f"mean step dw_min; before that correction the cut raised the mean step and large c2c trained "
+            f"faster at this budget. The "
             f"paper's values are specifications its sweeps found tolerable, not all of them the point where the "
             f"error leaves the baseline: a sweep that stays within the criterion over its range means this "
             f"budget tolerates more than the specification, and is reported as not reproduced.", ""]

@@ -100,6 +100,17 @@ def test_constant_step_moves_by_the_coincidence_count():
     assert t.counters.coincidences == 5 and t.counters.row_pulses == 4 and t.counters.col_pulses == 3
 
 
+def test_cycle_to_cycle_noise_keeps_the_mean_step():
+    """c2c = 3 (the cut at 0 alone would raise the mean step by 76%): 64 up pulses on each of 2,000 devices move
+    them by 64 dw on average; the relative standard error of that mean is about 3 / sqrt(128,000) ~ 0.9%, so
+    5% is a wide margin; without the c2c factor's normalization the mean would be 1.76 x 64 dw."""
+    m = UpdateModel("constant", states=1e6, c2c=3.0)
+    t = AnalogTile(40, 50, m, 1.0, (3,))
+    t.update_counts(np.full((40, 50), 64, dtype=np.int64))
+    assert float(t.Xp.mean()) == pytest.approx(64 * m.dw, rel=0.05)
+    assert float(t.Xp.std()) > 0.1 * 64 * m.dw      # and the noise is there
+
+
 def test_symmetric_point_of_soft_bounds_is_the_asymmetry():
     t = AnalogTile(3, 4, UpdateModel("soft_bounds", states=100, asymmetry=0.2), 1.0, (1,))
     np.testing.assert_allclose(symmetric_point(t), 0.2, atol=1e-9)
