@@ -162,3 +162,34 @@ def test_techlib_is_data_and_a_thin_entry_point():
             for n in names:
                 assert n.split(".")[0] not in ("archsim", "workloads"), f"{p}: imports {n} (upward)"
     assert "archsim.io.techlib" in MODULES, "the techlib reader belongs in archsim/io/techlib.py"
+
+
+# library errors name parameters, the command line words them as flags ------------------------------------------------
+
+_FLAG = re.compile(r"(?:^|[\s(`'])--[a-z][a-z-]*")
+#: modules outside archsim/cli that are a command line of their own (their errors name their own flags)
+_OWN_COMMAND_LINES = {"archsim/io/data.py"}
+
+
+def _raised_text(node: ast.Raise) -> str:
+    """The literal text of the exception a ``raise`` builds (string constants and f-string parts), less whole
+    commands it names (``archsim list --keys``: a command to run, not a flag of the call that failed)."""
+    if node.exc is None:
+        return ""
+    text = " ".join(n.value for n in ast.walk(node.exc) if isinstance(n, ast.Constant) and isinstance(n.value, str))
+    return re.sub(r"archsim [a-z-]+ --[a-z-]+", "", text)
+
+
+def test_library_errors_name_parameters_not_flags():
+    """Outside ``archsim/cli`` an error names a parameter (``ParameterError``'s ``{param}``, which the CLI words
+    as its flag through ``archsim.cli.args.FLAGS``), a file, a key or a layer, never a command-line flag: an API
+    user has no flags."""
+    bad = []
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG.parent).as_posix()
+        if rel.startswith("archsim/cli/") or rel in _OWN_COMMAND_LINES:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=rel)):
+            if isinstance(node, ast.Raise) and _FLAG.search(_raised_text(node)):
+                bad.append(f"{rel}:{node.lineno}")
+    assert bad == [], f"errors worded as command-line flags: {bad}"

@@ -23,7 +23,7 @@ from archsim.model import presets
 from archsim.io import load
 from archsim.io.files import join_stem, safe_stem
 from archsim.io.yaml import parse_yaml
-from archsim.model.errors import ArchsimError, brief
+from archsim.model.errors import ArchsimError, ParameterError, brief
 from archsim.report import tables as report
 
 
@@ -154,9 +154,9 @@ def out_dir(text: str) -> str:
     symbolic link on the way is resolved (the real folder is used); a dangling one is refused."""
     from archsim.io.files import resolve_out_folder
     try:
-        return str(resolve_out_folder(text, "--out"))
-    except ArchsimError as exc:
-        msg = str(exc)
+        return str(resolve_out_folder(text, "out"))
+    except ParameterError as exc:     # argparse puts the flag in front itself
+        msg = exc.worded({"out": "--out"})
         raise argparse.ArgumentTypeError(msg[len("--out "):] if msg.startswith("--out ") else msg) from None
 
 
@@ -220,7 +220,10 @@ def add_no_progress(sp, text: str = "no progress bar (bars need tqdm: pip instal
 #: how the command line names the parameters of the library's loaders (archsim.io.load) in its errors
 FLAGS = {"arch": "--arch", "preset": "--preset", "overrides": "--set", "devices": "--devices",
          "input_shape": "--input-shape", "model": "--model FILE.onnx", "workload": "--workload",
-         "layers": "--hybrid", "input_hw": "--sim-input"}
+         "layers": "--hybrid", "input_hw": "--sim-input", "check": "--no-simulate",
+         "check.samples": "--sim-samples", "check.trials": "--sim-trials", "check.input_hw": "--sim-input",
+         "check.min_accuracy": "--min-accuracy", "check.max_accuracy_drop": "--max-accuracy-drop",
+         "check.min_agreement": "--min-agreement"}
 
 
 def _overrides(items: list[str] | None) -> dict:

@@ -24,7 +24,7 @@ from archsim.model import arch as _arch
 from archsim.model import presets
 from archsim.io import load
 from archsim.model.arch import CostModel
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, ParameterError
 from archsim.report import tables as report
 from archsim.report.notes import ir_drop, read_time_devices
 from archsim.sim.stats import versus_baseline
@@ -282,7 +282,10 @@ def cmd_export(args) -> int:
     else:
         note = {"random": f"random He-normal weights (seed {args.seed})", "zeros": "zero weights",
                 "none": "no weight values (structure only: weights are graph inputs)"}[args.weights]
-    path = save_onnx(wl, args.out, weights=args.weights, seed=args.seed)
+    try:
+        path = save_onnx(wl, args.out, weights=args.weights, seed=args.seed)
+    except ParameterError as exc:       # save_onnx's file is this command's --out
+        raise ArchsimError(exc.worded({"path": "--out"})) from None
     print(f"wrote {path}: {wl.name}, {len(wl.layers()) - 1} layers ({len(wl.weighted_layers())} weighted, "
           f"{wl.total_weights:,} weights, {wl.total_macs:,} MACs), {note}, opset {EXPORT_OPSET}")
     return 0

@@ -87,16 +87,15 @@ class CheckSpec:
     sim: SimConfig = SimConfig()         # the simulator's error sources and converter policies
 
     def validated(self) -> "CheckSpec":
-        for flag, v in (("--sim-samples", self.samples), ("--sim-trials", self.trials),
-                        ("--sim-input", self.input_hw)):
+        for name, v in (("samples", self.samples), ("trials", self.trials), ("input_hw", self.input_hw)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
-                raise ArchsimError(f"{flag} {v!r}: allowed a whole number of 1 or more")
+                raise ParameterError(f"{{param}} {v!r}: allowed a whole number of 1 or more", f"check.{name}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise ParameterError(f"{{param}} {self.seed!r}: allowed a whole number of 0 or more", "seed")
-        for flag, v in (("--min-accuracy", self.min_accuracy), ("--max-accuracy-drop", self.max_accuracy_drop),
-                        ("--min-agreement", self.min_agreement)):
+        for name, v in (("min_accuracy", self.min_accuracy), ("max_accuracy_drop", self.max_accuracy_drop),
+                        ("min_agreement", self.min_agreement)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1):
-                raise ArchsimError(f"{flag} {v!r}: allowed a fraction from 0 to 1")
+                raise ParameterError(f"{{param}} {v!r}: allowed a fraction from 0 to 1", f"check.{name}")
         return self
 
 
@@ -150,8 +149,8 @@ def prepare(workload: str, spec: CheckSpec = CheckSpec()) -> CheckData:
         return CheckData(wl, x, y, x_cal, "accuracy", ref, floor, ftext, source, trials, int(spec.seed), spec.sim)
     if spec.min_accuracy is not None:
         raise ParameterError(f"{{param}} {spec.min_accuracy:g}: workload {base.name} has no trained weights, so "
-                             f"its accuracy is not simulated; its fidelity is: use --min-agreement (networks with "
-                             f"weights: {', '.join(W.trained())})", "min_accuracy")
+                             f"its accuracy is not simulated; its fidelity is: use {{param}} (networks with "
+                             f"weights: {', '.join(W.trained())})", "min_accuracy", "check.min_agreement")
     shape = tuple(base.input_layer.out_shape)
     hw = spec.input_hw
     if hw is None and len(shape) == 3 and max(shape[1:]) > REDUCE_ABOVE:
@@ -209,11 +208,11 @@ def memory_guard(data: CheckData, config: dict) -> None:
     """Fail in one line, before simulating, when one chip of ``config`` would not fit the memory available."""
     need, have = chip_bytes(data.workload, config), available_bytes()
     if have is not None and need > have:
-        raise ArchsimError(f"size: simulating {data.workload.name} ({data.workload.total_weights / 1e6:.0f} M weights) "
-                           f"on {config['rows']}x{config['cols']} arrays, {config['bits_per_cell']} bits/cell needs "
-                           f"about {need / 1e9:.1f} GB ({BYTES_PER_WEIGHT_SLICE} bytes per weight and bit slice, "
-                           f"measured), {have / 1e9:.1f} GB available; free memory, or pass --no-simulate (accuracy "
-                           f"then not checked)")
+        raise ParameterError(f"the floor check: simulating {data.workload.name} ({data.workload.total_weights / 1e6:.0f} M "
+                             f"weights) on {config['rows']}x{config['cols']} arrays, {config['bits_per_cell']} bits/cell "
+                             f"needs about {need / 1e9:.1f} GB ({BYTES_PER_WEIGHT_SLICE} bytes per weight and bit slice, "
+                             f"measured), {have / 1e9:.1f} GB available; free memory, or turn the simulation off "
+                             f"({{param}}: accuracy then not checked)", "check")
 
 
 def check_design(data: CheckData, config: dict) -> dict:
@@ -289,7 +288,7 @@ def reduced_input(wl: Workload, hw: int) -> Workload:
 
     def fail(why: str):
         return ParameterError(f"{{param}} {hw}: {wl.name} cannot be simulated at {hw}x{hw} ({why}); "
-                              f"give a larger --sim-input", "input_hw")
+                              f"give a larger {{param}}", "input_hw", "input_hw")
 
     for lay in wl.layers():
         preds = sorted(g0.predecessors(lay.name), key=lambda n: g0.nodes[n].get("order", 0))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, ParameterError
 
 __all__ = ["OBJECTIVES", "Constraint", "CONSTRAINTS", "CONSTRAINT_BY_NAME", "Constraints", "satisfies", "num", "fill"]
 
@@ -87,9 +87,9 @@ class Constraints:
             v = getattr(self, c.name)
             if v is not None:
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                    raise ArchsimError(f"{c.flag} {v!r}: allowed a finite number")
+                    raise ParameterError(f"{{param}} {v!r}: allowed a finite number", c.name)
                 if c.sense == "<=" and v <= 0:
-                    raise ArchsimError(f"{c.flag} {v:g}: allowed a positive number")
+                    raise ParameterError(f"{{param}} {v:g}: allowed a positive number", c.name)
                 out.append((c, float(v)))
         return out
 

@@ -133,7 +133,7 @@ def size_per_layer(workload: str, base: _arch.Architecture | None = None, constr
     t0 = time.perf_counter()
     base = base or _arch.Architecture()
     if base.layer_overrides:
-        raise ArchsimError("size --per-layer: the architecture already has layer_overrides; the search sets them")
+        raise ArchsimError("per-layer search: the architecture already has layer_overrides; the search sets them")
     uni = sizing.size(workload, base, constraints=constraints, space=space, objective="energy", workers=workers,
                       progress=progress, check=check)
     data = uni.check.data if uni.check is not None else None
@@ -163,7 +163,7 @@ def size_per_layer(workload: str, base: _arch.Architecture | None = None, constr
 
     sU = price(U)
     if sU is None:   # not reached: U was evaluated by the search
-        raise ArchsimError(f"size --per-layer: the uniform design of {workload} could not be priced again")
+        raise ArchsimError(f"per-layer search: the uniform design of {workload} could not be priced again")
     eU = sU["energy_per_inference_J"]
     top = sizing.max_bits_per_cell(_arch.Architecture(**{k: U[k] for k in _arch.KEY_BY_NAME if k in U}), dev)
     adcs = sorted(set(space.adc_bits) | {U["adc_bits"]})

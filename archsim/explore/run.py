@@ -242,7 +242,7 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path | None = None, workers:
     fmts, note = resolve_formats(formats)
     # every output checked before any work: the folder (a dangling link refused, links resolved), the store
     # and its side files (regular or absent, never a link), the tables (regular or absent)
-    out_dir = resolve_out_folder(out if out is not None else f"sweep_{sweep.name}", "--out")
+    out_dir = resolve_out_folder(out if out is not None else f"sweep_{sweep.name}", "out")
     store_path = check_in_place(out_dir / STORE_NAME, "store")
     for f in fmts:
         check_target(out_dir / f"{sweep.name}.{f}")
@@ -274,9 +274,9 @@ def _run_sweep(sweep: Sweep, ex, out_dir: Path, store_path: Path, fmts, note, pr
     with Store(store_path) as store:
         old = store.meta_get("model_fingerprint")
         if old is not None and old != fp and len(store):
-            raise ArchsimError(
+            raise ParameterError(
                 f"{store_path} holds results of another archsim model (fingerprint {old[:12]}, this one {fp[:12]}: "
-                f"model code or techlib data changed); choose another --out or delete {store_path}")
+                f"model code or techlib data changed); choose another {{param}} or delete {store_path}", "out")
         store.meta_set("model_fingerprint", fp)
         store.meta_set("sweep_file", str(sweep.file))
         keys = sweep.keys

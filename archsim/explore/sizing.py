@@ -83,10 +83,12 @@ def design_points(workload: str, base: _arch.Architecture, space: SearchSpace = 
             raise ParameterError(f"{{param}} {b}: device '{base.device}' with {base.weight_bits}-bit weights "
                                  f"({base.mapping} mapping) allows 1 to {top} (what the device holds reliably: "
                                  f"conductance.bits_per_cell_max = {dev.reliable_bits} in {dev.file})", "bits_per_cell")
-    for flag, vals, key in (("--rows", space.rows, "rows"), ("--adc-bits", space.adc_bits, "adc_bits"),
-                            ("--cols-per-adc", space.cols_per_adc, "cols_per_adc")):
+    for key, vals in (("rows", space.rows), ("adc_bits", space.adc_bits), ("cols_per_adc", space.cols_per_adc)):
         for v in vals:
-            _arch._check(_arch.KEY_BY_NAME[key], v, flag)
+            try:
+                _arch._check(_arch.KEY_BY_NAME[key], v, ParameterError.MARK)
+            except ArchsimError as exc:     # "{param}: key 'rows' = 3 is not allowed; ..." names the parameter
+                raise ParameterError(str(exc), key) from None
     for m in space.budgets:
         if isinstance(m, bool) or not isinstance(m, int) or m < 1:
             raise ParameterError(f"{{param}} {m!r}: allowed whole multiples of 1 or more", "budgets")
@@ -198,8 +200,9 @@ def size(workload: str, base: _arch.Architecture | None = None, constraints: Con
     active = constraints.active()
     wants = constraints.min_accuracy is not None or objective == "accuracy"
     if accuracy_fn is None and check is None and wants:
-        what = "--min-accuracy" if constraints.min_accuracy is not None else "--objective accuracy"
-        raise ArchsimError(f"{what}: accuracy is not simulated (--no-simulate, check=None); drop one of them")
+        what = "min_accuracy" if constraints.min_accuracy is not None else "objective"
+        raise ParameterError("{param}: accuracy is not simulated (simulation off: {param}); drop one of them",
+                             what, "check")
     data = None
     if accuracy_fn is None and check is not None:
         # the floor replaces an accuracy constraint; an accuracy objective needs every feasible design scored
@@ -223,10 +226,10 @@ def size(workload: str, base: _arch.Architecture | None = None, constraints: Con
     if accuracy_fn is not None:
         acc_avail = bool(np.isfinite(df["accuracy"].to_numpy(dtype=float)).any())
         if not acc_avail and wants:
-            what = "--min-accuracy" if constraints.min_accuracy is not None else "--objective accuracy"
+            what = "min_accuracy" if constraints.min_accuracy is not None else "objective"
             import workloads as W
-            raise ArchsimError(f"{what}: workload {workload} has no trained weights, so its accuracy is not "
-                               f"simulated (networks with weights: {', '.join(W.trained())})")
+            raise ParameterError(f"{{param}}: workload {workload} has no trained weights, so its accuracy is not "
+                                 f"simulated (networks with weights: {', '.join(W.trained())})", what)
     else:
         acc_avail = data is not None and check.every_design
     objectives = ["energy", "area", "fps"] + (["accuracy"] if acc_avail else [])

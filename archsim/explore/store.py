@@ -55,7 +55,7 @@ class Store:
             same_file(self.path, claimed, "store")
             if str(mode).lower() != "wal":
                 raise ArchsimError(f"{self.path}: the file system does not allow SQLite's write-ahead log "
-                                   f"(journal_mode {mode}); put --out on a local disk")
+                                   f"(journal_mode {mode}); put the output folder on a local disk")
             self._con.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._con.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:

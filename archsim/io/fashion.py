@@ -65,7 +65,7 @@ def read_source(source: str | os.PathLike | None = None) -> dict[str, tuple[np.n
     src = Path(source).expanduser() if source else DEBIAN_DIR
     if not src.is_dir():
         hint = ("install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) "
-                "or pass --source DIR holding the four upstream .gz files") if not source else \
+                "or give source= (the fetch command's --source) a folder holding the four upstream .gz files") if not source else \
             "expected a folder holding " + ", ".join(FILES)
         raise ArchsimError(f"fetch {NAME}: folder {src} does not exist; {hint}")
     arrays = {f: _read(src, f) for f in FILES}

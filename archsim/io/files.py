@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Union
 
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, ParameterError
 
 __all__ = ["atomic_write", "check_target", "claim_regular_file", "resolve_out_folder", "safe_stem", "join_stem",
            "is_safe_name", "same_file", "check_in_place", "MAX_STEM", "MAX_NAME"]
@@ -188,15 +188,16 @@ def is_safe_name(name: str) -> bool:
 # ---------------------------------------------------------------------------------------------------------------------
 # output folders and files written in place
 
-def resolve_out_folder(text, flag: str = "--out") -> Path:
+def resolve_out_folder(text, param: str = "out") -> Path:
     """An output folder checked before any work: an existing folder one can write into, or a path whose nearest
     existing parent is such a folder (nothing is created here).
 
     Symbolic links on the way are resolved (the folder is used by its real path); a dangling link, a file, a
-    special file (FIFO, device, socket) or a parent that is one is refused in one line naming ``flag``."""
+    special file (FIFO, device, socket) or a parent that is one is refused in one line naming the parameter ``param``
+    (a :class:`~archsim.model.errors.ParameterError`: the CLI words it as its flag)."""
     raw = str(text)
     if not raw.strip():
-        raise ArchsimError(f"{flag} '': empty; allowed a folder path")
+        raise ParameterError("{param} '': empty; allowed a folder path", param)
     p = Path(os.path.expanduser(raw))
     probe, rest = p, []
     while True:
@@ -204,26 +205,27 @@ def resolve_out_folder(text, flag: str = "--out") -> Path:
             st = os.lstat(probe)
         except FileNotFoundError:
             if probe.parent == probe:
-                raise ArchsimError(f"{flag} {raw}: no existing parent folder") from None
+                raise ParameterError(f"{{param}} {raw}: no existing parent folder", param) from None
             rest.append(probe.name)
             probe = probe.parent
             continue
         except NotADirectoryError:
-            raise ArchsimError(f"{flag} {raw}: a parent of it is a file, not a folder") from None
+            raise ParameterError(f"{{param}} {raw}: a parent of it is a file, not a folder", param) from None
         except (OSError, ValueError) as exc:
-            raise ArchsimError(f"{flag} {raw}: cannot be used ({getattr(exc, 'strerror', None) or exc})") from None
+            why = getattr(exc, 'strerror', None) or exc
+            raise ParameterError(f"{{param}} {raw}: cannot be used ({why})", param) from None
         break
     if stat.S_ISLNK(st.st_mode):
         try:
             st = os.stat(probe)
         except OSError:
-            raise ArchsimError(f"{flag} {raw}: {probe} is a dangling symbolic link (to {os.readlink(probe)}); "
-                               f"allowed a folder or a new name") from None
+            raise ParameterError(f"{{param}} {raw}: {probe} is a dangling symbolic link (to {os.readlink(probe)}); "
+                                 f"allowed a folder or a new name", param) from None
     if not stat.S_ISDIR(st.st_mode):
         what = f"is {_what(st.st_mode)}" if probe == p else f"has a parent {probe} that is {_what(st.st_mode)}"
-        raise ArchsimError(f"{flag} {raw} {what}, not a folder; allowed a folder one can write into")
+        raise ParameterError(f"{{param}} {raw} {what}, not a folder; allowed a folder one can write into", param)
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise ArchsimError(f"{flag} {raw}: folder {probe} is not writable")
+        raise ParameterError(f"{{param}} {raw}: folder {probe} is not writable", param)
     real = Path(os.path.realpath(probe)).joinpath(*reversed(rest))
     return p if os.path.abspath(p) == str(real) else real
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from archsim.io.files import atomic_write
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, ParameterError
 from archsim.report.style import Picture
 from archsim.report.tables import _fmt
 
@@ -166,7 +166,8 @@ def write_html(out_dir: str | Path, page: Page) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         return atomic_write(out / REPORT_NAME, text)
     except OSError as exc:
-        raise ArchsimError(f"--out {out_dir}: cannot write {REPORT_NAME} there ({exc.strerror})") from None
+        raise ParameterError(f"{{param}} {out_dir}: cannot write {REPORT_NAME} there ({exc.strerror})",
+                             "out") from None
 
 
 __all__ = ["Page", "Picture", "Table", "REPORT_NAME", "jinja_available", "render_html", "write_html", "trust_frame"]

@@ -18,7 +18,7 @@ from typing import Callable
 from archsim.io import techlib
 
 from archsim.io.files import atomic_write
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, ParameterError
 
 #: a single paper column and the full text width, in inches
 SINGLE_IN, DOUBLE_IN = 3.5, 7.0
@@ -60,7 +60,7 @@ class Picture:
             out.mkdir(parents=True, exist_ok=True)
             return atomic_write(out / self.name, self.png)
         except OSError as exc:
-            raise ArchsimError(f"--out {out_dir}: cannot write {self.name} there ({exc.strerror})") from None
+            raise ParameterError(f"{{param}} {out_dir}: cannot write {self.name} there ({exc.strerror})", "out") from None
 
 
 def matplotlib_available() -> bool:

@@ -10,7 +10,7 @@ import pandas as pd
 from archsim.io import techlib
 
 from archsim.io.files import atomic_write, check_target, is_safe_name
-from archsim.model.errors import ArchsimError, ParameterError, brief
+from archsim.model.errors import ParameterError, brief
 
 OPS_NOTE = "TOPS count 2 operations (multiply and add) per MAC."
 
@@ -109,7 +109,7 @@ def table_paths(out_dir: str | Path, stem: str) -> list[Path]:
     out = Path(out_dir)
     if not stem or not is_safe_name(stem + ".csv"):
         raise ParameterError(f"{{param}} {brief(str(out_dir))[1:-1]}: output name {brief(stem)} is not allowed; allowed "
-                             f"letters, digits, '.', '_' and '-' (not starting with '.'), so files stay inside --out", "out")
+                             f"letters, digits, '.', '_' and '-' (not starting with '.'), so files stay inside {{param}}", "out", "out")
     paths = [out / f"{stem}.csv", out / f"{stem}.md"]
     if any(p.parent != out for p in paths):   # cannot happen for a safe stem; kept as the rule itself
         raise ParameterError(f"{{param}} {out_dir}: output name {brief(stem)} would leave the folder", "out")

@@ -172,11 +172,12 @@ def calibration_inputs(wl: Workload, samples: int = DEFAULT_SAMPLES, data=None) 
     network's data set (never the test set)."""
     from archsim.io import data as D
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
-        raise ArchsimError(f"--activity-samples {samples!r}: allowed an integer >= 1 (calibration inputs to measure on)")
+        raise ParameterError(f"{{param}} {samples!r}: allowed an integer >= 1 (calibration inputs to measure on)",
+                             "activity_samples")
     if data is None:
         if wl.dataset not in D.DATASETS:
             raise ParameterError(f"{{param}} data: network {wl.name} has no data set of its own "
-                                 f"('{wl.dataset or 'none'}'); pass --data FILE.npz (or data= an input array)", "activity")
+                                 f"('{wl.dataset or 'none'}'); give {{param}} (an .npz file or an input array)", "activity", "data")
         x, _ = D.for_workload(wl, "train", limit=int(samples))
         return x, f"{len(x)} images of {wl.dataset} (train split)"
     if isinstance(data, (str, Path)):

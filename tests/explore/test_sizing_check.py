@@ -182,10 +182,13 @@ def test_cli_fidelity_flags(capsys):
 
 def test_memory_guard_fails_before_the_search(monkeypatch):
     monkeypatch.setattr(F, "available_bytes", lambda: 1e6)   # 1 MB free: no chip fits
-    with pytest.raises(ArchsimError, match="needs about .* GB .* --no-simulate") as e:
+    with pytest.raises(ArchsimError, match="needs about .* GB .*parameter 'check'") as e:
         sizing.size(TINY, BASE, space=sizing.SearchSpace(rows=(256,), bits_per_cell=(7,), adc_bits=(8,),
                                                          cols_per_adc=(16,), budgets=(1,)), workers=1)
     assert "\n" not in str(e.value)
+    # the library names its parameter; the command line words it as its own flag
+    from archsim.cli.args import FLAGS
+    assert "turn the simulation off (--no-simulate:" in e.value.worded(FLAGS)
     # the estimate: 110 bytes per weight and bit slice; 8-bit weights hold 7 magnitude bits
     wl = F.prepare(TINY, F.CheckSpec(samples=8)).workload
     assert F.chip_bytes(wl, _cfg(bits_per_cell=7)) == 110 * wl.total_weights

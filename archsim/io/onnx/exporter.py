@@ -234,7 +234,12 @@ def save_onnx(workload: Workload, path, *, weights: str = "auto", seed: int = 0)
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ParameterError(f"{{param}} {seed!r}: allowed a whole number of 0 or more", "seed")
-    p = check_target(path, "--out")     # a regular file or absent (no link, folder, FIFO or device), before the work
+    try:        # a regular file or absent (no link, folder, FIFO or device), before the work
+        p = check_target(path, ParameterError.MARK)
+    except ParameterError:
+        raise
+    except ArchsimError as exc:
+        raise ParameterError(str(exc), "path") from None
     model, _ = _export_model(workload, weights, seed)
     data = model.SerializeToString()
     try:

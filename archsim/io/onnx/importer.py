@@ -24,7 +24,7 @@ import numpy as np
 from archsim.io.onnx import guard
 from archsim.io.onnx.guard import safe_name
 from archsim.io.onnx.ops import OPS, SUPPORTED_OPS, Act, Slot
-from archsim.model.errors import ArchsimError
+from archsim.model.errors import ArchsimError, ParameterError
 from archsim.model.weights import fold_batchnorm
 from archsim.model.workload import GraphBuilder, Layer, Workload
 
@@ -140,8 +140,8 @@ class Importer:
                 raise ArchsimError(f"{where} has shape {tuple(dims)}; allowed (batch, C, H, W) or (batch, F)")
             if any(not d for d in dims[1:]):
                 shown = tuple("?" if not d else d for d in dims)
-                raise ArchsimError(f"{where} has dynamic axes {shown}; give the per-image shape with "
-                                   f"input_shape=(C, H, W) (CLI: --input-shape C,H,W)")
+                raise ParameterError(f"{where} has dynamic axes {shown}; give the per-image shape (C, H, W) with "
+                                     f"{{param}}", "input_shape")
             shp = tuple(dims[1:])
             self.batch = dims[0] or None
         guard.check_activation(shp, where)
