@@ -47,11 +47,11 @@ def test_the_plan_keeps_the_paper_settings_and_changes_one_parameter_per_run():
     runs = [r for part in S.GV_PARTS for r in S.plan(part)]
     names = [n for n, _, _ in runs]
     assert len(names) == len(set(names))
-    assert {k for n in names if "=" in n for k in [n[3:].split("=")[0]]} == set(S.SWEEPS)
+    assert {n.split("/")[1].split("=")[0] for n in names if n.startswith("gv/") and "=" in n} == set(S.SWEEPS)
     for name, kw, cfg in runs:
         assert (cfg.lr, cfg.bl, cfg.update_management, cfg.weight_gain) == (0.01, 10, False, 0.6)
         if "=" in name:
-            key, val = name[3:].split("=")
+            key, val = name.split("/")[1].split("=")
             m = kw["update_model"]
             changed = {f for f in ("states", "asymmetry", "c2c", "dw_d2d", "bound_d2d")
                        if getattr(m, f) != getattr(S.BASE, f)}
@@ -71,8 +71,9 @@ def test_report_compares_thresholds_with_the_paper(tmp_path):
     store = {"float": rec(7.0, 5.0), "gv/base": rec(7.2, 5.1), "gv/base/1": rec(7.2, 5.3),
              "gv/states=150": rec(9.0), "gv/states=300": rec(8.0), "gv/states=600": rec(7.5),
              "gv/asymmetry=0.005": rec(7.3), "gv/asymmetry=0.01": rec(7.5), "gv/asymmetry=0.02": rec(8.0),
-             "gv/asymmetry=0.05": rec(9.0), "gv/c2c=0.3": rec(7.2), "gv/c2c=1.0": rec(7.3), "gv/c2c=3.0": rec(7.1)}
-    meta = dict(paper=S.PAPER, sweeps=S.SWEEPS, gv_epochs=1, gv_base_epochs=2, gv_train=60000, gv_test=10000,
+             "gv/asymmetry=0.05": rec(9.0), "gv/c2c=0.3": rec(7.2), "gv/c2c=1.0": rec(7.3), "gv/c2c=3.0": rec(7.1),
+             "gv2/states=150": rec(8.0, 6.5), "gv2/states=300": rec(7.6, 5.8), "gv2/states=600": rec(7.3, 5.4)}
+    meta = dict(paper=S.PAPER, sweeps=S.SWEEPS, sweeps_long=S.SWEEPS_LONG, gv_epochs=1, gv_base_epochs=2, gv_train=60000, gv_test=10000,
                 gv_batch=10)
     text = "\n".join(R._gv_section(store, meta))
     row = {l.split(" | ")[0].strip("| "): l for l in text.splitlines() if l.startswith("| ")}
@@ -83,3 +84,5 @@ def test_report_compares_thresholds_with_the_paper(tmp_path):
     assert "| 600 (" in row["states"] and "| 0.60 | yes |" in row["states"]
     assert "beyond 3" in row["c2c"] and "| > 10 | no" in row["c2c"]
     assert "(missing)" in row["dw_d2d"]
+    # after epoch 2 the baseline stands at 5.2: 5.5 is crossed a quarter of the way from 600 (5.4) to 300 (5.8)
+    assert f"| {600 * 0.5 ** 0.25:.3g} (interpolated)" in row["states, after epoch 2"]
