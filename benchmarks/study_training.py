@@ -1,7 +1,7 @@
 """Training on the chip: the runs behind reports/training.md, and the report itself.
 
     python benchmarks/study_training.py                 # run what is missing, then write the report
-    python benchmarks/study_training.py --part gv       # one part only: gv, gva, gvc, gvx, gvs2 (Gokmen-Vlasov) or dev
+    python benchmarks/study_training.py --part gv       # one part only: gv, gva, gvc, gvx, gvs2, gva2 (Gokmen-Vlasov) or dev
     python benchmarks/study_training.py --report-only   # rewrite the report from the stored runs
     python benchmarks/study_training.py --fresh         # rerun everything
 
@@ -9,7 +9,7 @@ Runs are stored one by one in reports/training_runs_<part>.json (resumable: an i
 where it stopped; the parts may run at once, one process each).  (a) Marinella et al.'s (Sandia 2022)
 training conclusions per device (part dev: a 12,000-image subset, N_TRAIN, for DEV_EPOCHS epochs, tested on
 N_TEST images); (b) the device-requirement sweeps of Gokmen and Vlasov, Front. Neurosci. 10:333 (2016) on
-their 784-256-128-10 sigmoid network (parts gv, gva, gvc, gvx and gvs2: all 60,000 training images for one epoch per sweep
+their 784-256-128-10 sigmoid network (parts gv, gva, gvc, gvx, gvs2 and gva2: all 60,000 training images for one epoch per sweep
 point, tested on all 10,000 test images; about 10 minutes a part, one process each); (c) energy and time per
 training epoch per device from archsim.cost.training.  The report says each budget beside its numbers.
 """
@@ -33,7 +33,7 @@ from archsim.model.device import load_device  # noqa: E402
 from archsim.model.update_laws import UpdateModel  # noqa: E402
 from archsim.sim.training import AnalogTrainConfig, fit  # noqa: E402
 
-PARTS = ("gv", "gva", "gvc", "gvx", "gvs2", "dev")
+PARTS = ("gv", "gva", "gvc", "gvx", "gvs2", "gva2", "dev")
 
 
 def runs_file(part: str) -> Path:
@@ -61,9 +61,11 @@ SWEEPS = {
     "dw_d2d": [0.3, 1.0],
     "bound_d2d": [0.3, 0.6],
 }
-GV_PARTS = {"gv": ("states",), "gva": ("asymmetry",), "gvc": ("c2c",), "gvx": ("dw_d2d", "bound_d2d"), "gvs2": ()}
-#: sweeps also run for GV_BASE_EPOCHS epochs (part gvs2), to see a threshold move with training
-SWEEPS_LONG = {"states": [150, 300, 600]}
+GV_PARTS = {"gv": ("states",), "gva": ("asymmetry",), "gvc": ("c2c",), "gvx": ("dw_d2d", "bound_d2d"),
+            "gvs2": (), "gva2": ()}
+#: sweeps also run for GV_BASE_EPOCHS epochs (parts gvs2, gva2), to see a threshold move with training
+SWEEPS_LONG = {"states": [150, 300, 600], "asymmetry": [0.005, 0.01, 0.02, 0.05]}
+LONG_PARTS = {"gvs2": ("states",), "gva2": ("asymmetry",)}
 DEVICES = ("ideal", "ecram", "sonos", "reram", "pcm")
 ALGOS = {"ecram": ("mixed", "tiki-taka", "carry"), "reram": ("mixed", "tiki-taka", "carry")}
 DEVICE_TRIALS = 2
@@ -102,11 +104,11 @@ def plan_gv(part: str = "gv"):
             m = BASE.with_(**{key: float(v)})
             # fewer states: larger steps, so C = sqrt(lr / (BL dw)) only falls (no pulse probability reaches 1)
             runs.append((f"gv/{key}={v}", dict(device="ideal", update_model=m), gv_config()))
-    if part == "gvs2":
-        for key, values in SWEEPS_LONG.items():
-            for v in values:
-                runs.append((f"gv{GV_BASE_EPOCHS}/{key}={v}", dict(device="ideal", update_model=BASE.with_(**{key: float(v)})),
-                             gv_config(epochs=GV_BASE_EPOCHS)))
+    for key in LONG_PARTS.get(part, ()):
+        for v in SWEEPS_LONG[key]:
+            m = BASE.with_(**{key: float(v)})
+            runs.append((f"gv{GV_BASE_EPOCHS}/{key}={v}", dict(device="ideal", update_model=m),
+                         gv_config(epochs=GV_BASE_EPOCHS)))
     return runs
 
 
