@@ -479,4 +479,4 @@ def _figure_notes(df, devices, markdown: bool = False) -> str:
 
 def _notes(devices, arch) -> str:
     return (f"Architecture: {arch.source}; " + ", ".join(f"{k}={v}" for k, v in arch.as_dict().items() if k != "device")
-            + "\n\n" + report.assumptions_markdown(devices))
+            + "\n\n" + report.assumptions_markdown(devices, arch.node_nm))

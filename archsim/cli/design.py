@@ -85,6 +85,8 @@ def cmd_estimate(args) -> int:
     print("\nenergy split: " + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in parts.items()))
     print(report.OPS_NOTE)
     print(_figure_notes(est.totals(), [a.device]))
+    for q in report.node_flags([a.device], a.node_nm):
+        print(f"flagged: {q.file} key '{q.key}': {q.assumption}")
     if args.out:
         notes = (_activity_text(est, act, markdown=True) + "\n\n" + _figure_notes(est.totals(), [a.device], True)
                  + "\n\n" + _notes([a.device], a))
@@ -102,7 +104,7 @@ def cmd_estimate(args) -> int:
         lambda: estimate_pictures(s, est.layers, stem),
         notes=(_activity_text(est, act, markdown=True) + "\n\n" + _notes([a.device], a)), devices=[a.device],
         summary=["energy split: " + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in parts.items()),
-                 report.OPS_NOTE]))
+                 report.OPS_NOTE], node_nm=a.node_nm))
     return 0
 
 

@@ -54,9 +54,10 @@ def validation_table() -> pd.DataFrame:
 
 def finish(args, title: str, tables: Iterable[html.Table], draw: Callable[[], list] | None, notes: str = "",
            devices: Iterable[str] = (), summary: Iterable[str] = (), validation: pd.DataFrame | None = None,
-           out: str | Path | None = None) -> list[Path]:
+           out: str | Path | None = None, node_nm=None) -> list[Path]:
     """Draw the figures (``draw()``: a list of Pictures) where wanted, write them for ``--plot`` and write
-    ``report.html`` for ``--out``; return the paths written (printed by the caller)."""
+    ``report.html`` for ``--out``; return the paths written (printed by the caller).  ``node_nm``: the design's
+    node, so a device used outside the nodes it is demonstrated at is flagged among the assumptions."""
     out = out if out is not None else getattr(args, "out", None)
     wants_plot = bool(getattr(args, "plot", None))
     pictures, files = [], []
@@ -72,7 +73,7 @@ def finish(args, title: str, tables: Iterable[html.Table], draw: Callable[[], li
             "No figures: they need matplotlib (pip install 'archsim[plots]')."
         page = html.Page(title=title, command=command_line(args), summary=tuple(summary), tables=tuple(tables),
                          pictures=tuple(pictures), picture_note=note, notes=str(notes).split(_ASSUMED)[0].strip(),
-                         assumptions=tuple(report.assumptions(devices)),
+                         assumptions=tuple(report.assumptions(devices, node_nm)),
                          validation=validation if validation is not None else validation_table())
         files.append(html.write_html(out, page))
     return files

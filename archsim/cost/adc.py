@@ -2,7 +2,8 @@
 
 One law per architecture; every constant, and the published converters each was fitted on, lives
 in ``techlib/circuits/adc.yaml`` (no numbers here).  With ``b`` bits, rate ``f``, node factors
-``s_E``, ``s_A`` from ``techlib/circuits/scaling.yaml`` relative to the law's own ``node``:
+``s_E``, ``s_A`` of the file's circuit class (``class: analog``) in ``techlib/circuits/scaling.yaml``,
+relative to the law's own ``node``:
 
 - ``sar``:   E = e_step 2^b s_E max(1, f / f_corner);  A = a_step 2^b s_A;
   t = max(1/f, (b + 1) / f_bit_cycle): one comparator cycle per bit and one to sample, at no more than
@@ -27,6 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from archsim.io import techlib
+from archsim.cost.scaling import circuit_class, delay, node_scaling
 from archsim.model.adc_kinds import ADC_KINDS, LAW_ARCHITECTURES
 from archsim.model.errors import ArchsimError
 
@@ -82,6 +84,7 @@ class ArchLaw:
     f_clock: float = math.inf   # Hz, ramp
     f_bit_cycle: float = math.inf  # Hz, sar: fastest comparator cycle
     a_fixed_units: float = 0.0  # ramp: the comparator's area in counter-bit units
+    f_design: float = math.nan  # Hz at node_nm: the clock of the law's design (adc_rate_Hz auto)
     anchors: Anchors | None = None
 
     def at(self, key: str) -> str:
@@ -186,6 +189,22 @@ class AdcLaw:
         return 1.0 / rate_Hz
 
 
+    def auto_conversion_time(self, bits, node_nm, architecture: str | None = None):
+        """s per conversion with ``adc_rate_Hz: auto``: the architecture's cycles per conversion (SAR ``bits + 1``,
+        flash 1, ramp ``2^bits``) of its design clock moved to ``node_nm`` by the logic gate delay, a SAR no faster
+        than the fastest published bit cycle.  Broadcasts over arrays of bits and nodes."""
+        law = self.law(architecture) if (architecture or self.default) != _TABLE else None
+        if law is None or not math.isfinite(law.f_design):
+            raise ArchsimError(f"{self.file}: architecture key 'adc_rate_Hz' = auto needs a converter law with a design "
+                               f"clock (sar, flash, ramp in techlib/circuits/adc.yaml); this library's converter is "
+                               f"{architecture or self.default!r}: give adc_rate_Hz in Hz")
+        kind = ADC_KINDS[law.architecture]
+        f = np.minimum(law.f_design / delay(node_nm, law.node_nm, self.library),
+                       law.f_bit_cycle if kind.bit_cycles else math.inf)
+        t = kind.cycles(np.asarray(bits, dtype=float)) / f
+        return float(t) if np.ndim(t) == 0 else t
+
+
 def _anchors(rec: techlib.Record, key: str) -> Anchors:
     paper = rec.field(f"{key}.paper")
     cols = {c: tuple(rec[f"{key}.{c}"]) for c in ("bits", "enob", "rate", "node", "energy", "area")}
@@ -204,14 +223,16 @@ def _arch_law(rec: techlib.Record, arch: str) -> ArchLaw:
         f_corner=rec.get(f"{arch}.f_corner", math.inf), f_clock=rec.get(f"{arch}.f_clock", math.inf),
         f_bit_cycle=rec.get(f"{arch}.f_bit_cycle", math.inf),
         a_fixed_units=rec.get(f"{arch}.comparator_area_in_counter_bits", 0.0),
+        f_design=rec.get(f"{arch}.{kind.clock_key}", math.nan),
         anchors=_anchors(rec, f"{arch}.anchors"))
 
 
 def adc_law(library: str = "default") -> AdcLaw:
     """The ADC laws of a circuit library (``techlib.circuit("adc", library)``)."""
     rec = techlib.circuit("adc", library)
-    sc = techlib.circuit("scaling", library)
-    scaling = Scaling(sc.file, tuple(int(round(n)) for n in sc["nodes"]), tuple(sc["energy"]), tuple(sc["area"]))
+    sc = node_scaling(library)
+    cls = circuit_class(rec)        # converters are analog (techlib/circuits/scaling.yaml)
+    scaling = Scaling(sc.file, sc.nodes, tuple(sc.series(cls, "energy")), tuple(sc.series(cls, "area")))
     default = rec.field("architecture")
     allowed = ADC_ARCHITECTURES + (_TABLE,)
     if default not in allowed:

@@ -2,9 +2,10 @@
 
 :func:`prices_for` turns an architecture (device, circuit library, node) into a :class:`Prices`
 record: energy per event of every component (cell read, row drive, conversion, sample, shift-add,
-buffer bit, bus bit, register bit, bit-hop, digital op), area per unit and static power.  Periphery
-circuits scale from the library's reference node to ``node_nm`` (``techlib/circuits/scaling.yaml``);
-device cells do not (their area is in F^2 of the node).
+buffer bit, bus bit, register bit, bit-hop, digital op), area per unit, static power and the stage times
+(:mod:`archsim.cost.readpath`: row select, settling, conversion, clock).  Periphery circuits scale from their
+file's reference node to ``node_nm`` by their circuit class (:mod:`archsim.cost.scaling`); device cells do not
+(their area is in F^2 of the node, their energy is the device's).
 """
 from __future__ import annotations
 
@@ -15,27 +16,21 @@ import numpy as np
 
 from archsim.io import techlib
 from archsim.mapping.layout import Mapping, ceil_div
-from archsim.cost import subarray
+from archsim.cost import scaling, subarray
+from archsim.cost.scaling import node_scaling
 from archsim.cost.adc import adc_law
-from archsim.model.arch import AUTO, Architecture
+from archsim.cost.readpath import read_path
+from archsim.model.arch import AUTO, Architecture, CostModel
 from archsim.io import load
 from archsim.model.device import Device
 from archsim.model.errors import ArchsimError
 
 
-def node_scale(node_nm: int, ref_nm: float, library: str = "default") -> tuple[float, float]:
-    """(energy, area) factor from the circuits' reference node to ``node_nm``."""
-    if int(round(ref_nm)) == int(node_nm):
-        return 1.0, 1.0
-    sc = techlib.circuit("scaling", library)
-    nodes = [int(round(n)) for n in sc["nodes"]]
-    if int(node_nm) not in nodes or int(round(ref_nm)) not in nodes:
-        raise ArchsimError(f"architecture key 'node_nm' = {node_nm} has no scaling factors in {sc.file}; allowed: "
-                           f"{', '.join(map(str, nodes))}")
-    e = dict(zip(nodes, sc["energy"]))
-    a = dict(zip(nodes, sc["area"]))
-    r = int(round(ref_nm))
-    return e[int(node_nm)] / e[r], a[int(node_nm)] / a[r]
+def node_scale(node_nm: int, ref_nm: float, library: str = "default", cls: str = "logic") -> tuple[float, float]:
+    """(energy, area) factor of circuit class ``cls`` from ``ref_nm`` to ``node_nm``."""
+    sc = node_scaling(library)
+    where = f"architecture key 'node_nm'"
+    return (sc.factor(cls, "energy", node_nm, ref_nm, where), sc.factor(cls, "area", node_nm, ref_nm, where))
 
 
 @dataclass(frozen=True)
@@ -69,13 +64,22 @@ class Prices:
     e_buf_bit_ref: float   # J per bit moved in a buffer of buf_ref_bits
     buf_ref_bits: float
     buf_exponent: float    # energy per bit grows as (size / reference)^exponent
-    e_bus_bit: float
+    e_bus_bit_m: float     # J per bit per metre of tile bus (floorplan: the bus length)
     e_reg_bit: float
     a_buf_per_bit: float
     a_bus: float
     a_reg_per_array: float
     p_leak_per_bit: float
-    e_noc_bit_hop: float
+    e_router_bit: float    # J per bit per router traversal (the link beside it is priced by length)
+    e_link_bit_m: float    # J per bit per metre of mesh link (floorplan: one tile pitch per hop)
+    t_wire_m: float        # s per metre of repeated wire
+    fill_factor: float     # components' share of a tile's footprint (floorplan)
+    buf_wl_fraction: float  # word-line share of a buffer access at the reference width (width law)
+    p_leak_adc: float      # W per ADC
+    p_leak_sh: float       # W per sample-and-hold
+    p_leak_dac: float      # W per row driver
+    p_leak_shift_add: float  # W per shift-add unit
+    p_leak_digital: float  # W per tile's digital units
     a_router: float
     tiles_per_router: float
     router_cycles: float
@@ -104,23 +108,40 @@ class Prices:
     sub: object = field(default=None, compare=False)   # SubarrayLaws of the library, or None
     psum_outputs: bool = False   # tile buffers carry outputs as partial sums (shift-add width), not activations
     p_leak_array: float = 0.0    # W per array (subarray periphery leakage)
+    t_pulse: float = 0.0         # s per input pulse through an array: row select, then the read window or settling
 
     def cell_read_energy(self, conductance_fraction) -> np.ndarray:
         """J per active cell read when the mean programmed conductance sits ``fraction`` of the way up."""
         return self.e_cell_gmin + np.asarray(conductance_fraction, dtype=float) * self.e_cell_span
 
-    def buffer_bit_energy(self, buffer_bits) -> np.ndarray:
-        """J per bit moved in buffers of ``buffer_bits`` (the capacity law; 0 bits: the reference size)."""
+    def buffer_bit_energy(self, buffer_bits, access_bits=None) -> np.ndarray:
+        """J per bit moved in buffers of ``buffer_bits`` read ``access_bits`` at a time (default: the library's
+        reference width).  Capacity law: (size / reference)^exponent (bit lines and the array's wires grow
+        with the side of the array); width law: the word line's share ``f`` of an access is paid per access,
+        so per bit it is ``f x reference width / access width`` (0 bits: the reference size)."""
         size = np.maximum(np.asarray(buffer_bits, dtype=float), 1.0)
-        return self.e_buf_bit_ref * (size / self.buf_ref_bits) ** self.buf_exponent
+        width = self.buf_access_bits if access_bits is None else np.asarray(access_bits, dtype=float)
+        f = self.buf_wl_fraction
+        return (self.e_buf_bit_ref * (size / self.buf_ref_bits) ** self.buf_exponent
+                * (1.0 - f + f * self.buf_access_bits / np.maximum(width, 1.0)))
 
     def shift_add_energy(self, width_bits: float) -> float:
         return self.shift_add_fixed if self.shift_add_fixed > 0 else self.e_add_bit * width_bits
 
 
-def _scaled(arch: Architecture, rec: techlib.Record) -> tuple[float, float]:
-    """(energy, area) factors from the circuit file's own reference node to the architecture's node."""
-    return node_scale(arch.node_nm, rec["node"], arch.circuits)
+def _scaled(arch: Architecture, rec: techlib.Record, key: str | None = None) -> tuple[float, float]:
+    """(energy, area) factors of the file's circuit class (or ``key``'s, ``key_class``) from the file's own
+    reference node to the architecture's node."""
+    return scaling.scale(rec, arch.node_nm, arch.circuits, key)
+
+
+def _energy(arch: Architecture, rec: techlib.Record, key: str) -> float:
+    """``rec[key]`` moved to the architecture's node by the energy factor of the key's class."""
+    return _scaled(arch, rec, key)[0] * rec[key]
+
+
+def _area(arch: Architecture, rec: techlib.Record, key: str) -> float:
+    return _scaled(arch, rec, key)[1] * rec[key]
 
 
 @lru_cache(maxsize=256)
@@ -129,8 +150,8 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
     mapping's, :attr:`Mapping.device`), from techlib."""
     lib = arch.circuits
     _check_device_node(dev, arch)
-    dac, sh, sa, buf, noc, dig, io = (techlib.circuit(n, lib) for n in (
-        "dac", "sample_hold", "shift_add", "buffer", "noc", "digital", "io"))
+    dac, sh, sa, buf, noc, dig, io, wire, leak = (techlib.circuit(n, lib) for n in (
+        "dac", "sample_hold", "shift_add", "buffer", "noc", "digital", "io", "wire", "leakage"))
     t_read = dev.read_pulse if arch.integration_time_s == AUTO else float(arch.integration_time_s)
     if dev.read_energy_per_cell is not None:
         e_gmin, e_span = dev.read_energy_per_cell, 0.0
@@ -145,24 +166,32 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
     e_buf_s, a_buf_s = _scaled(arch, buf)
     e_noc_s, a_noc_s = _scaled(arch, noc)
     e_dig_s, a_dig_s = _scaled(arch, dig)
+    e_wire_s, _ = _scaled(arch, wire)
+    per_m = 1e3    # the wire file's figures are per mm
     dac_scale = dac["energy_scaling_per_bit"] ** (arch.dac_bits - 1)
     lut = {op: (entry.energy_per_op, entry.latency) for op, entry in dev.lut.items()}
     kb = 8.0 * 1024
     chunks = subarray.chunks(arch)
     sub = subarray.laws(lib) if subarray.has_laws(lib) else None
     if sub is None:
-        if arch.clock_Hz == AUTO:
-            raise ArchsimError(f"{arch.source}: key 'clock_Hz' = auto needs a circuit library with subarray laws "
-                               f"(techlib/circuits/<library>/subarray.yaml: {', '.join(_sub_libraries())}); "
-                               f"circuit library '{lib}' has none: give clock_Hz in Hz")
-        clock = float(arch.clock_Hz)
-        e_adc = law.energy(arch.adc_bits, arch.adc_rate_Hz, arch.node_nm, adc_type)
-        a_adc = law.area(arch.adc_bits, arch.adc_rate_Hz, arch.node_nm, adc_type)
-        t_adc = law.conversion_time(arch.adc_bits, arch.adc_rate_Hz, adc_type)
+        # stage times from geometry, bits and node (archsim.cost.readpath): clock, conversion, row, settling, mux
+        rp = read_path(lib)
+        clock = rp.clock(arch.node_nm) if arch.clock_Hz == AUTO else float(arch.clock_Hz)
+        if arch.adc_rate_Hz == AUTO:
+            t_adc = law.auto_conversion_time(arch.adc_bits, arch.node_nm, adc_type)
+            rate = 1.0 / t_adc
+        else:
+            rate = float(arch.adc_rate_Hz)
+            t_adc = law.conversion_time(arch.adc_bits, rate, adc_type)
+        e_adc = law.energy(arch.adc_bits, rate, arch.node_nm, adc_type) + rp.mux_energy(arch.cols_per_adc, arch.node_nm)
+        a_adc = law.area(arch.adc_bits, rate, arch.node_nm, adc_type)
+        pitch = dev.cell_area_m2(arch.node_nm) ** 0.5
+        t_pulse = float(rp.pulse_time(t_read, arch.rows, arch.cols, arch.adc_bits if dev.behaviour.converts else 1,
+                                      pitch, arch.node_nm))
         e_row = (arch.cols * dev.input_line_energy_per_cell if dev.behaviour.input_line_rows
                  else e_dac_s * dac["energy_per_row_drive"] * dac_scale)
         e_arr = e_dac_s * float(dac.get("energy_per_array_pulse", 0.0))
-        t_sense, extra = 0.0, {}
+        t_sense, extra = 0.0, {"t_pulse": t_pulse}
         e_partial = e_sa_s * sa["energy_per_bit"] * (arch.adc_bits + max(0, (chunks - 1).bit_length()))
     else:
         subarray.check_node(arch, sub)
@@ -181,7 +210,8 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         e_row = sub.row_drive_energy(arch.cols, arch.cols_per_adc, arch.node_nm)
         e_arr = sub.array_pulse_energy(arch.rows, arch.cols_per_adc)
         e_partial = sub.partial_add_energy(arch.adc_bits, chunks)
-        extra = dict(r_on=r_on, r_off=r_off, v_read=dev.read_voltage, sub=sub, p_leak_array=sub.p_leak_array)
+        extra = dict(r_on=r_on, r_off=r_off, v_read=dev.read_voltage, sub=sub, p_leak_array=sub.p_leak_array,
+                     t_pulse=t_read)   # the sensing clock already holds the row switch and encoder delay
     return Prices(
         device=dev.name, kind=str(dev.kind), converts=dev.behaviour.converts,
         converter_part=dev.behaviour.converter_part, t_read=t_read, e_cell_gmin=e_gmin, e_cell_span=e_span,
@@ -196,10 +226,19 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         shift_add_per_adc=sa["units_per_adc"],
         e_buf_bit_ref=e_buf_s * buf["energy_per_bit"], buf_ref_bits=buf["reference_size"],
         buf_exponent=buf["size_exponent"],
-        e_bus_bit=e_buf_s * buf["bus_energy_per_bit"], e_reg_bit=e_buf_s * buf["register_energy_per_bit"],
-        a_buf_per_bit=a_buf_s * buf["area_per_kB"] / kb, a_bus=a_buf_s * buf["bus_area"],
-        a_reg_per_array=a_buf_s * buf["register_area_per_array"], p_leak_per_bit=e_buf_s * buf["leakage_per_kB"] / kb,
-        e_noc_bit_hop=e_noc_s * noc["energy_per_bit_hop"], a_router=a_noc_s * noc["router_area"],
+        e_bus_bit_m=e_wire_s * wire["bus_energy_per_bit_mm"] * per_m,
+        e_reg_bit=_energy(arch, buf, "register_energy_per_bit"),
+        a_buf_per_bit=a_buf_s * buf["area_per_kB"] / kb, a_bus=_area(arch, buf, "bus_area"),
+        a_reg_per_array=_area(arch, buf, "register_area_per_array"), p_leak_per_bit=e_buf_s * buf["leakage_per_kB"] / kb,
+        e_router_bit=e_noc_s * noc["router_energy_per_bit"],
+        e_link_bit_m=e_wire_s * wire["link_energy_per_bit_mm"] * per_m,
+        t_wire_m=wire["delay_per_mm"] * per_m, fill_factor=wire["fill_factor"],
+        buf_wl_fraction=buf["wordline_fraction"],
+        **_unit_leakage(float(leak["active_power_fraction"]), e_adc, e_sh_s * sh["energy_per_sample"], t_adc, e_row,
+                        max(t_read, arch.cols_per_adc * chunks * t_adc), e_sa_s * sa["energy_per_bit"] * (arch.adc_bits + arch.input_bits), clock,
+                        e_dig_s * (dig["activation_units"] * dig["activation_energy_per_op"]
+                                   + dig["pool_units"] * dig["energy_per_op"] + dig["tile_shift_add_energy_per_op"])),
+        a_router=a_noc_s * noc["router_area"],
         tiles_per_router=noc["tiles_per_router"], router_cycles=noc["router_latency"],
         p_leak_router=e_noc_s * noc["leakage_per_router"],
         e_digital_op=e_dig_s * dig["energy_per_op"], e_act_op=e_dig_s * dig["activation_energy_per_op"],
@@ -214,19 +253,53 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
     )
 
 
-def _check_device_node(dev, arch: Architecture) -> None:
-    """A device file may list the nodes its cells exist at (``nodes``); a design at another node is refused."""
-    rec = dev.record
+def _unit_leakage(fraction: float, e_adc: float, e_sh: float, t_adc: float, e_row: float, t_pulse: float,
+                  e_shift_add: float, clock: float, e_digital_cycle: float) -> dict:
+    """W per unit: ``fraction`` of each unit's active power at full use (an ADC, its sample-and-hold and a
+    shift-add unit once per conversion time, a row driver once per input pulse ``t_pulse``, the longer of
+    the read window and the column conversions sharing an ADC, the tile's digital units every clock; the
+    shift-add at the ADC's plus the input's bits)."""
+    return dict(p_leak_adc=fraction * e_adc / t_adc, p_leak_sh=fraction * e_sh / t_adc,
+                p_leak_dac=fraction * e_row / t_pulse, p_leak_shift_add=fraction * e_shift_add / t_adc,
+                p_leak_digital=fraction * e_digital_cycle * clock)
+
+
+#: what a design outside a device's ``nodes`` gets: refused, or priced and flagged in the report's assumptions
+NODE_POLICIES = ("flag", "refuse")
+
+
+def device_nodes(rec) -> tuple[tuple[int, ...], str] | None:
+    """(nodes, policy) a device file states (``nodes``, ``outside_nodes``), or None where it states none."""
     if rec is None or not rec.has("nodes"):
+        return None
+    policy = rec.field("outside_nodes", "flag")
+    if policy not in NODE_POLICIES:
+        raise ArchsimError(f"{rec.file}: key 'outside_nodes' = {policy!r}; allowed: {', '.join(NODE_POLICIES)}")
+    return tuple(int(round(n)) for n in np.atleast_1d(rec["nodes"])), policy
+
+
+def outside_nodes_note(rec, node_nm) -> str | None:
+    """The report's flag for a design at ``node_nm`` outside the nodes the device file lists, or None."""
+    got = device_nodes(rec)
+    if got is None or int(round(node_nm)) in got[0]:
+        return None
+    return (f"node_nm = {node_nm} is outside the nodes this device is demonstrated at "
+            f"({', '.join(map(str, got[0]))} nm): its cells are priced as if they existed there")
+
+
+def _check_device_node(dev, arch: Architecture) -> None:
+    """A device file may list the nodes its cells exist at (``nodes``).  A design at another node is refused
+    where the file says ``outside_nodes: refuse`` (NeuroSim's RRAM: NeuroSim itself refuses it), else priced
+    and flagged (:func:`outside_nodes_note`, in the report's assumptions).  A design priced from the device's
+    tile table (``cost_model: lut``) is not checked: the table carries its own node."""
+    got = device_nodes(dev.record)
+    if got is None or arch.cost_model == CostModel.LUT:
         return
-    nodes = [int(round(n)) for n in np.atleast_1d(rec["nodes"])]
-    if int(round(arch.node_nm)) not in nodes:
+    nodes, policy = got
+    if policy == "refuse" and int(round(arch.node_nm)) not in nodes:
         raise ArchsimError(f"{arch.source}: key 'node_nm' = {arch.node_nm}: device '{dev.name}' exists at "
-                           f"{', '.join(map(str, nodes))} nm only ({rec.file}, key 'nodes')")
-
-
-def _sub_libraries() -> list[str]:
-    return [lib for lib in techlib.circuit_libraries() if subarray.has_laws(lib)]
+                           f"{', '.join(map(str, nodes))} nm only ({dev.record.file}, key 'nodes'); allowed node_nm: "
+                           f"{', '.join(map(str, nodes))}")
 
 
 def lut_entry(prices: Prices, op: str) -> tuple[float, float]:
@@ -255,36 +328,54 @@ def shift_add_width(m: Mapping, layer: str | None = None) -> float:
     return base + (pulses - 1) * a.dac_bits + (slices - 1) * shift
 
 
-def tile_area(arch: Architecture, prices: Prices, buffer_bits: float) -> dict:
-    """Area of one tile by component (m2), its buffer holding ``buffer_bits``.
+def tile_counts(arch: Architecture, prices: Prices) -> dict:
+    """How many of each periphery unit one tile holds.
 
     Analog and charge-domain arrays: an ADC per ``cols_per_adc`` columns (a differential pair subtracted
     in analog shares its ADCs between the pair's arrays), a sample-and-hold per column and a driver per
-    row.  Digital SRAM arrays have no converters: an adder tree per column takes the ADC's place."""
+    row.  Digital SRAM arrays have no converters: an adder tree per column takes the ADC's place (and a
+    shift-add unit per column)."""
     a = arch.arrays_per_tile
-    adc = tree = 0.0
-    if not prices.converts:
-        tree = a * arch.cols * 2 * arch.rows * prices.a_add_bit   # an adder tree of about 2 x rows full-adder bits
-        n_adc = arch.cols
-    else:
-        n_adc = ceil_div(arch.cols, arch.cols_per_adc) * arch.conversions_per_pair / arch.copies
-        adc = a * (n_adc * prices.a_adc + arch.cols * prices.a_sh * arch.conversions_per_pair / arch.copies)
+    per_array = (arch.cols if not prices.converts
+                 else ceil_div(arch.cols, arch.cols_per_adc) * arch.conversions_per_pair / arch.copies)
+    return dict(arrays=a, adc=a * per_array * prices.converts,
+                sample_hold=a * arch.cols * arch.conversions_per_pair / arch.copies * prices.converts,
+                row_driver=a * arch.rows, shift_add=a * per_array * prices.shift_add_per_adc,
+                adder_tree_cols=a * arch.cols * (not prices.converts))
+
+
+def tile_area(arch: Architecture, prices: Prices, buffer_bits: float) -> dict:
+    """Area of one tile by component (m2), its buffer holding ``buffer_bits`` (units: :func:`tile_counts`)."""
+    n = tile_counts(arch, prices)
     return dict(
-        array=a * arch.rows * arch.cols * prices.a_cell,
-        adc=adc,
-        adder_tree=tree,
-        dac=a * arch.rows * prices.a_dac,
-        digital=a * n_adc * prices.shift_add_per_adc * prices.a_shift_add + prices.a_tile_digital,
-        buffer=buffer_bits * prices.a_buf_per_bit + prices.a_bus + a * prices.a_reg_per_array,
+        array=n["arrays"] * arch.rows * arch.cols * prices.a_cell,
+        adc=n["adc"] * prices.a_adc + n["sample_hold"] * prices.a_sh,
+        adder_tree=n["adder_tree_cols"] * 2 * arch.rows * prices.a_add_bit,   # about 2 x rows full-adder bits
+        dac=n["row_driver"] * prices.a_dac,
+        digital=n["shift_add"] * prices.a_shift_add + prices.a_tile_digital,
+        buffer=buffer_bits * prices.a_buf_per_bit + prices.a_bus + n["arrays"] * prices.a_reg_per_array,
         noc=prices.a_router / prices.tiles_per_router,
         io=0.0,
     )
 
 
-def tile_static_power(prices: Prices, buffer_bits: float, arrays: int = 0) -> float:
-    """Leakage of one tile: its buffer, its share of a router and its arrays' periphery."""
-    return (buffer_bits * prices.p_leak_per_bit + prices.p_leak_router / prices.tiles_per_router
-            + arrays * prices.p_leak_array)
+def tile_leakage(arch: Architecture, prices: Prices, buffer_bits) -> dict:
+    """Static power of one tile by component (W): each unit's own figure (``techlib/circuits/leakage.yaml``,
+    the buffer's per kB, the router's, a subarray library's per array) times the tile's count of it."""
+    n = tile_counts(arch, prices)
+    return dict(
+        array=n["arrays"] * prices.p_leak_array,
+        adc=n["adc"] * prices.p_leak_adc + n["sample_hold"] * prices.p_leak_sh,
+        dac=n["row_driver"] * prices.p_leak_dac,
+        digital=n["shift_add"] * prices.p_leak_shift_add + prices.p_leak_digital,
+        buffer=np.asarray(buffer_bits, dtype=float) * prices.p_leak_per_bit,
+        noc=prices.p_leak_router / prices.tiles_per_router,
+    )
+
+
+def tile_static_power(arch: Architecture, prices: Prices, buffer_bits) -> np.ndarray:
+    """Leakage of one tile (W): the sum of :func:`tile_leakage` over its components."""
+    return sum(tile_leakage(arch, prices, buffer_bits).values())
 
 
 def fixed_buffer_bits(arch: Architecture) -> float:

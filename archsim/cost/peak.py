@@ -106,8 +106,8 @@ def tile_peak_power(arch: Architecture, prices: Prices, m: Mapping | None = None
                           + prices.e_tile_shift_add)),
         buffer=(rate["result_write"] * prices.e_oreg_result + a * arch.rows * arch.dac_bits * prices.e_reg_bit / t_cycle
                 + clk * (prices.buf_access_bits * float(prices.buffer_bit_energy(fixed_buffer_bits(arch)))
-                         + prices.bus_wires * prices.e_bus_bit + prices.e_oreg_tile)),
-        noc=clk * prices.router_ports * arch.link_width_bits * prices.e_noc_bit_hop / prices.tiles_per_router,
+                         + prices.bus_wires * float(np.ravel(up["bus_bit"])[0]) + prices.e_oreg_tile)),
+        noc=clk * prices.router_ports * arch.link_width_bits * float(np.ravel(up["bit_hop"])[0]) / prices.tiles_per_router,
     )
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from archsim.cost import pipeline
 from archsim.cost.components import (Prices, fixed_buffer_bits, lut_entry, prices_for, shift_add_width,  # noqa: F401
                                      tile_area, tile_static_power)
+from archsim.cost.floorplan import Floorplan, bus_bit_energy, floorplan, hop_energy
 from archsim.cost.events import Activity, EventCounts, events
 from archsim.cost.table import ENERGY_PARTS, EVENT_PARTS, PRICE_FIELD
 from archsim.mapping.layout import Mapping
@@ -38,13 +39,23 @@ def layer_prices(m: Mapping) -> list[Prices] | None:
     return [prices_for(m.layer_arch(l.layer), m.device) for l in m.layers]
 
 
-def unit_prices(m: Mapping, prices: Prices, ev: EventCounts) -> dict:
-    """J per event for every event kind (a number, or one per layer where the price depends on the layer)."""
+def buffer_width(arch, prices: Prices) -> float:
+    """Bits per tile buffer access: the architecture's ``buffer_width_bits``, or the library's."""
+    return prices.buf_access_bits if arch.buffer_width_bits == "auto" else float(arch.buffer_width_bits)
+
+
+def unit_prices(m: Mapping, prices: Prices, ev: EventCounts, plan: Floorplan | None = None) -> dict:
+    """J per event for every event kind (a number, or one per layer where the price depends on the layer);
+    the bus and the links by their lengths in ``plan`` (default: the floorplan of ``m``)."""
     n = len(m.layers)
+    plan = plan if plan is not None else floorplan(m, prices, layer_prices(m))
     out = {e: getattr(prices, f) for e, f in PRICE_FIELD.items()}
     out["cell_read"] = prices.cell_read_energy(ev.activity.per_layer("mean_conductance_fraction", n))
     out["shift_add"] = prices.shift_add_energy(shift_add_width(m))
-    out["buffer_bit"] = prices.buffer_bit_energy([l.buffer_bits_per_tile for l in m.layers])
+    out["buffer_bit"] = prices.buffer_bit_energy([l.buffer_bits_per_tile for l in m.layers],
+                                                 buffer_width(m.arch, prices))
+    out["bus_bit"] = bus_bit_energy(prices, plan.bus_length)
+    out["bit_hop"] = hop_energy(prices, plan.pitch)
     for e, op in LUT_EVENTS.items():
         out[e] = lut_entry(prices, op)[0] if ev.total(e) > 0 else 0.0
     per = layer_prices(m)
@@ -120,33 +131,33 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
     arch = m.arch
     task = ev.task
     n = len(m.layers)
-    up = unit_prices(m, prices, ev)
+    per = layer_prices(m)
+    plan = floorplan(m, prices, per)
+    up = unit_prices(m, prices, ev, plan)
     e = {k: np.zeros(n) for k in ENERGY_PARTS}
     for event, part in EVENT_PARTS.items():
         e[part] = e[part] + ev[event] * up[event]
 
-    per = layer_prices(m)
     t_vec = pipeline.vector_time(arch, prices, task) if per is None else np.array(
         [pipeline.vector_time(m.layer_arch(l.layer), p, task) for p, l in zip(per, m.layers)])
-    tm = pipeline.timing(m, prices, task, t_vec)
+    tm = pipeline.timing(m, prices, task, t_vec, plan, buffer_width(arch, prices))
     stages, latency, period = tm.stages, tm.latency, tm.period
     tiles = np.array([l.tiles for l in m.layers], dtype=float)
     idle = m.tiles_total - m.tiles_used
     idle_bits = fixed_buffer_bits(arch)
-    p_tile = np.array([tile_static_power(prices, l.buffer_bits_per_tile, arch.arrays_per_tile) for l in m.layers])
-    p_static = float((p_tile * tiles).sum()) + idle * tile_static_power(prices, idle_bits, arch.arrays_per_tile)
+    p_tile = np.array([tile_static_power(m.layer_arch(l.layer), p, l.buffer_bits_per_tile)
+                       for l, p in zip(m.layers, per or [prices] * n)])
+    p_idle = float(tile_static_power(arch, prices, idle_bits))
+    p_static = float((p_tile * tiles).sum()) + idle * p_idle
     # the whole chip leaks for the real period per inference; idle tiles are shared out by tile count
-    e["leakage"] = (p_tile * tiles + idle * tile_static_power(prices, idle_bits, arch.arrays_per_tile) * tiles / tiles.sum()) * period
+    e["leakage"] = (p_tile * tiles + idle * p_idle * tiles / tiles.sum()) * period
     e["io"] = prices.p_io * period * tiles / tiles.sum()
 
     macs = np.array([l.macs for l in m.layers], dtype=float)
     V = np.array([l.vectors for l in m.layers], dtype=float)
     cells = np.array([l.cells_used for l in m.layers], dtype=float)
-    tas = [tile_area(m.layer_arch(l.layer), p, l.buffer_bits_per_tile)
-           for l, p in zip(m.layers, per or [prices] * n)]
-    ta_idle = tile_area(arch, prices, idle_bits)
-    area = {k: tiles * np.array([t[k] for t in tas]) for k in AREA_PARTS}     # m2 per layer
-    chip_area = {k: float(area[k].sum()) + idle * ta_idle[k] for k in AREA_PARTS}
+    area = {k: tiles * np.array([t[k] for t in plan.tile_areas]) for k in AREA_PARTS}     # m2 per layer
+    chip_area = plan.component_area()
     cap = arch.arrays_per_tile * arch.rows * arch.cols
     reps = np.array([l.replication for l in m.layers], dtype=float)
     energy = sum(e[k] for k in ENERGY_PARTS)
@@ -176,6 +187,7 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
         macs=int(macs.sum()), weights=int(m.workload.total_weights),
         energy_per_inference_J=E, latency_s=latency, inferences_per_s=rate, period_bound=tm.period_bound,
         area_mm2=chip_area_mm2, tiles=m.tiles_total, tiles_used=m.tiles_used, mesh=f"{m.mesh[0]}x{m.mesh[1]}",
+        chip_w_mm=plan.chip_w * 1e3, chip_h_mm=plan.chip_h * 1e3,
         arrays=int(sum(l.arrays * l.replication for l in m.layers)), bits_per_cell=m.bits_per_cell,
         tops=ops * rate / 1e12, tops_per_W=ops / E / 1e12, tops_per_mm2=ops * rate / 1e12 / chip_area_mm2,
         power_W=E * rate, static_power_W=p_static + prices.p_io,

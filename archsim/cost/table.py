@@ -34,13 +34,16 @@ COMPONENTS: tuple[Component, ...] = (
               "per conversion: survey law of bits, rate and node (sar, flash, ramp), a paper's table, or the "
               "multilevel sense amp's law of bits, column resistance (rows read, activity, conductances) and "
               "sensing time; per sample the sample-and-hold",
-              "per ADC (law of bits), one per cols_per_adc columns; sample-and-hold per column",
-              "conversion time (1/rate, ramp 2^b steps, or one sensing clock); cols_per_adc x row chunks "
-              "conversions per pulse"),
+              "per ADC (law of bits), one per cols_per_adc columns; sample-and-hold per column; analog class",
+              "conversion time (1/rate; rate auto: SAR b + 1 design clock cycles, ramp 2^b steps, at the node's "
+              "gate delay; or one sensing clock); cols_per_adc x row chunks conversions per pulse, each charging "
+              "the column mux's cols_per_adc inputs"),
     Component("row driver", (("row_drive", "e_dac"), ("array_pulse", "e_dac_array")), "dac",
               "per driven row and pulse (subarray laws: word line C_WL(cols) Vdd^2 and switch-matrix row part, "
               "x cols_per_adc); per array and pulse its clocked part (rows x cols_per_adc DFFs)",
-              "per row (drivers, switch matrices, level shifters)", "row switch delay inside the clock"),
+              "per row (drivers, switch matrices, level shifters); analog class",
+              "row select: ceil(log2 rows) gate delays + ln 2 R_drv C_row(cols), then the read window or the column "
+              "settling ln 2 (b + 1) R_sense C_col(rows), the longer (subarray laws: inside the sensing clock)"),
     Component("adder tree", (("adder_bit", "e_add_bit"),), "adder_tree",
               "digital SRAM: about 2 x rows full-adder bits per column, toggling with the input bits",
               "2 x rows adder bits per column", "one read window per pulse"),
@@ -48,17 +51,23 @@ COMPONENTS: tuple[Component, ...] = (
               "digital",
               "per ADC result: adder bits of the accumulated width (subarray laws: weight and input shift-add "
               "adders and DFFs); per partial sum of a chunked column one add",
-              "per ADC", "pipelined with conversion"),
+              "per ADC; logic class", "pipelined with conversion"),
     Component("tile digital", (("output_add", "e_tile_shift_add"), ("offset_subtract", "e_digital_op"),
                                ("digital_op", "e_digital_op"), ("activation_op", "e_act_op")), "digital",
-              "per element operation", "per tile", "-"),
-    Component("buffer", (("result_write", "e_oreg_result"), ("buffer_bit", None), ("bus_bit", "e_bus_bit"), ("register_bit", "e_reg_bit"),
+              "per element operation", "per tile; logic class", "-"),
+    Component("buffer", (("result_write", "e_oreg_result"), ("buffer_bit", None), ("bus_bit", None), ("register_bit", "e_reg_bit"),
                          ("output_register_write", "e_oreg_tile")), "buffer",
-              "per bit moved, by buffer capacity (size law) and bus length", "per kB, per bus, per array register",
-              "bits / (access width x clock) per tile"),
-    Component("network", (("bit_hop", "e_noc_bit_hop"),), "noc",
-              "per bit and hop (one tile pitch)", "router per tile", "bits / (link width x clock); hops x router cycles"),
-    Component("leakage", (), "leakage", "static power of buffers and routers x period", "-", "-"),
+              "per bit moved: buffer by capacity (size law) and access width (word-line law); bus by its length "
+              "(the tile H-tree of the floorplan, energy per bit per mm)",
+              "per kB (SRAM class), per bus and per array register (logic class)",
+              "bits / (access width x clock) per tile; the bus: bits / (bus wires x min(clock, 1 / wire delay))"),
+    Component("network", (("bit_hop", None),), "noc",
+              "per bit and hop: the router's energy plus the link's, energy per bit per mm x the floorplan's tile "
+              "pitch", "router per tile; logic class",
+              "bits / (link width x min(clock, 1 / wire delay over the pitch)); hops x (router cycles + wire delay); "
+              "clock auto: 1.2 GHz at 32 nm over the gate delay"),
+    Component("leakage", (), "leakage", "each unit's own static power (ADC, sample-and-hold, row driver, shift-add, "
+              "tile digital, buffer per kB, router, subarray periphery) x its count in the tiles, x period", "-", "-"),
     Component("I/O", (), "io", "chip I/O power x period", "chip I/O area", "one link at the port"),
 )
 

@@ -122,7 +122,7 @@ def _price_layer(lc: LayerCounts, arch: Architecture, bl: int) -> dict:
         + lc.accumulator_words * acc_bits * float(pr.buffer_bit_energy(lc.K * lc.N * acc_bits)),
         "program": lc.programs * wv * (up.energy_per_pulse + e_cell),
     }
-    t_read = arch.input_pulses * (pr.t_read + arch.cols_per_adc * pr.t_adc)
+    t_read = arch.input_pulses * (pr.t_pulse + arch.cols_per_adc * pr.t_adc)
     t = {
         "fwd_read": t_read if lc.fwd_cells else 0.0,
         "bwd_read": t_read if lc.bwd_cells else 0.0,

@@ -276,10 +276,15 @@ def seed003_rows(samples: int = 1000, trials: int = 3, train_fraction: float = 0
     return rows
 
 
+#: quantities of a techlib file that price nothing: a device's ``nodes`` (where it is demonstrated) only flags
+#: or refuses a design, so citing a chip there is no constant taken from its paper
+NOT_PRICED = ("nodes",)
+
+
 def constants_citing(p: presets.Preset, text: str) -> list[tuple[str, str, str]]:
     """(file, key, source) of every constant in the techlib files ``p`` is priced with (its device file, its
     circuit library and the default files under it) whose source contains ``text`` (case ignored): an
-    author's surname, or a quoted figure such as '10.5 TOPS/W'."""
+    author's surname, or a quoted figure such as '10.5 TOPS/W'.  Keys in :data:`NOT_PRICED` are left out."""
     lib = p.architecture.circuits
     dev = str(p.architecture.device)
     dev_file = Path(dev) if dev.lower().endswith((".yaml", ".yml")) else techlib.DEVICE_DIR / f"{dev}.yaml"
@@ -292,7 +297,7 @@ def constants_citing(p: presets.Preset, text: str) -> list[tuple[str, str, str]]
             continue            # a device file outside techlib is the user's, not a cited constant
         qs, _ = techlib.load_file(f)
         for key, q in qs.items():
-            if text.lower() in (q.source or "").lower():
+            if key not in NOT_PRICED and text.lower() in (q.source or "").lower():
                 out.append((f"techlib/{f.resolve().relative_to(techlib.ROOT.resolve()).as_posix()}", key, q.source))
     return out
 

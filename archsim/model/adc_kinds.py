@@ -39,6 +39,8 @@ class AdcArchitecture:
     bit_cycles: bool = False              # a conversion takes bits + 1 comparator cycles (at least): SAR
     energy_key: str = ""                  # key of the energy per unit in the data file
     area_key: str = ""                    # key of the area per unit in the data file
+    cycles: Callable | None = None        # bits -> cycles of its design clock per conversion (adc_rate_Hz auto)
+    clock_key: str = ""                   # key of that design clock in the data file
 
     @property
     def transfer_code(self) -> int:
@@ -47,11 +49,14 @@ class AdcArchitecture:
 
 ADC_KINDS = MappingProxyType({a.name: a for a in (
     AdcArchitecture("sar", "round", energy_units=lambda b: 2.0 ** b, area_units=lambda b, c: 2.0 ** b,
-                    rate_limited=True, bit_cycles=True, energy_key="energy_per_step", area_key="area_per_step"),
+                    rate_limited=True, bit_cycles=True, energy_key="energy_per_step", area_key="area_per_step",
+                    cycles=lambda b: b + 1.0, clock_key="design_clock"),
     AdcArchitecture("flash", "round", energy_units=lambda b: 2.0 ** b - 1.0, area_units=lambda b, c: 2.0 ** b - 1.0,
-                    rate_limited=True, energy_key="energy_per_comparator", area_key="area_per_comparator"),
+                    rate_limited=True, energy_key="energy_per_comparator", area_key="area_per_comparator",
+                    cycles=lambda b: 1.0, clock_key="design_clock"),
     AdcArchitecture("ramp", "ceil", energy_units=lambda b: 2.0 ** b, area_units=lambda b, c: c + b,
-                    clocked=True, energy_key="energy_per_step", area_key="area_per_counter_bit"),
+                    clocked=True, energy_key="energy_per_step", area_key="area_per_counter_bit",
+                    cycles=lambda b: 2.0 ** b, clock_key="f_clock"),
     AdcArchitecture("table", "round"),
 )})
 #: the architectures priced by a law fitted on published converters (``table`` is priced from its table)

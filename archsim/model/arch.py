@@ -219,7 +219,10 @@ class Architecture:
     adc_bits: int = key(8, "ADC resolution", unit="bit", lo=1, hi=10, steps=('cost', 'simulator'))
     adc_type: AdcType = key(AdcType.AUTO, AdcType.__doc__, choices=AdcType, steps=('cost', 'simulator'))
     cols_per_adc: int = key(8, "columns sharing one ADC (converted one after another)", lo=1, hi=65536, steps=('cost',))
-    adc_rate_Hz: float = key(1.28e9, "conversions per second of one ADC", unit="Hz", lo=1e3, hi=1e11, steps=('cost',))
+    adc_rate_Hz: float | str = key(AUTO, "conversions per second of one ADC; auto = the converter law's design clock "
+                                   "moved to node_nm (SAR: adc_bits + 1 bit cycles per conversion, flash: one, ramp: "
+                                   "2^adc_bits steps; techlib/circuits/adc.yaml design_clock)", unit="Hz",
+                                   kind="float_or_auto", lo=1e3, hi=1e11, steps=('cost',))
     # ---- converter ranges (simulation only: the cost model reads none of these keys)
     adc_range: AdcRange = key(
         AdcRange.ARRAY, "ADC full scale: array = each array's own, from the calibration batch; layer = one shared by "
@@ -259,10 +262,15 @@ class Architecture:
                               "feature map is sped up by in each dimension", lo=1, hi=1024, steps=('mapping',))
     stage_timing: StageTiming = key(StageTiming.OVERLAP, " ".join(StageTiming.__doc__.split()), choices=StageTiming,
                                     steps=('cost',))
-    clock_Hz: float | str = key(1.2e9, "digital clock of tiles and network; auto = the sensing cycle of a circuit "
-                                "library with subarray laws (e.g. neurosim)", unit="Hz", kind="float_or_auto",
+    clock_Hz: float | str = key(AUTO, "digital clock of tiles and network; auto = the sensing cycle of a circuit "
+                                "library with subarray laws (e.g. neurosim), else ISAAC's 1.2 GHz at 32 nm moved to "
+                                "node_nm by the logic gate delay (techlib/circuits/read_path.yaml)", unit="Hz",
+                                kind="float_or_auto",
                                 lo=1e6, hi=1e10, steps=('cost',))
     link_width_bits: int = key(32, "network link (flit) width", unit="bit", lo=1, hi=4096, steps=('cost',))
+    buffer_width_bits: int | str = key(AUTO, "tile buffer access width (bits read or written per access and "
+                                       "clock); auto = the circuit library's (buffer.yaml access_width)", unit="bit",
+                                       kind="int_or_auto", lo=1, hi=65536, steps=('cost',))
     buffer_kB: float | str = key(AUTO, "activation buffer per tile; auto = the tile's share of its layer's working "
                                  "set (conv: kernel_h + stride_h input rows and one output row; dense: its inputs "
                                  "and outputs), rounded up to 1 kB", unit="kB", kind="float_or_auto", lo=0.0, hi=1e6,

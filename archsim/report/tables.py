@@ -7,6 +7,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from archsim.cost.components import outside_nodes_note
 from archsim.io import techlib
 
 from archsim.io.files import atomic_write, check_target, is_safe_name
@@ -87,15 +88,25 @@ def to_markdown(df: pd.DataFrame) -> str:
     return "\n".join([head, sep] + body)
 
 
-def assumptions(devices: Iterable[str]) -> list[techlib.Quantity]:
-    """Assumed (not sourced) quantities the given devices and the circuit library rest on."""
+def assumptions(devices: Iterable[str], node_nm=None) -> list[techlib.Quantity]:
+    """Assumed (not sourced) quantities the given devices and the circuit library rest on; with ``node_nm``, first
+    a flag for each device whose file lists the nodes it is demonstrated at (``nodes``) and not this one."""
     recs = [techlib.device(d) for d in devices] + [techlib.circuit(n) for n in techlib.circuit_names()]
-    return [q for r in recs for q in r.assumptions()]
+    return node_flags(devices, node_nm) + [q for r in recs for q in r.assumptions()]
 
 
-def assumptions_markdown(devices: Iterable[str]) -> str:
+def node_flags(devices: Iterable[str], node_nm) -> list[techlib.Quantity]:
+    """One flag per device whose file lists the nodes it is demonstrated at (``nodes``) and not ``node_nm``."""
+    if node_nm is None:
+        return []
+    devs = [techlib.device(d) for d in devices]
+    return [techlib.Quantity(node_nm, "nm", "", note, "nodes", r.file)
+            for r in devs for note in [outside_nodes_note(r, node_nm)] if note]
+
+
+def assumptions_markdown(devices: Iterable[str], node_nm=None) -> str:
     lines = ["Assumed values (no published source; see the techlib files):", ""]
-    for q in assumptions(devices):
+    for q in assumptions(devices, node_nm):
         lines.append(f"- `{q.file}` `{q.key}`: {q.assumption}")
     return "\n".join(lines)
 

@@ -66,6 +66,11 @@ def test_set_override_and_arch_file(capsys, tmp_path):
      "layer 'conv\\w*' of lenet5 does not fit the chip"),
     (["estimate", "-w", "lenet5", "--arch", "/nonexistent/a.yaml"], "architecture file not found"),
     (["estimate", "-w", "lenet5", "-d", "pcm", "--cost-model", "lut"], "device 'pcm' has no lookup table"),
+    (["estimate", "-w", "lenet5", "-d", "neurosim_rram", "--set", "node_nm=14"],
+     r"key 'node_nm' = 14: device 'neurosim_rram' exists at 22, .* nm only \(techlib/devices/neurosim_rram.yaml, key "
+     r"'nodes'\); allowed node_nm: 22"),
+    (["estimate", "-w", "lenet5", "--preset", "isaac", "--set", "adc_rate_Hz=auto"],
+     r"isaac/adc.yaml: architecture key 'adc_rate_Hz' = auto needs a converter law"),
 ])
 def test_bad_input_one_line_exit_2(capsys, argv, pattern):
     import re
@@ -74,6 +79,18 @@ def test_bad_input_one_line_exit_2(capsys, argv, pattern):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("archsim: error: ")
     assert re.search(pattern, lines[0]), lines[0]
+
+
+def test_device_outside_its_nodes_is_flagged(capsys, tmp_path):
+    """reram at 14 nm (demonstrated from 130 down to 22 nm): priced, and flagged on the terminal and in the notes."""
+    code, out, err = run(capsys, "estimate", "-w", "lenet5", "-d", "reram", "--set", "node_nm=14", "--out",
+                         str(tmp_path))
+    assert code == 0, err
+    flag = "flagged: techlib/devices/reram.yaml key 'nodes': node_nm = 14 is outside the nodes this device is demonstrated at"
+    assert flag in out
+    assert any("node_nm = 14 is outside" in p.read_text() for p in tmp_path.glob("*.md"))
+    code, out, _ = run(capsys, "estimate", "-w", "lenet5", "-d", "reram", "--set", "node_nm=22")
+    assert code == 0 and "flagged" not in out
 
 
 def test_no_traceback_from_real_process(tmp_path):

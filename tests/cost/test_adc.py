@@ -57,10 +57,12 @@ def test_energy_flat_below_corner_and_linear_in_rate_above(architecture):
 
 @pytest.mark.parametrize("architecture", ADC_ARCHITECTURES)
 def test_smaller_node_scales_by_the_scaling_file(architecture):
+    """Converters scale by the analog class of the scaling file (adc.yaml says class: analog)."""
     law = adc_law()
     sc = techlib.circuit("scaling")
-    e = dict(zip(sc["nodes"], sc["energy"]))
-    a = dict(zip(sc["nodes"], sc["area"]))
+    assert techlib.circuit("adc").field("class") == "analog"
+    e = dict(zip(sc["nodes"], sc["analog.energy_scale"]))
+    a = dict(zip(sc["nodes"], sc["analog.area_scale"]))
     for small, big in ((22, 32), (28, 65), (14, 130)):
         assert law.energy(6, 1e8, small, architecture) / law.energy(6, 1e8, big, architecture) == \
             pytest.approx(e[small] / e[big], rel=EXACT)
@@ -134,7 +136,7 @@ def test_conversion_time():
 
 def test_priced_for_an_architecture():
     """How the cost model would price a conversion: the architecture's bits, rate and node."""
-    a = arch.Architecture()
+    a = arch.Architecture(adc_rate_Hz=1.28e9)
     e = adc_law(a.circuits).energy(a.adc_bits, a.adc_rate_Hz, a.node_nm)
     law = adc_law().law("sar")
     expected = law.e_unit * 2 ** a.adc_bits * max(1.0, a.adc_rate_Hz / law.f_corner)

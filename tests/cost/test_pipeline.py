@@ -6,6 +6,7 @@ import pytest
 
 import workloads
 from archsim.cost import pipeline
+from archsim.cost.floorplan import floorplan
 from archsim.cost import price as cost
 from archsim.cost.components import prices_for
 from archsim.mapping import layout as mapping
@@ -32,7 +33,7 @@ def test_buffer_bound_stage_is_bits_over_bandwidth():
     assert lm.tiles == 2
     bits = lm.vectors * (lm.K + lm.N) * a.input_bits   # every vector reads its receptive field, writes its outputs
     assert t.bound == ("buffer",)
-    assert t.stages[0] == pytest.approx(bits / (8 * a.clock_Hz * 2), rel=1e-12)
+    assert t.stages[0] == pytest.approx(bits / (8 * narrow.clock_Hz * 2), rel=1e-12)
     assert t.stages[0] > t.compute[0]
     # the same bits the energy side prices
     from archsim.cost.events import events
@@ -58,8 +59,10 @@ def test_doubling_link_width_halves_a_link_bound_stage():
 def test_compute_bound_stages_unchanged():
     a = arch.Architecture(device="sonos")
     m, t = timed(single_dense(128, 128), device="sonos")
+    p = prices_for(a, load_device(a.device))
     assert t.bound == ("compute",)
-    assert t.stages[0] == 8 * 10e-9 == pytest.approx(pipeline.t_vector(a, prices_for(a, load_device(a.device))))
+    assert p.t_pulse > 10e-9     # the row select before the 10 ns window
+    assert t.stages[0] == 8 * p.t_pulse == pytest.approx(pipeline.t_vector(a, p))
     assert t.period == t.stages[0]
 
 
@@ -68,7 +71,7 @@ def test_link_bound_counts_port_and_tiles():
     a = arch.Architecture(link_width_bits=1)
     m, t = timed(single_dense(128, 64), link_width_bits=1)
     assert t.bound == ("link",)
-    assert t.link[0] == pytest.approx(128 * 8 / (1 * a.clock_Hz), rel=1e-12)
+    assert t.link[0] == pytest.approx(128 * 8 / (1 * prices_for(a, load_device(a.device)).clock_Hz), rel=1e-12)
 
 
 def test_vgg8_period_covers_its_own_transfers():
@@ -78,15 +81,17 @@ def test_vgg8_period_covers_its_own_transfers():
     for kw in ({}, {"tiles": 1000}):
         kk = dict(kw, bits_per_cell=7)   # one slice per weight, as the tile counts below were set up
         a = arch.Architecture(rows=128, cols=128, arrays_per_tile=8, **kk)
+        clock = prices_for(a, load_device(a.device)).clock_Hz
         m, t = timed(wl, **dict(rows=128, cols=128, arrays_per_tile=8, **kk))
         tiles = {l.layer: l.tiles for l in m.layers}
         first = m.layers[0].layer
         for e in m.edges:
             links = min(tiles.get(e.src, 1), tiles.get(e.dst, 1))
-            serial = e.bits / (a.link_width_bits * links * a.clock_Hz)
+            serial = e.bits / (a.link_width_bits * links * clock)
             assert t.period >= serial * (1 - 1e-12), (kw, e.src, e.dst)
             if first in (e.src, e.dst):
-                hop = e.max_hops * prices_for(a, load_device(a.device)).router_cycles / a.clock_Hz
+                p = prices_for(a, load_device(a.device))   # a hop: router cycles and the link's wire delay
+                hop = e.max_hops * (p.router_cycles / clock + p.t_wire_m * floorplan(m, p).pitch)
                 assert t.transfer[(e.src, e.dst)] == pytest.approx(serial + hop, rel=1e-12)
         i = int(np.argmax(t.stages))
         assert t.period == t.stages[i] and t.period_bound == t.bound[i]

@@ -139,10 +139,11 @@ def test_device_nodes_refuse_other_nodes(ns):
         prices_for(Architecture(device="neurosim_rram", node_nm=14, circuits="default"))
 
 
-def test_clock_auto_needs_subarray_laws():
+def test_clock_auto_without_subarray_laws_follows_the_gate_delay():
+    """The default library's auto clock is ISAAC's 1.2 GHz at 32 nm over the logic delay factor (node / 32)."""
     from archsim.model.arch import Architecture
-    with pytest.raises(ArchsimError, match="clock_Hz"):
-        prices_for(Architecture(clock_Hz="auto"))
+    assert prices_for(Architecture(clock_Hz="auto")).clock_Hz == pytest.approx(1.2e9, rel=1e-12)
+    assert prices_for(Architecture(clock_Hz="auto", node_nm=65)).clock_Hz == pytest.approx(1.2e9 / 2.03, rel=1e-12)
 
 
 def test_laws_have_their_library():

@@ -36,6 +36,11 @@ def test_every_layer_overridden_is_the_uniform_design_with_those_keys():
     every = a.replace(layer_overrides={n: {"adc_bits": 5, "bits_per_cell": 1} for n in _names(wl)})
     uni = a.replace(adc_bits=5, bits_per_cell=1)
     u, e = evaluate(map_workload(wl, uni)), evaluate(map_workload(wl, every))
+    # idle tiles of the mesh are built as the architecture's (below): they leak at its ADC bits and set the
+    # mesh pitch with their area, so the figures agree on a mesh the layers fill
+    full = (1, u.mapping.tiles_used)
+    u, e = (evaluate(map_workload(wl, x.replace(mesh=full))) for x in (uni, every))
+    assert u.mapping.tiles_total == u.mapping.tiles_used and e.mapping.tiles_total == e.mapping.tiles_used
     for k in FIGURES:
         if k != "area_mm2":   # per-layer prices summed as arrays: float order only
             assert e.summary[k] == pytest.approx(u.summary[k], rel=1e-12), k
