@@ -10,7 +10,8 @@ where it stopped; the parts may run at once, one process each).  (a) Marinella e
 training conclusions per device (part dev: a 12,000-image subset, N_TRAIN, for DEV_EPOCHS epochs, tested on
 N_TEST images); (b) the device-requirement sweeps of Gokmen and Vlasov, Front. Neurosci. 10:333 (2016) on
 their 784-256-128-10 sigmoid network (parts gv, gva, gvc, gvx, gvs2 and gva2: all 60,000 training images for one epoch per sweep
-point, tested on all 10,000 test images; about 10 minutes a part, one process each); (c) energy and time per
+point, tested on all 10,000 test images, one process a part; measured on this 2-core machine under a load
+of about 13: 9 to 19 minutes a part, 75 process-minutes for the six); (c) energy and time per
 training epoch per device from archsim.cost.training.  The report says each budget beside its numbers.
 """
 from __future__ import annotations
