@@ -1,16 +1,18 @@
 """Training on the chip: the runs behind reports/training.md, and the report itself.
 
     python benchmarks/study_training.py                 # run what is missing, then write the report
-    python benchmarks/study_training.py --part gv       # only the Gokmen-Vlasov sweeps (or --part dev)
+    python benchmarks/study_training.py --part gv       # one part only: gv, gva, gvc, gvx, gvs2, gva2 (Gokmen-Vlasov) or dev
     python benchmarks/study_training.py --report-only   # rewrite the report from the stored runs
     python benchmarks/study_training.py --fresh         # rerun everything
 
 Runs are stored one by one in reports/training_runs_<part>.json (resumable: an interrupted study continues
-where it stopped; the two parts may run at once, in two processes).  (a) Marinella et al.'s (Sandia 2022) training conclusions per device; (b) the device-requirement sweeps of Gokmen
-and Vlasov, Front. Neurosci. 10:333 (2016) on their 784-256-128-10 sigmoid network; (c) energy and
-time per training epoch per device from archsim.cost.training.  Budget: this machine is a loaded
-2-core box, so every run trains on a subset (N_TRAIN images, EPOCHS epochs) and tests on N_TEST images;
-the report says so beside every number.
+where it stopped; the parts may run at once, one process each).  (a) Marinella et al.'s (Sandia 2022)
+training conclusions per device (part dev: a 12,000-image subset, N_TRAIN, for DEV_EPOCHS epochs, tested on
+N_TEST images); (b) the device-requirement sweeps of Gokmen and Vlasov, Front. Neurosci. 10:333 (2016) on
+their 784-256-128-10 sigmoid network (parts gv, gva, gvc, gvx, gvs2 and gva2: all 60,000 training images for one epoch per sweep
+point, tested on all 10,000 test images, one process a part; measured on this 2-core machine under a load
+of about 13: 9 to 19 minutes a part, 75 process-minutes for the six); (c) energy and time per
+training epoch per device from archsim.cost.training.  The report says each budget beside its numbers.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from archsim.model.device import load_device  # noqa: E402
 from archsim.model.update_laws import UpdateModel  # noqa: E402
 from archsim.sim.training import AnalogTrainConfig, fit  # noqa: E402
 
-PARTS = ("gv", "dev")
+PARTS = ("gv", "gva", "gvc", "gvx", "gvs2", "gva2", "dev")
 
 
 def runs_file(part: str) -> Path:
@@ -41,51 +43,73 @@ def runs_file(part: str) -> Path:
 
 
 REPORT = ROOT / "reports" / "training.md"
+#: budget of part (a) (devices on the chip): a subset, several epochs
 N_TRAIN, EPOCHS, N_TEST = 12000, 2, 2000
 DEV_EPOCHS = 3
-BASE_TRIALS = 3
+#: budget of part (b) (Gokmen-Vlasov sweeps): the full MNIST training set, one epoch per sweep point (two for the
+#: float reference and the baseline device, whose first epoch is the sweeps' reference), the full test set
+GV_TRAIN, GV_EPOCHS, GV_BASE_EPOCHS, GV_TEST, GV_BATCH = 60000, 1, 2, 10000, 10
+BASE_TRIALS = 2
 #: Gokmen and Vlasov 2016's training settings: one sample per update, lr 0.01, BL 10, |w| <= 0.6
 PAPER = dict(lr=0.01, bl=10, batch_size=1, update_management=False, weight_gain=0.6)
 #: their RPU baseline device: dw_min = 0.001 on |w| <= 0.6 (1200 steps), constant step
 BASE = UpdateModel("constant", states=1200, file="Gokmen-Vlasov baseline")
+#: one parameter of BASE changed per run; the two parts run as two processes (one core each)
 SWEEPS = {
-    "states": [100, 300, 600, 2400, 4800],
-    "asymmetry": [0.01, 0.02, 0.05, 0.1],
+    "states": [150, 300, 600],
+    "asymmetry": [0.005, 0.01, 0.02, 0.05],
     "c2c": [0.3, 1.0, 3.0],
-    "dw_d2d": [0.3, 1.0, 2.0],
+    "dw_d2d": [0.3, 1.0],
+    "bound_d2d": [0.3, 0.6],
 }
+GV_PARTS = {"gv": ("states",), "gva": ("asymmetry",), "gvc": ("c2c",), "gvx": ("dw_d2d", "bound_d2d"),
+            "gvs2": (), "gva2": ()}
+#: sweeps also run for GV_BASE_EPOCHS epochs (parts gvs2, gva2), to see a threshold move with training
+SWEEPS_LONG = {"states": [150, 300, 600], "asymmetry": [0.005, 0.01, 0.02, 0.05]}
+LONG_PARTS = {"gvs2": ("states",), "gva2": ("asymmetry",)}
 DEVICES = ("ideal", "ecram", "sonos", "reram", "pcm")
 ALGOS = {"ecram": ("mixed", "tiki-taka", "carry"), "reram": ("mixed", "tiki-taka", "carry")}
 DEVICE_TRIALS = 2
 
 
-def data():
+def data(part: str = "dev"):
     xtr, ytr = load_dataset("mnist", "train")
     xte, yte = load_dataset("mnist", "test")
+    if part in GV_PARTS:
+        return xtr[:GV_TRAIN], ytr[:GV_TRAIN], xte[:GV_TEST], yte[:GV_TEST]
     return xtr[:N_TRAIN], ytr[:N_TRAIN], xte[:N_TEST], yte[:N_TEST]
 
 
 def plan(part: str):
     """(name, kwargs of fit, config) of every run of a part."""
-    return plan_gv() if part == "gv" else plan_dev()
+    return plan_gv(part) if part in GV_PARTS else plan_dev()
 
 
-def plan_gv():
+def gv_config(**changes) -> AnalogTrainConfig:
+    """Part (b)'s settings: the paper's (lr 0.01 per sample, BL 10, no update management, |w| <= 0.6), exact
+    reads, batches of GV_BATCH samples read together (each sample still one rank-1 pulse update)."""
+    cfg = dict(PAPER, batch_size=GV_BATCH, epochs=GV_EPOCHS, converters=False)
+    cfg.update(changes)
+    return AnalogTrainConfig(**cfg)
+
+
+def plan_gv(part: str = "gv"):
     runs = []
-    runs.append(("float", dict(device=None), AnalogTrainConfig(algorithm="float", epochs=EPOCHS, **PAPER)))
-    for t in range(BASE_TRIALS):     # the ideal-device criterion is tight: average its pulse noise over trials
-        runs.append(("gv/base" + (f"/{t}" if t else ""), dict(device="ideal", update_model=BASE, trial=t),
-                     AnalogTrainConfig(epochs=EPOCHS, converters=False, **PAPER)))
-    for key, values in SWEEPS.items():
-        for v in values:
+    if part == "gv":
+        runs.append(("float", dict(device=None), gv_config(algorithm="float", epochs=GV_BASE_EPOCHS)))
+        for t in range(BASE_TRIALS):     # trials differ only in the pulse trains' random bits
+            runs.append(("gv/base" + (f"/{t}" if t else ""), dict(device="ideal", update_model=BASE, trial=t),
+                         gv_config(epochs=GV_BASE_EPOCHS)))
+    for key in GV_PARTS[part]:
+        for v in SWEEPS[key]:
             m = BASE.with_(**{key: float(v)})
-            cfg = dict(PAPER)
-            if key == "states":
-                # finer steps need longer trains: BL dw_min held at least the baseline's so a pulse probability
-                # never clips at 1 (C <= 1); clipped trains would degrade the update, not the device
-                cfg["bl"] = min(64, max(PAPER["bl"], round(PAPER["bl"] * float(v) / 1200)))
-            runs.append((f"gv/{key}={v}", dict(device="ideal", update_model=m),
-                         AnalogTrainConfig(epochs=EPOCHS, converters=False, **cfg)))
+            # fewer states: larger steps, so C = sqrt(lr / (BL dw)) only falls (no pulse probability reaches 1)
+            runs.append((f"gv/{key}={v}", dict(device="ideal", update_model=m), gv_config()))
+    for key in LONG_PARTS.get(part, ()):
+        for v in SWEEPS_LONG[key]:
+            m = BASE.with_(**{key: float(v)})
+            runs.append((f"gv{GV_BASE_EPOCHS}/{key}={v}", dict(device="ideal", update_model=m),
+                         gv_config(epochs=GV_BASE_EPOCHS)))
     return runs
 
 
@@ -119,7 +143,7 @@ def load_runs(part: str) -> dict:
 def run_part(part: str, fresh: bool):
     store = {} if fresh else load_runs(part)
     wl = workloads.get("rpu_mlp")
-    d = data()
+    d = data(part)
     for name, kw, cfg in plan(part):
         if name in store:
             continue
@@ -145,10 +169,12 @@ def main(argv=None):
             run_part(part, a.fresh)
         if a.part:
             return
-    store = {**load_runs("gv"), **load_runs("dev")}
+    store = {k: v for part in PARTS for k, v in load_runs(part).items()}
     from training_report import write_report
     write_report(store, REPORT, dict(n_train=N_TRAIN, epochs=EPOCHS, dev_epochs=DEV_EPOCHS, n_test=N_TEST,
-                                     sweeps=SWEEPS, paper=PAPER, devices=DEVICES, algos=ALGOS, trials=DEVICE_TRIALS))
+                                     sweeps=SWEEPS, sweeps_long=SWEEPS_LONG, paper=PAPER, devices=DEVICES, algos=ALGOS, trials=DEVICE_TRIALS,
+                                     gv_train=GV_TRAIN, gv_epochs=GV_EPOCHS, gv_base_epochs=GV_BASE_EPOCHS,
+                                     gv_test=GV_TEST, gv_batch=GV_BATCH, base_trials=BASE_TRIALS))
     print(f"wrote {REPORT.relative_to(ROOT)}")
 
 

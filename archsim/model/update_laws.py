@@ -31,7 +31,10 @@ strongly nonlinear filamentary ReRAM of Agarwal et al. IJCNN 2016; aihwkit's ``P
 ``soft_bounds`` is ``linear`` with ``g = 1`` on a symmetric range; its symmetric point (up = down) is
 ``x = a`` (with ``b+ = -b- = 1``).
 
-Randomness: cycle-to-cycle noise multiplies each step by ``1 + c2c N(0, 1)`` (at least 0; a table
+Randomness: cycle-to-cycle noise multiplies each step by ``1 + c2c N(0, 1)`` cut at 0 (a pulse never
+moves a device backwards), and the trainer divides each device's step by that factor's mean,
+:func:`c2c_mean_factor`, so the noise leaves the mean step the law's (at ``c2c = 1`` the cut alone would
+raise it by 8%, at 3 by 76%); a table
 device draws ``mean + std N(0, 1)`` instead); device-to-device spread draws, once per device,
 ``dw_ij = dw (1 + dw_d2d N)`` (at least 0), ``a_ij = a + asymmetry_d2d N`` and bounds
 ``b+- = +-(1 + bound_d2d N)`` (at least ``0.05``, a floor stated here so a bound never crosses zero).
@@ -184,6 +187,14 @@ def update_model(dev) -> UpdateModel | None:
 
 
 IDEAL = UpdateModel(law="constant", states=1e6, file="ideal update (exact steps of 2e-6)")
+
+
+def c2c_mean_factor(c2c: float) -> float:
+    """Mean of ``max(1 + c2c Z, 0)``, ``Z`` standard normal: ``Phi(1/c) + c phi(1/c)`` (1 at ``c2c = 0``)."""
+    if c2c <= 0:
+        return 1.0
+    t = 1.0 / c2c
+    return 0.5 * (1.0 + math.erf(t / math.sqrt(2.0))) + c2c * math.exp(-0.5 * t * t) / math.sqrt(2.0 * math.pi)
 
 
 # --------------------------------------------------------------------------- numpy laws (the twins)

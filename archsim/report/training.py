@@ -56,3 +56,27 @@ def plot_accuracy(frame: pd.DataFrame, path: Path, title: str = "") -> Path:
     path = Path(path)
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, metadata={"Software": None}))
     return path
+
+
+def sweep_threshold(points, ref_error: float, margin: float, worse_up: bool):
+    """Where a one-parameter sweep first leaves a reference: ``(value, how)``.
+
+    ``points``: (swept value, test error) pairs including the reference device's own value; walking them in
+    the worse direction (increasing values when ``worse_up``, else decreasing), the threshold is the first
+    value whose error exceeds ``ref_error + margin``, interpolated from the last value under it: in
+    ``log(value)``, or linearly when that value is 0.  ``(None, why)`` when no point passes; when the first
+    point already passes, that point (``how`` says so)."""
+    pts = sorted(points, key=lambda p: p[0], reverse=not worse_up)
+    lim = ref_error + margin
+    prev = None
+    for v, e in pts:
+        if e > lim:
+            if prev is None:
+                return float(v), "at or before the first swept value"
+            v0, e0 = prev
+            f = (lim - e0) / (e - e0)
+            if v0 == 0:
+                return float(f * v), "interpolated"
+            return float(np.exp(np.log(v0) + f * (np.log(v) - np.log(v0)))), "interpolated"
+        prev = (v, e)
+    return None, "not reached in the swept range"

@@ -11,7 +11,8 @@ the same numbers whatever the thread count or batch cut.
   ``n`` slots spread evenly (slot ``t`` fires when ``floor((t+1) n / BL) > floor(t n / BL)``), so a
   coincidence count is ``floor(n_x n_d / BL)``: a product of the two, without randomness.
 - One pulse moves a device by the step of its law (:mod:`archsim.model.update_laws`) times
-  ``1 + c2c z`` (at least 0; a jump table adds ``std z`` instead), ``z`` the normal at row
+  ``1 + c2c z`` (at least 0; the tile's steps are divided by its mean, update_laws.c2c_mean_factor;
+  a jump table adds ``std z`` instead), ``z`` the normal at row
   ``cell`` and column ``k`` (the pulse's index within this update, < 64) of the stream laid out with
   64 columns, ``cell = (s K + i) N + j`` for sample ``s``; the state is clipped to its bounds.
 - Pairs (``potentiation_only``): a down pulse is an up pulse on the minus device.

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from archsim.model.update_laws import BOUND_FLOOR, UpdateModel
+from archsim.model.update_laws import BOUND_FLOOR, UpdateModel, c2c_mean_factor
 from archsim.sim.training import kernels as KN
 from archsim.sim.tilesim.rng import mix64_py, normals_nb, normals_np
 
@@ -64,7 +64,10 @@ class AnalogTile:
         m = self.model
         rng = np.random.default_rng(np.random.SeedSequence(list(self.seed) + [_D2D]))
         shape = (self.K, self.N)
-        self.dwu = m.dw * np.maximum(1.0 + m.dw_d2d * rng.standard_normal(shape), 0.0)
+        # a parametric law's step is proportional to dwu: dividing by the mean of the cut c2c factor keeps the
+        # mean step the law's (a jump table carries its own spread instead)
+        norm = 1.0 if m.law == "table" else c2c_mean_factor(m.c2c)
+        self.dwu = m.dw * np.maximum(1.0 + m.dw_d2d * rng.standard_normal(shape), 0.0) / norm
         self.asym = np.clip(m.asymmetry + m.asymmetry_d2d * rng.standard_normal(shape), -0.99, 0.99)
         self.bp = np.maximum(1.0 + m.bound_d2d * rng.standard_normal(shape), BOUND_FLOOR)
         self.bm = -np.maximum(1.0 + m.bound_d2d * rng.standard_normal(shape), BOUND_FLOOR)
