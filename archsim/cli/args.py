@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from pathlib import Path
 from typing import NamedTuple
 
 
-from archsim.io import techlib
 
 from archsim.cost.price import Estimate, evaluate
 from archsim.mapping.layout import map_workload
@@ -22,7 +20,6 @@ from archsim.model import arch as _arch
 from archsim.model import presets
 from archsim.io import load
 from archsim.io.files import join_stem, safe_stem
-from archsim.io.yaml import parse_yaml
 from archsim.model.errors import ArchsimError, ParameterError, brief
 from archsim.report import tables as report
 

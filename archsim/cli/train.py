@@ -6,7 +6,6 @@ ranked by accuracy, energy and time together.  ``--plot`` draws accuracy against
 """
 from __future__ import annotations
 
-import pandas as pd
 
 from archsim.io import techlib
 from archsim.cli.args import _arch_from_args, _devices, _network, _out_stem, finite_float, int_at_least, \

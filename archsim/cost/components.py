@@ -29,7 +29,7 @@ from archsim.model.errors import ArchsimError
 def node_scale(node_nm: int, ref_nm: float, library: str = "default", cls: str = "logic") -> tuple[float, float]:
     """(energy, area) factor of circuit class ``cls`` from ``ref_nm`` to ``node_nm``."""
     sc = node_scaling(library)
-    where = f"architecture key 'node_nm'"
+    where = "architecture key 'node_nm'"
     return (sc.factor(cls, "energy", node_nm, ref_nm, where), sc.factor(cls, "area", node_nm, ref_nm, where))
 
 

@@ -26,7 +26,7 @@ from archsim.explore.points import config_from_arch
 from archsim.io.files import atomic_write, check_target
 from archsim.explore.run import results_table, run_points
 from archsim.model import arch as _arch
-from archsim.model.errors import ArchsimError, ParameterError
+from archsim.model.errors import ParameterError
 from archsim.report import tables as report
 from archsim.report.plots import efficiency_picture, energy_breakdown_picture, matplotlib_available
 from archsim.report.style import Picture

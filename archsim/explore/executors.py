@@ -16,7 +16,7 @@ from typing import Callable, Iterator, Mapping
 
 from archsim.explore.batch import mapping_group
 from archsim.explore.points import EvalCache
-from archsim.model.errors import ArchsimError, ParameterError
+from archsim.model.errors import ParameterError
 
 #: The :class:`EvalCache` of a worker process: set by the pool's initializer (a copy of the parent's) or
 #: made on a Dask worker's first chunk.  The process that runs a sweep never reads it; it passes its cache.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from archsim.model.errors import ArchsimError, ParameterError
+from archsim.model.errors import ParameterError
 
 __all__ = ["OBJECTIVES", "Constraint", "CONSTRAINTS", "CONSTRAINT_BY_NAME", "Constraints", "satisfies", "num", "fill"]
 

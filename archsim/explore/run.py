@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from archsim.explore.points import ARCH_KEYS, CONFIG_KEYS, EvalCache, model_fing
 from archsim.explore.spec import Sweep, load_sweep
 from archsim.explore.store import Store
 from archsim.model import arch as _arch
-from archsim.model.errors import ArchsimError, ParameterError
+from archsim.model.errors import ParameterError
 
 #: summary keys that repeat a configuration column with the same meaning: the configuration's is kept
 SAME_AS_CONFIG = ("workload", "device", "task", "cost_model")

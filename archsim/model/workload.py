@@ -22,7 +22,7 @@ import pandas as pd
 
 from archsim.model.errors import ArchsimError
 
-from archsim.model.kinds import ELEMENTWISE, KINDS, WEIGHTED, window_shape
+from archsim.model.kinds import ELEMENTWISE, KINDS, window_shape
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from archsim.io import techlib
 
 from archsim.model.arch import Architecture
 from archsim.model.device import Device
