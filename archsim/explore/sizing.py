@@ -45,7 +45,7 @@ from archsim.mapping import layout as _m
 from archsim.mapping.layout import resolve_bits_per_cell
 from archsim.model import arch as _arch
 from archsim.io import load
-from archsim.model.errors import ArchsimError, ParameterError
+from archsim.model.errors import ArchsimError, ParameterError, naming
 from archsim.report.pareto import pareto_mask
 
 
@@ -85,10 +85,8 @@ def design_points(workload: str, base: _arch.Architecture, space: SearchSpace = 
                                  f"conductance.bits_per_cell_max = {dev.reliable_bits} in {dev.file})", "bits_per_cell")
     for key, vals in (("rows", space.rows), ("adc_bits", space.adc_bits), ("cols_per_adc", space.cols_per_adc)):
         for v in vals:
-            try:
+            with naming(key):            # "{param}: key 'rows' = 3 is not allowed; ..."
                 _arch._check(_arch.KEY_BY_NAME[key], v, ParameterError.MARK)
-            except ArchsimError as exc:     # "{param}: key 'rows' = 3 is not allowed; ..." names the parameter
-                raise ParameterError(str(exc), key) from None
     for m in space.budgets:
         if isinstance(m, bool) or not isinstance(m, int) or m < 1:
             raise ParameterError(f"{{param}} {m!r}: allowed whole multiples of 1 or more", "budgets")

@@ -20,7 +20,7 @@ from archsim.io.yaml import parse_yaml
 from archsim.model import arch as _arch
 from archsim.model import presets
 from archsim.model.device import Device, load_device
-from archsim.model.errors import ArchsimError, ParameterError, brief
+from archsim.model.errors import ParameterError, brief, naming
 from archsim.model.workload import Workload
 
 
@@ -66,10 +66,8 @@ def overrides(items: list[str] | None) -> dict:
                                  "overrides")
         if k in out:
             raise ParameterError(f"{{param}}: key '{k}' given twice; allowed once", "overrides")
-        try:
+        with naming("overrides", " (write a plain YAML scalar or list)"):
             value = parse_yaml(v, f"{ParameterError.MARK} {k}")
-        except ArchsimError as exc:
-            raise ParameterError(f"{exc} (write a plain YAML scalar or list)", "overrides") from None
         if value is None:
             raise ParameterError(f"{{param}} {k}: no value; write {k}=VALUE (archsim list --keys shows what is "
                                  f"allowed)", "overrides")

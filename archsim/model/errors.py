@@ -6,6 +6,9 @@ layer and what is allowed.  The CLI prints it and exits with status 2.
 """
 
 
+from contextlib import contextmanager
+
+
 class ArchsimError(ValueError):
     """Bad input: one line, says where and what is allowed."""
 
@@ -34,6 +37,19 @@ class ParameterError(ArchsimError):
         """The message with each parameter called ``names.get(param)`` (its own words where that is None)."""
         words = [names.get(p) or f"parameter '{p}'" for p in self.params]
         return " ".join(self._fill(words).split())
+
+
+@contextmanager
+def naming(param: str, suffix: str = ""):
+    """Inside, a check that words its error with ``where`` = :attr:`ParameterError.MARK` (a key check, a file
+    check, the YAML reader) raises a :class:`ParameterError` of ``param``: the library's message names the
+    parameter, a front end words it as its own (the CLI: its flag).  ``suffix`` is added to the message."""
+    try:
+        yield
+    except ParameterError:
+        raise
+    except ArchsimError as exc:
+        raise ParameterError(f"{exc}{suffix}", param) from None
 
 
 def one_line(e, limit: int = 300) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 
 from archsim.io.files import atomic_write, check_target
 from archsim.io.onnx.guard import light, one_line, onnx_module, safe_name
-from archsim.model.errors import ArchsimError, ParameterError
+from archsim.model.errors import ArchsimError, ParameterError, naming
 from archsim.model.weights import attach_weights, random_weights
 from archsim.model.kinds import CLIP_RANGE
 from archsim.model.workload import KINDS, Layer, Workload
@@ -234,12 +234,8 @@ def save_onnx(workload: Workload, path, *, weights: str = "auto", seed: int = 0)
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ParameterError(f"{{param}} {seed!r}: allowed a whole number of 0 or more", "seed")
-    try:        # a regular file or absent (no link, folder, FIFO or device), before the work
+    with naming("path"):      # a regular file or absent (no link, folder, FIFO or device), before the work
         p = check_target(path, ParameterError.MARK)
-    except ParameterError:
-        raise
-    except ArchsimError as exc:
-        raise ParameterError(str(exc), "path") from None
     model, _ = _export_model(workload, weights, seed)
     data = model.SerializeToString()
     try:
