@@ -105,18 +105,24 @@ def _top_layers(layers: pd.DataFrame) -> tuple[pd.DataFrame, str]:
                                       f"{len(rest)} hold {share:.0f}% of the energy")
 
 
-def _per_layer(layers: pd.DataFrame, title: str):
-    t, note = _top_layers(layers)
-    h = 1.2 + 0.17 * len(t)
+def _energy_area_bars(df: pd.DataFrame, label: str, row_in: float, title: str, per: str):
+    """Two panels side by side, one bar per row of ``df`` (named by column ``label``, ``row_in`` inches each):
+    (a) energy per inference and (b) area, each stacked by component."""
+    h = 1.2 + row_in * len(df)
     fig = figure(DOUBLE_IN, h)
     ax_e, ax_a = fig.subplots(1, 2, sharey=True)
-    stacked_bars(ax_e, t["layer"], component_parts(t, "energy", ENERGY, 1e6, "J"), "energy per inference (µJ)",
-                 "(a) energy per layer")
-    stacked_bars(ax_a, t["layer"], component_parts(t, "area", AREA, 1.0, "mm2"), "area (mm²)", "(b) area per layer")
+    stacked_bars(ax_e, df[label], component_parts(df, "energy", ENERGY, 1e6, "J"), "energy per inference (µJ)",
+                 f"(a) energy {per}")
+    stacked_bars(ax_a, df[label], component_parts(df, "area", AREA, 1.0, "mm2"), "area (mm²)", f"(b) area {per}")
     ax_a.tick_params(axis="y", left=False)
-    fig.suptitle(title + note, x=0.01, ha="left")
+    fig.suptitle(title, x=0.01, ha="left")
     legend_below(fig, (ax_e, ax_a), h)
     return fig
+
+
+def _per_layer(layers: pd.DataFrame, title: str):
+    t, note = _top_layers(layers)
+    return _energy_area_bars(t, "layer", 0.17, title + note, "per layer")
 
 
 def estimate_pictures(summary: dict, layers: pd.DataFrame, stem: str) -> list[Picture]:
@@ -132,16 +138,7 @@ def estimate_pictures(summary: dict, layers: pd.DataFrame, stem: str) -> list[Pi
 # compare
 
 def _compare_bars(df: pd.DataFrame, title: str):
-    h = 1.2 + 0.25 * len(df)
-    fig = figure(DOUBLE_IN, h)
-    ax_e, ax_a = fig.subplots(1, 2, sharey=True)
-    stacked_bars(ax_e, df["device"], component_parts(df, "energy", ENERGY, 1e6, "J"), "energy per inference (µJ)",
-                 "(a) energy by component")
-    stacked_bars(ax_a, df["device"], component_parts(df, "area", AREA, 1.0, "mm2"), "area (mm²)", "(b) area by component")
-    ax_a.tick_params(axis="y", left=False)
-    fig.suptitle(title, x=0.01, ha="left")
-    legend_below(fig, (ax_e, ax_a), h)
-    return fig
+    return _energy_area_bars(df, "device", 0.25, title, "by component")
 
 
 def _efficiency(df: pd.DataFrame, title: str):
