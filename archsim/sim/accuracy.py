@@ -266,7 +266,7 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
         raise ArchsimError(f"simulate: expected a Mapping (archsim.map_workload(workload, arch)), "
                            f"got {type(m).__name__}")
     m = _as_simulated(m)
-    workload, arch, chip_factory = m.workload, m.arch, chip
+    workload, chip_factory = m.workload, chip
     if not workload.has_weights:
         missing = [l.name for l in workload.weighted_layers() if l.weights is None][:3]
         raise ArchsimError(f"workload {workload.name}: layers {missing} have no weights; attach trained weights "
@@ -276,7 +276,6 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
     x = np.asarray(x)
     if y is not None and len(y) != len(x):
         raise ArchsimError(f"labels: {len(y)} labels for {len(x)} inputs")
-    device = m.device
     if x_cal is None:
         n_cal = min(calib, len(x))
         x_cal = x[:n_cal]
