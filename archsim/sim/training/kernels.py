@@ -16,10 +16,10 @@ the same numbers whatever the thread count or batch cut.
   ``cell`` and column ``k`` (the pulse's index within this update, < 64) of the stream laid out with
   64 columns, ``cell = (s K + i) N + j`` for sample ``s``; the state is clipped to its bounds.
 - Pairs (``potentiation_only``): a down pulse is an up pulse on the minus device.
-- Speed: :func:`stochastic_update` draws a batch's trains and applies their coincidences in one pass
-  (no intermediate arrays, one call per layer and batch); constant-step devices take their step once
-  per device and update, and without cycle-to-cycle noise move ``n`` steps at once (the sum, clipped:
-  every step has one size and one sign).
+- Speed: :func:`archsim.sim.training.fused.stochastic_update` draws a batch's trains and applies their
+  coincidences in one pass (no intermediate arrays, one call per layer and batch); constant-step devices
+  take their step once per device and update, and without cycle-to-cycle noise move ``n`` steps at once
+  (the sum, clipped: every step has one size and one sign).
 """
 from __future__ import annotations
 
@@ -277,62 +277,6 @@ def _train(p, stream, c0, BL):
         if _unit(_mix(stream + GOLDEN * (c0 + np.uint64(t) + np.uint64(1)))) < p:
             m |= np.uint64(1) << np.uint64(t)
     return m
-
-
-@njit(cache=True, nogil=True)
-def stochastic_update(Xp, Xm, pair, x, d, c, um, stream_x, stream_d, BL, dwu, asym, bp, bm, law, gamma, c2c, table,
-                      dw_nom, stream, sample0, count, zx, zr, zf):
-    """One fused pass of the stochastic update ``W -= lr sum_b x_b^T d_b`` for every sample of the batch:
-    the probabilities ``p_x = C_x |x|``, ``p_d = C_d |d|`` (clipped to 1; ``C_x = C_d = c``, or with update
-    management ``C_x = c r``, ``C_d = c / r``, ``r = sqrt(max|d| / max|x|)`` per sample), the trains
-    (the numbers of :func:`stochastic_trains` with streams ``stream_x``, ``stream_d``) and their
-    coincidences applied as :func:`pulse_outer` does (noise ``stream``), without the intermediate
-    arrays.  Returns (coincidences, row pulses, column pulses)."""
-    B, K = x.shape
-    N = d.shape[1]
-    mx = np.zeros(K, np.uint64)
-    md = np.zeros(N, np.uint64)
-    rows = np.empty(K, np.int64)
-    cols = np.empty(N, np.int64)
-    total = 0
-    nrow = 0
-    ncol = 0
-    for b in range(B):
-        cx = c
-        cd = c
-        if um:
-            xmax = 0.0
-            for i in range(K):
-                xmax = max(xmax, abs(x[b, i]))
-            dmax = 0.0
-            for j in range(N):
-                dmax = max(dmax, abs(d[b, j]))
-            if xmax > 0.0 and dmax > 0.0:
-                r = math.sqrt(dmax / xmax)
-                cx = c * r
-                cd = c / r
-        s = np.uint64(sample0 + b)
-        nr = 0
-        for i in range(K):
-            mx[i] = _train(min(max(cx * abs(x[b, i]), 0.0), 1.0), stream_x, (s * np.uint64(K) + np.uint64(i)) *
-                           np.uint64(BL), BL)
-            if mx[i] != 0:
-                rows[nr] = i
-                nr += 1
-                nrow += _popcount(mx[i])
-        nc = 0
-        for j in range(N):
-            md[j] = _train(min(max(cd * abs(d[b, j]), 0.0), 1.0), stream_d, (s * np.uint64(N) + np.uint64(j)) *
-                           np.uint64(BL), BL)
-            if md[j] != 0:
-                cols[nc] = j
-                nc += 1
-                ncol += _popcount(md[j])
-        if nr == 0 or nc == 0:
-            continue
-        total += _apply(Xp, Xm, pair, mx, md, x[b], d[b], rows, nr, cols, nc, dwu, asym, bp, bm, law, gamma, c2c,
-                        table, dw_nom, stream, s * np.uint64(K), count, zx, zr, zf)
-    return total, nrow, ncol
 
 
 @njit(cache=True, nogil=True)

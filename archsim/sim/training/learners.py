@@ -26,7 +26,7 @@ import numpy as np
 
 from archsim.model.device import Device
 from archsim.sim.training import kernels as KN
-from archsim.sim.training.network import _read_sigma
+from archsim.sim.training.network import read_sigma
 from archsim.sim.training.tile import AnalogTile
 
 
@@ -98,7 +98,7 @@ class SGDLearner:
 
     def view(self):
         t = self.tile
-        return t.weights(), t.gain, _read_sigma(t, self.device) if self.cfg.read_noise else None
+        return t.read_weights(), t.gain, read_sigma(t, self.device) if self.cfg.read_noise else None
 
     def update(self, x, d, sample0):
         pulse_update(self.tile, x, d, self.cfg.lr, self.cfg, sample0)
@@ -168,7 +168,7 @@ class TikiTakaLearner:
 
     def view(self):
         t = self.C
-        return t.weights(), t.gain, _read_sigma(t, self.device) if self.cfg.read_noise else None
+        return t.read_weights(), t.gain, read_sigma(t, self.device) if self.cfg.read_noise else None
 
     def update(self, x, d, sample0, reader=None):
         A = self.A
@@ -207,10 +207,10 @@ class CarryLearner:
         self.sigma = float(device.prog.sigma(np.array([device.g_min + 0.5 * span]))[0] / span * 2.0)
 
     def view(self):
-        W = self.F * self.G.weights() + self.g.weights()
+        W = self.F * self.G.read_weights() + self.g.read_weights()
         sig = None
         if self.cfg.read_noise:
-            a, b = _read_sigma(self.G, self.device), _read_sigma(self.g, self.device)
+            a, b = read_sigma(self.G, self.device), read_sigma(self.g, self.device)
             if a is not None:
                 sig = np.hypot(self.F * a, b) / (self.F + 1.0)
         return W, self.G.gain * (self.F + 1.0), sig

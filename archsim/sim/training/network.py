@@ -73,10 +73,21 @@ class Periphery:
     read_noise: bool
 
 
-def _read_sigma(tile: AnalogTile, device: Device) -> np.ndarray | None:
-    """Read-noise standard deviation of every device in normalized state units (None: no noise)."""
+def read_sigma(tile: AnalogTile, device: Device) -> np.ndarray | None:
+    """Read-noise standard deviation of every device in normalized state units (None: no noise); kept
+    on the tile until its states change (a step's forward and backward reads of a layer share it)."""
     if device.read.is_none:
         return None
+    key = (tile._version, id(device))
+    cached = getattr(tile, "_sigma_cache", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    s = _read_sigma(tile, device)
+    tile._sigma_cache = (key, s)
+    return s
+
+
+def _read_sigma(tile: AnalogTile, device: Device) -> np.ndarray:
     span = device.g_max - device.g_min
 
     def sig(X):

@@ -16,6 +16,7 @@ import numpy as np
 
 from archsim.model.update_laws import BOUND_FLOOR, UpdateModel, c2c_mean_factor
 from archsim.sim.training import kernels as KN
+from archsim.sim.training.fused import stochastic_update
 from archsim.sim.tilesim.rng import mix64_py, normals_nb, normals_np
 
 #: spawn tags of the device-to-device draws
@@ -50,8 +51,6 @@ class AnalogTile:
     gain: float
     seed: tuple
     use_numba: bool = True
-    Xp: np.ndarray = field(init=False, repr=False)
-    Xm: np.ndarray = field(init=False, repr=False)
     dwu: np.ndarray = field(init=False, repr=False)
     asym: np.ndarray = field(init=False, repr=False)
     bp: np.ndarray = field(init=False, repr=False)
@@ -71,23 +70,68 @@ class AnalogTile:
         self.asym = np.clip(m.asymmetry + m.asymmetry_d2d * rng.standard_normal(shape), -0.99, 0.99)
         self.bp = np.maximum(1.0 + m.bound_d2d * rng.standard_normal(shape), BOUND_FLOOR)
         self.bm = -np.maximum(1.0 + m.bound_d2d * rng.standard_normal(shape), BOUND_FLOOR)
+        self._version = 0            # state changes (the read weights' cache is of one version)
+        self._w_version = -1
+        self._w = self._w_view = None
         self.Xp = np.zeros(shape) if not m.potentiation_only else self.bm.copy()
         self.Xm = self.bm.copy() if m.potentiation_only else np.zeros((1, 1))
         self.pulses = np.zeros(shape, dtype=np.int64)
         self.counters = Counters()
         self._table = m.table_arrays()
         self._root = int(np.random.SeedSequence(list(self.seed) + [_D2D + 1]).generate_state(1, np.uint64)[0])
+        self._root_u64 = np.uint64(self._root)
+        self._no_w = np.zeros((1, 1))
 
     # ---------------------------------------------------------------- state
+    # The states are the tile's: its methods change them (and count a version), and so does assigning
+    # ``Xp`` or ``Xm``; code outside that writes into them in place must call :meth:`touched`.
+    @property
+    def Xp(self) -> np.ndarray:
+        """States of the (plus) devices, ``(K, N)``."""
+        return self._xp
+
+    @Xp.setter
+    def Xp(self, value):
+        self._xp = value
+        self.touched()
+
+    @property
+    def Xm(self) -> np.ndarray:
+        """States of the minus devices of a pair (``(1, 1)`` zeros otherwise)."""
+        return self._xm
+
+    @Xm.setter
+    def Xm(self, value):
+        self._xm = value
+        self.touched()
+
+    def touched(self) -> None:
+        """The states changed: the cached read weights are stale."""
+        self._version += 1
+
     @property
     def pair(self) -> bool:
         return self.model.potentiation_only
 
     def weights(self) -> np.ndarray:
-        """The weights the devices hold now, ``(K, N)``."""
+        """The weights the devices hold now, ``(K, N)`` (a new array)."""
         if self.pair:
             return self.gain * 0.5 * (self.Xp - self.Xm)
         return self.gain * self.Xp
+
+    def _weight_factor(self) -> float:
+        return self.gain * 0.5 if self.pair else self.gain
+
+    def read_weights(self) -> np.ndarray:
+        """:meth:`weights` for the reads, read-only and valid until the states change: kept from one
+        update to the next (the fused update rewrites the devices it moved, with the same expression),
+        computed afresh after any other change."""
+        if self._w_version != self._version:
+            self._w = self.weights()
+            self._w_view = self._w.view()
+            self._w_view.flags.writeable = False
+            self._w_version = self._version
+        return self._w_view
 
     def next_stream(self) -> int:
         """A fresh 64-bit stream key: the n-th of this tile (a pure function of the seed and n)."""
@@ -124,6 +168,7 @@ class AnalogTile:
         else:
             n = KN.pulse_outer_np(self.Xp, self.Xm, self.pair, xm, dm, sx, sd, self._params(), stream, sample0,
                                   self.pulses)
+        self.touched()
         c = self.counters
         c.coincidences += int(n)
         c.row_pulses += int(KN.popcount_sum(xm))
@@ -134,22 +179,29 @@ class AnalogTile:
 
     def update_stochastic(self, x, d, c: float, um: bool, BL: int, sample0: int) -> int:
         """The stochastic-train update of ``x``, ``d`` in one fused kernel
-        (:func:`archsim.sim.training.kernels.stochastic_update`); the same streams, in the same order, and
+        (:func:`archsim.sim.training.fused.stochastic_update`); the same streams, in the same order, and
         so the same numbers as trains drawn by ``learners.train_pulses`` then :meth:`update_trains`."""
         m = self.model
-        sx, sd, stream = (np.uint64(self.next_stream()) for _ in range(3))
-        x = np.ascontiguousarray(x, dtype=np.float64)
-        d = np.ascontiguousarray(d, dtype=np.float64)
-        n, nrow, ncol = KN.stochastic_update(self.Xp, self.Xm, self.pair, x, d, float(c), bool(um), sx, sd, int(BL),
-                                             self.dwu, self.asym, self.bp, self.bm, m.law_id, m.gamma, m.c2c,
-                                             self._table, m.dw, stream, sample0, self.pulses, *KN.ZIG)
+        if x.dtype != np.float64 or not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x, dtype=np.float64)
+        if d.dtype != np.float64 or not d.flags.c_contiguous:
+            d = np.ascontiguousarray(d, dtype=np.float64)
+        w_ok = self._w_version == self._version       # the read weights follow the kernel's moves
+        n, nrow, ncol = stochastic_update(self._xp, self._xm, self.pair, x, d, c, um, self._root_u64, self._streams,
+                                          BL, self.dwu, self.asym, self.bp, self.bm, m.law_id, m.gamma, m.c2c,
+                                          self._table, m.dw, sample0, self.pulses,
+                                          self._w if w_ok else self._no_w, self._weight_factor(), w_ok, *KN.ZIG)
+        self._streams += 3
+        self._version += 1
+        if w_ok:
+            self._w_version = self._version
         c = self.counters
-        c.coincidences += int(n)
-        c.row_pulses += int(nrow)
-        c.col_pulses += int(ncol)
+        c.coincidences += n
+        c.row_pulses += nrow
+        c.col_pulses += ncol
         c.update_cycles += x.shape[0]
         self._refresh()
-        return int(n)
+        return n
 
     def update_counts(self, n_signed: np.ndarray) -> int:
         """Apply ``|n|`` pulses per device, up where ``n > 0`` (mixed-precision transfer)."""
@@ -161,6 +213,7 @@ class AnalogTile:
                                 m.law_id, m.gamma, m.c2c, self._table, m.dw, stream, self.pulses, *KN.ZIG)
         else:
             n = KN.pulse_counts_np(self.Xp, self.Xm, self.pair, n_signed, self._params(), stream, self.pulses)
+        self.touched()
         self.counters.transfer_pulses += int(n)
         self._refresh()
         return int(n)
@@ -181,6 +234,7 @@ class AnalogTile:
         mag = np.minimum(np.abs(2.0 * x), span)
         self.Xp[hot] = np.where(x > 0, lo + mag, lo)
         self.Xm[hot] = np.where(x < 0, lo + mag, lo)
+        self.touched()
         k = int(hot.sum())
         self.counters.refreshes += k
         self.counters.programmed += 2 * k

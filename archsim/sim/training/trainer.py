@@ -86,7 +86,7 @@ class TrainResult:
 
     device: str
     config: AnalogTrainConfig
-    history: list = field(default_factory=list)      # dicts: epoch, loss, test_accuracy, seconds
+    history: list = field(default_factory=list)      # dicts: epoch, loss, test_accuracy, seconds (wall), cpu_seconds
     layers: list = field(default_factory=list)       # dicts: name, K, N, counters, pulses stats
     extra: dict = field(default_factory=dict)        # algorithm events: accumulations, transfers, carries
 
@@ -225,7 +225,7 @@ def _epochs(net, res, cfg, x_tr, y_tr, x_te, y_te, progress):
     order = np.random.default_rng(cfg.seed)
     n = len(x_tr)
     for epoch in range(cfg.epochs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         perm = order.permutation(n)
         losses = []
         for s in range(0, n, cfg.batch_size):
@@ -233,9 +233,9 @@ def _epochs(net, res, cfg, x_tr, y_tr, x_te, y_te, progress):
             losses.append(net.step(x_tr[idx], y_tr[idx], epoch * n + s))
             if progress is not None:
                 progress(len(idx))
-        sec = time.perf_counter() - t0
+        sec, cpu = time.perf_counter() - t0, time.process_time() - c0
         res.history.append(dict(epoch=epoch + 1, loss=float(np.mean(losses)), test_accuracy=net.accuracy(x_te, y_te),
-                                seconds=sec))
+                                seconds=sec, cpu_seconds=cpu))
 
 
 def _tally(net, res, dm):
