@@ -1,11 +1,11 @@
 """The fused update's bookkeeping (archsim/sim/training/fused.py, tile.py): the read weights it keeps up to
-date equal a fresh ``weights()`` bit for bit after every kind of state change, and the packed constant
-steps hold the unpacked expressions' floats."""
+date equal a fresh ``weights()`` bit for bit after every kind of state change, and a constant-step tile's
+shared steps are the kernels' floats, taken only where every device has them bit for bit."""
 import numpy as np
 import pytest
 
 from archsim.model.update_laws import UpdateModel
-from archsim.sim.training.fused import constant_steps
+from archsim.sim.training.fused import uniform_steps
 from archsim.sim.training.tile import AnalogTile
 
 LAWS = [UpdateModel("constant", states=100),                                       # uniform: scalars
@@ -35,18 +35,14 @@ def test_read_weights_follow_every_state_change(m):
         assert t.counters.refreshes > 0                           # a refresh (in place) was followed too
 
 
-def test_packed_constant_steps_are_the_kernels_floats():
+def test_uniform_steps_are_the_kernels_floats_and_only_when_all_equal():
     rng = np.random.default_rng(1)
-    dwu, asym = rng.uniform(0, 0.01, (4, 5)), rng.uniform(-0.5, 0.5, (4, 5))
-    bm, bp = -rng.uniform(0.5, 1, (4, 5)), rng.uniform(0.5, 1, (4, 5))
-    pk = constant_steps(dwu, asym, bm, bp)
-    assert pk.shape == (4, 5, 4)
-    for i in range(4):
-        for j in range(5):
-            assert pk[i, j, 0] == max(dwu[i, j] * (1.0 + asym[i, j]), 0.0)
-            assert pk[i, j, 1] == max(dwu[i, j] * (1.0 - asym[i, j]), 0.0)
-    one = constant_steps(np.full((3, 3), 0.002), np.zeros((3, 3)), -np.ones((3, 3)), np.ones((3, 3)))
-    assert one.shape == (1, 1, 4) and list(one[0, 0]) == [0.002, 0.002, -1.0, 1.0]
+    dwu, asym = np.full((3, 4), 0.0017), np.full((3, 4), 0.3)
+    same = uniform_steps(dwu, asym, -np.ones((3, 4)), np.ones((3, 4)))
+    assert list(same) == [max(0.0017 * (1.0 + 0.3), 0.0), max(0.0017 * (1.0 - 0.3), 0.0), -1.0, 1.0]
+    assert uniform_steps(dwu * rng.uniform(0.9, 1.1, (3, 4)), asym, -np.ones((3, 4)), np.ones((3, 4))).size == 0
     lo = np.zeros((2, 2))
     lo[1, 1] = -0.0                       # equal as numbers, not as floats: clipping to them can differ in sign
-    assert constant_steps(np.full((2, 2), 0.002), np.zeros((2, 2)), lo, np.ones((2, 2))).shape == (2, 2, 4)
+    assert uniform_steps(np.full((2, 2), 0.002), np.zeros((2, 2)), lo, np.ones((2, 2))).size == 0
+    t = AnalogTile(5, 4, LAWS[0], 0.6, (0,))
+    assert t._uniform_steps().size == 4 and AnalogTile(5, 4, LAWS[1], 0.6, (0,))._uniform_steps().size == 0

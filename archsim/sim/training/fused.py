@@ -17,9 +17,9 @@ What makes it quick (an epoch of the 784-256-128-10 network applies about 6,000 
   the cycle-to-cycle normals drawn there two per hash (the ziggurat's fast path written out in the loop:
   behind a helper function numba's compiled code ran it 20 times slower), without that noise ``n`` steps
   at once as the other kernels do;
-- a device's constant steps and bounds lie side by side (:func:`constant_steps`): a coincidence touches
-  four cache lines (those, the state, the pulse count, the read weight) where it touched seven, and three
-  when no device-to-device spread makes them differ (then they are four scalars);
+- where no device-to-device spread makes them differ, a constant-step tile's steps and bounds are four
+  scalars (:func:`uniform_steps`): a coincidence touches three cache lines (the state, the pulse count,
+  the read weight) instead of seven (packing the four per-device arrays side by side was slower);
 - the weights the reads use (``gain x`` or ``gain/2 (x+ - x-)``, :meth:`AnalogTile.read_weights`) are
   rewritten where a device moved, with the expression of ``AnalogTile.weights``, instead of the whole
   matrix once per read;
@@ -51,17 +51,16 @@ def _popc(typingctx, v):
 
 @njit(cache=True, nogil=True)
 def stochastic_update(Xp, Xm, pair, x, d, c, um, root, n0, BL, dwu, asym, bp, bm, law, gamma, c2c, table, dw_nom,
-                      sample0, count, W, g, w_ok, pk, zx, zr, zf):
+                      sample0, count, W, g, w_ok, same, zx, zr, zf):
     """One fused pass of the stochastic update ``W -= lr sum_b x_b^T d_b`` for every sample of the batch.
 
     Probabilities ``p_x = C_x |x|``, ``p_d = C_d |d|`` (clipped to 1; ``C_x = C_d = c``, or with update
     management ``C_x = c r``, ``C_d = c / r``, ``r = sqrt(max|d| / max|x|)`` per sample); trains from the
     streams ``mix(root + GOLDEN (n0 + 1))`` (rows) and ``n0 + 2`` (columns), device noise from ``n0 + 3``;
     a device moves against ``sign(x) sign(d)``.  ``count`` gains each device's pulses; where ``w_ok``,
-    ``W`` (the read weights, ``g x`` or ``g (x+ - x-)``) is kept equal to the states.  ``pk`` (K, N, 4):
-    a constant step's up and down steps and the bounds of each device side by side
-    (:func:`constant_steps`; one cache line where four arrays took four; ``(1, 1, 4)`` when every device
-    has the same, bit for bit: no device-to-device spread).  Returns (coincidences, row
+    ``W`` (the read weights, ``g x`` or ``g (x+ - x-)``) is kept equal to the states.  ``same``: a
+    constant-step tile's up step, down step and bounds where every device has the same, bit for bit
+    (:func:`uniform_steps`; no device-to-device spread), else empty.  Returns (coincidences, row
     pulses, column pulses)."""
     B, K = x.shape
     N = d.shape[1]
@@ -77,8 +76,10 @@ def stochastic_update(Xp, Xm, pair, x, d, c, um, root, n0, BL, dwu, asym, bp, bm
     cnt = np.empty(N, np.int64)
     hit = np.empty(N, np.int64)
     const = law == 0
-    uni = pk.shape[0] == 1                         # every device has the same steps and bounds: scalars
-    sup, sdn, blo, bhi = pk[0, 0, 0], pk[0, 0, 1], pk[0, 0, 2], pk[0, 0, 3]
+    uni = same.shape[0] == 4                       # every device has the same steps and bounds: scalars
+    sup = sdn = blo = bhi = 0.0
+    if uni:
+        sup, sdn, blo, bhi = same[0], same[1], same[2], same[3]
     total = 0
     nrow = 0
     ncol = 0
@@ -144,9 +145,10 @@ def stochastic_update(Xp, Xm, pair, x, d, c, um, root, n0, BL, dwu, asym, bp, bm
                         lo = blo
                         hi = bhi
                     else:
-                        sv = pk[i, j, 0] if up else pk[i, j, 1]
-                        lo = pk[i, j, 2]
-                        hi = pk[i, j, 3]
+                        a = asym[i, j]
+                        sv = max(dwu[i, j] * ((1.0 + a) if up else (1.0 - a)), 0.0)
+                        lo = bm[i, j]
+                        hi = bp[i, j]
                     xv = Xp[i, j]
                     if c2c == 0.0:
                         xv = xv + sv * n if up else xv - sv * n
@@ -211,15 +213,12 @@ def stochastic_update(Xp, Xm, pair, x, d, c, um, root, n0, BL, dwu, asym, bp, bm
     return total, nrow, ncol
 
 
-def constant_steps(dwu, asym, bm, bp) -> np.ndarray:
-    """(K, N, 4): each device's constant up step ``max(dwu (1 + a), 0)``, down step ``max(dwu (1 - a), 0)``
-    (the expressions of :func:`kernels._apply_constant`, so the same floats), lower and upper bound."""
-    pk = np.empty(dwu.shape + (4,))
-    pk[..., 0] = np.maximum(dwu * (1.0 + asym), 0.0)
-    pk[..., 1] = np.maximum(dwu * (1.0 - asym), 0.0)
-    pk[..., 2] = bm
-    pk[..., 3] = bp
-    bits = pk.reshape(-1, 4).view(np.uint64)
-    if bits.shape[0] and np.all(bits == bits[0]):        # the same floats everywhere (+0 and -0 told apart)
-        return pk[:1, :1].copy()
-    return pk
+def uniform_steps(dwu, asym, bm, bp) -> np.ndarray:
+    """The up step ``max(dwu (1 + a), 0)``, down step ``max(dwu (1 - a), 0)`` (the expressions of
+    :func:`kernels._apply_constant`, so the same floats), lower and upper bound of a constant-step tile
+    whose devices all have the same, bit for bit (+0 and -0 told apart); else an empty array."""
+    v = np.stack([np.maximum(dwu * (1.0 + asym), 0.0), np.maximum(dwu * (1.0 - asym), 0.0), bm, bp], axis=-1)
+    bits = v.reshape(-1, 4).view(np.uint64)
+    if bits.shape[0] and np.all(bits == bits[0]):
+        return v.reshape(-1, 4)[0].copy()
+    return np.zeros(0)

@@ -16,7 +16,7 @@ import numpy as np
 
 from archsim.model.update_laws import BOUND_FLOOR, UpdateModel, c2c_mean_factor
 from archsim.sim.training import kernels as KN
-from archsim.sim.training.fused import constant_steps, stochastic_update
+from archsim.sim.training.fused import stochastic_update, uniform_steps
 from archsim.sim.tilesim.rng import mix64_py, normals_nb, normals_np
 
 #: spawn tags of the device-to-device draws
@@ -81,8 +81,8 @@ class AnalogTile:
         self._root = int(np.random.SeedSequence(list(self.seed) + [_D2D + 1]).generate_state(1, np.uint64)[0])
         self._root_u64 = np.uint64(self._root)
         self._no_w = np.zeros((1, 1))
-        self._no_pk = np.zeros((1, 1, 4))
-        self._pk = self._pk_key = None
+        self._no_steps = np.zeros(0)
+        self._same = self._same_key = None
 
     # ---------------------------------------------------------------- state
     # The states are the tile's: its methods change them (and count a version), and so does assigning
@@ -193,7 +193,7 @@ class AnalogTile:
                                           BL, self.dwu, self.asym, self.bp, self.bm, m.law_id, m.gamma, m.c2c,
                                           self._table, m.dw, sample0, self.pulses,
                                           self._w if w_ok else self._no_w, self._weight_factor(), w_ok,
-                                          self._constant_steps(), *KN.ZIG)
+                                          self._uniform_steps(), *KN.ZIG)
         self._streams += 3
         self._version += 1
         if w_ok:
@@ -206,16 +206,16 @@ class AnalogTile:
         self._refresh()
         return n
 
-    def _constant_steps(self) -> np.ndarray:
-        """The fused kernel's packed steps and bounds of a constant-step tile (built again if the
-        device-to-device arrays were replaced); a (1, 1, 4) placeholder for other laws."""
+    def _uniform_steps(self) -> np.ndarray:
+        """The fused kernel's scalars of a constant-step tile without device-to-device spread (found again if
+        the device-to-device arrays were replaced); empty otherwise."""
         if self.model.law_id != 0:
-            return self._no_pk
+            return self._no_steps
         key = (id(self.dwu), id(self.asym), id(self.bm), id(self.bp))
-        if self._pk_key != key:
-            self._pk = constant_steps(self.dwu, self.asym, self.bm, self.bp)
-            self._pk_key = key
-        return self._pk
+        if self._same_key != key:
+            self._same = uniform_steps(self.dwu, self.asym, self.bm, self.bp)
+            self._same_key = key
+        return self._same
 
     def update_counts(self, n_signed: np.ndarray) -> int:
         """Apply ``|n|`` pulses per device, up where ``n > 0`` (mixed-precision transfer)."""

@@ -127,17 +127,26 @@ class _Net:
             for t in lr.tiles():
                 t.counters = Counters()
         self.root = mix64_py(int(np.random.SeedSequence([cfg.seed, trial, 91]).generate_state(1, np.uint64)[0]))
+        self._streams = {}
 
     def _read(self, li, x, transpose, tag, row0):
         lr = self.learners[li]
-        stream = mix64_py(self.root + 0x9E3779B97F4A7C15 * (li * 8 + tag + 1))
+        key = li * 8 + tag + 1
+        stream = self._streams.get(key)
+        if stream is None:          # the read streams of a layer and role: fixed for the run
+            stream = self._streams[key] = mix64_py(self.root + 0x9E3779B97F4A7C15 * key)
         return read(lr.view(), x, self.per, transpose, stream, row0, self.cfg.use_numba)
 
     def forward(self, x, row0, tag=0):
         ins, outs = [], []
         h = x
         for li, s in enumerate(self.specs):
-            xin = np.hstack([h, np.ones((h.shape[0], 1))]) if s.bias else h
+            if s.bias:              # the inputs and a bias column of ones (np.hstack's values, one allocation)
+                xin = np.empty((h.shape[0], h.shape[1] + 1), dtype=np.result_type(h.dtype, np.float64))
+                xin[:, :-1] = h
+                xin[:, -1] = 1.0
+            else:
+                xin = h
             z = self._read(li, xin, False, tag, row0)
             h = ACTIVATIONS[s.activation][0](z)
             ins.append(xin)
