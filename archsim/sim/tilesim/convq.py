@@ -76,10 +76,11 @@ def conv_planes(x, pt, pl, b0, b1, scale, lo, hi, mode, dac_bits, npulse, qv, qv
 
 
 @njit(cache=True, fastmath=False, nogil=True, boundscheck=False)
-def gather_rows(q, b0, Ho, Wo, sh, sw, kh, kw, r0, r1, buf):
-    """``buf[k, p * nb + (r - r0)]`` = plane ``p`` of ``q`` (NC, C, maps, Hp, Wp, C-ordered; map 0 is image ``b0``)
-    at im2col row ``r`` (image, oh, ow in C order) and column ``k`` (c, i, j in C order), for rows ``r0 .. r1``
-    (``buf`` C-ordered): one run of output positions per output row of the map, with flat unsigned indices
+def gather_rows(q, b0, Ho, Wo, sh, sw, kh, kw, r0, r1, krow, buf):
+    """``buf[krow[k], p * nb + (r - r0)]`` = plane ``p`` of ``q`` (NC, C, maps, Hp, Wp, C-ordered; map 0 is image
+    ``b0``) at im2col row ``r`` (image, oh, ow in C order) and column ``k`` (c, i, j in C order), for rows
+    ``r0 .. r1`` (``buf`` C-ordered; ``krow`` the array row of each im2col column, the identity for
+    im2col's own order): one run of output positions per output row of the map, with flat unsigned indices
     (numba then drops the negative-index checks and the copy vectorizes: 3x faster than 2-D views)."""
     NC, C, M, Hp, Wp = q.shape
     qf = q.reshape(-1)
@@ -93,7 +94,7 @@ def gather_rows(q, b0, Ho, Wo, sh, sw, kh, kw, r0, r1, buf):
     for c in range(C):
         for i in range(kh):
             for j in range(kw):
-                kbase = ((c * kh + i) * kw + j) * ncol
+                kbase = krow[(c * kh + i) * kw + j] * ncol
                 for p in range(NC):
                     cbase = (p * C + c) * M
                     b, oh, ow = bs, ohs, ows
@@ -126,6 +127,7 @@ class MapRows:
 
     def __init__(self, pm, x: np.ndarray, geom):
         self.pm, self.x, self.geom = pm, x, geom
+        self.krow = pm.input_rows        # where each im2col column sits in the arrays
         self.qv = self.qv2 = None
 
     def prepare(self, want_v2: bool, dt) -> None:
@@ -151,9 +153,9 @@ class MapRows:
         nb, k, nc = r1 - r0, self.pm.K, self.pm.n_conv
         bufv = _WS.get("V", (k, nc * nb), dt)
         bufw = _WS.get("V2", (k, nc * nb) if want_v2 else (1, 1), np.float32)
-        gather_rows(self.qv, 0, Ho, Wo, sh, sw, kh, kw, r0, r1, bufv)
+        gather_rows(self.qv, 0, Ho, Wo, sh, sw, kh, kw, r0, r1, self.krow, bufv)
         if want_v2:
-            gather_rows(self.qv2, 0, Ho, Wo, sh, sw, kh, kw, r0, r1, bufw)
+            gather_rows(self.qv2, 0, Ho, Wo, sh, sw, kh, kw, r0, r1, self.krow, bufw)
         V = bufv.reshape(k, nc, nb).transpose(1, 2, 0)
         V2 = bufw.reshape(k, nc, nb).transpose(1, 2, 0) if want_v2 else bufw.reshape(1, 1, 1)
         return V, V2, bufv.T, bufw.T

@@ -23,7 +23,7 @@ from archsim.sim.tilesim import rng
 from archsim.sim.tilesim import support
 from archsim.sim.tilesim.config import SimConfig
 from archsim.sim.tilesim.ranges import adc_policy, calibration_stats, dac_full_scale
-from archsim.sim.tilesim.geometry import MatrixGeometry
+from archsim.sim.tilesim.geometry import MatrixGeometry, row_partition
 from archsim.sim.tilesim.support import (_TAG_READ, _WS, _effective_blocks, _ir_drop_on, _key_tuple, _weights3,
                                          program_cells, program_pairs, seed_parts, slice_codes, weight_code_params,
                                          weight_scale)
@@ -59,7 +59,9 @@ class ProgrammedMatrix(MatrixGeometry):
     g_unit: float           # conductance step dg in S (digital device: 1/(2^b - 1))
     gmin_u: float           # g_min / dg
     gmax_u: float           # g_max / dg
-    row_bounds: tuple = field(repr=False)   # ((r0, r1), ...) per row block
+    row_bounds: tuple = field(repr=False)   # ((r0, r1), ...) per row chunk converted on its own (array order)
+    array_bounds: tuple = field(repr=False)  # ((r0, r1), ...) per physical row block (array order)
+    row_order: np.ndarray | None = field(repr=False)  # matrix row of each array row (None: the same order)
     col_bounds: tuple = field(repr=False)   # ((c0, c1), ...) per column block
     blocks: tuple = field(repr=False)       # lm.blocks(rows, cols), as simulated
     codes: np.ndarray = field(repr=False)   # (copies, slices, groups, K, Ng) slice values (uint16)
@@ -108,21 +110,21 @@ class ProgrammedMatrix(MatrixGeometry):
         bpc = lm.bits_per_cell
         where = f"layer '{lm.layer}'"
         mb, wmax, off, _ = weight_code_params(arch, bpc, where)
-        if arch.read_rows < arch.rows or (arch.conv_mapping != "im2col" and lm.kind == "conv"):
-            raise ArchsimError(f"{where}: keys 'parallel_rows' below rows and 'conv_mapping' other than im2col are "
-                               f"not simulated array by array; use archsim.simulate (which remaps parallel_rows onto "
-                               f"arrays of that many rows) or parallel_rows auto and conv_mapping im2col")
         got = dict(copies=lm.copies, conversions=lm.conversions, row_blocks=lm.row_blocks, col_blocks=lm.col_blocks)
         expect = dict(copies=arch.copies, conversions=arch.conversions_per_pair,
-                      row_blocks=ceil_div(lm.K, arch.rows), col_blocks=ceil_div(lm.N // lm.groups, arch.cols))
+                      row_blocks=lm.positions * ceil_div(lm.K // lm.positions, arch.rows),
+                      col_blocks=ceil_div(lm.N // lm.groups, arch.cols))
+        if lm.positions > 1 and (arch.conv_mapping != "kernel_position" or lm.kind != "conv"):
+            expect["positions"], got["positions"] = 1, lm.positions
         if got != expect:
             raise ArchsimError(f"{where}: LayerMap {got} does not match architecture {arch.source} "
                                f"(which gives {expect}); map the layer with the same architecture and device")
         blocks = tuple(lm.blocks(arch.rows, arch.cols))
         if len(blocks) != lm.arrays:  # pragma: no cover - LayerMap invariant
             raise ArchsimError(f"{where}: LayerMap.blocks gives {len(blocks)} arrays, lm.arrays = {lm.arrays}")
-        row_bounds = tuple(sorted({(b[1], b[2]) for b in blocks}))
+        array_bounds, row_bounds = row_partition(lm, arch)
         col_bounds = tuple(sorted({(b[3], b[4]) for b in blocks}))
+        order = lm.row_order()
 
         # ---- weight codes and conductances in units of dg, with every device error (support.program_cells);
         # conductance pairs: the closed loop of tilesim.pairs picks the codes as it programs (support.program_pairs)
@@ -133,11 +135,17 @@ class ProgrammedMatrix(MatrixGeometry):
             codes = slice_codes(W3, w_scale, arch, bpc)  # (C, S, G, K, Ng)
             G, S2, dg, gmin_u, gmax_u = program_cells(codes, bpc, dm, cfg, entropy, spawn, where)
 
-        # ---- what the conversion units read (IR drop: each array's effective matrix)
+        # ---- every cell was programmed in matrix order (a weight's errors do not depend on where it sits);
+        # the rows now take their places in the arrays (conv_mapping: kernel_position)
+        if order is not None:
+            codes, G = codes[:, :, :, order], G[:, :, :, order]
+            S2 = None if S2 is None else S2[:, :, :, order]
+        # ---- what the conversion units read (IR drop: each physical array's effective matrix; a row chunk read
+        # alone drives its rows and holds the array's others at 0 V, so it reads the matrix's rows of the chunk)
         dt = np.dtype(np.float32 if cfg.precision == "float32" else np.float64)
         Gr = G
         if _ir_drop_on(cfg, arch, dm):
-            Gr = _effective_blocks(G, dg, gmin_u, arch, row_bounds, col_bounds)
+            Gr = _effective_blocks(G, dg, gmin_u, arch, array_bounds, col_bounds)
         analog_pair = lm.copies == 2 and lm.conversions == 1
         if analog_pair:
             Gf = (Gr[0] - Gr[1])[None]
@@ -155,7 +163,8 @@ class ProgrammedMatrix(MatrixGeometry):
         pm = cls(layer=lm.layer, lm=lm, arch=arch, device=dm, cfg=cfg, entropy=entropy, spawn_key=spawn,
                  noise_root=noise_root, bits_per_cell=bpc, mag_bits=mb, wmax_code=wmax, offset_code=off,
                  w_scale=w_scale, g_unit=dg, gmin_u=gmin_u, gmax_u=gmax_u, row_bounds=row_bounds,
-                 col_bounds=col_bounds, blocks=blocks, codes=codes, G=G, S2=S2, Gfast=Gf, S2fast=S2f, signs=signs,
+                 array_bounds=array_bounds, row_order=order, col_bounds=col_bounds, blocks=blocks, codes=codes, G=G,
+                 S2=S2, Gfast=Gf, S2fast=S2f, signs=signs,
                  adc_transfer=support.adc_transfer(arch))
         return pm._with_ranges(None)
 
@@ -181,6 +190,9 @@ class ProgrammedMatrix(MatrixGeometry):
                                + (f" or ({self.groups}, B, {self.K})" if self.groups > 1 else ""))
         if check_finite and X.size and not np.isfinite(X).all():
             raise ArchsimError(f"layer '{self.layer}': inputs contain NaN or infinity")
+        if self.row_order is not None:    # inputs in array order, keeping their memory order
+            X = (X.swapaxes(1, 2)[:, self.row_order].swapaxes(1, 2) if X.strides[1] < X.strides[2]
+                 else X[:, :, self.row_order])
         return X, vec
 
     def _quantize(self, Xg: np.ndarray, want_v2: bool, dt=None):
@@ -283,7 +295,7 @@ class ProgrammedMatrix(MatrixGeometry):
                         full = np.full(step.shape[:1] + step.shape[2:4], (r1 - r0) * self.v_max * g_top)
                     elif policy == "fixed":
                         full = np.full(step.shape[:1] + step.shape[2:4],
-                                       self.arch.adc_full_scale * self.arch.rows * self.v_max * g_top)
+                                       self.arch.adc_full_scale * self.arch.read_rows * self.v_max * g_top)
                     elif stats is None:
                         continue  # not calibrated yet: granular placeholder, matmul refuses to run
                     else:

@@ -272,7 +272,9 @@ def _effective_blocks(G: np.ndarray, dg: float, gmin_u: float, arch: Architectur
     rows and are read into their own (discarded) virtual grounds, and the used columns carry their
     current down through the unused rows to the sense amplifiers at the bottom.  The circuit is
     linear, so the block's effective matrix (:func:`archsim.sim.crossbar.effective_matrix`, one solve per
-    programmed array) replaces its conductances in every MVM, whatever the input.  The digital
+    programmed array) replaces its conductances in every MVM, whatever the input (a row chunk read alone,
+    ``parallel_rows``, is such an input: its rows driven, the array's others at 0 V).  ``row_bounds``: the
+    physical arrays' row ranges.  The digital
     corrections stay ideal: offset mapping still subtracts the ``g_min`` current an ideal array would
     carry, so there IR drop also leaves a baseline error (a differential pair cancels most of it)."""
     from archsim.sim.crossbar import effective_matrix
