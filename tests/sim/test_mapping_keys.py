@@ -104,6 +104,34 @@ def test_kernel_position_equals_its_padded_im2col_construction():
     assert np.abs(pi.matmul(cols, key=(3,), first_row=5) - y).max() > 1e-3 * np.abs(y).max()
 
 
+def test_kernel_position_is_the_sum_of_its_one_by_one_sub_convolutions():
+    """The convolution split into its 9 one-by-one sub-convolutions (kernel position ``p``: weights ``W[p::9]`` on the
+    inputs ``im2col(x)[:, p::9]``), each simulated as a layer of its own (20 rows: a 16-row and a 4-row array) and
+    the outputs added, gives the kernel-position numbers: IR drop, quantized inputs (a fixed DAC range, so every
+    sub-layer codes its inputs alike) and ADC ranges calibrated per array.  Each position holds the layer's largest
+    weight, so each sub-layer's quantization scale is the layer's.  1e-9 of the largest output: float64 rounding
+    of the digital sums in another order."""
+    wl, layer = _conv_layer()
+    W = weight_matrix(layer, np.float64)[0].copy()
+    W[:9, 0] = np.abs(W).max()          # c = 0 of every kernel position: the layer's largest weight
+    x = _inputs(layer, n=4)
+    cols = forward.im2col(x, layer).astype(np.float64)
+    a = Architecture(device="pcm", rows=16, cols=8, cols_per_adc=8, adc_bits=6, dac_bits=4, dac_range="fixed",
+                     dac_full_scale=1.0, conv_mapping="kernel_position", **WIRES)
+    cfg = ts.SimConfig(read_noise=False, precision="float64", **CLEAN)
+    pm, lm = _programmed(wl, layer, a, cfg, W=W, x_cal=x)
+    assert pm.ir_drop and lm.positions == 9 and lm.row_blocks == 18
+    total = np.zeros((cols.shape[0], W.shape[1]))
+    for p in range(9):
+        sub = ts.ProgrammedMatrix.program(W[p::9], ts.layer_map(20, W.shape[1], a), a, pm.device, cfg, seed=p)
+        assert sub.w_scale == pm.w_scale and len(sub.row_bounds) == 2
+        total += sub.calibrate(cols[:, p::9]).matmul(cols[:, p::9])
+    y = pm.matmul(cols)
+    np.testing.assert_allclose(y, total, rtol=0, atol=1e-9 * np.abs(total).max())
+    pi, _ = _programmed(wl, layer, a.replace(conv_mapping="im2col"), cfg, W=W, x_cal=x)
+    assert np.abs(pi.matmul(cols) - total).max() > 1e-3 * np.abs(total).max()    # im2col's arrays differ
+
+
 def test_each_weight_keeps_its_programmed_cells_whichever_the_conv_mapping():
     """Programming errors, device-to-device variation and stuck cells are drawn per weight in matrix order, so the
     two mappings of one chip hold the same cells; read without noise through ideal converters they compute the same
