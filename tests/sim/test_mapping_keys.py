@@ -243,18 +243,20 @@ def test_parallel_rows_with_ideal_wires_is_arrays_of_that_many_rows():
 
 
 def test_both_keys_with_wires_give_the_same_numbers_on_1_and_2_threads():
-    """A network simulated with kernel-position arrays read in chunks through resistive wires: the same seed gives
-    the same numbers bit for bit on 1 and 2 threads (read noise keyed by image and row, never by thread)."""
+    """A network (a grouped convolution among its layers) simulated with kernel-position arrays read in chunks
+    through resistive wires: the same seed gives the same numbers bit for bit on 1 and 2 threads (read noise keyed
+    by image and row, never by thread)."""
     b = GraphBuilder("kp_net", (20, 6, 6))
     b.conv("c1", 8, 3, padding=1)
-    b.conv("c2", 6, 3, stride=2, padding=1)
+    b.conv("c2", 8, 3, stride=2, padding=1)
+    b.conv("c3", 8, 3, padding=1, groups=2)        # 4 channels per group: 9 positions of 4 rows each
     b.dense("fc", 10, relu=False)
     wl = random_weights(b.build(), seed=3)
     x = np.random.default_rng(5).random((8, 20, 6, 6)).astype(np.float32)
     a = Architecture(device="pcm", rows=16, cols=8, cols_per_adc=8, conv_mapping="kernel_position",
                      parallel_rows=6, **WIRES)
     m = map_workload(wl, a)
-    assert m.layer("c1").positions == 9
+    assert m.layer("c1").positions == m.layer("c3").positions == 9
     runs = [simulate(m, x, trials=2, seed=4, chunk=3, calib=8, cfg=ts.SimConfig(threads=t)) for t in (1, 2)]
     assert runs[0].logit_error.min() > 0
     assert np.array_equal(runs[0].logit_error, runs[1].logit_error)
