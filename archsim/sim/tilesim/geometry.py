@@ -17,7 +17,8 @@ def row_partition(lm: LayerMap, arch) -> tuple[tuple, tuple]:
     row block (:meth:`LayerMap.row_ranges`), and of each row chunk converted on its own: every array is read
     ``arch.row_chunks`` times, ``parallel_rows`` rows at a time (``parallel_rows`` auto: once, all its rows).  The
     chunks of array ``i`` are ``chunks[i * row_chunks:(i + 1) * row_chunks]``; a chunk past the array's used rows
-    is empty (``r0 == r1``): the hardware still converts it (the cost model counts it), and it reads 0."""
+    is empty (``r0 == r1``): the hardware still converts it (the cost model counts it); it carries no current and its
+    conversions read 0, so the simulator counts it without computing it."""
     arrays = lm.row_ranges(arch.rows)
     n, pr = arch.row_chunks, arch.read_rows
     chunks = tuple((min(a1, a0 + q * pr), min(a1, a0 + (q + 1) * pr)) for a0, a1 in arrays for q in range(n))

@@ -508,6 +508,8 @@ class ProgrammedMatrix(MatrixGeometry):
                 acc = out[c0:c1] if groups == 1 else accbuf[:nb]
                 M = Mbuf[:NC * nb]
                 for rb, (r0, r1) in enumerate(self.row_bounds):
+                    if r1 == r0:
+                        continue   # a row chunk past the array's used rows: no current, its conversions read 0
                     np.matmul(Vf[:, r0:r1], self._stack(dt, g, rb, fuse), out=M)
                     Mv, vcol0 = (M, U * Ng) if fuse else (None, 0)
                     if noise and not fuse:

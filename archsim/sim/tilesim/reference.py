@@ -67,6 +67,8 @@ def reference_matmul(pm: ProgrammedMatrix, X: np.ndarray, *, key=(0,), first_row
     reads = ((blk, array_index[blk[1:3]] * n_chunks + k) for blk in pm.blocks for k in range(n_chunks))
     for (g, r0, r1, c0, c1, s, c), rb in reads:     # every array, every row chunk of it
         q0, q1 = pm.row_bounds[rb]
+        if q0 == q1:
+            continue          # an empty row chunk: no current, its conversions read 0
         V, V2 = Vs[g], V2s[g]
         I = np.stack([_array_currents(pm, V[p][:, q0:q1], c, s, g, r0, r1, c0, c1, q0, q1) for p in range(NC)])
         var = None
