@@ -18,13 +18,14 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from archsim.cost import pipeline
+from archsim.cost import pipeline, static
 from archsim.cost.components import (Prices, fixed_buffer_bits, lut_entry, prices_for, shift_add_width,  # noqa: F401
                                      tile_area, tile_static_power)
 from archsim.cost.floorplan import Floorplan, bus_bit_energy, floorplan, hop_energy
 from archsim.cost.events import Activity, EventCounts, events
 from archsim.cost.table import ENERGY_PARTS, EVENT_PARTS, PRICE_FIELD
 from archsim.mapping.layout import Mapping
+from archsim.model.arch import PowerGating
 from archsim.model.errors import ArchsimError
 
 OPS_PER_MAC = 2
@@ -157,9 +158,12 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
     p_tile = np.array([tile_static_power(m.layer_arch(l.layer), p, l.buffer_bits_per_tile)
                        for l, p in zip(m.layers, per or [prices] * n)])
     p_idle = float(tile_static_power(arch, prices, idle_bits))
-    p_static = float((p_tile * tiles).sum()) + idle * p_idle
-    # the whole chip leaks for the real period per inference; idle tiles are shared out by tile count
-    e["leakage"] = (p_tile * tiles + idle * p_idle * tiles / tiles.sum()) * period
+    # ungated, the whole chip leaks for the real period per inference, idle tiles shared out by tile count;
+    # gated (power_gating idle_tiles), each layer's tiles over their stage time and one wake-up (archsim.cost.static)
+    e["leakage"] = static.leakage_energy(arch.power_gating, p_tile, tiles, idle, p_idle, period, stages,
+                                         prices.t_break_even)
+    p_static = (float((p_tile * tiles).sum()) + idle * p_idle if arch.power_gating == PowerGating.NONE
+                else float(e["leakage"].sum()) / period)
     e["io"] = prices.p_io * period * tiles / tiles.sum()
 
     macs = np.array([l.macs for l in m.layers], dtype=float)
