@@ -152,3 +152,18 @@ def test_bad_power_gating_value_is_refused_with_the_allowed_values(capsys):
     assert cli.main(["estimate", "-w", "lenet5", "--set", "power_gating=sometimes"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "allowed: none, idle_tiles" in err[0]
+
+
+def test_the_law_over_neurosims_chip_bounds_its_gate_by_gate_leakage_within_3x():
+    """NeuroSim counts leakage gate by gate (the neurosim library's subarray and buffer figures, calibrated
+    on its VGG-8 default run at 22 nm LSTP, 300 K); the off-current law over the same chip's periphery area,
+    every um2 taken as leaking logic, must lie above it (an upper bound: wiring and capacitors leak nothing)
+    and within 3x (the same transistors and the same inverter rule underneath)."""
+    from archsim import api
+    from archsim.model import presets
+    est = api.estimate("vgg8", arch=presets.load("neurosim").architecture)
+    s = est.summary
+    assert s["device"] == "neurosim_rram" and est.mapping.arch.node_nm == 22
+    periphery_m2 = (s["area_mm2"] - s["area_array_mm2"]) * 1e-6
+    law = periphery_m2 * static.density(techlib.circuit("leakage"), 22).logic
+    assert 1.0 < law / s["static_power_W"] < 3.0
