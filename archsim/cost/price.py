@@ -124,12 +124,16 @@ class Estimate:
 
     def run_energy_J(self, inferences: int) -> float:
         """Energy of a run of back-to-back inferences: dynamic energy per inference times the count,
-        plus the chip's leakage over the run's duration (pipeline fill, then one period each)."""
+        plus the chip's leakage over the run's duration (pipeline fill, then one period each).  With
+        ``power_gating: idle_tiles`` a tile leaks only while it works on an inference (and one wake-up each),
+        so leakage goes with the work: the count times the energy per inference."""
         if inferences < 0:
             raise ArchsimError(f"inferences = {inferences}; allowed 0 or more")
         if inferences == 0:
             return 0.0
         s = self.summary
+        if self.mapping.arch.power_gating != PowerGating.NONE:
+            return inferences * s["energy_per_inference_J"]
         dynamic = s["energy_per_inference_J"] - s["energy_leakage_J"]
         period = 1.0 / s["inferences_per_s"]
         duration = s["latency_s"] + (inferences - 1) * period

@@ -119,6 +119,9 @@ def test_gated_leakage_is_busy_time_plus_one_wake_up_per_period():
         assert on.summary[k] == off.summary[k]
     assert on.summary["energy_leakage_J"] < off.summary["energy_leakage_J"]
     assert on.summary["static_power_W"] == pytest.approx(on.summary["energy_leakage_J"] / period + p.p_io, rel=REL)
+    # a run's leakage goes with its work when gated (each tile sleeps between inferences), with time when not
+    assert on.run_energy_J(7) == pytest.approx(7 * on.summary["energy_per_inference_J"], rel=REL)
+    assert off.run_energy_J(1) > off.summary["energy_per_inference_J"]    # ungated: the fill's latency leaks too
     # the bottleneck stage never sleeps: its tiles leak the whole period, as ungated
     j = int(np.argmax(stages))
     assert on.layers.energy_leakage_J.iloc[j] == pytest.approx(p_tile[j] * tiles[j] * period, rel=REL)
