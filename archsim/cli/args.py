@@ -475,5 +475,6 @@ def _figure_notes(df, devices, markdown: bool = False) -> str:
 
 
 def _notes(devices, arch) -> str:
+    from archsim.report import notes
     return (f"Architecture: {arch.source}; " + ", ".join(f"{k}={v}" for k, v in arch.as_dict().items() if k != "device")
-            + "\n\n" + report.assumptions_markdown(devices, arch.node_nm))
+            + "\n\n" + notes.leakage(arch) + "\n\n" + report.assumptions_markdown(devices, arch.node_nm))

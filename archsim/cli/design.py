@@ -20,6 +20,7 @@ from archsim.cost.price import ENERGY_PARTS
 from archsim.explore.best import dominant, dominant_text, periphery_note
 from archsim.io.progress import track
 from archsim.mapping import admissible
+from archsim.report.notes import leakage as leakage_note
 from archsim.model import arch as _arch
 from archsim.model import presets
 from archsim.io import load
@@ -85,6 +86,7 @@ def cmd_estimate(args) -> int:
     print("\nenergy split: " + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in parts.items()))
     print(report.OPS_NOTE)
     print(_figure_notes(est.totals(), [a.device]))
+    print(leakage_note(a))
     for q in report.node_flags([a.device], a.node_nm):
         print(f"flagged: {q.file} key '{q.key}': {q.assumption}")
     if args.out:

@@ -29,14 +29,14 @@ from typing import Sequence
 
 import numpy as np
 
-from archsim.cost import pipeline
+from archsim.cost import pipeline, static
 from archsim.cost.components import fixed_buffer_bits, prices_for, shift_add_width, tile_static_power
 from archsim.cost.events import Activity, events
 from archsim.cost.floorplan import floorplan, hop_time, wire_rate
 from archsim.cost.price import AREA_PARTS, OPS_PER_MAC, buffer_width, evaluate, unit_prices
 from archsim.cost.table import ENERGY_PARTS, EVENT_PARTS
 from archsim.mapping.layout import Mapping
-from archsim.model.arch import Architecture, StageTiming, keys_read_by
+from archsim.model.arch import Architecture, PowerGating, StageTiming, keys_read_by
 
 #: the architecture attributes :func:`archsim.cost.events.events` reads (tests/cost/test_batch.py checks the
 #: list against the function's source): points that agree on them share their event counts
@@ -121,8 +121,14 @@ def price_many(m: Mapping, archs: Sequence[Architecture], task: str = "inference
     # leakage and I/O power over the period, shared out by tile count (as price does)
     p_tile = np.array([tile_static_power(a, p, bbpt) for a, p in zip(archs, prices)])
     p_idle = np.array([float(tile_static_power(a, p, fixed_buffer_bits(a))) for a, p in zip(archs, prices)])
-    p_static = (p_tile * tiles).sum(axis=1)
-    e["leakage"] = (p_tile * tiles + (idle * p_idle)[:, None] * tiles / tiles.sum()) * period[:, None]
+    gated = np.array([a.power_gating != PowerGating.NONE for a in archs])
+    e["leakage"] = static.leakage_energy(PowerGating.NONE, p_tile, tiles, idle, p_idle, period, stages, 0.0)
+    if gated.any():   # power_gating idle_tiles: each layer's tiles over their stage time and one wake-up
+        t_be = np.array([p.t_break_even for p in prices])
+        e["leakage"][gated] = static.leakage_energy(PowerGating.IDLE_TILES, p_tile[gated], tiles, idle, p_idle[gated],
+                                                    period[gated], stages[gated], t_be[gated])
+    p_static = (p_tile * tiles).sum(axis=1) + idle * p_idle
+    p_static[gated] = e["leakage"][gated].sum(axis=1) / period[gated]
     p_io = np.array([p.p_io for p in prices])
     e["io"] = (p_io * period)[:, None] * tiles / tiles.sum()
 
@@ -146,7 +152,7 @@ def price_many(m: Mapping, archs: Sequence[Architecture], task: str = "inference
             chip_w_mm=plan.chip_w * 1e3, chip_h_mm=plan.chip_h * 1e3,
             arrays=arrays_total, bits_per_cell=m.bits_per_cell,
             tops=ops * rate / 1e12, tops_per_W=ops / Ei / 1e12, tops_per_mm2=ops * rate / 1e12 / chip_area_mm2,
-            power_W=Ei * rate, static_power_W=float(p_static[i]) + idle * float(p_idle[i]) + p.p_io,
+            power_W=Ei * rate, static_power_W=float(p_static[i]) + p.p_io,
             utilization=float(util[i]),
             **{f"energy_{k}_J": float(part_sums[k][i]) for k in ENERGY_PARTS},
             **{f"area_{k}_mm2": c_area[k] * 1e6 for k in AREA_PARTS if k != "io"},

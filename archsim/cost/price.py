@@ -18,13 +18,14 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from archsim.cost import pipeline
+from archsim.cost import pipeline, static
 from archsim.cost.components import (Prices, fixed_buffer_bits, lut_entry, prices_for, shift_add_width,  # noqa: F401
                                      tile_area, tile_static_power)
 from archsim.cost.floorplan import Floorplan, bus_bit_energy, floorplan, hop_energy
 from archsim.cost.events import Activity, EventCounts, events
 from archsim.cost.table import ENERGY_PARTS, EVENT_PARTS, PRICE_FIELD
 from archsim.mapping.layout import Mapping
+from archsim.model.arch import PowerGating
 from archsim.model.errors import ArchsimError
 
 OPS_PER_MAC = 2
@@ -123,12 +124,16 @@ class Estimate:
 
     def run_energy_J(self, inferences: int) -> float:
         """Energy of a run of back-to-back inferences: dynamic energy per inference times the count,
-        plus the chip's leakage over the run's duration (pipeline fill, then one period each)."""
+        plus the chip's leakage over the run's duration (pipeline fill, then one period each).  With
+        ``power_gating: idle_tiles`` a tile leaks only while it works on an inference (and one wake-up each),
+        so leakage goes with the work: the count times the energy per inference."""
         if inferences < 0:
             raise ArchsimError(f"inferences = {inferences}; allowed 0 or more")
         if inferences == 0:
             return 0.0
         s = self.summary
+        if self.mapping.arch.power_gating != PowerGating.NONE:
+            return inferences * s["energy_per_inference_J"]
         dynamic = s["energy_per_inference_J"] - s["energy_leakage_J"]
         period = 1.0 / s["inferences_per_s"]
         duration = s["latency_s"] + (inferences - 1) * period
@@ -157,9 +162,12 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
     p_tile = np.array([tile_static_power(m.layer_arch(l.layer), p, l.buffer_bits_per_tile)
                        for l, p in zip(m.layers, per or [prices] * n)])
     p_idle = float(tile_static_power(arch, prices, idle_bits))
-    p_static = float((p_tile * tiles).sum()) + idle * p_idle
-    # the whole chip leaks for the real period per inference; idle tiles are shared out by tile count
-    e["leakage"] = (p_tile * tiles + idle * p_idle * tiles / tiles.sum()) * period
+    # ungated, the whole chip leaks for the real period per inference, idle tiles shared out by tile count;
+    # gated (power_gating idle_tiles), each layer's tiles over their stage time and one wake-up (archsim.cost.static)
+    e["leakage"] = static.leakage_energy(arch.power_gating, p_tile, tiles, idle, p_idle, period, stages,
+                                         prices.t_break_even)
+    p_static = (float((p_tile * tiles).sum()) + idle * p_idle if arch.power_gating == PowerGating.NONE
+                else float(e["leakage"].sum()) / period)
     e["io"] = prices.p_io * period * tiles / tiles.sum()
 
     macs = np.array([l.macs for l in m.layers], dtype=float)

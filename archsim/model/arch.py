@@ -109,6 +109,16 @@ class StageTiming(Choice):
     SERIAL = "serial"
 
 
+class PowerGating(Choice):
+    """Static power of tiles with no work: none = every tile leaks the whole pipeline period (idle tiles and
+    unused ones too); idle_tiles = a tile's supply is cut while it has no work, so it leaks over its busy
+    time plus one wake-up (the gate's break-even time, techlib/circuits/power_gating.yaml) per period, and
+    an unused tile not at all."""
+
+    NONE = "none"
+    IDLE_TILES = "idle_tiles"
+
+
 class CostModel(Choice):
     """circuit: bottom-up from the components; lut: the device's tile table (Marinella et al., IEEE JETCAS 2018)."""
 
@@ -267,6 +277,8 @@ class Architecture:
                                 "node_nm by the logic gate delay (techlib/circuits/read_path.yaml)", unit="Hz",
                                 kind="float_or_auto",
                                 lo=1e6, hi=1e10, steps=('cost',))
+    power_gating: PowerGating = key(PowerGating.NONE, " ".join(PowerGating.__doc__.split()), choices=PowerGating,
+                                    steps=('cost',))
     link_width_bits: int = key(32, "network link (flit) width", unit="bit", lo=1, hi=4096, steps=('cost',))
     buffer_width_bits: int | str = key(AUTO, "tile buffer access width (bits read or written per access and "
                                        "clock); auto = the circuit library's (buffer.yaml access_width)", unit="bit",
