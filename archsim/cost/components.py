@@ -20,6 +20,7 @@ from archsim.cost import scaling, subarray
 from archsim.cost.scaling import node_scaling
 from archsim.cost.adc import adc_law
 from archsim.cost.readpath import read_path
+from archsim.cost.tilebuffer import TileBuffer
 from archsim.model.arch import AUTO, Architecture, CostModel
 from archsim.io import load
 from archsim.model.device import Device
@@ -109,6 +110,7 @@ class Prices:
     psum_outputs: bool = False   # tile buffers carry outputs as partial sums (shift-add width), not activations
     p_leak_array: float = 0.0    # W per array (subarray periphery leakage)
     t_pulse: float = 0.0         # s per input pulse through an array: row select, then the read window or settling
+    buf_org: object = field(default=None, compare=False)   # TileBuffer (tile buffer organisation) or None
 
     def cell_read_energy(self, conductance_fraction) -> np.ndarray:
         """J per active cell read when the mean programmed conductance sits ``fraction`` of the way up."""
@@ -247,6 +249,7 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         e_tile_shift_add=e_dig_s * dig["tile_shift_add_energy_per_op"],
         e_oreg_tile=e_dig_s * dig["output_register_energy_per_op"],
         p_io=io["power"], a_io=io["area"], buf_access_bits=buf["access_width"], bus_wires=buf["bus_wires"],
+        buf_org=TileBuffer.from_record(buf),
         router_ports=noc["ports"], activation_units=dig["activation_units"], pool_units=dig["pool_units"],
         psum_outputs=buf.field("outputs", "activation") == "partial_sum",
         lut=lut, clock_Hz=clock, t_sense=t_sense, chunks=chunks, e_partial_add=e_partial, **extra,
