@@ -200,7 +200,9 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         r_on, r_off = 1.0 / dev.g_max, 1.0 / dev.g_min
         c_col = sub.bitline_cap(arch.rows, arch.node_nm, dev.cell_area_m2(arch.node_nm) / (arch.node_nm * 1e-9) ** 2)
         t_sense = sub.sense_time(arch.adc_bits, subarray.parallel_rows(arch), r_on, c_col)
-        clock = 1.0 / sub.clock_period(t_sense) if arch.clock_Hz == AUTO else float(arch.clock_Hz)
+        t_re = sub.row_encoder_delay(arch.cols, arch.cols_per_adc, subarray.parallel_rows(arch), arch.adc_bits,
+                                     arch.node_nm, r_on, r_off)
+        clock = 1.0 / sub.clock_period(t_sense, t_re) if arch.clock_Hz == AUTO else float(arch.clock_Hz)
         t_adc = 1.0 / clock                     # one conversion per clock
         t_read = t_sense if arch.integration_time_s == AUTO else t_read
         act = techlib.circuit("activity", lib)
