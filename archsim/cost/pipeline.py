@@ -9,7 +9,9 @@ per inference (:func:`timing`):
 * buffer: the bits one replica reads from and writes to its tile buffers, ``vectors_per_replica x
   (K x groups + N) x input_bits`` (each vector reads its receptive field and writes its outputs: the
   counts the energy side prices), over ``access_width x clock x tiles of a replica`` (one buffer line
-  per clock per tile, as NeuroSim counts buffer cycles; replicas sharing a tile share its buffer); the
+  per clock per tile, as NeuroSim counts buffer cycles; replicas sharing a tile share its buffer; a library
+  with a ``tile_buffer`` organisation times inputs and partial sums over their own widths instead,
+  :mod:`archsim.cost.tilebuffer`); the
   same bits also cross the tile bus, ``bus_wires`` wide, one word per ``max(clock period, wire delay of
   the floorplan's H-tree)`` (:mod:`archsim.cost.floorplan`): the slower of the two bounds the buffer time;
 * link: the bits arriving into the layer over ``link_width_bits x rate x tiles`` (one network link
