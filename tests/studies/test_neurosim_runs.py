@@ -11,9 +11,14 @@ are like-for-like: every layer's energy and latency scaled by its padded / unpad
 the slowest layer's like-for-like latency (the period).
 
 These runs' default prints more ADC energy and less interconnect energy than the run the published rows
-come from (48.6 against 45.4 uJ like-for-like; clock 1.697 against 1.663 ns), so each check compares
-changes: archsim's ratio of a setting to its default against NeuroSim's, each tool against its own
-default.  Tolerance 25% (the issue's band for predictions).
+come from (48.6 against 45.4 uJ like-for-like; clock 1.697 against 1.663 ns), so two comparisons are made:
+changes (archsim's ratio of a setting to its default against NeuroSim's, each tool against its own default)
+and absolute figures (archsim against each run's own like-for-like energy and throughput).  The first seven
+runs change one setting; the rest were made after the laws were written and are held out: two settings at
+once (256 x 256 with a 4-bit ADC, 64 rows at once with 16 columns per ADC, input density 0.0875 with 16
+columns per ADC, DenseNet-40 on 256 x 256, DenseNet-40 with a 4-bit ADC) and 64 x 64 subarrays.  Tolerance
+25% (the issue's band for predictions); one absolute energy outside it is a strict expected failure naming
+the law that misses it.
 """
 import numpy as np
 import pytest
