@@ -20,6 +20,7 @@ from archsim.cost import scaling, static, subarray
 from archsim.cost.scaling import node_scaling
 from archsim.cost.adc import adc_law
 from archsim.cost.readpath import read_path
+from archsim.cost.tilebuffer import TileBuffer
 from archsim.model.arch import AUTO, Architecture, CostModel
 from archsim.io import load
 from archsim.model.device import Device
@@ -112,6 +113,7 @@ class Prices:
     p_leak_add_bit: float = 0.0  # W per adder bit (digital SRAM adder trees)
     t_break_even: float = 0.0    # s of leakage one wake-up of a tile's power gate costs
     t_pulse: float = 0.0         # s per input pulse through an array: row select, then the read window or settling
+    buf_org: object = field(default=None, compare=False)   # TileBuffer (tile buffer organisation) or None
 
     def cell_read_energy(self, conductance_fraction) -> np.ndarray:
         """J per active cell read when the mean programmed conductance sits ``fraction`` of the way up."""
@@ -201,7 +203,9 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         r_on, r_off = 1.0 / dev.g_max, 1.0 / dev.g_min
         c_col = sub.bitline_cap(arch.rows, arch.node_nm, dev.cell_area_m2(arch.node_nm) / (arch.node_nm * 1e-9) ** 2)
         t_sense = sub.sense_time(arch.adc_bits, subarray.parallel_rows(arch), r_on, c_col)
-        clock = 1.0 / sub.clock_period(t_sense) if arch.clock_Hz == AUTO else float(arch.clock_Hz)
+        t_re = sub.row_encoder_delay(arch.cols, arch.cols_per_adc, subarray.parallel_rows(arch), arch.adc_bits,
+                                     arch.node_nm, r_on, r_off)
+        clock = 1.0 / sub.clock_period(t_sense, t_re) if arch.clock_Hz == AUTO else float(arch.clock_Hz)
         t_adc = 1.0 / clock                     # one conversion per clock
         t_read = t_sense if arch.integration_time_s == AUTO else t_read
         act = techlib.circuit("activity", lib)
@@ -269,6 +273,7 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         e_tile_shift_add=e_dig_s * dig["tile_shift_add_energy_per_op"],
         e_oreg_tile=e_dig_s * dig["output_register_energy_per_op"],
         p_io=io["power"], a_io=io["area"], buf_access_bits=buf["access_width"], bus_wires=buf["bus_wires"],
+        buf_org=TileBuffer.from_record(buf),
         router_ports=noc["ports"], activation_units=dig["activation_units"], pool_units=dig["pool_units"],
         psum_outputs=buf.field("outputs", "activation") == "partial_sum",
         t_break_even=static.break_even_time(lib, clock),

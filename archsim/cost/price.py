@@ -154,7 +154,8 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
 
     t_vec = pipeline.vector_time(arch, prices, task) if per is None else np.array(
         [pipeline.vector_time(m.layer_arch(l.layer), p, task) for p, l in zip(per, m.layers)])
-    tm = pipeline.timing(m, prices, task, t_vec, plan, buffer_width(arch, prices))
+    width = None if arch.buffer_width_bits == "auto" and prices.buf_org is not None else buffer_width(arch, prices)
+    tm = pipeline.timing(m, prices, task, t_vec, plan, width)
     stages, latency, period = tm.stages, tm.latency, tm.period
     tiles = np.array([l.tiles for l in m.layers], dtype=float)
     idle = m.tiles_total - m.tiles_used

@@ -281,7 +281,9 @@ class Architecture:
                                     steps=('cost',))
     link_width_bits: int = key(32, "network link (flit) width", unit="bit", lo=1, hi=4096, steps=('cost',))
     buffer_width_bits: int | str = key(AUTO, "tile buffer access width (bits read or written per access and "
-                                       "clock); auto = the circuit library's (buffer.yaml access_width)", unit="bit",
+                                       "clock); auto = the circuit library's: its buffer.yaml tile_buffer "
+                                       "organisation where it has one (neurosim: input and partial-sum widths "
+                                       "from the tile's cores), else its access_width", unit="bit",
                                        kind="int_or_auto", lo=1, hi=65536, steps=('cost',))
     buffer_kB: float | str = key(AUTO, "activation buffer per tile; auto = the tile's share of its layer's working "
                                  "set (conv: kernel_h + stride_h input rows and one output row; dense: its inputs "
