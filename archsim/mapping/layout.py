@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from archsim.io import techlib
+from archsim.io.blas import blas_single_thread
 
 from archsim.mapping.admissible import check as _admissible
 from archsim.mapping.mesh import (TileGroups, auto_mesh, ceil_div, replica_groups, serpentine, shares,  # noqa: F401
@@ -509,7 +510,8 @@ def _edges(m: Mapping, arch: Architecture) -> list[Edge]:
     pairs = (memo_of("edge_bits", _edge_bits, m.workload, names, arch.input_bits) if memo_of
              else _edge_bits(m.workload, names, arch.input_bits))
     memo: dict = {}
-    return [_route(m, s, d, b, memo) for s, d, b in pairs]
+    with blas_single_thread():    # small products: BLAS's threads would only spin (archsim.io.blas)
+        return [_route(m, s, d, b, memo) for s, d, b in pairs]
 
 
 def _edge_bits(wl: Workload, names: tuple, act: int) -> tuple:
