@@ -157,7 +157,12 @@ def floorplans(m: Mapping, archs: list, prices: list) -> Floorplans:
     # one tile's areas by part: every part but the buffer is the same for each layer's tiles
     tas = [tile_area(a, p, bits) for a, p in zip(archs, prices)]
     idle_tas = [tile_area(a, p, fixed_buffer_bits(a)) for a, p in zip(archs, prices)]
-    part = {k: np.array([np.broadcast_to(t[k], (n_layers,)) for t in tas]) for k in idle_tas[0]}
+    part = {}
+    for k in idle_tas[0]:
+        col = np.empty((len(tas), n_layers))
+        for i, t in enumerate(tas):
+            col[i] = t[k]                       # a number (every layer alike) or the layers' buffer areas
+        part[k] = col
     area = sum(part.values())                                   # points x layers, parts added in order
     fill = np.array([p.fill_factor for p in prices])
     side = tile_side(area, fill[:, None])
