@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
 
 __all__ = ["ceil_div", "serpentine", "auto_mesh", "mean_distance", "group_distances", "shares", "transport",
            "replica_groups", "TileGroups", "tile_group_distances"]
@@ -168,8 +167,7 @@ def shares(bits: int, weights: np.ndarray) -> np.ndarray:
 def transport(supply: np.ndarray, demand: np.ndarray, dist: np.ndarray) -> list[tuple[int, int, int]]:
     """Greedy transport, nearest pairs first: (src group, dst group, bits) with every demand met.
 
-    Pairs are taken in the order of ``argsort(dist, kind="stable")`` (ties by src, then dst); the steps run
-    compiled (numba, :func:`_greedy`).  With one
+    Pairs are taken in the order of ``argsort(dist, kind="stable")`` (ties by src, then dst).  With one
     source holding every demand (or one destination taking every supply) the greedy gives each other side its
     whole share in that order; otherwise only the pairs up to the greedy's last step are sorted (those at most
     as far as the ``4 (ns + nd)``-th nearest pair, then the rest if demand is left), a prefix of the same order,
@@ -187,8 +185,8 @@ def transport(supply: np.ndarray, demand: np.ndarray, dist: np.ndarray) -> list[
         q = supply[order]
         keep = q > 0
         return list(zip(order[keep].tolist(), [0] * int(keep.sum()), q[keep].tolist()))
-    supply = supply.copy()
-    demand = demand.copy()
+    supply = supply.tolist()
+    demand = demand.tolist()
     flat = np.ascontiguousarray(dist).ravel()
     k = min(flat.size, 4 * (ns + nd))
     if k < flat.size:
@@ -197,40 +195,36 @@ def transport(supply: np.ndarray, demand: np.ndarray, dist: np.ndarray) -> list[
     else:
         parts = [np.arange(flat.size)]
     flows: list = []
-    left = int(demand.sum())
+    left = [sum(demand)]
     for idx in parts:
-        if left == 0 or not idx.size:
+        if left[0] == 0 or not idx.size:
             break
-        js, ds, qs, left = _greedy(idx[np.argsort(flat[idx], kind="stable")], nd, supply, demand, left)
-        flows += zip(js.tolist(), ds.tolist(), qs.tolist())
+        flows += _greedy(idx[np.argsort(flat[idx], kind="stable")], supply, demand, nd, left)
     return flows
 
 
-@njit(cache=True, nogil=True)
-def _greedy(order, nd, supply, demand, left):   # pragma: no cover  (compiled; tests call it through transport)
-    """The greedy steps along ``order`` (flat src x dst indices): each pair whose source still holds bits and
-    whose destination still wants some moves as many as it can.  Updates ``supply`` and ``demand`` in place;
-    returns the flows (sources, destinations, bits) and the demand ``left``.  Every flow empties a source or
-    a destination, so there are at most ``ns + nd`` of them."""
-    cap = supply.shape[0] + demand.shape[0]
-    js = np.empty(cap, np.int64)
-    ds = np.empty(cap, np.int64)
-    qs = np.empty(cap, np.int64)
-    k = 0
-    for t in range(order.shape[0]):
-        if left == 0:
-            break
-        j = order[t] // nd
-        i = order[t] % nd
-        sj = supply[j]
-        di = demand[i]
-        if sj > 0 and di > 0:
-            q = sj if sj < di else di
-            supply[j] = sj - q
-            demand[i] = di - q
-            left -= q
-            js[k] = j
-            ds[k] = i
-            qs[k] = q
-            k += 1
-    return js[:k], ds[:k], qs[:k], left
+def _greedy(order: np.ndarray, supply: list, demand: list, nd: int, left: list) -> list:
+    """The greedy steps along ``order`` (flat src x dst indices); updates supply, demand and left in place.
+
+    Pairs whose source or destination is already exhausted carry nothing: they are dropped a block at a time
+    in numpy, and the pairs left are stepped through one by one (each exhausts a source or a destination)."""
+    flows = []
+    js, ds = np.divmod(order, nd)
+    alive_s = np.array([x > 0 for x in supply])
+    alive_d = np.array([x > 0 for x in demand])
+    block = max(64, 2 * (len(supply) + len(demand)))
+    for at in range(0, len(order), block):
+        jb, db = js[at:at + block], ds[at:at + block]
+        keep = alive_s[jb] & alive_d[db]
+        for j, i in zip(jb[keep].tolist(), db[keep].tolist()):
+            q = min(supply[j], demand[i])
+            if q > 0:
+                supply[j] -= q
+                demand[i] -= q
+                left[0] -= q
+                flows.append((j, i, q))
+                alive_s[j] = supply[j] > 0
+                alive_d[i] = demand[i] > 0
+                if left[0] == 0:
+                    return flows
+    return flows
