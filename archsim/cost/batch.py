@@ -9,11 +9,12 @@ them together and returns, for every architecture, the summary :func:`archsim.co
 * what depends on one architecture is computed by the same law functions the single estimate calls:
   :func:`~archsim.cost.components.prices_for`, :func:`~archsim.cost.price.unit_prices`,
   :func:`~archsim.cost.pipeline.vector_time`, :func:`~archsim.cost.pipeline.buffer_bits`,
-  :func:`~archsim.cost.pipeline.link_times`, :func:`~archsim.cost.pipeline.transfer_times`,
-  :func:`~archsim.cost.floorplan.floorplan` (areas by part, wire lengths), the wire laws of
+  :func:`~archsim.cost.pipeline.link_times`,
+  :func:`~archsim.cost.floorplan.floorplans` (areas by part, wire lengths; every point at once), the wire laws of
   :mod:`archsim.cost.floorplan`, :func:`~archsim.cost.components.tile_static_power` (on every layer at
   once); event counts once per distinct value of the keys :func:`~archsim.cost.events.events` reads
-  (:data:`EVENT_KEYS`); :func:`~archsim.cost.pipeline.critical_path` elementwise over the points;
+  (:data:`EVENT_KEYS`); :func:`~archsim.cost.pipeline.transfer_times` and
+  :func:`~archsim.cost.pipeline.critical_path` elementwise over the points;
 * the compositions (energy by part, stage times and bounds, leakage, totals) are
   ``points x layers`` arrays, each element computed by the same operations in the same order as
   :func:`~archsim.cost.price.price` computes it for one point, so no sum is reordered.
