@@ -136,8 +136,16 @@ class Prices:
 
 def _scaled(arch: Architecture, rec: techlib.Record, key: str | None = None) -> tuple[float, float]:
     """(energy, area) factors of the file's circuit class (or ``key``'s, ``key_class``) from the file's own
-    reference node to the architecture's node."""
-    return scaling.scale(rec, arch.node_nm, arch.circuits, key)
+    reference node to the architecture's node (a pure function of the file, the key, the node and the
+    library: kept per process, as techlib keeps the files)."""
+    k = (rec, key, arch.node_nm, arch.circuits)     # a record is hashed by identity (one per file read)
+    got = _SCALED.get(k)
+    if got is None:
+        got = _SCALED[k] = scaling.scale(rec, arch.node_nm, arch.circuits, key)
+    return got
+
+
+_SCALED: dict = {}
 
 
 def _energy(arch: Architecture, rec: techlib.Record, key: str) -> float:

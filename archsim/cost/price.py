@@ -160,8 +160,10 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
     tiles = np.array([l.tiles for l in m.layers], dtype=float)
     idle = m.tiles_total - m.tiles_used
     idle_bits = fixed_buffer_bits(arch)
-    p_tile = np.array([tile_static_power(m.layer_arch(l.layer), p, l.buffer_bits_per_tile)
-                       for l, p in zip(m.layers, per or [prices] * n)])
+    p_tile = (np.asarray(tile_static_power(arch, prices, np.array([l.buffer_bits_per_tile for l in m.layers],
+                                                                  dtype=float)), dtype=float)
+              if per is None else     # one law on every layer at once (the same operations per element)
+              np.array([tile_static_power(m.layer_arch(l.layer), p, l.buffer_bits_per_tile) for l, p in zip(m.layers, per)]))
     p_idle = float(tile_static_power(arch, prices, idle_bits))
     # ungated, the whole chip leaks for the real period per inference, idle tiles shared out by tile count;
     # gated (power_gating idle_tiles), each layer's tiles over their stage time and one wake-up (archsim.cost.static)
@@ -174,27 +176,28 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
     macs = np.array([l.macs for l in m.layers], dtype=float)
     V = np.array([l.vectors for l in m.layers], dtype=float)
     cells = np.array([l.cells_used for l in m.layers], dtype=float)
-    area = {k: tiles * np.array([t[k] for t in plan.tile_areas]) for k in AREA_PARTS}     # m2 per layer
     chip_area = plan.component_area()
     cap = arch.arrays_per_tile * arch.rows * arch.cols
     reps = np.array([l.replication for l in m.layers], dtype=float)
     energy = sum(e[k] for k in ENERGY_PARTS)
-    df = lambda: pd.DataFrame({  # noqa: E731  (built when read: Estimate.layers)
-        "layer": [l.layer for l in m.layers],
-        "kind": [l.kind for l in m.layers],
-        "macs": macs.astype(np.int64),
-        "vectors": V.astype(np.int64),
-        "arrays": [l.arrays for l in m.layers],
-        "replication": reps.astype(np.int64),
-        "tiles": tiles.astype(np.int64),
-        **{f"energy_{k}_J": e[k] for k in ENERGY_PARTS},
-        "energy_J": energy,
-        **{f"area_{k}_mm2": area[k] * 1e6 for k in AREA_PARTS},
-        "area_mm2": sum(area.values()) * 1e6,
-        "stage_latency_s": stages,
-        "bound": list(tm.bound),
-        "utilization": cells * reps / (tiles * cap),
-    })
+    def df() -> pd.DataFrame:   # built when read (Estimate.layers): a caller of the totals never pays for it
+        area = {k: tiles * np.array([t[k] for t in plan.tile_areas]) for k in AREA_PARTS}     # m2 per layer
+        return pd.DataFrame({
+            "layer": [l.layer for l in m.layers],
+            "kind": [l.kind for l in m.layers],
+            "macs": macs.astype(np.int64),
+            "vectors": V.astype(np.int64),
+            "arrays": [l.arrays for l in m.layers],
+            "replication": reps.astype(np.int64),
+            "tiles": tiles.astype(np.int64),
+            **{f"energy_{k}_J": e[k] for k in ENERGY_PARTS},
+            "energy_J": energy,
+            **{f"area_{k}_mm2": area[k] * 1e6 for k in AREA_PARTS},
+            "area_mm2": sum(area.values()) * 1e6,
+            "stage_latency_s": stages,
+            "bound": list(tm.bound),
+            "utilization": cells * reps / (tiles * cap),
+        })
 
     E = float(energy.sum())
     chip_area_mm2 = (sum(chip_area.values()) + prices.a_io) * 1e6

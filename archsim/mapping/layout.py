@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from archsim.io import techlib
+from archsim.io.blas import blas_single_thread
 
 from archsim.mapping.admissible import check as _admissible
 from archsim.mapping.mesh import (TileGroups, auto_mesh, ceil_div, replica_groups, serpentine, shares,  # noqa: F401
@@ -63,7 +64,7 @@ from archsim.mapping.mesh import (TileGroups, auto_mesh, ceil_div, replica_group
 from archsim.model.arch import AUTO, Architecture, ConvMapping, Replication
 from archsim.model.device import Device, load_device
 from archsim.model.errors import ArchsimError
-from archsim.model.workload import Layer, Workload, memo_workload
+from archsim.model.workload import Layer, Workload
 
 
 KB_BITS = 8 * 1024  # bits in one kB of buffer (ISAAC's 64 KB eDRAM: kB = 1024 bytes)
@@ -399,7 +400,6 @@ def map_workload(workload: Workload, arch: Architecture, device: "Device | techl
     A design the simulator cannot compute, or whose buffers and mesh cannot hold the work, is refused first
     (:func:`archsim.mapping.admissible.check`)."""
     device = load_device(device if device is not None else arch.device)
-    workload = memo_workload(workload)   # the graph's views are read many times below and by the cost step
     _admissible(arch, workload)
     bpc = resolve_bits_per_cell(arch, device)
     weighted = workload.weighted_layers()
@@ -533,7 +533,8 @@ def _edges(m: Mapping, arch: Architecture) -> list[Edge]:
     pairs = (memo_of("edge_bits", _edge_bits, m.workload, names, arch.input_bits) if memo_of
              else _edge_bits(m.workload, names, arch.input_bits))
     memo: dict = {}
-    return [_route(m, s, d, b, memo) for s, d, b in pairs]
+    with blas_single_thread():    # small products: BLAS's threads would only spin (archsim.io.blas)
+        return [_route(m, s, d, b, memo) for s, d, b in pairs]
 
 
 def _edge_bits(wl: Workload, names: tuple, act: int) -> tuple:

@@ -307,7 +307,7 @@ class Architecture:
     def __post_init__(self):
         where = self.source
         for k in KEYS:
-            object.__setattr__(self, k.name, _check(k, getattr(self, k.name), where))
+            object.__setattr__(self, k.name, _checked(k, getattr(self, k.name), where))
         if self.dac_bits > self.input_bits:
             raise ArchsimError(f"{where}: key 'dac_bits' = {self.dac_bits} exceeds input_bits = {self.input_bits}")
         if self.parallel_rows != AUTO and self.parallel_rows > self.rows:
@@ -545,6 +545,28 @@ def _check(key: Key, value: Any, where: str):
             return (int(value[0]), int(value[1]))
         raise bad("allowed 'auto' or [rows, cols] with integers 1 to 4096")
     raise AssertionError(key.kind)
+
+
+#: values already accepted, per key: ``(key, type, value, sign) -> the checked value``.  A check is a pure
+#: function of the key and the value (``where`` only names the place in a refusal, and refusals are not kept),
+#: so a sweep's thousands of points check each distinct value of each key once
+_ACCEPTED: dict = {}
+_SCALAR_TYPES = (int, float, str, bool, type(None))
+
+
+def _checked(key: Key, value: Any, where: str):
+    """:func:`_check`, remembered for hashable scalar values (numbers, names, true/false)."""
+    t = type(value)
+    if t not in _SCALAR_TYPES:
+        return _check(key, value, where)
+    k = (key.name, t, value, math.copysign(1.0, value) if t is float else 0)   # -0.0 kept apart from 0.0
+    got = _ACCEPTED.get(k, _ACCEPTED)
+    if got is _ACCEPTED:
+        got = _check(key, value, where)
+        if len(_ACCEPTED) > 65536:
+            _ACCEPTED.clear()
+        _ACCEPTED[k] = got
+    return got
 
 
 def from_dict(d: Mapping, where: str = "architecture") -> Architecture:

@@ -4,13 +4,13 @@ Kept apart from :mod:`.programmed` so that module holds the model itself.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 
 import numpy as np
 
 from archsim.io import techlib
+from archsim.io.blas import blas_single_thread  # noqa: F401  (re-exported: the simulator's callers)
 
 from archsim.mapping.layout import LayerMap, ceil_div
 from archsim.model.adc_kinds import ADC_KINDS
@@ -329,18 +329,3 @@ def matmul_threads(cfg: SimConfig) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class _Blas:
-    """threadpoolctl's controller, found once (a handle on the loaded BLAS libraries, not a result
-    cache: finding the libraries costs about a millisecond per call)."""
-    controller = None
-
-
-def blas_single_thread():
-    """Context holding BLAS to one thread (threadpoolctl), or a no-op without threadpoolctl."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return contextlib.nullcontext()
-    if _Blas.controller is None:
-        _Blas.controller = ThreadpoolController()
-    return _Blas.controller.limit(limits=1, user_api="blas")
