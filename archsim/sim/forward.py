@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from archsim.model.errors import ArchsimError
+from archsim.sim import forward_kernels as _fk
 from archsim.model.weights import _check_weights, weight_matrix
 from archsim.model.kinds import CLIP_RANGE
 from archsim.model.workload import Layer, Workload
@@ -177,6 +178,13 @@ def _conv(layer: Layer, x: np.ndarray, mm) -> np.ndarray:
         y = np.empty((B * Ho * Wo, Cout), dtype=dt, order="F")
         for g in range(layer.groups):
             y[:, g * ng:(g + 1) * ng] = _conv_product(mm, layer, x, g, ng)
+    if layer.activation in (None, "relu") and dt in (np.float32, np.float64) and y.dtype == dt and y.ndim == 2:
+        # bias, ReLU and the channel-major layout in one pass (the same numbers as the numpy steps below)
+        out = np.empty((B, Cout, Ho, Wo), dtype=dt)
+        has_bias = layer.bias is not None
+        bias = np.asarray(layer.bias, dtype=dt) if has_bias else np.zeros(0, dtype=dt)
+        _fk.conv_out(y.T, bias, has_bias, layer.activation == "relu", out.reshape(B, Cout, Ho * Wo))
+        return out
     if layer.bias is not None:
         y += np.asarray(layer.bias, dtype=dt)
     y = _activate(y, layer.activation)
@@ -195,6 +203,13 @@ def _dense(layer: Layer, x: np.ndarray, mm) -> np.ndarray:
 
 def _pool(layer: Layer, x: np.ndarray) -> np.ndarray:
     is_max = layer.kind == "maxpool"
+    _, Ho, Wo = layer.out_shape
+    inside = x.ndim == 4 and (Ho - 1) * layer.stride[0] + layer.kernel[0] <= x.shape[2] \
+        and (Wo - 1) * layer.stride[1] + layer.kernel[1] <= x.shape[3]
+    if is_max and not any(layer.padding) and x.dtype in (np.float32, np.float64) and inside:
+        out = np.empty(x.shape[:2] + (Ho, Wo), dtype=x.dtype)
+        _fk.max_pool(x, *layer.kernel, *layer.stride, out)      # one pass, the same numbers as below
+        return out
     xp = _pad(x, layer.padding, -np.inf if is_max else 0.0)
     out = None
     for _, _, (hs, ws) in window_slices(layer):

@@ -412,3 +412,57 @@ def test_get_with_weights_errors_without_a_file():
     assert set(SHIPPED) <= set(workloads.trained())
     with pytest.raises(ArchsimError, match="resnet50.*no trained weights.*random_weights"):
         workloads.get("resnet50", weights=True)
+
+
+def _bits(a):
+    """The array's bytes, NaN payloads and signed zeros included (bit-for-bit comparison)."""
+    return np.ascontiguousarray(a).view(np.uint8 if a.dtype.itemsize == 1 else f"u{a.dtype.itemsize}")
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("bias,relu", [(True, True), (False, True), (True, False), (False, False)])
+def test_conv_epilogue_kernel_is_the_numpy_steps_bit_for_bit(dt, order, bias, relu):
+    """forward_kernels.conv_out (bias, ReLU and layout in one pass) = ``y += b``, ``np.maximum(y, 0)`` and the
+    transposing copy, to the bit: NaN, infinities and both zeros included."""
+    from archsim.sim import forward_kernels as FK
+    rng = np.random.default_rng(3)
+    B, C, P = 3, 5, 7
+    y = rng.normal(size=(B * P, C)).astype(dt)
+    y[0, 0], y[1, 1], y[2, 2], y[3, 3], y[4, 4] = np.nan, -0.0, 0.0, np.inf, -np.inf
+    b = rng.normal(size=C).astype(dt)
+    b[1] = -0.0
+    y[5, 0] = -b[0]                                       # sums to zero
+    y = np.asfortranarray(y) if order == "F" else np.ascontiguousarray(y)
+    want = y.copy()
+    if bias:
+        want += b
+    if relu:
+        want = np.maximum(want, 0, out=want)
+    want = np.ascontiguousarray(want.reshape(B, P, C).transpose(0, 2, 1))
+    got = np.empty((B, C, P), dt)
+    FK.conv_out(y.T, b if bias else np.zeros(0, dt), bias, relu, got)
+    assert np.array_equal(_bits(got), _bits(want))
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel,stride", [((2, 2), (2, 2)), ((3, 3), (1, 1)), ((3, 2), (2, 1))])
+def test_max_pool_kernel_is_the_numpy_running_maximum(dt, kernel, stride):
+    """forward_kernels.max_pool = the running np.maximum over the window offsets (NaN kept, the later of two
+    equal values, so signed zeros too), including overlapping windows."""
+    from archsim.sim import forward_kernels as FK
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, 3, 9, 8)).astype(dt)
+    x[0, 0, 0, 0], x[0, 1, 1, 1], x[1, 0, :2, :2] = np.nan, -np.inf, -0.0
+    x[1, 1, :2, :2] = np.array([[0.0, -0.0], [-0.0, 0.0]], dt)
+    kh, kw = kernel
+    sh, sw = stride
+    Ho, Wo = (9 - kh) // sh + 1, (8 - kw) // sw + 1
+    want = None
+    for i in range(kh):
+        for j in range(kw):
+            v = x[:, :, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw]
+            want = v.copy() if want is None else np.maximum(want, v, out=want)
+    got = np.empty((2, 3, Ho, Wo), dt)
+    FK.max_pool(x, kh, kw, sh, sw, got)
+    assert np.array_equal(_bits(got), _bits(want))
