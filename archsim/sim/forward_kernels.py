@@ -36,20 +36,67 @@ def conv_out(yt, bias, has_bias, relu, out):
                 dst[p] = _np_max(v, zero) if relu else v
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, boundscheck=False)
 def max_pool(x, kh, kw, sh, sw, out):
     """Max pooling without padding: ``out`` (B, C, Ho, Wo) the running ``np.maximum`` of the window offsets
-    ``(i, j)`` in C order, from the first offset's value, as :func:`archsim.sim.forward._pool` computes it."""
+    ``(i, j)`` in C order, from the first offset's value, as :func:`archsim.sim.forward._pool` computes it (an
+    output row at a time)."""
     B, C, Ho, Wo = out.shape
     for b in range(B):
         for c in range(C):
             xc = x[b, c]
             oc = out[b, c]
             for oh in range(Ho):
-                for ow in range(Wo):
-                    r = xc[oh * sh, ow * sw]
-                    for i in range(kh):
-                        for j in range(kw):
-                            if i or j:
-                                r = _np_max(r, xc[oh * sh + i, ow * sw + j])
-                    oc[oh, ow] = r
+                o = oc[oh]
+                for i in range(kh):
+                    row = xc[oh * sh + i]
+                    for j in range(kw):
+                        if i == 0 and j == 0:
+                            for ow in range(Wo):
+                                o[ow] = row[ow * sw]
+                        else:
+                            for ow in range(Wo):
+                                o[ow] = _np_max(o[ow], row[ow * sw + j])
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def im2col_into(x, c0, pt, pl, sh, sw, out):
+    """``out[c, i, j, b, oh, ow] = x[b, c0 + c, oh * sh + i - pt, ow * sw + j - pl]``, 0 outside the map: ``out``
+    (cg, kh, kw, B, Ho, Wo), C-ordered, is the transposed im2col matrix of channels ``c0 .. c0 + cg`` of ``x``
+    (B, C, H, W), C-ordered, zero-padded by ``pt`` rows on top and ``pl`` columns on the left (a copy: the same
+    numbers as :func:`archsim.sim.forward.im2col`'s numpy copies)."""
+    cg, kh, kw, B, Ho, Wo = out.shape
+    _, C, H, W = x.shape
+    xf = x.reshape(-1)
+    of = out.reshape(-1)
+    zero = of.dtype.type(0)
+    for c in range(cg):
+        for i in range(kh):
+            for j in range(kw):
+                # the output columns whose input column ow * sw + j - pl lies inside the map: lo .. hi
+                lo = 0
+                while lo < Wo and lo * sw + j - pl < 0:
+                    lo += 1
+                hi = Wo
+                while hi > lo and (hi - 1) * sw + j - pl >= W:
+                    hi -= 1
+                base = ((c * kh + i) * kw + j) * B
+                for b in range(B):
+                    for oh in range(Ho):
+                        o = np.uint64(((base + b) * Ho + oh) * Wo)
+                        h = oh * sh + i - pt
+                        if h < 0 or h >= H:
+                            for ow in range(Wo):
+                                of[o + np.uint64(ow)] = zero
+                            continue
+                        src = ((b * C + c0 + c) * H + h) * W + j - pl
+                        for ow in range(lo):
+                            of[o + np.uint64(ow)] = zero
+                        if sw == 1:
+                            for ow in range(lo, hi):
+                                of[o + np.uint64(ow)] = xf[np.uint64(src + ow)]
+                        else:
+                            for ow in range(lo, hi):
+                                of[o + np.uint64(ow)] = xf[np.uint64(src + ow * sw)]
+                        for ow in range(hi, Wo):
+                            of[o + np.uint64(ow)] = zero

@@ -466,3 +466,29 @@ def test_max_pool_kernel_is_the_numpy_running_maximum(dt, kernel, stride):
     got = np.empty((2, 3, Ho, Wo), dt)
     FK.max_pool(x, kh, kw, sh, sw, got)
     assert np.array_equal(_bits(got), _bits(want))
+
+
+@pytest.mark.parametrize("case", [
+    # cin, (h, w), cout, kernel, stride, padding (t, l, b, r), groups
+    (3, (9, 12), 4, 3, 1, 1, 1),
+    (2, (10, 11), 4, (3, 5), 1, (2, 0, 1, 3), 1),             # asymmetric kernel and padding, kernel > padding
+    (4, (8, 9), 6, 3, (2, 1), (0, 1, 1, 0), 2),               # groups, row stride 2
+    (1, (12, 12), 2, 5, 1, 0, 1),                             # no padding (LeNet-5's layers)
+])
+def test_im2col_kernel_gives_the_numpy_copies(case):
+    """forward.im2col's numba pass (column stride 1, at least 8 output columns) writes the very values of the
+    padded-copy construction, for every group."""
+    cin, hw, cout, k, stride, padding, groups = case
+    lay = one_conv(cin, hw, cout, k, stride, padding, groups, False).layer("conv")
+    x = np.random.default_rng(2).standard_normal((3, cin, *hw)).astype(np.float32)
+    _, Ho, Wo = lay.out_shape
+    assert lay.stride[1] == 1 and Wo >= 8            # the numba path
+    cg = cin // groups
+    for g in range(groups):
+        xp = np.pad(x[:, g * cg:(g + 1) * cg], ((0, 0), (0, 0), (lay.padding[0], lay.padding[2]),
+                                                 (lay.padding[1], lay.padding[3])))
+        want = np.empty((cg, *lay.kernel, 3, Ho, Wo), np.float32)
+        for i, j, (hs, ws) in F.window_slices(lay):
+            want[:, i, j] = xp[:, :, hs, ws].transpose(1, 0, 2, 3)
+        got = F.im2col(x, lay, g)
+        assert np.array_equal(got, want.reshape(-1, 3 * Ho * Wo).T)
