@@ -172,7 +172,9 @@ def _conv_product(mm, layer: Layer, x: np.ndarray, group: int, ng: int) -> np.nd
     return _call(mm, layer, im2col(x, layer, group), group, ng)
 
 
-def _conv(layer: Layer, x: np.ndarray, mm) -> np.ndarray:
+def _conv(layer: Layer, x: np.ndarray, mm, pool: Layer | None = None) -> np.ndarray:
+    """The convolution's output; with ``pool`` (a max pooling without padding, its only consumer, see
+    :func:`_pool_fusions`) that pooling's output, each value the same as the two layers apart give."""
     B = x.shape[0]
     Cout, Ho, Wo = layer.out_shape
     ng = Cout // layer.groups
@@ -188,14 +190,22 @@ def _conv(layer: Layer, x: np.ndarray, mm) -> np.ndarray:
         out = np.empty((B, Cout, Ho, Wo), dtype=dt)
         has_bias = layer.bias is not None
         bias = np.asarray(layer.bias, dtype=dt) if has_bias else np.zeros(0, dtype=dt)
+        if pool is not None:
+            # and the max pooling in the same pass: the conv's output is never written whole
+            pooled = np.empty((B, Cout) + tuple(pool.out_shape[1:]), dtype=dt)
+            _fk.conv_out_pool(y.T, bias, has_bias, layer.activation == "relu", Ho, Wo, *pool.kernel, *pool.stride,
+                              pooled)
+            return pooled
         _fk.conv_out(y.T, bias, has_bias, layer.activation == "relu", out.reshape(B, Cout, Ho * Wo))
         return out
     if layer.bias is not None:
         y += np.asarray(layer.bias, dtype=dt)
     y = _activate(y, layer.activation)
     if y.flags.f_contiguous:      # (Cout, rows) in memory
-        return np.ascontiguousarray(y.T.reshape(Cout, B, Ho, Wo).transpose(1, 0, 2, 3))
-    return np.ascontiguousarray(y.reshape(B, Ho, Wo, Cout).transpose(0, 3, 1, 2))
+        y = np.ascontiguousarray(y.T.reshape(Cout, B, Ho, Wo).transpose(1, 0, 2, 3))
+    else:
+        y = np.ascontiguousarray(y.reshape(B, Ho, Wo, Cout).transpose(0, 3, 1, 2))
+    return y if pool is None else _pool(pool, y)
 
 
 def _dense(layer: Layer, x: np.ndarray, mm) -> np.ndarray:
@@ -293,6 +303,31 @@ def chunk_size(workload: Workload, max_bytes: int = DEFAULT_MAX_BYTES, itemsize:
     return max(1, int(max_bytes // max(per_image, 1)))
 
 
+def _pool_fusions(order, preds, keep: set[str], last: str) -> dict[str, Layer]:
+    """``{conv: pool}``: each convolution whose only consumer is a max pooling without padding (whose only
+    input it is), its own output neither collected nor the network's: the pair runs as one step (:func:`_conv`
+    with ``pool``), so the convolution's full output is never written."""
+    users: dict[str, list[str]] = {}
+    for n, ps in preds.items():
+        for p in ps:
+            users.setdefault(p, []).append(n)
+    by_name = {l.name: l for l in order}
+    fused = {}
+    for lay in order:
+        nxt = users.get(lay.name, [])
+        if lay.kind != "conv" or len(nxt) != 1 or lay.name in keep or lay.name == last:
+            continue
+        pool = by_name[nxt[0]]
+        if pool.kind != "maxpool" or preds[pool.name] != [lay.name] or any(pool.padding):
+            continue
+        _, Ho, Wo = lay.out_shape
+        (kh, kw), (sh, sw) = pool.kernel, pool.stride
+        _, Hp, Wp = pool.out_shape
+        if (Hp - 1) * sh + kh <= Ho and (Wp - 1) * sw + kw <= Wo:
+            fused[lay.name] = pool
+    return fused
+
+
 def _run_chunk(order, preds, x, mm, keep: set[str], last: str) -> dict[str, np.ndarray]:
     remaining: dict[str, int] = {}
     for n, ps in preds.items():
@@ -300,9 +335,18 @@ def _run_chunk(order, preds, x, mm, keep: set[str], last: str) -> dict[str, np.n
             remaining[p] = remaining.get(p, 0) + 1
     vals: dict[str, np.ndarray] = {}
     out: dict[str, np.ndarray] = {}
+    fused = _pool_fusions(order, preds, keep, last)
+    pooled = {p.name for p in fused.values()}
     for lay in order:
         if lay.kind == "input":
             y = x
+        elif lay.name in fused or lay.name in pooled:
+            # a convolution and its max pooling: the convolution's value is the pooling's output already
+            (p,) = preds[lay.name]
+            y = _conv(lay, vals[p], mm, fused[lay.name]) if lay.name in fused else vals[p]
+            remaining[p] -= 1
+            if remaining[p] == 0:
+                del vals[p]
         else:
             y = apply_layer(lay, [vals[p] for p in preds[lay.name]], mm)
             for p in preds[lay.name]:

@@ -492,3 +492,33 @@ def test_im2col_kernel_gives_the_numpy_copies(case):
             want[:, i, j] = xp[:, :, hs, ws].transpose(1, 0, 2, 3)
         got = F.im2col(x, lay, g)
         assert np.array_equal(got, want.reshape(-1, 3 * Ho * Wo).T)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("pool", [((2, 2), (2, 2)), ((3, 3), (2, 2)), ((2, 3), (1, 2))])
+def test_conv_then_max_pool_in_one_pass_is_the_two_steps(dt, pool):
+    """forward_kernels.conv_out_pool = conv_out then max_pool, to the bit (NaN and signed zeros included); and
+    a network's output is the same whether its conv + max-pool pairs run fused (not collected) or apart."""
+    from archsim.sim import forward_kernels as FK
+    rng = np.random.default_rng(5)
+    B, C, Ho, Wo = 2, 3, 7, 8
+    (kh, kw), (sh, sw) = pool
+    Hp, Wp = (Ho - kh) // sh + 1, (Wo - kw) // sw + 1
+    y = rng.normal(size=(B * Ho * Wo, C)).astype(dt)
+    y[0, 0], y[9, 1], y[10, 1], y[20, 2] = np.nan, -0.0, 0.0, -np.inf
+    b = rng.normal(size=C).astype(dt)
+    for relu in (True, False):
+        conv = np.empty((B, C, Ho * Wo), dt)
+        FK.conv_out(y.T, b, True, relu, conv)
+        want = np.empty((B, C, Hp, Wp), dt)
+        FK.max_pool(conv.reshape(B, C, Ho, Wo), kh, kw, sh, sw, want)
+        got = np.empty((B, C, Hp, Wp), dt)
+        FK.conv_out_pool(y.T, b, True, relu, Ho, Wo, kh, kw, sh, sw, got)
+        assert np.array_equal(_bits(got), _bits(want))
+    wl = Wt.random_weights(workloads.get("mnist_cnn3"), seed=1)
+    x = np.random.default_rng(6).random((5, 1, 28, 28), dtype=np.float32)
+    convs = [l.name for l in wl.layers() if l.kind == "conv"]
+    fused = F.run(wl, x)
+    apart, _ = F.run(wl, x, collect=convs)
+    assert F._pool_fusions(*F._plan(wl), set(), "fc2") and not F._pool_fusions(*F._plan(wl), set(convs), "fc2")
+    assert np.array_equal(_bits(fused), _bits(apart))
