@@ -213,7 +213,7 @@ class _Chip:
             self.pms[k] = self._program(layer, group, cols)
         row0 = self._first_row(k, cols.shape[0], self._images(layer, cols.shape[0]))
         y = self.pms[k].matmul(cols, key=(self.trial, self.index[layer.name], group, self.phase), first_row=row0,
-                               threads=self.threads)
+                               threads=self.threads, dtype=cols.dtype)
         return y.astype(cols.dtype, copy=False)
 
     def conv_maps(self, layer, x, group):
@@ -227,7 +227,8 @@ class _Chip:
         _, Ho, Wo = layer.out_shape
         row0 = self._first_row(k, x.shape[0] * Ho * Wo, x.shape[0])
         y = self.pms[k].matmul_maps(xs, layer.kernel, layer.stride, layer.padding, (Ho, Wo), first_row=row0,
-                                    threads=self.threads, key=(self.trial, self.index[layer.name], group, self.phase))
+                                    threads=self.threads, key=(self.trial, self.index[layer.name], group, self.phase),
+                                    dtype=x.dtype)
         return y.astype(x.dtype, copy=False)
 
 

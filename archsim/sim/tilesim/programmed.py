@@ -424,8 +424,10 @@ class ProgrammedMatrix(MatrixGeometry):
     def has_read_noise(self) -> bool:
         return self.cfg.read_noise and self.S2fast is not None
 
-    def matmul(self, X: np.ndarray, *, key=None, first_row: int = 0, threads: int | None = None) -> np.ndarray:
-        """``X @ W`` through the arrays: ``X`` (B, K) or (groups, B, K) -> (B, N) float64.
+    def matmul(self, X: np.ndarray, *, key=None, first_row: int = 0, threads: int | None = None,
+               dtype=np.float64) -> np.ndarray:
+        """``X @ W`` through the arrays: ``X`` (B, K) or (groups, B, K) -> (B, N) float64 (``dtype``: the
+        float64 sums rounded once to that dtype, as ``astype`` of the float64 result gives).
 
         ``key`` names this MVM's read noise: ``None`` (default) draws fresh noise on every call, from
         the keys ``(FRESH_KEY, 0)``, ``(FRESH_KEY, 1)``, ... of this object (so the sequence of calls is
@@ -444,10 +446,10 @@ class ProgrammedMatrix(MatrixGeometry):
 
         def quantize(g, c0, c1, want_v2, dt):
             return self._quantize(X3[g, c0:c1], want_v2, dt)
-        return self._matmul(quantize, groups, B, Kd, key, first_row, vec, threads)
+        return self._matmul(quantize, groups, B, Kd, key, first_row, vec, threads, dtype)
 
     def matmul_maps(self, x: np.ndarray, kernel, stride, padding, out_hw, *, key=None, first_row: int = 0,
-                    threads: int | None = None) -> np.ndarray:
+                    threads: int | None = None, dtype=np.float64) -> np.ndarray:
         """``matmul(im2col(x))`` of a one-group convolution, read from its input maps ``x`` (B, C, H, W)
         (kernel ``(kh, kw)``, stride ``(sh, sw)``, zero padding ``(top, left, bottom, right)``, output
         ``(Ho, Wo)``): the same numbers bit for bit, without writing the im2col matrix (:mod:`.convq`).
@@ -460,15 +462,19 @@ class ProgrammedMatrix(MatrixGeometry):
                                f"{self.K} rows of one group")
 
         return self._matmul(convq.MapRows(self, x, geom), 1, x.shape[0] * geom[3][0] * geom[3][1], self.K, key, first_row, False,
-                            threads)
+                            threads, dtype)
 
-    def _matmul(self, quantize, groups: int, B: int, Kd: int, key, first_row, vec: bool, threads) -> np.ndarray:
+    def _matmul(self, quantize, groups: int, B: int, Kd: int, key, first_row, vec: bool, threads,
+                dtype=np.float64) -> np.ndarray:
         key = self.next_fresh_key() if key is None else _key_tuple(key)
         if isinstance(first_row, bool) or not isinstance(first_row, (int, np.integer)) or first_row < 0:
             raise ArchsimError(f"matmul: first_row = {first_row!r} is not allowed; allowed an integer >= 0")
         Ng, NC, CU, S = self.Ng, self.n_conv, self.n_units, self.slices
         U = S * CU
-        out = np.empty((B, self.N))
+        out = np.empty((B, self.N), dtype=dtype)
+        # the float64 sums go straight into a float64 output of one group, else through a chunk's buffer
+        # (in cache) rounded once into the output
+        direct = groups == 1 and out.dtype == np.float64
         if B == 0:
             return out[0] if vec else out
         noise = self.has_read_noise
@@ -501,11 +507,11 @@ class ProgrammedMatrix(MatrixGeometry):
             nb = c1 - c0
             Mbuf = _WS.get("I", (NC * bc, ncols), dt)       # per thread (the workspace is thread-local)
             varbuf = _WS.get("var", (NC * bc, U * Ng), np.float32) if (noise and not fuse) else None
-            accbuf = _WS.get("acc", (bc, Ng), np.float64) if groups > 1 else None
+            accbuf = None if direct else _WS.get("acc", (bc, Ng), np.float64)
             for g in range(groups):
                 V, V2, Vf, V2f = quantize(g, c0, c1, noise and not fuse, dt)
                 # accumulate straight into the output where it is contiguous (one group)
-                acc = out[c0:c1] if groups == 1 else accbuf[:nb]
+                acc = out[c0:c1] if direct else accbuf[:nb]
                 M = Mbuf[:NC * nb]
                 for rb, (r0, r1) in enumerate(self.row_bounds):
                     if r1 == r0:
@@ -521,7 +527,7 @@ class ProgrammedMatrix(MatrixGeometry):
                 corr = self._offset_correction(V)
                 if corr is not None:
                     acc -= (corr * scale)[:, None]
-                if groups > 1:
+                if not direct:
                     out[c0:c1, g * Ng:(g + 1) * Ng] = acc
 
         no_streams = np.zeros((U, NC), np.uint64)

@@ -5,6 +5,7 @@ Kept apart from :mod:`.programmed` so that module holds the model itself.
 from __future__ import annotations
 
 import os
+import math
 import threading
 
 import numpy as np
@@ -35,7 +36,7 @@ class _Workspace(threading.local):
         self.bufs: dict = {}
 
     def get(self, name: str, shape: tuple, dtype) -> np.ndarray:
-        n = int(np.prod(shape))
+        n = math.prod(shape)
         dtype = np.dtype(dtype)
         a = self.bufs.get(name)
         if a is None or a.size < n or a.dtype != dtype:
