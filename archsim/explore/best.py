@@ -138,7 +138,7 @@ def _row(device: str, r: sizing.SizingResult) -> dict:
                energy_per_inference_J=float(rec["energy_per_inference_J"]), area_mm2=float(rec["area_mm2"]),
                inferences_per_s=float(rec["inferences_per_s"]), tops_per_W=float(rec["tops_per_W"]),
                tops_per_mm2=float(rec["tops_per_mm2"]))
-    for c in ("accuracy", "agreement"):
+    for c in ("accuracy", "agreement", "snr_db"):
         v = rec.get(c)
         if v is not None and np.isfinite(v):
             out[c] = float(v)
@@ -171,10 +171,11 @@ def display(cmp: BestComparison) -> pd.DataFrame:
     out["area (mm2)"] = col("area_mm2", float)
     out["inferences/s"] = col("inferences_per_s", float)
     out["TOPS/W"] = col("tops_per_W", float)
-    for c in ("accuracy", "agreement"):
+    for c, label, digits in (("accuracy", "accuracy", 3), ("agreement", "agreement", 3),
+                             ("snr_db", "output SNR dB", 1)):
         if c in t:
-            out[f"{c} (95%)"] = [format_ci(r[c], r[f"{c}_ci95_low"], r[f"{c}_ci95_high"])
-                                 if k and np.isfinite(r[c]) else "-" for (_, r), k in zip(t.iterrows(), ok)]
+            out[f"{label} (95%)"] = [format_ci(r[c], r[f"{c}_ci95_low"], r[f"{c}_ci95_high"], digits)
+                                     if k and np.isfinite(r[c]) else "-" for (_, r), k in zip(t.iterrows(), ok)]
     out["dominant"] = [f"{r['dominant']} {100 * r['dominant_share']:.0f}%" if k else "-"
                        for (_, r), k in zip(t.iterrows(), ok)]
     return pd.DataFrame(out)
