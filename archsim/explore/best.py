@@ -11,7 +11,8 @@ array size, bits per cell (1 to what the device file supports reliably, ``conduc
 ADC bits and columns per ADC, under the same constraints and the same floor for every device: accuracy
 for a network with trained weights (its float accuracy on the same test images minus the allowed drop),
 fidelity (top-1 agreement with the float network on seeded weights and inputs) for the others
-(:mod:`archsim.explore.fidelity`).  Each device's search simulates its designs in order of the objective
+(:mod:`archsim.explore.fidelity`), and for ImageNet networks without weights the output SNR predicted at
+full size by the layer proxy (:mod:`archsim.explore.layer_proxy`).  Each device's search simulates its designs in order of the objective
 until the first meets the floor (``sizing.size(..., first=True)``: the ordered check, with screening and
 programmed arrays shared across designs), so the design it reports was simulated and met the floor and no
 better design was left unchecked; a device where no design does says so.

@@ -13,7 +13,11 @@ one below the floor.
   (:func:`seeded_weights`, :func:`seeded_inputs`).  Default floor: agreement
   >= :data:`DEFAULT_MIN_AGREEMENT` (see there for why).
 
-Large inputs are simulated at a reduced size (:func:`reduced_input`, default :data:`REDUCED_HW` x
+* ``CheckSpec(method="layers")`` (``"auto"``: ImageNet networks without weights, as ``compare --best``
+  does) checks the full-size network by the layer proxy of :mod:`archsim.explore.layer_proxy` instead:
+  **output SNR**, each layer simulated on its own arrays and real inputs, the errors added in quadrature.
+
+Otherwise large inputs are simulated at a reduced size (:func:`reduced_input`, default :data:`REDUCED_HW` x
 :data:`REDUCED_HW` for inputs above :data:`REDUCE_ABOVE` pixels): every weighted layer keeps its rows
 and columns, hence its arrays, ADC ranges per column and the candidate's mapping; convolutions see fewer
 vectors.  The report says so.
