@@ -128,6 +128,7 @@ def test_cli_floor_flags_match_the_check(capsys):
     err = capsys.readouterr().err
     assert "--min-agreement" in err and "--min-snr-db" in err and len(err.strip().splitlines()) == 1
     assert cli.main(["compare", "-w", "lenet5", "--best", "--min-snr-db", "20", "--no-progress"]) == 2
+    assert "does not apply to lenet5" in capsys.readouterr().err
     assert cli.main(["compare", "-w", "resnet50", "--best", "--min-snr-db", "5", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "--min-snr-db 5" in err and "validated" in err and len(err.strip().splitlines()) == 1
