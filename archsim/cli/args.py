@@ -220,7 +220,7 @@ FLAGS = {"arch": "--arch", "preset": "--preset", "overrides": "--set", "devices"
          "layers": "--hybrid", "input_hw": "--sim-input", "check": "--no-simulate",
          "check.samples": "--sim-samples", "check.trials": "--sim-trials", "check.input_hw": "--sim-input",
          "check.min_accuracy": "--min-accuracy", "check.max_accuracy_drop": "--max-accuracy-drop",
-         "check.min_agreement": "--min-agreement"}
+         "check.min_agreement": "--min-agreement", "check.min_snr_db": "--min-snr-db"}
 
 
 def _overrides(items: list[str] | None) -> dict:
