@@ -20,6 +20,9 @@ MODELS = [
     UpdateModel("exponential", states=80, gamma=3.0, c2c=0.2),
     UpdateModel("power", states=80, gamma=1.5, c2c=0.8, potentiation_only=True),
     UpdateModel("table", states=50, table=TABLE, dw_d2d=0.3),
+    # Gokmen and Vlasov's cycle-to-cycle noise: a Gaussian step that may reverse (no cut at 0)
+    UpdateModel("constant", states=100, asymmetry=0.1, c2c=1.5, c2c_signed=True, dw_d2d=0.2),
+    UpdateModel("soft_bounds", states=50, c2c=2.0, c2c_signed=True),
     # no cycle-to-cycle noise: the kernels move n constant steps at once (their own branch)
     UpdateModel("constant", states=100, asymmetry=0.1, dw_d2d=0.2, bound_d2d=0.1),
     UpdateModel("constant", states=40, asymmetry=-0.3, potentiation_only=True),
@@ -141,6 +144,24 @@ def test_cycle_to_cycle_noise_keeps_the_mean_step():
     t.update_counts(np.full((40, 50), 64, dtype=np.int64))
     assert float(t.Xp.mean()) == pytest.approx(64 * m.dw, rel=0.05)
     assert float(t.Xp.std()) > 0.1 * 64 * m.dw      # and the noise is there
+
+
+@pytest.mark.parametrize("c2c", [0.5, 3.0])
+def test_signed_cycle_to_cycle_noise_has_the_papers_mean_and_spread(c2c):
+    """Gokmen and Vlasov's step dw (1 + c2c z), not cut: 64 up pulses on each of 2,000 devices move them by
+    64 dw on average with a standard deviation of c2c dw sqrt(64) (independent pulses).  The mean's standard
+    error is c2c sqrt(64) dw / sqrt(2000) (0.9% of 64 dw at c2c = 3), so 5% of 64 dw is over 5 of them; the
+    sample std of 2,000 devices is within 1.6% (one standard error) of the true one, 10% is a wide margin.
+    The cut factor (c2c_signed false) cannot reach that spread at c2c = 3: its relative std stays below 1.47."""
+    n = 64
+    t = AnalogTile(40, 50, UpdateModel("constant", states=1e6, c2c=c2c, c2c_signed=True), 1.0, (3,))
+    t.update_counts(np.full((40, 50), n, dtype=np.int64))
+    dw = t.model.dw
+    assert float(t.Xp.mean()) == pytest.approx(n * dw, rel=0.05)
+    assert float(t.Xp.std()) == pytest.approx(c2c * dw * np.sqrt(n), rel=0.1)
+    cut = AnalogTile(40, 50, UpdateModel("constant", states=1e6, c2c=c2c), 1.0, (3,))
+    cut.update_counts(np.full((40, 50), n, dtype=np.int64))
+    assert float(cut.Xp.std()) < min(c2c, 1.47) * dw * np.sqrt(n) * 1.1
 
 
 def test_symmetric_point_of_soft_bounds_is_the_asymmetry():
