@@ -169,6 +169,24 @@ def test_symmetric_point_of_soft_bounds_is_the_asymmetry():
     np.testing.assert_allclose(symmetric_point(t), 0.2, atol=1e-9)
 
 
+def test_error_grows_with_signed_cycle_to_cycle_noise(tiny):
+    """The paper's step noise dw (1 + c2c z) adds c2c^2 to each coincidence's variance (c2c = 3 is ten times
+    the noise of the noiseless device's own coincidence count, c2c = 10 a hundred), so with the seed fixed the
+    test accuracy falls with c2c: 0.732, 0.668, 0.236 here (3 epochs of 600 images, 500 test images; each gap
+    is 30 images or more, required to be at least 10).  The cut factor (archsim's default) caps the step's
+    relative spread below 1.47, so at c2c = 10 it trains far better than the signed step."""
+    wl, data = tiny
+    cfg = AnalogTrainConfig(epochs=3, lr=0.05, batch_size=10)
+
+    def acc(c2c, signed=True):
+        m = UpdateModel("constant", states=200, c2c=c2c, c2c_signed=signed)
+        return fit(wl, "ideal", data, cfg, update_model=m).final_accuracy
+
+    a = [acc(c) for c in (0.0, 3.0, 10.0)]
+    assert a[0] - a[1] >= 0.02 and a[1] - a[2] >= 0.02
+    assert acc(10.0, signed=False) >= a[2] + 0.1
+
+
 def test_pair_refresh_keeps_the_weight():
     m = UpdateModel("constant", states=10, potentiation_only=True, refresh_threshold=0.5)
     t = AnalogTile(1, 1, m, 1.0, (0,))
