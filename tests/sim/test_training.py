@@ -169,6 +169,16 @@ def test_symmetric_point_of_soft_bounds_is_the_asymmetry():
     np.testing.assert_allclose(symmetric_point(t), 0.2, atol=1e-9)
 
 
+def test_device_to_device_spread_keeps_the_mean_step():
+    """dw_d2d = 3: each device's step dw max(1 + 3 N, 0) (37% of the devices stuck at 0) divided by the cut
+    factor's mean 1.76, so 20,000 devices keep a mean step dw: the relative standard error is about
+    1.46 / sqrt(20,000) ~ 1%, 5% is a wide margin (uncorrected the mean would be 1.76 dw)."""
+    m = UpdateModel("constant", states=1000, dw_d2d=3.0)
+    t = AnalogTile(200, 100, m, 1.0, (5,))
+    assert float(t.dwu.mean()) == pytest.approx(m.dw, rel=0.05)
+    assert 0.3 < float(np.mean(t.dwu == 0)) < 0.45
+
+
 def test_error_grows_with_signed_cycle_to_cycle_noise(tiny):
     """The paper's step noise dw (1 + c2c z) adds c2c^2 to each coincidence's variance (c2c = 3 is ten times
     the noise of the noiseless device's own coincidence count, c2c = 10 a hundred), so with the seed fixed the
