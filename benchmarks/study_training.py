@@ -34,7 +34,7 @@ from archsim.model.device import load_device  # noqa: E402
 from archsim.model.update_laws import UpdateModel  # noqa: E402
 from archsim.sim.training import AnalogTrainConfig, fit  # noqa: E402
 
-PARTS = ("gv", "gva", "gvc", "gvx", "gvs2", "gva2", "gvt", "gvd", "gvn", "gv5a", "gv5b", "gv5c", "dev")
+PARTS = ("gv", "gva", "gvc", "gvx", "gvs2", "gva2", "gvt", "gvd", "gvn", "gv5a", "gv5b", "gv5c", "gv5d", "dev")
 
 
 def runs_file(part: str) -> Path:
@@ -63,7 +63,7 @@ SWEEPS = {
     "bound_d2d": [0.3, 0.6],
 }
 GV_PARTS = {"gv": ("states",), "gva": ("asymmetry",), "gvc": ("c2c",), "gvx": ("dw_d2d", "bound_d2d"),
-            "gvs2": (), "gva2": (), "gvt": (), "gvd": (), "gvn": (), "gv5a": (), "gv5b": (), "gv5c": ()}
+            "gvs2": (), "gva2": (), "gvt": (), "gvd": (), "gvn": (), "gv5a": (), "gv5b": (), "gv5c": (), "gv5d": ()}
 #: sweeps also run for GV_BASE_EPOCHS epochs (parts gvs2, gva2), to see a threshold move with training
 SWEEPS_LONG = {"states": [150, 300, 600], "asymmetry": [0.005, 0.01, 0.02, 0.05]}
 LONG_PARTS = {"gvs2": ("states",), "gva2": ("asymmetry",)}
@@ -83,8 +83,8 @@ GV5_EPOCHS = 5
 SWEEPS_E5 = {
     "gv5a": [("base", None, (0, 1)), ("states", 600, (0,)), ("c2c", 1.0, (0,)), ("asymmetry", 0.01, (0,)),
              ("states", 300, (0,))],
-    "gv5b": [("float", None, (0,)), ("asymmetry", 0.005, (0,)), ("bound_d2d", 1.0, (0,)), ("c2c", 2.0, (0,)),
-             ("dw_d2d", 3.0, (0,))],
+    "gv5b": [("float", None, (0,)), ("asymmetry", 0.005, (0,)), ("bound_d2d", 1.0, (0,)), ("c2c", 2.0, (0,))],
+    "gv5d": [("dw_d2d", 3.0, (0,))],
     "gv5c": [("states", 600, (1,)), ("asymmetry", 0.01, (1,)), ("c2c", 1.0, (1,))],
 }
 DEVICES = ("ideal", "ecram", "sonos", "reram", "pcm")
