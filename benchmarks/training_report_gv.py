@@ -199,9 +199,10 @@ def gv_section(store, meta) -> list[str]:
             f"order; a run's first epochs are exactly those of a shorter run of the same model and trial, so "
             f"each is counted once). Samples are read in batches of {meta['gv_batch']} (the reads of a batch see "
             f"the weights before its updates; each sample's update is still its own pulse trains at the "
-            f"per-sample learning rate); the paper reads one sample at a time. An epoch costs 12 to 30 s of one "
-            f"core (fewer states fire fewer coincidences; signed noise draws a normal per pulse); on the shared "
-            f"2-core machine under a load of 8 to 20 that was 40 to 120 s of wall time.", ""]
+            f"per-sample learning rate); the paper reads one sample at a time. An epoch costs about 7 to 15 s of "
+            f"one core (process CPU time; fewer states fire fewer coincidences, signed noise draws a normal per "
+            f"pulse); on the shared 2-core machine under a load of 15 to 20 a process got about a tenth of a "
+            f"core: 40 to 190 s of wall time per epoch.", ""]
     out += ["**The paper's values.** The paper's own Table 1 (RPU device specifications) and Figures 3 to 5 "
             "could not be read here (the stored copy of the paper holds its abstract only); the values below are "
             "its specifications as restated by the same group and by aihwkit, and each is read as the edge of "
@@ -243,12 +244,14 @@ def gv_section(store, meta) -> list[str]:
             f"which caps its spread (row 'cut', the earlier one-epoch sweep).", ""]
     out += _noise_equivalence(store)
     out += ["### Verdict per sweep", "",
-            "| sweep | paper's value | archsim threshold (factor) per budget | within 2x at the longest budget |",
+            "| sweep | paper's value | archsim threshold (factor archsim / paper) per budget | within 2x at the longest "
+            "budget |",
             "|---|---|---|---|"]
     for key in ORDER:
         if key not in summary:
             continue
-        cells = [f"{e} ep: {t} ({r})" for e, (t, r, _) in sorted(summary[key])]
+        cells = [f"{e} ep: {t} ({r}, {'within 2x' if ok == 'yes' else 'not within 2x'})"
+                 for e, (t, r, ok) in sorted(summary[key])]
         out.append(f"| {LABEL[key]} | {PAPER_SPEC[key][0]} | {'; '.join(cells)} | {max(summary[key])[1][2]} |")
     return out + [""]
 

@@ -39,7 +39,8 @@ deviation stays below 1.47 (the half-normal's).  ``c2c_signed: true`` instead dr
 Vlasov (Front. Neurosci. 2016) and aihwkit's ``dw_min_std`` do, ``dw (1 + c2c N(0, 1))`` without a cut (a
 pulse may move a device the wrong way; mean ``dw``, relative standard deviation ``c2c``); a table
 device draws ``mean + std N(0, 1)`` instead); device-to-device spread draws, once per device,
-``dw_ij = dw (1 + dw_d2d N)`` (at least 0, divided by that cut factor's mean so the spread keeps the mean step), ``a_ij = a + asymmetry_d2d N`` and bounds
+``dw_ij = dw (1 + dw_d2d N)`` (at least 0, divided by that cut factor's mean so the spread keeps the mean
+step), ``a_ij = a + asymmetry_d2d N`` and bounds
 ``b+- = +-(1 + bound_d2d N)`` (at least ``0.05``, a floor stated here so a bound never crosses zero).
 
 Pairs: ``potentiation_only: true`` (PCM, Burr et al. 2015) means each device only grows; the weight is
