@@ -35,7 +35,7 @@ from archsim.model.device import load_device  # noqa: E402
 from archsim.model.update_laws import UpdateModel  # noqa: E402
 from archsim.sim.training import AnalogTrainConfig, fit  # noqa: E402
 
-PARTS = ("gv", "gva", "gvc", "gvx", "gvs2", "gva2", "gvt", "gvd", "gvn", "gv5a", "gv5b", "gv5c", "gv5d", "gv5e", "dev")
+PARTS = ("gv", "gva", "gvc", "gvx", "gvs2", "gva2", "gvt", "gvd", "gvn", "gv5a", "gv5b", "gv5c", "gv5d", "gv5e", "gv5f", "dev")
 
 
 def runs_file(part: str) -> Path:
@@ -65,7 +65,7 @@ SWEEPS = {
 }
 GV_PARTS = {"gv": ("states",), "gva": ("asymmetry",), "gvc": ("c2c",), "gvx": ("dw_d2d", "bound_d2d"),
             "gvs2": (), "gva2": (), "gvt": (), "gvd": (), "gvn": (),
-            "gv5a": (), "gv5b": (), "gv5c": (), "gv5d": (), "gv5e": ()}
+            "gv5a": (), "gv5b": (), "gv5c": (), "gv5d": (), "gv5e": (), "gv5f": ()}
 #: sweeps also run for GV_BASE_EPOCHS epochs (parts gvs2, gva2), to see a threshold move with training
 SWEEPS_LONG = {"states": [150, 300, 600], "asymmetry": [0.005, 0.01, 0.02, 0.05]}
 LONG_PARTS = {"gvs2": ("states",), "gva2": ("asymmetry",)}
@@ -88,6 +88,7 @@ SWEEPS_E5 = {
     "gv5b": [("float", None, (0,)), ("asymmetry", 0.005, (0,)), ("bound_d2d", 1.0, (0,)), ("c2c", 2.0, (0,))],
     "gv5d": [("dw_d2d", 3.0, (0,))],
     "gv5e": [("asymmetry", 0.005, (1,))],
+    "gv5f": [("asymmetry", 0.02, (0,))],
     "gv5c": [("states", 600, (1,)), ("asymmetry", 0.01, (1,)), ("c2c", 1.0, (1,))],
 }
 DEVICES = ("ideal", "ecram", "sonos", "reram", "pcm")

@@ -118,8 +118,13 @@ def _ratio(key, thr, edge):
     pv = PAPER_SPEC[key][0]
     conv = _imbalance if key == "asymmetry" else (lambda x: x)
     if thr is None:
+        # the threshold lies beyond the last swept value: the factor is only bounded (above 1/f when fewer
+        # states are worse); while that bound still lies inside [0.5, 2] the sweep does not decide
         f = conv(edge) / pv if WORSE_UP[key] else pv / edge
-        return f"not reached up to {edge:g}", f"> {f:.2g}" if WORSE_UP[key] else f"< {1 / f:.2g}", "no"
+        bound = f if WORSE_UP[key] else 1 / f
+        ok = "undecided (range too short)" if 0.5 <= bound <= 2.0 else "no"
+        word = "up to" if WORSE_UP[key] else "down to"
+        return f"not reached {word} {edge:g}", f"> {f:.2g}" if WORSE_UP[key] else f"< {bound:.2g}", ok
     f = conv(thr) / pv
     txt = f"a = {thr:.3g} (dw+/dw- - 1 = {conv(thr):.3g})" if key == "asymmetry" else f"{thr:.3g}"
     return txt, f"{f:.2f}", "yes" if 0.5 <= f <= 2.0 else "no"
@@ -245,14 +250,16 @@ def gv_section(store, meta) -> list[str]:
     out += _noise_equivalence(store)
     out += ["### Verdict per sweep", "",
             "| sweep | paper's value | archsim threshold (factor archsim / paper) per budget | within 2x at the longest "
-            "budget |",
+            "budget that decides |",
             "|---|---|---|---|"]
     for key in ORDER:
         if key not in summary:
             continue
-        cells = [f"{e} ep: {t} ({r}, {'within 2x' if ok == 'yes' else 'not within 2x'})"
-                 for e, (t, r, ok) in sorted(summary[key])]
-        out.append(f"| {LABEL[key]} | {PAPER_SPEC[key][0]} | {'; '.join(cells)} | {max(summary[key])[1][2]} |")
+        word = {"yes": "within 2x", "no": "not within 2x"}
+        cells = [f"{e} ep: {t} ({r}, {word.get(ok, ok)})" for e, (t, r, ok) in sorted(summary[key])]
+        decided = [(e, ok) for e, (_, _, ok) in sorted(summary[key]) if ok in word]
+        last = f"{decided[-1][1]} (after {decided[-1][0]} epochs)" if decided else "undecided"
+        out.append(f"| {LABEL[key]} | {PAPER_SPEC[key][0]} | {'; '.join(cells)} | {last} |")
     return out + [""]
 
 

@@ -94,4 +94,8 @@ def test_report_compares_thresholds_with_the_paper():
     one = rows("one epoch")
     assert "300: 7.60 +- 0.00 (2)" in one["number of states (2 / dw)"]
     assert "3: 7.10 (1)" in one["cycle-to-cycle noise, factor cut at 0 (earlier model)"]
-    assert "| up/down asymmetry | 0.02 | 1 ep: " in text and "(1.01, within 2x) | yes |" in text    # verdict table
+    assert "| up/down asymmetry | 0.02 | 1 ep: " in text and "(1.01, within 2x) | yes (after 2 epochs) |" in text
+    # a sweep that stops short of the criterion only bounds the factor: undecided while the bound is inside 2x
+    assert G._ratio("states", None, 600.0) == ("not reached down to 600", "< 0.6", "undecided (range too short)")
+    assert G._ratio("c2c", None, 0.5)[1:] == ("> 1.7", "undecided (range too short)")
+    assert G._ratio("c2c", None, 1.0)[2] == "no" and G._ratio("states", None, 300.0)[2] == "no"
