@@ -132,7 +132,8 @@ def _ratio(key, thr, edge):
 
 WHY = {
     "states": "fewer states mean larger, rarer steps: the update's variance grows as 1200 / states at the same "
-              "mean",
+              "mean; that noise floor matters more as the network converges, so the threshold rises with the "
+              "budget (verdict table below); the paper's value is after 30 epochs",
     "asymmetry": "each pair of opposite pulses leaves a net step 2 a dw: a drift toward the bounds set by the "
                  "mean |gradient|, present from the first pulses",
     "c2c": "a signed step dw (1 + c2c z) adds c2c^2 to the variance of every coincidence: c2c acts as "
@@ -142,7 +143,8 @@ WHY = {
     "dw_d2d": "a device's own step scales its learning rate only (symmetric, unbiased); it costs where the "
               "draw nears 0 (Phi(-1/spread) of the devices stop learning: 16% at 1, 37% at 3)",
     "bound_d2d": "a device whose bound falls below the weight it needs clips it; the weights of this network "
-                 "are mostly far below 0.6, so only a wide spread reaches them",
+                 "are mostly far below 0.6, so only a wide spread reaches them, and its cost shrinks with more "
+                 "training (the five-epoch row) as the other weights take over",
 }
 
 
