@@ -66,7 +66,10 @@ class AnalogTile:
         shape = (self.K, self.N)
         # a parametric law's step is proportional to dwu: dividing by the mean of the cut c2c factor keeps the
         # mean step the law's (a jump table carries its own spread instead)
-        norm = 1.0 if m.law == "table" else c2c_mean_factor(m.c2c)
+        norm = 1.0 if m.law == "table" or m.c2c_signed else c2c_mean_factor(m.c2c)
+        # the device-to-device factor max(1 + dw_d2d N, 0) is the same cut normal: dividing by its mean keeps the
+        # array's mean step the law's (uncorrected, a spread of 3 raised it by 76% and trained faster)
+        norm *= c2c_mean_factor(m.dw_d2d)
         self.dwu = m.dw * np.maximum(1.0 + m.dw_d2d * rng.standard_normal(shape), 0.0) / norm
         self.asym = np.clip(m.asymmetry + m.asymmetry_d2d * rng.standard_normal(shape), -0.99, 0.99)
         self.bp = np.maximum(1.0 + m.bound_d2d * rng.standard_normal(shape), BOUND_FLOOR)
@@ -119,7 +122,7 @@ class AnalogTile:
         stream = np.uint64(self.next_stream())
         if self.use_numba:
             n = KN.pulse_outer(self.Xp, self.Xm, self.pair, xm, dm, sx, sd, self.dwu, self.asym, self.bp, self.bm,
-                               m.law_id, m.gamma, m.c2c, self._table, m.dw, stream, sample0, self.pulses,
+                               m.law_id, m.gamma, m.kernel_c2c, self._table, m.dw, stream, sample0, self.pulses,
                                *KN.ZIG)
         else:
             n = KN.pulse_outer_np(self.Xp, self.Xm, self.pair, xm, dm, sx, sd, self._params(), stream, sample0,
@@ -141,7 +144,7 @@ class AnalogTile:
         x = np.ascontiguousarray(x, dtype=np.float64)
         d = np.ascontiguousarray(d, dtype=np.float64)
         n, nrow, ncol = KN.stochastic_update(self.Xp, self.Xm, self.pair, x, d, float(c), bool(um), sx, sd, int(BL),
-                                             self.dwu, self.asym, self.bp, self.bm, m.law_id, m.gamma, m.c2c,
+                                             self.dwu, self.asym, self.bp, self.bm, m.law_id, m.gamma, m.kernel_c2c,
                                              self._table, m.dw, stream, sample0, self.pulses, *KN.ZIG)
         c = self.counters
         c.coincidences += int(n)
@@ -158,7 +161,7 @@ class AnalogTile:
         n_signed = np.ascontiguousarray(n_signed, dtype=np.int64)
         if self.use_numba:
             n = KN.pulse_counts(self.Xp, self.Xm, self.pair, n_signed, self.dwu, self.asym, self.bp, self.bm,
-                                m.law_id, m.gamma, m.c2c, self._table, m.dw, stream, self.pulses, *KN.ZIG)
+                                m.law_id, m.gamma, m.kernel_c2c, self._table, m.dw, stream, self.pulses, *KN.ZIG)
         else:
             n = KN.pulse_counts_np(self.Xp, self.Xm, self.pair, n_signed, self._params(), stream, self.pulses)
         self.counters.transfer_pulses += int(n)
