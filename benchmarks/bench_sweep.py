@@ -35,7 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archsim.io import techlib  # noqa: E402
 from archsim.cost import batch as cost_batch  # noqa: E402
+from archsim.cost import components  # noqa: E402
 from archsim.cost.components import prices_for  # noqa: E402
+from archsim.model import arch as arch_model  # noqa: E402
+import workloads  # noqa: E402
 from archsim import Architecture, api  # noqa: E402
 from archsim.report import tables as report  # noqa: E402
 from archsim.explore import sizing  # noqa: E402
@@ -66,8 +69,13 @@ def time_run(cfgs, name, out_root: Path, **kw) -> tuple[float, float, SweepRun]:
     """(wall seconds, CPU seconds of this process and its workers, run) of one sweep into a fresh folder."""
     s = Sweep(name=name, file=f"<{name}>", configs=tuple(cfgs))
     out = out_root / f"{name}_{kw.get('workers', 'dask')}_{len(os.listdir(out_root))}"
-    cost_batch._PRICES.clear()      # every run prices its points afresh (the process's price memos emptied)
+    # every run starts as a fresh ``archsim sweep`` process would: the process's memos emptied (prices, node
+    # scaling factors, accepted key values, built-in workloads and their memoized views)
+    cost_batch._PRICES.clear()
     prices_for.cache_clear()
+    components._SCALED.clear()
+    arch_model._ACCEPTED.clear()
+    workloads._BUILT.clear()
     c0 = _cpu()
     t0 = time.perf_counter()
     run = run_sweep(s, out=out, progress=False, formats="csv", **kw)

@@ -1,7 +1,7 @@
 """Training on the chip: the runs behind reports/training.md, and the report itself.
 
     python benchmarks/study_training.py                 # run what is missing, then write the report
-    python benchmarks/study_training.py --part gv       # one part only: gv, gva, gvc, gvx, gvs2, gva2 (Gokmen-Vlasov) or dev
+    python benchmarks/study_training.py --part gvt      # one part only (see PARTS), e.g. one process a part
     python benchmarks/study_training.py --report-only   # rewrite the report from the stored runs
     python benchmarks/study_training.py --fresh         # rerun everything
 
@@ -9,10 +9,11 @@ Runs are stored one by one in reports/training_runs_<part>.json (resumable: an i
 where it stopped; the parts may run at once, one process each).  (a) Marinella et al.'s (Sandia 2022)
 training conclusions per device (part dev: a 12,000-image subset, N_TRAIN, for DEV_EPOCHS epochs, tested on
 N_TEST images); (b) the device-requirement sweeps of Gokmen and Vlasov, Front. Neurosci. 10:333 (2016) on
-their 784-256-128-10 sigmoid network (parts gv, gva, gvc, gvx, gvs2 and gva2: all 60,000 training images for one epoch per sweep
-point, tested on all 10,000 test images, one process a part; measured on this 2-core machine under a load
-of about 13: 9 to 19 minutes a part, 75 process-minutes for the six); (c) energy and time per
-training epoch per device from archsim.cost.training.  The report says each budget beside its numbers.
+their 784-256-128-10 sigmoid network, all 60,000 training images per epoch, all 10,000 test images: parts
+gv, gva, gvc, gvx (one epoch per point), gvs2, gva2, gvt, gvd, gvn (two epochs, trials), gv5a to gv5e (five
+epochs, one or two points per sweep); an epoch costs about 7 to 15 s of one core, 40 to 190 s of wall time
+on the shared 2-core machine under a load of 15 to 20; (c) energy and time per training epoch per device from
+archsim.cost.training.  The report says each budget beside its numbers.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from archsim.model.device import load_device  # noqa: E402
 from archsim.model.update_laws import UpdateModel  # noqa: E402
 from archsim.sim.training import AnalogTrainConfig, fit  # noqa: E402
 
-PARTS = ("gv", "gva", "gvc", "gvx", "gvs2", "gva2", "dev")
+PARTS = ("gv", "gva", "gvc", "gvx", "gvs2", "gva2", "gvt", "gvd", "gvn", "gv5a", "gv5b", "gv5c", "gv5d", "gv5e", "gv5f", "dev")
 
 
 def runs_file(part: str) -> Path:
@@ -63,10 +64,33 @@ SWEEPS = {
     "bound_d2d": [0.3, 0.6],
 }
 GV_PARTS = {"gv": ("states",), "gva": ("asymmetry",), "gvc": ("c2c",), "gvx": ("dw_d2d", "bound_d2d"),
-            "gvs2": (), "gva2": ()}
+            "gvs2": (), "gva2": (), "gvt": (), "gvd": (), "gvn": (),
+            "gv5a": (), "gv5b": (), "gv5c": (), "gv5d": (), "gv5e": (), "gv5f": ()}
 #: sweeps also run for GV_BASE_EPOCHS epochs (parts gvs2, gva2), to see a threshold move with training
 SWEEPS_LONG = {"states": [150, 300, 600], "asymmetry": [0.005, 0.01, 0.02, 0.05]}
 LONG_PARTS = {"gvs2": ("states",), "gva2": ("asymmetry",)}
+#: the two-epoch study with trials (parts gvt, gvd, gvn): (sweep key, values, trials per value); trial 0 of
+#: states and asymmetry is parts gvs2 and gva2.  gvt adds a third baseline trial, trials and the point 900 to
+#: the states and asymmetry sweeps; gvd the device-to-device sweeps over ranges wide enough to leave the
+#: baseline; gvn the cycle-to-cycle noise as the paper defines it (a Gaussian step, which may reverse a pulse)
+SWEEPS_E2 = {
+    "gvt": [("states", [300, 600], (1,)), ("states", [900], (0, 1)), ("asymmetry", [0.005, 0.01], (1,))],
+    "gvd": [("dw_d2d", [1.0, 3.0], (0,)), ("bound_d2d", [0.6, 1.0, 2.0], (0,))],
+    "gvn": [("c2c", [0.5, 1.0, 2.0, 4.0], (0,))],
+}
+E2_MODEL = {"gvn": dict(c2c_signed=True)}
+#: the five-epoch study (parts gv5a, gv5b; runs gv5/...): float, the baseline device and one or two points of
+#: each sweep near where two epochs put its threshold, to see the thresholds move toward the paper's budget
+GV5_EPOCHS = 5
+SWEEPS_E5 = {
+    "gv5a": [("base", None, (0, 1)), ("states", 600, (0,)), ("c2c", 1.0, (0,)), ("asymmetry", 0.01, (0,)),
+             ("states", 300, (0,))],
+    "gv5b": [("float", None, (0,)), ("asymmetry", 0.005, (0,)), ("bound_d2d", 1.0, (0,)), ("c2c", 2.0, (0,))],
+    "gv5d": [("dw_d2d", 3.0, (0,))],
+    "gv5e": [("asymmetry", 0.005, (1,))],
+    "gv5f": [("asymmetry", 0.02, (0,))],
+    "gv5c": [("states", 600, (1,)), ("asymmetry", 0.01, (1,)), ("c2c", 1.0, (1,))],
+}
 DEVICES = ("ideal", "ecram", "sonos", "reram", "pcm")
 ALGOS = {"ecram": ("mixed", "tiki-taka", "carry"), "reram": ("mixed", "tiki-taka", "carry")}
 DEVICE_TRIALS = 2
@@ -105,6 +129,27 @@ def plan_gv(part: str = "gv"):
             m = BASE.with_(**{key: float(v)})
             # fewer states: larger steps, so C = sqrt(lr / (BL dw)) only falls (no pulse probability reaches 1)
             runs.append((f"gv/{key}={v}", dict(device="ideal", update_model=m), gv_config()))
+    if part == "gvt":   # a third trial of the baseline device
+        runs.append((f"gv/base/{BASE_TRIALS}", dict(device="ideal", update_model=BASE, trial=BASE_TRIALS),
+                     gv_config(epochs=GV_BASE_EPOCHS)))
+    for key, values, trials in SWEEPS_E2.get(part, ()):
+        for t in trials:
+            for v in values:
+                m = BASE.with_(**{key: float(v)}, **E2_MODEL.get(part, {}))
+                runs.append((f"gv{GV_BASE_EPOCHS}/{key}={v}" + (f"/{t}" if t else ""),
+                             dict(device="ideal", update_model=m, trial=t), gv_config(epochs=GV_BASE_EPOCHS)))
+    for key, v, trials in SWEEPS_E5.get(part, ()):
+        for t in trials:
+            sfx = f"/{t}" if t else ""
+            if key == "float":
+                runs.append(("gv5/float", dict(device=None), gv_config(algorithm="float", epochs=GV5_EPOCHS)))
+            elif key == "base":
+                runs.append((f"gv5/base{sfx}", dict(device="ideal", update_model=BASE, trial=t),
+                             gv_config(epochs=GV5_EPOCHS)))
+            else:
+                m = BASE.with_(**{key: float(v)}, **(dict(c2c_signed=True) if key == "c2c" else {}))
+                runs.append((f"gv5/{key}={v}{sfx}", dict(device="ideal", update_model=m, trial=t),
+                             gv_config(epochs=GV5_EPOCHS)))
     for key in LONG_PARTS.get(part, ()):
         for v in SWEEPS_LONG[key]:
             m = BASE.with_(**{key: float(v)})

@@ -11,10 +11,12 @@
 ``workloads/weights/<name>.npz`` (``lenet5``, ``mlp``, ``mnist_cnn5``, ``fashion_vgg``; see
 ``scripts/train_weights.py``); :func:`with_weights` does it for a workload in hand.
 
-Every entry is a zero-argument builder returning a fresh
-:class:`archsim.model.workload.Workload`; :func:`get` builds on each call (the
-biggest network, VGG-16, builds in a few milliseconds), so callers may keep or
-alter what they get.  Add your own network with :func:`register`.
+Every entry is a zero-argument builder returning a
+:class:`archsim.model.workload.Workload`.  A Workload is immutable once built (its
+graph frozen), so :func:`get` builds each entry once per process and hands out that
+one workload, its memoized views (topological order, the mapping's edge bits) warm;
+to change a network, copy its graph (``wl.graph.copy()``) and build a new Workload.
+Add your own network with :func:`register` (its builder is called once).
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ class _Entry:
 
 _ENTRIES: dict[str, _Entry] = {}   # canonical name -> entry
 _LOOKUP: dict[str, str] = {}       # normalized name or alias -> canonical name
+_BUILT: dict[_Entry, Workload] = {}  # entry -> its workload, built once (immutable: its graph is frozen)
 
 
 def _norm(name: str) -> str:
@@ -82,7 +85,8 @@ def register(name: str, fn: Callable[[], Workload], description: str, aliases: I
 
 
 def _unregister(canonical: str) -> None:
-    _ENTRIES.pop(canonical, None)
+    entry = _ENTRIES.pop(canonical, None)
+    _BUILT.pop(entry, None)
     for k in [k for k, v in _LOOKUP.items() if v == canonical]:
         del _LOOKUP[k]
 
@@ -105,14 +109,18 @@ def _resolve(name: str) -> _Entry:
 
 
 def get(name: str, weights: bool = False) -> Workload:
-    """Build the workload called ``name`` (case-insensitive; aliases accepted).
+    """The workload called ``name`` (case-insensitive; aliases accepted), built on the first call and the
+    same immutable object after (its graph is frozen).
 
     ``weights=True`` attaches the shipped trained weights (:func:`with_weights`).
     """
     entry = _resolve(name)
-    wl = entry.build()
-    if not isinstance(wl, Workload):
-        raise ArchsimError(f"workload '{entry.name}': builder returned {type(wl).__name__}, not a Workload")
+    wl = _BUILT.get(entry)
+    if wl is None:
+        wl = entry.build()
+        if not isinstance(wl, Workload):
+            raise ArchsimError(f"workload '{entry.name}': builder returned {type(wl).__name__}, not a Workload")
+        _BUILT[entry] = wl
     return with_weights(wl) if weights else wl
 
 

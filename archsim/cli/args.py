@@ -220,7 +220,7 @@ FLAGS = {"arch": "--arch", "preset": "--preset", "overrides": "--set", "devices"
          "layers": "--hybrid", "input_hw": "--sim-input", "check": "--no-simulate",
          "check.samples": "--sim-samples", "check.trials": "--sim-trials", "check.input_hw": "--sim-input",
          "check.min_accuracy": "--min-accuracy", "check.max_accuracy_drop": "--max-accuracy-drop",
-         "check.min_agreement": "--min-agreement"}
+         "check.min_agreement": "--min-agreement", "check.min_snr_db": "--min-snr-db"}
 
 
 def _overrides(items: list[str] | None) -> dict:
@@ -475,5 +475,6 @@ def _figure_notes(df, devices, markdown: bool = False) -> str:
 
 
 def _notes(devices, arch) -> str:
+    from archsim.report import notes
     return (f"Architecture: {arch.source}; " + ", ".join(f"{k}={v}" for k, v in arch.as_dict().items() if k != "device")
-            + "\n\n" + report.assumptions_markdown(devices, arch.node_nm))
+            + "\n\n" + notes.leakage(arch) + "\n\n" + report.assumptions_markdown(devices, arch.node_nm))

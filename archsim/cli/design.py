@@ -20,6 +20,7 @@ from archsim.cost.price import ENERGY_PARTS
 from archsim.explore.best import dominant, dominant_text, periphery_note
 from archsim.io.progress import track
 from archsim.mapping import admissible
+from archsim.report.notes import leakage as leakage_note
 from archsim.model import arch as _arch
 from archsim.model import presets
 from archsim.io import load
@@ -85,6 +86,7 @@ def cmd_estimate(args) -> int:
     print("\nenergy split: " + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in parts.items()))
     print(report.OPS_NOTE)
     print(_figure_notes(est.totals(), [a.device]))
+    print(leakage_note(a))
     for q in report.node_flags([a.device], a.node_nm):
         print(f"flagged: {q.file} key '{q.key}': {q.assumption}")
     if args.out:
@@ -224,14 +226,24 @@ def _compare_best(args, a, devices) -> int:
     cons = Constraints(min_accuracy=args.min_accuracy, min_fps=args.min_fps, max_area_mm2=args.max_area_mm2,
                        max_energy_uj=args.max_energy_uj)
     if args.no_simulate:
-        if args.min_accuracy is not None or args.max_accuracy_drop is not None or args.min_agreement is not None:
+        if (args.min_accuracy is not None or args.max_accuracy_drop is not None or args.min_agreement is not None
+                or args.min_snr_db is not None):
             raise ArchsimError("--no-simulate: accuracy is not simulated, so the floor options have nothing to act on")
         check = None
     else:
         check = fidelity.CheckSpec(
             samples=args.samples, trials=args.trials, seed=args.seed,
             max_accuracy_drop=fidelity.DEFAULT_ACCURACY_DROP if args.max_accuracy_drop is None else args.max_accuracy_drop,
-            min_agreement=fidelity.DEFAULT_MIN_AGREEMENT if args.min_agreement is None else args.min_agreement)
+            min_agreement=fidelity.DEFAULT_MIN_AGREEMENT if args.min_agreement is None else args.min_agreement,
+            method="auto", min_snr_db=args.min_snr_db)
+        proxy = fidelity.uses_layer_proxy(args.workload, check)
+        wrong = [f for f, v in (("--min-agreement", args.min_agreement), ("--min-accuracy", args.min_accuracy),
+                                ("--max-accuracy-drop", args.max_accuracy_drop)) if v is not None] if proxy else \
+            (["--min-snr-db"] if args.min_snr_db is not None else [])
+        if wrong:
+            raise ArchsimError(f"{wrong[0]}: does not apply to {args.workload}, whose floor is "
+                               + ("the layer proxy's output SNR (--min-snr-db)" if proxy else
+                                  "simulated on the whole network (--min-accuracy, --max-accuracy-drop, --min-agreement)"))
     sp = best.BEST_SPACE
     space = sizing.SearchSpace(
         rows=tuple(_int_list(args.rows, "--rows")) if args.rows is not None else sp.rows, bits_per_cell=None,
@@ -347,6 +359,10 @@ def add_compare(sub) -> None:
                    help="default floor: the float network's accuracy minus this (default 0.01)")
     g.add_argument("--min-agreement", type=finite_float(0.0, 1.0),
                    help="fidelity floor for networks without weights: top-1 agreement (default 0.5)")
+    g.add_argument("--min-snr-db", type=finite_float(-100.0, 200.0),
+                   help="floor of ImageNet networks without weights (resnet50, vgg16, ...), checked by the layer "
+                        "proxy at full size: output SNR in dB, -20 log10 of the root sum of squares of the layers' "
+                        "simulated relative errors (default 20)")
     g.add_argument("--no-simulate", action="store_true", help="no floor check (the report says so)")
     g.add_argument("--min-fps", type=finite_float(0.0, 1e15), help="least inferences per second")
     g.add_argument("--max-area-mm2", type=finite_float(0.0, 1e6, lo_open=True), help="largest chip area in mm2")

@@ -9,11 +9,12 @@ them together and returns, for every architecture, the summary :func:`archsim.co
 * what depends on one architecture is computed by the same law functions the single estimate calls:
   :func:`~archsim.cost.components.prices_for`, :func:`~archsim.cost.price.unit_prices`,
   :func:`~archsim.cost.pipeline.vector_time`, :func:`~archsim.cost.pipeline.buffer_bits`,
-  :func:`~archsim.cost.pipeline.link_times`, :func:`~archsim.cost.pipeline.transfer_times`,
-  :func:`~archsim.cost.floorplan.floorplan` (areas by part, wire lengths), the wire laws of
+  :func:`~archsim.cost.pipeline.link_times`,
+  :func:`~archsim.cost.floorplan.floorplans` (areas by part, wire lengths; every point at once), the wire laws of
   :mod:`archsim.cost.floorplan`, :func:`~archsim.cost.components.tile_static_power` (on every layer at
   once); event counts once per distinct value of the keys :func:`~archsim.cost.events.events` reads
-  (:data:`EVENT_KEYS`); :func:`~archsim.cost.pipeline.critical_path` elementwise over the points;
+  (:data:`EVENT_KEYS`); :func:`~archsim.cost.pipeline.transfer_times` and
+  :func:`~archsim.cost.pipeline.critical_path` elementwise over the points;
 * the compositions (energy by part, stage times and bounds, leakage, totals) are
   ``points x layers`` arrays, each element computed by the same operations in the same order as
   :func:`~archsim.cost.price.price` computes it for one point, so no sum is reordered.
@@ -29,14 +30,14 @@ from typing import Sequence
 
 import numpy as np
 
-from archsim.cost import pipeline
+from archsim.cost import pipeline, static
 from archsim.cost.components import fixed_buffer_bits, prices_for, shift_add_width, tile_static_power
 from archsim.cost.events import Activity, events
-from archsim.cost.floorplan import floorplan, hop_time, wire_rate
+from archsim.cost.floorplan import floorplans, hop_time, wire_rate
 from archsim.cost.price import AREA_PARTS, OPS_PER_MAC, buffer_width, evaluate, unit_prices
 from archsim.cost.table import ENERGY_PARTS, EVENT_PARTS
 from archsim.mapping.layout import Mapping
-from archsim.model.arch import Architecture, StageTiming, keys_read_by
+from archsim.model.arch import Architecture, PowerGating, StageTiming, keys_read_by
 
 #: the architecture attributes :func:`archsim.cost.events.events` reads (tests/cost/test_batch.py checks the
 #: list against the function's source): points that agree on them share their event counts
@@ -67,7 +68,8 @@ def price_many(m: Mapping, archs: Sequence[Architecture], task: str = "inference
 
     maps = [_with_arch(m, a) for a in archs]
     prices = [_prices(a, m.device) for a in archs]
-    plans = [floorplan(mp, p) for mp, p in zip(maps, prices)]
+    fps = floorplans(m, archs, prices)
+    plans = [fps.point(i) for i in range(P)]
     evs, ev_memo = [], {}
     for mp, a in zip(maps, archs):
         k = tuple(getattr(a, key) for key in EVENT_KEYS)
@@ -88,10 +90,10 @@ def price_many(m: Mapping, archs: Sequence[Architecture], task: str = "inference
     # pipeline timing (pipeline.timing, one row per point)
     t_vec = np.array([pipeline.vector_time(a, p, task) for a, p in zip(archs, prices)])
     compute = vpr[None, :] * t_vec[:, None]
-    buf_memo, link_memo, tr_memo = {}, {}, {}
+    buf_memo, link_memo = {}, {}
     buffer = np.empty((P, n))
     link = np.empty((P, n))
-    transfers = []
+    t_hops, link_rates = np.empty(P), np.empty(P)
     for i, (mp, a, p, plan) in enumerate(zip(maps, archs, prices, plans)):
         out_bits = shift_add_width(mp) if p.psum_outputs else None
         if out_bits not in buf_memo:
@@ -100,16 +102,13 @@ def price_many(m: Mapping, archs: Sequence[Architecture], task: str = "inference
         width = buffer_width(a, p)
         buffer[i] = np.maximum(bits / (width * p.clock_Hz * per_replica_tiles),
                                bits / (p.bus_wires * wire_rate(p, plan.bus_length) * per_replica_tiles))
-        link_rate = float(wire_rate(p, plan.pitch))
+        link_rate = link_rates[i] = float(wire_rate(p, plan.pitch))
         k = (a.link_width_bits, p.clock_Hz, link_rate)
         if k not in link_memo:
             link_memo[k] = pipeline.link_times(mp, p.clock_Hz, passes, link_rate)
         link[i] = link_memo[k]
-        t_hop = float(hop_time(p, plan.pitch))
-        k = (a.link_width_bits, p.router_cycles, p.clock_Hz, t_hop, link_rate)
-        if k not in tr_memo:
-            tr_memo[k] = pipeline.transfer_times(mp, p.router_cycles, p.clock_Hz, t_hop, link_rate)
-        transfers.append(tr_memo[k])
+        t_hops[i] = float(hop_time(p, plan.pitch))
+    transfers = _transfer_times(m, t_hops, np.array([a.link_width_bits for a in archs]), link_rates)
     parts = np.stack([compute, buffer, link])
     serial = np.array([a.stage_timing == StageTiming.SERIAL for a in archs])[:, None]
     stages = np.where(serial, parts.sum(axis=0), parts.max(axis=0))
@@ -121,8 +120,14 @@ def price_many(m: Mapping, archs: Sequence[Architecture], task: str = "inference
     # leakage and I/O power over the period, shared out by tile count (as price does)
     p_tile = np.array([tile_static_power(a, p, bbpt) for a, p in zip(archs, prices)])
     p_idle = np.array([float(tile_static_power(a, p, fixed_buffer_bits(a))) for a, p in zip(archs, prices)])
-    p_static = (p_tile * tiles).sum(axis=1)
-    e["leakage"] = (p_tile * tiles + (idle * p_idle)[:, None] * tiles / tiles.sum()) * period[:, None]
+    gated = np.array([a.power_gating != PowerGating.NONE for a in archs])
+    e["leakage"] = static.leakage_energy(PowerGating.NONE, p_tile, tiles, idle, p_idle, period, stages, 0.0)
+    if gated.any():   # power_gating idle_tiles: each layer's tiles over their stage time and one wake-up
+        t_be = np.array([p.t_break_even for p in prices])
+        e["leakage"][gated] = static.leakage_energy(PowerGating.IDLE_TILES, p_tile[gated], tiles, idle, p_idle[gated],
+                                                    period[gated], stages[gated], t_be[gated])
+    p_static = (p_tile * tiles).sum(axis=1) + idle * p_idle
+    p_static[gated] = e["leakage"][gated].sum(axis=1) / period[gated]
     p_io = np.array([p.p_io for p in prices])
     e["io"] = (p_io * period)[:, None] * tiles / tiles.sum()
 
@@ -133,8 +138,8 @@ def price_many(m: Mapping, archs: Sequence[Architecture], task: str = "inference
     arrays_total = int(sum(l.arrays * l.replication for l in ls))
     ops = OPS_PER_MAC * float(macs.sum()) * (3 if task == "training" else 1)
     out = []
-    for i, (a, p, ev, plan) in enumerate(zip(archs, prices, evs, plans)):
-        c_area = plan.component_area()
+    for i, (a, p, ev) in enumerate(zip(archs, prices, evs)):
+        c_area = {k: float(v[i]) for k, v in fps.component_area.items()}
         chip_area_mm2 = (sum(c_area.values()) + p.a_io) * 1e6
         Ei = float(E[i])
         rate = 1.0 / float(period[i])
@@ -143,10 +148,10 @@ def price_many(m: Mapping, archs: Sequence[Architecture], task: str = "inference
             macs=int(macs.sum()), weights=int(m.workload.total_weights),
             energy_per_inference_J=Ei, latency_s=latency[i], inferences_per_s=rate, period_bound=period_bound[i],
             area_mm2=chip_area_mm2, tiles=m.tiles_total, tiles_used=m.tiles_used, mesh=f"{m.mesh[0]}x{m.mesh[1]}",
-            chip_w_mm=plan.chip_w * 1e3, chip_h_mm=plan.chip_h * 1e3,
+            chip_w_mm=float(fps.chip_w[i]) * 1e3, chip_h_mm=float(fps.chip_h[i]) * 1e3,
             arrays=arrays_total, bits_per_cell=m.bits_per_cell,
             tops=ops * rate / 1e12, tops_per_W=ops / Ei / 1e12, tops_per_mm2=ops * rate / 1e12 / chip_area_mm2,
-            power_W=Ei * rate, static_power_W=float(p_static[i]) + idle * float(p_idle[i]) + p.p_io,
+            power_W=Ei * rate, static_power_W=float(p_static[i]) + p.p_io,
             utilization=float(util[i]),
             **{f"energy_{k}_J": float(part_sums[k][i]) for k in ENERGY_PARTS},
             **{f"area_{k}_mm2": c_area[k] * 1e6 for k in AREA_PARTS if k != "io"},
@@ -179,11 +184,19 @@ def _prices(a: Architecture, dev) -> object:
     return p
 
 
-def _critical_paths(m: Mapping, stages: np.ndarray, transfers: list[dict]) -> np.ndarray:
-    """:func:`archsim.cost.pipeline.critical_path` of every point (a row of ``stages``, a transfer table each),
-    the same sums and maxima taken elementwise."""
+def _transfer_times(m: Mapping, t_hop: np.ndarray, link_width: np.ndarray, rate: np.ndarray) -> dict:
+    """:func:`archsim.cost.pipeline.transfer_times` of every point (its hop time, link width and flit rate):
+    ``(src, dst) -> seconds per point``, each element the same operations as there."""
+    tiles = {l.layer: l.tiles for l in m.layers}
+    return {(e.src, e.dst): e.max_hops * t_hop + e.bits / (link_width * min(tiles.get(e.src, 1), tiles.get(e.dst, 1))
+                                                            * rate)
+            for e in m.edges}
+
+
+def _critical_paths(m: Mapping, stages: np.ndarray, T: dict) -> np.ndarray:
+    """:func:`archsim.cost.pipeline.critical_path` of every point (a row of ``stages``; ``T``: each edge's
+    transfer time per point), the same sums and maxima taken elementwise."""
     P = stages.shape[0]
-    T = {k: np.array([t[k] for t in transfers]) for k in transfers[0]}
     into: dict[str, list] = {}
     for e in m.edges:
         into.setdefault(e.dst, []).append(e.src)

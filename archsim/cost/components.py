@@ -16,10 +16,11 @@ import numpy as np
 
 from archsim.io import techlib
 from archsim.mapping.layout import Mapping, ceil_div
-from archsim.cost import scaling, subarray
+from archsim.cost import scaling, static, subarray
 from archsim.cost.scaling import node_scaling
 from archsim.cost.adc import adc_law
 from archsim.cost.readpath import read_path
+from archsim.cost.tilebuffer import TileBuffer
 from archsim.model.arch import AUTO, Architecture, CostModel
 from archsim.io import load
 from archsim.model.device import Device
@@ -108,7 +109,11 @@ class Prices:
     sub: object = field(default=None, compare=False)   # SubarrayLaws of the library, or None
     psum_outputs: bool = False   # tile buffers carry outputs as partial sums (shift-add width), not activations
     p_leak_array: float = 0.0    # W per array (subarray periphery leakage)
+    p_leak_reg_array: float = 0.0  # W per array's input/output registers
+    p_leak_add_bit: float = 0.0  # W per adder bit (digital SRAM adder trees)
+    t_break_even: float = 0.0    # s of leakage one wake-up of a tile's power gate costs
     t_pulse: float = 0.0         # s per input pulse through an array: row select, then the read window or settling
+    buf_org: object = field(default=None, compare=False)   # TileBuffer (tile buffer organisation) or None
 
     def cell_read_energy(self, conductance_fraction) -> np.ndarray:
         """J per active cell read when the mean programmed conductance sits ``fraction`` of the way up."""
@@ -131,8 +136,16 @@ class Prices:
 
 def _scaled(arch: Architecture, rec: techlib.Record, key: str | None = None) -> tuple[float, float]:
     """(energy, area) factors of the file's circuit class (or ``key``'s, ``key_class``) from the file's own
-    reference node to the architecture's node."""
-    return scaling.scale(rec, arch.node_nm, arch.circuits, key)
+    reference node to the architecture's node (a pure function of the file, the key, the node and the
+    library: kept per process, as techlib keeps the files)."""
+    k = (rec, key, arch.node_nm, arch.circuits)     # a record is hashed by identity (one per file read)
+    got = _SCALED.get(k)
+    if got is None:
+        got = _SCALED[k] = scaling.scale(rec, arch.node_nm, arch.circuits, key)
+    return got
+
+
+_SCALED: dict = {}
 
 
 def _energy(arch: Architecture, rec: techlib.Record, key: str) -> float:
@@ -198,7 +211,9 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         r_on, r_off = 1.0 / dev.g_max, 1.0 / dev.g_min
         c_col = sub.bitline_cap(arch.rows, arch.node_nm, dev.cell_area_m2(arch.node_nm) / (arch.node_nm * 1e-9) ** 2)
         t_sense = sub.sense_time(arch.adc_bits, subarray.parallel_rows(arch), r_on, c_col)
-        clock = 1.0 / sub.clock_period(t_sense) if arch.clock_Hz == AUTO else float(arch.clock_Hz)
+        t_re = sub.row_encoder_delay(arch.cols, arch.cols_per_adc, subarray.parallel_rows(arch), arch.adc_bits,
+                                     arch.node_nm, r_on, r_off)
+        clock = 1.0 / sub.clock_period(t_sense, t_re) if arch.clock_Hz == AUTO else float(arch.clock_Hz)
         t_adc = 1.0 / clock                     # one conversion per clock
         t_read = t_sense if arch.integration_time_s == AUTO else t_read
         act = techlib.circuit("activity", lib)
@@ -212,6 +227,29 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         e_partial = sub.partial_add_energy(arch.adc_bits, chunks)
         extra = dict(r_on=r_on, r_off=r_off, v_read=dev.read_voltage, sub=sub, p_leak_array=sub.p_leak_array,
                      t_pulse=t_read)   # the sensing clock already holds the row switch and encoder delay
+    if static.law(leak) == "active_power_fraction":
+        leak_fields = _unit_leakage(
+            float(leak["active_power_fraction"]), e_adc, e_sh_s * sh["energy_per_sample"], t_adc, e_row,
+            max(t_read, arch.cols_per_adc * chunks * t_adc), e_sa_s * sa["energy_per_bit"] * (arch.adc_bits + arch.input_bits),
+            clock, e_dig_s * (dig["activation_units"] * dig["activation_energy_per_op"]
+                              + dig["pool_units"] * dig["energy_per_op"] + dig["tile_shift_add_energy_per_op"]))
+        leak_fields.update(p_leak_per_bit=e_buf_s * buf["leakage_per_kB"] / kb,
+                           p_leak_router=e_noc_s * noc["leakage_per_router"])
+    else:
+        d = static.density(leak, arch.node_nm)
+        cls = scaling.circuit_class
+        leak_fields = dict(
+            p_leak_adc=a_adc * d.of(cls(techlib.circuit("adc", lib))), p_leak_sh=a_sh_s * sh["area"] * d.of(cls(sh)),
+            p_leak_dac=a_dac_s * dac["area_1bit"] * dac_scale * d.of(cls(dac)),
+            p_leak_shift_add=a_sa_s * sa["area_per_unit"] * d.of(cls(sa)),
+            p_leak_digital=a_dig_s * dig["tile_area"] * d.of(cls(dig)), p_leak_per_bit=d.per_bit,
+            p_leak_router=a_noc_s * noc["router_area"] * d.of(cls(noc)),
+            p_leak_reg_array=_area(arch, buf, "register_area_per_array") * d.of(cls(buf, "register_area_per_array")),
+            p_leak_add_bit=a_sa_s * sa["area_per_bit"] * d.of(cls(sa)))
+        if sub is None:   # cells that leak while unbiased (SRAM bit cells): the device file's leaking width
+            rec = dev.record
+            w = float(rec.get("cell.leaking_width", 0.0)) if rec is not None else 0.0
+            leak_fields["p_leak_array"] = arch.rows * arch.cols * w * d.per_width
     return Prices(
         device=dev.name, kind=str(dev.kind), converts=dev.behaviour.converts,
         converter_part=dev.behaviour.converter_part, t_read=t_read, e_cell_gmin=e_gmin, e_cell_span=e_span,
@@ -229,26 +267,24 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         e_bus_bit_m=e_wire_s * wire["bus_energy_per_bit_mm"] * per_m,
         e_reg_bit=_energy(arch, buf, "register_energy_per_bit"),
         a_buf_per_bit=a_buf_s * buf["area_per_kB"] / kb, a_bus=_area(arch, buf, "bus_area"),
-        a_reg_per_array=_area(arch, buf, "register_area_per_array"), p_leak_per_bit=e_buf_s * buf["leakage_per_kB"] / kb,
+        a_reg_per_array=_area(arch, buf, "register_area_per_array"),
         e_router_bit=e_noc_s * noc["router_energy_per_bit"],
         e_link_bit_m=e_wire_s * wire["link_energy_per_bit_mm"] * per_m,
         t_wire_m=wire["delay_per_mm"] * per_m, fill_factor=wire["fill_factor"],
         buf_wl_fraction=buf["wordline_fraction"],
-        **_unit_leakage(float(leak["active_power_fraction"]), e_adc, e_sh_s * sh["energy_per_sample"], t_adc, e_row,
-                        max(t_read, arch.cols_per_adc * chunks * t_adc), e_sa_s * sa["energy_per_bit"] * (arch.adc_bits + arch.input_bits), clock,
-                        e_dig_s * (dig["activation_units"] * dig["activation_energy_per_op"]
-                                   + dig["pool_units"] * dig["energy_per_op"] + dig["tile_shift_add_energy_per_op"])),
+        **leak_fields,
         a_router=a_noc_s * noc["router_area"],
         tiles_per_router=noc["tiles_per_router"], router_cycles=noc["router_latency"],
-        p_leak_router=e_noc_s * noc["leakage_per_router"],
         e_digital_op=e_dig_s * dig["energy_per_op"], e_act_op=e_dig_s * dig["activation_energy_per_op"],
         a_tile_digital=a_dig_s * dig["tile_area"],
         e_oreg_result=e_sa_s * sa["output_register_energy_per_op"],
         e_tile_shift_add=e_dig_s * dig["tile_shift_add_energy_per_op"],
         e_oreg_tile=e_dig_s * dig["output_register_energy_per_op"],
         p_io=io["power"], a_io=io["area"], buf_access_bits=buf["access_width"], bus_wires=buf["bus_wires"],
+        buf_org=TileBuffer.from_record(buf),
         router_ports=noc["ports"], activation_units=dig["activation_units"], pool_units=dig["pool_units"],
         psum_outputs=buf.field("outputs", "activation") == "partial_sum",
+        t_break_even=static.break_even_time(lib, clock),
         lut=lut, clock_Hz=clock, t_sense=t_sense, chunks=chunks, e_partial_add=e_partial, **extra,
     )
 
@@ -360,15 +396,17 @@ def tile_area(arch: Architecture, prices: Prices, buffer_bits: float) -> dict:
 
 
 def tile_leakage(arch: Architecture, prices: Prices, buffer_bits) -> dict:
-    """Static power of one tile by component (W): each unit's own figure (``techlib/circuits/leakage.yaml``,
-    the buffer's per kB, the router's, a subarray library's per array) times the tile's count of it."""
+    """Static power of one tile by component (W): each unit's own figure (:mod:`archsim.cost.static`: its area
+    times its class's leakage density, a buffer bit's SRAM cell, a subarray library's per array) times the
+    tile's count of it."""
     n = tile_counts(arch, prices)
     return dict(
         array=n["arrays"] * prices.p_leak_array,
         adc=n["adc"] * prices.p_leak_adc + n["sample_hold"] * prices.p_leak_sh,
+        adder_tree=n["adder_tree_cols"] * 2 * arch.rows * prices.p_leak_add_bit,   # as tile_area: 2 x rows bits
         dac=n["row_driver"] * prices.p_leak_dac,
         digital=n["shift_add"] * prices.p_leak_shift_add + prices.p_leak_digital,
-        buffer=np.asarray(buffer_bits, dtype=float) * prices.p_leak_per_bit,
+        buffer=np.asarray(buffer_bits, dtype=float) * prices.p_leak_per_bit + n["arrays"] * prices.p_leak_reg_array,
         noc=prices.p_leak_router / prices.tiles_per_router,
     )
 

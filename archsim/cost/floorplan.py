@@ -126,3 +126,50 @@ def floorplan(m: Mapping, prices: Prices, per_layer_prices: list | None = None) 
     w, h = array_block(arch, prices)
     return Floorplan(tas, idle_ta, tiles, idle, side, htree_length(side, arch.arrays_per_tile), pitch,
                      tuple(m.mesh), w, h)
+
+
+@dataclass(frozen=True)
+class Floorplans:
+    """The floorplans of many architectures that share one mapping (:func:`floorplans`): what pricing reads
+    of :class:`Floorplan`, one row (or element) per architecture."""
+
+    bus_length: np.ndarray     # m, points x layers
+    pitch: np.ndarray          # m, per point
+    chip_w: np.ndarray         # m, per point
+    chip_h: np.ndarray         # m, per point
+    component_area: dict       # part -> m2 per point (Floorplan.component_area of each point)
+
+    def point(self, i: int) -> "Floorplans":
+        """Point ``i`` alone (its bus lengths one row): what :func:`archsim.cost.price.unit_prices` reads."""
+        return Floorplans(self.bus_length[i], float(self.pitch[i]), self.chip_w[i:i + 1], self.chip_h[i:i + 1],
+                          {k: v[i:i + 1] for k, v in self.component_area.items()})
+
+
+def floorplans(m: Mapping, archs: list, prices: list) -> Floorplans:
+    """:func:`floorplan` of ``replace(m, arch=a)`` priced with ``p`` for every ``(a, p)`` (no ``layer_overrides``),
+    as arrays over the points: each element computed by the same operations, in the same order, as
+    :func:`floorplan` computes it for one point (sums over layers taken in layer order, as there), so every
+    number is the same (tests/explore/test_batch.py)."""
+    n_layers = len(m.layers)
+    bits = np.array([l.buffer_bits_per_tile for l in m.layers], dtype=float)
+    tiles = np.array([l.tiles for l in m.layers], dtype=float)
+    idle = m.tiles_total - m.tiles_used
+    # one tile's areas by part: every part but the buffer is the same for each layer's tiles
+    tas = [tile_area(a, p, bits) for a, p in zip(archs, prices)]
+    idle_tas = [tile_area(a, p, fixed_buffer_bits(a)) for a, p in zip(archs, prices)]
+    part = {}
+    for k in idle_tas[0]:
+        col = np.empty((len(tas), n_layers))
+        for i, t in enumerate(tas):
+            col[i] = t[k]                       # a number (every layer alike) or the layers' buffer areas
+        part[k] = col
+    area = sum(part.values())                                   # points x layers, parts added in order
+    fill = np.array([p.fill_factor for p in prices])
+    side = tile_side(area, fill[:, None])
+    total = np.array([float((tiles * row).sum()) for row in area]) + idle * np.array([sum(t.values()) for t in idle_tas])
+    pitch = np.sqrt((total / max(m.tiles_total, 1)) / fill)
+    g = np.ceil(np.sqrt(np.maximum(np.array([a.arrays_per_tile for a in archs], dtype=float), 1.0)))
+    bus = side * (1.0 - 1.0 / g)[:, None]
+    comp = {k: np.cumsum(tiles * v, axis=1)[:, -1] + idle * np.array([t[k] for t in idle_tas])
+            for k, v in part.items()}
+    return Floorplans(bus, pitch, m.mesh[1] * pitch, m.mesh[0] * pitch, comp)

@@ -9,7 +9,9 @@ per inference (:func:`timing`):
 * buffer: the bits one replica reads from and writes to its tile buffers, ``vectors_per_replica x
   (K x groups + N) x input_bits`` (each vector reads its receptive field and writes its outputs: the
   counts the energy side prices), over ``access_width x clock x tiles of a replica`` (one buffer line
-  per clock per tile, as NeuroSim counts buffer cycles; replicas sharing a tile share its buffer); the
+  per clock per tile, as NeuroSim counts buffer cycles; replicas sharing a tile share its buffer; a library
+  with a ``tile_buffer`` organisation times inputs and partial sums over their own widths instead,
+  :mod:`archsim.cost.tilebuffer`); the
   same bits also cross the tile bus, ``bus_wires`` wide, one word per ``max(clock period, wire delay of
   the floorplan's H-tree)`` (:mod:`archsim.cost.floorplan`): the slower of the two bounds the buffer time;
 * link: the bits arriving into the layer over ``link_width_bits x rate x tiles`` (one network link
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from archsim.cost import tilebuffer
 from archsim.cost.components import Prices, lut_entry, shift_add_width
 from archsim.cost.floorplan import Floorplan, floorplan, hop_time, wire_rate
 from archsim.mapping.layout import Mapping
@@ -157,7 +160,14 @@ def timing(m: Mapping, prices: Prices, task: str, t_vector: float | np.ndarray, 
     per_replica_tiles = np.array([l.tiles_per_replica for l in m.layers], dtype=float)
     out_bits = shift_add_width(m) if prices.psum_outputs else None
     bits = buffer_bits(m, passes, out_bits)
-    buffer = np.maximum(bits / (width * prices.clock_Hz * per_replica_tiles),
+    if access_bits is None and prices.buf_org is not None:   # the library's tile buffer organisation
+        w_in, w_out, word = tilebuffer.widths(m, prices.buf_org)
+        ins = buffer_bits(m, passes, 0.0)
+        outs = passes * np.array([l.vectors_per_replica * l.N for l in m.layers], dtype=float) * word
+        clocks = ins / w_in + outs / w_out
+    else:
+        clocks = bits / width
+    buffer = np.maximum(clocks / (prices.clock_Hz * per_replica_tiles),
                         bits / (prices.bus_wires * wire_rate(prices, plan.bus_length) * per_replica_tiles))
     link_rate = float(wire_rate(prices, plan.pitch))
     link = link_times(m, prices.clock_Hz, passes, link_rate)

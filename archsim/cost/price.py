@@ -18,13 +18,14 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from archsim.cost import pipeline
+from archsim.cost import pipeline, static
 from archsim.cost.components import (Prices, fixed_buffer_bits, lut_entry, prices_for, shift_add_width,  # noqa: F401
                                      tile_area, tile_static_power)
 from archsim.cost.floorplan import Floorplan, bus_bit_energy, floorplan, hop_energy
 from archsim.cost.events import Activity, EventCounts, events
 from archsim.cost.table import ENERGY_PARTS, EVENT_PARTS, PRICE_FIELD
 from archsim.mapping.layout import Mapping
+from archsim.model.arch import PowerGating
 from archsim.model.errors import ArchsimError
 
 OPS_PER_MAC = 2
@@ -123,12 +124,16 @@ class Estimate:
 
     def run_energy_J(self, inferences: int) -> float:
         """Energy of a run of back-to-back inferences: dynamic energy per inference times the count,
-        plus the chip's leakage over the run's duration (pipeline fill, then one period each)."""
+        plus the chip's leakage over the run's duration (pipeline fill, then one period each).  With
+        ``power_gating: idle_tiles`` a tile leaks only while it works on an inference (and one wake-up each),
+        so leakage goes with the work: the count times the energy per inference."""
         if inferences < 0:
             raise ArchsimError(f"inferences = {inferences}; allowed 0 or more")
         if inferences == 0:
             return 0.0
         s = self.summary
+        if self.mapping.arch.power_gating != PowerGating.NONE:
+            return inferences * s["energy_per_inference_J"]
         dynamic = s["energy_per_inference_J"] - s["energy_leakage_J"]
         period = 1.0 / s["inferences_per_s"]
         duration = s["latency_s"] + (inferences - 1) * period
@@ -149,43 +154,50 @@ def price(m: Mapping, ev: EventCounts, prices: Prices) -> Estimate:
 
     t_vec = pipeline.vector_time(arch, prices, task) if per is None else np.array(
         [pipeline.vector_time(m.layer_arch(l.layer), p, task) for p, l in zip(per, m.layers)])
-    tm = pipeline.timing(m, prices, task, t_vec, plan, buffer_width(arch, prices))
+    width = None if arch.buffer_width_bits == "auto" and prices.buf_org is not None else buffer_width(arch, prices)
+    tm = pipeline.timing(m, prices, task, t_vec, plan, width)
     stages, latency, period = tm.stages, tm.latency, tm.period
     tiles = np.array([l.tiles for l in m.layers], dtype=float)
     idle = m.tiles_total - m.tiles_used
     idle_bits = fixed_buffer_bits(arch)
-    p_tile = np.array([tile_static_power(m.layer_arch(l.layer), p, l.buffer_bits_per_tile)
-                       for l, p in zip(m.layers, per or [prices] * n)])
+    p_tile = (np.asarray(tile_static_power(arch, prices, np.array([l.buffer_bits_per_tile for l in m.layers],
+                                                                  dtype=float)), dtype=float)
+              if per is None else     # one law on every layer at once (the same operations per element)
+              np.array([tile_static_power(m.layer_arch(l.layer), p, l.buffer_bits_per_tile) for l, p in zip(m.layers, per)]))
     p_idle = float(tile_static_power(arch, prices, idle_bits))
-    p_static = float((p_tile * tiles).sum()) + idle * p_idle
-    # the whole chip leaks for the real period per inference; idle tiles are shared out by tile count
-    e["leakage"] = (p_tile * tiles + idle * p_idle * tiles / tiles.sum()) * period
+    # ungated, the whole chip leaks for the real period per inference, idle tiles shared out by tile count;
+    # gated (power_gating idle_tiles), each layer's tiles over their stage time and one wake-up (archsim.cost.static)
+    e["leakage"] = static.leakage_energy(arch.power_gating, p_tile, tiles, idle, p_idle, period, stages,
+                                         prices.t_break_even)
+    p_static = (float((p_tile * tiles).sum()) + idle * p_idle if arch.power_gating == PowerGating.NONE
+                else float(e["leakage"].sum()) / period)
     e["io"] = prices.p_io * period * tiles / tiles.sum()
 
     macs = np.array([l.macs for l in m.layers], dtype=float)
     V = np.array([l.vectors for l in m.layers], dtype=float)
     cells = np.array([l.cells_used for l in m.layers], dtype=float)
-    area = {k: tiles * np.array([t[k] for t in plan.tile_areas]) for k in AREA_PARTS}     # m2 per layer
     chip_area = plan.component_area()
     cap = arch.arrays_per_tile * arch.rows * arch.cols
     reps = np.array([l.replication for l in m.layers], dtype=float)
     energy = sum(e[k] for k in ENERGY_PARTS)
-    df = lambda: pd.DataFrame({  # noqa: E731  (built when read: Estimate.layers)
-        "layer": [l.layer for l in m.layers],
-        "kind": [l.kind for l in m.layers],
-        "macs": macs.astype(np.int64),
-        "vectors": V.astype(np.int64),
-        "arrays": [l.arrays for l in m.layers],
-        "replication": reps.astype(np.int64),
-        "tiles": tiles.astype(np.int64),
-        **{f"energy_{k}_J": e[k] for k in ENERGY_PARTS},
-        "energy_J": energy,
-        **{f"area_{k}_mm2": area[k] * 1e6 for k in AREA_PARTS},
-        "area_mm2": sum(area.values()) * 1e6,
-        "stage_latency_s": stages,
-        "bound": list(tm.bound),
-        "utilization": cells * reps / (tiles * cap),
-    })
+    def df() -> pd.DataFrame:   # built when read (Estimate.layers): a caller of the totals never pays for it
+        area = {k: tiles * np.array([t[k] for t in plan.tile_areas]) for k in AREA_PARTS}     # m2 per layer
+        return pd.DataFrame({
+            "layer": [l.layer for l in m.layers],
+            "kind": [l.kind for l in m.layers],
+            "macs": macs.astype(np.int64),
+            "vectors": V.astype(np.int64),
+            "arrays": [l.arrays for l in m.layers],
+            "replication": reps.astype(np.int64),
+            "tiles": tiles.astype(np.int64),
+            **{f"energy_{k}_J": e[k] for k in ENERGY_PARTS},
+            "energy_J": energy,
+            **{f"area_{k}_mm2": area[k] * 1e6 for k in AREA_PARTS},
+            "area_mm2": sum(area.values()) * 1e6,
+            "stage_latency_s": stages,
+            "bound": list(tm.bound),
+            "utilization": cells * reps / (tiles * cap),
+        })
 
     E = float(energy.sum())
     chip_area_mm2 = (sum(chip_area.values()) + prices.a_io) * 1e6

@@ -21,6 +21,7 @@ from archsim.io import techlib
 from archsim.model.errors import ArchsimError
 
 CLASSES = ("logic", "sram", "analog", "wire")
+_SCALARS = (int, float, np.float64, np.int64)
 QUANTITIES = ("energy", "area", "delay")
 
 
@@ -39,6 +40,14 @@ class NodeScaling:
         have = sorted({f"{c}.{q}" for c, q, _ in self.table})
         raise ArchsimError(f"{self.file}: no factors '{cls}.{quantity}'; the file has: {', '.join(have)}")
 
+    def _scalar_index(self, node: float) -> int | None:
+        """:meth:`index` of one number (the first node within 1e-9, as ``np.isclose(rtol=0, atol=1e-9)``
+        tests), None where none is (the array path then refuses it with its message)."""
+        for i, x in enumerate(self.nodes):
+            if abs(node - x) <= 1e-9:
+                return i
+        return None
+
     def index(self, node_nm, where: str) -> np.ndarray:
         """Positions of ``node_nm`` (a number or an array) in ``nodes``; refused where one is not listed
         (``where`` names the key, e.g. "architecture key 'node_nm'")."""
@@ -54,6 +63,12 @@ class NodeScaling:
     def factor(self, cls: str, quantity: str, node_nm, ref_nm, where: str = "architecture key 'node_nm'",
                where_ref: str = "reference key 'node'"):
         """``f(node) / f(ref)`` of class ``cls`` (a float for scalar nodes, else an array)."""
+        if type(node_nm) in _SCALARS and type(ref_nm) in _SCALARS:    # one design: the same lookup in Python
+            i, j = self._scalar_index(node_nm), self._scalar_index(ref_nm)
+            if i is not None and j is not None:
+                for c, q, f in self.table:
+                    if c == cls and q == quantity:
+                        return float(f[i]) / float(f[j])
         f = self.series(cls, quantity)
         out = f[self.index(node_nm, where)] / f[self.index(ref_nm, where_ref)]
         return float(out) if np.ndim(out) == 0 else out

@@ -18,8 +18,14 @@ amplifiers) prices the array's periphery with these laws instead of flat per-eve
   (grows with bits, and with fewer rows read at once);
 - column mux: ``e_mux`` per conversion; shift-adds: a ``b + W`` bit weight shift-add per weight bit
   and a ``b + W + I`` bit input shift-add per weight, priced by adder bits and DFF bits;
-- clock: ``beta (t_sense + t_row_enc)`` (the sensing cycle); an input pulse through an array takes
-  ``M ceil(R / P)`` clocks (:func:`pulse_cycles`).
+- clock: ``beta (t_sense + t_re)`` (the sensing cycle) with ``t_re = max(t_row, t_mux) + t_enc``
+  (:meth:`SubarrayLaws.row_encoder_delay`): the row switch charging the word line (Elmore: its pass gate into
+  ``C_WL`` plus the line's own ``R_wire C_WL / 2``, grows with columns), the column mux (pass gate sized to the
+  column's resistance, ``2.3 RC``) behind its decoder (minimum gates, then a driver loading the
+  ``C / M`` selected pass gates: grows with columns and rows read at once, shrinks with columns per ADC), and the
+  encoder (an inverter, a NAND2 and a NAND of ``L / 2`` inputs: grows with ADC bits), each stage ``ln 2 RC``
+  with NeuroSim's transistors (on-resistance per width, gate and drain capacitance per width); an input pulse
+  through an array takes ``M ceil(R / P)`` clocks (:func:`pulse_cycles`).
 
 Every constant is read from the library's ``subarray`` file, with its source.
 """
@@ -59,7 +65,9 @@ class SubarrayLaws:
     e_add_fixed: float
     e_mux: float             # J per conversion
     beta: float
-    t_row_enc: float         # s
+    delay: tuple             # row_encoder_delay's constants (SI): Rn, Rp, Rn_lin, Rp_lin per 1 um; Cg, Cd per m of
+                             # width; wire ohm per m; widths in F: switch matrix, encoder inverter and NAND, mux
+                             # driver; mux decoder front stages
     v_sim: float
     r_access_frac: float
     e_level: float
@@ -167,9 +175,47 @@ class SubarrayLaws:
         return self.adder_energy(width) + width * self.e_dff * self.dff_activity
 
     # ---- time -----------------------------------------------------------------------------------
-    def clock_period(self, t_sense: float) -> float:
-        """s: the sensing cycle, beta x (sensing + row switch and encoder)."""
-        return self.beta * (t_sense + self.t_row_enc)
+    def row_encoder_delay(self, cols: int, cols_per_adc: int, parallel_rows: int, bits: int, node_nm: float,
+                          r_on: float, r_off: float) -> float:
+        """s of the sensing cycle outside the sense amplifier: ``max(row switch, mux) + encoder`` (module
+        docstring).  Widths in feature sizes ``F``; a gate's PMOS is ``pn`` times wider (``pn`` the NMOS over the
+        PMOS on-current, NeuroSim's pnSizeRatio)."""
+        rn, rp, rn_lin, rp_lin, cg, cd, r_wire, w_sm, w_inv, w_nand, w_drv, front = self.delay
+        F = node_nm * 1e-9
+        pn = rp / rn
+        ln2 = math.log(2.0)
+        um = 1e-6
+        cg, cd = cg / um, cd / um          # F per metre of width
+
+        def r_n(w_m, lin=False):            # ohm of an NMOS w_m metres wide
+            return (rn_lin if lin else rn) * um / w_m
+
+        inv, nand = w_inv * F * (1 + pn), w_nand * F * (1 + pn / 2)   # total gate widths (m)
+        # encoder: inverter into two NAND2 inputs, NAND2 (two NMOS in series) into the L/2-input NAND's inputs
+        t_enc = ln2 * (r_n(w_inv * F) * (cd * inv + 2 * cg * nand)
+                       + 2 * r_n(w_nand * F) * (cd * nand + (2 ** bits / 2) * cg * nand))
+        # row switch: NMOS and PMOS-sized pass gates (both as NMOS) into the word line and its wire
+        sm = w_sm * F * (1 + pn)
+        r_sm = 1.0 / (1.0 / r_n(w_sm * F, True) + 1.0 / r_n(w_sm * pn * F, True))
+        c_wl = self.wordline_cap(cols, node_nm)
+        r_wl = r_wire / um * cols * self.cell_w_F * F
+        t_row = ln2 * (r_sm * ((2 * cd + cg / 2) * sm + c_wl) + r_wl * c_wl / 2)
+        # column mux: a pass gate of R_tg = f R_avg / P (Mux.cpp:69-75), widths from that resistance
+        ra = self.r_access_frac * r_on
+        r_tg = self.r_access_frac * 2.0 / (1.0 / (r_on + ra) + 1.0 / (r_off + ra)) / parallel_rows
+        w_n, w_p = rn_lin * um / (2 * r_tg), rp_lin * um / (2 * r_tg)
+        t_tg = 2.3 * r_tg * (cd + cg / 2) * (w_n + w_p)
+        # its decoder: minimum gates driving two minimum inputs, then the driver's PMOS and NMOS stages loading
+        # the NMOS, then the PMOS gates of the cols / cols_per_adc pass gates it selects
+        gmin, n_sel, drv = 2 * F * (1 + pn), cols / cols_per_adc, w_drv * F * (1 + pn)
+        t_front = front * ln2 * r_n(2 * F) * (cd + 2 * cg) * gmin
+        t_drv = ln2 * (rp * um / (w_drv * pn * F) * ((cd + cg) * drv + n_sel * cg * w_n)
+                       + r_n(w_drv * F) * (cd * drv + n_sel * cg * w_p))
+        return max(t_row, t_tg + t_front + t_drv) + t_enc
+
+    def clock_period(self, t_sense: float, t_re: float) -> float:
+        """s: the sensing cycle, beta x (sensing + row switch or mux, and encoder)."""
+        return self.beta * (t_sense + t_re)
 
 
 def parallel_rows(arch: Architecture) -> int:
@@ -199,7 +245,11 @@ def laws(library: str) -> SubarrayLaws:
         c_drain=rec["access_drain_capacitance"], e_sm_row=rec["switch_matrix_energy_per_row"],
         e_dff=rec["dff_energy_per_bit"], dff_activity=rec["dff_activity"], e_add_bit=rec["adder_energy_per_bit"],
         e_add_fixed=rec["adder_energy_fixed"], e_mux=rec["mux_energy_per_conversion"], beta=rec["latency_factor"],
-        t_row_enc=rec["row_and_encoder_delay"], v_sim=rec["mlsa.simulation_read_voltage"],
+        delay=tuple(rec[f"delay.{k}"] for k in (
+            "nmos_resistance_1um", "pmos_resistance_1um", "nmos_resistance_1um_linear", "pmos_resistance_1um_linear",
+            "gate_capacitance_per_um", "drain_capacitance_per_um", "wire_resistance_per_um", "switch_matrix_width_F",
+            "encoder_inverter_width_F", "encoder_nand_width_F", "mux_driver_width_F", "mux_decoder_front_stages")),
+        v_sim=rec["mlsa.simulation_read_voltage"],
         r_access_frac=rec["mlsa.access_resistance_fraction"], e_level=rec["mlsa.switching_energy_per_level"],
         pw=tuple(pf), pw_breaks=(rec["mlsa.power_fit.low_break"], rec["mlsa.power_fit.high_break"]),
         lt=tuple(lf), lt_break=rec["mlsa.latency_fit.break"], cap_thr=rec["mlsa.latency_fit.cap_threshold"],

@@ -23,11 +23,18 @@ from archsim.model.errors import ArchsimError
 
 def mapping_group(cfg: dict) -> tuple:
     """What a point's mapping depends on: its workload, task and the mapping keys."""
-    return (cfg.get("workload"), cfg.get("task", "inference")) + tuple(_hashable(cfg.get(k)) for k in MAPPING_KEYS)
+    get = cfg.get
+    return (get("workload"), get("task", "inference")) + tuple([_hashable(get(k)) for k in MAPPING_KEYS])
+
+
+_SIMPLE = frozenset((str, int, float, bool, type(None)))
 
 
 def _hashable(v):
     """A configuration value as a key: numbers and text with their type, lists as tuples, tables as JSON."""
+    t = type(v)
+    if t in _SIMPLE:
+        return (t, v)
     if isinstance(v, list):
         return ("list",) + tuple(_hashable(x) for x in v)
     if isinstance(v, dict) and not v:

@@ -11,7 +11,8 @@ array size, bits per cell (1 to what the device file supports reliably, ``conduc
 ADC bits and columns per ADC, under the same constraints and the same floor for every device: accuracy
 for a network with trained weights (its float accuracy on the same test images minus the allowed drop),
 fidelity (top-1 agreement with the float network on seeded weights and inputs) for the others
-(:mod:`archsim.explore.fidelity`).  Each device's search simulates its designs in order of the objective
+(:mod:`archsim.explore.fidelity`), and for ImageNet networks without weights the output SNR predicted at
+full size by the layer proxy (:mod:`archsim.explore.layer_proxy`).  Each device's search simulates its designs in order of the objective
 until the first meets the floor (``sizing.size(..., first=True)``: the ordered check, with screening and
 programmed arrays shared across designs), so the design it reports was simulated and met the floor and no
 better design was left unchecked; a device where no design does says so.
@@ -138,7 +139,7 @@ def _row(device: str, r: sizing.SizingResult) -> dict:
                energy_per_inference_J=float(rec["energy_per_inference_J"]), area_mm2=float(rec["area_mm2"]),
                inferences_per_s=float(rec["inferences_per_s"]), tops_per_W=float(rec["tops_per_W"]),
                tops_per_mm2=float(rec["tops_per_mm2"]))
-    for c in ("accuracy", "agreement"):
+    for c in ("accuracy", "agreement", "snr_db"):
         v = rec.get(c)
         if v is not None and np.isfinite(v):
             out[c] = float(v)
@@ -171,10 +172,11 @@ def display(cmp: BestComparison) -> pd.DataFrame:
     out["area (mm2)"] = col("area_mm2", float)
     out["inferences/s"] = col("inferences_per_s", float)
     out["TOPS/W"] = col("tops_per_W", float)
-    for c in ("accuracy", "agreement"):
+    for c, label, digits in (("accuracy", "accuracy", 3), ("agreement", "agreement", 3),
+                             ("snr_db", "output SNR dB", 1)):
         if c in t:
-            out[f"{c} (95%)"] = [format_ci(r[c], r[f"{c}_ci95_low"], r[f"{c}_ci95_high"])
-                                 if k and np.isfinite(r[c]) else "-" for (_, r), k in zip(t.iterrows(), ok)]
+            out[f"{label} (95%)"] = [format_ci(r[c], r[f"{c}_ci95_low"], r[f"{c}_ci95_high"], digits)
+                                     if k and np.isfinite(r[c]) else "-" for (_, r), k in zip(t.iterrows(), ok)]
     out["dominant"] = [f"{r['dominant']} {100 * r['dominant_share']:.0f}%" if k else "-"
                        for (_, r), k in zip(t.iterrows(), ok)]
     return pd.DataFrame(out)

@@ -33,7 +33,7 @@ from archsim.cost.price import evaluate
 from archsim.mapping.layout import map_workload
 from archsim.model import arch as _arch
 from archsim.model.errors import ArchsimError
-from archsim.model.workload import Workload, memo_workload  # noqa: F401  (memo_workload: re-exported)
+from archsim.model.workload import Workload
 
 TASKS = ("inference", "training")
 ARCH_KEYS: tuple[str, ...] = tuple(k.name for k in _arch.KEYS)
@@ -104,7 +104,7 @@ class EvalCache:
         """The workload ``name``, built once per cache (with memoized graph views)."""
         wl = self._workloads.get(name)
         if wl is None:
-            wl = self._workloads[name] = memo_workload(_workloads.get(name))
+            wl = self._workloads[name] = _workloads.get(name)   # immutable: its views memoized in it
         return wl
 
     def mapping(self, wl: Workload, a: _arch.Architecture):

@@ -65,7 +65,7 @@ def _arch_key(a: _arch.Architecture, free=CELLS_FREE_KEYS) -> tuple:
 def _split(lm) -> tuple:
     """How a layer's matrix is cut and sliced (not where its tiles sit, which other layers move)."""
     return (lm.K, lm.N, lm.groups, lm.row_blocks, lm.col_blocks, lm.bits_per_cell, lm.slices, lm.copies,
-            lm.conversions)
+            lm.conversions, lm.positions)
 
 
 def _pm_bytes(pm: ProgrammedMatrix) -> int:

@@ -214,7 +214,7 @@ def size(workload: str, base: _arch.Architecture | None = None, constraints: Con
                                     is not None else check.min_accuracy,
                                     every_design=check.every_design or objective == "accuracy")
         active = [(c, v) for c, v in active if c.name != "min_accuracy"]
-        data = _fid.prepare(workload, check)          # before the search: bad options fail at once
+        data = _fid.prepare(workload, check, base)    # before the search: bad options fail at once
     cache = EvalCache()
     configs, budget = design_points(workload, base, space, task, cache)
     if data is not None:   # no design's chip fits the memory: say so before the search, not after it

@@ -51,6 +51,8 @@ UNIT_TABLE: dict[str, tuple[str, float]] = {
     "ohm": ("resistance", 1.0), "kohm": ("resistance", 1e3), "Mohm": ("resistance", 1e6),
     "V": ("voltage", 1.0), "mV": ("voltage", 1e-3),
     "A": ("current", 1.0), "uA": ("current", 1e-6), "nA": ("current", 1e-9),
+    "A/m": ("current per width", 1.0), "nA/um": ("current per width", 1e-9 / 1e-6),
+    "pA/um": ("current per width", 1e-12 / 1e-6),
     "m2": ("area", 1.0), "mm2": ("area", 1e-6), "um2": ("area", 1 / 1e12), "nm2": ("area", 1 / 1e18),
     "F2": ("area", 1.0),
     "nm": ("length", 1.0),

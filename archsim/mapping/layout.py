@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from archsim.io import techlib
+from archsim.io.blas import blas_single_thread
 
 from archsim.mapping.admissible import check as _admissible
 from archsim.mapping.mesh import (TileGroups, auto_mesh, ceil_div, replica_groups, serpentine, shares,  # noqa: F401
@@ -63,7 +64,7 @@ from archsim.mapping.mesh import (TileGroups, auto_mesh, ceil_div, replica_group
 from archsim.model.arch import AUTO, Architecture, ConvMapping, Replication
 from archsim.model.device import Device, load_device
 from archsim.model.errors import ArchsimError
-from archsim.model.workload import Layer, Workload, memo_workload
+from archsim.model.workload import Layer, Workload
 
 
 KB_BITS = 8 * 1024  # bits in one kB of buffer (ISAAC's 64 KB eDRAM: kB = 1024 bytes)
@@ -88,6 +89,7 @@ class LayerMap:
     slices: int            # cells per weight (per pair side); pairs: 2, the less and the more significant pair
     copies: int            # 2 differential (and pairs), 1 offset
     conversions: int       # ADC conversions per column per slice: copies, or 1 when a pair is subtracted in analog
+    positions: int = 1     # kernel positions on arrays of their own (conv_mapping: kernel_position); 1: packed
     replication: int = 1   # copies of the whole layer on the chip
     tiles: int = 0         # tiles over all replicas
     first_tile: int = 0    # index of its first tile on the serpentine path
@@ -133,17 +135,34 @@ class LayerMap:
         return (self.first_tile + (k * a) // arrays_per_tile,
                 self.first_tile + ((k + 1) * a - 1) // arrays_per_tile)
 
+    def row_order(self) -> np.ndarray | None:
+        """Which matrix row each array row holds, in array order (None: the matrix's own order).  Matrix rows
+        are im2col's ``(c_in, kh, kw)``; with ``positions > 1`` kernel position ``p`` gets the rows
+        ``c * positions + p`` of every input channel ``c``, one position after another."""
+        if self.positions == 1:
+            return None
+        return np.arange(self.K).reshape(self.K // self.positions, self.positions).T.ravel()
+
+    def row_ranges(self, rows: int) -> tuple[tuple[int, int], ...]:
+        """``(r0, r1)`` of each row block in array order (:meth:`row_order`): runs of ``rows``, each kernel
+        position starting a new array (its last one partly filled)."""
+        per = self.K // self.positions
+        return tuple((p * per + q * rows, p * per + min(per, (q + 1) * rows))
+                     for p in range(self.positions) for q in range(ceil_div(per, rows)))
+
     def blocks(self, rows: int, cols: int):
         """Every array of one replica as ``(group, r0, r1, c0, c1, slice, copy)``.
 
-        Rows ``r0:r1`` of the group's ``K x N/groups`` matrix and columns ``c0:c1`` sit in one
-        ``rows x cols`` array; ``slice`` counts from the least significant cell; ``copy`` is 0 for
-        G+ (or the offset array) and 1 for G-.  The Monte Carlo simulator splits matrices this way.
+        Rows ``r0:r1`` (in array order, :meth:`row_order`) of the group's ``K x N/groups`` matrix and columns
+        ``c0:c1`` sit in one ``rows x cols`` array; ``slice`` counts from the least significant cell; ``copy``
+        is 0 for G+ (or the offset array) and 1 for G-.  The Monte Carlo simulator splits matrices this way.
         """
         n_g = self.N // self.groups
+        ranges = self.row_ranges(rows)
+        if len(ranges) != self.row_blocks:  # pragma: no cover - LayerMap invariant
+            raise ArchsimError(f"layer '{self.layer}': {len(ranges)} row ranges for {self.row_blocks} row blocks")
         for g in range(self.groups):
-            for i in range(self.row_blocks):
-                r0, r1 = i * rows, min(self.K, (i + 1) * rows)
+            for r0, r1 in ranges:
                 for j in range(self.col_blocks):
                     c0, c1 = j * cols, min(n_g, (j + 1) * cols)
                     for s in range(self.slices):
@@ -282,15 +301,20 @@ def resolve_bits_per_cell(arch: Architecture, device: Device) -> int:
     return int(arch.bits_per_cell)
 
 
+def kernel_positions(layer: Layer, arch: Architecture) -> int:
+    """Kernel positions with arrays of their own: ``kh x kw`` with ``conv_mapping: kernel_position`` for a
+    convolution whose unrolled kernel fills at least one array (a smaller one stays packed, as NeuroSim maps it
+    conventionally); 1 otherwise (im2col packs the unrolled kernel)."""
+    if arch.conv_mapping != ConvMapping.KERNEL_POSITION or layer.kind != "conv" or layer.K < arch.rows:
+        return 1
+    return layer.kernel[0] * layer.kernel[1]
+
+
 def row_blocks(layer: Layer, arch: Architecture) -> int:
     """Arrays down one group's ``K`` rows.  ``conv_mapping: im2col`` packs the unrolled kernel into
     ``ceil(K / rows)`` arrays; ``kernel_position`` gives each of the ``kh x kw`` kernel positions arrays of its
-    own, ``kh kw ceil(C_in / rows)`` (NeuroSim's mapping), for a convolution whose unrolled kernel fills at least
-    one array (a smaller one stays packed, as NeuroSim maps it conventionally)."""
-    packed = ceil_div(layer.K, arch.rows)
-    if arch.conv_mapping != ConvMapping.KERNEL_POSITION or layer.kind != "conv" or layer.K < arch.rows:
-        return packed
-    positions = layer.kernel[0] * layer.kernel[1]
+    own, ``kh kw ceil(C_in / rows)`` (NeuroSim's mapping; :func:`kernel_positions`)."""
+    positions = kernel_positions(layer, arch)
     return positions * ceil_div(layer.K // positions, arch.rows)
 
 
@@ -301,7 +325,8 @@ def _base_layer_map(layer: Layer, arch: Architecture, bpc: int, split: tuple | N
     K, N, V = layer.K, layer.N, layer.vectors
     return LayerMap(layer=layer.name, kind=layer.kind, K=K, N=N, groups=layer.groups, vectors=V, macs=K * N * V,
                     row_blocks=row_blocks(layer, arch), col_blocks=ceil_div(N // layer.groups, arch.cols),
-                    bits_per_cell=bpc, slices=slices, copies=copies, conversions=conversions)
+                    bits_per_cell=bpc, slices=slices, copies=copies, conversions=conversions,
+                    positions=kernel_positions(layer, arch))
 
 
 def _tiles_for(lm: LayerMap, replication: int, arch: Architecture) -> int:
@@ -375,7 +400,6 @@ def map_workload(workload: Workload, arch: Architecture, device: "Device | techl
     A design the simulator cannot compute, or whose buffers and mesh cannot hold the work, is refused first
     (:func:`archsim.mapping.admissible.check`)."""
     device = load_device(device if device is not None else arch.device)
-    workload = memo_workload(workload)   # the graph's views are read many times below and by the cost step
     _admissible(arch, workload)
     bpc = resolve_bits_per_cell(arch, device)
     weighted = workload.weighted_layers()
@@ -509,7 +533,8 @@ def _edges(m: Mapping, arch: Architecture) -> list[Edge]:
     pairs = (memo_of("edge_bits", _edge_bits, m.workload, names, arch.input_bits) if memo_of
              else _edge_bits(m.workload, names, arch.input_bits))
     memo: dict = {}
-    return [_route(m, s, d, b, memo) for s, d, b in pairs]
+    with blas_single_thread():    # small products: BLAS's threads would only spin (archsim.io.blas)
+        return [_route(m, s, d, b, memo) for s, d, b in pairs]
 
 
 def _edge_bits(wl: Workload, names: tuple, act: int) -> tuple:

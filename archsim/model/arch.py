@@ -109,6 +109,16 @@ class StageTiming(Choice):
     SERIAL = "serial"
 
 
+class PowerGating(Choice):
+    """Static power of tiles with no work: none = every tile leaks the whole pipeline period (idle tiles and
+    unused ones too); idle_tiles = a tile's supply is cut while it has no work, so it leaks over its busy
+    time plus one wake-up (the gate's break-even time, techlib/circuits/power_gating.yaml) per period, and
+    an unused tile not at all."""
+
+    NONE = "none"
+    IDLE_TILES = "idle_tiles"
+
+
 class CostModel(Choice):
     """circuit: bottom-up from the components; lut: the device's tile table (Marinella et al., IEEE JETCAS 2018)."""
 
@@ -267,9 +277,13 @@ class Architecture:
                                 "node_nm by the logic gate delay (techlib/circuits/read_path.yaml)", unit="Hz",
                                 kind="float_or_auto",
                                 lo=1e6, hi=1e10, steps=('cost',))
+    power_gating: PowerGating = key(PowerGating.NONE, " ".join(PowerGating.__doc__.split()), choices=PowerGating,
+                                    steps=('cost',))
     link_width_bits: int = key(32, "network link (flit) width", unit="bit", lo=1, hi=4096, steps=('cost',))
     buffer_width_bits: int | str = key(AUTO, "tile buffer access width (bits read or written per access and "
-                                       "clock); auto = the circuit library's (buffer.yaml access_width)", unit="bit",
+                                       "clock); auto = the circuit library's: its buffer.yaml tile_buffer "
+                                       "organisation where it has one (neurosim: input and partial-sum widths "
+                                       "from the tile's cores), else its access_width", unit="bit",
                                        kind="int_or_auto", lo=1, hi=65536, steps=('cost',))
     buffer_kB: float | str = key(AUTO, "activation buffer per tile; auto = the tile's share of its layer's working "
                                  "set (conv: kernel_h + stride_h input rows and one output row; dense: its inputs "
@@ -293,7 +307,7 @@ class Architecture:
     def __post_init__(self):
         where = self.source
         for k in KEYS:
-            object.__setattr__(self, k.name, _check(k, getattr(self, k.name), where))
+            object.__setattr__(self, k.name, _checked(k, getattr(self, k.name), where))
         if self.dac_bits > self.input_bits:
             raise ArchsimError(f"{where}: key 'dac_bits' = {self.dac_bits} exceeds input_bits = {self.input_bits}")
         if self.parallel_rows != AUTO and self.parallel_rows > self.rows:
@@ -531,6 +545,28 @@ def _check(key: Key, value: Any, where: str):
             return (int(value[0]), int(value[1]))
         raise bad("allowed 'auto' or [rows, cols] with integers 1 to 4096")
     raise AssertionError(key.kind)
+
+
+#: values already accepted, per key: ``(key, type, value, sign) -> the checked value``.  A check is a pure
+#: function of the key and the value (``where`` only names the place in a refusal, and refusals are not kept),
+#: so a sweep's thousands of points check each distinct value of each key once
+_ACCEPTED: dict = {}
+_SCALAR_TYPES = (int, float, str, bool, type(None))
+
+
+def _checked(key: Key, value: Any, where: str):
+    """:func:`_check`, remembered for hashable scalar values (numbers, names, true/false)."""
+    t = type(value)
+    if t not in _SCALAR_TYPES:
+        return _check(key, value, where)
+    k = (key.name, t, value, math.copysign(1.0, value) if t is float else 0)   # -0.0 kept apart from 0.0
+    got = _ACCEPTED.get(k, _ACCEPTED)
+    if got is _ACCEPTED:
+        got = _check(key, value, where)
+        if len(_ACCEPTED) > 65536:
+            _ACCEPTED.clear()
+        _ACCEPTED[k] = got
+    return got
 
 
 def from_dict(d: Mapping, where: str = "architecture") -> Architecture:

@@ -34,9 +34,13 @@ strongly nonlinear filamentary ReRAM of Agarwal et al. IJCNN 2016; aihwkit's ``P
 Randomness: cycle-to-cycle noise multiplies each step by ``1 + c2c N(0, 1)`` cut at 0 (a pulse never
 moves a device backwards), and the trainer divides each device's step by that factor's mean,
 :func:`c2c_mean_factor`, so the noise leaves the mean step the law's (at ``c2c = 1`` the cut alone would
-raise it by 8%, at 3 by 76%); a table
+raise it by 8%, at 3 by 76%).  The cut caps the noise: however large ``c2c``, the step's relative standard
+deviation stays below 1.47 (the half-normal's).  ``c2c_signed: true`` instead draws the step as Gokmen and
+Vlasov (Front. Neurosci. 2016) and aihwkit's ``dw_min_std`` do, ``dw (1 + c2c N(0, 1))`` without a cut (a
+pulse may move a device the wrong way; mean ``dw``, relative standard deviation ``c2c``); a table
 device draws ``mean + std N(0, 1)`` instead); device-to-device spread draws, once per device,
-``dw_ij = dw (1 + dw_d2d N)`` (at least 0), ``a_ij = a + asymmetry_d2d N`` and bounds
+``dw_ij = dw (1 + dw_d2d N)`` (at least 0, divided by that cut factor's mean so the spread keeps the mean
+step), ``a_ij = a + asymmetry_d2d N`` and bounds
 ``b+- = +-(1 + bound_d2d N)`` (at least ``0.05``, a floor stated here so a bound never crosses zero).
 
 Pairs: ``potentiation_only: true`` (PCM, Burr et al. 2015) means each device only grows; the weight is
@@ -89,6 +93,7 @@ class UpdateModel:
     pulse: float = 0.0              # s
     energy_per_pulse: float = 0.0   # J
     potentiation_only: bool = False
+    c2c_signed: bool = False        # cycle-to-cycle factor 1 + c2c z not cut at 0 (Gokmen and Vlasov 2016)
     refresh_threshold: float = 0.9
     verify_reads: float = 0.0
     table: tuple | None = None      # (state, up_mean, up_std, down_mean, down_std) float arrays, or None
@@ -97,6 +102,11 @@ class UpdateModel:
     @property
     def law_id(self) -> int:
         return UPDATE_LAWS[self.law][0]
+
+    @property
+    def kernel_c2c(self) -> float:
+        """The kernels' cycle-to-cycle argument: ``c2c`` (factor cut at 0) or ``-c2c`` (signed, not cut)."""
+        return -self.c2c if self.c2c_signed else self.c2c
 
     @property
     def dw(self) -> float:
@@ -171,6 +181,9 @@ def update_model(dev) -> UpdateModel | None:
     po = dev.field("update.potentiation_only", False)
     if not isinstance(po, bool):
         raise ArchsimError(f"{where}: key 'update.potentiation_only' = {brief(po)} is not allowed; allowed true or false")
+    signed = dev.field("update.c2c_signed", False)
+    if not isinstance(signed, bool):
+        raise ArchsimError(f"{where}: key 'update.c2c_signed' = {brief(signed)} is not allowed; allowed true or false")
     table = None
     if any(dev.has(f"update.table.{k}") for k in TABLE_KEYS):
         miss = [k for k in TABLE_KEYS if not dev.has(f"update.table.{k}")]
@@ -181,7 +194,7 @@ def update_model(dev) -> UpdateModel | None:
         table = tuple(tuple(float(v) for v in np.atleast_1d(dev[f"update.table.{k}"])) for k in TABLE_KEYS)
     m = UpdateModel(law=law, states=float(dev["update.states"]), pulse=float(dev.get("update.pulse", 0.0)),
                     energy_per_pulse=float(dev.get("update.energy_per_pulse", 0.0)), potentiation_only=po,
-                    table=table, file=where, **vals)
+                    c2c_signed=signed, table=table, file=where, **vals)
     _check(m, where)
     return m
 

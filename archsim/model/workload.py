@@ -11,7 +11,6 @@ Shapes are channel-first without the batch axis: ``(C, H, W)`` for feature maps,
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -93,36 +92,95 @@ class Layer:
         return math.prod(self.in_shape)
 
 
+class _LockedAttrs(dict):
+    """A node's attributes once its workload is built: read as a dict, never written (a copy is a plain dict)."""
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("a workload's graph is frozen once built: change a copy (workload.graph.copy()) and "
+                        "build a new Workload from it")
+
+    __setitem__ = __delitem__ = __ior__ = update = pop = popitem = clear = setdefault = _refuse
+
+    def copy(self) -> dict:
+        return dict(self)
+
+    def __reduce__(self):
+        return (_LockedAttrs, (dict(self),))
+
+
+def freeze_graph(g: nx.DiGraph) -> nx.DiGraph:
+    """Freeze ``g`` in place: no node or edge can be added or removed (:func:`networkx.freeze`) and no node's
+    attributes (its ``layer``, its ``order``) replaced.  ``g.copy()`` is an ordinary, changeable graph."""
+    if not nx.is_frozen(g):
+        nodes = g._node     # networkx's node -> attribute dict table (its documented data structure)
+        for n in list(nodes):
+            nodes[n] = _LockedAttrs(nodes[n])
+        nx.freeze(g)
+    return g
+
+
 @dataclass(frozen=True)
 class Workload:
-    """A named network graph.  Nodes are layer names with attribute ``layer``."""
+    """A named network graph.  Nodes are layer names with attribute ``layer``.
+
+    Immutable once built: the graph is frozen when the Workload is made (:func:`freeze_graph`; its layers
+    are frozen records), so every view below (topological order, neighbours, weighted sources, totals, and
+    what later steps keep with :meth:`memo`) is a pure function of it, computed once per workload and
+    returned as a fresh list.  To change a network, copy its graph and build a new Workload."""
 
     name: str
     graph: nx.DiGraph = field(compare=False)
     description: str = ""
     dataset: str = ""
 
+    def __post_init__(self):
+        freeze_graph(self.graph)
+        object.__setattr__(self, "_views", {})
+
+    def __getstate__(self):    # the views are not sent along (a worker computes its own)
+        return {k: v for k, v in self.__dict__.items() if k != "_views"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.__dict__["_views"] = {}
+
+    def memo(self, name: str, fn, *args):
+        """``fn(*args)`` computed once for this workload (``name`` and ``args`` name it): a pure function of
+        the graph that a later step reads many times (lists are copied on the way out)."""
+        views = self._views
+        k = (name,) + args
+        if k not in views:
+            views[k] = fn(*args)
+        v = views[k]
+        return list(v) if isinstance(v, list) else v
+
     def layer(self, name: str) -> Layer:
         return self.graph.nodes[name]["layer"]
 
     def layers(self) -> list[Layer]:
         """All layers in a deterministic topological order."""
+        return self.memo("layers", self._layers)
+
+    def _layers(self) -> list[Layer]:
         return [self.layer(n) for n in nx.lexicographical_topological_sort(self.graph, key=self._order_key)]
 
     def _order_key(self, node: str):
         return self.graph.nodes[node].get("order", 0)
 
     def weighted_layers(self) -> list[Layer]:
-        return [l for l in self.layers() if l.weighted]
+        return self.memo("weighted_layers", lambda: [l for l in self.layers() if l.weighted])
 
     def predecessors(self, name: str) -> list[str]:
-        return sorted(self.graph.predecessors(name), key=self._order_key)
+        return self.memo("predecessors", lambda n: sorted(self.graph.predecessors(n), key=self._order_key), name)
 
     def successors(self, name: str) -> list[str]:
-        return sorted(self.graph.successors(name), key=self._order_key)
+        return self.memo("successors", lambda n: sorted(self.graph.successors(n), key=self._order_key), name)
 
     def weighted_sources(self, name: str) -> list[str]:
         """Nearest weighted layers (or the input) upstream of ``name``, through digital layers."""
+        return self.memo("weighted_sources", self._weighted_sources, name)
+
+    def _weighted_sources(self, name: str) -> list[str]:
         found: list[str] = []
         stack = list(self.predecessors(name))
         seen: set[str] = set()
@@ -144,11 +202,11 @@ class Workload:
 
     @property
     def total_weights(self) -> int:
-        return sum(l.n_weights for l in self.weighted_layers())
+        return self.memo("total_weights", lambda: sum(l.n_weights for l in self.weighted_layers()))
 
     @property
     def total_macs(self) -> int:
-        return sum(l.macs for l in self.weighted_layers())
+        return self.memo("total_macs", lambda: sum(l.macs for l in self.weighted_layers()))
 
     def mvm_table(self) -> pd.DataFrame:
         """One row per weighted layer: K, N, groups, vectors, weights, MACs."""
@@ -164,62 +222,9 @@ class Workload:
         return all(l.weights is not None for l in self.weighted_layers())
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# memoized graph views (a graph is not changed while a workload is mapped and priced)
-
-class _MemoWorkload(Workload):
-    """The same frozen graph with its derived views memoized.  The graph is never changed after it is built,
-    so every view is a pure function of it; lists are copied on the way out.  It equals the plain workload."""
-
-    def __eq__(self, other):
-        if not isinstance(other, Workload):
-            return NotImplemented
-        return all(getattr(self, f.name) == getattr(other, f.name) for f in dataclasses.fields(Workload) if f.compare)
-
-    __hash__ = Workload.__hash__
-
-    def _memo(self, name, fn, *args):
-        cache = self.__dict__.setdefault("_memo_cache", {})
-        k = (name,) + args
-        if k not in cache:
-            cache[k] = fn(*args)
-        v = cache[k]
-        return list(v) if isinstance(v, list) else v
-
-    def memo(self, name: str, fn, *args):
-        """``fn(*args)`` computed once for this graph (``name`` and ``args`` name it): a pure function of the
-        graph that a later step reads many times."""
-        return self._memo(name, fn, *args)
-
-    def layers(self):
-        return self._memo("layers", super().layers)
-
-    def weighted_layers(self):
-        return self._memo("weighted_layers", super().weighted_layers)
-
-    def predecessors(self, name):
-        return self._memo("predecessors", super().predecessors, name)
-
-    def successors(self, name):
-        return self._memo("successors", super().successors, name)
-
-    def weighted_sources(self, name):
-        return self._memo("weighted_sources", super().weighted_sources, name)
-
-    @property
-    def total_weights(self):
-        return self._memo("total_weights", lambda: Workload.total_weights.fget(self))
-
-    @property
-    def total_macs(self):
-        return self._memo("total_macs", lambda: Workload.total_macs.fget(self))
-
-
 def memo_workload(wl: Workload) -> Workload:
-    """``wl`` with its graph views memoized (a workload of another class is returned as is)."""
-    if type(wl) is not Workload or not hasattr(wl, "__dict__"):
-        return wl
-    return _MemoWorkload(**{f.name: getattr(wl, f.name) for f in dataclasses.fields(wl)})
+    """``wl`` itself: every :class:`Workload` memoizes its graph views (kept for callers of the earlier API)."""
+    return wl
 
 
 class GraphBuilder:

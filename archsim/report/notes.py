@@ -114,3 +114,24 @@ def reticle_rows(df, label: str = "device") -> str:
         return ""
     out = [reticle(float(a), f"{r} chip") for r, a in zip(df[label] if label in df else range(len(df)), df["area_mm2"])]
     return "\n".join(t for t in out if t)
+
+
+#: what each power_gating mode means for the leakage figure (archsim.cost.static)
+GATING_TEXT = {
+    "none": "every tile, used or not, leaks the whole pipeline period",
+    "idle_tiles": "a tile leaks over its busy time plus one wake-up (the gate's break-even time) per period, "
+                  "unused tiles not at all",
+}
+
+
+def leakage(arch) -> str:
+    """One line: where the leakage figure comes from (the circuit library's leakage law and file) and the
+    power gating mode it was priced with."""
+    from archsim.cost import static
+    rec = techlib.circuit("leakage", arch.circuits)
+    law = static.law(rec)
+    q = rec.q(law)
+    head = (q.source or q.assumption).split(" (")[0].split(":")[0]
+    what = f"{static.LAWS[law]} ({'source' if q.source else 'assumed'}: {head})"
+    return (f"leakage: {what}, {rec.file}; power_gating {arch.power_gating}: "
+            f"{GATING_TEXT[str(arch.power_gating)]}")

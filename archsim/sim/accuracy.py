@@ -50,10 +50,9 @@ import pandas as pd
 
 
 from archsim.sim import forward
-from archsim.model.arch import ConvMapping
 from archsim.model.errors import ArchsimError
 from archsim.model.weights import weight_matrix
-from archsim.mapping.layout import Mapping, map_workload
+from archsim.mapping.layout import Mapping
 from archsim.model.device import Device
 from archsim.sim.tilesim import ProgrammedMatrix, SimConfig, range_policy
 from archsim.sim.tilesim.ranges import adc_policy
@@ -214,7 +213,7 @@ class _Chip:
             self.pms[k] = self._program(layer, group, cols)
         row0 = self._first_row(k, cols.shape[0], self._images(layer, cols.shape[0]))
         y = self.pms[k].matmul(cols, key=(self.trial, self.index[layer.name], group, self.phase), first_row=row0,
-                               threads=self.threads)
+                               threads=self.threads, dtype=cols.dtype)
         return y.astype(cols.dtype, copy=False)
 
     def conv_maps(self, layer, x, group):
@@ -228,7 +227,8 @@ class _Chip:
         _, Ho, Wo = layer.out_shape
         row0 = self._first_row(k, x.shape[0] * Ho * Wo, x.shape[0])
         y = self.pms[k].matmul_maps(xs, layer.kernel, layer.stride, layer.padding, (Ho, Wo), first_row=row0,
-                                    threads=self.threads, key=(self.trial, self.index[layer.name], group, self.phase))
+                                    threads=self.threads, key=(self.trial, self.index[layer.name], group, self.phase),
+                                    dtype=x.dtype)
         return y.astype(x.dtype, copy=False)
 
 
@@ -265,7 +265,6 @@ def simulate(m: Mapping, x: np.ndarray, y: np.ndarray | None = None, *, x_cal: n
     if not isinstance(m, Mapping):
         raise ArchsimError(f"simulate: expected a Mapping (archsim.map_workload(workload, arch)), "
                            f"got {type(m).__name__}")
-    m = _as_simulated(m)
     workload, chip_factory = m.workload, chip
     if not workload.has_weights:
         missing = [l.name for l in workload.weighted_layers() if l.weights is None][:3]
@@ -436,23 +435,3 @@ def _progress(total, enabled, desc):
     except ImportError:
         return _NoBar()
     return tqdm(total=total, desc=desc, unit="img", unit_scale=True)
-
-
-def _as_simulated(m: Mapping) -> Mapping:
-    """The mapping the simulator computes for ``m``.  ``parallel_rows`` below ``rows`` converts each chunk of
-    ``parallel_rows`` rows on its own and adds the results digitally: with ideal wires that is exactly arrays of
-    ``parallel_rows`` rows, so ``m`` is remapped that way; with wire resistance the chunk's currents depend on
-    the whole column, which the simulator does not model, so it refuses.  ``conv_mapping: kernel_position``
-    changes which rows share a conversion in a way the simulator does not follow: refused."""
-    a = m.arch
-    if a.conv_mapping != ConvMapping.IM2COL and any(l.kind == "conv" for l in m.layers):
-        raise ArchsimError(f"{a.source}: key 'conv_mapping' = {a.conv_mapping} is priced by the cost model but "
-                           f"not simulated; simulate accuracy with conv_mapping: im2col")
-    if a.read_rows >= a.rows:
-        return m
-    if not a.parasitics.ideal:
-        raise ArchsimError(f"{a.source}: key 'parallel_rows' = {a.parallel_rows} with wire, driver or sense resistance "
-                           f"is not simulated (a chunk's currents depend on the whole column); allowed: "
-                           f"parallel_rows auto, or ideal wires (r_wire_ohm, r_in_ohm, r_out_ohm 0)")
-    return map_workload(m.workload, a.replace(rows=a.read_rows, parallel_rows="auto", replicate=False, mesh="auto",
-                                              tiles="auto"), m.device)

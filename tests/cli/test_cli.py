@@ -164,6 +164,16 @@ def test_accuracy_reports_calibration_and_interval(capsys, tmp_path):
     assert "Calibration: 16 images of the mnist training split" in notes
 
 
+def test_accuracy_simulates_the_mapping_keys(capsys):
+    """conv_mapping: kernel_position and parallel_rows are simulated, no longer refused (exit 0, not 2); the
+    laws they follow are in tests/sim/test_mapping_keys.py."""
+    code, out, err = run(capsys, "accuracy", "--workload", "lenet5", "--trials", "1", "--samples", "40",
+                         "--calibration", "8", "--no-progress", "--set", "conv_mapping=kernel_position",
+                         "--set", "parallel_rows=32")
+    assert code == 0, err
+    assert "lenet5 on reram: accuracy" in out
+
+
 def test_accuracy_ideal_prints_both_references(capsys):
     code, out, _ = run(capsys, "accuracy", "--workload", "lenet5", "--ideal", "--samples", "200")
     assert code == 0

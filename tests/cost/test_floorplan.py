@@ -139,3 +139,25 @@ def test_isaac_bus_composes_table_one():
     up = unit_prices(m, p, events(m))
     assert float(np.ravel(up["bus_bit"])[0]) == pytest.approx(7e-3 / (384 * 1.2e9), rel=1e-3)
     assert float(np.ravel(up["bit_hop"])[0]) == pytest.approx(42e-3 / (8 * 32 * 1.2e9), rel=1e-3)
+
+
+def test_floorplans_of_many_points_equal_each_points_floorplan_exactly():
+    # the batched floorplan (a sweep's group of points sharing a mapping) must give every number the single
+    # point's floorplan gives, bit for bit: same operations, sums over layers in layer order
+    import workloads
+    from archsim.cost.floorplan import floorplan, floorplans
+    from archsim.mapping.layout import map_workload
+    from archsim.model.arch import Architecture
+
+    base = Architecture(device="sonos", rows=128, cols=128)
+    m = map_workload(workloads.get("resnet50"), base)
+    archs = [base.replace(adc_bits=b, cols_per_adc=c, buffer_kB=k)
+             for b, c, k in ((4, 1, "auto"), (8, 8, "auto"), (10, 64, 64.0), (6, 16, 8.0))]
+    prices = [prices_for(a, m.device) for a in archs]
+    fps = floorplans(m, archs, prices)
+    for i, (a, p) in enumerate(zip(archs, prices)):
+        one = floorplan(dataclasses.replace(m, arch=a), p)
+        assert np.array_equal(fps.bus_length[i], one.bus_length)
+        assert fps.pitch[i] == one.pitch and fps.chip_w[i] == one.chip_w and fps.chip_h[i] == one.chip_h
+        assert {k: v[i] for k, v in fps.component_area.items()} == one.component_area()
+    assert len({float(x) for x in fps.pitch}) > 1          # the points differ: the check compares something

@@ -231,3 +231,21 @@ def test_buffer_per_tile_auto_and_fixed():
     assert big.layers[0].buffer_bits_per_tile == -(-(8192 + 64) * 8 // (big.layers[0].tiles * kb)) * kb
     fixed = mapping.map_workload(wl, a.replace(buffer_kB=64))
     assert all(l.buffer_bits_per_tile == 64 * kb for l in fixed.layers)
+
+
+@pytest.mark.parametrize("cin, rows, groups", [(20, 16, 1), (32, 16, 1), (16, 8, 2)])
+def test_kernel_position_blocks_hold_one_position_each(cin, rows, groups):
+    """conv_mapping kernel_position: the row order is a permutation of the matrix rows; every array holds rows of
+    one kernel position only (channels c of matrix rows c * 9 + p), each position starting a new array, its last
+    one partly filled; every cell placed once per slice, as many arrays as the mapping counts."""
+    a = arch.Architecture(rows=rows, cols=8, cols_per_adc=8, conv_mapping="kernel_position")
+    lm = mapping.map_workload(single_conv(cin, 8, 5, groups=groups), a).layers[0]
+    per = cin // groups
+    assert lm.positions == 9 and lm.row_blocks == 9 * -(-per // rows)
+    order = lm.row_order()
+    assert sorted(order.tolist()) == list(range(lm.K))
+    cover, n = coverage(lm, a)
+    assert (cover == 1).all() and n == lm.arrays
+    for r0, r1 in lm.row_ranges(rows):
+        assert len({int(k) % 9 for k in order[r0:r1]}) == 1            # one kernel position per array
+        assert r1 - r0 == min(rows, per - (r0 % per))                   # full arrays, then the partly filled one

@@ -1,4 +1,6 @@
 """Architecture YAML: defaults, validation, one-line errors that name file and key."""
+import math
+
 import pytest
 
 from archsim.model import arch
@@ -66,3 +68,19 @@ def test_unsafe_yaml_refused(tmp_path):
 def test_replace_validates():
     with pytest.raises(ArchsimError, match="key 'cols' = 0"):
         arch.Architecture().replace(cols=0)
+
+
+def test_accepted_key_values_are_remembered_and_refusals_are_not():
+    # a sweep checks each distinct value of each key once (archsim.model.arch._checked): the remembered value
+    # must be what the check gives, a refusal must still name its own place, and -0.0 stays apart from 0.0
+    from archsim.model import arch as A
+    a1 = A.from_dict({"adc_bits": 6, "clock_Hz": 1e9, "mapping": "offset"}, where="first")
+    a2 = A.from_dict({"adc_bits": 6.0, "clock_Hz": 1e9, "mapping": "offset"}, where="second")
+    assert a1.adc_bits == a2.adc_bits == 6 and type(a2.adc_bits) is int
+    assert a1.mapping is a2.mapping is A.SignedMapping.OFFSET
+    for where in ("p1", "p2"):
+        with pytest.raises(ArchsimError, match=f"^{where}: key 'adc_bits'"):
+            A.from_dict({"adc_bits": 99}, where=where)
+    k = A.KEY_BY_NAME["r_wire_ohm"]
+    assert math.copysign(1.0, A._checked(k, 0.0, "x")) == 1.0
+    assert math.copysign(1.0, A._checked(k, -0.0, "x")) == -1.0   # its own entry, not +0.0's

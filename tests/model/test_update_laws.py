@@ -88,10 +88,20 @@ def _with_update(tmp_path, text):
      "  asymmetry: {value: 1.5, unit: '1', assumption: x}\n", "update.asymmetry"),
     ("update:\n  law: table\n  states: {value: 10, unit: levels, assumption: x}\n"
      "  table:\n    state: {value: [0, 1], unit: '1', assumption: x}\n", "update.table"),
+    ("update:\n  law: constant\n  states: {value: 10, unit: levels, assumption: x}\n  c2c_signed: maybe\n",
+     "update.c2c_signed"),
 ])
 def test_bad_update_sections_are_one_line_errors(tmp_path, text, match):
     with pytest.raises(ArchsimError, match=match):
         load_device(_with_update(tmp_path, text))
+
+
+def test_c2c_signed_is_read_from_the_file(tmp_path):
+    text = ("update:\n  law: constant\n  states: {value: 10, unit: levels, assumption: x}\n"
+            "  c2c: {value: 0.5, unit: '1', assumption: x}\n  c2c_signed: true\n")
+    u = load_device(_with_update(tmp_path, text)).update
+    assert u.c2c_signed and u.kernel_c2c == -0.5
+    assert not load_device("ecram").update.c2c_signed          # the default: the cut factor
 
 
 @pytest.mark.parametrize("c", [0.0, 0.05, 0.3, 1.0, 3.0])

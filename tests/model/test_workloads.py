@@ -1,4 +1,5 @@
 """Workload registry and network graphs: published counts, graph sanity, registry behaviour."""
+import dataclasses
 import time
 
 import networkx as nx
@@ -174,11 +175,26 @@ def test_aliases(alias, name):
     assert workloads.get(alias).name == name
 
 
-def test_get_builds_fresh_graphs():
+def test_get_hands_out_one_frozen_workload():
+    # built once per process: safe because nothing can change it (the memoized views cannot go stale)
     a, b = workloads.get("lenet5"), workloads.get("lenet5")
-    assert a.graph is not b.graph
-    a.graph.remove_node("fc2")
+    assert a is b
+    with pytest.raises(nx.NetworkXError):
+        a.graph.remove_node("fc2")
+    with pytest.raises(nx.NetworkXError):
+        a.graph.add_edge("input", "fc2")
+    with pytest.raises(TypeError):
+        a.graph.nodes["fc2"]["layer"] = a.layer("fc1")
+    with pytest.raises(TypeError):
+        a.graph.nodes["fc2"].update(order=-1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.layer("fc2").K = 1
     assert "fc2" in workloads.get("lenet5").graph
+    # a copy is an ordinary graph: change it and build a new (frozen) workload
+    g = a.graph.copy()
+    g.remove_node("fc2")
+    assert "fc2" not in g and "fc2" in a.graph
+    assert "fc2" in [l.name for l in a.layers()]
 
 
 def test_resnet50_builds_fast():
@@ -259,3 +275,25 @@ def test_depthwise_conv_and_bad_groups():
     assert wl.total_macs == 32 * 9 * 64 + 32 * 64 * 64
     with pytest.raises(ArchsimError, match="groups"):
         GraphBuilder("bad", (6, 8, 8)).conv("c", 8, 3, groups=4)
+
+
+def test_memoized_views_equal_a_fresh_build_and_survive_pickling():
+    import copy
+    import pickle
+    wl = workloads.get("resnet50")
+    wl.layers().clear()                      # a view is a fresh list: emptying it changes nothing
+    fresh = workloads._resolve("resnet50").build()          # a new build, no view computed yet
+    assert fresh is not wl
+    names = [l.name for l in fresh.layers()]
+    assert [l.name for l in wl.layers()] == names and len(names) > 60
+    assert [l.name for l in wl.weighted_layers()] == [l.name for l in fresh.weighted_layers()]
+    for n in names:
+        assert wl.successors(n) == sorted(fresh.graph.successors(n), key=lambda m: fresh.graph.nodes[m]["order"])
+        assert wl.weighted_sources(n) == fresh.weighted_sources(n)
+    assert wl.total_macs == fresh.total_macs and wl.total_weights == fresh.total_weights == PUBLISHED["resnet50"][0]
+    for twin in (pickle.loads(pickle.dumps(wl)), copy.deepcopy(wl)):
+        assert twin == wl and [l.name for l in twin.layers()] == names
+        with pytest.raises(nx.NetworkXError):
+            twin.graph.add_node("extra")
+        with pytest.raises(TypeError):
+            twin.graph.nodes[names[1]]["order"] = 0

@@ -213,7 +213,8 @@ def test_keys_the_simulator_does_not_read_leave_a_simulation_unchanged():
     changes = dict(arrays_per_tile=2, cols_per_adc=4, adc_rate_Hz=1e8, integration_time_s=1e-8, mesh=(4, 4),
                    tiles=64, replicate=False, clock_Hz=1e8, link_width_bits=8, buffer_kB=4.0, buffer_width_bits=64,
                    node_nm=22,
-                   cost_model="lut", replication="feature_map", speedup_degree=4, stage_timing="serial")
+                   cost_model="lut", replication="feature_map", speedup_degree=4, stage_timing="serial",
+                   power_gating="idle_tiles")
     assert set(changes) == set(NOT_SIMULATED_KEYS)
 
     def run(a):

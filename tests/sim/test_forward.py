@@ -412,3 +412,113 @@ def test_get_with_weights_errors_without_a_file():
     assert set(SHIPPED) <= set(workloads.trained())
     with pytest.raises(ArchsimError, match="resnet50.*no trained weights.*random_weights"):
         workloads.get("resnet50", weights=True)
+
+
+def _bits(a):
+    """The array's bytes, NaN payloads and signed zeros included (bit-for-bit comparison)."""
+    return np.ascontiguousarray(a).view(np.uint8 if a.dtype.itemsize == 1 else f"u{a.dtype.itemsize}")
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("bias,relu", [(True, True), (False, True), (True, False), (False, False)])
+def test_conv_epilogue_kernel_is_the_numpy_steps_bit_for_bit(dt, order, bias, relu):
+    """forward_kernels.conv_out (bias, ReLU and layout in one pass) = ``y += b``, ``np.maximum(y, 0)`` and the
+    transposing copy, to the bit: NaN, infinities and both zeros included."""
+    from archsim.sim import forward_kernels as FK
+    rng = np.random.default_rng(3)
+    B, C, P = 3, 5, 7
+    y = rng.normal(size=(B * P, C)).astype(dt)
+    y[0, 0], y[1, 1], y[2, 2], y[3, 3], y[4, 4] = np.nan, -0.0, 0.0, np.inf, -np.inf
+    b = rng.normal(size=C).astype(dt)
+    b[1] = -0.0
+    y[5, 0] = -b[0]                                       # sums to zero
+    y = np.asfortranarray(y) if order == "F" else np.ascontiguousarray(y)
+    want = y.copy()
+    if bias:
+        want += b
+    if relu:
+        want = np.maximum(want, 0, out=want)
+    want = np.ascontiguousarray(want.reshape(B, P, C).transpose(0, 2, 1))
+    got = np.empty((B, C, P), dt)
+    FK.conv_out(y.T, b if bias else np.zeros(0, dt), bias, relu, got)
+    assert np.array_equal(_bits(got), _bits(want))
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel,stride", [((2, 2), (2, 2)), ((3, 3), (1, 1)), ((3, 2), (2, 1))])
+def test_max_pool_kernel_is_the_numpy_running_maximum(dt, kernel, stride):
+    """forward_kernels.max_pool = the running np.maximum over the window offsets (NaN kept, the later of two
+    equal values, so signed zeros too), including overlapping windows."""
+    from archsim.sim import forward_kernels as FK
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, 3, 9, 8)).astype(dt)
+    x[0, 0, 0, 0], x[0, 1, 1, 1], x[1, 0, :2, :2] = np.nan, -np.inf, -0.0
+    x[1, 1, :2, :2] = np.array([[0.0, -0.0], [-0.0, 0.0]], dt)
+    kh, kw = kernel
+    sh, sw = stride
+    Ho, Wo = (9 - kh) // sh + 1, (8 - kw) // sw + 1
+    want = None
+    for i in range(kh):
+        for j in range(kw):
+            v = x[:, :, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw]
+            want = v.copy() if want is None else np.maximum(want, v, out=want)
+    got = np.empty((2, 3, Ho, Wo), dt)
+    FK.max_pool(x, kh, kw, sh, sw, got)
+    assert np.array_equal(_bits(got), _bits(want))
+
+
+@pytest.mark.parametrize("case", [
+    # cin, (h, w), cout, kernel, stride, padding (t, l, b, r), groups
+    (3, (9, 12), 4, 3, 1, 1, 1),
+    (2, (10, 11), 4, (3, 5), 1, (2, 0, 1, 3), 1),             # asymmetric kernel and padding, kernel > padding
+    (4, (8, 9), 6, 3, (2, 1), (0, 1, 1, 0), 2),               # groups, row stride 2
+    (1, (12, 12), 2, 5, 1, 0, 1),                             # no padding (LeNet-5's layers)
+])
+def test_im2col_kernel_gives_the_numpy_copies(case):
+    """forward.im2col's numba pass (column stride 1, at least 8 output columns) writes the very values of the
+    padded-copy construction, for every group."""
+    cin, hw, cout, k, stride, padding, groups = case
+    lay = one_conv(cin, hw, cout, k, stride, padding, groups, False).layer("conv")
+    x = np.random.default_rng(2).standard_normal((3, cin, *hw)).astype(np.float32)
+    _, Ho, Wo = lay.out_shape
+    assert lay.stride[1] == 1 and Wo >= 8            # the numba path
+    cg = cin // groups
+    for g in range(groups):
+        xp = np.pad(x[:, g * cg:(g + 1) * cg], ((0, 0), (0, 0), (lay.padding[0], lay.padding[2]),
+                                                 (lay.padding[1], lay.padding[3])))
+        want = np.empty((cg, *lay.kernel, 3, Ho, Wo), np.float32)
+        for i, j, (hs, ws) in F.window_slices(lay):
+            want[:, i, j] = xp[:, :, hs, ws].transpose(1, 0, 2, 3)
+        got = F.im2col(x, lay, g)
+        assert np.array_equal(got, want.reshape(-1, 3 * Ho * Wo).T)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("pool", [((2, 2), (2, 2)), ((3, 3), (2, 2)), ((2, 3), (1, 2))])
+def test_conv_then_max_pool_in_one_pass_is_the_two_steps(dt, pool):
+    """forward_kernels.conv_out_pool = conv_out then max_pool, to the bit (NaN and signed zeros included); and
+    a network's output is the same whether its conv + max-pool pairs run fused (not collected) or apart."""
+    from archsim.sim import forward_kernels as FK
+    rng = np.random.default_rng(5)
+    B, C, Ho, Wo = 2, 3, 7, 8
+    (kh, kw), (sh, sw) = pool
+    Hp, Wp = (Ho - kh) // sh + 1, (Wo - kw) // sw + 1
+    y = rng.normal(size=(B * Ho * Wo, C)).astype(dt)
+    y[0, 0], y[9, 1], y[10, 1], y[20, 2] = np.nan, -0.0, 0.0, -np.inf
+    b = rng.normal(size=C).astype(dt)
+    for relu in (True, False):
+        conv = np.empty((B, C, Ho * Wo), dt)
+        FK.conv_out(y.T, b, True, relu, conv)
+        want = np.empty((B, C, Hp, Wp), dt)
+        FK.max_pool(conv.reshape(B, C, Ho, Wo), kh, kw, sh, sw, want)
+        got = np.empty((B, C, Hp, Wp), dt)
+        FK.conv_out_pool(y.T, b, True, relu, Ho, Wo, kh, kw, sh, sw, got)
+        assert np.array_equal(_bits(got), _bits(want))
+    wl = Wt.random_weights(workloads.get("mnist_cnn3"), seed=1)
+    x = np.random.default_rng(6).random((5, 1, 28, 28), dtype=np.float32)
+    convs = [l.name for l in wl.layers() if l.kind == "conv"]
+    fused = F.run(wl, x)
+    apart, _ = F.run(wl, x, collect=convs)
+    assert F._pool_fusions(*F._plan(wl), set(), "fc2") and not F._pool_fusions(*F._plan(wl), set(convs), "fc2")
+    assert np.array_equal(_bits(fused), _bits(apart))

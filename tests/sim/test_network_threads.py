@@ -83,6 +83,7 @@ MODES = {   # conv_mode 0 (bit-serial pulses), 1 (pulses summed in analog), 2 (i
     "analog accumulation": (dict(device="pcm", rows=16, cols=8, input_accumulation="analog"), SimConfig()),
     "ideal dac": (dict(device="pcm", rows=16, cols=8), SimConfig(ideal_dac=True)),
     "one pulse, small chunks": (dict(device="sonos", rows=16, cols=8, dac_bits=8), SimConfig(chunk_elements=300)),
+    "two-bit pulses": (dict(device="sonos", rows=16, cols=8, dac_bits=2), SimConfig()),     # squares of 0..3 codes
 }
 
 

@@ -20,6 +20,9 @@ MODELS = [
     UpdateModel("exponential", states=80, gamma=3.0, c2c=0.2),
     UpdateModel("power", states=80, gamma=1.5, c2c=0.8, potentiation_only=True),
     UpdateModel("table", states=50, table=TABLE, dw_d2d=0.3),
+    # Gokmen and Vlasov's cycle-to-cycle noise: a Gaussian step that may reverse (no cut at 0)
+    UpdateModel("constant", states=100, asymmetry=0.1, c2c=1.5, c2c_signed=True, dw_d2d=0.2),
+    UpdateModel("soft_bounds", states=50, c2c=2.0, c2c_signed=True),
     # no cycle-to-cycle noise: the kernels move n constant steps at once (their own branch)
     UpdateModel("constant", states=100, asymmetry=0.1, dw_d2d=0.2, bound_d2d=0.1),
     UpdateModel("constant", states=40, asymmetry=-0.3, potentiation_only=True),
@@ -143,9 +146,55 @@ def test_cycle_to_cycle_noise_keeps_the_mean_step():
     assert float(t.Xp.std()) > 0.1 * 64 * m.dw      # and the noise is there
 
 
+@pytest.mark.parametrize("c2c", [0.5, 3.0])
+def test_signed_cycle_to_cycle_noise_has_the_papers_mean_and_spread(c2c):
+    """Gokmen and Vlasov's step dw (1 + c2c z), not cut: 64 up pulses on each of 2,000 devices move them by
+    64 dw on average with a standard deviation of c2c dw sqrt(64) (independent pulses).  The mean's standard
+    error is c2c sqrt(64) dw / sqrt(2000) (0.9% of 64 dw at c2c = 3), so 5% of 64 dw is over 5 of them; the
+    sample std of 2,000 devices is within 1.6% (one standard error) of the true one, 10% is a wide margin.
+    The cut factor (c2c_signed false) cannot reach that spread at c2c = 3: its relative std stays below 1.47."""
+    n = 64
+    t = AnalogTile(40, 50, UpdateModel("constant", states=1e6, c2c=c2c, c2c_signed=True), 1.0, (3,))
+    t.update_counts(np.full((40, 50), n, dtype=np.int64))
+    dw = t.model.dw
+    assert float(t.Xp.mean()) == pytest.approx(n * dw, rel=0.05)
+    assert float(t.Xp.std()) == pytest.approx(c2c * dw * np.sqrt(n), rel=0.1)
+    cut = AnalogTile(40, 50, UpdateModel("constant", states=1e6, c2c=c2c), 1.0, (3,))
+    cut.update_counts(np.full((40, 50), n, dtype=np.int64))
+    assert float(cut.Xp.std()) < min(c2c, 1.47) * dw * np.sqrt(n) * 1.1
+
+
 def test_symmetric_point_of_soft_bounds_is_the_asymmetry():
     t = AnalogTile(3, 4, UpdateModel("soft_bounds", states=100, asymmetry=0.2), 1.0, (1,))
     np.testing.assert_allclose(symmetric_point(t), 0.2, atol=1e-9)
+
+
+def test_device_to_device_spread_keeps_the_mean_step():
+    """dw_d2d = 3: each device's step dw max(1 + 3 N, 0) (37% of the devices stuck at 0) divided by the cut
+    factor's mean 1.76, so 20,000 devices keep a mean step dw: the relative standard error is about
+    1.46 / sqrt(20,000) ~ 1%, 5% is a wide margin (uncorrected the mean would be 1.76 dw)."""
+    m = UpdateModel("constant", states=1000, dw_d2d=3.0)
+    t = AnalogTile(200, 100, m, 1.0, (5,))
+    assert float(t.dwu.mean()) == pytest.approx(m.dw, rel=0.05)
+    assert 0.3 < float(np.mean(t.dwu == 0)) < 0.45
+
+
+def test_error_grows_with_signed_cycle_to_cycle_noise(tiny):
+    """The paper's step noise dw (1 + c2c z) adds c2c^2 to each coincidence's variance (c2c = 3 is ten times
+    the noise of the noiseless device's own coincidence count, c2c = 10 a hundred), so with the seed fixed the
+    test accuracy falls with c2c: 0.732, 0.668, 0.236 here (3 epochs of 600 images, 500 test images; each gap
+    is 30 images or more, required to be at least 10).  The cut factor (archsim's default) caps the step's
+    relative spread below 1.47, so at c2c = 10 it trains far better than the signed step."""
+    wl, data = tiny
+    cfg = AnalogTrainConfig(epochs=3, lr=0.05, batch_size=10)
+
+    def acc(c2c, signed=True):
+        m = UpdateModel("constant", states=200, c2c=c2c, c2c_signed=signed)
+        return fit(wl, "ideal", data, cfg, update_model=m).final_accuracy
+
+    a = [acc(c) for c in (0.0, 3.0, 10.0)]
+    assert a[0] - a[1] >= 0.02 and a[1] - a[2] >= 0.02
+    assert acc(10.0, signed=False) >= a[2] + 0.1
 
 
 def test_pair_refresh_keeps_the_weight():

@@ -20,6 +20,7 @@ NOISELESS = UpdateModel("constant", states=1200)
 CONSTANT = UpdateModel("constant", states=1200, c2c=0.3, dw_d2d=0.3, asymmetry_d2d=0.01, bound_d2d=0.3)
 SOFT = UpdateModel("soft_bounds", states=200, asymmetry=0.05, c2c=0.3, dw_d2d=0.2)
 PAIR = UpdateModel("constant", states=40, asymmetry=-0.3, c2c=0.2, potentiation_only=True)
+SIGNED = UpdateModel("constant", states=100, c2c=0.5, c2c_signed=True, dw_d2d=0.2)
 EXACT = dict(converters=False, read_noise=False, bl=10, update_management=True)
 
 #: name -> (network, device, update model, config, training images)
@@ -35,21 +36,23 @@ CASES = {
     "tiny_tiki_taka": ("tiny", "ideal", SOFT, AnalogTrainConfig(algorithm="tiki-taka", lr=0.05), 200),
     "tiny_carry": ("tiny", "ecram", None, AnalogTrainConfig(algorithm="carry", lr=0.05, carry_every=50), 200),
     "tiny_numpy_twins": ("tiny", "ideal", SOFT, AnalogTrainConfig(lr=0.05, use_numba=False), 60),
+    "tiny_signed_c2c": ("tiny", "ideal", SIGNED, AnalogTrainConfig(lr=0.05, **EXACT), 200),
 }
 
-#: sha256 prefixes of main's code (commit 33a6542), before the faster kernels
+#: sha256 prefixes of main's code (commit 5fa71a2: the training code before the faster kernels)
 PINS = {
-    "rpu_constant": "28a243abc8c882e9",
+    "rpu_constant": "0c1a5e087fb281c5",
     "rpu_ecram_converters": "345e5f3b5ed3d8b2",
     "rpu_noiseless": "eac40c8f9a9da4c3",
-    "rpu_reram_converters": "e0d040516503a0a5",
+    "rpu_reram_converters": "7a2d3f41b3bb16eb",
     "tiny_carry": "87c1e899480bf596",
-    "tiny_deterministic": "2efc3ee3f07b2dbc",
-    "tiny_mixed": "60587d24cdaa3525",
-    "tiny_numpy_twins": "f7bf15599748463c",
+    "tiny_deterministic": "52ff7ba3d8da33b0",
+    "tiny_mixed": "65cc937038e700b6",
+    "tiny_numpy_twins": "f3bd3ad958a265fd",
     "tiny_pair_refresh": "e096fe26c016a1a7",
-    "tiny_soft_bounds": "2b1b264507f34a9a",
-    "tiny_tiki_taka": "4b329e0fe3c1384b",
+    "tiny_signed_c2c": "692cc9810c2311d8",
+    "tiny_soft_bounds": "8112b318d0f046f9",
+    "tiny_tiki_taka": "15436152abec9040",
 }
 
 #: the products' canary when pinned

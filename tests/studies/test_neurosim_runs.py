@@ -11,9 +11,14 @@ are like-for-like: every layer's energy and latency scaled by its padded / unpad
 the slowest layer's like-for-like latency (the period).
 
 These runs' default prints more ADC energy and less interconnect energy than the run the published rows
-come from (48.6 against 45.4 uJ like-for-like; clock 1.697 against 1.663 ns), so each check compares
-changes: archsim's ratio of a setting to its default against NeuroSim's, each tool against its own
-default.  Tolerance 25% (the issue's band for predictions).
+come from (48.6 against 45.4 uJ like-for-like; clock 1.697 against 1.663 ns), so two comparisons are made:
+changes (archsim's ratio of a setting to its default against NeuroSim's, each tool against its own default)
+and absolute figures (archsim against each run's own like-for-like energy and throughput).  The first seven
+runs change one setting; the rest were made after the laws were written and are held out: two settings at
+once (256 x 256 with a 4-bit ADC, 64 rows at once with 16 columns per ADC, input density 0.0875 with 16
+columns per ADC, DenseNet-40 on 256 x 256, DenseNet-40 with a 4-bit ADC) and 64 x 64 subarrays.  Tolerance
+25% (the issue's band for predictions); one absolute energy outside it is a strict expected failure naming
+the law that misses it.
 """
 import numpy as np
 import pytest
@@ -42,6 +47,22 @@ RUNS = {
                                                                  period_us=151.29, clock_ns=1.6974, ic_uJ=3.993),
     "DenseNet-40 (NetWork_DenseNet40.csv)": dict(keys={}, workload="densenet40", energy_uJ=52.863, period_us=80.90,
                                                  clock_ns=1.6974, ic_uJ=6.072),
+    # held out: two settings changed at once, run after the laws were written (none of them sets a constant)
+    "DenseNet-40 on 256 x 256 subarrays": dict(keys={"rows": 256, "cols": 256}, workload="densenet40",
+                                               energy_uJ=64.579, period_us=68.33, clock_ns=1.86777, ic_uJ=8.571),
+    "256 x 256 subarrays with a 4-bit ADC": dict(keys={"rows": 256, "cols": 256, "adc_bits": 4}, energy_uJ=32.651,
+                                                 period_us=117.57, clock_ns=1.79009, ic_uJ=4.506),
+    "64 of 128 rows at once with 16 columns per ADC": dict(keys={"parallel_rows": 64, "cols_per_adc": 16},
+                                                           energy_uJ=92.442, period_us=194.33, clock_ns=1.89415,
+                                                           ic_uJ=3.848),
+    "input bits Bernoulli(0.1) with 16 columns per ADC": dict(keys={"cols_per_adc": 16}, density=0.0875,
+                                                              energy_uJ=51.189, period_us=161.79, clock_ns=1.71203,
+                                                              ic_uJ=3.713),
+    "DenseNet-40 with a 4-bit ADC": dict(keys={"adc_bits": 4}, workload="densenet40", energy_uJ=38.290,
+                                         period_us=74.44, clock_ns=1.56515, ic_uJ=5.642),
+    # held out, one setting beyond the single-setting runs' range: smaller subarrays than any run above
+    "64 x 64 subarrays": dict(keys={"rows": 64, "cols": 64}, energy_uJ=81.851, period_us=99.18, clock_ns=1.79836,
+                              ic_uJ=4.250),
 }
 
 
@@ -78,9 +99,35 @@ def test_change_of_throughput_predicted_within_25_percent(archsim_runs, name):
     assert 0.75 < ours / ns < 1.25
 
 
-@pytest.mark.parametrize("name", list(RUNS))
+DENSENET = "DenseNet-40 (NetWork_DenseNet40.csv)"
+
+
+@pytest.mark.parametrize("name", [n for n in RUNS if RUNS[n].get("workload") and n != DENSENET])
+def test_change_on_the_same_network_within_25_percent(archsim_runs, name):
+    """A DenseNet-40 run with a second setting changed, against NeuroSim's DenseNet-40 default: the setting's
+    change on that network, apart from the change of network (which the VGG-8 ratios above include)."""
+    for i, what in ((0, "energy"), (1, "throughput")):
+        ours = archsim_runs[name][i] / archsim_runs[DENSENET][i]
+        key = "energy_uJ" if i == 0 else "period_us"
+        ns = RUNS[name][key] / RUNS[DENSENET][key]
+        ns = ns if i == 0 else 1.0 / ns
+        print(f"{name}: {what} x{ours:.3f} (archsim) against x{ns:.3f} (NeuroSim): {ours / ns:.3f}")
+        assert 0.75 < ours / ns < 1.25
+
+
+#: runs whose absolute energy falls outside the band, with the law that misses it (each still passes the change test)
+ABSOLUTE_ENERGY_GAPS = {
+    "256 x 256 subarrays with a 4-bit ADC": "0.725: these traces' default already sits at 0.84 (NeuroSim's ADC bucket "
+    "106 fJ per conversion against archsim's 79 with the word line; 0.90 on the published run's traces) and NeuroSim's "
+    "grows 1.38x per conversion at 256 rows where archsim's sense-amp law grows 1.19x",
+}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=ABSOLUTE_ENERGY_GAPS[n]))
+                                  if n in ABSOLUTE_ENERGY_GAPS else n for n in RUNS])
 def test_absolute_figures_within_25_percent(archsim_runs, name):
-    """Each run's own like-for-like figures, archsim predicting from the calibrated preset."""
+    """Each run's own like-for-like figures, archsim predicting from the calibrated preset (calibrated on the
+    published run, whose traces give 0.934 of these traces' default energy)."""
     e = archsim_runs[name][0] / RUNS[name]["energy_uJ"]
     t = archsim_runs[name][1] / (archsim_runs[name][2] / (RUNS[name]["period_us"] * 1e-6))
     print(f"{name}: energy {e:.3f}, throughput {t:.3f}")
@@ -99,3 +146,20 @@ def test_change_of_interconnect_energy_predicted_within_25_percent(archsim_runs,
     ours = archsim_runs[name][3] / archsim_runs["default"][3]
     print(f"{name}: interconnect x{ours:.3f} (archsim) against x{ns:.3f} (NeuroSim): {ours / ns:.3f}")
     assert 0.75 < ours / ns < 1.25
+
+
+#: NeuroSim's printed speed-up of each VGG-8 layer (its floorplan, main.cpp:197-208) at three subarray sizes
+NEUROSIM_SPEEDUP = {64: (16, 16, 4, 4, 1, 1, 1, 4), 128: (16, 16, 4, 4, 2, 1, 1, 8), 256: (16, 16, 4, 4, 4, 2, 1, 16)}
+
+
+@pytest.mark.parametrize("size", sorted(NEUROSIM_SPEEDUP))
+def test_replication_follows_neurosims_speed_up(size):
+    """Changing rows and columns keeps NeuroSim's design: the tile stays 9 PEs of 4 x 4 subarrays (144 arrays, its
+    novel tile at every size) and the layers that set the period (conv1_1 to conv2_2, on inputs of 32 and 16) are
+    replicated as NeuroSim speeds them up.  NeuroSim also duplicates later, fast layers into spare tiles (conv3_1
+    x2 at 128, x4 at 256; fc2 x4-x16); archsim does not, which changes no period (their stages are 5-10x shorter)."""
+    base = presets.load("neurosim").architecture
+    m = map_workload(workloads.get("vgg8"), base.replace(rows=size, cols=size))
+    assert m.arch.arrays_per_tile == 9 * 4 * 4
+    assert tuple(l.replication for l in m.layers[:4]) == NEUROSIM_SPEEDUP[size][:4]
+    assert all(l.replication <= ns for l, ns in zip(m.layers, NEUROSIM_SPEEDUP[size]))

@@ -24,7 +24,11 @@ Model (each choice stated where the sources are silent):
 Split.  The ``K x N`` matrix of a layer (per group) is cut exactly as
 :meth:`archsim.mapping.layout.LayerMap.blocks` enumerates it: row blocks of ``arch.rows``, column blocks of
 ``arch.cols``, ``lm.slices`` bit slices, ``lm.copies`` arrays per slice (G+ and G- of a differential
-pair, or one offset array).  Every array digitizes its own column currents (per input pulse), so
+pair, or one offset array).  With ``conv_mapping: kernel_position`` the rows are first put in array order
+(:meth:`~archsim.mapping.layout.LayerMap.row_order`: each kernel position's input channels together, each
+position starting a new, possibly partly filled, array); the cells are programmed in matrix order and then
+placed, and the inputs are gathered into the same order.  Every array digitizes its own column currents (per
+input pulse and per row chunk: ``parallel_rows`` rows read at once, ``arch.row_chunks`` reads per array), so
 partial sums are rounded where the hardware rounds them.
 
 Weights.  Symmetric quantization with one scale per layer, ``w_scale = max|W|``.  Differential
@@ -72,7 +76,7 @@ complement codes ``-2^(B-1) .. 2^(B-1) - 1``, zero exact, ``step = full / (2^(B-
 scale per array by the architecture's ``adc_range`` (or ``SimConfig.adc_range``): ``array``: the
 ``adc_percentile`` percentile of ``|I|`` over the calibration batch (every column and conversion of
 that array, programmed conductances, no read noise); ``layer``: the largest of those over the layer's
-arrays, shared by all of them; ``fixed``: ``adc_full_scale x arch.rows x (largest pulse code) x g_max``;
+arrays, shared by all of them; ``fixed``: ``adc_full_scale x arch.read_rows x (largest pulse code) x g_max``;
 ``max``:
 ``rows x (largest pulse code) x g_max`` (``g_max - g_min`` for an analog pair); ``granular``:
 ``step = 1`` (exact whenever currents are whole multiples of the step: ``g_min`` a multiple of ``dg``

@@ -76,10 +76,54 @@ def conv_planes(x, pt, pl, b0, b1, scale, lo, hi, mode, dac_bits, npulse, qv, qv
 
 
 @njit(cache=True, fastmath=False, nogil=True, boundscheck=False)
-def gather_rows(q, b0, Ho, Wo, sh, sw, kh, kw, r0, r1, buf):
-    """``buf[k, p * nb + (r - r0)]`` = plane ``p`` of ``q`` (NC, C, maps, Hp, Wp, C-ordered; map 0 is image ``b0``)
-    at im2col row ``r`` (image, oh, ow in C order) and column ``k`` (c, i, j in C order), for rows ``r0 .. r1``
-    (``buf`` C-ordered): one run of output positions per output row of the map, with flat unsigned indices
+def conv_codes(x, pt, pl, scale, lo, hi, qv):
+    """:func:`conv_planes` for one digital pulse (mode 0, ``npulse`` 1), no squares: ``qv`` (1, C, B, Hp, Wp)
+    ``= rint(min(max(x * scale, lo), hi))`` inside, 0 on the padding; the same IEEE operations, written a map
+    row at a time so that the loop vectorizes (:func:`conv_planes` tests every element for padding and mode).
+    Returns the number of non-finite inputs."""
+    B, C, H, W = x.shape
+    Hp, Wp = qv.shape[3], qv.shape[4]
+    bad = 0
+    for c in range(C):
+        for b in range(B):
+            q = qv[0, c, b]
+            for h in range(Hp):
+                hi_ = h - pt
+                row = q[h]
+                if hi_ < 0 or hi_ >= H:
+                    for w in range(Wp):
+                        row[w] = 0.0
+                    continue
+                for w in range(pl):
+                    row[w] = 0.0
+                for w in range(pl + W, Wp):
+                    row[w] = 0.0
+                xr = x[b, c, hi_]
+                for w in range(W):
+                    t = np.float64(xr[w]) * scale
+                    bad += 0 if t - t == 0.0 else 1
+                    row[w + pl] = np.rint(min(max(t, lo), hi))
+    return bad
+
+
+@njit(cache=True, fastmath=False, nogil=True, boundscheck=False)
+def square_into(buf, buf2):
+    """``buf2 = float32(v * v)`` of every element ``v`` of ``buf`` (both C-ordered, same shape), the square
+    taken in float64: with digital pulses (mode 0) ``v = +-d`` exactly, so this is :func:`conv_planes`'s
+    ``d * d`` bit for bit."""
+    a = buf.reshape(-1)
+    o = buf2.reshape(-1)
+    for k in range(a.shape[0]):
+        v = np.float64(a[np.uint64(k)])
+        o[np.uint64(k)] = np.float32(v * v)
+
+
+@njit(cache=True, fastmath=False, nogil=True, boundscheck=False)
+def gather_rows(q, b0, Ho, Wo, sh, sw, kh, kw, r0, r1, krow, buf):
+    """``buf[krow[k], p * nb + (r - r0)]`` = plane ``p`` of ``q`` (NC, C, maps, Hp, Wp, C-ordered; map 0 is image
+    ``b0``) at im2col row ``r`` (image, oh, ow in C order) and column ``k`` (c, i, j in C order), for rows
+    ``r0 .. r1`` (``buf`` C-ordered; ``krow`` the array row of each im2col column, the identity for
+    im2col's own order): one run of output positions per output row of the map, with flat unsigned indices
     (numba then drops the negative-index checks and the copy vectorizes: 3x faster than 2-D views)."""
     NC, C, M, Hp, Wp = q.shape
     qf = q.reshape(-1)
@@ -93,7 +137,7 @@ def gather_rows(q, b0, Ho, Wo, sh, sw, kh, kw, r0, r1, buf):
     for c in range(C):
         for i in range(kh):
             for j in range(kw):
-                kbase = ((c * kh + i) * kw + j) * ncol
+                kbase = krow[(c * kh + i) * kw + j] * ncol
                 for p in range(NC):
                     cbase = (p * C + c) * M
                     b, oh, ow = bs, ohs, ows
@@ -126,7 +170,9 @@ class MapRows:
 
     def __init__(self, pm, x: np.ndarray, geom):
         self.pm, self.x, self.geom = pm, x, geom
+        self.krow = pm.input_rows        # where each im2col column sits in the arrays
         self.qv = self.qv2 = None
+        self.square = False
 
     def prepare(self, want_v2: bool, dt) -> None:
         from archsim.model.errors import ArchsimError
@@ -137,10 +183,16 @@ class MapRows:
         B, C, H, W = x.shape
         qshape = (pm.n_conv, C, B, H + pt + pb, W + pl + pr)
         self.qv = _WS.get("QV", qshape, dt)
-        self.qv2 = _WS.get("QV2", qshape if want_v2 else (1, 1, 1, 1, 1), np.float32)
+        self.qv2 = _WS.get("QV2", qshape if want_v2 and pm.conv_mode != 0 else (1, 1, 1, 1, 1), np.float32)
         lo = -float(pm.x_code_max) if pm.x_signed else 0.0
-        bad = conv_planes(x, pt, pl, 0, B, float(pm.x_scale), lo, float(pm.x_code_max), int(pm.conv_mode),
-                          int(pm.arch.dac_bits), int(pm.arch.input_pulses), self.qv, self.qv2, bool(want_v2))
+        # digital pulses: the squares are the gathered codes squared (:func:`square_into`), not a second plane
+        self.square = bool(want_v2) and int(pm.conv_mode) == 0
+        if int(pm.conv_mode) == 0 and int(pm.arch.input_pulses) == 1 and pm.n_conv == 1:
+            bad = conv_codes(x, pt, pl, float(pm.x_scale), lo, float(pm.x_code_max), self.qv)
+        else:
+            bad = conv_planes(x, pt, pl, 0, B, float(pm.x_scale), lo, float(pm.x_code_max), int(pm.conv_mode),
+                              int(pm.arch.dac_bits), int(pm.arch.input_pulses), self.qv, self.qv2,
+                              bool(want_v2) and not self.square)
         if bad:
             raise ArchsimError(f"layer '{pm.layer}': inputs contain NaN or infinity ({bad} values)")
 
@@ -151,9 +203,11 @@ class MapRows:
         nb, k, nc = r1 - r0, self.pm.K, self.pm.n_conv
         bufv = _WS.get("V", (k, nc * nb), dt)
         bufw = _WS.get("V2", (k, nc * nb) if want_v2 else (1, 1), np.float32)
-        gather_rows(self.qv, 0, Ho, Wo, sh, sw, kh, kw, r0, r1, bufv)
-        if want_v2:
-            gather_rows(self.qv2, 0, Ho, Wo, sh, sw, kh, kw, r0, r1, bufw)
+        gather_rows(self.qv, 0, Ho, Wo, sh, sw, kh, kw, r0, r1, self.krow, bufv)
+        if want_v2 and self.square:
+            square_into(bufv, bufw)
+        elif want_v2:
+            gather_rows(self.qv2, 0, Ho, Wo, sh, sw, kh, kw, r0, r1, self.krow, bufw)
         V = bufv.reshape(k, nc, nb).transpose(1, 2, 0)
         V2 = bufw.reshape(k, nc, nb).transpose(1, 2, 0) if want_v2 else bufw.reshape(1, 1, 1)
         return V, V2, bufv.T, bufw.T

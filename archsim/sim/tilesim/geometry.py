@@ -7,8 +7,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from archsim.mapping.layout import LayerMap
 from archsim.model.errors import ArchsimError
 from archsim.sim.tilesim.support import _ir_drop_on
+
+
+def row_partition(lm: LayerMap, arch) -> tuple[tuple, tuple]:
+    """``(arrays, chunks)``: the ``(r0, r1)`` row range (array order, :meth:`LayerMap.row_order`) of each physical
+    row block (:meth:`LayerMap.row_ranges`), and of each row chunk converted on its own: every array is read
+    ``arch.row_chunks`` times, ``parallel_rows`` rows at a time (``parallel_rows`` auto: once, all its rows).  The
+    chunks of array ``i`` are ``chunks[i * row_chunks:(i + 1) * row_chunks]``; a chunk past the array's used rows
+    is empty (``r0 == r1``): the hardware still converts it (the cost model counts it); it carries no current and its
+    conversions read 0, so the simulator counts it without computing it."""
+    arrays = lm.row_ranges(arch.rows)
+    n, pr = arch.row_chunks, arch.read_rows
+    chunks = tuple((min(a1, a0 + q * pr), min(a1, a0 + (q + 1) * pr)) for a0, a1 in arrays for q in range(n))
+    return arrays, chunks
 
 
 class MatrixGeometry:
@@ -50,6 +64,11 @@ class MatrixGeometry:
         return self.lm.copies == 2 and self.lm.conversions == 1
 
     @property
+    def row_chunks(self) -> int:
+        """Row chunks each array is read in (``arch.row_chunks``; 1 without ``parallel_rows``)."""
+        return len(self.row_bounds) // len(self.array_bounds)
+
+    @property
     def n_arrays(self) -> int:
         """Arrays simulated (equals ``lm.arrays``)."""
         return len(self.blocks)
@@ -68,7 +87,8 @@ class MatrixGeometry:
 
     @property
     def conversions_per_vector(self) -> int:
-        """ADC conversions per input vector over all arrays (``lm.col_reads x conversions per vector``)."""
+        """ADC conversions per input vector over all arrays (``lm.col_reads x row chunks x conversions per
+        vector``: one per column, row chunk, unit and pulse)."""
         return self.groups * len(self.row_bounds) * self.slices * self.n_units * self.Ng * self.n_conv
 
     @property
@@ -110,22 +130,35 @@ class MatrixGeometry:
     def unit_index(self, g: int, rb: int, s: int, cu: int) -> int:
         return ((g * len(self.row_bounds) + rb) * self.slices + s) * self.n_units + cu
 
+    @property
+    def input_rows(self) -> np.ndarray:
+        """The array row (int64) of each matrix row: the inverse of ``row_order`` (the identity without one)."""
+        if self.row_order is None:
+            return np.arange(self.K, dtype=np.int64)
+        return np.argsort(self.row_order).astype(np.int64)
+
     # ------------------------------------------------------------------ views for tests and reports
+    def _matrix_order(self, a: np.ndarray) -> np.ndarray:
+        """``a`` (..., K, Ng) with its rows back in matrix order (the cells are held in array order)."""
+        return a if self.row_order is None else a[..., self.input_rows, :]
+
     def quantized_weights(self) -> np.ndarray:
         """The weights the codes represent, (groups, K, Ng): what an exact analog array computes."""
         sl = np.array(self.slice_weights)
         mag = np.tensordot(sl, self.codes.astype(np.float64), axes=([0], [1]))  # (C, G, K, Ng)
         q = mag[0] - mag[1] if self.lm.copies == 2 else mag[0] - self.offset_code
-        return q * (self.w_scale / self.wmax_code)
+        return self._matrix_order(q * (self.w_scale / self.wmax_code))
 
     def conductances(self, which: str = "programmed") -> np.ndarray:
-        """Cell conductances in S, (copies, slices, groups, K, Ng): ``programmed`` or ``target``."""
+        """Cell conductances in S, (copies, slices, groups, K, Ng) (rows in matrix order): ``programmed`` or
+        ``target``."""
         if which == "target":
-            return (self.gmin_u + self.codes.astype(np.float64)) * self.g_unit
+            return self._matrix_order((self.gmin_u + self.codes.astype(np.float64)) * self.g_unit)
         if which == "programmed":
-            return self.G * self.g_unit
+            return self._matrix_order(self.G * self.g_unit)
         raise ArchsimError(f"conductances: which = {which!r} is not allowed; allowed: programmed, target")
 
     def read_sigma(self) -> np.ndarray:
-        """Per-cell read-noise standard deviation in S (zeros without read noise)."""
-        return np.zeros(self.G.shape) if self.S2 is None else np.sqrt(self.S2.astype(np.float64)) * self.g_unit
+        """Per-cell read-noise standard deviation in S (zeros without read noise; rows in matrix order)."""
+        return np.zeros(self.G.shape) if self.S2 is None else \
+            self._matrix_order(np.sqrt(self.S2.astype(np.float64)) * self.g_unit)

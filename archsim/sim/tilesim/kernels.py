@@ -366,15 +366,15 @@ def run_noise_adc_accumulate(I, var, streams, row0, ncol, lo, inv, step, qmax, c
 # IEEE operations in the same order as ``adc_accumulate`` / ``noise_adc_accumulate`` called per unit.
 
 @njit(cache=True, fastmath=False, nogil=True)
-def _live_rows(Mv, col0, n, r0, bs, be, live):
-    """live[b - bs] = whether row r0 + b of ``Mv`` has a nonzero variance in columns col0 .. col0 + n;
-    returns how many do."""
+def _live_rows(Mvf, ldv, col0, n, r0, bs, be, live):
+    """live[b - bs] = whether row r0 + b of the variances (flat ``Mvf``, rows of ``ldv``) has a nonzero value in
+    columns col0 .. col0 + n; returns how many do."""
     cnt = 0
     for b in range(bs, be):
-        vb = Mv[r0 + b]
+        o = np.uint64((r0 + b) * ldv + col0)
         nz = False
-        for j in range(col0, col0 + n):
-            if vb[j] != 0.0:
+        for j in range(n):
+            if Mvf[o + np.uint64(j)] != 0.0:
                 nz = True
                 break
         live[b - bs] = nz
@@ -385,6 +385,8 @@ def _live_rows(Mv, col0, n, r0, bs, be, live):
 @njit(cache=True, fastmath=False, nogil=True)
 def _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, out, b0, b1, noise, quant, init,
                 zx, zr, zf, tf):
+    # M, Mv and out are C-ordered (run_units_accumulate makes sure) and read through flat unsigned indices: no
+    # view per row, no negative-index checks (a third faster on narrow layers, where rows have a few columns)
     zero = qmax - qmax
     n = out.shape[1]
     B = out.shape[0]
@@ -395,6 +397,11 @@ def _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, ou
     rpb = max(1, 8192 // w)
     z = np.empty(rpb * w)
     live = np.empty(rpb, np.bool_)
+    Mf = M.reshape(-1)
+    Mvf = Mv.reshape(-1)
+    of = out.reshape(-1)
+    ldm = M.shape[1]
+    ldv = Mv.shape[1]
     for bs in range(b0, b1, rpb):
         be = min(b1, bs + rpb)
         for u in range(U):
@@ -406,7 +413,7 @@ def _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, ou
                     # a row whose variances are all 0 (every input of its pulse 0, as on a blank image
                     # border) adds 0 x z: its normals are not drawn.  Each normal is a function of its
                     # (stream, row, column) alone, so skipping some leaves the others unchanged
-                    nlive = _live_rows(Mv, vcol0 + c0, n, p * B, bs, be, live)
+                    nlive = _live_rows(Mvf, ldv, vcol0 + c0, n, p * B, bs, be, live)
                     base = streams[u, p] + GOLDEN * (np.uint64(row0 + bs) * np.uint64(npair) + _ONE)
                     if nlive == be - bs:
                         _normals_into(z[:(be - bs) * w], base, zx, zr, zf)
@@ -414,38 +421,37 @@ def _units_rows(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax, coef, ou
                         _normals_live(z, base, npair, live, be - bs, zx, zr, zf)
                 first = init and u == 0 and p == 0
                 for b in range(bs, be):
-                    ob = out[b]
-                    Ib = M[p * B + b, c0:c0 + n]
+                    ob = np.uint64(b * n)
+                    ib = np.uint64((p * B + b) * ldm + c0)
                     if first:
                         for j in range(n):
-                            ob[np.uint64(j)] = 0.0
+                            of[ob + np.uint64(j)] = 0.0
                     # a row whose read-noise variances are all zero takes the noiseless branches below:
                     # v = I + sqrt(0) * z = I exactly (up to the sign of a zero current)
                     if noise and live[b - bs]:
-                        vb = Mv[p * B + b, vcol0 + c0:vcol0 + c0 + n]
-                        zb = z[(b - bs) * w:(b - bs) * w + n]
+                        vb = np.uint64((p * B + b) * ldv + vcol0 + c0)
+                        zb = np.uint64((b - bs) * w)
                         if quant:
                             for j in range(n):
                                 uj = np.uint64(j)
-                                v = np.float64(Ib[uj]) + np.float64(np.sqrt(vb[uj])) * zb[uj]
+                                v = np.float64(Mf[ib + uj]) + np.float64(np.sqrt(Mvf[vb + uj])) * z[zb + uj]
                                 c = _code((v - lu[uj]) * iu[uj], tf)
                                 c = min(max(c, zero), qmax)
-                                ob[uj] += cp * (lu[uj] + c * su[uj])
+                                of[ob + uj] += cp * (lu[uj] + c * su[uj])
                         else:
                             for j in range(n):
                                 uj = np.uint64(j)
-                                ob[uj] += cp * (np.float64(Ib[uj]) + np.float64(np.sqrt(vb[uj])) * zb[uj])
+                                of[ob + uj] += cp * (np.float64(Mf[ib + uj]) + np.float64(np.sqrt(Mvf[vb + uj])) * z[zb + uj])
                     elif quant:
-                        # unsigned indices: numba drops its negative-index checks and the loop vectorizes
                         for j in range(n):
                             uj = np.uint64(j)
-                            c = _code((np.float64(Ib[uj]) - lu[uj]) * iu[uj], tf)
+                            c = _code((np.float64(Mf[ib + uj]) - lu[uj]) * iu[uj], tf)
                             c = min(max(c, zero), qmax)
-                            ob[uj] += cp * (lu[uj] + c * su[uj])
+                            of[ob + uj] += cp * (lu[uj] + c * su[uj])
                     else:
                         for j in range(n):
                             uj = np.uint64(j)
-                            ob[uj] += cp * np.float64(Ib[uj])
+                            of[ob + uj] += cp * np.float64(Mf[ib + uj])
 
 
 @njit(cache=True, fastmath=False, nogil=True)
@@ -489,5 +495,9 @@ def run_units_accumulate(M, Mv, vcol0, streams, row0, ncol, lo, inv, step, qmax,
     f = units_accumulate_par if parallel else units_accumulate
     if Mv is None:
         Mv = np.zeros((1, 1), np.float32)
-    f(M, Mv, np.int64(vcol0), streams, np.int64(row0), np.int64(ncol), lo, inv, step, float(qmax), coef, out,
+    M, Mv = np.ascontiguousarray(M), np.ascontiguousarray(Mv)        # the kernel reads them flat
+    acc = out if out.flags.c_contiguous else np.ascontiguousarray(out)
+    f(M, Mv, np.int64(vcol0), streams, np.int64(row0), np.int64(ncol), lo, inv, step, float(qmax), coef, acc,
       bool(noise), bool(quant), bool(init), ZIG_X, ZIG_R, ZIG_F, np.int64(tf))
+    if acc is not out:
+        out[...] = acc

@@ -23,7 +23,7 @@ from archsim.sim.tilesim import rng
 from archsim.sim.tilesim import support
 from archsim.sim.tilesim.config import SimConfig
 from archsim.sim.tilesim.ranges import adc_policy, calibration_stats, dac_full_scale
-from archsim.sim.tilesim.geometry import MatrixGeometry
+from archsim.sim.tilesim.geometry import MatrixGeometry, row_partition
 from archsim.sim.tilesim.support import (_TAG_READ, _WS, _effective_blocks, _ir_drop_on, _key_tuple, _weights3,
                                          program_cells, program_pairs, seed_parts, slice_codes, weight_code_params,
                                          weight_scale)
@@ -59,7 +59,9 @@ class ProgrammedMatrix(MatrixGeometry):
     g_unit: float           # conductance step dg in S (digital device: 1/(2^b - 1))
     gmin_u: float           # g_min / dg
     gmax_u: float           # g_max / dg
-    row_bounds: tuple = field(repr=False)   # ((r0, r1), ...) per row block
+    row_bounds: tuple = field(repr=False)   # ((r0, r1), ...) per row chunk converted on its own (array order)
+    array_bounds: tuple = field(repr=False)  # ((r0, r1), ...) per physical row block (array order)
+    row_order: np.ndarray | None = field(repr=False)  # matrix row of each array row (None: the same order)
     col_bounds: tuple = field(repr=False)   # ((c0, c1), ...) per column block
     blocks: tuple = field(repr=False)       # lm.blocks(rows, cols), as simulated
     codes: np.ndarray = field(repr=False)   # (copies, slices, groups, K, Ng) slice values (uint16)
@@ -108,21 +110,21 @@ class ProgrammedMatrix(MatrixGeometry):
         bpc = lm.bits_per_cell
         where = f"layer '{lm.layer}'"
         mb, wmax, off, _ = weight_code_params(arch, bpc, where)
-        if arch.read_rows < arch.rows or (arch.conv_mapping != "im2col" and lm.kind == "conv"):
-            raise ArchsimError(f"{where}: keys 'parallel_rows' below rows and 'conv_mapping' other than im2col are "
-                               f"not simulated array by array; use archsim.simulate (which remaps parallel_rows onto "
-                               f"arrays of that many rows) or parallel_rows auto and conv_mapping im2col")
         got = dict(copies=lm.copies, conversions=lm.conversions, row_blocks=lm.row_blocks, col_blocks=lm.col_blocks)
         expect = dict(copies=arch.copies, conversions=arch.conversions_per_pair,
-                      row_blocks=ceil_div(lm.K, arch.rows), col_blocks=ceil_div(lm.N // lm.groups, arch.cols))
+                      row_blocks=lm.positions * ceil_div(lm.K // lm.positions, arch.rows),
+                      col_blocks=ceil_div(lm.N // lm.groups, arch.cols))
+        if lm.positions > 1 and (arch.conv_mapping != "kernel_position" or lm.kind != "conv"):
+            expect["positions"], got["positions"] = 1, lm.positions
         if got != expect:
             raise ArchsimError(f"{where}: LayerMap {got} does not match architecture {arch.source} "
                                f"(which gives {expect}); map the layer with the same architecture and device")
         blocks = tuple(lm.blocks(arch.rows, arch.cols))
         if len(blocks) != lm.arrays:  # pragma: no cover - LayerMap invariant
             raise ArchsimError(f"{where}: LayerMap.blocks gives {len(blocks)} arrays, lm.arrays = {lm.arrays}")
-        row_bounds = tuple(sorted({(b[1], b[2]) for b in blocks}))
+        array_bounds, row_bounds = row_partition(lm, arch)
         col_bounds = tuple(sorted({(b[3], b[4]) for b in blocks}))
+        order = lm.row_order()
 
         # ---- weight codes and conductances in units of dg, with every device error (support.program_cells);
         # conductance pairs: the closed loop of tilesim.pairs picks the codes as it programs (support.program_pairs)
@@ -133,11 +135,17 @@ class ProgrammedMatrix(MatrixGeometry):
             codes = slice_codes(W3, w_scale, arch, bpc)  # (C, S, G, K, Ng)
             G, S2, dg, gmin_u, gmax_u = program_cells(codes, bpc, dm, cfg, entropy, spawn, where)
 
-        # ---- what the conversion units read (IR drop: each array's effective matrix)
+        # ---- every cell was programmed in matrix order (a weight's errors do not depend on where it sits);
+        # the rows now take their places in the arrays (conv_mapping: kernel_position)
+        if order is not None:
+            codes, G = codes[:, :, :, order], G[:, :, :, order]
+            S2 = None if S2 is None else S2[:, :, :, order]
+        # ---- what the conversion units read (IR drop: each physical array's effective matrix; a row chunk read
+        # alone drives its rows and holds the array's others at 0 V, so it reads the matrix's rows of the chunk)
         dt = np.dtype(np.float32 if cfg.precision == "float32" else np.float64)
         Gr = G
         if _ir_drop_on(cfg, arch, dm):
-            Gr = _effective_blocks(G, dg, gmin_u, arch, row_bounds, col_bounds)
+            Gr = _effective_blocks(G, dg, gmin_u, arch, array_bounds, col_bounds)
         analog_pair = lm.copies == 2 and lm.conversions == 1
         if analog_pair:
             Gf = (Gr[0] - Gr[1])[None]
@@ -155,7 +163,8 @@ class ProgrammedMatrix(MatrixGeometry):
         pm = cls(layer=lm.layer, lm=lm, arch=arch, device=dm, cfg=cfg, entropy=entropy, spawn_key=spawn,
                  noise_root=noise_root, bits_per_cell=bpc, mag_bits=mb, wmax_code=wmax, offset_code=off,
                  w_scale=w_scale, g_unit=dg, gmin_u=gmin_u, gmax_u=gmax_u, row_bounds=row_bounds,
-                 col_bounds=col_bounds, blocks=blocks, codes=codes, G=G, S2=S2, Gfast=Gf, S2fast=S2f, signs=signs,
+                 array_bounds=array_bounds, row_order=order, col_bounds=col_bounds, blocks=blocks, codes=codes, G=G,
+                 S2=S2, Gfast=Gf, S2fast=S2f, signs=signs,
                  adc_transfer=support.adc_transfer(arch))
         return pm._with_ranges(None)
 
@@ -181,6 +190,9 @@ class ProgrammedMatrix(MatrixGeometry):
                                + (f" or ({self.groups}, B, {self.K})" if self.groups > 1 else ""))
         if check_finite and X.size and not np.isfinite(X).all():
             raise ArchsimError(f"layer '{self.layer}': inputs contain NaN or infinity")
+        if self.row_order is not None:    # inputs in array order, keeping their memory order
+            X = (X.swapaxes(1, 2)[:, self.row_order].swapaxes(1, 2) if X.strides[1] < X.strides[2]
+                 else X[:, :, self.row_order])
         return X, vec
 
     def _quantize(self, Xg: np.ndarray, want_v2: bool, dt=None):
@@ -283,7 +295,7 @@ class ProgrammedMatrix(MatrixGeometry):
                         full = np.full(step.shape[:1] + step.shape[2:4], (r1 - r0) * self.v_max * g_top)
                     elif policy == "fixed":
                         full = np.full(step.shape[:1] + step.shape[2:4],
-                                       self.arch.adc_full_scale * self.arch.rows * self.v_max * g_top)
+                                       self.arch.adc_full_scale * self.arch.read_rows * self.v_max * g_top)
                     elif stats is None:
                         continue  # not calibrated yet: granular placeholder, matmul refuses to run
                     else:
@@ -412,8 +424,10 @@ class ProgrammedMatrix(MatrixGeometry):
     def has_read_noise(self) -> bool:
         return self.cfg.read_noise and self.S2fast is not None
 
-    def matmul(self, X: np.ndarray, *, key=None, first_row: int = 0, threads: int | None = None) -> np.ndarray:
-        """``X @ W`` through the arrays: ``X`` (B, K) or (groups, B, K) -> (B, N) float64.
+    def matmul(self, X: np.ndarray, *, key=None, first_row: int = 0, threads: int | None = None,
+               dtype=np.float64) -> np.ndarray:
+        """``X @ W`` through the arrays: ``X`` (B, K) or (groups, B, K) -> (B, N) float64 (``dtype``: the
+        float64 sums rounded once to that dtype, as ``astype`` of the float64 result gives).
 
         ``key`` names this MVM's read noise: ``None`` (default) draws fresh noise on every call, from
         the keys ``(FRESH_KEY, 0)``, ``(FRESH_KEY, 1)``, ... of this object (so the sequence of calls is
@@ -432,10 +446,10 @@ class ProgrammedMatrix(MatrixGeometry):
 
         def quantize(g, c0, c1, want_v2, dt):
             return self._quantize(X3[g, c0:c1], want_v2, dt)
-        return self._matmul(quantize, groups, B, Kd, key, first_row, vec, threads)
+        return self._matmul(quantize, groups, B, Kd, key, first_row, vec, threads, dtype)
 
     def matmul_maps(self, x: np.ndarray, kernel, stride, padding, out_hw, *, key=None, first_row: int = 0,
-                    threads: int | None = None) -> np.ndarray:
+                    threads: int | None = None, dtype=np.float64) -> np.ndarray:
         """``matmul(im2col(x))`` of a one-group convolution, read from its input maps ``x`` (B, C, H, W)
         (kernel ``(kh, kw)``, stride ``(sh, sw)``, zero padding ``(top, left, bottom, right)``, output
         ``(Ho, Wo)``): the same numbers bit for bit, without writing the im2col matrix (:mod:`.convq`).
@@ -448,15 +462,19 @@ class ProgrammedMatrix(MatrixGeometry):
                                f"{self.K} rows of one group")
 
         return self._matmul(convq.MapRows(self, x, geom), 1, x.shape[0] * geom[3][0] * geom[3][1], self.K, key, first_row, False,
-                            threads)
+                            threads, dtype)
 
-    def _matmul(self, quantize, groups: int, B: int, Kd: int, key, first_row, vec: bool, threads) -> np.ndarray:
+    def _matmul(self, quantize, groups: int, B: int, Kd: int, key, first_row, vec: bool, threads,
+                dtype=np.float64) -> np.ndarray:
         key = self.next_fresh_key() if key is None else _key_tuple(key)
         if isinstance(first_row, bool) or not isinstance(first_row, (int, np.integer)) or first_row < 0:
             raise ArchsimError(f"matmul: first_row = {first_row!r} is not allowed; allowed an integer >= 0")
         Ng, NC, CU, S = self.Ng, self.n_conv, self.n_units, self.slices
         U = S * CU
-        out = np.empty((B, self.N))
+        out = np.empty((B, self.N), dtype=dtype)
+        # the float64 sums go straight into a float64 output of one group, else through a chunk's buffer
+        # (in cache) rounded once into the output
+        direct = groups == 1 and out.dtype == np.float64
         if B == 0:
             return out[0] if vec else out
         noise = self.has_read_noise
@@ -489,13 +507,15 @@ class ProgrammedMatrix(MatrixGeometry):
             nb = c1 - c0
             Mbuf = _WS.get("I", (NC * bc, ncols), dt)       # per thread (the workspace is thread-local)
             varbuf = _WS.get("var", (NC * bc, U * Ng), np.float32) if (noise and not fuse) else None
-            accbuf = _WS.get("acc", (bc, Ng), np.float64) if groups > 1 else None
+            accbuf = None if direct else _WS.get("acc", (bc, Ng), np.float64)
             for g in range(groups):
                 V, V2, Vf, V2f = quantize(g, c0, c1, noise and not fuse, dt)
                 # accumulate straight into the output where it is contiguous (one group)
-                acc = out[c0:c1] if groups == 1 else accbuf[:nb]
+                acc = out[c0:c1] if direct else accbuf[:nb]
                 M = Mbuf[:NC * nb]
                 for rb, (r0, r1) in enumerate(self.row_bounds):
+                    if r1 == r0:
+                        continue   # a row chunk past the array's used rows: no current, its conversions read 0
                     np.matmul(Vf[:, r0:r1], self._stack(dt, g, rb, fuse), out=M)
                     Mv, vcol0 = (M, U * Ng) if fuse else (None, 0)
                     if noise and not fuse:
@@ -507,7 +527,7 @@ class ProgrammedMatrix(MatrixGeometry):
                 corr = self._offset_correction(V)
                 if corr is not None:
                     acc -= (corr * scale)[:, None]
-                if groups > 1:
+                if not direct:
                     out[c0:c1, g * Ng:(g + 1) * Ng] = acc
 
         no_streams = np.zeros((U, NC), np.uint64)

@@ -84,6 +84,8 @@ def calibration_stats(pm, X3: np.ndarray) -> np.ndarray:
             for g in range(pm.groups):
                 V, _, V2d, _ = pm._quantize(X3[g, c0:c1], False)
                 for rb, (r0, r1) in enumerate(pm.row_bounds):
+                    if r1 == r0:
+                        continue          # an empty row chunk (parallel_rows): no current, granular step
                     for s in range(pm.slices):
                         for cu in range(pm.n_units):
                             I = np.abs(V2d[:, r0:r1] @ pm.Gfast[cu, s, g, r0:r1])

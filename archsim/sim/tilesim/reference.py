@@ -15,23 +15,24 @@ from archsim.sim.tilesim import rng
 from archsim.sim.tilesim.programmed import ProgrammedMatrix
 
 
-def _array_currents(pm: ProgrammedMatrix, Vb: np.ndarray, c, s, g, r0, r1, c0, c1) -> np.ndarray:
-    """Column currents (units of one conductance step) of one array for inputs ``Vb`` (B, rows).
+def _array_currents(pm: ProgrammedMatrix, Vb: np.ndarray, c, s, g, r0, r1, c0, c1, q0, q1) -> np.ndarray:
+    """Column currents (units of one conductance step) of the array holding rows ``r0:r1`` when its row chunk
+    ``q0:q1`` is read with inputs ``Vb`` (B, q1 - q0).
 
     With IR drop on, the array is solved vector by vector by nodal analysis
     (:func:`archsim.sim.crossbar.solve_vector`, a sparse LU per vector), in its full physical size:
-    the block in the corner next to the drivers, unused cells at ``g_min``, unused rows at 0 V."""
-    Gb = pm.G[c, s, g, r0:r1, c0:c1]
+    the block in the corner next to the drivers, unused cells at ``g_min``, the chunk's rows driven and every
+    other row at 0 V."""
     if not pm.ir_drop:
-        return Vb @ Gb
+        return Vb @ pm.G[c, s, g, q0:q1, c0:c1]
     from archsim.sim.crossbar import solve_vector
 
     full = np.full((pm.arch.rows, pm.arch.cols), pm.gmin_u * pm.g_unit)
-    full[:r1 - r0, :c1 - c0] = Gb * pm.g_unit
+    full[:r1 - r0, :c1 - c0] = pm.G[c, s, g, r0:r1, c0:c1] * pm.g_unit
     v = np.zeros(pm.arch.rows)
     out = np.empty((Vb.shape[0], c1 - c0))
     for b in range(Vb.shape[0]):
-        v[:r1 - r0] = Vb[b]
+        v[q0 - r0:q1 - r0] = Vb[b]
         out[b] = solve_vector(full, pm.arch.parasitics, v)[:c1 - c0] / pm.g_unit
     return out
 
@@ -59,26 +60,31 @@ def reference_matmul(pm: ProgrammedMatrix, X: np.ndarray, *, key=(0,), first_row
                        pm.arch.input_pulses, V, V2, True)
         Vs.append(V)
         V2s.append(V2)
-    rb_index = {rb: i for i, rb in enumerate(pm.row_bounds)}
+    array_index = {rb: i for i, rb in enumerate(pm.array_bounds)}
+    n_chunks = pm.row_chunks
     S2 = pm.S2
-    pending = None
-    for (g, r0, r1, c0, c1, s, c) in pm.blocks:
+    pending = {}
+    reads = ((blk, array_index[blk[1:3]] * n_chunks + k) for blk in pm.blocks for k in range(n_chunks))
+    for (g, r0, r1, c0, c1, s, c), rb in reads:     # every array, every row chunk of it
+        q0, q1 = pm.row_bounds[rb]
+        if q0 == q1:
+            continue          # an empty row chunk: no current, its conversions read 0
         V, V2 = Vs[g], V2s[g]
-        I = np.stack([_array_currents(pm, V[p][:, r0:r1], c, s, g, r0, r1, c0, c1) for p in range(NC)])
+        I = np.stack([_array_currents(pm, V[p][:, q0:q1], c, s, g, r0, r1, c0, c1, q0, q1) for p in range(NC)])
         var = None
         if noise:
-            var = np.stack([V2[p][:, r0:r1].astype(np.float32) @ S2[c, s, g, r0:r1, c0:c1].astype(np.float32)
+            var = np.stack([V2[p][:, q0:q1].astype(np.float32) @ S2[c, s, g, q0:q1, c0:c1].astype(np.float32)
                             for p in range(NC)])
         if pm.analog_pair:
             if c == 0:
-                pending = (I, var)
+                pending[g, rb, c0, s] = (I, var)
                 continue
-            I = pending[0] - I
-            var = None if var is None else pending[1] + var
+            I0, var0 = pending.pop((g, rb, c0, s))
+            I = I0 - I
+            var = None if var is None else var0 + var
             cu = 0
         else:
             cu = c if pm.lm.copies == 2 else 0
-        rb = rb_index[(r0, r1)]
         sl = np.s_[c0:c1]
         lo, st, inv = pm.adc_lo[g, rb, s, cu, sl], pm.adc_step[g, rb, s, cu, sl], pm.adc_inv[g, rb, s, cu, sl]
         w = pm.slice_weights[s] * pm.signs[cu]

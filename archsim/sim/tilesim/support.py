@@ -4,13 +4,14 @@ Kept apart from :mod:`.programmed` so that module holds the model itself.
 """
 from __future__ import annotations
 
-import contextlib
 import os
+import math
 import threading
 
 import numpy as np
 
 from archsim.io import techlib
+from archsim.io.blas import blas_single_thread  # noqa: F401  (re-exported: the simulator's callers)
 
 from archsim.mapping.layout import LayerMap, ceil_div
 from archsim.model.adc_kinds import ADC_KINDS
@@ -35,7 +36,7 @@ class _Workspace(threading.local):
         self.bufs: dict = {}
 
     def get(self, name: str, shape: tuple, dtype) -> np.ndarray:
-        n = int(np.prod(shape))
+        n = math.prod(shape)
         dtype = np.dtype(dtype)
         a = self.bufs.get(name)
         if a is None or a.size < n or a.dtype != dtype:
@@ -272,7 +273,9 @@ def _effective_blocks(G: np.ndarray, dg: float, gmin_u: float, arch: Architectur
     rows and are read into their own (discarded) virtual grounds, and the used columns carry their
     current down through the unused rows to the sense amplifiers at the bottom.  The circuit is
     linear, so the block's effective matrix (:func:`archsim.sim.crossbar.effective_matrix`, one solve per
-    programmed array) replaces its conductances in every MVM, whatever the input.  The digital
+    programmed array) replaces its conductances in every MVM, whatever the input (a row chunk read alone,
+    ``parallel_rows``, is such an input: its rows driven, the array's others at 0 V).  ``row_bounds``: the
+    physical arrays' row ranges.  The digital
     corrections stay ideal: offset mapping still subtracts the ``g_min`` current an ideal array would
     carry, so there IR drop also leaves a baseline error (a differential pair cancels most of it)."""
     from archsim.sim.crossbar import effective_matrix
@@ -327,18 +330,3 @@ def matmul_threads(cfg: SimConfig) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class _Blas:
-    """threadpoolctl's controller, found once (a handle on the loaded BLAS libraries, not a result
-    cache: finding the libraries costs about a millisecond per call)."""
-    controller = None
-
-
-def blas_single_thread():
-    """Context holding BLAS to one thread (threadpoolctl), or a no-op without threadpoolctl."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return contextlib.nullcontext()
-    if _Blas.controller is None:
-        _Blas.controller = ThreadpoolController()
-    return _Blas.controller.limit(limits=1, user_api="blas")

@@ -24,7 +24,8 @@ archsim (``UpdateModel``)   aihwkit (``PulsedDevice`` fields)
 
 Every other aihwkit effect (decay, diffusion, drift, reset spread, corrupt devices, write noise) is set
 to zero: archsim's update laws have none of them.  Two differences remain and are stated: archsim clips
-a noisy step at zero (``max(1 + c2c z, 0)``) where aihwkit does not, and aihwkit adds the device-to-device
+a noisy step at zero (``max(1 + c2c z, 0)``) where aihwkit does not (unless the model sets
+``c2c_signed``, aihwkit's and Gokmen and Vlasov's uncut step), and aihwkit adds the device-to-device
 terms of the step (``1 + up_down + dw_min_dtod xi``) where archsim multiplies them
 (``(1 + dw_d2d N)(1 + a)``): equal to first order, and equal exactly when either is zero.
 """

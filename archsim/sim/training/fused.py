@@ -168,7 +168,8 @@ def stochastic_update(Xp, Xm, pair, x, d, c, um, root, n0, BL, dwu, asym, bp, bm
                                 z = u * zx[zi]
                             else:
                                 z = _normal_half_rest(hh, half, zx, zr, zf)
-                            st = sv * max(1.0 + c2c * z, 0.0)
+                            f = 1.0 + abs(c2c) * z     # c2c < 0: a signed model's factor, not cut
+                            st = sv * (max(f, 0.0) if c2c > 0.0 else f)
                             xv = xv + st if up else xv - st
                             xv = min(max(xv, lo), hi)
                     Xp[i, j] = xv
@@ -197,7 +198,8 @@ def stochastic_update(Xp, Xm, pair, x, d, c, um, root, n0, BL, dwu, asym, bp, bm
                     else:
                         row = (cell0 + np.uint64(i)) * np.uint64(N) + np.uint64(j)
                         for k in range(n):
-                            st = sv * max(1.0 + c2c * _normal_at(stream, row, k, zx, zr, zf), 0.0)
+                            f = 1.0 + abs(c2c) * _normal_at(stream, row, k, zx, zr, zf)
+                            st = sv * (max(f, 0.0) if c2c > 0.0 else f)
                             xv = xv + st if up else xv - st
                             xv = min(max(xv, lo), hi)
                 else:

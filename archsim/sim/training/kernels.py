@@ -11,7 +11,8 @@ the same numbers whatever the thread count or batch cut.
   ``n`` slots spread evenly (slot ``t`` fires when ``floor((t+1) n / BL) > floor(t n / BL)``), so a
   coincidence count is ``floor(n_x n_d / BL)``: a product of the two, without randomness.
 - One pulse moves a device by the step of its law (:mod:`archsim.model.update_laws`) times
-  ``1 + c2c z`` (at least 0; the tile's steps are divided by its mean, update_laws.c2c_mean_factor;
+  ``1 + c2c z`` (at least 0; the tile's steps are divided by its mean, update_laws.c2c_mean_factor; a
+  negative ``c2c`` argument is a signed model's: the factor ``1 + |c2c| z``, not cut;
   a jump table adds ``std z`` instead), ``z`` the normal at row
   ``cell`` and column ``k`` (the pulse's index within this update, < 64) of the stream laid out with
   64 columns, ``cell = (s K + i) N + j`` for sample ``s``; the state is clipped to its bounds.
@@ -130,8 +131,9 @@ def _pulses(x, n, up, dw, a, bp, bm, law, gamma, c2c, table, dw_nom, stream, row
             sd = _interp(x, table[0], table[2] if up else table[4]) * (bp - bm) * (dw / dw_nom)
             if sd > 0.0:
                 s = max(s + sd * _normal_at(stream, row, k, zx, zr, zf), 0.0)
-        elif c2c > 0.0:
-            s = s * max(1.0 + c2c * _normal_at(stream, row, k, zx, zr, zf), 0.0)
+        elif c2c != 0.0:
+            f = 1.0 + abs(c2c) * _normal_at(stream, row, k, zx, zr, zf)
+            s = s * (max(f, 0.0) if c2c > 0.0 else f)
         x = x + s if up else x - s
         if x > bp:
             x = bp
@@ -175,7 +177,8 @@ def _apply_constant(Xp, Xm, pair, mx, md, sgx, sgd, rows, nr, cols, nc, dwu, asy
             else:
                 row = (cell0 + np.uint64(i)) * np.uint64(N) + np.uint64(j)
                 for k in range(n):
-                    st = s * max(1.0 + c2c * _normal_at(stream, row, k, zx, zr, zf), 0.0)
+                    f = 1.0 + abs(c2c) * _normal_at(stream, row, k, zx, zr, zf)
+                    st = s * (max(f, 0.0) if c2c > 0.0 else f)
                     x = x + st if up else x - st
                     x = min(max(x, lo), hi)
             if minus:
@@ -360,7 +363,8 @@ def _pulse_np(X, sel, up, k, rows, tile_params, model_law, stream):
         z = _normals_cells(stream, rows[sel], k) if np.any(sd > 0) else 0.0
         s = np.maximum(s + sd * z, 0.0)
     elif m.c2c > 0:
-        s = s * np.maximum(1.0 + m.c2c * _normals_cells(stream, rows[sel], k), 0.0)
+        f = 1.0 + m.c2c * _normals_cells(stream, rows[sel], k)
+        s = s * (f if m.c2c_signed else np.maximum(f, 0.0))
     X[sel] = np.clip(x + s if up else x - s, bm[sel], bp[sel])
 
 

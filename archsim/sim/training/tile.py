@@ -65,7 +65,10 @@ class AnalogTile:
         shape = (self.K, self.N)
         # a parametric law's step is proportional to dwu: dividing by the mean of the cut c2c factor keeps the
         # mean step the law's (a jump table carries its own spread instead)
-        norm = 1.0 if m.law == "table" else c2c_mean_factor(m.c2c)
+        norm = 1.0 if m.law == "table" or m.c2c_signed else c2c_mean_factor(m.c2c)
+        # the device-to-device factor max(1 + dw_d2d N, 0) is the same cut normal: dividing by its mean keeps the
+        # array's mean step the law's (uncorrected, a spread of 3 raised it by 76% and trained faster)
+        norm *= c2c_mean_factor(m.dw_d2d)
         self.dwu = m.dw * np.maximum(1.0 + m.dw_d2d * rng.standard_normal(shape), 0.0) / norm
         self.asym = np.clip(m.asymmetry + m.asymmetry_d2d * rng.standard_normal(shape), -0.99, 0.99)
         self.bp = np.maximum(1.0 + m.bound_d2d * rng.standard_normal(shape), BOUND_FLOOR)
@@ -165,7 +168,7 @@ class AnalogTile:
         stream = np.uint64(self.next_stream())
         if self.use_numba:
             n = KN.pulse_outer(self.Xp, self.Xm, self.pair, xm, dm, sx, sd, self.dwu, self.asym, self.bp, self.bm,
-                               m.law_id, m.gamma, m.c2c, self._table, m.dw, stream, sample0, self.pulses,
+                               m.law_id, m.gamma, m.kernel_c2c, self._table, m.dw, stream, sample0, self.pulses,
                                *KN.ZIG)
         else:
             n = KN.pulse_outer_np(self.Xp, self.Xm, self.pair, xm, dm, sx, sd, self._params(), stream, sample0,
@@ -190,7 +193,7 @@ class AnalogTile:
             d = np.ascontiguousarray(d, dtype=np.float64)
         w_ok = self._w_version == self._version       # the read weights follow the kernel's moves
         n, nrow, ncol = stochastic_update(self._xp, self._xm, self.pair, x, d, c, um, self._root_u64, self._streams,
-                                          BL, self.dwu, self.asym, self.bp, self.bm, m.law_id, m.gamma, m.c2c,
+                                          BL, self.dwu, self.asym, self.bp, self.bm, m.law_id, m.gamma, m.kernel_c2c,
                                           self._table, m.dw, sample0, self.pulses,
                                           self._w if w_ok else self._no_w, self._weight_factor(), w_ok,
                                           self._uniform_steps(), *KN.ZIG)
@@ -224,7 +227,7 @@ class AnalogTile:
         n_signed = np.ascontiguousarray(n_signed, dtype=np.int64)
         if self.use_numba:
             n = KN.pulse_counts(self.Xp, self.Xm, self.pair, n_signed, self.dwu, self.asym, self.bp, self.bm,
-                                m.law_id, m.gamma, m.c2c, self._table, m.dw, stream, self.pulses, *KN.ZIG)
+                                m.law_id, m.gamma, m.kernel_c2c, self._table, m.dw, stream, self.pulses, *KN.ZIG)
         else:
             n = KN.pulse_counts_np(self.Xp, self.Xm, self.pair, n_signed, self._params(), stream, self.pulses)
         self.touched()
