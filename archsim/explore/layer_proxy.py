@@ -131,7 +131,7 @@ def layer_errors(data: ProxyInputs, a: _arch.Architecture, device, cfg, chip=Non
     of the errors so far exceeds it by more than its 95% margin (the design is then below that floor
     whatever the other layers add; the layers measured are returned).  ``chip``: a chip factory as
     :func:`archsim.sim.accuracy.simulate` takes (:meth:`archsim.explore.simcache.ArrayCache.chip`)."""
-    from archsim.sim.accuracy import CAL_PASS, TEST_PASS, _as_simulated, _Chip
+    from archsim.sim.accuracy import CAL_PASS, TEST_PASS, _Chip
     make = chip or _Chip
     out: dict = {}
     for i, lay in enumerate(data.workload.weighted_layers()):
@@ -141,7 +141,7 @@ def layer_errors(data: ProxyInputs, a: _arch.Architecture, device, cfg, chip=Non
         b = GraphBuilder(f"{data.workload.name}:{lay.name}", (W.shape[0],))
         b.dense(lay.name, len(cols), relu=False, bias=False, weights=W[:, cols].T.astype(np.float32))
         sub = b.build()
-        m = _as_simulated(map_workload(sub, la, device))
+        m = map_workload(sub, la, device)      # the simulator follows parallel_rows itself
         ch = make(m, m.device, cfg, data.seed, i)        # "trial" i: every layer its own cells and noise keys
         (layer,) = sub.weighted_layers()
         ch.phase = CAL_PASS
