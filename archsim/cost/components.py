@@ -220,7 +220,7 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         e_adc = float(sub.conversion_energy(
             arch.adc_bits, subarray.parallel_rows(arch), r_on, dev.read_voltage,
             sub.column_resistance(subarray.parallel_rows(arch), float(act["input_bit_activity"]),
-                                  float(act["mean_conductance_fraction"]), r_on, r_off), t_sense))
+                                  float(act["mean_conductance_fraction"]), r_on, r_off), t_sense, arch.rows))
         a_adc = sub.adc_area(arch.adc_bits)
         e_row = sub.row_drive_energy(arch.cols, arch.cols_per_adc, arch.node_nm)
         e_arr = sub.array_pulse_energy(arch.rows, arch.cols_per_adc)

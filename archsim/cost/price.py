@@ -82,12 +82,12 @@ def _subarray_prices(m: Mapping, prices: Prices, ev: EventCounts) -> tuple[np.nd
                                   ev.activity.per_layer("mean_conductance_fraction", n), prices.r_on, prices.r_off)
     slices = max(l.slices for l in m.layers)
     if not a.layer_overrides:
-        conv = sub.conversion_energy(a.adc_bits, a.read_rows, prices.r_on, prices.v_read, r_col, prices.t_sense)
+        conv = sub.conversion_energy(a.adc_bits, a.read_rows, prices.r_on, prices.v_read, r_col, prices.t_sense, a.rows)
         return conv, sub.shift_add_energy(a.adc_bits, slices, a.weight_bits, a.input_bits)
     # layer_overrides: each layer converts at its own ADC bits
     bits = [m.layer_arch(l.layer).adc_bits for l in m.layers]
     conv = np.array([sub.conversion_energy(b, a.read_rows, prices.r_on, prices.v_read, r_col[i:i + 1],
-                                           prices.t_sense)[0] for i, b in enumerate(bits)])
+                                           prices.t_sense, a.rows)[0] for i, b in enumerate(bits)])
     return conv, np.array([sub.shift_add_energy(b, slices, a.weight_bits, a.input_bits) for b in bits])
 
 

@@ -10,7 +10,10 @@ amplifiers) prices the array's periphery with these laws instead of flat per-eve
   cycle, so ``M C_WL Vdd^2`` per input pulse (grows with columns and columns per ADC);
 - switch matrix: ``M e_row`` per selected row and pulse, plus its ``R`` DFFs clocked every mux cycle
   whatever the data: ``R M e_DFF`` per array and pulse (grows with rows);
-- sense amplifier (per conversion): ``(L - 1) e_level + (P_col(R_col) + P_ref) t_sense``, the column
+- sense amplifier (per conversion): ``(L - 1) e_level + (L - 1) / L R (c_col V_read^2 + c_ref Vdd^2)
+  + (P_col(R_col) + P_ref) t_sense``: each comparator level's own switching, and per level ``1 / L`` of the
+  sensed column's capacitance and of a reference column's activation (a cell's share of the word line for each
+  of the ``R`` rows), so the switching grows with rows; the column
   current term from NeuroSim's fitted current-mirror power at the column's resistance ``R_col`` (the
   ``P x density`` conducting cells of the conversion, each ``R_cell + R_access``, in parallel, looked up
   at ``R_col x 0.5 / V_read``), the reference columns' share at the reference resistances
@@ -70,7 +73,9 @@ class SubarrayLaws:
                              # driver; mux decoder front stages
     v_sim: float
     r_access_frac: float
-    e_level: float
+    e_level: float           # J per comparator level (sense amp, latch, encoder interface)
+    c_col_row: float         # F of the sensed column per row
+    c_ref_cell: float        # F of a reference column's activation per row (a cell's share of the word line)
     pw: tuple                # power fit: low slope, low intercept, mid slope, mid intercept, high slope, high intercept
     pw_breaks: tuple         # (low, high) ohm
     lt: tuple                # latency fit: low slope, low intercept, high slope, high intercept
@@ -132,15 +137,23 @@ class SubarrayLaws:
         L = 2 ** bits
         return max(self._latency(float(ref[-1]), c_col, L), self._latency(float(ref[1]), c_col, L))
 
+    def switching_energy(self, bits: int, rows: int, v_read: float) -> float:
+        """J per conversion charged by the ``L - 1`` comparators: their own levels, and per level ``1 / L`` of
+        the sensed column (``rows`` cells at ``V_read``) and of a reference column's activation (``rows`` cells'
+        share of the word line at ``Vdd``): both grow with the rows of the array."""
+        L = 2 ** bits
+        shared = rows * (self.c_col_row * v_read ** 2 + self.c_ref_cell * self.vdd ** 2)
+        return (L - 1) * self.e_level + (L - 1) / L * shared
+
     def conversion_energy(self, bits: int, parallel_rows: int, r_on: float, v_read: float,
-                          r_col: np.ndarray, t_sense: float) -> np.ndarray:
-        """J per conversion of a column of resistance ``r_col`` (one value per layer)."""
+                          r_col: np.ndarray, t_sense: float, rows: int) -> np.ndarray:
+        """J per conversion of a column of resistance ``r_col`` (one value per layer) in an array of ``rows``."""
         L = 2 ** bits
         scale = self.v_sim / v_read
         ref = self.references(bits, parallel_rows, r_on)
         p_ref = float(self.column_power(ref[1:] * scale).sum()) * (L - 1) / L
         p_col = self.column_power(np.asarray(r_col, dtype=float) * scale) * (L - 1)
-        return (L - 1) * self.e_level + (p_col + p_ref) * t_sense + self.e_mux
+        return self.switching_energy(bits, rows, v_read) + (p_col + p_ref) * t_sense + self.e_mux
 
     def column_resistance(self, rows_read: np.ndarray, density: np.ndarray, on_fraction: np.ndarray,
                           r_on: float, r_off: float) -> np.ndarray:
@@ -251,6 +264,7 @@ def laws(library: str) -> SubarrayLaws:
             "encoder_inverter_width_F", "encoder_nand_width_F", "mux_driver_width_F", "mux_decoder_front_stages")),
         v_sim=rec["mlsa.simulation_read_voltage"],
         r_access_frac=rec["mlsa.access_resistance_fraction"], e_level=rec["mlsa.switching_energy_per_level"],
+        c_col_row=rec["mlsa.column_capacitance_per_row"], c_ref_cell=rec["mlsa.reference_capacitance_per_cell"],
         pw=tuple(pf), pw_breaks=(rec["mlsa.power_fit.low_break"], rec["mlsa.power_fit.high_break"]),
         lt=tuple(lf), lt_break=rec["mlsa.latency_fit.break"], cap_thr=rec["mlsa.latency_fit.cap_threshold"],
         cap_r2=rec["mlsa.latency_fit.cap_R2"], cap_dc=rec["mlsa.latency_fit.cap_dC"],

@@ -153,10 +153,13 @@ def test_neurosim_vgg8_calibrated_within_12_percent(frame, figure):
 
 
 def test_neurosim_tops_per_W_pinned(frame):
-    # 30.2 against 27.1 like-for-like TOPS/W (1.11): the interconnect energy archsim's once-per-activation,
-    # placed-hop law does not count (NeuroSim re-sends inputs per kernel column over chip-wide distances)
+    # 26.9 against 27.1 like-for-like TOPS/W (0.99): two gaps that offset, pinned so that either moving shows.
+    # The interconnect energy archsim's once-per-activation, placed-hop law does not count (NeuroSim re-sends
+    # inputs per kernel column over chip-wide distances: 3.7 against 8.8 uJ) and the ADC priced at the neurosim
+    # activity (the synthetic traces' 0.175 input bit density), denser than the published run's activations
+    # (MLSA + mux + word line 30.6 against 24.3 uJ).  Band 0.95-1.05: the two gaps are about 5 uJ each.
     r = row(frame, "neurosim", "workload_ops_per_W")
-    assert r.role == "calibrated" and 1.0 < r.ratio < 1.2, r.ratio
+    assert r.role == "calibrated" and 0.95 < r.ratio < 1.05, r.ratio
 
 
 def test_neurosim_library_changes_no_other_preset():
