@@ -4,7 +4,8 @@ Reads (forward ``x @ W``, backward ``d @ W.T``) use the converter model of the t
 (:mod:`archsim.sim.tilesim`) in the form a training step allows (no calibration batch: ranges are set
 per vector): each input vector is scaled by its largest magnitude (Gokmen et al. 2017's noise
 management) and quantized to ``input_bits`` (signed: ``2^(b-1) - 1`` magnitude codes); the matrix is cut
-into row blocks of ``arch.rows`` (one array each), each block's column sums get the device's read noise
+into row blocks of ``arch.rows`` (one array each; with ``parallel_rows`` below ``rows`` each array is read
+in chunks of that many rows, each chunk converted on its own), each block's column sums get the device's read noise
 (``sigma(g)`` of its conductance, summed in variance over the rows) and are digitized by an ADC of
 ``adc_bits`` over a signed full scale of ``adc_full_scale x rows_of_block`` (in units of full input on a
 device at its upper bound; sums beyond it clip); the blocks are added digitally and scaled back.
@@ -71,6 +72,15 @@ class Periphery:
     adc_full_scale: float
     rows: int
     read_noise: bool
+    read_rows: int = 0          # rows converted at once (``parallel_rows``); 0: all ``rows`` of an array
+
+    def chunks(self, K: int):
+        """``(r0, r1)`` of every conversion: arrays of ``rows`` rows, each read ``read_rows`` rows at a time."""
+        step = self.read_rows if 0 < self.read_rows < self.rows else self.rows
+        for a0 in range(0, K, self.rows):
+            a1 = min(K, a0 + self.rows)
+            for r0 in range(a0, a1, step):
+                yield r0, min(a1, r0 + step)
 
 
 def read_sigma(tile: AnalogTile, device: Device) -> np.ndarray | None:
@@ -120,8 +130,7 @@ def read(view, x: np.ndarray, per: Periphery, transpose: bool, stream: int, row0
     la = float((1 << (per.adc_bits - 1)) - 1)
     out = np.zeros((x.shape[0], W.shape[1]))
     K = W.shape[0]
-    for rb, r0 in enumerate(range(0, K, per.rows)):
-        r1 = min(K, r0 + per.rows)
+    for rb, (r0, r1) in enumerate(per.chunks(K)):
         z = u[:, r0:r1] @ Wn[r0:r1]
         if sig is not None:
             var = (u[:, r0:r1] ** 2) @ (sig[r0:r1] ** 2)

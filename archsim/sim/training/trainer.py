@@ -110,7 +110,7 @@ class _Net:
         self.cfg = cfg
         self.device = device
         self.per = Periphery(cfg.converters and cfg.algorithm != "float", arch.input_bits, arch.adc_bits,
-                             cfg.adc_full_scale, arch.rows, cfg.read_noise)
+                             cfg.adc_full_scale, arch.rows, cfg.read_noise, arch.read_rows)
         params = init_params(workload, cfg.seed, dtype=np.float64)
         model = device.update if device is not None else None
         rng = np.random.default_rng([cfg.seed, trial, 77])
