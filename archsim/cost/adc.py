@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -227,8 +228,10 @@ def _arch_law(rec: techlib.Record, arch: str) -> ArchLaw:
         anchors=_anchors(rec, f"{arch}.anchors"))
 
 
+@lru_cache(maxsize=16)
 def adc_law(library: str = "default") -> AdcLaw:
-    """The ADC laws of a circuit library (``techlib.circuit("adc", library)``)."""
+    """The ADC laws of a circuit library (``techlib.circuit("adc", library)``); kept per library, as techlib keeps
+    the file and :func:`~archsim.cost.scaling.node_scaling` its scaling."""
     rec = techlib.circuit("adc", library)
     sc = node_scaling(library)
     cls = circuit_class(rec)        # converters are analog (techlib/circuits/scaling.yaml)

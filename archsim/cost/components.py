@@ -304,8 +304,10 @@ def _unit_leakage(fraction: float, e_adc: float, e_sh: float, t_adc: float, e_ro
 NODE_POLICIES = ("flag", "refuse")
 
 
+@lru_cache(maxsize=64)
 def device_nodes(rec) -> tuple[tuple[int, ...], str] | None:
-    """(nodes, policy) a device file states (``nodes``, ``outside_nodes``), or None where it states none."""
+    """(nodes, policy) a device file states (``nodes``, ``outside_nodes``), or None where it states none (kept per
+    file: a record is hashed by identity, one per file read)."""
     if rec is None or not rec.has("nodes"):
         return None
     policy = rec.field("outside_nodes", "flag")

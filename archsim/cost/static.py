@@ -18,6 +18,7 @@ over ``min(period, busy + t_be)`` (its stage time, one break-even time ``t_be`` 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -52,8 +53,10 @@ def law(rec: techlib.Record) -> str:
     raise ArchsimError(f"{rec.file}: no leakage law; allowed keys: {', '.join(LAWS)} ({'; '.join(LAWS.values())})")
 
 
+@lru_cache(maxsize=64)
 def density(rec: techlib.Record, node_nm) -> Density:
-    """The off-current law's leakage densities at ``node_nm`` (a node the file lists)."""
+    """The off-current law's leakage densities at ``node_nm`` (a node the file lists); kept per file (a record is
+    hashed by identity, one per file read) and node."""
     nodes = np.atleast_1d(np.asarray(rec["nodes"], dtype=float))
     hit = np.flatnonzero(np.isclose(nodes, float(node_nm), rtol=0.0, atol=1e-9))
     if hit.size == 0:

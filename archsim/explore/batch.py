@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 from archsim.cost.batch import price_many
 from archsim.explore.points import (ARCH_KEYS, MAPPING_KEYS, EvalCache, _plain, canonical_json, evaluate_point,
                                     result_json)
+from archsim.mapping.routes import compiled_transport
 from archsim.model import arch as _arch
 from archsim.model.errors import ArchsimError
 
@@ -53,10 +54,11 @@ def eval_chunk(items: Sequence[tuple[str, dict]], cache: EvalCache | None = None
     for i, (_, cfg) in enumerate(items):
         groups.setdefault(mapping_group(cfg), []).append(i)
     out: list = [None] * len(items)
-    for idx in groups.values():
-        results = _eval_group([items[i][0] for i in idx], [items[i][1] for i in idx], cache, accuracy_fn)
-        for i, r in zip(idx, results):
-            out[i] = (items[i][0], result_json(r))
+    with compiled_transport():     # many mappings: the compiled routes pay for numba's start-up
+        for idx in groups.values():
+            results = _eval_group([items[i][0] for i in idx], [items[i][1] for i in idx], cache, accuracy_fn)
+            for i, r in zip(idx, results):
+                out[i] = (items[i][0], result_json(r))
     return out
 
 

@@ -16,6 +16,7 @@ from typing import Callable, Iterator, Mapping
 
 from archsim.explore.batch import mapping_group
 from archsim.explore.points import EvalCache
+from archsim.mapping import transport_kernel
 from archsim.model.errors import ParameterError
 
 #: The :class:`EvalCache` of a worker process: set by the pool's initializer (a copy of the parent's) or
@@ -98,6 +99,8 @@ class LocalPoolExecutor:
         import multiprocessing as mp
         # fork (where there is one) hands the workers the parent's warm cache and registered workloads
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() and sys.platform != "darwin" else None
+        if ctx is not None:
+            transport_kernel.warm()   # the compiled routes loaded once here, inherited by every worker
         pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
                                       initargs=(cache, os.getpid()))
         finished = False

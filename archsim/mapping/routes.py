@@ -19,6 +19,7 @@ and the transport are in :mod:`archsim.mapping.mesh`).
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import operator
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ import numpy as np
 
 from archsim.io.blas import blas_single_thread
 from archsim.mapping.mesh import TileGroups, replica_groups, shares, tile_group_distances, transport
+from archsim.mapping.transport_kernel import edge_routes
 from archsim.model.arch import Architecture
 from archsim.model.workload import Workload
 
@@ -65,6 +67,16 @@ class Edge:
         object.__setattr__(self, "bit_hops", float(sum(map(operator.mul, bits, hops))))   # in route order
         object.__setattr__(self, "max_hops", max(itertools.compress(hops, bits), default=0.0))
 
+    @classmethod
+    def of_routes(cls, src: str, dst: str, bits: int, flows: tuple, bit_hops: float, max_hops: float) -> "Edge":
+        """The edge with its routes' bit-hops and longest hops already summed, in route order as
+        ``__post_init__`` sums them (:func:`archsim.mapping.transport_kernel.edge_routes`)."""
+        e = object.__new__(cls)
+        for name, v in (("src", src), ("dst", dst), ("bits", bits), ("flows", flows), ("bit_hops", bit_hops),
+                        ("max_hops", max_hops)):
+            object.__setattr__(e, name, v)
+        return e
+
     @property
     def routes(self) -> tuple[Route, ...]:
         return tuple(Route(*r) for r in zip(*self.flows))
@@ -98,6 +110,10 @@ def _route(m, src: str, dst: str, bits: int, memo: dict) -> Edge:
     if len(ns) == 1 and len(nd) == 1:    # one group each side: the whole edge is one route
         flows = ((-1 if src == "input" else 0,), (-1 if dst == "output" else 0,), (int(bits),), (float(dist[0, 0]),))
         return Edge(src, dst, int(bits), flows if bits > 0 else ((), (), (), ()))
+    if _Compiled.depth:
+        rs, rd, q, hops, bit_hops, max_hops = edge_routes(int(bits), ns, nd, dist, src == "input", dst == "output")
+        flows = (tuple(rs.tolist()), tuple(rd.tolist()), tuple(q.tolist()), tuple(hops.tolist()))
+        return Edge.of_routes(src, dst, int(bits), flows, float(bit_hops), float(max_hops))
     flows = transport(shares(bits, ns), shares(bits, nd), dist)
     js, ds, qs = zip(*flows) if flows else ((), (), ())
     # report routes by replica: the first replica of each group stands for the group
@@ -107,6 +123,24 @@ def _route(m, src: str, dst: str, bits: int, memo: dict) -> Edge:
               tuple(-1 for _ in ds) if dst == "output" else tuple(first_d[i] for i in ds),
               qs, tuple(dist[list(js), list(ds)].tolist()))
     return Edge(src, dst, int(bits), routes)
+
+
+class _Compiled:
+    depth = 0
+
+
+@contextlib.contextmanager
+def compiled_transport():
+    """Within it, the routes of edges with several tile groups on a side come from the compiled kernel
+    (:mod:`archsim.mapping.transport_kernel`: the same routes and floats as :func:`~archsim.mapping.mesh.transport`,
+    in about a tenth of the time).  Its first call in a process costs numba's start-up (about half a second
+    of CPU), worth paying for a sweep of many mappings, not for one estimate: sweeps run inside it
+    (:mod:`archsim.explore.batch`), a single estimate does not."""
+    _Compiled.depth += 1
+    try:
+        yield
+    finally:
+        _Compiled.depth -= 1
 
 
 def home(wl: Workload, name: str) -> str:
