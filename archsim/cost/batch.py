@@ -168,14 +168,21 @@ def price_many(m: Mapping, archs: Sequence[Architecture], task: str = "inference
 #: component laws read no other key)
 COST_KEYS = keys_read_by("cost")
 
+#: the architecture keys :func:`~archsim.cost.components.prices_for` reads, directly or through a derived value
+#: (``read_rows``, ``row_chunks``: rows and parallel_rows), a few of :data:`COST_KEYS`: points that agree on them
+#: share their prices (a sizing sweep's bits per cell and tile budgets do not change a price).
+#: tests/explore/test_batch.py records every attribute prices_for reads and checks it against this list.
+PRICE_KEYS = ("adc_bits", "adc_rate_Hz", "adc_type", "circuits", "clock_Hz", "cols", "cols_per_adc", "cost_model",
+              "dac_bits", "input_bits", "integration_time_s", "node_nm", "parallel_rows", "rows")
+
 
 _PRICES: "OrderedDict[tuple, object]" = OrderedDict()
 
 
 def _prices(a: Architecture, dev) -> object:
-    """``prices_for(a, dev)``, kept for the last 1024 distinct values of the cost keys: prices read those keys
-    only (not where the keys came from, ``Architecture.source``), so points that differ elsewhere share them."""
-    k = (dev,) + tuple(getattr(a, f) for f in COST_KEYS)
+    """``prices_for(a, dev)``, kept for the last 1024 distinct values of :data:`PRICE_KEYS`: prices read those
+    keys only (not where the keys came from, ``Architecture.source``), so points that differ elsewhere share them."""
+    k = (dev,) + tuple([getattr(a, f) for f in PRICE_KEYS])
     p = _PRICES.get(k)
     if p is None:
         p = _PRICES[k] = prices_for(a, dev)

@@ -11,7 +11,7 @@ import itertools
 
 import pytest
 
-from archsim.cost.batch import COST_KEYS, EVENT_KEYS, price_many
+from archsim.cost.batch import COST_KEYS, EVENT_KEYS, PRICE_KEYS, price_many
 from archsim.cost.components import prices_for
 from archsim.cost.events import events
 from archsim.cost.price import evaluate
@@ -112,16 +112,53 @@ def _variants(arch: A.Architecture, keys):
             continue
 
 
-def test_prices_read_only_the_cost_keys():
-    """What price_many's price memo relies on: a key the cost step does not read never changes a price."""
+def test_prices_read_only_the_price_keys():
+    """What price_many's price memo relies on: a key outside PRICE_KEYS never changes a price (bits per cell,
+    weight bits, the mesh and every other key the cost step reads elsewhere included)."""
     base = A.Architecture(device="sonos")
     dev = map_workload(lenet(), base).device
     ref = prices_for(base, dev)
     tried = 0
-    for name, a in _variants(base, [k.name for k in A.KEYS if k.name not in COST_KEYS]):
+    for name, a in _variants(base, [k.name for k in A.KEYS if k.name not in PRICE_KEYS]):
         assert prices_for(a, dev) == ref, name
         tried += 1
-    assert tried >= 5
+    assert tried >= 20 and set(PRICE_KEYS) < set(COST_KEYS)
+
+
+#: derived values of an architecture prices_for may read, and the keys they are computed from
+_DERIVED = {"read_rows": ("rows", "parallel_rows"), "row_chunks": ("rows", "parallel_rows")}
+
+
+@pytest.mark.parametrize("kw", [
+    dict(device="sonos"), dict(device="sonos", adc_rate_Hz=2e8, clock_Hz=1e9, integration_time_s=1e-8,
+                                parallel_rows=32, adc_type="sar"),
+    dict(device="reram", circuits="neurosim", node_nm=22), dict(device="reram", circuits="neurosim", node_nm=22,
+                                                                  parallel_rows=16, clock_Hz=5e8),
+    dict(device="sonos", cost_model="lut"), dict(device="sram"), dict(device="pcm", node_nm=22)])
+def test_prices_for_reads_only_price_keys(kw):
+    """Every attribute prices_for reads of the architecture (recorded through a proxy, on every branch these
+    designs take: converter laws, subarray laws, the device table, digital SRAM, fixed rates) is a price key or
+    a value derived from price keys only."""
+    seen = set()
+
+    class Recorder:
+        def __init__(self, a):
+            object.__setattr__(self, "_a", a)
+
+        def __getattr__(self, name):
+            seen.add(name)
+            return getattr(self._a, name)
+
+        def __hash__(self):
+            return hash(self._a)
+
+    a = A.Architecture(**kw)
+    prices_for.__wrapped__(Recorder(a), map_workload(lenet(), a).device)
+    read = set()
+    for name in seen - {"source"}:            # the place named in a refusal (refusals are not kept)
+        read.update(_DERIVED.get(name, (name,)))
+    assert read <= set(PRICE_KEYS), sorted(read - set(PRICE_KEYS))
+    assert {"adc_bits", "rows", "node_nm"} <= read
 
 
 def test_event_counts_read_only_event_keys():
