@@ -99,45 +99,72 @@ def _progress(total: int, desc: str):
 
 def results_table(configs: Sequence[Mapping], results: Mapping[str, Mapping],
                   keys: Sequence[str] | None = None) -> pd.DataFrame:
-    """One row per configuration (in the given order): key, configuration columns, error, summary columns."""
-    rows = []
-    summary_cols: dict[str, None] = {}
-    keys = keys if keys is not None else [point_key(c) for c in configs]
-    for cfg, k in zip(configs, keys):
+    """One row per configuration (in the given order): key, configuration columns, error, summary columns.
+
+    Built a column at a time (one frame per sweep): each configuration column read down the points, each
+    result's summary values placed under the columns its keys name (the names worked out once per distinct
+    list of summary keys: a renamed key, or ``<key>_result`` where a summary key repeats a column)."""
+    keys = list(keys) if keys is not None else [point_key(c) for c in configs]
+    n = len(configs)
+    data: dict[str, list] = {"key": keys}
+    for c in CONFIG_KEYS:
+        vals = [cfg.get(c) for cfg in configs]
+        if c == "mesh":
+            vals = [v if v == _arch.AUTO else f"{v[0]}x{v[1]}" for v in vals]
+        data[c] = vals
+    fixed = ("key",) + CONFIG_KEYS + ("error",)
+    errors: list = [None] * n
+    summary: dict[str, list] = {}
+    names_of: dict[tuple, list] = {}
+    for r, k in enumerate(keys):
         res = results.get(k)
-        row = {"key": k}
-        for c in CONFIG_KEYS:
-            v = cfg.get(c)
-            if c == "mesh":
-                v = v if v == _arch.AUTO else f"{v[0]}x{v[1]}"
-            row[c] = v
         if res is None:
-            row["error"] = "not computed"
-        elif "error" in res:
-            row["error"] = res["error"]
-        else:
-            row["error"] = None
-            for sk, sv in res["summary"].items():
-                if sk in SAME_AS_CONFIG:
-                    continue
-                col = RENAMED_SUMMARY.get(sk, sk if sk not in row else f"{sk}_result")
-                row[col] = sv
-                summary_cols.setdefault(col)
-        rows.append(row)
-    cols = ["key", "workload", "device", "task"] + [c for c in ARCH_KEYS if c != "device"] + ["error"] + list(summary_cols)
-    data = {}
+            errors[r] = "not computed"
+            continue
+        if "error" in res:
+            errors[r] = res["error"]
+            continue
+        s = res["summary"]
+        sk = tuple(s)
+        names = names_of.get(sk)
+        if names is None:
+            names = names_of[sk] = _summary_columns(sk, fixed)
+        for col, v in zip(names, s.values()):
+            if col is not None:
+                got = summary.get(col)
+                if got is None:
+                    got = summary[col] = [None] * n
+                got[r] = v
+    data["error"] = errors
+    data.update(summary)
+    cols = ["key", "workload", "device", "task"] + [c for c in ARCH_KEYS if c != "device"] + ["error"] + list(summary)
+    out = {}
     for c in cols:
-        vals = [r.get(c) for r in rows]
+        vals = data[c]
         types = _types(vals)
         if len(types) > 1 and not types <= {int, float}:
             # one type per column (Parquet needs it): a column mixing 'auto' and numbers becomes text
-            data[c] = pd.Series([None if v is None else str(v) for v in vals], dtype=object)
+            out[c] = pd.Series([None if v is None else str(v) for v in vals], dtype=object)
         elif types == {int} and any(v is None for v in vals):
-            data[c] = pd.Series(vals, dtype="Int64")  # integers stay integers beside the rows that failed
+            out[c] = pd.Series(vals, dtype="Int64")  # integers stay integers beside the rows that failed
         else:
-            data[c] = vals
-    df = pd.DataFrame(data, columns=cols)
-    return df
+            out[c] = vals
+    return pd.DataFrame(out, columns=cols)
+
+
+def _summary_columns(summary_keys: tuple, fixed: tuple) -> list:
+    """The column of each summary key (None: a key the configuration already holds with the same meaning),
+    as one row's dict would name them: renamed keys, and ``<key>_result`` for a key the row already has."""
+    row = dict.fromkeys(fixed)
+    names = []
+    for sk in summary_keys:
+        if sk in SAME_AS_CONFIG:
+            names.append(None)
+            continue
+        col = RENAMED_SUMMARY.get(sk, sk if sk not in row else f"{sk}_result")
+        row[col] = None
+        names.append(col)
+    return names
 
 
 def _types(vals: list) -> set:
