@@ -12,6 +12,7 @@ computed) is evaluated point by point instead, so every error message is the one
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 from archsim.cost.batch import price_many
@@ -46,6 +47,32 @@ def _hashable(v):
 _PLAIN = (float, int, str, bool)
 
 
+def _architectures(keys: list[str], cfgs: list[dict]) -> list:
+    """Each point's ``from_dict`` of its architecture keys (named ``point <key>``): the first point's in full, the
+    others from it (:meth:`~archsim.model.arch.Architecture.with_checked`) with only the keys whose values differ
+    checked; a point with other keys present is built in full."""
+    first = cfgs[0]
+    present = [k for k in ARCH_KEYS if k in first]
+    base = _arch.from_dict({k: first[k] for k in present}, where=f"point {keys[0][:12]}")
+    out = [base]
+    for key, c in zip(keys[1:], cfgs[1:]):
+        where = f"point {key[:12]}"
+        if [k for k in ARCH_KEYS if k in c] != present:
+            out.append(_arch.from_dict({k: c[k] for k in ARCH_KEYS if k in c}, where=where))
+            continue
+        out.append(base.with_checked({k: c[k] for k in present if not _same(c[k], first[k])}, where))
+    return out
+
+
+def _same(v, v0) -> bool:
+    """Whether a key's value is the first point's: the same scalar type and value (-0.0 apart from 0.0); lists
+    and tables are always checked again."""
+    t = type(v)
+    if t is not type(v0) or t not in _SIMPLE or v != v0:
+        return False
+    return t is not float or math.copysign(1.0, v) == math.copysign(1.0, v0)
+
+
 def eval_chunk(items: Sequence[tuple[str, dict]], cache: EvalCache | None = None,
                accuracy_fn: Callable[[dict], float | None] | None = None) -> list[tuple[str, str]]:
     """``[(key, config)] -> [(key, result JSON)]``, the points that share a mapping evaluated together."""
@@ -67,8 +94,7 @@ def _eval_group(keys: list[str], cfgs: list[dict], cache: EvalCache, accuracy_fn
     try:
         if any("workload" not in c for c in cfgs):
             raise ArchsimError("configuration has no 'workload'")
-        archs = [_arch.from_dict({k: c[k] for k in ARCH_KEYS if k in c}, where=f"point {key[:12]}")
-                 for key, c in zip(keys, cfgs)]
+        archs = _architectures(keys, cfgs)
         wl = cache.workload(cfgs[0]["workload"])
         m = cache.mapping(wl, archs[0])
         summaries = price_many(m, archs, task=cfgs[0].get("task", "inference"))

@@ -205,6 +205,11 @@ class Architecture:
         where = self.source
         for k in KEYS:
             object.__setattr__(self, k.name, _checked(k, getattr(self, k.name), where))
+        self.check_combinations()
+
+    def check_combinations(self) -> None:
+        """The checks that read several keys (each key's own value is checked on its own)."""
+        where = self.source
         if self.dac_bits > self.input_bits:
             raise ArchsimError(f"{where}: key 'dac_bits' = {self.dac_bits} exceeds input_bits = {self.input_bits}")
         if self.parallel_rows != AUTO and self.parallel_rows > self.rows:
@@ -220,6 +225,18 @@ class Architecture:
             if self.mapping != SignedMapping.PAIRS and b is not None and b > self.weight_bits:
                 raise ArchsimError(f"{where}: key 'layer_overrides' layer '{name}': bits_per_cell = {b} exceeds "
                                    f"weight_bits = {self.weight_bits}")
+
+    def with_checked(self, changes: Mapping, where: str) -> "Architecture":
+        """``from_dict`` of this architecture's keys with ``changes`` (key -> value) applied, named ``where``,
+        checking only the changed keys and the combinations: each key's check is a pure function of its value
+        (:func:`_checked`), so the keys left alone keep this architecture's checked values."""
+        a = object.__new__(Architecture)
+        a.__dict__.update(self.__dict__)
+        object.__setattr__(a, "source", where)
+        for name, v in changes.items():
+            object.__setattr__(a, name, _checked(KEY_BY_NAME[name], v, where))
+        a.check_combinations()
+        return a
 
     def replace(self, **changes) -> "Architecture":
         """A copy with some keys changed, validated like a YAML file."""

@@ -177,3 +177,22 @@ def test_event_counts_read_only_event_keys():
         else:
             changed += not equal
     assert same >= 10 and changed >= 1      # the memo keeps keys apart that do change the counts
+
+
+def test_group_architectures_equal_from_dict():
+    """The group's architectures built from the first (only changed keys checked) equal from_dict's, key for
+    key and in their source; a changed value that from_dict refuses is refused too."""
+    base = config_from_arch("resnet50", A.Architecture(device="sonos"))
+    cfgs = [dict(base), dict(base, adc_bits=6, cols_per_adc=4), dict(base, adc_bits=6.0),
+            dict(base, node_nm=22, mesh=[20, 20]), dict(base, r_wire_ohm=-0.0), dict(base, clock_Hz=1e9),
+            dict(base, stage_timing="serial", adc_type="sar")]
+    keys = [point_key(c) for c in cfgs]
+    got = batch._architectures(keys, cfgs)
+    for k, c, a in zip(keys, cfgs, got):
+        want = A.from_dict({n: c[n] for n in A.KEY_BY_NAME if n in c}, where=f"point {k[:12]}")
+        assert a == want and a.source == want.source
+        assert all(type(getattr(a, n)) is type(getattr(want, n)) for n in A.KEY_BY_NAME)
+        assert repr(a.as_dict()) == repr(want.as_dict())          # -0.0 kept apart from 0.0
+    bad = [dict(base), dict(base, cols=64, cols_per_adc=128)]
+    with pytest.raises(ArchsimError, match="cols_per_adc"):
+        batch._architectures([point_key(c) for c in bad], bad)
