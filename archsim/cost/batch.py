@@ -193,11 +193,15 @@ def _prices(a: Architecture, dev) -> object:
 
 def _transfer_times(m: Mapping, t_hop: np.ndarray, link_width: np.ndarray, rate: np.ndarray) -> dict:
     """:func:`archsim.cost.pipeline.transfer_times` of every point (its hop time, link width and flit rate):
-    ``(src, dst) -> seconds per point``, each element the same operations as there."""
+    ``(src, dst) -> seconds per point``, an edges x points array whose every element is the same operations as
+    there (``max_hops x t_hop + bits / (link width x the fewer tiles x rate)``)."""
     tiles = {l.layer: l.tiles for l in m.layers}
-    return {(e.src, e.dst): e.max_hops * t_hop + e.bits / (link_width * min(tiles.get(e.src, 1), tiles.get(e.dst, 1))
-                                                            * rate)
-            for e in m.edges}
+    es = m.edges
+    hops = np.array([e.max_hops for e in es], dtype=float)[:, None]
+    bits = np.array([e.bits for e in es], dtype=np.int64)[:, None]
+    fewer = np.array([min(tiles.get(e.src, 1), tiles.get(e.dst, 1)) for e in es], dtype=np.int64)[:, None]
+    T = hops * t_hop + bits / (link_width * fewer * rate)
+    return dict(zip([(e.src, e.dst) for e in es], T))
 
 
 def _critical_paths(m: Mapping, stages: np.ndarray, T: dict) -> np.ndarray:

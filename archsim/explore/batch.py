@@ -81,7 +81,9 @@ def eval_chunk(items: Sequence[tuple[str, dict]], cache: EvalCache | None = None
     for i, (_, cfg) in enumerate(items):
         groups.setdefault(mapping_group(cfg), []).append(i)
     out: list = [None] * len(items)
-    with compiled_transport():     # many mappings: the compiled routes pay for numba's start-up
+    # many mappings: the compiled routes pay for numba's start-up; BLAS held to one thread for the chunk (not
+    # around each mapping's routes) unless an accuracy function runs its own products here
+    with compiled_transport(hold_blas=accuracy_fn is None):
         for idx in groups.values():
             results = _eval_group([items[i][0] for i in idx], [items[i][1] for i in idx], cache, accuracy_fn)
             for i, r in zip(idx, results):

@@ -31,6 +31,7 @@ import workloads as _workloads
 
 from archsim.cost.price import evaluate
 from archsim.mapping.layout import map_workload
+from archsim.model.device import load_device
 from archsim.model import arch as _arch
 from archsim.model.errors import ArchsimError
 from archsim.model.workload import Workload
@@ -99,6 +100,7 @@ class EvalCache:
         self.max_mappings = int(max_mappings)
         self._workloads: dict[str, Workload] = {}
         self._mappings: "OrderedDict[tuple, Any]" = OrderedDict()
+        self._devices: dict = {}
 
     def workload(self, name: str) -> Workload:
         """The workload ``name``, built once per cache (with memoized graph views)."""
@@ -107,13 +109,22 @@ class EvalCache:
             wl = self._workloads[name] = _workloads.get(name)   # immutable: its views memoized in it
         return wl
 
+    def device(self, name: str):
+        """The device ``name`` (a registry name or a YAML path), loaded once per cache: a run reads each device
+        file once (not its folder and file times again for every mapping)."""
+        dev = self._devices.get(name)
+        if dev is None:
+            dev = self._devices[name] = load_device(name)
+        return dev
+
     def mapping(self, wl: Workload, a: _arch.Architecture):
         """``map_workload(wl, a)``, reusing a mapping computed for an architecture that agrees on
         :data:`MAPPING_KEYS`."""
         k = (wl.name, id(wl)) + tuple(_hashable(getattr(a, n)) for n in MAPPING_KEYS)
         m = self._mappings.get(k)
         if m is None:
-            m = map_workload(wl, a)  # errors (a layer that does not fit) are not cached: they name a.source
+            # errors (a layer that does not fit) are not cached: they name a.source
+            m = map_workload(wl, a, self.device(a.device))
             self._mappings[k] = m
             if len(self._mappings) > self.max_mappings:
                 self._mappings.popitem(last=False)

@@ -126,19 +126,26 @@ def _route(m, src: str, dst: str, bits: int, memo: dict) -> Edge:
 
 
 class _Compiled:
-    depth = 0
+    depth = 0      # inside compiled_transport()
+    blas = 0       # inside compiled_transport(hold_blas=True): BLAS already held to one thread
 
 
 @contextlib.contextmanager
-def compiled_transport():
+def compiled_transport(hold_blas: bool = False):
     """Within it, the routes of edges with several tile groups on a side come from the compiled kernel
     (:mod:`archsim.mapping.transport_kernel`: the same routes and floats as :func:`~archsim.mapping.mesh.transport`,
-    in about a tenth of the time).  Its first call in a process costs numba's start-up (about half a second
-    of CPU), worth paying for a sweep of many mappings, not for one estimate: sweeps run inside it
-    (:mod:`archsim.explore.batch`), a single estimate does not."""
+    about ten times faster).  Its first call in a process costs numba's start-up (about half a second of CPU),
+    worth paying for a sweep of many mappings, not for one estimate: sweeps run inside it
+    (:mod:`archsim.explore.batch`), a single estimate does not.  ``hold_blas``: BLAS held to one thread for the
+    whole block (:func:`archsim.io.blas.blas_single_thread`) instead of around each mapping's routes."""
     _Compiled.depth += 1
     try:
-        yield
+        with blas_single_thread() if hold_blas else contextlib.nullcontext():
+            _Compiled.blas += int(hold_blas)
+            try:
+                yield
+            finally:
+                _Compiled.blas -= int(hold_blas)
     finally:
         _Compiled.depth -= 1
 
@@ -162,7 +169,8 @@ def edges(m, arch: Architecture) -> list[Edge]:
     pairs = (memo_of("edge_bits", _edge_bits, m.workload, names, arch.input_bits) if memo_of
              else _edge_bits(m.workload, names, arch.input_bits))
     memo: dict = {}
-    with blas_single_thread():    # small products: BLAS's threads would only spin (archsim.io.blas)
+    # small products: BLAS's threads would only spin (archsim.io.blas)
+    with contextlib.nullcontext() if _Compiled.blas else blas_single_thread():
         return [_route(m, s, d, b, memo) for s, d, b in pairs]
 
 
