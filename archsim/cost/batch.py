@@ -137,31 +137,43 @@ def price_many(m: Mapping, archs: Sequence[Architecture], task: str = "inference
     util = (cells * reps).sum() / (m.tiles_total * np.array([a.arrays_per_tile * a.rows * a.cols for a in archs]))
     arrays_total = int(sum(l.arrays * l.replication for l in ls))
     ops = OPS_PER_MAC * float(macs.sum()) * (3 if task == "training" else 1)
+    # the points' numbers as Python floats once (tolist: the float() of each element), the shared ones once
+    comp = {k: v.tolist() for k, v in fps.component_area.items()}
+    sums = {k: v.tolist() for k, v in part_sums.items()}
+    E_l, period_l, util_l, static_l = E.tolist(), period.tolist(), util.tolist(), p_static.tolist()
+    chip_w, chip_h = fps.chip_w.tolist(), fps.chip_h.tolist()
+    shared = dict(workload=m.workload.name, macs=int(macs.sum()), weights=int(m.workload.total_weights),
+                  tiles=m.tiles_total, tiles_used=m.tiles_used, mesh=f"{m.mesh[0]}x{m.mesh[1]}")
     out = []
     for i, (a, p, ev) in enumerate(zip(archs, prices, evs)):
-        c_area = {k: float(v[i]) for k, v in fps.component_area.items()}
+        c_area = {k: v[i] for k, v in comp.items()}
         chip_area_mm2 = (sum(c_area.values()) + p.a_io) * 1e6
-        Ei = float(E[i])
-        rate = 1.0 / float(period[i])
+        Ei = E_l[i]
+        rate = 1.0 / period_l[i]
         s = dict(
-            workload=m.workload.name, device=p.device, cost_model=str(a.cost_model), task=task,
-            macs=int(macs.sum()), weights=int(m.workload.total_weights),
+            workload=shared["workload"], device=p.device, cost_model=str(a.cost_model), task=task,
+            macs=shared["macs"], weights=shared["weights"],
             energy_per_inference_J=Ei, latency_s=latency[i], inferences_per_s=rate, period_bound=period_bound[i],
-            area_mm2=chip_area_mm2, tiles=m.tiles_total, tiles_used=m.tiles_used, mesh=f"{m.mesh[0]}x{m.mesh[1]}",
-            chip_w_mm=float(fps.chip_w[i]) * 1e3, chip_h_mm=float(fps.chip_h[i]) * 1e3,
+            area_mm2=chip_area_mm2, tiles=shared["tiles"], tiles_used=shared["tiles_used"], mesh=shared["mesh"],
+            chip_w_mm=chip_w[i] * 1e3, chip_h_mm=chip_h[i] * 1e3,
             arrays=arrays_total, bits_per_cell=m.bits_per_cell,
             tops=ops * rate / 1e12, tops_per_W=ops / Ei / 1e12, tops_per_mm2=ops * rate / 1e12 / chip_area_mm2,
-            power_W=Ei * rate, static_power_W=float(p_static[i]) + p.p_io,
-            utilization=float(util[i]),
-            **{f"energy_{k}_J": float(part_sums[k][i]) for k in ENERGY_PARTS},
-            **{f"area_{k}_mm2": c_area[k] * 1e6 for k in AREA_PARTS if k != "io"},
+            power_W=Ei * rate, static_power_W=static_l[i] + p.p_io,
+            utilization=util_l[i],
+            **{name: sums[k][i] for name, k in _ENERGY_NAMES},
+            **{name: c_area[k] * 1e6 for name, k in _AREA_NAMES},
             area_io_mm2=p.a_io * 1e6,
-            dominant=max(ENERGY_PARTS, key=lambda k: float(part_sums[k][i])),
+            dominant=max(ENERGY_PARTS, key=lambda k: sums[k][i]),
         )
         if not ev.activity.source.startswith("assumed"):
             s["activity"] = ev.activity.source
         out.append(s)
     return out
+
+
+#: summary names of the energy and area parts (in the summary's order)
+_ENERGY_NAMES = tuple((f"energy_{k}_J", k) for k in ENERGY_PARTS)
+_AREA_NAMES = tuple((f"area_{k}_mm2", k) for k in AREA_PARTS if k != "io")
 
 
 #: the architecture keys prices depend on (each key's ``steps``; tests/cost/test_batch.py checks that the

@@ -272,6 +272,14 @@ def _base_layer_map(layer: Layer, arch: Architecture, bpc: int, split: tuple | N
                     positions=kernel_positions(layer, arch))
 
 
+def _placed(lm: LayerMap, **fields) -> LayerMap:
+    """``dataclasses.replace(lm, **fields)`` for the placement fields (a LayerMap checks nothing when made), without
+    replace's generic field walk: a mapping places every layer."""
+    new = object.__new__(LayerMap)
+    new.__dict__.update(lm.__dict__, **fields)
+    return new
+
+
 def _tiles_for(lm: LayerMap, replication: int, arch: Architecture) -> int:
     return ceil_div(lm.arrays * replication, arch.arrays_per_tile)
 
@@ -394,8 +402,8 @@ def map_workload(workload: Workload, arch: Architecture, device: "Device | techl
     first = 0
     for l, r, lay in zip(base, reps, weighted):
         t = _tiles_for(l, r, arch)
-        layers.append(dataclasses.replace(l, replication=r, tiles=t, first_tile=first,
-                                          buffer_bits_per_tile=_buffer_bits_per_tile(lay, r, t, arch)))
+        layers.append(_placed(l, replication=r, tiles=t, first_tile=first,
+                              buffer_bits_per_tile=_buffer_bits_per_tile(lay, r, t, arch)))
         first += t
 
     m = Mapping(arch=arch, workload=workload, device=device, bits_per_cell=bpc, layers=tuple(layers),
