@@ -39,7 +39,7 @@ from archsim.cost.table import ENERGY_PARTS, EVENT_PARTS
 from archsim.mapping.layout import Mapping
 from archsim.model.arch import Architecture, PowerGating, StageTiming, keys_read_by
 
-#: the architecture attributes :func:`archsim.cost.events.events` reads (tests/cost/test_batch.py checks the
+#: the architecture attributes :func:`archsim.cost.events.events` reads (tests/explore/test_batch.py checks the
 #: list against the function's source): points that agree on them share their event counts
 EVENT_KEYS = ("cost_model", "input_pulses", "input_bits", "row_chunks", "conversions_per_vector", "mapping",
               "circuits")
@@ -90,24 +90,29 @@ def price_many(m: Mapping, archs: Sequence[Architecture], task: str = "inference
     # pipeline timing (pipeline.timing, one row per point)
     t_vec = np.array([pipeline.vector_time(a, p, task) for a, p in zip(archs, prices)])
     compute = vpr[None, :] * t_vec[:, None]
+    # buffer and link times, as points x layers arrays (each element the same operations as pipeline.timing's
+    # for that point: wire_rate's and hop_time's laws elementwise over the points' clocks and wire delays)
     buf_memo, link_memo = {}, {}
-    buffer = np.empty((P, n))
-    link = np.empty((P, n))
-    t_hops, link_rates = np.empty(P), np.empty(P)
-    for i, (mp, a, p, plan) in enumerate(zip(maps, archs, prices, plans)):
+    bits = np.empty((P, n))
+    for i, (mp, p) in enumerate(zip(maps, prices)):
         out_bits = shift_add_width(mp) if p.psum_outputs else None
         if out_bits not in buf_memo:
             buf_memo[out_bits] = pipeline.buffer_bits(mp, passes, out_bits)
-        bits = buf_memo[out_bits]
-        width = buffer_width(a, p)
-        buffer[i] = np.maximum(bits / (width * p.clock_Hz * per_replica_tiles),
-                               bits / (p.bus_wires * wire_rate(p, plan.bus_length) * per_replica_tiles))
-        link_rate = link_rates[i] = float(wire_rate(p, plan.pitch))
+        bits[i] = buf_memo[out_bits]
+    clock = np.array([p.clock_Hz for p in prices])
+    t_wire = np.array([p.t_wire_m for p in prices])
+    width = np.array([buffer_width(a, p) for a, p in zip(archs, prices)])
+    bus_rate = 1.0 / np.maximum((1.0 / clock)[:, None], t_wire[:, None] * fps.bus_length)       # wire_rate
+    buffer = np.maximum(bits / ((width * clock)[:, None] * per_replica_tiles),
+                        bits / (np.array([p.bus_wires for p in prices])[:, None] * bus_rate * per_replica_tiles))
+    link_rates = 1.0 / np.maximum(1.0 / clock, t_wire * fps.pitch)                               # wire_rate
+    t_hops = np.array([p.router_cycles for p in prices]) / clock + t_wire * fps.pitch            # hop_time
+    link = np.empty((P, n))
+    for i, (mp, a, p, link_rate) in enumerate(zip(maps, archs, prices, link_rates.tolist())):
         k = (a.link_width_bits, p.clock_Hz, link_rate)
         if k not in link_memo:
             link_memo[k] = pipeline.link_times(mp, p.clock_Hz, passes, link_rate)
         link[i] = link_memo[k]
-        t_hops[i] = float(hop_time(p, plan.pitch))
     transfers = _transfer_times(m, t_hops, np.array([a.link_width_bits for a in archs]), link_rates)
     parts = np.stack([compute, buffer, link])
     serial = np.array([a.stage_timing == StageTiming.SERIAL for a in archs])[:, None]
@@ -176,7 +181,7 @@ _ENERGY_NAMES = tuple((f"energy_{k}_J", k) for k in ENERGY_PARTS)
 _AREA_NAMES = tuple((f"area_{k}_mm2", k) for k in AREA_PARTS if k != "io")
 
 
-#: the architecture keys prices depend on (each key's ``steps``; tests/cost/test_batch.py checks that the
+#: the architecture keys prices depend on (each key's ``steps``; tests/explore/test_batch.py checks that the
 #: component laws read no other key)
 COST_KEYS = keys_read_by("cost")
 
