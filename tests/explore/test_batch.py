@@ -42,6 +42,16 @@ def _resnet_points() -> list[dict]:
     return cfgs
 
 
+def _sizing_points() -> list[dict]:
+    """The design space `archsim size` searches for ResNet-50 on SONOS at 512 x 512 arrays: bits per cell 1-7,
+    ADC 4-10 bits, columns per ADC 1-64, tile budgets 1x/2x/4x (336 points, 21 mappings with many replica
+    groups: the routes of the batched sweep are the compiled kernel's, those of the point-by-point estimates
+    numpy's)."""
+    from archsim.explore import sizing
+    cfgs, _ = sizing.design_points("resnet50", A.Architecture(device="sonos"), sizing.SearchSpace(rows=(512,)))
+    return cfgs
+
+
 def _other_points() -> list[dict]:
     """Other laws: the LUT model (inference and training), subarray laws, layer_overrides, serial stages."""
     cfgs = []
@@ -63,7 +73,7 @@ def _point_by_point_csv(cfgs) -> str:
     return results_table(cfgs, results).to_csv(index=False)
 
 
-@pytest.mark.parametrize("points", [_resnet_points, _other_points])
+@pytest.mark.parametrize("points", [_resnet_points, _sizing_points, _other_points])
 def test_batched_sweep_csv_equals_point_by_point(tmp_path, points):
     cfgs = points()
     run = run_sweep(Sweep(name="b", file="<b>", configs=tuple(cfgs)), out=tmp_path / "o", workers=1,
