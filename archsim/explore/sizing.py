@@ -64,6 +64,39 @@ class SearchSpace:
     adc_bits: tuple = (4, 6, 8, 10)
     cols_per_adc: tuple = (1, 4, 16, 64)
     budgets: tuple = (1, 2, 4)           # multiples of the minimal tile count
+    #: signed-weight encodings (names of :data:`ENCODINGS`); None: the base architecture's mapping and readout
+    encodings: tuple | None = None
+
+
+#: how a signed weight sits on the cells and where its pair is subtracted, by name: the architecture keys each
+#: sets.  ``pairs`` are two differential pairs of varying significance programmed in a closed loop, the less
+#: significant correcting the more significant one's error, with gain F = 2^bits_per_cell (the grid of two
+#: binary-weighted slices; Narayanan, Burr et al., IBM 2019; Ambrogio et al., Nature 2018), tried only where
+#: two pairs hold the weight's magnitude bits.  ``analog`` readout subtracts the pair's column currents before
+#: one conversion (Xiao et al., IEEE TCAS-I 2022, SONOS; Wan et al., Nature 2022, NeuRRAM's differential
+#: sensing); ``digital`` converts each array and subtracts after.
+ENCODINGS = {
+    "differential": {"mapping": "differential", "differential_readout": "digital"},
+    "differential/analog": {"mapping": "differential", "differential_readout": "analog"},
+    "pairs": {"mapping": "pairs", "differential_readout": "digital"},
+    "pairs/analog": {"mapping": "pairs", "differential_readout": "analog"},
+}
+
+
+def _encoded(base: _arch.Architecture, dev, name: str | None) -> tuple[_arch.Architecture, tuple] | None:
+    """``(architecture, bits per cell allowed)`` of ``base`` under encoding ``name`` (None: as it is), or None
+    where the encoding cannot hold the weight on this device (pairs on cells too coarse for two pairs to hold
+    its magnitude bits)."""
+    if name is None:
+        return base, tuple(range(1, max_bits_per_cell(base, dev) + 1))
+    if name not in ENCODINGS:
+        raise ParameterError(f"{{param}} {name!r}: allowed {', '.join(ENCODINGS)}", "encodings")
+    a = base.replace(**ENCODINGS[name])
+    top = max_bits_per_cell(a, dev)
+    if not a.pairs:
+        return a, tuple(range(1, top + 1))
+    low = -(-base.replace(mapping="differential").magnitude_bits // 2)   # two pairs of b bits: 2b magnitude bits
+    return (a, tuple(range(low, top + 1))) if top >= low else None
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -78,6 +111,7 @@ def design_points(workload: str, base: _arch.Architecture, space: SearchSpace = 
     dev = load.device(base.device)
     top = max_bits_per_cell(base, dev)
     bpcs = tuple(range(1, top + 1)) if space.bits_per_cell is None else tuple(space.bits_per_cell)
+    encs = [e for e in (_encoded(base, dev, n) for n in (space.encodings or (None,))) if e is not None]
     for b in bpcs:
         if b < 1 or b > top:
             raise ParameterError(f"{{param}} {b}: device '{base.device}' with {base.weight_bits}-bit weights "
@@ -97,10 +131,12 @@ def design_points(workload: str, base: _arch.Architecture, space: SearchSpace = 
                                  f"{{param}} 1 to {max(space.rows)}, or add a larger {{param}}", "cols_per_adc", "rows",
                                  "cols_per_adc", "rows")
     configs, budget = [], {}
-    for rows, b in itertools.product(space.rows, bpcs):
+    own = [(a, b) for a, allowed in encs for b in allowed if space.bits_per_cell is None or b in bpcs]
+    for rows, (enc, b) in itertools.product(space.rows, own):
         try:
-            a0 = base.replace(rows=rows, cols=rows, bits_per_cell=b, mesh=_arch.AUTO, tiles=_arch.AUTO,
-                              cols_per_adc=min(base.cols_per_adc, rows))
+            gain = {"pair_gain": float(1 << b), "lsp_range": 1.0} if enc.pairs and space.encodings else {}
+            a0 = enc.replace(rows=rows, cols=rows, bits_per_cell=b, mesh=_arch.AUTO, tiles=_arch.AUTO,
+                             cols_per_adc=min(base.cols_per_adc, rows), **gain)
             min_tiles = tiles_needed(wl, a0, dev)
         except ArchsimError:
             continue  # this array size / bits per cell cannot hold the network at all: no design here
@@ -367,9 +403,17 @@ def _space_text(workload, device, configs, space, budget) -> str:
     adc = sorted({c["adc_bits"] for c in configs})
     cpa = sorted({c["cols_per_adc"] for c in configs})
     mult = sorted(set(budget.values()))
+    enc = sorted({encoding_name(c) for c in configs})
+    encs = f"; signed weights {_lst(enc)}" if space.encodings else ""
     return (f"{workload} on {device}: {len(configs)} designs searched (rows = cols {_lst(rows)}; bits/cell {_lst(bpc)}; "
-            f"ADC bits {_lst(adc)}; columns per ADC {_lst(cpa)}; tile budget {', '.join(f'{m}x' for m in mult)} "
+            f"ADC bits {_lst(adc)}; columns per ADC {_lst(cpa)}{encs}; tile budget {', '.join(f'{m}x' for m in mult)} "
             f"the minimal tile count)")
+
+
+def encoding_name(c) -> str:
+    """The :data:`ENCODINGS` name of a design's mapping and readout (``offset`` for offset mapping)."""
+    m, r = str(c["mapping"]), str(c["differential_readout"])
+    return m if m == "offset" else (m if r == "digital" else f"{m}/{r}")
 
 
 def _lst(v) -> str:
@@ -384,7 +428,9 @@ def _describe(r: pd.Series) -> str:
             lo, hi = r.get(f"{c}_ci95_low"), r.get(f"{c}_ci95_high")
             acc_t = f", {c} {v:.4g}" + (f" (95% interval {lo:.3g} to {hi:.3g})" if lo is not None and np.isfinite(lo)
                                          else "")
-    return (f"{r['rows']}x{r['cols']} arrays, {r['bits_per_cell']} bits/cell, {r['adc_bits']}-bit ADC, "
+    enc = encoding_name(r) if "mapping" in r and "differential_readout" in r else "differential"
+    enc = "" if enc == "differential" else f"{enc} weights, "
+    return (f"{r['rows']}x{r['cols']} arrays, {enc}{r['bits_per_cell']} bits/cell, {r['adc_bits']}-bit ADC, "
             f"{r['cols_per_adc']} columns/ADC, {r['mesh']} mesh ({r['budget']} the minimal tiles): "
             f"{num(r['energy_per_inference_J'] * 1e6)} uJ/inference, {num(r['area_mm2'])} mm2, "
             f"{num(r['inferences_per_s'])} inferences/s, {num(r['tops_per_W'])} TOPS/W{acc_t}")
