@@ -39,6 +39,7 @@ import pandas as pd
 from archsim.explore import fidelity as _fid
 from archsim.explore.objectives import (CONSTRAINT_BY_NAME, CONSTRAINTS, OBJECTIVES,  # noqa: F401  (sizing's API)
                                        Constraint, Constraints, fill, num, satisfies)
+from archsim.explore.encodings import ENCODINGS, encoding_name, encoded  # noqa: F401  (sizing's API)
 from archsim.explore.points import EvalCache, config_from_arch, canonical_workload, point_key
 from archsim.explore.run import results_table, run_points
 from archsim.mapping import layout as _m
@@ -68,37 +69,6 @@ class SearchSpace:
     encodings: tuple | None = None
 
 
-#: how a signed weight sits on the cells and where its pair is subtracted, by name: the architecture keys each
-#: sets.  ``pairs`` are two differential pairs of varying significance programmed in a closed loop, the less
-#: significant correcting the more significant one's error, with gain F = 2^bits_per_cell (the grid of two
-#: binary-weighted slices; Narayanan, Burr et al., IBM 2019; Ambrogio et al., Nature 2018), tried only where
-#: two pairs hold the weight's magnitude bits.  ``analog`` readout subtracts the pair's column currents before
-#: one conversion (Xiao et al., IEEE TCAS-I 2022, SONOS; Wan et al., Nature 2022, NeuRRAM's differential
-#: sensing); ``digital`` converts each array and subtracts after.
-ENCODINGS = {
-    "differential": {"mapping": "differential", "differential_readout": "digital"},
-    "differential/analog": {"mapping": "differential", "differential_readout": "analog"},
-    "pairs": {"mapping": "pairs", "differential_readout": "digital"},
-    "pairs/analog": {"mapping": "pairs", "differential_readout": "analog"},
-}
-
-
-def _encoded(base: _arch.Architecture, dev, name: str | None) -> tuple[_arch.Architecture, tuple] | None:
-    """``(architecture, bits per cell allowed)`` of ``base`` under encoding ``name`` (None: as it is), or None
-    where the encoding cannot hold the weight on this device (pairs on cells too coarse for two pairs to hold
-    its magnitude bits)."""
-    if name is None:
-        return base, tuple(range(1, max_bits_per_cell(base, dev) + 1))
-    if name not in ENCODINGS:
-        raise ParameterError(f"{{param}} {name!r}: allowed {', '.join(ENCODINGS)}", "encodings")
-    a = base.replace(**ENCODINGS[name])
-    top = max_bits_per_cell(a, dev)
-    if not a.pairs:
-        return a, tuple(range(1, top + 1))
-    low = -(-base.replace(mapping="differential").magnitude_bits // 2)   # two pairs of b bits: 2b magnitude bits
-    return (a, tuple(range(low, top + 1))) if top >= low else None
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 # the search
 
@@ -111,7 +81,7 @@ def design_points(workload: str, base: _arch.Architecture, space: SearchSpace = 
     dev = load.device(base.device)
     top = max_bits_per_cell(base, dev)
     bpcs = tuple(range(1, top + 1)) if space.bits_per_cell is None else tuple(space.bits_per_cell)
-    encs = [e for e in (_encoded(base, dev, n) for n in (space.encodings or (None,))) if e is not None]
+    encs = [e for e in (encoded(base, dev, n, max_bits_per_cell) for n in (space.encodings or (None,))) if e is not None]
     for b in bpcs:
         if b < 1 or b > top:
             raise ParameterError(f"{{param}} {b}: device '{base.device}' with {base.weight_bits}-bit weights "
@@ -409,11 +379,6 @@ def _space_text(workload, device, configs, space, budget) -> str:
             f"ADC bits {_lst(adc)}; columns per ADC {_lst(cpa)}{encs}; tile budget {', '.join(f'{m}x' for m in mult)} "
             f"the minimal tile count)")
 
-
-def encoding_name(c) -> str:
-    """The :data:`ENCODINGS` name of a design's mapping and readout (``offset`` for offset mapping)."""
-    m, r = str(c["mapping"]), str(c["differential_readout"])
-    return m if m == "offset" else (m if r == "digital" else f"{m}/{r}")
 
 
 def _lst(v) -> str:
