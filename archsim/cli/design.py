@@ -361,7 +361,8 @@ def add_compare(sub) -> None:
                               "columns per ADC) under one accuracy or fidelity floor")
     g.add_argument("--best", action="store_true",
                    help="size each device's own design (rows 128,256,512; bits per cell 1 to what the device holds "
-                        "reliably; ADC bits 4,6,8; columns per ADC 1,8,32; signed-weight encodings) at the same floor and constraints, "
+                        "reliably; ADC bits 4,6,8; columns per ADC 1,8,32; signed-weight encodings) at the same "
+                        "floor and constraints, "
                         "simulated, and compare those designs; --samples/--trials then set the check (default "
                         "500 test images x 1 chip; fidelity: seeded inputs from a compute budget)")
     g.add_argument("--objective", choices=("energy", "area", "fps"), help="what each device's design optimizes "

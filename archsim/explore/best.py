@@ -77,7 +77,8 @@ def periphery_note(df: pd.DataFrame, a: _arch.Architecture) -> str:
         lo, hi = min(s for *_, s in analog), max(s for *_, s in analog)
         text += (f".\nThe {next(iter(same))} is {100 * lo:.0f}-{100 * hi:.0f}% of the energy on every analog device: "
                  f"this table measures that periphery as much as the devices; `compare --best` sizes each "
-                 f"device's own design (array size, bits per cell, ADC bits, columns per ADC) at one accuracy floor")
+                 f"device's own design (array size, bits per cell, ADC bits, columns per ADC, signed-weight "
+                 f"encoding) at one accuracy floor")
     return text
 
 
