@@ -162,7 +162,11 @@ def _sources_notes(devices, results) -> list[str]:
                 continue
             row, what = done.loc[done["snr_db"].astype(float).idxmax()], "best measured"
         shares = P.error_sources(r.check.data.proxy, design_arch(row), r.check.data.sim)
-        lines.append(f"{d} ({what}: {_design_text(row)}): {P.sources_text(shares)}")
+        n, total = row.get("layers_measured"), len(r.check.data.proxy.test)
+        snr = "" if r.recommended is not None else (
+            f", {float(row['snr_db']):.1f} dB" + (f" at most (stopped early after {int(n)} of {total} layers)"
+                                                  if n is not None and np.isfinite(n) and int(n) < total else ""))
+        lines.append(f"{d} ({what}: {_design_text(row)}{snr}): {P.sources_text(shares)}")
     if lines:
         lines.insert(0, f"where the error comes from (share of the error power of {P.SOURCE_LAYERS} layers spread "
                         f"through the network removed by switching each source off alone; weight grid: what is "

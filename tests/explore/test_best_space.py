@@ -99,3 +99,13 @@ def test_cli_encodings_flag(capsys):
     assert "--encodings 'triples'" in err and "pairs/analog" in err and len(err.strip().splitlines()) == 1
     assert cli.main(["compare", "-w", "lenet5", "--encodings", "pairs"]) == 2       # without --best
     assert "applies with --best only" in capsys.readouterr().err
+
+
+def test_a_device_without_a_design_says_where_its_error_comes_from(lenet_data):
+    """An unreachable floor (30 dB on 4-bit ADCs): no design, and the note names the best measured design, its
+    figure as an upper bound where the check stopped early, and its largest error source (the 4-bit ADC)."""
+    cmp = best.best_designs("lenet5", ["ecram"], A.Architecture(), space=_space(adc_bits=(4,)),
+                            check=F.CheckSpec(method="layers", samples=100, min_snr_db=30.0), workers=1)
+    assert cmp.results[0].recommended is None
+    line = next(n for n in cmp.notes if n.startswith("ecram (best measured"))
+    assert "at most (stopped early after" in line and line.split("): ")[1].startswith("ADC"), line
