@@ -210,3 +210,34 @@ def test_replication_follows_neurosims_speed_up(size):
     assert m.arch.arrays_per_tile == 9 * 4 * 4
     assert tuple(l.replication for l in m.layers[:4]) == NEUROSIM_SPEEDUP[size][:4]
     assert all(l.replication <= ns for l, ns in zip(m.layers, NEUROSIM_SPEEDUP[size]))
+
+
+#: NeuroSim V1.4 with its 1T1R RRAM (Param.cpp memcelltype 2: the cell the neurosim preset models) on the same
+#: traces, at 22 nm (it reproduces the published default the preset is calibrated on: clock 1.663 ns, 45.65 uJ
+#: like-for-like with leakage, 100.7 mm2 of categories) and at 45 nm (technode 45), held out: archsim's node change
+#: was predicted (x2.567 energy, x0.227 throughput) before this run finished
+RRAM_RUNS = {22: dict(energy_uJ=45.654, period_us=148.26, clock_ns=1.66336, area_mm2=100.715),
+             45: dict(energy_uJ=127.187, period_us=694.25, clock_ns=7.79885, area_mm2=470.017)}
+
+
+def test_node_change_on_neurosims_rram_within_25_percent():
+    """45 nm against 22 nm with the cell archsim models: energy x2.567 against x2.786, throughput x0.227 against
+    x0.214 (clock 7.49 against 7.80 ns), area x4.18 (F^2) against x4.67 (NeuroSim's printed categories).  The SRAM runs' throughput gap (test_node_clock_follows_the_mux_sizing) is absent here: the mux
+    pass gates are sized to the 1T1R column as archsim sizes them."""
+    base = presets.load("neurosim").architecture
+    wl = workloads.get("vgg8")
+    s = {n: evaluate(map_workload(wl, base.replace(node_nm=n))).summary for n in RRAM_RUNS}
+    ns, us = RRAM_RUNS[45], RRAM_RUNS[22]
+    checks = {
+        "energy": (s[45]["energy_per_inference_J"] / s[22]["energy_per_inference_J"], ns["energy_uJ"] / us["energy_uJ"]),
+        "throughput": (s[45]["tops"] / s[22]["tops"], us["period_us"] / ns["period_us"]),
+        "area": (s[45]["area_mm2"] / s[22]["area_mm2"], ns["area_mm2"] / us["area_mm2"]),
+    }
+    for what, (ours, theirs) in checks.items():
+        print(f"45 / 22 nm on RRAM: {what} x{ours:.3f} (archsim) against x{theirs:.3f} (NeuroSim): {ours / theirs:.3f}")
+        assert 0.75 < ours / theirs < 1.25
+    # absolute at 45 nm (the 22 nm run is the calibration's)
+    e = s[45]["energy_per_inference_J"] * 1e6 / ns["energy_uJ"]
+    t = s[45]["tops"] * 1e12 / (2.0 * wl.total_macs / (ns["period_us"] * 1e-6))
+    print(f"45 nm on RRAM: energy {e:.3f}, throughput {t:.3f}")
+    assert 0.75 < e < 1.25 and 0.75 < t < 1.25
