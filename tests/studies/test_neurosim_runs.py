@@ -11,7 +11,9 @@ are like-for-like: every layer's energy and latency scaled by its padded / unpad
 the slowest layer's like-for-like latency (the period).
 
 These runs' default prints more ADC energy and less interconnect energy than the run the published rows
-come from (48.6 against 45.4 uJ like-for-like; clock 1.697 against 1.663 ns), so two comparisons are made:
+come from (48.6 against 45.4 uJ like-for-like; clock 1.697 against 1.663 ns): they run NeuroSim's default SRAM
+cell (Param.cpp memcelltype 1), the published run its 1T1R RRAM, which on these same traces reproduces the
+published figures (RRAM_RUNS below).  So two comparisons are made:
 changes (archsim's ratio of a setting to its default against NeuroSim's, each tool against its own default)
 and absolute figures (archsim against each run's own like-for-like energy and throughput).  The first seven
 runs change one setting; the rest were made after the laws were written and are held out: two settings at
