@@ -1,8 +1,8 @@
 """Part (b) of reports/training.md: the Gokmen-Vlasov device-requirement sweeps, from the stored runs.
 
 Run names (benchmarks/study_training.py): ``float``; ``gv/base[/t]`` (baseline device, trial t, two epochs);
-``gv/<key>=<v>`` (one epoch, trial 0); ``gv2/<key>=<v>[/t]`` (two epochs, trial t); ``gv5/...`` and ``gv10/...``
-(five and ten epochs, float, base and sweep points alike).  Two runs of one key, value
+``gv/<key>=<v>`` (one epoch, trial 0); ``gv2/<key>=<v>[/t]`` (two epochs, trial t); ``gv5/...``, ``gv10/...``, ``gv30/...``
+(five, ten and thirty epochs, float, base and sweep points alike).  Two runs of one key, value
 and trial share their first epoch exactly (same seed and model), so epoch-1 figures take each once.  ``c2c``
 under ``gv/`` is the cut cycle-to-cycle factor (the earlier one-epoch sweep), under ``gv2/`` the paper's signed
 step (``c2c_signed``).
@@ -45,7 +45,7 @@ LABEL = {"states": "number of states (2 / dw)", "asymmetry": "up/down asymmetry"
 CRITERION = 0.3
 ORDER = ("states", "asymmetry", "c2c", "dw_d2d", "bound_d2d")
 #: run-name heads of the longer studies (benchmarks/study_training.py: gv5/..., gv10/...)
-LONG_HEADS = ("gv5", "gv10")
+LONG_HEADS = ("gv5", "gv10", "gv30")
 #: stricter than the spec by more than this factor fails (archsim.report.training.spec_verdict)
 SPEC_FACTOR = 2.0
 
@@ -235,6 +235,7 @@ def gv_section(store, meta) -> list[str]:
             f"images and is tested on all {meta['gv_test']:,} test images after each epoch: the full sweeps over "
             f"2 epochs, one or two points per sweep over 5"
             + (", the states sweep and the bounds spread over 10" if 10 in lens else "")
+            + (", the baseline and two states points over 30" if 30 in lens else "")
             + f"; 1 to 3 trials a point "
             f"(trials differ in the device draws and the pulse and noise streams; same initial weights and sample "
             f"order; a run's first epochs are exactly those of a shorter run of the same model and trial, so "
@@ -272,7 +273,8 @@ def gv_section(store, meta) -> list[str]:
             f"C = sqrt(lr / (BL dw_min)) = 1 with |x|, |d| <= 1); what separates the two is the update's noise "
             f"(discrete steps, errors correlated along a row because one row train serves every column).", ""]
     summary = {}
-    for e, title, why in ((10, "after 10 epochs (the states sweep and the bounds spread)", False),
+    for e, title, why in ((30, "after 30 epochs (the paper's budget; the states sweep)", False),
+                          (10, "after 10 epochs (the states sweep and the bounds spread)", False),
                           (5, "after 5 epochs (one or two points per sweep)", False),
                           (2, "after 2 epochs (the full sweeps)", True), (1, "after one epoch", False)):
         table, verdicts = threshold_table(store, e, why)
