@@ -11,9 +11,9 @@ training conclusions per device (part dev: a 12,000-image subset, N_TRAIN, for D
 N_TEST images); (b) the device-requirement sweeps of Gokmen and Vlasov, Front. Neurosci. 10:333 (2016) on
 their 784-256-128-10 sigmoid network, all 60,000 training images per epoch, all 10,000 test images: parts
 gv, gva, gvc, gvx (one epoch per point), gvs2, gva2, gvt, gvd, gvn (two epochs, trials), gv5a to gv5f (five
-epochs, one or two points per sweep), gv10 (ten epochs: the states sweep and the bounds spread), gv30 (the paper's 30 epochs: baseline, float, two
-states points); an epoch costs about 7 to 15 s of one core, 40 to 190 s of wall time
-on the shared 2-core machine under a load of 15 to 20; (c) energy and time per training epoch per device from
+epochs, one or two points per sweep), gv10 (ten epochs: the states sweep and the bounds spread), gv30 (the
+paper's 30 epochs: baseline, float, three states points); an epoch costs about 7 to 15 s of one core, 9 to 190 s
+of wall time on the shared 2-core machine under a load of 6 to 20; (c) energy and time per training epoch per device from
 archsim.cost.training.  The report says each budget beside its numbers.
 """
 from __future__ import annotations
@@ -98,11 +98,13 @@ SWEEPS_E5 = {
 GV10_EPOCHS = 10
 SWEEPS_E10 = [("base", None, (0,)), ("states", 600, (0,)), ("states", 300, (0,)), ("base", None, (1,)),
               ("states", 900, (0,)), ("float", None, (0,)), ("bound_d2d", 1.0, (0,)), ("bound_d2d", 0.6, (0,)),
-              ("states", 600, (1,)), ("states", 900, (1,)), ("states", 300, (1,)), ("base", None, (2,))]
-#: the paper's budget (part gv30; runs gv30/...): the baseline and the states sweep near its ten-epoch crossing,
-#: at the constant learning rate of the shorter studies
+              ("states", 600, (1,)), ("states", 900, (1,)), ("states", 300, (1,)), ("base", None, (2,)),
+              ("bound_d2d", 2.0, (0,))]
+#: the paper's budget (part gv30; runs gv30/...): float, the baseline and the states sweep (two trials where time
+#: allowed), at the constant learning rate of the shorter studies
 GV30_EPOCHS = 30
-SWEEPS_E30 = [("base", None, (0,)), ("states", 600, (0,)), ("float", None, (0,)), ("states", 900, (0,))]
+SWEEPS_E30 = [("base", None, (0,)), ("states", 600, (0,)), ("float", None, (0,)), ("states", 900, (0,)),
+              ("states", 300, (0,)), ("base", None, (1,)), ("states", 600, (1,))]
 #: part -> (points, run-name head, epochs) of the longer studies
 LONG_STUDIES = {**{p: (pts, "gv5", GV5_EPOCHS) for p, pts in SWEEPS_E5.items()},
                 "gv10": (SWEEPS_E10, "gv10", GV10_EPOCHS), "gv30": (SWEEPS_E30, "gv30", GV30_EPOCHS)}
