@@ -13,7 +13,8 @@ their 784-256-128-10 sigmoid network, all 60,000 training images per epoch, all 
 gv, gva, gvc, gvx (one epoch per point), gvs2, gva2, gvt, gvd, gvn (two epochs, trials), gv5a to gv5f (five
 epochs, one or two points per sweep), gv10 (ten epochs: the states sweep and the bounds spread), gv30 (the
 paper's 30 epochs: baseline, float, three states points); an epoch costs about 7 to 15 s of one core, 9 to 190 s
-of wall time on the shared 2-core machine under a load of 6 to 20; (c) energy and time per training epoch per device from
+of wall time on the shared 2-core machine under a load of 6 to 20;
+(c) energy and time per training epoch per device from
 archsim.cost.training.  The report says each budget beside its numbers.
 """
 from __future__ import annotations
