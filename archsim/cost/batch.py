@@ -30,7 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
-from archsim.cost import pipeline, static
+from archsim.cost import pipeline, static, tilebuffer
 from archsim.cost.components import fixed_buffer_bits, prices_for, shift_add_width, tile_static_power
 from archsim.cost.events import Activity, events
 from archsim.cost.floorplan import floorplans, hop_time, wire_rate
@@ -90,29 +90,29 @@ def price_many(m: Mapping, archs: Sequence[Architecture], task: str = "inference
     # pipeline timing (pipeline.timing, one row per point)
     t_vec = np.array([pipeline.vector_time(a, p, task) for a, p in zip(archs, prices)])
     compute = vpr[None, :] * t_vec[:, None]
-    # buffer and link times, as points x layers arrays (each element the same operations as pipeline.timing's
-    # for that point: wire_rate's and hop_time's laws elementwise over the points' clocks and wire delays)
     buf_memo, link_memo = {}, {}
-    bits = np.empty((P, n))
-    for i, (mp, p) in enumerate(zip(maps, prices)):
+    buffer = np.empty((P, n))
+    link = np.empty((P, n))
+    t_hops, link_rates = np.empty(P), np.empty(P)
+    for i, (mp, a, p, plan) in enumerate(zip(maps, archs, prices, plans)):
         out_bits = shift_add_width(mp) if p.psum_outputs else None
         if out_bits not in buf_memo:
             buf_memo[out_bits] = pipeline.buffer_bits(mp, passes, out_bits)
-        bits[i] = buf_memo[out_bits]
-    clock = np.array([p.clock_Hz for p in prices])
-    t_wire = np.array([p.t_wire_m for p in prices])
-    width = np.array([buffer_width(a, p) for a, p in zip(archs, prices)])
-    bus_rate = 1.0 / np.maximum((1.0 / clock)[:, None], t_wire[:, None] * fps.bus_length)       # wire_rate
-    buffer = np.maximum(bits / ((width * clock)[:, None] * per_replica_tiles),
-                        bits / (np.array([p.bus_wires for p in prices])[:, None] * bus_rate * per_replica_tiles))
-    link_rates = 1.0 / np.maximum(1.0 / clock, t_wire * fps.pitch)                               # wire_rate
-    t_hops = np.array([p.router_cycles for p in prices]) / clock + t_wire * fps.pitch            # hop_time
-    link = np.empty((P, n))
-    for i, (mp, a, p, link_rate) in enumerate(zip(maps, archs, prices, link_rates.tolist())):
+        bits = buf_memo[out_bits]
+        bus = bits / (p.bus_wires * wire_rate(p, plan.bus_length) * per_replica_tiles)
+        if a.buffer_width_bits == "auto" and p.buf_org is not None:   # the library's tile buffer organisation,
+            w_in, w_out, word = tilebuffer.widths(mp, p.buf_org)       # as price.evaluate and pipeline.timing
+            outs = passes * np.array([l.vectors_per_replica * l.N for l in mp.layers], dtype=float) * word
+            clocks = pipeline.buffer_bits(mp, passes, 0.0) / w_in + outs / w_out
+            buffer[i] = np.maximum(clocks / (p.clock_Hz * per_replica_tiles), bus)
+        else:
+            buffer[i] = np.maximum(bits / (buffer_width(a, p) * p.clock_Hz * per_replica_tiles), bus)
+        link_rate = link_rates[i] = float(wire_rate(p, plan.pitch))
         k = (a.link_width_bits, p.clock_Hz, link_rate)
         if k not in link_memo:
             link_memo[k] = pipeline.link_times(mp, p.clock_Hz, passes, link_rate)
         link[i] = link_memo[k]
+        t_hops[i] = float(hop_time(p, plan.pitch))
     transfers = _transfer_times(m, t_hops, np.array([a.link_width_bits for a in archs]), link_rates)
     parts = np.stack([compute, buffer, link])
     serial = np.array([a.stage_timing == StageTiming.SERIAL for a in archs])[:, None]
