@@ -377,13 +377,6 @@ class ProgrammedMatrix(MatrixGeometry):
             self._stacked[key] = A
         return A
 
-    def _stacked_all(self, dt, fuse: bool) -> list:
-        """Build every stacked matrix and its transpose now (before threads share the cache)."""
-        mats = [self._stack(dt, g, rb, fuse) for g in range(self.groups) for rb in range(len(self.row_bounds))] + \
-            ([self._stack_var(g, rb) for g in range(self.groups) for rb in range(len(self.row_bounds))]
-             if self.has_read_noise and not fuse else [])
-        return mats + [self._transposed(A) for A in mats]
-
     def _stack_var(self, g: int, rb: int) -> np.ndarray:
         key = ("var", g, rb)
         A = self._stacked.get(key)
@@ -405,18 +398,6 @@ class ProgrammedMatrix(MatrixGeometry):
             T.flags.writeable = False
             self._stacked[key] = T
         return T
-
-    def _product_t(self, V: np.ndarray, A: np.ndarray, MT: np.ndarray) -> None:
-        """``MT = (V @ A).T`` into the C-ordered ``MT`` (ncols, rows), taken as ``A.T @ V.T``: BLAS writes rows
-        as long as the batch where ``V @ A`` writes rows of ``ncols`` (1.2-1.9x faster for narrow layers).  The
-        sums of one layout are those of the other up to float rounding (the float32 error bound holds for any
-        summation order); either layout of ``V`` (im2col's column-major or row-major) gives the same BLAS call
-        and the same numbers.  One column: ``V @ A`` (a matrix-vector product either way, which BLAS sums
-        differently by layout; ``MT`` (1, rows) is then the (rows, 1) result's memory)."""
-        if MT.shape[0] == 1:
-            np.matmul(V, A, out=MT.reshape(-1, 1))
-        else:
-            np.matmul(self._transposed(A), V.T, out=MT)
 
     # ------------------------------------------------------------------ the analog MVM
     #: first integer of the keys :meth:`matmul` draws when no key is given: ``(FRESH_KEY, i)`` for the
@@ -526,6 +507,30 @@ class ProgrammedMatrix(MatrixGeometry):
         lo_all = self.adc_lo.reshape(groups, RB, U, Ng)
         st_all = self.adc_step.reshape(groups, RB, U, Ng)
         inv_all = self.adc_inv.reshape(groups, RB, U, Ng)
+        no_streams = np.zeros((U, NC), np.uint64)
+        no_var = np.zeros((1, 1), np.float32)
+        kernel = KT_.units_accumulate_t_par if par else KT_.units_accumulate_t
+        tf = int(self.adc_transfer)
+        # per group, the row blocks' operands, looked up once per call (a call runs hundreds of chunks x blocks)
+        plan = [[(rb, r0, r1, self._stack(dt, g, rb, fuse), self._stack_var(g, rb) if noise and not fuse else None,
+                  streams[g, rb] if noise else no_streams, lo_all[g, rb], inv_all[g, rb], st_all[g, rb])
+                 for rb, (r0, r1) in enumerate(self.row_bounds) if r1 > r0]   # empty row chunks read 0: skipped
+                for g in range(groups)]
+        plan = [[(rb, r0, r1, self._transposed(A), None if Av is None else self._transposed(Av), A, Av, *rest)
+                 for rb, r0, r1, A, Av, *rest in blocks] for blocks in plan]
+
+        def product(V, A, AT, MT):
+            # MT = (V @ A).T into the C-ordered MT (ncols, rows), taken as A.T @ V.T: BLAS writes rows as long as
+            # the batch where V @ A writes rows of ncols (1.2-1.9x faster for narrow layers).  The sums of one
+            # layout are those of the other up to float rounding (the float32 error bound holds for any summation
+            # order); either layout of V (im2col's column-major or row-major) gives the same BLAS call and the
+            # same numbers.  One column: V @ A (a matrix-vector product, which BLAS sums differently by layout;
+            # MT (1, rows) is then the (rows, 1) result's memory)
+            if MT.shape[0] == 1:
+                np.matmul(V, A, out=MT.reshape(-1, 1))
+            else:
+                np.matmul(AT, V.T, out=MT)
+
         def chunk(c0):
             c1 = min(B, c0 + bc)
             nb = c1 - c0
@@ -533,31 +538,27 @@ class ProgrammedMatrix(MatrixGeometry):
             Mbuf = _WS.get("IT", (ncols * NC * bc,), dt)
             varbuf = _WS.get("varT", (U * Ng * NC * bc,), np.float32) if (noise and not fuse) else None
             accT = _WS.get("accT", (Ng * bc,), np.float64)[:Ng * nb].reshape(Ng, nb)
+            M = Mbuf[:ncols * NC * nb].reshape(ncols, NC * nb)
+            Mv, vrow0 = (M, U * Ng) if fuse else (no_var, 0)
+            if noise and not fuse:
+                Mv = varbuf[:U * Ng * NC * nb].reshape(U * Ng, NC * nb)
             for g in range(groups):
                 V, V2, Vf, V2f = quantize(g, c0, c1, noise and not fuse, dt)
-                M = Mbuf[:ncols * NC * nb].reshape(ncols, NC * nb)
-                for rb, (r0, r1) in enumerate(self.row_bounds):
-                    if r1 == r0:
-                        continue   # a row chunk past the array's used rows: no current, its conversions read 0
-                    self._product_t(Vf[:, r0:r1], self._stack(dt, g, rb, fuse), M)
-                    Mv, vrow0 = (M, U * Ng) if fuse else (None, 0)
-                    if noise and not fuse:
-                        Mv = varbuf[:U * Ng * NC * nb].reshape(U * Ng, NC * nb)
-                        self._product_t(V2f[:, r0:r1], self._stack_var(g, rb), Mv)
-                    KT_.run_units_accumulate_t(M, Mv, vrow0, streams[g, rb] if noise else no_streams,
-                                               first_row + c0, Ng, lo_all[g, rb], inv_all[g, rb], st_all[g, rb], qmax,
-                                               coef, accT, noise, quant, par, rb == 0, self.adc_transfer)
+                for rb, r0, r1, AT, AvT, A, Av, keys, lo, inv, step in plan[g]:
+                    product(Vf[:, r0:r1], A, AT, M)
+                    if Av is not None:
+                        product(V2f[:, r0:r1], Av, AvT, Mv)
+                    kernel(M, Mv, vrow0, keys, first_row + c0, Ng, lo, inv, step, qmax, coef, accT, noise, quant,
+                           rb == 0, tf)
                 corr = self._offset_correction(V)
                 if corr is not None:
                     accT -= (corr * scale)[None, :]
                 outT[g * Ng:(g + 1) * Ng, c0:c1] = accT
 
-        no_streams = np.zeros((U, NC), np.uint64)
         starts = range(0, B, bc)
         if big:
             # rows split across threads; every row's numbers are a pure function of its global index,
             # so the result does not depend on the thread count
-            self._stacked_all(dt, fuse)
             with support.blas_single_thread():
                 if threads > 1 and len(starts) > 1:
                     with ThreadPoolExecutor(threads) as ex:
