@@ -193,3 +193,38 @@ def test_library_errors_name_parameters_not_flags():
             if isinstance(node, ast.Raise) and _FLAG.search(_raised_text(node)):
                 bad.append(f"{rel}:{node.lineno}")
     assert bad == [], f"errors worded as command-line flags: {bad}"
+
+
+# docs/ARCHITECTURE.md's tree names every module ------------------------------------------------------------------------
+
+ARCHITECTURE_MD = PKG.parent / "docs" / "ARCHITECTURE.md"
+
+
+def _tree_sections() -> dict[str, str]:
+    """The text of each top-level folder's entry in the tree of docs/ARCHITECTURE.md (its block opening ``archsim/``)."""
+    text = ARCHITECTURE_MD.read_text(encoding="utf-8")
+    block = next(b for b in text.split("```")[1::2] if b.lstrip().startswith("archsim/"))
+    sections, name = {}, None
+    for line in block.splitlines():
+        m = re.match(r"^  (\w+)/", line)
+        if m:
+            name = m.group(1)
+        elif not line.startswith("    "):
+            name = None          # a line of its own (api.py, techlib/ ...): not a folder's entry
+        if name is not None:
+            sections[name] = sections.get(name, "") + " " + line
+    return sections
+
+
+def test_the_architecture_page_names_every_module_in_its_folder():
+    """Each module of a step's folder (``archsim/<step>/**/<name>.py``) is named in that folder's entry of the tree
+    in docs/ARCHITECTURE.md, so the page says where things are after a module is split or added."""
+    sections = _tree_sections()
+    missing = []
+    for mod, path in MODULES.items():
+        parts = mod.split(".")
+        if len(parts) < 3 or path.name.startswith("__"):
+            continue           # the package's own files (api.py, version.py), packages and entry points
+        if re.search(rf"(?<![\w/]){re.escape(path.name)}", sections.get(parts[1], "")) is None:
+            missing.append(str(path.relative_to(PKG.parent)))
+    assert not missing, f"docs/ARCHITECTURE.md: name these modules in their folder's entry of the tree: {missing}"

@@ -29,7 +29,7 @@ import numpy as np
 
 from archsim.io import techlib
 from archsim.cost.scaling import circuit_class, delay, node_scaling
-from archsim.model.adc_kinds import ADC_KINDS, LAW_ARCHITECTURES
+from archsim.model.adc_kinds import ADC_KINDS, LAW_ARCHITECTURES, AdcArchitecture
 from archsim.model.errors import ArchsimError
 
 ADC_ARCHITECTURES = LAW_ARCHITECTURES     # the architectures of archsim.model.adc_kinds priced by a law
@@ -90,14 +90,19 @@ class ArchLaw:
     def at(self, key: str) -> str:
         return f"{self.file}: key '{self.architecture}.{key}'"
 
+    @property
+    def kind(self) -> AdcArchitecture:
+        """What the architecture's name means (:data:`archsim.model.adc_kinds.ADC_KINDS`): read here, not by name."""
+        return ADC_KINDS[self.architecture]
+
     def energy_units(self, bits: int) -> float:
-        return ADC_KINDS[self.architecture].energy_units(bits)
+        return self.kind.energy_units(bits)
 
     def area_units(self, bits: int) -> float:
-        return ADC_KINDS[self.architecture].area_units(bits, self.a_fixed_units)
+        return self.kind.area_units(bits, self.a_fixed_units)
 
     def rate_factor(self, rate_Hz: float) -> float:
-        return max(1.0, rate_Hz / self.f_corner) if ADC_KINDS[self.architecture].rate_limited else 1.0
+        return max(1.0, rate_Hz / self.f_corner) if self.kind.rate_limited else 1.0
 
 
 def fit(anchors: Anchors, law: ArchLaw, scaling: Scaling) -> ArchLaw:
@@ -181,7 +186,7 @@ class AdcLaw:
         """s per conversion: 1/rate, for a SAR at least (bits + 1) bit cycles, for a ramp at least 2^bits clock
         periods."""
         law = self._check(bits, rate_Hz, architecture)
-        kind = ADC_KINDS[law.architecture] if law is not None else None
+        kind = law.kind if law is not None else None
         if kind is not None and kind.bit_cycles:
             return max(1.0 / rate_Hz, (bits + 1.0) / law.f_bit_cycle)
         if kind is not None and kind.clocked:
@@ -198,7 +203,7 @@ class AdcLaw:
             raise ArchsimError(f"{self.file}: architecture key 'adc_rate_Hz' = auto needs a converter law with a design "
                                f"clock (sar, flash, ramp in techlib/circuits/adc.yaml); this library's converter is "
                                f"{architecture or self.default!r}: give adc_rate_Hz in Hz")
-        kind = ADC_KINDS[law.architecture]
+        kind = law.kind
         f = np.minimum(law.f_design / delay(node_nm, law.node_nm, self.library),
                        law.f_bit_cycle if kind.bit_cycles else math.inf)
         t = kind.cycles(np.asarray(bits, dtype=float)) / f

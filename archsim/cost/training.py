@@ -39,7 +39,7 @@ import pandas as pd
 from archsim.io import techlib
 from archsim.cost.components import prices_for
 from archsim.model.arch import Architecture
-from archsim.model.device import load_device
+from archsim.model.device import Device, load_device
 from archsim.model.errors import ArchsimError
 
 #: events of a training step, in table order
@@ -100,8 +100,7 @@ def layer_counts(layer: dict, arch: Architecture, samples: int, algorithm: str, 
         programs=float(c["programmed"]) / s, update_cycles=c["update_cycles"] / s, rows_transferred=rows_t)
 
 
-def _price_layer(lc: LayerCounts, arch: Architecture, bl: int) -> dict:
-    dev = load_device(arch.device)
+def _price_layer(lc: LayerCounts, arch: Architecture, dev: Device, bl: int) -> dict:
     pr = prices_for(arch, dev)
     up = dev.update
     tr = techlib.circuit("training", arch.circuits)
@@ -142,7 +141,8 @@ def training_cost(result, arch: Architecture | None = None) -> pd.DataFrame:
     arch = arch or Architecture(device=result.device)
     if arch.device != result.device:
         arch = arch.replace(device=result.device)
-    if load_device(arch.device).update is None:
+    dev = load_device(arch.device)      # resolved once, priced for every layer
+    if dev.update is None:
         raise ArchsimError(f"training cost: device '{arch.device}' has no 'update' section")
     cfg = result.config
     samples = cfg.epochs * result.extra.get("samples_per_epoch", 0)
@@ -151,7 +151,7 @@ def training_cost(result, arch: Architecture | None = None) -> pd.DataFrame:
     rows = []
     for i, lay in enumerate(result.layers):
         lc = layer_counts(lay, arch, samples, cfg.algorithm, first=(i == 0))
-        e, t = _price_layer(lc, arch, cfg.bl)
+        e, t = _price_layer(lc, arch, dev, cfg.bl)
         row = {"layer": lc.layer, "K": lc.K, "N": lc.N}
         row.update({f"E_{k}_J": v for k, v in e.items()})
         row["E_sample_J"] = sum(e.values())

@@ -204,7 +204,7 @@ def accuracy_rows(samples: int = 1000, trials: int = 2) -> list[dict]:
     x_cal = data.for_workload(wl, "train", limit=128)[0]
     acc = {}
     for dev in ("reram", "sonos", "pcm"):
-        cfg = SimConfig(time_s=86400.0 if dev == "pcm" else 0.0)
+        cfg = SimConfig(time_s=86400.0 if load.device(dev).drift is not None else 0.0)   # a day, where it drifts
         # each weight on one device pair, as Marinella et al.'s study quantized it, where the levels allow; else as
         # few slices as the levels allow with the 7 magnitude bits spread evenly (PCM's 5-bit cells: 4 + 3, not
         # 5 + 2, whose top slice would amplify its cells' errors 4 times more)

@@ -189,9 +189,11 @@ class Mapping:
         return self.arch.for_layer(name)
 
     def layer_bits_per_cell(self, name: str) -> int:
-        """Bits per cell of layer ``name`` (the network's, or its ``layer_overrides``')."""
+        """Bits per cell of layer ``name`` (the network's, or its ``layer_overrides``'), resolved against the
+        mapping's own :attr:`device` as :func:`map_workload` resolved them (never the device looked up again by
+        the architecture's name, which a mapping built with a device of its own does not name)."""
         a = self.arch.for_layer(name)
-        return self.bits_per_cell if a is self.arch else resolve_bits_per_cell(a, load_device(a.device))
+        return self.bits_per_cell if a is self.arch else resolve_bits_per_cell(a, self.device)
 
     def layer(self, name: str) -> LayerMap:
         for l in self.layers:

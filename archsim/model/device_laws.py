@@ -157,6 +157,9 @@ class DriftModel:
     params: Mapping[str, float]
     g_max: float
 
+    #: the law in words, as reports name it (every drift model states its own)
+    formula = "power law g(t) = g0 ((t + t0)/t0)^-nu"
+
     def nu_stats(self, g_target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.params
         x = np.log(np.maximum(np.asarray(g_target, dtype=np.float64), np.finfo(np.float64).tiny) / self.g_max)

@@ -143,7 +143,7 @@ def _check(m: UpdateModel, where: str) -> None:
     if not 0.0 < m.refresh_threshold <= 1.0:
         raise ArchsimError(f"{where}: key 'update.refresh_threshold' = {m.refresh_threshold} is not allowed; "
                            f"allowed above 0 up to 1")
-    if m.law in ("exponential", "power", "linear") and not (math.isfinite(m.gamma) and m.gamma >= 0):
+    if "gamma" in UPDATE_LAWS[m.law][1] and not (math.isfinite(m.gamma) and m.gamma >= 0):
         raise ArchsimError(f"{where}: key 'update.gamma' = {m.gamma} is not allowed; allowed a finite number >= 0")
     if m.law == "table":
         t = m.table
@@ -211,6 +211,18 @@ def c2c_mean_factor(c2c: float) -> float:
 
 
 # --------------------------------------------------------------------------- numpy laws (the twins)
+#: each parametric law's shape ``f(x, up, gamma, bp, bm, r)``, ``r = bp - bm``: one pulse's mean step is
+#: ``dw (1 +- a) f`` (cut at 0); the numpy twins of the training kernels' laws (by ``UPDATE_LAWS`` id).  ``table``
+#: reads its own lists instead (:func:`step_sizes`)
+STEP_SHAPES = {
+    "constant": lambda x, up, g, bp, bm, r: np.ones_like(x),
+    "linear": lambda x, up, g, bp, bm, r: 1.0 - g * x if up else 1.0 + g * x,
+    "soft_bounds": lambda x, up, g, bp, bm, r: 1.0 - x / bp if up else 1.0 - x / bm,
+    "exponential": lambda x, up, g, bp, bm, r: np.exp(0.5 * g - g * ((x - bm) if up else (bp - x)) / r),
+    "power": lambda x, up, g, bp, bm, r: (2.0 ** g) * np.maximum((bp - x) if up else (x - bm), 0.0) ** g / r ** g,
+}
+
+
 def step_sizes(m: UpdateModel, x: np.ndarray, up: bool, dw: np.ndarray, a: np.ndarray,
                bp: np.ndarray, bm: np.ndarray) -> np.ndarray:
     """Mean step of one pulse (before cycle-to-cycle noise) at states ``x`` for devices with step ``dw``,
@@ -219,24 +231,11 @@ def step_sizes(m: UpdateModel, x: np.ndarray, up: bool, dw: np.ndarray, a: np.nd
     s = dw * ((1.0 + a) if up else (1.0 - a))
     r = bp - bm
     g = m.gamma
-    law = m.law
-    if law == "constant":
-        f = np.ones_like(x)
-    elif law == "linear":
-        f = 1.0 - g * x if up else 1.0 + g * x
-    elif law == "soft_bounds":
-        f = 1.0 - x / bp if up else 1.0 - x / bm
-    elif law == "exponential":
-        f = np.exp(0.5 * g - g * ((x - bm) if up else (bp - x)) / r)
-    elif law == "power":
-        f = (2.0 ** g) * np.maximum((bp - x) if up else (x - bm), 0.0) ** g / r ** g
-    elif law == "table":
+    if m.law == "table":
         t = m.table_arrays()
         mean = np.interp(x, t[0], t[1] if up else t[3])
         return np.maximum(mean * r * (dw / m.dw), 0.0)
-    else:  # pragma: no cover - rejected when loaded
-        raise AssertionError(law)
-    return np.maximum(s * f, 0.0)
+    return np.maximum(s * STEP_SHAPES[m.law](x, up, g, bp, bm, r), 0.0)
 
 
 def step_std(m: UpdateModel, x: np.ndarray, up: bool, mean: np.ndarray, r: np.ndarray, dw: np.ndarray):

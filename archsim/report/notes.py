@@ -22,9 +22,6 @@ TASK_UNIT = {
     "training": "step: one training sample's forward pass, backward pass and weight update",
 }
 
-#: a device file's ``drift.model`` -> how the read-time line names it (archsim/model/device_laws.py)
-DRIFT_LAWS = {"pcm": "power law g(t) = g0 ((t + t0)/t0)^-nu", "power_law": "power law g(t) = g0 ((t + t0)/t0)^-nu"}
-
 #: ``--time`` units as the read-time line shows them (largest first)
 _TIME_UNITS = (("y", 31557600.0), ("d", 86400.0), ("h", 3600.0), ("min", 60.0), ("s", 1.0))
 
@@ -58,8 +55,7 @@ def read_time(device: str, time_s: float) -> str:
     head = f"read time: {_time_text(time_s)} after programming (--time)"
     if dev.drift is None:
         return f"{head}; {dev.name} has no drift law: --time changes nothing"
-    law = DRIFT_LAWS.get(str(dev.record.field("drift.model", "") if dev.record is not None else ""), "drift law")
-    return f"{head}; drift: {dev.name}'s {law} ({dev.file}, drift section)"
+    return f"{head}; drift: {dev.name}'s {dev.drift.formula} ({dev.file}, drift section)"
 
 
 def read_time_devices(devices, time_s: float) -> str:

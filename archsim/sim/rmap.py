@@ -234,9 +234,18 @@ def max_output_error(W, m: Mapped, v_max: float, n_vectors: int = 200, seed: int
     return float(np.abs(ideal - m.w_r @ V).max() / np.abs(ideal).max())
 
 
-#: ``dpe`` is [5] with its fallback; ``dpe_plain`` the same calibration without it (cells pinned at g_max);
-#: ``dpe_at_rm_alpha`` the calibration started at the scale factor the RM search chose
-METHODS = ("linear", "dpe_plain", "dpe", "dpe_at_rm_alpha", "rm")
+#: how each method realizes one block ``W`` on its array, ``f(W, par, cells, v_cal, rm)`` (``rm``: the RM
+#: search's mapping of the block, run once and shared by ``rm`` and ``dpe_at_rm_alpha``).  ``dpe`` is [5] with its
+#: fallback; ``dpe_plain`` the same calibration without it (cells pinned at g_max); ``dpe_at_rm_alpha`` the
+#: calibration started at the scale factor the RM search chose
+REALIZE = {
+    "linear": lambda W, par, cells, v_cal, rm: linear(W, par, cells),
+    "dpe_plain": lambda W, par, cells, v_cal, rm: dpe(W, par, cells, v_cal, fallback=False),
+    "dpe": lambda W, par, cells, v_cal, rm: dpe(W, par, cells, v_cal),
+    "dpe_at_rm_alpha": lambda W, par, cells, v_cal, rm: dpe(W, par, cells, v_cal, alpha=rm.alpha),
+    "rm": lambda W, par, cells, v_cal, rm: rm,
+}
+METHODS = tuple(REALIZE)
 
 
 def _map_block(args):
@@ -254,18 +263,9 @@ def _map_block(args):
     if "rm" in methods or "dpe_at_rm_alpha" in methods:
         rm = representable(W, par, cells, v_cal, **rm_kw)
     for k in methods:
-        if k == "linear":
-            mp = linear(W, par, cells)
-        elif k == "dpe":
-            mp = dpe(W, par, cells, v_cal)
-        elif k == "dpe_plain":
-            mp = dpe(W, par, cells, v_cal, fallback=False)
-        elif k == "dpe_at_rm_alpha":
-            mp = dpe(W, par, cells, v_cal, alpha=rm.alpha)
-        elif k == "rm":
-            mp = rm
-        else:
+        if k not in REALIZE:
             raise ArchsimError(f"rmap: method '{k}' is not allowed; allowed: {', '.join(METHODS)}")
+        mp = REALIZE[k](W, par, cells, v_cal, rm)
         u = (mp.g[:m, :n] - cells.g_min) / (cells.g_max - cells.g_min)   # the block's own cells
         out[k] = (mp.w_r[:n, :m], float(u.mean()), float(u.max()))
     return out

@@ -75,6 +75,18 @@ def test_one_layer_bits_per_cell_sets_its_slices_and_no_other():
     assert all(l.slices == 3 for l in m.layers[1:]) and m.layer_bits_per_cell(names[1]) == 3
 
 
+def test_a_layers_bits_per_cell_are_resolved_on_the_mappings_own_device():
+    """A mapping built with a device of its own (not the one the architecture names) answers every layer's bits
+    per cell from that device, as the layer's split was made: auto on SONOS is 7 bits (one slice), on the
+    architecture's ReRAM it would be 3 + 4 (two slices)."""
+    wl = lenet()
+    names = _names(wl)
+    m = map_workload(wl, Architecture(device="reram", layer_overrides={names[0]: {"adc_bits": 6}}), device="sonos")
+    assert m.device.name == "sonos"
+    for n, lm in zip(names, m.layers):
+        assert m.layer_bits_per_cell(n) == lm.bits_per_cell == 7, n
+
+
 def test_fixed_replication_is_kept_and_the_others_balance_the_rest():
     wl = lenet()
     a = Architecture(device="reram", tiles=40)

@@ -84,6 +84,7 @@ def test_every_drift_law_is_one_at_time_zero_and_falls_with_time(family):
     g = np.array([1e-5, 5e-5])
     np.testing.assert_allclose(model.mean_factor(0.0, g), 1.0, rtol=1e-15)
     assert np.all(model.mean_factor(1e6, g) < model.mean_factor(1e3, g))
+    assert isinstance(model.formula, str) and model.formula     # how reports name the law (report/notes.py)
 
 
 @pytest.mark.parametrize("name", list(ADC_KINDS))

@@ -7,7 +7,7 @@ import pytest
 from archsim.io import techlib
 from archsim.model.device import load_device
 from archsim.model.errors import ArchsimError
-from archsim.model.update_laws import UPDATE_LAWS, UpdateModel, c2c_mean_factor, pulses_to_saturate, step_sizes
+from archsim.model.update_laws import STEP_SHAPES, UPDATE_LAWS, UpdateModel, c2c_mean_factor, pulses_to_saturate, step_sizes
 
 ONE = np.ones(1)
 
@@ -113,3 +113,13 @@ def test_c2c_mean_factor_is_the_mean_of_the_cut_noise(c):
     mean = float(np.sum((f[1:] + f[:-1]) * 0.5 * np.diff(z)))
     assert c2c_mean_factor(c) == pytest.approx(mean, abs=1e-8)
     assert c2c_mean_factor(c) >= 1.0          # the cut only removes negative multipliers
+
+
+def test_every_parametric_law_has_its_numpy_shape():
+    """The table of shapes covers every law of ``UPDATE_LAWS`` but ``table`` (which reads its own lists), and
+    every shape is 1 at the middle of a symmetric range (bounds -1, 1): the mean step there is ``dw``."""
+    assert set(STEP_SHAPES) | {"table"} == set(UPDATE_LAWS) and "table" not in STEP_SHAPES
+    for law in STEP_SHAPES:
+        m = UpdateModel(law, states=100, gamma=1.5)
+        for up in (True, False):
+            np.testing.assert_allclose(steps(m, 0.0, up), m.dw, rtol=1e-12)   # reason: float rounding only

@@ -99,6 +99,20 @@ def test_realize_layer_rm_beats_linear_with_ir_drop():
         rmap.realize_layer(W, 16, 16, PAR, CELLS, 0.1, methods=("best",))
 
 
+def test_every_method_of_the_table_realizes_a_layer_in_processes_as_in_one():
+    """Each method of ``rmap.REALIZE`` (the five of ``METHODS``, in order) gives a matrix of the layer's shape,
+    the same bit for bit through two worker processes (the table is read in each worker, never pickled)."""
+    assert rmap.METHODS == ("linear", "dpe_plain", "dpe", "dpe_at_rm_alpha", "rm")
+    W = np.random.default_rng(9).standard_normal((6, 8))          # 2 x 1 blocks per sign: small and quick
+    quick = dict(scan=2, quick_iters=1, gd_iters=2, refine=1)
+    one = rmap.realize_layer(W, 8, 4, PAR, CELLS, 0.1, methods=rmap.METHODS, rm_kw=quick)
+    two = rmap.realize_layer(W, 8, 4, PAR, CELLS, 0.1, methods=rmap.METHODS, rm_kw=quick, workers=2)
+    assert tuple(one) == rmap.METHODS
+    for k in rmap.METHODS:
+        assert one[k].shape == W.shape and np.isfinite(one[k]).all(), k
+        np.testing.assert_array_equal(two[k], one[k])
+
+
 def test_dpe_with_ideal_circuit_is_the_linear_mapping_within_a_step():
     # no parasitics at all: nothing to calibrate, the fallback never fires, W_r = quantized alpha W^T / alpha
     W = target(10, 7)

@@ -10,8 +10,9 @@ Usage::
     Y = pm.matmul(X, key=(batch,), first_row=row0)         # ~ X @ W, with every modelled error
 
 The matrix is split exactly as ``LayerMap.blocks`` enumerates the arrays; each array digitizes its
-own partial sums.  :mod:`.programmed` holds the programmed matrix (construction, calibration, the MVM) and
-:mod:`.geometry` what its shape implies; :mod:`.support` programs the cells with every device error
+own partial sums.  :mod:`.programmed` holds the programmed matrix (construction, inputs, the MVM),
+:mod:`.geometry` what its shape implies, :mod:`.calibration` its converter ranges and :mod:`.stacked` the
+matrices its products read and their precision (the three are mixins it inherits); :mod:`.support` programs the cells with every device error
 (laws in :mod:`archsim.model.device_laws`) and holds seeds, scratch buffers and IR drop;
 :mod:`.pairs` the closed-loop programming of conductance pairs;
 :mod:`.kernels` the Numba kernels and :mod:`.rng` the counter-based random numbers, each with a numpy

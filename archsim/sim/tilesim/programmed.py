@@ -2,7 +2,8 @@
 
 :class:`ProgrammedMatrix` programs one layer (split, quantization, device errors), calibrates its input
 and ADC ranges and computes noisy MVMs; the model it implements is stated in the package docstring
-(:mod:`archsim.sim.tilesim`).
+(:mod:`archsim.sim.tilesim`).  Its derived shape lives in :mod:`.geometry`, its calibration in
+:mod:`.calibration` and the stacked matrices its products read in :mod:`.stacked` (mixins it inherits).
 """
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ from archsim.sim.tilesim import kernels_t as KT_
 from archsim.sim.tilesim import rng
 from archsim.sim.tilesim import support
 from archsim.sim.tilesim.config import SimConfig
-from archsim.sim.tilesim.ranges import adc_policy, calibration_stats, dac_full_scale
+from archsim.sim.tilesim.calibration import Calibration
+from archsim.sim.tilesim.ranges import adc_policy
 from archsim.sim.tilesim.geometry import MatrixGeometry, row_partition
+from archsim.sim.tilesim.stacked import StackedMatrices
 from archsim.sim.tilesim.support import (_TAG_READ, _WS, _effective_blocks, _ir_drop_on, _key_tuple, _weights3,
                                          program_cells, program_pairs, seed_parts, slice_codes, weight_code_params,
                                          weight_scale)
@@ -41,7 +44,7 @@ PARALLEL_SPLIT = 16
 BLAS_SINGLE_MIN_WORK = 1 << 20
 
 @dataclass(frozen=True, eq=False, kw_only=True)
-class ProgrammedMatrix(MatrixGeometry):
+class ProgrammedMatrix(Calibration, StackedMatrices, MatrixGeometry):
     """One layer's weights programmed on its arrays; call :meth:`program`, then :meth:`calibrate`."""
 
     layer: str
@@ -248,156 +251,6 @@ class ProgrammedMatrix(MatrixGeometry):
         if (needs_x or needs_adc) and not self.calibrated:
             why = "the DAC needs an input range" if needs_x else f"adc_range '{scope}' needs ADC ranges"
             raise ArchsimError(f"layer '{self.layer}': call calibrate(X_calibration) before matmul ({why})")
-
-    # ------------------------------------------------------------------ calibration
-    def calibrate(self, X: np.ndarray) -> "ProgrammedMatrix":
-        """A copy with the input range (``dac_range``) and (``adc_range`` array or layer) the ADC ranges
-        set from ``X``.  The sign of the inputs (unsigned or signed DAC codes) is always taken from ``X``.
-
-        The original object is unchanged (frozen style)."""
-        X3, _ = self._inputs3(X, check_finite=True)
-        x_max = dac_full_scale(self.arch, X3)
-        signed = bool(X3.size and (X3 < 0).any())
-        if signed and self.arch.input_bits < 2:
-            raise ArchsimError(f"layer '{self.layer}': signed calibration inputs need input_bits >= 2 "
-                               f"({self.arch.source}); allowed: non-negative inputs or input_bits >= 2")
-        pm = dataclasses.replace(self, calibrated=True, x_max=x_max if x_max > 0 else 1.0, x_signed=signed)
-        stats = None
-        if adc_policy(self.arch, self.cfg)[0] in ("array", "layer") and not self.cfg.ideal_adc and X3.shape[1] > 0:
-            stats = calibration_stats(pm, X3)
-        return pm._with_ranges(stats)
-
-    def with_shared_adc_range(self, full: float) -> "ProgrammedMatrix":
-        """A copy whose calibrated arrays all get the full scale ``full`` (in the units of ``adc_full``): how
-        ``adc_range: layer`` shares one range over the groups of a grouped layer, each programmed on its own."""
-        if self.adc_full is None:
-            raise ArchsimError(f"layer '{self.layer}': no calibrated ADC ranges to share (adc_range "
-                               f"'{adc_policy(self.arch, self.cfg)[0]}'); allowed after calibrate() with "
-                               f"adc_range array or layer")
-        return self._with_ranges(np.full_like(self.adc_full, float(full)))
-
-    def _with_ranges(self, stats: np.ndarray | None) -> "ProgrammedMatrix":
-        """ADC (lo, step, 1/step) per column of every conversion unit, by the ``adc_range`` policy:
-        ``stats`` (calibrated full scale per array, :func:`~archsim.sim.tilesim.ranges.calibration_stats`) for array, their max over
-        the layer's arrays for layer; fixed: ``adc_full_scale x arch.rows x v_max x g_top``."""
-        RB = len(self.row_bounds)
-        bits = self.arch.adc_bits
-        signed = self.x_signed or self.analog_pair
-        per_code = float((1 << (bits - 1)) - 1) if signed else float((1 << bits) - 1)
-        step = np.ones((self.groups, RB, self.slices, self.n_units, self.Ng))
-        policy = adc_policy(self.arch, self.cfg)[0]
-        if policy == "layer" and stats is not None:
-            stats = np.full_like(stats, stats.max())
-        if policy != "granular":
-            g_top = (self.gmax_u - self.gmin_u) if self.analog_pair else self.gmax_u
-            for rb, (r0, r1) in enumerate(self.row_bounds):
-                for cb, (q0, q1) in enumerate(self.col_bounds):
-                    if policy == "max":
-                        full = np.full(step.shape[:1] + step.shape[2:4], (r1 - r0) * self.v_max * g_top)
-                    elif policy == "fixed":
-                        full = np.full(step.shape[:1] + step.shape[2:4],
-                                       self.arch.adc_full_scale * self.arch.read_rows * self.v_max * g_top)
-                    elif stats is None:
-                        continue  # not calibrated yet: granular placeholder, matmul refuses to run
-                    else:
-                        full = stats[:, rb, :, :, cb]
-                    st = np.where(full > 0, full / per_code, 1.0)
-                    step[:, rb, :, :, q0:q1] = st[..., None]
-        lo = -float(1 << (bits - 1)) * step if signed else np.zeros_like(step)
-        inv = 1.0 / step
-        for a in (lo, step, inv):
-            a.flags.writeable = False
-        if stats is not None:
-            stats.flags.writeable = False
-        return dataclasses.replace(self, adc_lo=lo, adc_step=step, adc_inv=inv, adc_full=stats)
-
-    # ------------------------------------------------------------------ precision and stacked matrices
-    def float32_error_bound(self) -> np.ndarray:
-        """Worst-case error of a float32 column current, in units of that column's ADC step, per
-        (group, row block, slice, unit, column): shape like ``adc_step``.
-
-        A float32 dot product of ``n`` terms (inputs and conductances rounded to float32 first, any
-        summation order, with or without fused multiply-add) is within ``gamma_{n+2} sum_i |v_i g_ij|``
-        of the exact sum, ``gamma_m = m u / (1 - m u)``, ``u = 2^-24`` (Higham, *Accuracy and Stability
-        of Numerical Algorithms*, 2nd ed., eq. 3.5, one extra ``u`` for each operand's rounding);
-        ``sum_i |v_i g_ij| <= v_max sum_i |g_ij|`` (``v_max`` the largest pulse code)."""
-        u = 2.0 ** -24
-        out = np.empty_like(self.adc_step)
-        absG = np.abs(self.Gfast)
-        for rb, (r0, r1) in enumerate(self.row_bounds):
-            m = (r1 - r0) + 2
-            gamma = m * u / (1.0 - m * u)
-            colsum = absG[:, :, :, r0:r1].sum(axis=3)          # (CU, S, G, Ng)
-            bound = gamma * self.v_max * colsum.transpose(2, 1, 0, 3)   # (G, S, CU, Ng)
-            out[:, rb] = bound / self.adc_step[:, rb]
-        return out
-
-    #: ``precision='auto'`` computes the column currents in float32 where the float32 error bound
-    #: (:meth:`float32_error_bound`) of every conversion is below this fraction of its ADC step
-    AUTO_FLOAT32_STEP_FRACTION = 1.0 / 64
-
-    @property
-    def compute_dtype(self) -> np.dtype:
-        """The dtype of the column-current products: ``cfg.precision``, or for ``auto`` float32 where
-        :meth:`float32_error_bound` stays below ``AUTO_FLOAT32_STEP_FRACTION`` of every ADC step (with
-        an ADC, a finite DAC, and no IR-drop solve needed), float64 otherwise."""
-        p = self.cfg.precision
-        if p != "auto":
-            return np.dtype(p)
-        key = ("dtype",)
-        dt = self._stacked.get(key)
-        if dt is None:
-            ok = (self.calibrated and not self.cfg.ideal_adc and not self.cfg.ideal_dac
-                  and float(self.float32_error_bound().max()) <= self.AUTO_FLOAT32_STEP_FRACTION)
-            dt = self._stacked[key] = np.dtype(np.float32 if ok else np.float64)
-        return dt
-
-    @property
-    def _v2_is_v(self) -> bool:
-        """Whether every pulse code is 0 or 1 (unsigned inputs, 1-bit pulses): then ``v^2 = v`` and the
-        read-noise variance product can ride in the current product."""
-        if self.x_signed or self.conv_mode == 2:
-            return False
-        if self.conv_mode == 1:
-            return self.x_code_max == 1
-        return self.arch.dac_bits == 1 or self.x_code_max == 1
-
-    def _stack(self, dt, g: int, rb: int, fuse_var: bool) -> np.ndarray:
-        """(rows of the block, U * Ng [+ U * Ng]) matrix of every unit (slice-major, then unit) of row
-        block ``rb``, with the variance matrices appended when ``fuse_var``."""
-        key = (dt.str, g, rb, fuse_var)
-        A = self._stacked.get(key)
-        if A is None:
-            r0, r1 = self.row_bounds[rb]
-            parts = [self.Gfast[cu, s, g, r0:r1] for s in range(self.slices) for cu in range(self.n_units)]
-            if fuse_var:
-                parts += [self.S2fast[cu, s, g, r0:r1] for s in range(self.slices) for cu in range(self.n_units)]
-            A = np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=dt)
-            A.flags.writeable = False
-            self._stacked[key] = A
-        return A
-
-    def _stack_var(self, g: int, rb: int) -> np.ndarray:
-        key = ("var", g, rb)
-        A = self._stacked.get(key)
-        if A is None:
-            r0, r1 = self.row_bounds[rb]
-            A = np.ascontiguousarray(np.concatenate(
-                [self.S2fast[cu, s, g, r0:r1] for s in range(self.slices) for cu in range(self.n_units)], axis=1),
-                dtype=np.float32)
-            A.flags.writeable = False
-            self._stacked[key] = A
-        return A
-
-    def _transposed(self, A: np.ndarray) -> np.ndarray:
-        """A C-ordered copy of the stacked matrix ``A``'s transpose, kept beside it."""
-        key = ("T", id(A))
-        T = self._stacked.get(key)
-        if T is None:
-            T = np.ascontiguousarray(A.T)
-            T.flags.writeable = False
-            self._stacked[key] = T
-        return T
 
     # ------------------------------------------------------------------ the analog MVM
     #: first integer of the keys :meth:`matmul` draws when no key is given: ``(FRESH_KEY, i)`` for the
