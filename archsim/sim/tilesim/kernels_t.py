@@ -152,7 +152,9 @@ def units_accumulate_t(MT, MvT, vrow0, streams, row0, ncol, lo, inv, step, qmax,
 def units_accumulate_t_par(MT, MvT, vrow0, streams, row0, ncol, lo, inv, step, qmax, coef, accT, noise, quant, init,
                            tf):
     B = accT.shape[1]
-    nblk = min(B, 64)
+    # blocks of at least MIN_BLOCK_ROWS rows (the inner loops run over a block's rows); which rows a thread
+    # takes does not change a number
+    nblk = max(1, min(64, B // MIN_BLOCK_ROWS))
     for k in prange(nblk):
         _units_rows_t(MT, MvT, vrow0, streams, row0, ncol, lo, inv, step, qmax, coef, accT, k * B // nblk,
                       (k + 1) * B // nblk, noise, quant, init, tf)
