@@ -61,11 +61,20 @@ def test_transposed_kernel_accumulates_without_init():
     np.testing.assert_array_equal(twice, first + first)   # x + x is exact in binary floating point
 
 
-def test_simulator_output_layout_does_not_change_numbers():
-    """The products run transposed (``A.T @ V.T``): a row-major and a column-major input (im2col's layout) give
-    the same outputs bit for bit, and the (B, N) output holds the float64 sums rounded once."""
-    from tests.sim.test_tilesim import _noisy_pm
-    pm, X = _noisy_pm(precision="float32")
+@pytest.mark.parametrize("ncols", [1, 7, 70])
+def test_simulator_output_layout_does_not_change_numbers(ncols):
+    """Narrow layers (fewer than COLMAJOR_MAX_COLS columns) take their products transposed (``A.T @ V.T``), wider
+    ones row-major: either way a row-major and a column-major input (im2col's layout) give the same outputs bit for
+    bit, and the (B, N) output holds the float64 sums rounded once."""
+    from archsim.sim.tilesim import programmed
+    from tests.sim.test_tilesim import Architecture, program, ts
+    rng = np.random.default_rng(9)
+    a = Architecture(device="sonos", rows=64, cols=32, cols_per_adc=8, weight_bits=8, bits_per_cell=4,
+                     input_bits=6, dac_bits=2)
+    W = rng.standard_normal((150, ncols))
+    X = rng.standard_normal((64, 150))
+    pm = program(W, a, ts.SimConfig(precision="float32"), seed=(3, 1, 4))[0].calibrate(X)
+    assert (pm.Ng < programmed.COLMAJOR_MAX_COLS) == (ncols < 32)
     y_c = pm.matmul(np.ascontiguousarray(X), key=(2,))
     y_f = pm.matmul(np.asfortranarray(X), key=(2,))
     assert np.array_equal(y_c, y_f)

@@ -42,6 +42,8 @@ PARALLEL_MIN_WORK = 1 << 26
 PARALLEL_SPLIT = 16
 #: smaller calls with at least this many multiply-adds hold BLAS to one thread (about 0.1 ms to set)
 BLAS_SINGLE_MIN_WORK = 1 << 20
+#: layers with fewer columns per group take their products transposed and the column-major kernel (kernels_t)
+COLMAJOR_MAX_COLS = 32
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class ProgrammedMatrix(Calibration, StackedMatrices, MatrixGeometry):
@@ -329,10 +331,14 @@ class ProgrammedMatrix(Calibration, StackedMatrices, MatrixGeometry):
             raise ArchsimError(f"matmul: first_row = {first_row!r} is not allowed; allowed an integer >= 0")
         Ng, NC, CU, S = self.Ng, self.n_conv, self.n_units, self.slices
         U = S * CU
-        # column-major (N, B) in memory: the kernels accumulate each column's sums in a chunk's buffer (in cache),
-        # rounded once into the output, a contiguous copy per column
-        outT = np.empty((self.N, B), dtype=dtype)
-        out = outT.T
+        # narrow layers: products transposed and the column-major kernel (kernels_t), the output (N, B) in memory,
+        # each column's sums accumulated in a chunk's buffer (in cache) and rounded once into it; wider layers keep
+        # the row-major products and kernel, whose rows of columns are long enough (measured: the same speed from
+        # 32 columns on, and the column-major normals of a block spill the cache from a few hundred columns)
+        colmajor = Ng < COLMAJOR_MAX_COLS
+        outT = np.empty((self.N, B), dtype=dtype) if colmajor else None
+        out = outT.T if colmajor else np.empty((B, self.N), dtype=dtype)
+        direct = not colmajor and groups == 1 and out.dtype == np.float64   # row-major: sums straight into out
         if B == 0:
             return out[0] if vec else out
         noise = self.has_read_noise
@@ -362,14 +368,22 @@ class ProgrammedMatrix(Calibration, StackedMatrices, MatrixGeometry):
         inv_all = self.adc_inv.reshape(groups, RB, U, Ng)
         no_streams = np.zeros((U, NC), np.uint64)
         no_var = np.zeros((1, 1), np.float32)
-        kernel = KT_.units_accumulate_t_par if par else KT_.units_accumulate_t
+        if colmajor:
+            kernel = KT_.units_accumulate_t_par if par else KT_.units_accumulate_t
+        else:
+            rowk = K_.units_accumulate_par if par else K_.units_accumulate
+
+            def kernel(M, Mv, vcol0, keys, row0, ncol, lo, inv, step, qmax, coef, acc, noise, quant, init, tf):
+                rowk(M, Mv, vcol0, keys, row0, ncol, lo, inv, step, qmax, coef, acc, noise, quant, init,
+                     rng.ZIG_X, rng.ZIG_R, rng.ZIG_F, tf)
         tf = int(self.adc_transfer)
         # per group, the row blocks' operands, looked up once per call (a call runs hundreds of chunks x blocks)
         plan = [[(rb, r0, r1, self._stack(dt, g, rb, fuse), self._stack_var(g, rb) if noise and not fuse else None,
                   streams[g, rb] if noise else no_streams, lo_all[g, rb], inv_all[g, rb], st_all[g, rb])
                  for rb, (r0, r1) in enumerate(self.row_bounds) if r1 > r0]   # empty row chunks read 0: skipped
                 for g in range(groups)]
-        plan = [[(rb, r0, r1, self._transposed(A), None if Av is None else self._transposed(Av), A, Av, *rest)
+        tr = (lambda A: None if A is None else self._transposed(A)) if colmajor else (lambda A: None)
+        plan = [[(rb, r0, r1, tr(A), tr(Av), A, Av, *rest)
                  for rb, r0, r1, A, Av, *rest in blocks] for blocks in plan]
 
         def product(V, A, AT, MT):
@@ -379,7 +393,9 @@ class ProgrammedMatrix(Calibration, StackedMatrices, MatrixGeometry):
             # order); either layout of V (im2col's column-major or row-major) gives the same BLAS call and the
             # same numbers.  One column: V @ A (a matrix-vector product, which BLAS sums differently by layout;
             # MT (1, rows) is then the (rows, 1) result's memory)
-            if MT.shape[0] == 1:
+            if not colmajor:
+                np.matmul(V, A, out=MT)           # row-major: (rows, ncols)
+            elif MT.shape[0] == 1:
                 np.matmul(V, A, out=MT.reshape(-1, 1))
             else:
                 np.matmul(AT, V.T, out=MT)
@@ -390,23 +406,28 @@ class ProgrammedMatrix(Calibration, StackedMatrices, MatrixGeometry):
             # per thread (the workspace is thread-local); column currents and sums transposed (kernels_t)
             Mbuf = _WS.get("IT", (ncols * NC * bc,), dt)
             varbuf = _WS.get("varT", (U * Ng * NC * bc,), np.float32) if (noise and not fuse) else None
-            accT = _WS.get("accT", (Ng * bc,), np.float64)[:Ng * nb].reshape(Ng, nb)
-            M = Mbuf[:ncols * NC * nb].reshape(ncols, NC * nb)
+            accbuf = _WS.get("accT", (Ng * bc,), np.float64)[:Ng * nb]
+            shape = (lambda r, c: (c, r)) if colmajor else (lambda r, c: (r, c))
+            M = Mbuf[:ncols * NC * nb].reshape(shape(NC * nb, ncols))
+            acc = out[c0:c1] if direct else accbuf.reshape(shape(nb, Ng))
             Mv, vrow0 = (M, U * Ng) if fuse else (no_var, 0)
             if noise and not fuse:
-                Mv = varbuf[:U * Ng * NC * nb].reshape(U * Ng, NC * nb)
+                Mv = varbuf[:U * Ng * NC * nb].reshape(shape(NC * nb, U * Ng))
             for g in range(groups):
                 V, V2, Vf, V2f = quantize(g, c0, c1, noise and not fuse, dt)
                 for rb, r0, r1, AT, AvT, A, Av, keys, lo, inv, step in plan[g]:
                     product(Vf[:, r0:r1], A, AT, M)
                     if Av is not None:
                         product(V2f[:, r0:r1], Av, AvT, Mv)
-                    kernel(M, Mv, vrow0, keys, first_row + c0, Ng, lo, inv, step, qmax, coef, accT, noise, quant,
+                    kernel(M, Mv, vrow0, keys, first_row + c0, Ng, lo, inv, step, qmax, coef, acc, noise, quant,
                            rb == 0, tf)
                 corr = self._offset_correction(V)
                 if corr is not None:
-                    accT -= (corr * scale)[None, :]
-                outT[g * Ng:(g + 1) * Ng, c0:c1] = accT
+                    acc -= (corr * scale)[None, :] if colmajor else (corr * scale)[:, None]
+                if colmajor:
+                    outT[g * Ng:(g + 1) * Ng, c0:c1] = acc
+                elif not direct:
+                    out[c0:c1, g * Ng:(g + 1) * Ng] = acc
 
         starts = range(0, B, bc)
         if big:
