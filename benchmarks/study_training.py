@@ -10,9 +10,11 @@ where it stopped; the parts may run at once, one process each).  (a) Marinella e
 training conclusions per device (part dev: a 12,000-image subset, N_TRAIN, for DEV_EPOCHS epochs, tested on
 N_TEST images); (b) the device-requirement sweeps of Gokmen and Vlasov, Front. Neurosci. 10:333 (2016) on
 their 784-256-128-10 sigmoid network, all 60,000 training images per epoch, all 10,000 test images: parts
-gv, gva, gvc, gvx (one epoch per point), gvs2, gva2, gvt, gvd, gvn (two epochs, trials), gv5a to gv5e (five
-epochs, one or two points per sweep); an epoch costs about 7 to 15 s of one core, 40 to 190 s of wall time
-on the shared 2-core machine under a load of 15 to 20; (c) energy and time per training epoch per device from
+gv, gva, gvc, gvx (one epoch per point), gvs2, gva2, gvt, gvd, gvn (two epochs, trials), gv5a to gv5f (five
+epochs, one or two points per sweep), gv10 (ten epochs: the states sweep and the bounds spread), gv30 (the
+paper's 30 epochs: baseline, float, three states points); an epoch costs about 7 to 15 s of one core, 9 to 190 s
+of wall time on the shared 2-core machine under a load of 6 to 20;
+(c) energy and time per training epoch per device from
 archsim.cost.training.  The report says each budget beside its numbers.
 """
 from __future__ import annotations
@@ -35,7 +37,8 @@ from archsim.model.device import load_device  # noqa: E402
 from archsim.model.update_laws import UpdateModel  # noqa: E402
 from archsim.sim.training import AnalogTrainConfig, fit  # noqa: E402
 
-PARTS = ("gv", "gva", "gvc", "gvx", "gvs2", "gva2", "gvt", "gvd", "gvn", "gv5a", "gv5b", "gv5c", "gv5d", "gv5e", "gv5f", "dev")
+PARTS = ("gv", "gva", "gvc", "gvx", "gvs2", "gva2", "gvt", "gvd", "gvn", "gv5a", "gv5b", "gv5c", "gv5d", "gv5e",
+         "gv5f", "gv10", "gv30", "dev")
 
 
 def runs_file(part: str) -> Path:
@@ -65,7 +68,7 @@ SWEEPS = {
 }
 GV_PARTS = {"gv": ("states",), "gva": ("asymmetry",), "gvc": ("c2c",), "gvx": ("dw_d2d", "bound_d2d"),
             "gvs2": (), "gva2": (), "gvt": (), "gvd": (), "gvn": (),
-            "gv5a": (), "gv5b": (), "gv5c": (), "gv5d": (), "gv5e": (), "gv5f": ()}
+            "gv5a": (), "gv5b": (), "gv5c": (), "gv5d": (), "gv5e": (), "gv5f": (), "gv10": (), "gv30": ()}
 #: sweeps also run for GV_BASE_EPOCHS epochs (parts gvs2, gva2), to see a threshold move with training
 SWEEPS_LONG = {"states": [150, 300, 600], "asymmetry": [0.005, 0.01, 0.02, 0.05]}
 LONG_PARTS = {"gvs2": ("states",), "gva2": ("asymmetry",)}
@@ -91,6 +94,21 @@ SWEEPS_E5 = {
     "gv5f": [("asymmetry", 0.02, (0,))],
     "gv5c": [("states", 600, (1,)), ("asymmetry", 0.01, (1,)), ("c2c", 1.0, (1,))],
 }
+#: the ten-epoch study (part gv10; runs gv10/...): the states sweep, whose threshold rises with training, and
+#: then the bounds spread, in the order they are run (an interrupted part still holds the first points whole)
+GV10_EPOCHS = 10
+SWEEPS_E10 = [("base", None, (0,)), ("states", 600, (0,)), ("states", 300, (0,)), ("base", None, (1,)),
+              ("states", 900, (0,)), ("float", None, (0,)), ("bound_d2d", 1.0, (0,)), ("bound_d2d", 0.6, (0,)),
+              ("states", 600, (1,)), ("states", 900, (1,)), ("states", 300, (1,)), ("base", None, (2,)),
+              ("bound_d2d", 2.0, (0,))]
+#: the paper's budget (part gv30; runs gv30/...): float, the baseline and the states sweep (two trials where time
+#: allowed), at the constant learning rate of the shorter studies
+GV30_EPOCHS = 30
+SWEEPS_E30 = [("base", None, (0,)), ("states", 600, (0,)), ("float", None, (0,)), ("states", 900, (0,)),
+              ("states", 300, (0,)), ("base", None, (1,)), ("states", 600, (1,))]
+#: part -> (points, run-name head, epochs) of the longer studies
+LONG_STUDIES = {**{p: (pts, "gv5", GV5_EPOCHS) for p, pts in SWEEPS_E5.items()},
+                "gv10": (SWEEPS_E10, "gv10", GV10_EPOCHS), "gv30": (SWEEPS_E30, "gv30", GV30_EPOCHS)}
 DEVICES = ("ideal", "ecram", "sonos", "reram", "pcm")
 ALGOS = {"ecram": ("mixed", "tiki-taka", "carry"), "reram": ("mixed", "tiki-taka", "carry")}
 DEVICE_TRIALS = 2
@@ -138,18 +156,19 @@ def plan_gv(part: str = "gv"):
                 m = BASE.with_(**{key: float(v)}, **E2_MODEL.get(part, {}))
                 runs.append((f"gv{GV_BASE_EPOCHS}/{key}={v}" + (f"/{t}" if t else ""),
                              dict(device="ideal", update_model=m, trial=t), gv_config(epochs=GV_BASE_EPOCHS)))
-    for key, v, trials in SWEEPS_E5.get(part, ()):
+    points, head, n_ep = LONG_STUDIES.get(part, ((), "", 0))
+    for key, v, trials in points:
         for t in trials:
             sfx = f"/{t}" if t else ""
             if key == "float":
-                runs.append(("gv5/float", dict(device=None), gv_config(algorithm="float", epochs=GV5_EPOCHS)))
+                runs.append((f"{head}/float", dict(device=None), gv_config(algorithm="float", epochs=n_ep)))
             elif key == "base":
-                runs.append((f"gv5/base{sfx}", dict(device="ideal", update_model=BASE, trial=t),
-                             gv_config(epochs=GV5_EPOCHS)))
+                runs.append((f"{head}/base{sfx}", dict(device="ideal", update_model=BASE, trial=t),
+                             gv_config(epochs=n_ep)))
             else:
                 m = BASE.with_(**{key: float(v)}, **(dict(c2c_signed=True) if key == "c2c" else {}))
-                runs.append((f"gv5/{key}={v}{sfx}", dict(device="ideal", update_model=m, trial=t),
-                             gv_config(epochs=GV5_EPOCHS)))
+                runs.append((f"{head}/{key}={v}{sfx}", dict(device="ideal", update_model=m, trial=t),
+                             gv_config(epochs=n_ep)))
     for key in LONG_PARTS.get(part, ()):
         for v in SWEEPS_LONG[key]:
             m = BASE.with_(**{key: float(v)})

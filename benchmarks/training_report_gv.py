@@ -1,8 +1,9 @@
 """Part (b) of reports/training.md: the Gokmen-Vlasov device-requirement sweeps, from the stored runs.
 
 Run names (benchmarks/study_training.py): ``float``; ``gv/base[/t]`` (baseline device, trial t, two epochs);
-``gv/<key>=<v>`` (one epoch, trial 0); ``gv2/<key>=<v>[/t]`` (two epochs, trial t).  Two runs of one key, value
-and trial share their first epoch exactly (same seed and model), so epoch-1 figures take each once.  ``c2c``
+``gv/<key>=<v>`` (one epoch, trial 0); ``gv2/<key>=<v>[/t]`` (two epochs, trial t); ``gv5/...``,
+``gv10/...``, ``gv30/...`` (five, ten and thirty epochs, float, base and sweep points alike).  Two runs of one
+key, value and trial share their first epoch exactly (same seed and model), so epoch-1 figures take each once.  ``c2c``
 under ``gv/`` is the cut cycle-to-cycle factor (the earlier one-epoch sweep), under ``gv2/`` the paper's signed
 step (``c2c_signed``).
 """
@@ -11,17 +12,21 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import t as student_t
 
-from archsim.report.training import sweep_threshold
+from archsim.report.training import spec_verdict, sweep_threshold
 
-#: the paper's device specifications, each with where it was read.  The paper's own Table 1 could not be read on
-#: this machine (only its abstract is stored); the values come from two secondary sources by the same group or
-#: built on the paper: Haensch, Gokmen and Puri, Proc. IEEE 107(1) 2019, Sec. IV and Fig. 7 (the RPU simulations
-#: of the same 784-256-128-10 network: "symmetric within 2%", "about 1000 steps", a "0.3% penalty" against
-#: floating point) and IBM aihwkit's GokmenVlasovPresetDevice (aihwkit/simulator/presets/devices.py: "Definitions
-#: are (largely) from the specifications listed in Gokmen & Vlasov, Front. Neurosci. 2016": 1200 states over
-#: the range, dw_min_std 0.3, dw_min_dtod 0.3, w_max_dtod = w_min_dtod 0.3)
+#: the paper's device specifications, each with where it was read.  The paper's own Table 1 and Figures 3 to 5
+#: could not be read on this machine: the stored copies of the paper (frontiersin.org full text, arXiv 1603.07341,
+#: core.ac.uk) hold its abstract and the start of its introduction only, and no stored repository or page quotes
+#: its figures.  The values are its specifications as restated by the same group and by tools built on the paper:
+#: Haensch, Gokmen and Puri, Proc. IEEE 107(1) 2019, Sec. IV and Fig. 7 (the RPU simulations of the same
+#: 784-256-128-10 network: updates symmetric within 2%, about 1000 steps, a 0.3% penalty against floating point
+#: with all variations combined) and IBM aihwkit (GokmenVlasovPresetDevice, "(largely) from the specifications
+#: listed in Gokmen & Vlasov 2016": dw_min_std 0.3, dw_min_dtod 0.3, w_max_dtod = w_min_dtod 0.3, 1200 states;
+#: ConstantStepDevice's defaults: dw_min 0.001, |w| <= 0.6, up_down_dtod 0.01).  Each is a value the paper found
+#: SUFFICIENT (its simulations train near floating point with it), not the point where its test error leaves
+#: floating point: the paper's threshold lies at or beyond it (archsim.report.training.spec_verdict).
 PAPER_SPEC = {
-    "states": (1000, "about 1000 steps (Haensch et al. 2019, Fig. 7; aihwkit preset: 1200 over the range)"),
+    "states": (1000, "about 1000 steps (Haensch et al. 2019, Fig. 7; aihwkit's preset keeps 1200 over the range)"),
     "asymmetry": (0.02, "up and down steps symmetric within 2% (Haensch et al. 2019, Fig. 7), read as "
                         "dw+/dw- = 1.02"),
     "c2c": (0.3, "cycle-to-cycle variation of dw_min 30% (aihwkit preset dw_min_std)"),
@@ -39,6 +44,10 @@ LABEL = {"states": "number of states (2 / dw)", "asymmetry": "up/down asymmetry"
 #: taken here against the baseline device of the same budget (one parameter changed at a time)
 CRITERION = 0.3
 ORDER = ("states", "asymmetry", "c2c", "dw_d2d", "bound_d2d")
+#: run-name heads of the longer studies (benchmarks/study_training.py: gv5/..., gv10/...)
+LONG_HEADS = ("gv5", "gv10", "gv30")
+#: stricter than the spec by more than this factor fails (archsim.report.training.spec_verdict)
+SPEC_FACTOR = 2.0
 
 
 def _err(rec, epoch: int) -> float:
@@ -67,9 +76,9 @@ def _fmt(v) -> str:
 def _parse(name: str):
     """(kind, key, value, trial) of a run name, or None: kind 'float', 'base' or 'sweep'."""
     head = name.split("/")
-    if name == "float" or (head[0] == "gv5" and head[1] == "float"):
+    if name == "float" or (head[0] in LONG_HEADS and head[1] == "float"):
         return ("float", None, None, 0)
-    if head[0] not in ("gv", "gv2", "gv5") or len(head) < 2:
+    if head[0] not in ("gv", "gv2") + LONG_HEADS or len(head) < 2:
         return None
     trial = int(head[2]) if len(head) > 2 else 0
     if head[1] == "base":
@@ -132,8 +141,11 @@ def _ratio(key, thr, edge):
 
 WHY = {
     "states": "fewer states mean larger, rarer steps: the update's variance grows as 1200 / states at the same "
-              "mean; that noise floor matters more as the network converges, so the threshold rises with the "
-              "budget (verdict table below); the paper's value is after 30 epochs",
+              "mean. The crossing moves from about 180 states after one epoch to about 400 after five, but after 10 "
+              "and 30 epochs 300 to 900 states stay inside the band (tables above): at a constant learning rate "
+              "the step noise averages out as the curves flatten. The paper lowers its learning rate after epochs "
+              "10 and 20 (aihwkit's example), which fires fewer coincidences per update and leaves more step "
+              "noise; archsim's trainer keeps one rate per run",
     "asymmetry": "each pair of opposite pulses leaves a net step 2 a dw: a drift toward the bounds set by the "
                  "mean |gradient|, present from the first pulses",
     "c2c": "a signed step dw (1 + c2c z) adds c2c^2 to the variance of every coincidence: c2c acts as "
@@ -144,7 +156,7 @@ WHY = {
               "draw nears 0 (Phi(-1/spread) of the devices stop learning: 16% at 1, 37% at 3)",
     "bound_d2d": "a device whose bound falls below the weight it needs clips it; the weights of this network "
                  "are mostly far below 0.6, so only a wide spread reaches them, and its cost shrinks with more "
-                 "training (the five-epoch row) as the other weights take over",
+                 "training (the five- and ten-epoch rows) as the other weights take over",
 }
 
 
@@ -162,27 +174,48 @@ def _float_table(store, epochs) -> tuple[list[str], list[float]]:
     return head + rows, list(zip(done, gaps))
 
 
+def _spec(key, thr, edge) -> str:
+    """archsim's threshold against the paper's specification, a one-sided bound (spec_verdict), on the
+    paper's scale (asymmetry as the imbalance dw+/dw- - 1)."""
+    conv = _imbalance if key == "asymmetry" else (lambda x: x)
+    return spec_verdict(None if thr is None else conv(thr), conv(edge), PAPER_SPEC[key][0], WORSE_UP[key],
+                        SPEC_FACTOR)
+
+
+def _spec_rule(key) -> str:
+    """The bound a specification sets, in words, for the verdict table."""
+    pv = PAPER_SPEC[key][0]
+    if WORSE_UP[key]:
+        return (f"{pv:g} sufficed in the paper, so its threshold is at least {pv:g}; archsim is consistent while "
+                f"its threshold is at least {pv / SPEC_FACTOR:g}" + (" (imbalance)" if key == "asymmetry" else ""))
+    return (f"{pv:g} states sufficed in the paper, so its threshold is at most {pv:g} states; archsim is "
+            f"consistent while its threshold is at most {pv * SPEC_FACTOR:g} states")
+
+
 def threshold_table(store, epoch: int, why: bool) -> tuple[list[str], dict]:
-    """The sweeps' thresholds after ``epoch`` against the paper's values; also ``{sweep: (thr, factor, ok)}``."""
+    """The sweeps' thresholds after ``epoch`` against the paper's values; also
+    ``{sweep: (thr, factor, ok, against the spec)}``."""
     _, base, pts = errors_at(store, epoch)
     if not base or not pts:
         return [], {}
     ref = float(np.mean(base))
-    out = [f"| sweep | paper's value | test error after epoch {epoch} per value, mean +- 95% (trials) (%) "
-           f"| archsim threshold | factor (archsim / paper) | within 2x |" + (" why |" if why else ""),
-           "|---|---|---|---|---|---|" + ("---|" if why else "")]
+    out = [f"| sweep | paper's value (a specification) | test error after epoch {epoch} per value, mean +- 95% "
+           f"(trials) (%) | archsim threshold | factor (archsim / specification) | within 2x of it "
+           f"| against the specification (a bound) |" + (" why |" if why else ""),
+           "|---|---|---|---|---|---|---|" + ("---|" if why else "")]
     verdicts = {}
     for key in ORDER + ("c2c_cut",):
         if key not in pts:
             continue
         thr, how, edge = _threshold(key, pts[key], ref)
         thr_s, ratio, ok = _ratio(key, thr, edge)
-        verdicts[key] = (thr_s, ratio, ok)
+        spec = _spec(key, thr, edge)
+        verdicts[key] = (thr_s, ratio, ok, spec)
         start = "1200" if key == "states" else "0"
         cells = [f"{start}: {_fmt(base)} (baseline)"] + [f"{v:g}: {_fmt(e)}" for v, e in
                                                           sorted(pts[key].items(), reverse=not WORSE_UP[key])]
         out.append(f"| {LABEL[key]} | {PAPER_SPEC[key][0]} | {'; '.join(cells)} | "
-                   f"{thr_s}{'' if thr is None else ' (' + how + ')'} | {ratio} | {ok} |"
+                   f"{thr_s}{'' if thr is None else ' (' + how + ')'} | {ratio} | {ok} | {spec} |"
                    + (f" {WHY[key]} |" if why else ""))
     return out, verdicts
 
@@ -193,28 +226,46 @@ def gv_section(store, meta) -> list[str]:
         return out + ["(runs missing: run benchmarks/study_training.py)", ""]
     p = meta["paper"]
     epochs = [e for e in range(1, 31) if errors_at(store, e)[1]]
+    lens = sorted({len(r["history"]) for n, r in store.items() if _parse(n) is not None})
     out += [f"Network 784-256-128-10 (sigmoid hidden layers, softmax), MNIST, with the paper's training settings: "
             f"learning rate {p['lr']} per sample, one rank-1 pulse update per sample, stochastic pulse trains of "
             f"BL = {p['bl']}, no update management (the 2016 paper has none), weights bounded by |w| <= "
             f"{p['weight_gain']}; reads exact (converters off) so the device alone is swept. Baseline device: "
             f"constant step dw_min = 0.001 (1200 steps over |w| <= 0.6), symmetric, noiseless; each sweep "
             f"changes one parameter of it.", "",
-            f"**Budget (stated):** the paper trains 30 epochs. Here each run trains 1, 2 or 5 epochs of all "
-            f"{meta['gv_train']:,} training images and is tested on all {meta['gv_test']:,} test images after each "
-            f"epoch: the full sweeps over 2 epochs, one or two points per sweep over 5; 1 to 3 trials a point "
+            f"**Budget (stated):** the paper trains 30 epochs. Here each run trains "
+            f"{', '.join(str(n) for n in lens[:-1])} or {lens[-1]} epochs of all {meta['gv_train']:,} training "
+            f"images and is tested on all {meta['gv_test']:,} test images after each epoch: the full sweeps over "
+            f"2 epochs, one or two points per sweep over 5"
+            + (", the states sweep and the bounds spread over 10" if 10 in lens else "")
+            + (", the baseline and two states points over 30" if 30 in lens else "")
+            + f"; 1 to 3 trials a point "
             f"(trials differ in the device draws and the pulse and noise streams; same initial weights and sample "
             f"order; a run's first epochs are exactly those of a shorter run of the same model and trial, so "
             f"each is counted once). Samples are read in batches of {meta['gv_batch']} (the reads of a batch see "
             f"the weights before its updates; each sample's update is still its own pulse trains at the "
             f"per-sample learning rate); the paper reads one sample at a time. An epoch costs about 7 to 15 s of "
             f"one core (process CPU time; fewer states fire fewer coincidences, signed noise draws a normal per "
-            f"pulse); on the shared 2-core machine under a load of 15 to 20 a process got about a tenth of a "
-            f"core: 40 to 190 s of wall time per epoch.", ""]
-    out += ["**The paper's values.** The paper's own Table 1 (RPU device specifications) and Figures 3 to 5 "
-            "could not be read here (the stored copy of the paper holds its abstract only); the values below are "
-            "its specifications as restated by the same group and by aihwkit, and each is read as the edge of "
-            "the band where the paper's test error stays near floating point after 30 epochs: "
-            + "; ".join(f"{LABEL[k]}: {PAPER_SPEC[k][0]}, {PAPER_SPEC[k][1]}" for k in ORDER) + ".", ""]
+            f"pulse); on the shared 2-core machine under a load of 6 to 20 a process got a tenth to a half of a "
+            f"core: 20 to 190 s of wall time per epoch.", ""]
+    out += ["**The paper's values.** Searched for and not found: the paper's Table 1 (RPU device "
+            "specifications) and the values of its Figures 3 to 5. The stored copies of the paper (its "
+            "frontiersin.org full text, arXiv 1603.07341 v1, listed as 19 pages, 5 figures and 2 tables, and the "
+            "core.ac.uk record) hold its abstract and the opening of its introduction only; no stored page, "
+            "repository or issue thread quotes the table or the figures, and the stored copies of the group's "
+            "later papers (Gokmen, Onen and Haensch, Front. Neurosci. 2017, on CNNs; Gokmen and Haensch, Front. "
+            "Neurosci. 2020, Tiki-Taka) stop at the same place. The values used are the paper's specifications as "
+            "restated by the same group and by IBM aihwkit: "
+            + "; ".join(f"{LABEL[k]}: {PAPER_SPEC[k][0]}, {PAPER_SPEC[k][1]}" for k in ORDER)
+            + ". A specification is a value the paper found sufficient: its simulations train near floating point "
+            "with it (within 0.3 points with every variation at once, Haensch et al. 2019, Fig. 7), so the paper's "
+            "threshold for one parameter alone lies at or beyond it, not at it. The tables below still give the "
+            "factor archsim / specification; the verdict table judges each sweep against the one-sided bound. One "
+            "training setting differs: IBM aihwkit's MNIST example built on the paper (examples/03_mnist_training.py) "
+            "lowers the learning rate to 0.005 after epoch 10 and to 0.0025 after epoch 20, while the runs here "
+            "keep 0.01 (none passes 10 epochs); at a smaller learning rate the same dw_min fires fewer "
+            "coincidences per update, so the step noise weighs more and the states and cycle-to-cycle "
+            "requirements tighten in the paper's last 20 epochs.", ""]
     table, gaps = _float_table(store, epochs)
     out += table
     ok = all(abs(g) <= 0.5 for _, g in gaps)
@@ -225,7 +276,9 @@ def gv_section(store, meta) -> list[str]:
             f"C = sqrt(lr / (BL dw_min)) = 1 with |x|, |d| <= 1); what separates the two is the update's noise "
             f"(discrete steps, errors correlated along a row because one row train serves every column).", ""]
     summary = {}
-    for e, title, why in ((5, "after 5 epochs (one or two points per sweep)", False),
+    for e, title, why in ((30, "after 30 epochs (the paper's budget; the states sweep)", False),
+                          (10, "after 10 epochs (the states sweep and the bounds spread)", False),
+                          (5, "after 5 epochs (one or two points per sweep)", False),
                           (2, "after 2 epochs (the full sweeps)", True), (1, "after one epoch", False)):
         table, verdicts = threshold_table(store, e, why)
         if not table:
@@ -240,7 +293,8 @@ def gv_section(store, meta) -> list[str]:
             f"over its trials first exceeds the baseline device's mean after the same epoch by {CRITERION:g} "
             f"points, interpolated in log(value) between swept points (archsim.report.training.sweep_threshold). "
             f"{CRITERION:g} points is the penalty Haensch et al. (Proc. IEEE 2019, Fig. 7) allow against floating "
-            f"point, and the paper's values are read as the edge of that band. Intervals are Student-t 95% "
+            f"point with every variation at once; the paper's values are specifications that kept its error in "
+            f"that band, so its threshold for each parameter alone lies at or beyond them. Intervals are Student-t 95% "
             f"intervals of the mean over trials (the test set is shared, so its own sampling error, which moves "
             f"every point alike, is left out). The baseline device's trials span {spread:.2f} points after epoch "
             f"2, about the criterion: a point from one trial near the criterion is within noise, and so is a "
@@ -250,19 +304,50 @@ def gv_section(store, meta) -> list[str]:
             f"not cut at 0, as the paper's (and aihwkit's dw_min_std) step; archsim's default factor is cut at 0, "
             f"which caps its spread (row 'cut', the earlier one-epoch sweep).", ""]
     out += _noise_equivalence(store)
+    out += _late_window(store)
     out += ["### Verdict per sweep", "",
-            "| sweep | paper's value | archsim threshold (factor archsim / paper) per budget | within 2x at the longest "
-            "budget that decides |",
-            "|---|---|---|---|"]
+            "Every paper's value here is a specification the paper found sufficient, not the threshold its "
+            "figures would show (those could not be read), so each sweep is judged against a one-sided bound: "
+            f"archsim's threshold must not be stricter than the specification by more than {SPEC_FACTOR:g}x "
+            "(archsim.report.training.spec_verdict); passing the specification the other way agrees with it. "
+            "Whether archsim's threshold is within 2x of the paper's own threshold stays open for every sweep: "
+            "that threshold is known only to lie at or beyond the specification.", "",
+            "| sweep | paper's value | the bound it sets | archsim threshold (factor archsim / specification; "
+            "against the bound) per budget | verdict at the longest budget that decides |",
+            "|---|---|---|---|---|"]
     for key in ORDER:
         if key not in summary:
             continue
-        word = {"yes": "within 2x", "no": "not within 2x"}
-        cells = [f"{e} ep: {t} ({r}, {word.get(ok, ok)})" for e, (t, r, ok) in sorted(summary[key])]
-        decided = [(e, ok) for e, (_, _, ok) in sorted(summary[key]) if ok in word]
+        cells = [f"{e} ep: {t} ({r}; {sp})" for e, (t, r, _, sp) in sorted(summary[key])]
+        decided = [(e, sp) for e, (_, _, _, sp) in sorted(summary[key]) if sp != "undecided"]
         last = f"{decided[-1][1]} (after {decided[-1][0]} epochs)" if decided else "undecided"
-        out.append(f"| {LABEL[key]} | {PAPER_SPEC[key][0]} | {'; '.join(cells)} | {last} |")
+        out.append(f"| {LABEL[key]} | {PAPER_SPEC[key][0]} | {_spec_rule(key)} | {'; '.join(cells)} | {last} |")
     return out + [""]
+
+
+def _late_window(store, epoch: int = 30, window: int = 5) -> list[str]:
+    """The longest budget's states points averaged over its last ``window`` epochs beside the single last epoch:
+    the test error of one run scatters from epoch to epoch once the curve flattens, and the criterion is
+    about that scatter."""
+    runs = {p: r for n, r in store.items() if (p := _parse(n)) is not None and len(r["history"]) >= epoch
+            and p[0] in ("base", "float", "sweep") and (p[0] != "sweep" or p[1] == "states")}
+    if not any(p[0] == "base" for p in runs) or len(runs) < 2:
+        return []
+
+    def errs(r):
+        return [_err(r, e) for e in range(epoch - window + 1, epoch + 1)]
+
+    def label(p):
+        name = {"base": "baseline", "float": "float"}.get(p[0]) or f"{p[2]:g} states"
+        return name + (f" (trial {p[3]})" if p[3] else "")
+
+    cells = [f"{label(p)}: {_err(r, epoch):.2f} after epoch {epoch}, {np.mean(errs(r)):.2f} +- "
+             f"{np.std(errs(r)):.2f} over epochs {epoch - window + 1} to {epoch}"
+             for p, r in sorted(runs.items(), key=lambda q: str(q[0]))]
+    return [f"**The last epochs of the {epoch}-epoch runs (each run apart).** Test error (%) of the last epoch and "
+            f"the mean +- standard deviation over the last {window} epochs: " + "; ".join(cells) + ". Once the "
+            f"curves flatten, one run's error scatters by about 0.1 point from epoch to epoch, a third of the "
+            f"0.3-point criterion; a one-trial threshold at this budget is read within that scatter.", ""]
 
 
 def _noise_equivalence(store) -> list[str]:
@@ -283,7 +368,9 @@ def _noise_equivalence(store) -> list[str]:
             f"variance of every coincidence by 1 + c2c^2 at the same mean, as 1200 / (1 + c2c^2) states do; "
             f"measured: {'; '.join(lines)}. So archsim's c2c threshold follows its states threshold N as "
             f"c2c = sqrt(1200 / N - 1), and under the same law the paper's 1000 states correspond to "
-            f"c2c = sqrt(1200 / 1000 - 1) = 0.45, next to its 30% specification: the paper's pair is "
-            f"self-consistent. It also means the paper's baseline (1200 steps) sits close to its own states edge, "
-            f"so a c2c threshold within 2x of 0.3 (at most 0.6) needs a states threshold above "
-            f"1200 / 1.36 = 880, within 1.14x of 1000: the c2c comparison is far stricter than the states one.", ""]
+            f"c2c = sqrt(1200 / 1000 - 1) = 0.45, and its 30% cycle-to-cycle specification to the noise of "
+            f"1200 / 1.09 = 1101 states, more than the 1000 states it found sufficient: the paper's two "
+            f"specifications agree under this law. Read as thresholds they would be strict (a c2c threshold "
+            f"within 2x of 0.3, at most 0.6, needs a states threshold above 1200 / 1.36 = 880); read as the "
+            f"sufficient values they are, the bound on c2c (at least 0.15) holds while archsim's states threshold "
+            f"stays below 1200 / 1.0225 = 1174.", ""]

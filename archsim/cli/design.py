@@ -120,7 +120,7 @@ def cmd_compare(args) -> int:
                             ("--no-simulate", args.no_simulate), ("--min-fps", args.min_fps),
                             ("--max-area-mm2", args.max_area_mm2), ("--max-energy-uj", args.max_energy_uj),
                             ("--rows", args.rows), ("--adc-bits", args.adc_bits), ("--cols-per-adc", args.cols_per_adc),
-                            ("--workers", args.workers)) if v not in (None, False)]
+                            ("--encodings", args.encodings), ("--workers", args.workers)) if v not in (None, False)]
     if given:
         raise ArchsimError(f"{given[0]}: applies with --best only (each device sized to its own design)")
     args.samples = COMPARE_SAMPLES if args.samples is None else args.samples
@@ -249,7 +249,7 @@ def _compare_best(args, a, devices) -> int:
         rows=tuple(_int_list(args.rows, "--rows")) if args.rows is not None else sp.rows, bits_per_cell=None,
         adc_bits=tuple(_int_list(args.adc_bits, "--adc-bits")) if args.adc_bits is not None else sp.adc_bits,
         cols_per_adc=tuple(_int_list(args.cols_per_adc, "--cols-per-adc")) if args.cols_per_adc is not None
-        else sp.cols_per_adc, budgets=sp.budgets)
+        else sp.cols_per_adc, budgets=sp.budgets, encodings=_encodings(args.encodings) or sp.encodings)
     name = workloads.get(args.workload).name
     stem = _out_stem("compare_best", name)
     if args.out:
@@ -263,6 +263,18 @@ def _compare_best(args, a, devices) -> int:
                                     "\n\n".join(cmp.notes), display=best.display(cmp))
         print("wrote " + ", ".join(map(str, files)))
     return 0 if all(r.recommended is not None for r in cmp.results) else 1
+
+
+def _encodings(text: str | None) -> tuple | None:
+    """``--encodings a,b``: names of :data:`archsim.explore.sizing.ENCODINGS` (None where not given)."""
+    from archsim.explore.sizing import ENCODINGS
+    if text is None:
+        return None
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    bad = [n for n in names if n not in ENCODINGS] or ([] if names else [text])
+    if bad:
+        raise ArchsimError(f"--encodings {bad[0]!r}: allowed a comma-separated list of {', '.join(ENCODINGS)}")
+    return names
 
 
 #: how the paired interval of ``compare --accuracy`` is made (:mod:`archsim.sim.stats`)
@@ -349,7 +361,8 @@ def add_compare(sub) -> None:
                               "columns per ADC) under one accuracy or fidelity floor")
     g.add_argument("--best", action="store_true",
                    help="size each device's own design (rows 128,256,512; bits per cell 1 to what the device holds "
-                        "reliably; ADC bits 4,6,8; columns per ADC 1,8,32) at the same floor and constraints, "
+                        "reliably; ADC bits 4,6,8; columns per ADC 1,8,32; signed-weight encodings) at the same "
+                        "floor and constraints, "
                         "simulated, and compare those designs; --samples/--trials then set the check (default "
                         "500 test images x 1 chip; fidelity: seeded inputs from a compute budget)")
     g.add_argument("--objective", choices=("energy", "area", "fps"), help="what each device's design optimizes "
@@ -362,7 +375,8 @@ def add_compare(sub) -> None:
     g.add_argument("--min-snr-db", type=finite_float(-100.0, 200.0),
                    help="floor of ImageNet networks without weights (resnet50, vgg16, ...), checked by the layer "
                         "proxy at full size: output SNR in dB, -20 log10 of the root sum of squares of the layers' "
-                        "simulated relative errors (default 20)")
+                        "simulated relative errors (default 20, or 3 dB under the exact INT8 digital chip where that is "
+                        "within 3 dB of 20: the analog errors may add at most the digital rounding's error power)")
     g.add_argument("--no-simulate", action="store_true", help="no floor check (the report says so)")
     g.add_argument("--min-fps", type=finite_float(0.0, 1e15), help="least inferences per second")
     g.add_argument("--max-area-mm2", type=finite_float(0.0, 1e6, lo_open=True), help="largest chip area in mm2")
@@ -370,6 +384,9 @@ def add_compare(sub) -> None:
     g.add_argument("--rows", help="array sizes rows=cols to try (default 128,256,512)")
     g.add_argument("--adc-bits", help="ADC resolutions to try (default 4,6,8)")
     g.add_argument("--cols-per-adc", help="columns per ADC to try (default 1,8,32)")
+    g.add_argument("--encodings", help="signed weights to try on analog devices (default all: differential, "
+                   "differential/analog, pairs, pairs/analog: one differential pair or two closed-loop pairs of "
+                   "varying significance, subtracted after conversion or as currents before it)")
     g.add_argument("--workers", "-j", type=workers_int, help="local worker processes for the search")
     sp.set_defaults(func=cmd_compare)
 

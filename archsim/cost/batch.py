@@ -30,7 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
-from archsim.cost import pipeline, static
+from archsim.cost import pipeline, static, tilebuffer
 from archsim.cost.components import fixed_buffer_bits, prices_for, shift_add_width, tile_static_power
 from archsim.cost.events import Activity, events
 from archsim.cost.floorplan import floorplans, hop_time, wire_rate
@@ -99,9 +99,14 @@ def price_many(m: Mapping, archs: Sequence[Architecture], task: str = "inference
         if out_bits not in buf_memo:
             buf_memo[out_bits] = pipeline.buffer_bits(mp, passes, out_bits)
         bits = buf_memo[out_bits]
-        width = buffer_width(a, p)
-        buffer[i] = np.maximum(bits / (width * p.clock_Hz * per_replica_tiles),
-                               bits / (p.bus_wires * wire_rate(p, plan.bus_length) * per_replica_tiles))
+        bus = bits / (p.bus_wires * wire_rate(p, plan.bus_length) * per_replica_tiles)
+        if a.buffer_width_bits == "auto" and p.buf_org is not None:   # the library's tile buffer organisation,
+            w_in, w_out, word = tilebuffer.widths(mp, p.buf_org)       # as price.evaluate and pipeline.timing
+            outs = passes * np.array([l.vectors_per_replica * l.N for l in mp.layers], dtype=float) * word
+            clocks = pipeline.buffer_bits(mp, passes, 0.0) / w_in + outs / w_out
+            buffer[i] = np.maximum(clocks / (p.clock_Hz * per_replica_tiles), bus)
+        else:
+            buffer[i] = np.maximum(bits / (buffer_width(a, p) * p.clock_Hz * per_replica_tiles), bus)
         link_rate = link_rates[i] = float(wire_rate(p, plan.pitch))
         k = (a.link_width_bits, p.clock_Hz, link_rate)
         if k not in link_memo:

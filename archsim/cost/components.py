@@ -185,7 +185,7 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
     lut = {op: (entry.energy_per_op, entry.latency) for op, entry in dev.lut.items()}
     kb = 8.0 * 1024
     chunks = subarray.chunks(arch)
-    sub = subarray.laws(lib) if subarray.has_laws(lib) else None
+    sub = subarray.laws(lib, arch.node_nm) if subarray.has_laws(lib) else None
     if sub is None:
         # stage times from geometry, bits and node (archsim.cost.readpath): clock, conversion, row, settling, mux
         rp = read_path(lib)
@@ -209,6 +209,7 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
     else:
         subarray.check_node(arch, sub)
         r_on, r_off = 1.0 / dev.g_max, 1.0 / dev.g_min
+        v_read = dev.read_voltage * sub.v_read_ratio      # NeuroSim lowers its read voltage with the node
         c_col = sub.bitline_cap(arch.rows, arch.node_nm, dev.cell_area_m2(arch.node_nm) / (arch.node_nm * 1e-9) ** 2)
         t_sense = sub.sense_time(arch.adc_bits, subarray.parallel_rows(arch), r_on, c_col)
         t_re = sub.row_encoder_delay(arch.cols, arch.cols_per_adc, subarray.parallel_rows(arch), arch.adc_bits,
@@ -218,14 +219,14 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         t_read = t_sense if arch.integration_time_s == AUTO else t_read
         act = techlib.circuit("activity", lib)
         e_adc = float(sub.conversion_energy(
-            arch.adc_bits, subarray.parallel_rows(arch), r_on, dev.read_voltage,
+            arch.adc_bits, subarray.parallel_rows(arch), r_on, v_read,
             sub.column_resistance(subarray.parallel_rows(arch), float(act["input_bit_activity"]),
                                   float(act["mean_conductance_fraction"]), r_on, r_off), t_sense, arch.rows))
         a_adc = sub.adc_area(arch.adc_bits)
         e_row = sub.row_drive_energy(arch.cols, arch.cols_per_adc, arch.node_nm)
         e_arr = sub.array_pulse_energy(arch.rows, arch.cols_per_adc)
         e_partial = sub.partial_add_energy(arch.adc_bits, chunks)
-        extra = dict(r_on=r_on, r_off=r_off, v_read=dev.read_voltage, sub=sub, p_leak_array=sub.p_leak_array,
+        extra = dict(r_on=r_on, r_off=r_off, v_read=v_read, sub=sub, p_leak_array=sub.p_leak_array,
                      t_pulse=t_read)   # the sensing clock already holds the row switch and encoder delay
     if static.law(leak) == "active_power_fraction":
         leak_fields = _unit_leakage(
@@ -279,7 +280,7 @@ def prices_for(arch: Architecture, dev: Device) -> Prices:
         a_tile_digital=a_dig_s * dig["tile_area"],
         e_oreg_result=e_sa_s * sa["output_register_energy_per_op"],
         e_tile_shift_add=e_dig_s * dig["tile_shift_add_energy_per_op"],
-        e_oreg_tile=e_dig_s * dig["output_register_energy_per_op"],
+        e_oreg_tile=_energy(arch, dig, "output_register_energy_per_op"),   # a wire in some libraries (key_class)
         p_io=io["power"], a_io=io["area"], buf_access_bits=buf["access_width"], bus_wires=buf["bus_wires"],
         buf_org=TileBuffer.from_record(buf),
         router_ports=noc["ports"], activation_units=dig["activation_units"], pool_units=dig["pool_units"],

@@ -26,8 +26,10 @@ amplifiers) prices the array's periphery with these laws instead of flat per-eve
   ``C_WL`` plus the line's own ``R_wire C_WL / 2``, grows with columns), the column mux (pass gate sized to the
   column's resistance, ``2.3 RC``) behind its decoder (minimum gates, then a driver loading the
   ``C / M`` selected pass gates: grows with columns and rows read at once, shrinks with columns per ADC), and the
-  encoder (an inverter, a NAND2 and a NAND of ``L / 2`` inputs: grows with ADC bits), each stage ``ln 2 RC``
-  with NeuroSim's transistors (on-resistance per width, gate and drain capacitance per width); an input pulse
+  encoder (an inverter, a NAND2 and a NAND of ``L / 2`` inputs: grows with ADC bits), each gate of a chain
+  ``sqrt((ln 2 RC)^2 + RC t_prev)`` after a gate of delay ``t_prev`` (Horowitz's ramp input, :func:`gate_chain`)
+  with NeuroSim's transistors at the node (on-resistance per width, gate and drain capacitance per width, the
+  mux driver's sizing: ``subarray.yaml`` by_node); an input pulse
   through an array takes ``M ceil(R / P)`` clocks (:func:`pulse_cycles`).
 
 Every constant is read from the library's ``subarray`` file, with its source.
@@ -50,13 +52,27 @@ def has_laws(library: str) -> bool:
     return library != "default" and (techlib.CIRCUIT_DIR / library / "subarray.yaml").exists()
 
 
+def gate_chain(taus) -> float:
+    """s through a chain of gates of time constants ``taus`` (s), each driven by the one before: Horowitz's
+    ramp-input delay as NeuroSim evaluates it (formula.cpp:1411-1420, beta 0.5, switching at half swing), a gate
+    after a gate of delay ``t`` taking ``sqrt((ln 2 tau)^2 + tau t)`` (``ln 2 tau`` from a step).  A slow stage
+    (a small driver loaded by many gates, as NeuroSim's 32 and 45 nm mux decoder) slows the next one too."""
+    ln2, t, total = math.log(2.0), 0.0, 0.0
+    for tau in taus:
+        t = math.sqrt((ln2 * tau) ** 2 + tau * t)
+        total += t
+    return total
+
+
 @dataclass(frozen=True)
 class SubarrayLaws:
     """The constants of one library's subarray laws, in SI."""
 
     file: str
     node_nm: float
+    nodes: tuple             # the nodes the library has its per-node tables at (by_node.node)
     vdd: float
+    v_read_ratio: float      # NeuroSim's read voltage at this node over its first node's (moves the device's)
     c_wire: float            # F per m
     cell_w_F: float
     c_gate: float            # F per cell on a word line
@@ -70,7 +86,7 @@ class SubarrayLaws:
     beta: float
     delay: tuple             # row_encoder_delay's constants (SI): Rn, Rp, Rn_lin, Rp_lin per 1 um; Cg, Cd per m of
                              # width; wire ohm per m; widths in F: switch matrix, encoder inverter and NAND, mux
-                             # driver; mux decoder front stages
+                             # driver; decoder gates' height
     v_sim: float
     r_access_frac: float
     e_level: float           # J per comparator level (sense amp, latch, encoder interface)
@@ -193,7 +209,7 @@ class SubarrayLaws:
         """s of the sensing cycle outside the sense amplifier: ``max(row switch, mux) + encoder`` (module
         docstring).  Widths in feature sizes ``F``; a gate's PMOS is ``pn`` times wider (``pn`` the NMOS over the
         PMOS on-current, NeuroSim's pnSizeRatio)."""
-        rn, rp, rn_lin, rp_lin, cg, cd, r_wire, w_sm, w_inv, w_nand, w_drv, front = self.delay
+        rn, rp, rn_lin, rp_lin, cg, cd, r_wire, w_sm, w_inv, w_nand, w_drv, h_dec = self.delay
         F = node_nm * 1e-9
         pn = rp / rn
         ln2 = math.log(2.0)
@@ -205,8 +221,8 @@ class SubarrayLaws:
 
         inv, nand = w_inv * F * (1 + pn), w_nand * F * (1 + pn / 2)   # total gate widths (m)
         # encoder: inverter into two NAND2 inputs, NAND2 (two NMOS in series) into the L/2-input NAND's inputs
-        t_enc = ln2 * (r_n(w_inv * F) * (cd * inv + 2 * cg * nand)
-                       + 2 * r_n(w_nand * F) * (cd * nand + (2 ** bits / 2) * cg * nand))
+        t_enc = gate_chain((r_n(w_inv * F) * (cd * inv + 2 * cg * nand),
+                            2 * r_n(w_nand * F) * (cd * nand + (2 ** bits / 2) * cg * nand)))
         # row switch: NMOS and PMOS-sized pass gates (both as NMOS) into the word line and its wire
         sm = w_sm * F * (1 + pn)
         r_sm = 1.0 / (1.0 / r_n(w_sm * F, True) + 1.0 / r_n(w_sm * pn * F, True))
@@ -218,13 +234,32 @@ class SubarrayLaws:
         r_tg = self.r_access_frac * 2.0 / (1.0 / (r_on + ra) + 1.0 / (r_off + ra)) / parallel_rows
         w_n, w_p = rn_lin * um / (2 * r_tg), rp_lin * um / (2 * r_tg)
         t_tg = 2.3 * r_tg * (cd + cg / 2) * (w_n + w_p)
-        # its decoder: minimum gates driving two minimum inputs, then the driver's PMOS and NMOS stages loading
-        # the NMOS, then the PMOS gates of the cols / cols_per_adc pass gates it selects
-        gmin, n_sel, drv = 2 * F * (1 + pn), cols / cols_per_adc, w_drv * F * (1 + pn)
-        t_front = front * ln2 * r_n(2 * F) * (cd + 2 * cg) * gmin
-        t_drv = ln2 * (rp * um / (w_drv * pn * F) * ((cd + cg) * drv + n_sel * cg * w_n)
-                       + r_n(w_drv * F) * (cd * drv + n_sel * cg * w_p))
-        return max(t_row, t_tg + t_front + t_drv) + t_enc
+        # its decoder (RowDecoder.cpp:60-130, 330-420): a = log2(cols_per_adc) address bits; an inverter, a NAND2
+        # predecoder and, above 2 bits, a NOR of a/2 inputs, each enlarged to fill the decoder's cell height in its
+        # own N:P ratio; then an enable NAND and the sized driver (P then N stage) loading the NMOS, then the PMOS
+        # gates of the cols / cols_per_adc pass gates it selects.  With 2 bits or fewer there is no NOR: the NAND2
+        # (1 bit: the inverter) itself drives those NMOS gates, which slows a mux of few columns per ADC.
+        a = max(1, math.ceil(math.log2(max(cols_per_adc, 2))))
+        n_sel, drv = cols / cols_per_adc, w_drv * F * (1 + pn)
+        load1, load2 = n_sel * cg * w_n, n_sel * cg * w_p
+
+        def fill(n_F, p_F):                 # (N, P) metres of a gate enlarged to the decoder's cell height
+            return h_dec * F * n_F / (n_F + p_F), h_dec * F * p_F / (n_F + p_F)
+
+        inv_n, inv_p = fill(2, 2 * pn)
+        nand_n, nand_p = fill(4, 2 * pn)
+        nor_n, nor_p = fill(2, 2 * pn * math.ceil(a / 2))
+        c_in = lambda n, p: cg * (n + p)    # noqa: E731 - input (gate) and output (drain) capacitance of a gate
+        c_out = lambda n, p: cd * (n + p)   # noqa: E731
+        taus = [r_n(inv_n) * (c_out(inv_n, inv_p) + (2 * c_in(nand_n, nand_p) if a >= 2 else load1))]
+        if a >= 2:
+            taus.append(2 * r_n(nand_n) * (c_out(nand_n, nand_p) + (c_in(nor_n, nor_p) * 2 ** a / 4 if a > 2 else load1)))
+        if a > 2:
+            taus.append(2 * rp * um / nor_p * (c_out(nor_n, nor_p) + c_in(nand_n, nand_p)))
+        taus.append(r_n(nand_n) * (c_out(nand_n, nand_p) + c_in(inv_n, inv_p)))   # NeuroSim loads it so (l. 395)
+        taus += [rp * um / (w_drv * pn * F) * ((cd + cg) * drv + load1), r_n(w_drv * F) * (cd * drv + load2)]
+        t_dec = gate_chain(taus)
+        return max(t_row, t_tg + t_dec) + t_enc
 
     def clock_period(self, t_sense: float, t_re: float) -> float:
         """s: the sensing cycle, beta x (sensing + row switch or mux, and encoder)."""
@@ -247,32 +282,63 @@ def pulse_cycles(arch: Architecture) -> int:
 
 
 @lru_cache(maxsize=16)
-def laws(library: str) -> SubarrayLaws:
+def laws(library: str, node_nm: float | None = None) -> SubarrayLaws:
+    """The library's laws at ``node_nm`` (its first ``by_node.node``, the node of its scalars, when None).
+
+    NeuroSim's per-node tables (``by_node``) give the supply, read voltage, the sense amplifier's fits, the
+    transistors' on-currents and gate capacitance, the wire resistance and two sizings; every capacitance sized
+    in F moves with ``C_g,um x F`` (wires with ``F``), every switched energy with ``C_g,um x F x Vdd^2``, areas
+    with ``F^2`` and the leakage with ``I_off x F x Vdd``, as NeuroSim computes them from the same transistors."""
     rec = techlib.circuit("subarray", library)
-    pf = [rec[f"mlsa.power_fit.{k}"] for k in ("low_slope", "low_intercept", "mid_slope", "mid_intercept",
-                                                 "high_slope", "high_intercept")]
-    lf = [rec[f"mlsa.latency_fit.{k}"] for k in ("low_slope", "low_intercept", "high_slope", "high_intercept")]
+    nodes = [int(round(n)) for n in rec["by_node.node"]]
+    ref = nodes[0]
+    node = ref if node_nm is None else int(round(node_nm))
+    return _laws_at(rec, nodes.index(node) if node in nodes else 0)    # another node: check_node refuses it
+
+
+def _laws_at(rec, i: int) -> SubarrayLaws:
+    def n(key, j=i):
+        return float(rec[f"by_node.{key}"][j])
+
+    F = n("node") / n("node", 0)
+    cg_r = n("gate_capacitance_per_um") / n("gate_capacitance_per_um", 0)
+    cap = F * cg_r                                           # a capacitance sized in F
+    energy = cap * (n("vdd") / n("vdd", 0)) ** 2             # its C V^2 at the node's supply
+    w_col, w_ref = rec["by_node.column_wire_fraction"], rec["by_node.reference_wire_fraction"]
+    mult, vdd = rec["by_node.effective_resistance_multiplier"], n("vdd")
+    um = 1e-6
+    ion_n, ion_p = n("nmos_on_current") * um, n("pmos_on_current") * um     # A of a 1 um wide device
+    fit = [n(f"mlsa_power_fit.{k}") for k in ("low_slope", "low_intercept", "mid_slope", "mid_intercept",
+                                              "high_slope", "high_intercept")]
+    lt = [n(f"mlsa_latency_fit.{k}") for k in ("low_slope", "low_intercept", "high_slope", "high_intercept")]
+    w_sm = n("switch_matrix_width_F")
     return SubarrayLaws(
-        file=rec.file, node_nm=rec["node"], vdd=rec["vdd"], c_wire=rec["wire_capacitance"],
-        cell_w_F=rec["cell_width_in_F"], c_gate=rec["access_gate_capacitance"],
-        c_drain=rec["access_drain_capacitance"], e_sm_row=rec["switch_matrix_energy_per_row"],
-        e_dff=rec["dff_energy_per_bit"], dff_activity=rec["dff_activity"], e_add_bit=rec["adder_energy_per_bit"],
-        e_add_fixed=rec["adder_energy_fixed"], e_mux=rec["mux_energy_per_conversion"], beta=rec["latency_factor"],
-        delay=tuple(rec[f"delay.{k}"] for k in (
-            "nmos_resistance_1um", "pmos_resistance_1um", "nmos_resistance_1um_linear", "pmos_resistance_1um_linear",
-            "gate_capacitance_per_um", "drain_capacitance_per_um", "wire_resistance_per_um", "switch_matrix_width_F",
-            "encoder_inverter_width_F", "encoder_nand_width_F", "mux_driver_width_F", "mux_decoder_front_stages")),
+        file=rec.file, node_nm=n("node"), nodes=tuple(int(round(x)) for x in rec["by_node.node"]), vdd=vdd,
+        v_read_ratio=n("read_voltage") / n("read_voltage", 0), c_wire=rec["wire_capacitance"],
+        cell_w_F=rec["cell_width_in_F"], c_gate=rec["access_gate_capacitance"] * cap,
+        c_drain=rec["access_drain_capacitance"] * cap,
+        e_sm_row=rec["switch_matrix_energy_per_row"] * energy * w_sm / n("switch_matrix_width_F", 0),
+        e_dff=rec["dff_energy_per_bit"] * energy, dff_activity=rec["dff_activity"],
+        e_add_bit=rec["adder_energy_per_bit"] * energy, e_add_fixed=rec["adder_energy_fixed"] * energy,
+        e_mux=rec["mux_energy_per_conversion"] * energy, beta=rec["latency_factor"],
+        delay=(mult * vdd / ion_n, mult * vdd / ion_p, vdd / ion_n, vdd / ion_p, n("gate_capacitance_per_um"),
+               rec["delay.drain_capacitance_per_um"] * cg_r, n("wire_resistance_per_um"), w_sm,
+               rec["delay.encoder_inverter_width_F"], rec["delay.encoder_nand_width_F"], n("mux_driver_width_F"),
+               rec["delay.decoder_gate_height_F"]),
         v_sim=rec["mlsa.simulation_read_voltage"],
-        r_access_frac=rec["mlsa.access_resistance_fraction"], e_level=rec["mlsa.switching_energy_per_level"],
-        c_col_row=rec["mlsa.column_capacitance_per_row"], c_ref_cell=rec["mlsa.reference_capacitance_per_cell"],
-        pw=tuple(pf), pw_breaks=(rec["mlsa.power_fit.low_break"], rec["mlsa.power_fit.high_break"]),
-        lt=tuple(lf), lt_break=rec["mlsa.latency_fit.break"], cap_thr=rec["mlsa.latency_fit.cap_threshold"],
-        cap_r2=rec["mlsa.latency_fit.cap_R2"], cap_dc=rec["mlsa.latency_fit.cap_dC"],
-        cap_ref=rec["mlsa.latency_fit.cap_reference"], a_level=rec["mlsa.area_per_level"],
-        a_mux=rec["mux_area_per_adc"], p_leak_array=rec["leakage_per_array"])
+        r_access_frac=rec["mlsa.access_resistance_fraction"], e_level=rec["mlsa.switching_energy_per_level"] * energy,
+        c_col_row=rec["mlsa.column_capacitance_per_row"] * F * (w_col + (1 - w_col) * cg_r),
+        c_ref_cell=rec["mlsa.reference_capacitance_per_cell"] * F * (w_ref + (1 - w_ref) * cg_r),
+        pw=tuple(fit), pw_breaks=(rec["mlsa.power_fit.low_break"], rec["mlsa.power_fit.high_break"]),
+        lt=tuple(lt), lt_break=rec["mlsa.latency_fit.break"], cap_thr=n("mlsa_latency_fit.cap_threshold"),
+        cap_r2=rec["mlsa.latency_fit.cap_R2"], cap_dc=n("mlsa_latency_fit.cap_dC"),
+        cap_ref=n("mlsa_latency_fit.cap_reference"), a_level=rec["mlsa.area_per_level"] * F ** 2,
+        a_mux=rec["mux_area_per_adc"] * F ** 2,
+        p_leak_array=rec["leakage_per_array"] * F * vdd / n("vdd", 0) * n("off_current") / n("off_current", 0))
 
 
 def check_node(arch: Architecture, law: SubarrayLaws) -> None:
-    if int(round(arch.node_nm)) != int(round(law.node_nm)):
+    if int(round(arch.node_nm)) not in law.nodes:
         raise ArchsimError(f"{arch.source}: key 'node_nm' = {arch.node_nm}: circuit library '{arch.circuits}' has its "
-                           f"subarray laws at {law.node_nm:g} nm only ({law.file}); allowed node_nm: {law.node_nm:g}")
+                           f"subarray laws at {', '.join(map(str, law.nodes))} nm only ({law.file}, by_node.node); "
+                           f"allowed node_nm: {', '.join(map(str, law.nodes))}")

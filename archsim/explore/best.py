@@ -35,9 +35,13 @@ from archsim.model.device import load_device
 #: the search space of ``compare --best`` (smaller than ``archsim size``'s, so five devices finish in
 #: minutes): array sizes, ADC bits and columns per ADC around the published designs (ISAAC and
 #: NeuroSim 128 x 128, Sandia's SONOS 1024 x 1024 is reached by ``--rows``); bits per cell: 1 to what
-#: each device holds reliably; the minimal tile count (throughput is a constraint, not searched)
+#: each device holds reliably; the minimal tile count (throughput is a constraint, not searched); signed weights
+#: on one differential pair or on two closed-loop pairs of varying significance, each pair subtracted after its
+#: arrays' conversions or as currents before one (:data:`archsim.explore.sizing.ENCODINGS`: what published
+#: chips do; on ResNet-50 the closed loop removes the programming error that dominates open-loop ReRAM and
+#: PCM cells, and the analog subtraction halves the conversions and their error, docs/explore.md)
 BEST_SPACE = sizing.SearchSpace(rows=(128, 256, 512), bits_per_cell=None, adc_bits=(4, 6, 8),
-                                cols_per_adc=(1, 8, 32), budgets=(1,))
+                                cols_per_adc=(1, 8, 32), budgets=(1,), encodings=tuple(sizing.ENCODINGS))
 #: architecture keys of the periphery every device shares in a plain comparison
 PERIPHERY_KEYS = ("rows", "cols", "adc_bits", "adc_type", "cols_per_adc", "dac_bits", "input_bits", "node_nm",
                   "circuits")
@@ -73,7 +77,8 @@ def periphery_note(df: pd.DataFrame, a: _arch.Architecture) -> str:
         lo, hi = min(s for *_, s in analog), max(s for *_, s in analog)
         text += (f".\nThe {next(iter(same))} is {100 * lo:.0f}-{100 * hi:.0f}% of the energy on every analog device: "
                  f"this table measures that periphery as much as the devices; `compare --best` sizes each "
-                 f"device's own design (array size, bits per cell, ADC bits, columns per ADC) at one accuracy floor")
+                 f"device's own design (array size, bits per cell, ADC bits, columns per ADC, signed-weight "
+                 f"encoding) at one accuracy floor")
     return text
 
 
@@ -103,7 +108,8 @@ def best_designs(workload: str, devices: list[str], base: _arch.Architecture | N
         sp = space
         if load_device(d).digital:   # adder trees, no converter: ADC bits and columns per ADC change nothing
             sp = dataclasses.replace(space, adc_bits=(base.adc_bits,), cols_per_adc=(min(base.cols_per_adc,
-                                                                                         min(space.rows)),))
+                                                                                         min(space.rows)),),
+                                     encodings=None)
         results.append(sizing.size(workload, base.replace(device=d), constraints=constraints, space=sp,
                                    objective=objective, workers=workers, progress=progress, check=check,
                                    first=True))
@@ -124,8 +130,48 @@ def best_designs(workload: str, devices: list[str], base: _arch.Architecture | N
                          + (f", {r.check.screened} screened out by a kinder design clearly below it" if r.check.screened
                             else "") + (f", {r.check.too_large} too large to simulate" if r.check.too_large else "")
                          + f", {r.check.seconds:.0f} s)" for d, r in zip(devices, results) if r.check is not None))
+    if metric == "output SNR":
+        notes += _sources_notes(devices, results)
     return BestComparison(str(results[0].workload), list(devices), results, table, metric, floor_text,
                           [n for n in notes if n])
+
+
+def design_arch(row) -> _arch.Architecture:
+    """What the simulator reads of a design row of a search table: its keys with a ``simulator`` step (numpy
+    scalars as plain values); the others (mesh, tiles, columns per ADC, ...) at their defaults."""
+    def plain(v):
+        return v.item() if isinstance(v, np.generic) else v
+    keep = [k for k in _arch.KEY_BY_NAME if k in row and k != "layer_overrides" and k not in _fid.NOT_SIMULATED_KEYS]
+    return _arch.Architecture(**{k: plain(row[k]) for k in keep})
+
+
+def _sources_notes(devices, results) -> list[str]:
+    """For the layer proxy: where each analog device's reported design (chosen, or the best measured where
+    none met the floor) takes its error, :func:`archsim.explore.layer_proxy.error_sources`."""
+    from archsim.explore import layer_proxy as P
+    lines = []
+    for d, r in zip(devices, results):
+        if r.check is None or load_device(d).digital:
+            continue
+        t = r.table
+        if r.recommended is not None:
+            row, what = r.recommended, "chosen"
+        else:
+            done = t[t["floor"] == "below floor"] if "snr_db" in t else t.iloc[:0]
+            if done.empty:
+                continue
+            row, what = done.loc[done["snr_db"].astype(float).idxmax()], "best measured"
+        shares = P.error_sources(r.check.data.proxy, design_arch(row), r.check.data.sim)
+        n, total = row.get("layers_measured"), len(r.check.data.proxy.test)
+        snr = "" if r.recommended is not None else (
+            f", {float(row['snr_db']):.1f} dB" + (f" at most (stopped early after {int(n)} of {total} layers)"
+                                                  if n is not None and np.isfinite(n) and int(n) < total else ""))
+        lines.append(f"{d} ({what}: {_design_text(row)}{snr}): {P.sources_text(shares)}")
+    if lines:
+        lines.insert(0, f"where the error comes from (share of the error power of {P.SOURCE_LAYERS} layers spread "
+                        f"through the network removed by switching each source off alone; weight grid: what is "
+                        f"left with all off):")
+    return lines
 
 
 def _row(device: str, r: sizing.SizingResult) -> dict:
@@ -135,7 +181,7 @@ def _row(device: str, r: sizing.SizingResult) -> dict:
         out.update(design="no design meets the floor and constraints", why=r.message)
         return out
     out.update(rows=int(rec["rows"]), bits_per_cell=int(rec["bits_per_cell"]), adc_bits=int(rec["adc_bits"]),
-               cols_per_adc=int(rec["cols_per_adc"]), mesh=rec["mesh"],
+               cols_per_adc=int(rec["cols_per_adc"]), encoding=sizing.encoding_name(rec), mesh=rec["mesh"],
                energy_per_inference_J=float(rec["energy_per_inference_J"]), area_mm2=float(rec["area_mm2"]),
                inferences_per_s=float(rec["inferences_per_s"]), tops_per_W=float(rec["tops_per_W"]),
                tops_per_mm2=float(rec["tops_per_mm2"]))
@@ -183,9 +229,13 @@ def display(cmp: BestComparison) -> pd.DataFrame:
 
 
 def _design_text(r) -> str:
-    conv = ("adder trees (no ADC)" if load_device(r["device"]).digital else
-            f"{int(r['adc_bits'])}-bit ADC, {int(r['cols_per_adc'])} cols/ADC")
-    return f"{int(r['rows'])}x{int(r['rows'])}, {int(r['bits_per_cell'])} b/cell, {conv}"
+    digital = load_device(r["device"]).digital
+    conv = "adder trees (no ADC)" if digital else f"{int(r['adc_bits'])}-bit ADC, {int(r['cols_per_adc'])} cols/ADC"
+    enc = r.get("encoding")
+    if not isinstance(enc, str):
+        enc = sizing.encoding_name(r) if "mapping" in r and "differential_readout" in r else "differential"
+    enc = "" if digital or not isinstance(enc, str) or enc == "differential" else f", {enc}"
+    return f"{int(r['rows'])}x{int(r['rows'])}, {int(r['bits_per_cell'])} b/cell{enc}, {conv}"
 
 
 def format_best(cmp: BestComparison) -> str:

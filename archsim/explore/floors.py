@@ -241,7 +241,8 @@ def _prepare_layers(base: Workload, trained: bool, spec: CheckSpec, arch: _arch.
         floor = max(ref - P.REFERENCE_MARGIN_DB, P.MIN_FLOOR_DB)      # never below the validated range
         ftext = (f"output SNR >= {floor:.1f} dB (E <= {10 ** (-floor / 20):.3g}): {P.REFERENCE_MARGIN_DB:g} dB under the "
                  f"exact digital chip's {ref:.1f} dB (at least {P.MIN_FLOOR_DB:g} dB) at the same input and weight bits (error-free cells, ideal ADC), "
-                 f"which the absolute {P.DEFAULT_MIN_SNR_DB:g} dB would leave no room; predicted by the layer proxy "
+                 f"which the absolute {P.DEFAULT_MIN_SNR_DB:g} dB would leave no room: the cells and converters may add at "
+                 f"most the error power of that chip's own rounding; predicted by the layer proxy "
                  f"(full simulation / proxy {P.BAND[0]:g} to {P.BAND[1]:g} on the validated designs); --min-snr-db "
                  f"sets it")
     else:

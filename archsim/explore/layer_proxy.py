@@ -125,16 +125,19 @@ def _column_sample(W: np.ndarray, width: int, seed) -> np.ndarray:
 
 
 def layer_errors(data: ProxyInputs, a: _arch.Architecture, device, cfg, chip=None,
-                 stop_above: float | None = None) -> dict:
+                 stop_above: float | None = None, only: tuple | None = None) -> dict:
     """``{layer: (local relative error e_l, its standard error)}`` of the weighted layers on ``a``'s arrays
     (step 1 of the module docstring), in network order.  ``stop_above``: stop once the root sum of squares
     of the errors so far exceeds it by more than its 95% margin (the design is then below that floor
-    whatever the other layers add; the layers measured are returned).  ``chip``: a chip factory as
+    whatever the other layers add; the layers measured are returned).  ``only``: the layer indices to measure
+    (all where None).  ``chip``: a chip factory as
     :func:`archsim.sim.accuracy.simulate` takes (:meth:`archsim.explore.simcache.ArrayCache.chip`)."""
     from archsim.sim.accuracy import CAL_PASS, TEST_PASS, _Chip
     make = chip or _Chip
     out: dict = {}
     for i, lay in enumerate(data.workload.weighted_layers()):
+        if only is not None and i not in only:
+            continue
         la = a.for_layer(lay.name).replace(layer_overrides={}, replicate=False, mesh=_arch.AUTO, tiles=_arch.AUTO)
         W = weight_matrix(lay, np.float64)[0]
         cols = _column_sample(W, min(int(la.cols), COLUMNS), [data.seed, i, 3])
@@ -212,3 +215,48 @@ def reference_snr(data: ProxyInputs, a: _arch.Architecture) -> float:
     clean = SimConfig(prog_error=False, read_noise=False, d2d_sigma_rel=0.0, stuck_on_rate=0.0, stuck_off_rate=0.0,
                       ideal_adc=True, ir_drop=False)
     return snr_db(combine(layer_errors(data, a.replace(layer_overrides={}), None, clean))[0])
+
+
+#: the error sources :func:`error_sources` switches off one at a time: name -> the simulator settings that
+#: remove it (what is left with every one of them off is the weight grid's rounding)
+SOURCES = {
+    "programming error": {"prog_error": False},
+    "read noise": {"read_noise": False},
+    "variation and stuck cells": {"d2d_sigma_rel": 0.0, "stuck_on_rate": 0.0, "stuck_off_rate": 0.0},
+    "IR drop": {"ir_drop": False},
+    "ADC": {"ideal_adc": True},
+    "DAC (input rounding)": {"ideal_dac": True},
+}
+#: layers :func:`error_sources` measures, spread evenly through the network
+SOURCE_LAYERS = 6
+
+
+def error_sources(data: ProxyInputs, a: _arch.Architecture, cfg) -> dict:
+    """Where a design's error comes from: ``{source: share}``, the fraction of the summed error power
+    ``sum_l e_l^2`` of :data:`SOURCE_LAYERS` layers spread through the network that switching the source off
+    removes (:data:`SOURCES`; each alone, so the shares need not add to 1), and ``"weight grid"``: what is
+    left with all of them off (the weights rounded to the cells' levels).  Sources the design does not have
+    remove nothing and are left out."""
+    import dataclasses
+    n = len(data.test)
+    only = tuple(sorted({int(round(x)) for x in np.linspace(0, n - 1, min(SOURCE_LAYERS, n))}))
+
+    def power(c) -> float:
+        return sum(e * e for e, _ in layer_errors(data, a, None, c, only=only).values())
+
+    total = power(cfg)
+    if total <= 0:
+        return {}
+    out = {}
+    for name, off in SOURCES.items():
+        share = (total - power(dataclasses.replace(cfg, **off))) / total
+        if share > 0.005:
+            out[name] = share
+    exact = {k: v for off in SOURCES.values() for k, v in off.items()}
+    out["weight grid"] = power(dataclasses.replace(cfg, **exact)) / total
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def sources_text(shares: dict) -> str:
+    """``"programming error 71%, read noise 12%, ..."``: :func:`error_sources`' shares in words."""
+    return ", ".join(f"{k} {100 * v:.0f}%" for k, v in shares.items())

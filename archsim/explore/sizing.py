@@ -39,6 +39,7 @@ import pandas as pd
 from archsim.explore import fidelity as _fid
 from archsim.explore.objectives import (CONSTRAINT_BY_NAME, CONSTRAINTS, OBJECTIVES,  # noqa: F401  (sizing's API)
                                        Constraint, Constraints, fill, num, satisfies)
+from archsim.explore.encodings import ENCODINGS, encoding_name, encoded  # noqa: F401  (sizing's API)
 from archsim.explore.points import EvalCache, config_from_arch, canonical_workload, point_key
 from archsim.explore.run import results_table, run_points
 from archsim.mapping import layout as _m
@@ -64,6 +65,8 @@ class SearchSpace:
     adc_bits: tuple = (4, 6, 8, 10)
     cols_per_adc: tuple = (1, 4, 16, 64)
     budgets: tuple = (1, 2, 4)           # multiples of the minimal tile count
+    #: signed-weight encodings (names of :data:`ENCODINGS`); None: the base architecture's mapping and readout
+    encodings: tuple | None = None
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -78,6 +81,7 @@ def design_points(workload: str, base: _arch.Architecture, space: SearchSpace = 
     dev = load.device(base.device)
     top = max_bits_per_cell(base, dev)
     bpcs = tuple(range(1, top + 1)) if space.bits_per_cell is None else tuple(space.bits_per_cell)
+    encs = [e for e in (encoded(base, dev, n, max_bits_per_cell) for n in (space.encodings or (None,))) if e is not None]
     for b in bpcs:
         if b < 1 or b > top:
             raise ParameterError(f"{{param}} {b}: device '{base.device}' with {base.weight_bits}-bit weights "
@@ -97,10 +101,12 @@ def design_points(workload: str, base: _arch.Architecture, space: SearchSpace = 
                                  f"{{param}} 1 to {max(space.rows)}, or add a larger {{param}}", "cols_per_adc", "rows",
                                  "cols_per_adc", "rows")
     configs, budget = [], {}
-    for rows, b in itertools.product(space.rows, bpcs):
+    own = [(a, b) for a, allowed in encs for b in allowed if space.bits_per_cell is None or b in bpcs]
+    for rows, (enc, b) in itertools.product(space.rows, own):
         try:
-            a0 = base.replace(rows=rows, cols=rows, bits_per_cell=b, mesh=_arch.AUTO, tiles=_arch.AUTO,
-                              cols_per_adc=min(base.cols_per_adc, rows))
+            gain = {"pair_gain": float(1 << b), "lsp_range": 1.0} if enc.pairs and space.encodings else {}
+            a0 = enc.replace(rows=rows, cols=rows, bits_per_cell=b, mesh=_arch.AUTO, tiles=_arch.AUTO,
+                             cols_per_adc=min(base.cols_per_adc, rows), **gain)
             min_tiles = tiles_needed(wl, a0, dev)
         except ArchsimError:
             continue  # this array size / bits per cell cannot hold the network at all: no design here
@@ -367,9 +373,12 @@ def _space_text(workload, device, configs, space, budget) -> str:
     adc = sorted({c["adc_bits"] for c in configs})
     cpa = sorted({c["cols_per_adc"] for c in configs})
     mult = sorted(set(budget.values()))
+    enc = sorted({encoding_name(c) for c in configs})
+    encs = f"; signed weights {_lst(enc)}" if space.encodings else ""
     return (f"{workload} on {device}: {len(configs)} designs searched (rows = cols {_lst(rows)}; bits/cell {_lst(bpc)}; "
-            f"ADC bits {_lst(adc)}; columns per ADC {_lst(cpa)}; tile budget {', '.join(f'{m}x' for m in mult)} "
+            f"ADC bits {_lst(adc)}; columns per ADC {_lst(cpa)}{encs}; tile budget {', '.join(f'{m}x' for m in mult)} "
             f"the minimal tile count)")
+
 
 
 def _lst(v) -> str:
@@ -384,7 +393,9 @@ def _describe(r: pd.Series) -> str:
             lo, hi = r.get(f"{c}_ci95_low"), r.get(f"{c}_ci95_high")
             acc_t = f", {c} {v:.4g}" + (f" (95% interval {lo:.3g} to {hi:.3g})" if lo is not None and np.isfinite(lo)
                                          else "")
-    return (f"{r['rows']}x{r['cols']} arrays, {r['bits_per_cell']} bits/cell, {r['adc_bits']}-bit ADC, "
+    enc = encoding_name(r) if "mapping" in r and "differential_readout" in r else "differential"
+    enc = "" if enc == "differential" else f"{enc} weights, "
+    return (f"{r['rows']}x{r['cols']} arrays, {enc}{r['bits_per_cell']} bits/cell, {r['adc_bits']}-bit ADC, "
             f"{r['cols_per_adc']} columns/ADC, {r['mesh']} mesh ({r['budget']} the minimal tiles): "
             f"{num(r['energy_per_inference_J'] * 1e6)} uJ/inference, {num(r['area_mm2'])} mm2, "
             f"{num(r['inferences_per_s'])} inferences/s, {num(r['tops_per_W'])} TOPS/W{acc_t}")

@@ -80,3 +80,24 @@ def sweep_threshold(points, ref_error: float, margin: float, worse_up: bool):
             return float(np.exp(np.log(v0) + f * (np.log(v) - np.log(v0)))), "interpolated"
         prev = (v, e)
     return None, "not reached in the swept range"
+
+
+def spec_verdict(threshold, edge, spec: float, worse_up: bool, factor: float = 2.0) -> str:
+    """A sweep's threshold judged against a published *specification*: a value the paper found sufficient,
+    so the paper's own threshold lies at or beyond it (at or above ``spec`` when larger values are worse, at
+    or below it when smaller ones are).  The reproduction is consistent unless archsim's threshold is stricter
+    than the spec by more than ``factor`` (below ``spec / factor``, or above ``spec * factor`` for a sweep
+    whose smaller values are worse); passing the spec the other way is consistent, not a failure.
+
+    ``threshold`` is None when the sweep never left the band; it then lies beyond ``edge``, the last swept
+    value, and the verdict holds only when that edge already settles it.  Returns ``'consistent'``,
+    ``'stricter than the spec'`` or ``'undecided'``."""
+    if spec <= 0 or factor < 1:
+        raise ValueError(f"spec_verdict: spec must be > 0 and factor >= 1, got {spec}, {factor}")
+    limit = spec / factor if worse_up else spec * factor
+    if threshold is None:
+        # beyond the edge: above it (worse up) or below it (worse down)
+        settled = edge >= limit if worse_up else edge <= limit
+        return "consistent" if settled else "undecided"
+    ok = threshold >= limit if worse_up else threshold <= limit
+    return "consistent" if ok else "stricter than the spec"

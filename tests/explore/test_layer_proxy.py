@@ -11,12 +11,16 @@ from archsim.mapping.layout import map_workload
 from archsim.model import arch as A
 from archsim.sim.accuracy import simulate
 
-#: designs across devices, bits per cell, ADC bits and array sizes whose proxy E lies in the floor region
-#: (E <= P.VALID_E: output SNR >= 9 dB), from exact cells (sram) to a 4-bit ADC on 512-row arrays
+#: designs across devices, bits per cell, ADC bits, array sizes and signed-weight encodings whose proxy E lies in
+#: the floor region (E <= P.VALID_E: output SNR >= 9 dB), from exact cells (sram) to a 4-bit ADC on 512-row arrays
 DESIGNS = [dict(device="sonos", bits_per_cell=7, adc_bits=6, rows=256), dict(device="sonos", bits_per_cell=4,
            adc_bits=8, rows=128), dict(device="reram", bits_per_cell=1, adc_bits=8, rows=128),
            dict(device="pcm", bits_per_cell=2, adc_bits=8, rows=128), dict(device="pcm", bits_per_cell=4,
-           adc_bits=6, rows=512), dict(device="sram", bits_per_cell=1, adc_bits=8, rows=128)]
+           adc_bits=6, rows=512), dict(device="sram", bits_per_cell=1, adc_bits=8, rows=128),
+           # compare --best's other encodings: two closed-loop pairs, and a pair subtracted as currents
+           dict(device="reram", bits_per_cell=3, adc_bits=8, rows=128, mapping="pairs", pair_gain=8.0),
+           dict(device="ecram", bits_per_cell=4, adc_bits=6, rows=256, mapping="pairs", pair_gain=16.0,
+                differential_readout="analog")]
 SPEC = F.CheckSpec(method="layers", samples=100)
 
 
