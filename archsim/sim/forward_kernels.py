@@ -102,28 +102,29 @@ def im2col_into(x, c0, pt, pl, sh, sw, out):
                             of[o + np.uint64(ow)] = zero
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, boundscheck=False)
 def conv_out_pool(yt, bias, has_bias, relu, Ho, Wo, kh, kw, sh, sw, out):
     """:func:`conv_out` followed by :func:`max_pool` (no padding) in one pass: ``out`` (B, C, Hp, Wp) the running
     ``np.maximum`` over each window, in the same order, of ``act(yt[c, b * Ho * Wo + h * Wo + w] + bias[c])``:
-    the same numbers, without writing the convolution's output."""
+    the same numbers, without writing the convolution's output.  Unsigned indices: numba then drops its
+    negative-index checks from the inner loops."""
     B, C, Hp, Wp = out.shape
     P = Ho * Wo
     zero = out.dtype.type(0)
     for b in range(B):
         for c in range(C):
-            src = yt[c, b * P:(b + 1) * P]
+            uc = np.uint64(c)
             bc = bias[c] if has_bias else zero
-            oc = out[b, c]
             for ph in range(Hp):
                 for pw in range(Wp):
                     r = zero
+                    s0 = b * P + ph * sh * Wo + pw * sw
                     for i in range(kh):
                         for j in range(kw):
-                            v = src[(ph * sh + i) * Wo + pw * sw + j]
+                            v = yt[uc, np.uint64(s0 + i * Wo + j)]
                             if has_bias:
                                 v = v + bc
                             if relu:
                                 v = _np_max(v, zero)
                             r = v if (i == 0 and j == 0) else _np_max(r, v)
-                    oc[ph, pw] = r
+                    out[np.uint64(b), uc, np.uint64(ph), np.uint64(pw)] = r

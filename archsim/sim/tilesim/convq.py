@@ -107,27 +107,19 @@ def conv_codes(x, pt, pl, scale, lo, hi, qv):
 
 
 @njit(cache=True, fastmath=False, nogil=True, boundscheck=False)
-def square_into(buf, buf2):
-    """``buf2 = float32(v * v)`` of every element ``v`` of ``buf`` (both C-ordered, same shape), the square
-    taken in float64: with digital pulses (mode 0) ``v = +-d`` exactly, so this is :func:`conv_planes`'s
-    ``d * d`` bit for bit."""
-    a = buf.reshape(-1)
-    o = buf2.reshape(-1)
-    for k in range(a.shape[0]):
-        v = np.float64(a[np.uint64(k)])
-        o[np.uint64(k)] = np.float32(v * v)
-
-
-@njit(cache=True, fastmath=False, nogil=True, boundscheck=False)
-def gather_rows(q, b0, Ho, Wo, sh, sw, kh, kw, r0, r1, krow, buf):
+def gather_rows(q, b0, Ho, Wo, sh, sw, kh, kw, r0, r1, krow, buf, buf2, square):
     """``buf[krow[k], p * nb + (r - r0)]`` = plane ``p`` of ``q`` (NC, C, maps, Hp, Wp, C-ordered; map 0 is image
     ``b0``) at im2col row ``r`` (image, oh, ow in C order) and column ``k`` (c, i, j in C order), for rows
     ``r0 .. r1`` (``buf`` C-ordered; ``krow`` the array row of each im2col column, the identity for
     im2col's own order): one run of output positions per output row of the map, with flat unsigned indices
-    (numba then drops the negative-index checks and the copy vectorizes: 3x faster than 2-D views)."""
+    (numba then drops the negative-index checks and the copy vectorizes: 3x faster than 2-D views).  With
+    ``square``, ``buf2`` (float32, the same shape) gets each gathered value's square in the same pass, taken
+    in float64 and rounded to float32: with digital pulses (mode 0) a value is ``+-d`` exactly, so this is
+    :func:`conv_planes`'s ``d * d`` bit for bit."""
     NC, C, M, Hp, Wp = q.shape
     qf = q.reshape(-1)
     bf = buf.reshape(-1)
+    b2 = buf2.reshape(-1)
     ncol = buf.shape[1]
     nb = r1 - r0
     HW = Ho * Wo
@@ -149,9 +141,17 @@ def gather_rows(q, b0, Ho, Wo, sh, sw, kh, kw, r0, r1, krow, buf):
                         if sw == 1:
                             for t in range(n):
                                 bf[np.uint64(d + t)] = qf[np.uint64(src + t)]
+                            if square:
+                                for t in range(n):
+                                    v = np.float64(qf[np.uint64(src + t)])
+                                    b2[np.uint64(d + t)] = np.float32(v * v)
                         else:
                             for t in range(n):
                                 bf[np.uint64(d + t)] = qf[np.uint64(src + t * sw)]
+                            if square:
+                                for t in range(n):
+                                    v = np.float64(qf[np.uint64(src + t * sw)])
+                                    b2[np.uint64(d + t)] = np.float32(v * v)
                         r += n
                         d += n
                         ow = 0
@@ -185,7 +185,7 @@ class MapRows:
         self.qv = _WS.get("QV", qshape, dt)
         self.qv2 = _WS.get("QV2", qshape if want_v2 and pm.conv_mode != 0 else (1, 1, 1, 1, 1), np.float32)
         lo = -float(pm.x_code_max) if pm.x_signed else 0.0
-        # digital pulses: the squares are the gathered codes squared (:func:`square_into`), not a second plane
+        # digital pulses: the squares are the gathered codes squared (:func:`gather_rows` with ``square``), not a second plane
         self.square = bool(want_v2) and int(pm.conv_mode) == 0
         if int(pm.conv_mode) == 0 and int(pm.arch.input_pulses) == 1 and pm.n_conv == 1:
             bad = conv_codes(x, pt, pl, float(pm.x_scale), lo, float(pm.x_code_max), self.qv)
@@ -203,11 +203,10 @@ class MapRows:
         nb, k, nc = r1 - r0, self.pm.K, self.pm.n_conv
         bufv = _WS.get("V", (k, nc * nb), dt)
         bufw = _WS.get("V2", (k, nc * nb) if want_v2 else (1, 1), np.float32)
-        gather_rows(self.qv, 0, Ho, Wo, sh, sw, kh, kw, r0, r1, self.krow, bufv)
-        if want_v2 and self.square:
-            square_into(bufv, bufw)
-        elif want_v2:
-            gather_rows(self.qv2, 0, Ho, Wo, sh, sw, kh, kw, r0, r1, self.krow, bufw)
+        square = bool(want_v2 and self.square)
+        gather_rows(self.qv, 0, Ho, Wo, sh, sw, kh, kw, r0, r1, self.krow, bufv, bufw, square)
+        if want_v2 and not square:
+            gather_rows(self.qv2, 0, Ho, Wo, sh, sw, kh, kw, r0, r1, self.krow, bufw, bufw, False)
         V = bufv.reshape(k, nc, nb).transpose(1, 2, 0)
         V2 = bufw.reshape(k, nc, nb).transpose(1, 2, 0) if want_v2 else bufw.reshape(1, 1, 1)
         return V, V2, bufv.T, bufw.T

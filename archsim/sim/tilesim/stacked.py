@@ -77,12 +77,6 @@ class StackedMatrices:
             self._stacked[key] = A
         return A
 
-    def _stacked_all(self, dt, fuse: bool) -> list:
-        """Build every stacked matrix now (before threads share the cache)."""
-        return [self._stack(dt, g, rb, fuse) for g in range(self.groups) for rb in range(len(self.row_bounds))] + \
-            ([self._stack_var(g, rb) for g in range(self.groups) for rb in range(len(self.row_bounds))]
-             if self.has_read_noise and not fuse else [])
-
     def _stack_var(self, g: int, rb: int) -> np.ndarray:
         key = ("var", g, rb)
         A = self._stacked.get(key)
@@ -94,3 +88,13 @@ class StackedMatrices:
             A.flags.writeable = False
             self._stacked[key] = A
         return A
+
+    def _transposed(self, A: np.ndarray) -> np.ndarray:
+        """A C-ordered copy of the stacked matrix ``A``'s transpose, kept beside it."""
+        key = ("T", id(A))
+        T = self._stacked.get(key)
+        if T is None:
+            T = np.ascontiguousarray(A.T)
+            T.flags.writeable = False
+            self._stacked[key] = T
+        return T
