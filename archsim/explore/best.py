@@ -244,6 +244,7 @@ def format_best(cmp: BestComparison) -> str:
              report.to_text(display(cmp)), ""]
     for d, r in zip(cmp.devices, cmp.results):
         if r.recommended is None:
-            lines.append(f"{d}: {r.message}")
+            # the floor is stated once, on the "same floor for every device" line below
+            lines.append(f"{d}: " + r.message.replace(f" ({cmp.floor_text})", " (below)", 1))
     lines += cmp.notes
     return "\n".join(lines)
