@@ -21,40 +21,7 @@ from archsim.model.choices import (AUTO, Accumulation, AdcRange, AdcType, Choice
                                    CostModel, DacRange, PowerGating, Readout, Replication, SignedMapping,
                                    StageTiming)   # the choices live in choices.py; callers import them from here
 from archsim.model.errors import ArchsimError, brief
-
-
-#: the steps of the flow that may read an architecture key
-STEPS = ("mapping", "cost", "simulator")
-
-
-def key(default, doc: str, *, unit: str = "", kind: str | None = None, lo: float | None = None,
-        hi: float | None = None, choices: type[Choice] | None = None, steps: tuple[str, ...] = ()):
-    """An architecture field: its default and, in metadata, meaning, unit, kind, allowed range and the steps
-    that read it (``mapping``, ``cost``, ``simulator``: a key no step lists does not change that step's
-    result; the sweep's mapping memo and the simulation cache rely on it)."""
-    if kind is None:
-        kind = ("choice" if choices is not None else "bool" if isinstance(default, bool) else
-                "int" if isinstance(default, int) else "float" if isinstance(default, float) else "str")
-    bad = [s for s in steps if s not in STEPS]
-    if not steps or bad:   # pragma: no cover - a programming error in this module
-        raise ValueError(f"key steps {steps!r}: allowed a non-empty subset of {STEPS}")
-    return dataclasses.field(default=default, metadata=dict(doc=doc, unit=unit, kind=kind, lo=lo, hi=hi,
-                                                            choices=choices, steps=tuple(steps)))
-
-
-@dataclass(frozen=True)
-class Key:
-    """One architecture key as described by its field (what ``list --keys`` prints)."""
-
-    name: str
-    kind: str  # int, float, str, bool, choice, mesh, int_or_auto, float_or_auto
-    default: Any
-    doc: str
-    unit: str = ""
-    lo: float | None = None
-    hi: float | None = None
-    choices: tuple = ()
-    steps: tuple = ()  # the steps that read it: mapping, cost, simulator
+from archsim.model.keys import STEPS, Key, key  # noqa: F401  (what a key is; callers import them from here)
 
 
 @dataclass(frozen=True)
