@@ -233,8 +233,8 @@ def _design_text(r) -> str:
     conv = "adder trees (no ADC)" if digital else f"{int(r['adc_bits'])}-bit ADC, {int(r['cols_per_adc'])} cols/ADC"
     enc = r.get("encoding")
     if not isinstance(enc, str):
-        enc = sizing.encoding_name(r) if "mapping" in r and "differential_readout" in r else "differential"
-    enc = "" if digital or not isinstance(enc, str) or enc == "differential" else f", {enc}"
+        enc = sizing.encoding_of(r)
+    enc = "" if digital or enc == "differential" else f", {enc}"
     return f"{int(r['rows'])}x{int(r['rows'])}, {int(r['bits_per_cell'])} b/cell{enc}, {conv}"
 
 

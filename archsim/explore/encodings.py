@@ -41,3 +41,9 @@ def encoding_name(c) -> str:
     """The :data:`ENCODINGS` name of a design's mapping and readout (``offset`` for offset mapping)."""
     m, r = str(c["mapping"]), str(c["differential_readout"])
     return m if m == "offset" else (m if r == "digital" else f"{m}/{r}")
+
+
+def encoding_of(row) -> str:
+    """:func:`encoding_name` of a design row that names its mapping and readout; ``differential`` (the default
+    architecture's) for a row that does not."""
+    return encoding_name(row) if "mapping" in row and "differential_readout" in row else "differential"

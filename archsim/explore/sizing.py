@@ -39,7 +39,7 @@ import pandas as pd
 from archsim.explore import fidelity as _fid
 from archsim.explore.objectives import (CONSTRAINT_BY_NAME, CONSTRAINTS, OBJECTIVES,  # noqa: F401  (sizing's API)
                                        Constraint, Constraints, fill, num, satisfies)
-from archsim.explore.encodings import ENCODINGS, encoding_name, encoded  # noqa: F401  (sizing's API)
+from archsim.explore.encodings import ENCODINGS, encoded, encoding_name, encoding_of  # noqa: F401  (sizing's API)
 from archsim.explore.points import EvalCache, config_from_arch, canonical_workload, point_key
 from archsim.explore.run import results_table, run_points
 from archsim.mapping import layout as _m
@@ -393,7 +393,7 @@ def _describe(r: pd.Series) -> str:
             lo, hi = r.get(f"{c}_ci95_low"), r.get(f"{c}_ci95_high")
             acc_t = f", {c} {v:.4g}" + (f" (95% interval {lo:.3g} to {hi:.3g})" if lo is not None and np.isfinite(lo)
                                          else "")
-    enc = encoding_name(r) if "mapping" in r and "differential_readout" in r else "differential"
+    enc = encoding_of(r)
     enc = "" if enc == "differential" else f"{enc} weights, "
     return (f"{r['rows']}x{r['cols']} arrays, {enc}{r['bits_per_cell']} bits/cell, {r['adc_bits']}-bit ADC, "
             f"{r['cols_per_adc']} columns/ADC, {r['mesh']} mesh ({r['budget']} the minimal tiles): "
