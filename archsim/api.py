@@ -73,7 +73,8 @@ def train(workload: Workload | str = "mlp", device: str = "ecram", epochs: int =
     """Train ``workload`` (a chain of dense layers) on the arrays of ``device`` (one name or a comma-separated
     list): one row per device with the final test accuracy (mean, 95% half-width over ``trials``), pulses
     per device and the energy and time of an epoch (circuit model); ``config`` keys are those of
-    :class:`archsim.sim.training.AnalogTrainConfig` (``lr``, ``bl``, ``batch_size``, ``seed``, ...)."""
+    :class:`archsim.sim.training.AnalogTrainConfig` (``lr``, ``bl``, ``batch_size``, ``seed``, ``lr_schedule``
+    e.g. ``((11, 0.005), (21, 0.0025))``: the rate from epoch 11 and from epoch 21 on, ...)."""
     from archsim.cli.train import train_devices, training_data
     from archsim.report.training import summary_table
     from archsim.sim.training import AnalogTrainConfig

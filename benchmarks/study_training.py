@@ -38,7 +38,7 @@ from archsim.model.update_laws import UpdateModel  # noqa: E402
 from archsim.sim.training import AnalogTrainConfig, fit  # noqa: E402
 
 PARTS = ("gv", "gva", "gvc", "gvx", "gvs2", "gva2", "gvt", "gvd", "gvn", "gv5a", "gv5b", "gv5c", "gv5d", "gv5e",
-         "gv5f", "gv10", "gv30", "dev")
+         "gv5f", "gv10", "gv30", "gv30s", "dev")
 
 
 def runs_file(part: str) -> Path:
@@ -68,7 +68,7 @@ SWEEPS = {
 }
 GV_PARTS = {"gv": ("states",), "gva": ("asymmetry",), "gvc": ("c2c",), "gvx": ("dw_d2d", "bound_d2d"),
             "gvs2": (), "gva2": (), "gvt": (), "gvd": (), "gvn": (),
-            "gv5a": (), "gv5b": (), "gv5c": (), "gv5d": (), "gv5e": (), "gv5f": (), "gv10": (), "gv30": ()}
+            "gv5a": (), "gv5b": (), "gv5c": (), "gv5d": (), "gv5e": (), "gv5f": (), "gv10": (), "gv30": (), "gv30s": ()}
 #: sweeps also run for GV_BASE_EPOCHS epochs (parts gvs2, gva2), to see a threshold move with training
 SWEEPS_LONG = {"states": [150, 300, 600], "asymmetry": [0.005, 0.01, 0.02, 0.05]}
 LONG_PARTS = {"gvs2": ("states",), "gva2": ("asymmetry",)}
@@ -106,9 +106,18 @@ SWEEPS_E10 = [("base", None, (0,)), ("states", 600, (0,)), ("states", 300, (0,))
 GV30_EPOCHS = 30
 SWEEPS_E30 = [("base", None, (0,)), ("states", 600, (0,)), ("float", None, (0,)), ("states", 900, (0,)),
               ("states", 300, (0,)), ("base", None, (1,)), ("states", 600, (1,))]
-#: part -> (points, run-name head, epochs) of the longer studies
+#: the paper's budget with a falling learning rate (part gv30s; runs gv30s/...): 0.01 for epochs 1 to 10, 0.005
+#: for 11 to 20, 0.0025 for 21 to 30, as IBM aihwkit's MNIST example built on the paper (examples/
+#: 03_mnist_training.py) states; the points that decide the states threshold first (baseline, 300 states, float),
+#: then the points around them and the cycle-to-cycle noise of the same variance (c2c = 2: the noise of 240 states)
+GV30S_SCHEDULE = ((11, 0.005), (21, 0.0025))
+SWEEPS_E30S = [("base", None, (0,)), ("states", 300, (0,)), ("float", None, (0,)), ("states", 150, (0,)),
+               ("states", 600, (0,)), ("c2c", 2.0, (0,)), ("base", None, (1,)), ("states", 300, (1,)),
+               ("c2c", 1.0, (0,))]
+#: part -> (points, run-name head, epochs[, learning-rate schedule]) of the longer studies
 LONG_STUDIES = {**{p: (pts, "gv5", GV5_EPOCHS) for p, pts in SWEEPS_E5.items()},
-                "gv10": (SWEEPS_E10, "gv10", GV10_EPOCHS), "gv30": (SWEEPS_E30, "gv30", GV30_EPOCHS)}
+                "gv10": (SWEEPS_E10, "gv10", GV10_EPOCHS), "gv30": (SWEEPS_E30, "gv30", GV30_EPOCHS),
+                "gv30s": (SWEEPS_E30S, "gv30s", GV30_EPOCHS, GV30S_SCHEDULE)}
 DEVICES = ("ideal", "ecram", "sonos", "reram", "pcm")
 ALGOS = {"ecram": ("mixed", "tiki-taka", "carry"), "reram": ("mixed", "tiki-taka", "carry")}
 DEVICE_TRIALS = 2
@@ -156,19 +165,20 @@ def plan_gv(part: str = "gv"):
                 m = BASE.with_(**{key: float(v)}, **E2_MODEL.get(part, {}))
                 runs.append((f"gv{GV_BASE_EPOCHS}/{key}={v}" + (f"/{t}" if t else ""),
                              dict(device="ideal", update_model=m, trial=t), gv_config(epochs=GV_BASE_EPOCHS)))
-    points, head, n_ep = LONG_STUDIES.get(part, ((), "", 0))
+    points, head, n_ep, *sched = LONG_STUDIES.get(part, ((), "", 0))
+    long = dict(epochs=n_ep, lr_schedule=sched[0] if sched else ())
     for key, v, trials in points:
         for t in trials:
             sfx = f"/{t}" if t else ""
             if key == "float":
-                runs.append((f"{head}/float", dict(device=None), gv_config(algorithm="float", epochs=n_ep)))
+                runs.append((f"{head}/float", dict(device=None), gv_config(algorithm="float", **long)))
             elif key == "base":
                 runs.append((f"{head}/base{sfx}", dict(device="ideal", update_model=BASE, trial=t),
-                             gv_config(epochs=n_ep)))
+                             gv_config(**long)))
             else:
                 m = BASE.with_(**{key: float(v)}, **(dict(c2c_signed=True) if key == "c2c" else {}))
                 runs.append((f"{head}/{key}={v}{sfx}", dict(device="ideal", update_model=m, trial=t),
-                             gv_config(epochs=n_ep)))
+                             gv_config(**long)))
     for key in LONG_PARTS.get(part, ()):
         for v in SWEEPS_LONG[key]:
             m = BASE.with_(**{key: float(v)})

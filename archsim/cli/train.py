@@ -6,6 +6,7 @@ ranked by accuracy, energy and time together.  ``--plot`` draws accuracy against
 """
 from __future__ import annotations
 
+import math
 
 from archsim.io import techlib
 from archsim.cli.args import _arch_from_args, _devices, _network, _out_stem, finite_float, int_at_least, \
@@ -24,6 +25,31 @@ DATASETS = ("mnist", "fashion-mnist")
 MAX_EPOCHS, MAX_BATCH, MAX_LR = 10_000, 65_536, 10.0
 epochs_int = int_at_least(1, MAX_EPOCHS, count=True)
 batch_int = int_at_least(1, MAX_BATCH, count=True)
+SCHEDULE_ALLOWED = (f"EPOCH:LR pairs separated by commas, epochs whole numbers of 2 or more and rising, each LR "
+                    f"a finite number above 0 and at most {MAX_LR:g}, e.g. 11:0.005,21:0.0025")
+
+
+def lr_schedule(text: str) -> tuple:
+    """argparse ``type=`` of ``--lr-schedule``: ``EPOCH:LR[,EPOCH:LR...]`` -> ((epoch, lr), ...); whether the
+    epochs fit ``--epochs`` is checked once both are known (:func:`cmd_train`)."""
+    import argparse
+    steps, last = [], 1
+    for item in str(text).split(","):
+        e, sep, r = item.strip().partition(":")
+        try:
+            epoch, rate = int(e, 10), float(r)
+        except ValueError:
+            epoch, rate = None, math.nan
+        if not sep or epoch is None or epoch <= last or not (math.isfinite(rate) and 0 < rate <= MAX_LR):
+            raise argparse.ArgumentTypeError(f"{item.strip()!r}: allowed {SCHEDULE_ALLOWED}")
+        steps.append((epoch, rate))
+        last = epoch
+    return tuple(steps)
+
+
+lr_schedule.allowed = SCHEDULE_ALLOWED
+
+
 #: ``compare --task training`` (circuit cost model): one epoch on this many training images per device
 COMPARE_TRAIN_IMAGES = 5000
 
@@ -98,6 +124,10 @@ def compare_training(args, arch, devices, net) -> int:
     return 0
 
 
+def _schedule_text(cfg) -> str:
+    return "".join(f", {r:g} from epoch {e}" for e, r in cfg.lr_schedule)
+
+
 def cmd_train(args) -> int:
     arch = _arch_from_args(args)
     devices = _devices(args.device)
@@ -105,16 +135,20 @@ def cmd_train(args) -> int:
         resolve_device(d)                         # a device without an update section fails before any work
     net, _ = _network(args)
     dense_chain(net)                              # a network the trainer cannot handle fails before the data load
+    late = [e for e, _ in args.lr_schedule if e > args.epochs]
+    if late:
+        raise ArchsimError(f"--lr-schedule: epoch {late[0]} is beyond --epochs {args.epochs}; allowed schedule "
+                           f"epochs from 2 to {args.epochs}")
     cfg = AnalogTrainConfig(algorithm=args.algorithm, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                            bl=args.bl, trains=args.trains, seed=args.seed)
+                            bl=args.bl, trains=args.trains, seed=args.seed, lr_schedule=args.lr_schedule)
     stem = _out_stem("train", net.name)
     if args.out:
         report.table_paths(args.out, stem)
     data = training_data(net, args.dataset, args.train_samples, args.test_samples)
     rows, sums = train_devices(net, devices, data, cfg, args.trials, arch, not args.no_progress)
     print(f"{net.name} trained on {', '.join(devices)}: {args.algorithm}, {args.epochs} epochs of {len(data[0])} "
-          f"images, batch {args.batch_size}, lr {args.lr:g}, BL {args.bl} ({args.trains} trains), {args.trials} "
-          f"trials, seed {args.seed}; test accuracy on {len(data[3])} images")
+          f"images, batch {args.batch_size}, lr {args.lr:g}{_schedule_text(cfg)}, BL {args.bl} ({args.trains} "
+          f"trains), {args.trials} trials, seed {args.seed}; test accuracy on {len(data[3])} images")
     acc = accuracy_frame(sums)
     table = summary_table(rows)
     _print_table(table, acc)
@@ -150,6 +184,9 @@ def add_train(sub) -> None:
     sp.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default 0)")
     sp.add_argument("--lr", type=finite_float(0.0, MAX_LR, lo_open=True), default=0.01,
                     help="learning rate per sample (default 0.01)")
+    sp.add_argument("--lr-schedule", type=lr_schedule, default=(), metavar="EPOCH:LR,...",
+                    help="step changes of the learning rate: from each EPOCH (counted from 1) on, that LR "
+                         "(default none: --lr throughout)")
     sp.add_argument("--bl", type=int_at_least(1, 64), default=31, help="pulse-train length in bits (default 31)")
     sp.add_argument("--batch-size", type=batch_int, default=10, help="samples read together (default 10)")
     sp.add_argument("--trains", choices=TRAINS, default="stochastic")

@@ -32,11 +32,27 @@ def test_train_plot(tmp_path, capsys):
     (["--workload", "mlp", "--device", "nosuch"], "unknown device"),
     (["--workload", "mlp", "--bl", "65"], "--bl"),
     (["--workload", "mlp", "--plot"], "--plot needs"),
+    (["--workload", "mlp", "--lr-schedule", "3:0.1,2:0.1"], "--lr-schedule '2:0.1': allowed EPOCH:LR pairs"),
+    (["--workload", "mlp", "--lr-schedule", "2:0"], "--lr-schedule '2:0': allowed"),
+    (["--workload", "mlp", "--lr-schedule", "2"], "--lr-schedule '2': allowed"),
+    (["--workload", "mlp", "--epochs", "2", "--lr-schedule", "3:0.001"], "epoch 3 is beyond --epochs 2"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, match, capsys):
     assert cli.main(["train"] + argv + SMALL) == 2
     err = capsys.readouterr().err.strip()
     assert match in err and len(err.splitlines()) == 1
+
+
+def test_train_lr_schedule_flag_is_the_config_schedule(capsys):
+    """--lr-schedule E:LR gives the numbers of the API with lr_schedule ((E, LR),), and says the schedule."""
+    argv = ["train", "--workload", "rpu_mlp", "--device", "ideal", "--epochs", "2", "--lr-schedule", "2:0.001"]
+    assert cli.main(argv + SMALL) == 0
+    out = capsys.readouterr().out
+    assert "lr 0.01, 0.001 from epoch 2" in out
+    df = archsim.train("rpu_mlp", "ideal", epochs=2, train_samples=120, test_samples=60, lr_schedule=((2, 0.001),))
+    const = archsim.train("rpu_mlp", "ideal", epochs=2, train_samples=120, test_samples=60)
+    assert f"{df['accuracy'].iloc[0]:.4f}" in out.split("per device, ranked")[0]   # the per-epoch table (4 decimals)
+    assert df["pulses_per_device"].iloc[0] < const["pulses_per_device"].iloc[0]   # a lower rate fires fewer
 
 
 def test_compare_task_training_ranks_devices(capsys, monkeypatch):

@@ -14,6 +14,7 @@ sample counters: the same seed gives the same numbers, whatever the thread count
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -60,6 +61,10 @@ class AnalogTrainConfig:
     carry_gain: float = 3.0           # carry: significance F of the G pair
     seed: int = 0
     use_numba: bool = True
+    #: step changes of the learning rate: ((epoch, lr), ...), epochs counted from 1 and rising; from that epoch
+    #: on the rate is that lr (before the first, ``lr``).  () keeps ``lr`` throughout.  It applies to the
+    #: gradient update of every algorithm (the float one too), not to tiki-taka's ``transfer_lr``.
+    lr_schedule: tuple = ()
 
     def __post_init__(self):
         def bad(k, allowed):
@@ -78,6 +83,34 @@ class AnalogTrainConfig:
             v = getattr(self, k)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise bad(k, "a finite number > 0")
+        object.__setattr__(self, "lr_schedule", _schedule(self.lr_schedule, self.epochs))
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of ``epoch`` (counted from 1): the last schedule step at or before it, else ``lr``."""
+        rate = self.lr
+        for e, r in self.lr_schedule:
+            if e <= epoch:
+                rate = r
+        return rate
+
+
+def _schedule(steps, epochs: int) -> tuple:
+    """``steps`` as a tuple of (epoch, lr) pairs, checked: epochs whole numbers from 2 to ``epochs``, rising;
+    rates finite and > 0."""
+    allowed = (f"pairs (epoch, lr) with epochs whole numbers from 2 to epochs ({epochs}), rising, and each lr a "
+               f"finite number > 0, e.g. ((11, 0.005), (21, 0.0025))")
+    try:
+        pairs = tuple((e, r) for e, r in steps)
+    except (TypeError, ValueError):
+        raise ArchsimError(f"training: 'lr_schedule' = {steps!r} is not allowed; allowed {allowed}") from None
+    last = 1
+    for e, r in pairs:
+        ok_e = isinstance(e, (int, np.integer)) and not isinstance(e, bool) and last < e <= epochs
+        ok_r = isinstance(r, (int, float, np.floating)) and not isinstance(r, bool) and math.isfinite(r) and r > 0
+        if not (ok_e and ok_r):
+            raise ArchsimError(f"training: 'lr_schedule' step ({e!r}, {r!r}) is not allowed; allowed {allowed}")
+        last = e
+    return tuple((int(e), float(r)) for e, r in pairs)
 
 
 @dataclass
@@ -128,6 +161,12 @@ class _Net:
                 t.counters = Counters()
         self.root = mix64_py(int(np.random.SeedSequence([cfg.seed, trial, 91]).generate_state(1, np.uint64)[0]))
         self._streams = {}
+
+    def set_lr(self, rate: float):
+        """Every learner updates with learning rate ``rate`` from now on (its settings with ``lr`` replaced)."""
+        for lr in self.learners:
+            if lr.cfg.lr != rate:
+                lr.cfg = dataclasses.replace(lr.cfg, lr=rate)
 
     def _read(self, li, x, transpose, tag, row0):
         lr = self.learners[li]
@@ -210,7 +249,6 @@ def fit(workload: Workload, device, data, cfg: AnalogTrainConfig = AnalogTrainCo
     if cfg.algorithm != "float":
         dm = resolve_device(device)
         if update_model is not None:
-            import dataclasses
             dm = dataclasses.replace(dm, update=update_model)
     name = dm.name if dm is not None else "float"
     arch = arch or Architecture(device="sram" if dm is None else "ecram")
@@ -234,6 +272,7 @@ def _epochs(net, res, cfg, x_tr, y_tr, x_te, y_te, progress):
     order = np.random.default_rng(cfg.seed)
     n = len(x_tr)
     for epoch in range(cfg.epochs):
+        net.set_lr(cfg.lr_at(epoch + 1))
         t0, c0 = time.perf_counter(), time.process_time()
         perm = order.permutation(n)
         losses = []
@@ -243,8 +282,8 @@ def _epochs(net, res, cfg, x_tr, y_tr, x_te, y_te, progress):
             if progress is not None:
                 progress(len(idx))
         sec, cpu = time.perf_counter() - t0, time.process_time() - c0
-        res.history.append(dict(epoch=epoch + 1, loss=float(np.mean(losses)), test_accuracy=net.accuracy(x_te, y_te),
-                                seconds=sec, cpu_seconds=cpu))
+        res.history.append(dict(epoch=epoch + 1, lr=cfg.lr_at(epoch + 1), loss=float(np.mean(losses)),
+                                test_accuracy=net.accuracy(x_te, y_te), seconds=sec, cpu_seconds=cpu))
 
 
 def _tally(net, res, dm):
