@@ -146,6 +146,9 @@ def test_the_falling_rate_runs_are_read_apart_and_compared_with_the_constant_rat
     assert (f"constant rate below 300 states (not reached down to 300), falling rate {thr:.0f} states. The "
             f"schedule raised it by at least {thr / 300:.2f}x, toward the paper's ~1000: it now lies "
             f"{1000 / thr:.2f}x below it, within 2x of the paper's ~1000.") in part
+    assert "| 300 | +0.10 | +1.30 | +0.10 | +1.30 |" in part and "| 600 | - | +0.10 | - | +0.10 |" in part
+    assert "excess over epochs 26-30 is +1.20 points against the constant rate's on average: fewer states cost " \
+           "more at the falling rate" in part
     verdict = text.split("### Verdict per sweep")[1].split("###")[0]
     assert f"30 ep, falling lr: {thr:.3g} ({thr / 1000:.2f}; consistent) | consistent (after 30 epochs, falling lr) |" \
         in verdict

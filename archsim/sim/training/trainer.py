@@ -119,7 +119,7 @@ class TrainResult:
 
     device: str
     config: AnalogTrainConfig
-    history: list = field(default_factory=list)      # dicts: epoch, loss, test_accuracy, seconds (wall), cpu_seconds
+    history: list = field(default_factory=list)  # dicts: epoch, lr, loss, test_accuracy, seconds (wall), cpu_seconds
     layers: list = field(default_factory=list)       # dicts: name, K, N, counters, pulses stats
     extra: dict = field(default_factory=dict)        # algorithm events: accumulations, transfers, carries
 
