@@ -107,7 +107,10 @@ GV30_EPOCHS = 30
 SWEEPS_E30 = [("base", None, (0,)), ("states", 600, (0,)), ("float", None, (0,)), ("states", 900, (0,)),
               ("states", 300, (0,)), ("base", None, (1,)), ("states", 600, (1,)),
               # added beside part gv30s, to find the constant rate's threshold below 300 states
-              ("states", 150, (0,)), ("states", 75, (0,)), ("states", 150, (1,))]
+              ("states", 150, (0,)), ("states", 75, (0,)), ("states", 150, (1,)), ("base", None, (2,)),
+              ("states", 150, (2,)), ("states", 300, (1,)),
+              # the cycle-to-cycle noise at the constant rate, beside gv30s's
+              ("c2c", 2.0, (0,)), ("c2c", 3.0, (0,)), ("c2c", 1.0, (0,))]
 #: the paper's budget with a falling learning rate (part gv30s; runs gv30s/...): 0.01 for epochs 1 to 10, 0.005
 #: for 11 to 20, 0.0025 for 21 to 30, as IBM aihwkit's MNIST example built on the paper (examples/
 #: 03_mnist_training.py) states; the points that decide the states threshold first (baseline, 300 states, float),
@@ -116,7 +119,8 @@ GV30S_SCHEDULE = ((11, 0.005), (21, 0.0025))
 SWEEPS_E30S = [("base", None, (0,)), ("states", 300, (0,)), ("float", None, (0,)), ("states", 150, (0,)),
                ("states", 600, (0,)), ("c2c", 2.0, (0,)), ("base", None, (1,)), ("states", 300, (1,)),
                ("c2c", 1.0, (0,)), ("states", 75, (0,)), ("states", 150, (1,)), ("base", None, (2,)),
-               ("c2c", 3.0, (0,)), ("states", 600, (1,))]
+               ("c2c", 3.0, (0,)), ("states", 600, (1,)), ("states", 150, (2,)), ("states", 75, (1,)),
+               ("states", 300, (2,))]
 #: part -> (points, run-name head, epochs[, learning-rate schedule]) of the longer studies
 LONG_STUDIES = {**{p: (pts, "gv5", GV5_EPOCHS) for p, pts in SWEEPS_E5.items()},
                 "gv10": (SWEEPS_E10, "gv10", GV10_EPOCHS), "gv30": (SWEEPS_E30, "gv30", GV30_EPOCHS),
