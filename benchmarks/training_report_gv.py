@@ -431,8 +431,9 @@ def _shift(cols) -> str:
     d = float(np.mean([cols[3][v] - cols[2][v] for v in both]))
     return (f" At the values run at both rates ({', '.join(f'{v:g}' for v in both)} states), the falling rate's "
             f"excess over epochs 26-30 is {d:+.2f} points against the constant rate's on average: fewer states cost "
-            + ("more at the falling rate, as a rising threshold needs" if d > 0 else
-               "less at the falling rate, not more as a rising threshold would need")
+            + ("more at the falling rate, as a rising threshold needs" if d > 0.05 else
+               "less at the falling rate, not more as a rising threshold would need" if d < -0.05 else
+               "about the same at both rates (within 0.05 point), not more as a rising threshold would need")
             + " (one run's late error scatters by about 0.1 point).")
 
 
