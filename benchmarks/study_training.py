@@ -12,7 +12,8 @@ N_TEST images); (b) the device-requirement sweeps of Gokmen and Vlasov, Front. N
 their 784-256-128-10 sigmoid network, all 60,000 training images per epoch, all 10,000 test images: parts
 gv, gva, gvc, gvx (one epoch per point), gvs2, gva2, gvt, gvd, gvn (two epochs, trials), gv5a to gv5f (five
 epochs, one or two points per sweep), gv10 (ten epochs: the states sweep and the bounds spread), gv30 (the
-paper's 30 epochs: baseline, float, three states points); an epoch costs about 7 to 15 s of one core, 9 to 190 s
+paper's 30 epochs: baseline, float, the states sweep, cycle-to-cycle noise), gv30s (the same at the falling
+learning rate 0.01 / 0.005 / 0.0025 of IBM aihwkit's example); an epoch costs about 7 to 15 s of one core, 3 to 190 s
 of wall time on the shared 2-core machine under a load of 6 to 20;
 (c) energy and time per training epoch per device from
 archsim.cost.training.  The report says each budget beside its numbers.
