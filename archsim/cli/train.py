@@ -25,8 +25,9 @@ DATASETS = ("mnist", "fashion-mnist")
 MAX_EPOCHS, MAX_BATCH, MAX_LR = 10_000, 65_536, 10.0
 epochs_int = int_at_least(1, MAX_EPOCHS, count=True)
 batch_int = int_at_least(1, MAX_BATCH, count=True)
-SCHEDULE_ALLOWED = (f"EPOCH:LR pairs separated by commas, epochs whole numbers of 2 or more and rising, each LR "
-                    f"a finite number above 0 and at most {MAX_LR:g}, e.g. 11:0.005,21:0.0025")
+SCHEDULE_ALLOWED = (f"EPOCH:LR pairs separated by commas, epochs whole numbers from 2 to {MAX_EPOCHS:,} (and at "
+                    f"most --epochs) and rising, each LR a finite number above 0 and at most {MAX_LR:g}, e.g. "
+                    f"11:0.005,21:0.0025")
 
 
 def lr_schedule(text: str) -> tuple:
@@ -40,14 +41,17 @@ def lr_schedule(text: str) -> tuple:
             epoch, rate = int(e, 10), float(r)
         except ValueError:
             epoch, rate = None, math.nan
-        if not sep or epoch is None or epoch <= last or not (math.isfinite(rate) and 0 < rate <= MAX_LR):
+        if not sep or epoch is None or not last < epoch <= MAX_EPOCHS or not (math.isfinite(rate) and
+                                                                               0 < rate <= MAX_LR):
             raise argparse.ArgumentTypeError(f"{item.strip()!r}: allowed {SCHEDULE_ALLOWED}")
         steps.append((epoch, rate))
         last = epoch
     return tuple(steps)
 
 
-lr_schedule.allowed = SCHEDULE_ALLOWED
+#: bounded where parsed (epochs and rates; the rate's bounds as the numeric flags state theirs)
+lr_schedule.allowed, lr_schedule.bounded = SCHEDULE_ALLOWED, True
+lr_schedule.lo, lr_schedule.hi, lr_schedule.lo_open = 0.0, MAX_LR, True
 
 
 #: ``compare --task training`` (circuit cost model): one epoch on this many training images per device

@@ -35,6 +35,8 @@ def test_train_plot(tmp_path, capsys):
     (["--workload", "mlp", "--lr-schedule", "3:0.1,2:0.1"], "--lr-schedule '2:0.1': allowed EPOCH:LR pairs"),
     (["--workload", "mlp", "--lr-schedule", "2:0"], "--lr-schedule '2:0': allowed"),
     (["--workload", "mlp", "--lr-schedule", "2"], "--lr-schedule '2': allowed"),
+    (["--workload", "mlp", "--lr-schedule", "10001:0.1"], "--lr-schedule '10001:0.1': allowed"),
+    (["--workload", "mlp", "--lr-schedule", "2:11"], "--lr-schedule '2:11': allowed"),
     (["--workload", "mlp", "--epochs", "2", "--lr-schedule", "3:0.001"], "epoch 3 is beyond --epochs 2"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, match, capsys):
