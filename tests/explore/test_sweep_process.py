@@ -1,0 +1,106 @@
+"""What a sweep's own process does around its workers: the store's batched writes, keys and their texts made
+once, fresh results decoded as they arrive, a heap the collector leaves alone while workers fork.
+
+Each is checked as a law against the plain way: the rows and flags one insert at a time give, the key and
+text :func:`point_key` and the store give, the table a store read back gives (byte-identical CSV).
+"""
+from __future__ import annotations
+
+import gc
+import json
+
+from archsim.explore import run as sweep_run
+from archsim.explore.executors import LocalPoolExecutor, frozen_heap
+from archsim.explore.points import config_from_arch, keys_and_texts, point_key
+from archsim.explore.run import STORE_NAME, run_sweep
+from archsim.explore.spec import Sweep
+from archsim.explore.store import Store, config_json
+from archsim.model import arch as A
+
+
+def _configs() -> list[dict]:
+    out = []
+    for adc in (4, 6, 8):
+        for cpa in (1, 8):
+            out.append(config_from_arch("lenet5", A.Architecture(device="sonos", adc_bits=adc, cols_per_adc=cpa)))
+    out.append(config_from_arch("lenet5", A.Architecture(device="sonos", mesh=(1, 1))))          # does not fit
+    out.append(config_from_arch("mlp", A.Architecture(device="reram", layer_overrides={"fc1": {"adc_bits": 6}})))
+    return out
+
+
+def _sweep(cfgs) -> Sweep:
+    return Sweep(name="p", file="<p>", configs=tuple(cfgs))
+
+
+def test_put_many_flags_equal_one_insert_at_a_time(tmp_path):
+    rows = [(point_key({"workload": str(i)}), {"workload": str(i)}, json.dumps({"summary": {"v": i}}))
+            for i in range(5)]
+    with Store(tmp_path / "a.sqlite") as st:
+        assert st.put_many(rows[:2]) == [True, True]                      # all new: one executemany
+        again = [rows[1], rows[2], (rows[2][0], rows[2][1], '{"summary":{"v":-1}}'), rows[3]]
+        assert st.put_many(again) == [False, True, False, True]           # a stored key, a key twice
+        assert len(st) == 4
+        got = st.get_many([r[0] for r in rows])
+    assert got[rows[2][0]] == {"summary": {"v": 2}}                       # the first row of a key is kept
+    with Store(tmp_path / "b.sqlite") as st:
+        assert [st.put(k, c, r) for k, c, r in rows[:2] + again] == [True, True, False, True, False, True]
+
+
+def test_keys_and_texts_are_point_key_and_the_stores_text():
+    cfgs = _configs()
+    keys, texts = keys_and_texts(cfgs)
+    assert keys == [point_key(c) for c in cfgs]
+    assert texts == [config_json(c) for c in cfgs]
+
+
+def test_fresh_results_and_stored_ones_give_the_same_csv(tmp_path):
+    cfgs = _configs()
+    fresh = run_sweep(_sweep(cfgs), out=tmp_path / "fresh", workers=1, progress=False, formats="csv")
+    assert fresh.computed == len(cfgs) and fresh.failed == 1
+    half = run_sweep(_sweep(cfgs[::2]), out=tmp_path / "half", workers=1, progress=False, formats="csv")
+    # the other half computed by a second run, the first half read back from its store
+    resumed = run_sweep(_sweep(cfgs), out=tmp_path / "half", workers=2, progress=False, formats="csv", resume=True)
+    assert (resumed.reused, resumed.computed) == (half.computed, len(cfgs) - half.computed)
+    assert fresh.files[0].read_bytes().replace(b"fresh", b"") == resumed.files[0].read_bytes().replace(b"half", b"")
+    assert fresh.files[0].read_text(encoding="utf-8") == fresh.table.to_csv(index=False)
+
+
+def test_a_row_another_run_wrote_first_is_the_one_in_the_table(tmp_path, monkeypatch):
+    cfgs = _configs()
+    real = Store.put_many
+    taken = []
+
+    def put_many(self, rows):
+        rows = list(rows)
+        if not taken:           # another run stores the first point of the first chunk just before this one
+            taken.append(rows[0][0])
+            self.put(rows[0][0], rows[0][1], json.dumps({"error": "written by the other run"}))
+        return real(self, rows)
+
+    monkeypatch.setattr(sweep_run.Store, "put_many", put_many)
+    run = run_sweep(_sweep(cfgs), out=tmp_path / "o", workers=1, progress=False, formats="csv")
+    assert (run.computed, run.by_other) == (len(cfgs) - 1, 1)
+    row = run.table.set_index("key").loc[taken[0]]
+    assert row["error"] == "written by the other run"                      # the store's row, not this run's
+    with Store(tmp_path / "o" / STORE_NAME) as st:
+        assert len(st) == len(cfgs)
+
+
+def test_frozen_heap_restores_the_collector_and_keeps_an_outer_freeze():
+    assert gc.get_freeze_count() == 0
+    with frozen_heap():
+        assert gc.get_freeze_count() > 0
+        outer = gc.get_freeze_count()
+        with frozen_heap():
+            pass
+        assert gc.get_freeze_count() == outer                               # nested: the outer freeze holds
+    assert gc.get_freeze_count() == 0
+    # a pool run abandoned midway (its generator closed) unfreezes too
+    gen = LocalPoolExecutor(2).run(_chunk_len, [[1], [2, 3], [4]])
+    assert sorted(next(gen) + next(gen)) in ([1, 1], [1, 2])
+    gen.close()
+    assert gc.get_freeze_count() == 0
+
+
+def _chunk_len(chunk, cache):
+    return [len(chunk)]
