@@ -61,14 +61,26 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="archsim-parent-watchdog", daemon=True).start()
 
 
-def _init_worker(cache: EvalCache | None, parent_pid: int | None = None) -> None:
-    """Pool worker start: die with the parent, leave Ctrl-C to the parent (which ends the pool), keep ``cache``."""
+def _init_worker(cache: EvalCache | None, parent_pid: int | None = None, warm: tuple = ()) -> None:
+    """Pool worker start: die with the parent, leave Ctrl-C to the parent (which ends the pool), keep ``cache``,
+    then evaluate the configurations ``warm`` and forget their results (see :meth:`LocalPoolExecutor.start`)."""
     global _worker_cache
     _worker_cache = cache
     if parent_pid is not None:
         import signal
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C and terminates the workers
         _die_with_parent(parent_pid)
+    if warm:
+        from archsim.explore.batch import eval_chunk
+        if _worker_cache is None:
+            _worker_cache = EvalCache()
+        try:
+            # what the first points need (the workload built, the device read, the price memos filled, the
+            # code's pages copied from the parent) made while the parent still prepares the chunks; pure
+            # memos only, so no result changes.  A failure here is left to the real evaluation to report.
+            eval_chunk([("warm-up", dict(c)) for c in warm], _worker_cache)
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def _in_worker(fn: Callable, chunk: list) -> list:
@@ -117,20 +129,46 @@ class LocalPoolExecutor:
 
     def __init__(self, workers: int, scheduler=None):
         self.workers = int(workers)
+        self._pool = None
+        self._cache = None
 
-    def run(self, fn: Callable, chunks: list, cache: EvalCache | None = None) -> Iterator[list]:
+    def start(self, cache: EvalCache | None = None, warm: tuple = ()) -> None:
+        """Start the workers now, before the chunks are ready: each evaluates the configurations ``warm`` (one
+        or two of the run's) and forgets them while this process prepares the run (its store, keys and chunks),
+        so their first chunks find the memos filled.  :meth:`run` then uses these workers (with ``cache``, the
+        one given here); :meth:`close` ends them if :meth:`run` never does.  Call it inside
+        :func:`frozen_heap`, as a sweep does."""
+        if self._pool is None:
+            self._cache = cache
+            self._pool = self._new_pool(cache, tuple(warm))
+            self._pool.submit(int)      # the workers fork now (a pool starts them with its first task)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            _terminate(self._pool)
+            self._pool = None
+
+    def _new_pool(self, cache: EvalCache | None, warm: tuple):
         import concurrent.futures as cf
         import multiprocessing as mp
         # fork (where there is one) hands the workers the parent's warm cache and registered workloads
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() and sys.platform != "darwin" else None
         if ctx is not None:
             transport_kernel.warm()   # the compiled routes loaded once here, inherited by every worker
-        with frozen_heap():   # the workers fork from a heap the collector leaves alone (see frozen_heap)
-            yield from self._run(cf, ctx, fn, chunks, cache)
+        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
+                                      initargs=(cache, os.getpid(), warm))
 
-    def _run(self, cf, ctx, fn: Callable, chunks: list, cache: EvalCache | None) -> Iterator[list]:
-        pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
-                                      initargs=(cache, os.getpid()))
+    def run(self, fn: Callable, chunks: list, cache: EvalCache | None = None) -> Iterator[list]:
+        with frozen_heap():   # the workers fork from a heap the collector leaves alone (see frozen_heap)
+            pool, self._pool = self._pool, None
+            if pool is None or cache is not self._cache:
+                if pool is not None:
+                    _terminate(pool)
+                pool = self._new_pool(cache, ())
+            yield from self._run(pool, fn, chunks)
+
+    def _run(self, pool, fn: Callable, chunks: list) -> Iterator[list]:
+        import concurrent.futures as cf
         finished = False
         try:
             futures = [pool.submit(_in_worker, fn, ch) for ch in chunks]

@@ -312,7 +312,8 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path | None = None, workers:
     if hasattr(ex, "connect"):
         ex.connect()
     try:
-        return _run_sweep(sweep, ex, out_dir, store_path, fmts, note, progress)
+        with frozen_heap():       # the collector leaves the process's old objects alone (see frozen_heap)
+            return _run_sweep(sweep, ex, out_dir, store_path, fmts, note, progress)
     finally:
         if hasattr(ex, "close"):
             ex.close()
@@ -328,6 +329,11 @@ def _run_sweep(sweep: Sweep, ex, out_dir: Path, store_path: Path, fmts, note, pr
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ParameterError(f"{{param}} {out_dir}: cannot create ({exc.strerror})", "out") from None
+    cache = EvalCache()
+    if hasattr(ex, "start") and sweep.configs and not store_path.exists():
+        # a new store: the pool's workers start now and warm up on the first point while this process reads
+        # the model's fingerprint, opens the store and makes the keys and chunks
+        ex.start(cache, warm=sweep.configs[:1])
     fp = model_fingerprint()
     t0 = time.perf_counter()
     with Store(store_path) as store:
@@ -367,16 +373,14 @@ def _run_sweep(sweep: Sweep, ex, out_dir: Path, store_path: Path, fmts, note, pr
                 if is_new:
                     results[k] = json.loads(rj)
 
-        with frozen_heap():       # the collector leaves the process's old objects alone (see frozen_heap)
-            if pending:
-                run_points(pending, executor=ex, on_results=on_results, progress=progress, desc=sweep.name,
-                           collect=False, config_text=text_of is None)
-            missing = [k for k in keys if k not in results]
-            if missing:
-                results.update(store.get_many(missing))
-    with frozen_heap():
-        table = results_table(sweep.configs, results, keys)
-        failed = int(table["error"].notna().sum())
-        files = write_table(table, out_dir, sweep.name, fmts)
+        if pending:
+            run_points(pending, executor=ex, on_results=on_results, progress=progress, desc=sweep.name,
+                       collect=False, config_text=text_of is None, cache=cache)
+        missing = [k for k in keys if k not in results]
+        if missing:
+            results.update(store.get_many(missing))
+    table = results_table(sweep.configs, results, keys)
+    failed = int(table["error"].notna().sum())
+    files = write_table(table, out_dir, sweep.name, fmts)
     return SweepRun(sweep, table, files, store_path, len(keys), reused, computed, failed,
                     time.perf_counter() - t0, ex.name, note, by_other)

@@ -104,3 +104,22 @@ def test_frozen_heap_restores_the_collector_and_keeps_an_outer_freeze():
 
 def _chunk_len(chunk, cache):
     return [len(chunk)]
+
+
+def test_a_started_pool_warms_up_and_closes_without_a_run():
+    ex = LocalPoolExecutor(2)
+    ex.start(None, warm=tuple(_configs()[:1]))
+    procs = list(ex._pool._processes.values())
+    assert len(procs) == 2 and all(p.is_alive() for p in procs)
+    ex.close()
+    assert ex._pool is None and not any(p.is_alive() for p in procs)      # no worker left behind
+
+
+def test_a_started_pool_gives_the_run_the_same_numbers(tmp_path):
+    cfgs = _configs()
+    one = run_sweep(_sweep(cfgs), out=tmp_path / "one", workers=1, progress=False, formats="csv")
+    ex = LocalPoolExecutor(2)
+    ex.start(None, warm=(cfgs[-1], {"workload": "no such network"}))     # a bad warm-up point changes nothing
+    got = {k: json.loads(r) for part in ex.run(sweep_run.eval_chunk, [[(k, c)] for k, c in
+                                                                        zip(one.sweep.keys, cfgs)]) for k, r in part}
+    assert got == {k: json.loads(r) for k, r in sweep_run.eval_chunk(list(zip(one.sweep.keys, cfgs)))}
