@@ -10,7 +10,7 @@ import gc
 import json
 
 from archsim.explore import run as sweep_run
-from archsim.explore.executors import LocalPoolExecutor, frozen_heap
+from archsim.explore.executors import SWEEP_GC_THRESHOLD, LocalPoolExecutor, frozen_heap
 from archsim.explore.points import config_from_arch, keys_and_texts, point_key
 from archsim.explore.run import STORE_NAME, run_sweep
 from archsim.explore.spec import Sweep
@@ -88,18 +88,20 @@ def test_a_row_another_run_wrote_first_is_the_one_in_the_table(tmp_path, monkeyp
 
 def test_frozen_heap_restores_the_collector_and_keeps_an_outer_freeze():
     assert gc.get_freeze_count() == 0
+    before = gc.get_threshold()
     with frozen_heap():
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] >= SWEEP_GC_THRESHOLD
         outer = gc.get_freeze_count()
         with frozen_heap():
             pass
         assert gc.get_freeze_count() == outer                               # nested: the outer freeze holds
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
     # a pool run abandoned midway (its generator closed) unfreezes too
     gen = LocalPoolExecutor(2).run(_chunk_len, [[1], [2, 3], [4]])
     assert sorted(next(gen) + next(gen)) in ([1, 1], [1, 2])
     gen.close()
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
 
 
 def _chunk_len(chunk, cache):
