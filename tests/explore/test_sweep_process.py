@@ -125,3 +125,51 @@ def test_a_started_pool_gives_the_run_the_same_numbers(tmp_path):
     got = {k: json.loads(r) for part in ex.run(sweep_run.eval_chunk, [[(k, c)] for k, c in
                                                                         zip(one.sweep.keys, cfgs)]) for k, r in part}
     assert got == {k: json.loads(r) for k, r in sweep_run.eval_chunk(list(zip(one.sweep.keys, cfgs)))}
+
+
+def _table_row_by_row(configs, results, keys):
+    """The table as a row-by-row pass builds it (the code before the summaries were grouped): the reference."""
+    import pandas as pd
+    rows = []
+    for c, k in zip(configs, keys):
+        row = {"key": k, **{x: c.get(x) for x in sweep_run.CONFIG_KEYS}, "error": None}
+        if row["mesh"] != A.AUTO:
+            row["mesh"] = f"{row['mesh'][0]}x{row['mesh'][1]}"
+        res = results.get(k)
+        if res is None or "error" in res:
+            row["error"] = "not computed" if res is None else res["error"]
+        else:
+            for sk, v in res["summary"].items():
+                if sk in sweep_run.SAME_AS_CONFIG:
+                    continue
+                row[sweep_run.RENAMED_SUMMARY.get(sk, sk if sk not in row else f"{sk}_result")] = v
+        rows.append(row)
+    first = ["key", "workload", "device", "task"] + [x for x in sweep_run.ARCH_KEYS if x != "device"] + ["error"]
+    cols = first + [c for c in dict.fromkeys(x for r in rows for x in r) if c not in first]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def test_table_columns_and_cells_equal_a_row_by_row_pass():
+    import pandas as pd
+    cfgs = _configs() * 2
+    cfgs = [dict(c, adc_bits=i) for i, c in enumerate(cfgs)]
+    keys = [point_key(c) for c in cfgs]
+    base = {"workload": "lenet5", "device": "sonos", "energy_J": 1.5, "tiles": 4, "mesh": "2x2", "rows": 9}
+    results = {}
+    for i, k in enumerate(keys):
+        if i % 5 == 1:
+            results[k] = {"error": f"point {k[:12]}: does not fit, mesh 1x1"}
+        elif i % 5 == 2:
+            continue                                                         # not computed
+        elif i % 5 == 3:                                                     # another list of summary keys
+            results[k] = {"summary": {"extra": i, **base, "energy_J": -0.0, "accuracy": float("nan")}}
+        else:
+            results[k] = {"summary": dict(base, energy_J=i * 0.1, tiles=i)}
+    got = sweep_run.results_table(cfgs, results, keys)
+    ref = _table_row_by_row(cfgs, results, keys)
+    assert list(got.columns) == list(ref.columns)
+    for c in got.columns:                          # cell by cell (the reference leaves dtypes to pandas)
+        assert [None if pd.isna(v) else v for v in got[c].astype(object)] == \
+               [None if pd.isna(v) else v for v in ref[c].astype(object)], c
+    every = {k: {"summary": dict(base, energy_J=0.5)} for k in keys}       # every row in one group
+    assert list(sweep_run.results_table(cfgs, every, keys)["tiles_total"]) == [4] * len(keys)
