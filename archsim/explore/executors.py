@@ -118,7 +118,7 @@ def frozen_heap() -> Iterator[None]:
     full passes touch every tracked object (a sweep's process holds a few hundred thousand: numpy, pandas,
     numba, scipy), so in the workers and in the parent each pass copied much of the heap (measured on the
     sizing sweep with 2 workers: 12,500-13,500 page faults per worker after its first chunk, 1,900-2,800 with
-    the heap frozen; 1.7-2.0 s of CPU for the sweep against 1.2-1.65 s).  :func:`gc.freeze` moves those
+    the heap frozen; 1.63-1.93 s of CPU for the sweep against 1.19-1.43 s).  :func:`gc.freeze` moves those
     objects to a generation the collector never scans (nothing is lost: :func:`gc.unfreeze` at the end puts
     them back and a later pass collects what became garbage meanwhile).  A caller that froze the heap itself
     keeps it frozen (and its thresholds).  Forked workers inherit both settings.
