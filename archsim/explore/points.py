@@ -59,6 +59,15 @@ def point_key(config: Mapping) -> str:
     return hashlib.sha256(canonical_json(dict(config)).encode("ascii")).hexdigest()
 
 
+def keys_and_texts(configs: Sequence[Mapping]) -> tuple[list[str], list[str]]:
+    """Each configuration's :func:`point_key` and the canonical JSON it hashes (the text a result store keeps
+    of the configuration: :func:`canonical_json` and the store's sorted-key JSON agree on every configuration
+    that has a key, one without NaN or infinity)."""
+    texts = [canonical_json(dict(c)) for c in configs]
+    sha = hashlib.sha256
+    return [sha(t.encode("ascii")).hexdigest() for t in texts], texts
+
+
 def json_value(v):
     if isinstance(v, tuple):
         return [json_value(x) for x in v]

@@ -20,12 +20,15 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from archsim.io.csvtext import to_csv_text
 from archsim.io.files import atomic_write, check_in_place, check_target, resolve_out_folder
-from archsim.explore.executors import InProcessExecutor, LocalPoolExecutor, make_chunks, make_executor
+from archsim.explore.executors import (InProcessExecutor, LocalPoolExecutor, frozen_heap, make_chunks,
+                                       make_executor)
 from archsim.explore.batch import eval_chunk
-from archsim.explore.points import ARCH_KEYS, CONFIG_KEYS, EvalCache, model_fingerprint, point_key
+from archsim.explore.points import (ARCH_KEYS, CONFIG_KEYS, EvalCache, keys_and_texts, model_fingerprint,
+                                    point_key)
 from archsim.explore.spec import Sweep, load_sweep
-from archsim.explore.store import Store
+from archsim.explore.store import Store, config_json
 from archsim.model import arch as _arch
 from archsim.model.errors import ParameterError
 
@@ -43,7 +46,7 @@ def run_points(configs: Iterable[Mapping | tuple[str, Mapping]], workers: int | 
                on_result: Callable[[str, dict, str], None] | None = None, progress: bool = False,
                desc: str = "points", executor=None, cache: EvalCache | None = None,
                on_results: Callable[[list[tuple[str, dict, str]]], None] | None = None,
-               collect: bool = True) -> dict[str, dict]:
+               collect: bool = True, config_text: bool = False) -> dict[str, dict]:
     """Evaluate configurations (or ``(key, configuration)`` pairs) on an executor; ``{key: result}``, each
     distinct configuration once.
 
@@ -52,7 +55,9 @@ def run_points(configs: Iterable[Mapping | tuple[str, Mapping]], workers: int | 
     (default: a new :class:`EvalCache`) is shared by the points evaluated in this process and copied into
     the workers of a local pool.  ``on_results([(key, config, result_json), ...])``, where given, is called
     instead once per finished chunk (a store writes the chunk in one transaction).  ``collect=False``: the
-    results go to the callbacks only (the values of the returned dict are None).
+    results go to the callbacks only (the values of the returned dict are None).  ``config_text=True``: the
+    workers also write each configuration as the store keeps it (sorted-key JSON) and ``on_results`` gets that
+    text in place of the configuration (the parent process then has less to do while the workers compute).
     """
     items: dict[str, dict] = {}
     for c in configs:
@@ -68,11 +73,17 @@ def run_points(configs: Iterable[Mapping | tuple[str, Mapping]], workers: int | 
         ex = InProcessExecutor()
     chunks = make_chunks(list(items.items()), ex.workers or 2)
     fn = eval_chunk if accuracy_fn is None else functools.partial(eval_chunk, accuracy_fn=accuracy_fn)
+    if config_text:
+        fn = functools.partial(_with_config_text, fn)
     cache = cache if cache is not None else EvalCache()
     bar = _progress(len(items), desc) if progress else None
     try:
         for results in ex.run(fn, chunks, cache):
-            if on_results is not None:
+            if config_text:
+                if on_results is not None:
+                    on_results([(k, text, rj) for k, rj, text in results])
+                results = [(k, rj) for k, rj, _ in results]
+            elif on_results is not None:
                 on_results([(k, items[k], rj) for k, rj in results])
             for k, rj in results:
                 if on_result is not None and on_results is None:
@@ -84,6 +95,11 @@ def run_points(configs: Iterable[Mapping | tuple[str, Mapping]], workers: int | 
         if bar is not None:
             bar.close()
     return out
+
+
+def _with_config_text(fn: Callable, chunk: list, cache: EvalCache | None) -> list[tuple[str, str, str]]:
+    """``fn(chunk, cache)``'s ``(key, result JSON)`` pairs with each point's configuration as the store keeps it."""
+    return [(k, rj, config_json(c)) for (k, rj), (_, c) in zip(fn(chunk, cache), chunk)]
 
 
 def _progress(total: int, desc: str):
@@ -209,7 +225,7 @@ def write_table(df: pd.DataFrame, out_dir: Path, stem: str, formats: Sequence[st
         out_dir.mkdir(parents=True, exist_ok=True)
         if "csv" in formats:
             p = out_dir / f"{stem}.csv"
-            atomic_write(p, df.to_csv(index=False))
+            atomic_write(p, to_csv_text(df))   # df.to_csv(index=False) byte for byte, faster
             files.append(p)
         if "parquet" in formats:
             p = out_dir / f"{stem}.parquet"
@@ -296,7 +312,8 @@ def run_sweep(sweep: Sweep | str | Path, out: str | Path | None = None, workers:
     if hasattr(ex, "connect"):
         ex.connect()
     try:
-        return _run_sweep(sweep, ex, out_dir, store_path, fmts, note, progress)
+        with frozen_heap():       # the collector leaves the process's old objects alone (see frozen_heap)
+            return _run_sweep(sweep, ex, out_dir, store_path, fmts, note, progress)
     finally:
         if hasattr(ex, "close"):
             ex.close()
@@ -312,6 +329,11 @@ def _run_sweep(sweep: Sweep, ex, out_dir: Path, store_path: Path, fmts, note, pr
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ParameterError(f"{{param}} {out_dir}: cannot create ({exc.strerror})", "out") from None
+    cache = EvalCache()
+    if hasattr(ex, "start") and sweep.configs and not store_path.exists():
+        # a new store: the pool's workers start now and warm up on the first point while this process reads
+        # the model's fingerprint, opens the store and makes the keys and chunks
+        ex.start(cache, warm=sweep.configs[:1])
     fp = model_fingerprint()
     t0 = time.perf_counter()
     with Store(store_path) as store:
@@ -322,23 +344,41 @@ def _run_sweep(sweep: Sweep, ex, out_dir: Path, store_path: Path, fmts, note, pr
                 f"model code or techlib data changed); choose another {{param}} or delete {store_path}", "out")
         store.meta_set("model_fingerprint", fp)
         store.meta_set("sweep_file", str(sweep.file))
+        texts = None
+        if sweep.point_keys is None:
+            # keys not known yet (a sweep built in code, not read from a file): each configuration's canonical
+            # JSON made once, hashed for its key and kept for the store's row
+            keys, texts = keys_and_texts(sweep.configs)
+            object.__setattr__(sweep, "point_keys", tuple(keys))
         keys = sweep.keys
         done = store.keys()
         pending = [(k, c) for k, c in zip(keys, sweep.configs) if k not in done]
+        text_of = {k: t for k, t in zip(keys, texts) if k not in done} if texts is not None else None
         reused = len(keys) - len(pending)
         computed = by_other = 0
+        results: dict[str, dict] = {}
 
         def on_results(rows):
             # INSERT OR IGNORE, one transaction per finished chunk: when two runs share the store, the first row
-            # of a point is kept and the other run's identical result is counted as computed by another run
+            # of a point is kept and the other run's identical result is counted as computed by another run (and
+            # read back from the store below, like the points a previous run left); the rows this run wrote are
+            # decoded here, from the very text the store now holds, while the workers go on
             nonlocal computed, by_other
+            if text_of is not None:
+                rows = [(k, text_of[k], rj) for k, _, rj in rows]
             new = store.put_many(rows)
             computed += sum(new)
             by_other += len(new) - sum(new)
+            for (k, _, rj), is_new in zip(rows, new):
+                if is_new:
+                    results[k] = json.loads(rj)
 
         if pending:
-            run_points(pending, executor=ex, on_results=on_results, progress=progress, desc=sweep.name, collect=False)
-        results = store.get_many(keys)
+            run_points(pending, executor=ex, on_results=on_results, progress=progress, desc=sweep.name,
+                       collect=False, config_text=text_of is None, cache=cache)
+        missing = [k for k in keys if k not in results]
+        if missing:
+            results.update(store.get_many(missing))
     table = results_table(sweep.configs, results, keys)
     failed = int(table["error"].notna().sum())
     files = write_table(table, out_dir, sweep.name, fmts)

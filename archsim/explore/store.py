@@ -37,6 +37,13 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 """
 
+_INSERT = "INSERT OR IGNORE INTO points (key, config, result, created) VALUES (?, ?, ?, ?)"
+
+
+def config_json(config: Mapping) -> str:
+    """A configuration as the store keeps it: sorted keys, no spaces (what a worker sends as text already)."""
+    return json.dumps(config, sort_keys=True, separators=(",", ":"))
+
 
 class Store:
     """Resumable result store of one sweep (or of many: keys never collide)."""
@@ -84,12 +91,11 @@ class Store:
     # -- writing --
     def put(self, key: str, config: Mapping | str, result_json: str) -> bool:
         """Store one finished point in its own transaction; False if the key was already there."""
-        cfg = config if isinstance(config, str) else json.dumps(config, sort_keys=True, separators=(",", ":"))
+        cfg = config if isinstance(config, str) else config_json(config)
         con = self._con
         con.execute("BEGIN IMMEDIATE")
         try:
-            cur = con.execute("INSERT OR IGNORE INTO points (key, config, result, created) VALUES (?, ?, ?, ?)",
-                              (key, cfg, result_json, time.time()))
+            cur = con.execute(_INSERT, (key, cfg, result_json, time.time()))
             con.execute("COMMIT")
         except BaseException:
             if con.in_transaction:
@@ -98,17 +104,24 @@ class Store:
         return cur.rowcount == 1
 
     def put_many(self, rows: Iterable[tuple[str, Mapping | str, str]]) -> list[bool]:
-        """Store finished points ``(key, config, result JSON)`` in one transaction; for each, whether it was new."""
+        """Store finished points ``(key, config, result JSON)`` in one transaction; for each, whether it was new.
+
+        One ``executemany`` (SQLite's loop, not Python's); when it inserted fewer rows than it was given (a key
+        already stored, by another run or twice in ``rows``) the transaction is rolled back and the rows are
+        inserted one at a time, so each one's flag is known."""
         now = time.time()
+        params = [(key, config if isinstance(config, str) else config_json(config), result_json, now)
+                  for key, config, result_json in rows]
         con = self._con
-        new = []
         con.execute("BEGIN IMMEDIATE")
         try:
-            for key, config, result_json in rows:
-                cfg = config if isinstance(config, str) else json.dumps(config, sort_keys=True, separators=(",", ":"))
-                cur = con.execute("INSERT OR IGNORE INTO points (key, config, result, created) VALUES (?, ?, ?, ?)",
-                                  (key, cfg, result_json, now))
-                new.append(cur.rowcount == 1)
+            cur = con.executemany(_INSERT, params)
+            if cur.rowcount == len(params):
+                con.execute("COMMIT")
+                return [True] * len(params)
+            con.execute("ROLLBACK")
+            con.execute("BEGIN IMMEDIATE")
+            new = [con.execute(_INSERT, p).rowcount == 1 for p in params]
             con.execute("COMMIT")
         except BaseException:
             if con.in_transaction:
