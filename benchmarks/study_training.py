@@ -13,7 +13,8 @@ their 784-256-128-10 sigmoid network, all 60,000 training images per epoch, all 
 gv, gva, gvc, gvx (one epoch per point), gvs2, gva2, gvt, gvd, gvn (two epochs, trials), gv5a to gv5f (five
 epochs, one or two points per sweep), gv10 (ten epochs: the states sweep and the bounds spread), gv30 (the
 paper's 30 epochs: baseline, float, the states sweep, cycle-to-cycle noise), gv30s (the same at the falling
-learning rate 0.01 / 0.005 / 0.0025 of IBM aihwkit's example); an epoch costs about 7 to 15 s of one core, 3 to 190 s
+learning rate 0.01 / 0.005 / 0.0025 of IBM aihwkit's example), gv10b1 (ten epochs of the states sweep one
+sample per read, as the paper trains); an epoch costs about 7 to 15 s of one core, 3 to 190 s
 of wall time on the shared 2-core machine under a load of 6 to 20;
 (c) energy and time per training epoch per device from
 archsim.cost.training.  The report says each budget beside its numbers.
@@ -39,7 +40,7 @@ from archsim.model.update_laws import UpdateModel  # noqa: E402
 from archsim.sim.training import AnalogTrainConfig, fit  # noqa: E402
 
 PARTS = ("gv", "gva", "gvc", "gvx", "gvs2", "gva2", "gvt", "gvd", "gvn", "gv5a", "gv5b", "gv5c", "gv5d", "gv5e",
-         "gv5f", "gv10", "gv30", "gv30s", "dev")
+         "gv5f", "gv10", "gv30", "gv30s", "gv10b1", "dev")
 
 
 def runs_file(part: str) -> Path:
@@ -69,7 +70,8 @@ SWEEPS = {
 }
 GV_PARTS = {"gv": ("states",), "gva": ("asymmetry",), "gvc": ("c2c",), "gvx": ("dw_d2d", "bound_d2d"),
             "gvs2": (), "gva2": (), "gvt": (), "gvd": (), "gvn": (),
-            "gv5a": (), "gv5b": (), "gv5c": (), "gv5d": (), "gv5e": (), "gv5f": (), "gv10": (), "gv30": (), "gv30s": ()}
+            "gv5a": (), "gv5b": (), "gv5c": (), "gv5d": (), "gv5e": (), "gv5f": (), "gv10": (), "gv30": (), "gv30s": (),
+            "gv10b1": ()}
 #: sweeps also run for GV_BASE_EPOCHS epochs (parts gvs2, gva2), to see a threshold move with training
 SWEEPS_LONG = {"states": [150, 300, 600], "asymmetry": [0.005, 0.01, 0.02, 0.05]}
 LONG_PARTS = {"gvs2": ("states",), "gva2": ("asymmetry",)}
@@ -122,10 +124,18 @@ SWEEPS_E30S = [("base", None, (0,)), ("states", 300, (0,)), ("float", None, (0,)
                ("c2c", 1.0, (0,)), ("states", 75, (0,)), ("states", 150, (1,)), ("base", None, (2,)),
                ("c2c", 3.0, (0,)), ("states", 600, (1,)), ("states", 150, (2,)), ("states", 75, (1,)),
                ("states", 300, (2,))]
+#: the paper's one sample per read (part gv10b1; runs gv10b1/...): ten epochs at batch 1, so every forward and
+#: backward read sees the weights the previous sample's update left (the other parts read 10 samples together,
+#: each still one rank-1 pulse update); the points that decide the ten-epoch states threshold
+SWEEPS_E10B1 = [("base", None, (0,)), ("states", 300, (0,)), ("float", None, (0,)), ("states", 150, (0,)),
+                ("base", None, (1,)), ("states", 300, (1,)), ("states", 600, (0,))]
+#: part -> batch size of a longer study that does not read GV_BATCH samples together
+LONG_BATCH = {"gv10b1": 1}
 #: part -> (points, run-name head, epochs[, learning-rate schedule]) of the longer studies
 LONG_STUDIES = {**{p: (pts, "gv5", GV5_EPOCHS) for p, pts in SWEEPS_E5.items()},
                 "gv10": (SWEEPS_E10, "gv10", GV10_EPOCHS), "gv30": (SWEEPS_E30, "gv30", GV30_EPOCHS),
-                "gv30s": (SWEEPS_E30S, "gv30s", GV30_EPOCHS, GV30S_SCHEDULE)}
+                "gv30s": (SWEEPS_E30S, "gv30s", GV30_EPOCHS, GV30S_SCHEDULE),
+                "gv10b1": (SWEEPS_E10B1, "gv10b1", GV10_EPOCHS)}
 DEVICES = ("ideal", "ecram", "sonos", "reram", "pcm")
 ALGOS = {"ecram": ("mixed", "tiki-taka", "carry"), "reram": ("mixed", "tiki-taka", "carry")}
 DEVICE_TRIALS = 2
@@ -175,6 +185,8 @@ def plan_gv(part: str = "gv"):
                              dict(device="ideal", update_model=m, trial=t), gv_config(epochs=GV_BASE_EPOCHS)))
     points, head, n_ep, *sched = LONG_STUDIES.get(part, ((), "", 0))
     long = dict(epochs=n_ep, lr_schedule=sched[0] if sched else ())
+    if part in LONG_BATCH:
+        long["batch_size"] = LONG_BATCH[part]
     for key, v, trials in points:
         for t in trials:
             sfx = f"/{t}" if t else ""

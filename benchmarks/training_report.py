@@ -14,6 +14,7 @@ from archsim.model.device import load_device
 from archsim.report.training import accuracy_frame, plot_accuracy
 from archsim.sim.training import AnalogTrainConfig, TrainResult, summarize
 from training_report_gv import gv_section
+from training_report_batch import batch_section
 
 
 def _result(rec) -> TrainResult:
@@ -151,6 +152,7 @@ def write_report(store: dict, path: Path, meta: dict) -> Path:
              "(each value with its source or marked as an assumption).", ""]
     lines += _dev_sections(store, meta, path)
     lines += gv_section(store, meta)
+    lines += batch_section(store)
     lines += _notes()
     path.write_text("\n".join(lines) + "\n")
     return path

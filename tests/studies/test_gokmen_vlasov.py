@@ -52,6 +52,8 @@ def test_the_plan_keeps_the_paper_settings_and_changes_one_parameter_per_run():
         assert (cfg.lr, cfg.bl, cfg.update_management, cfg.weight_gain) == (0.01, 10, False, 0.6)
         # the falling learning rate of part gv30s only (aihwkit's MNIST example: 0.005 from 11, 0.0025 from 21)
         assert cfg.lr_schedule == (((11, 0.005), (21, 0.0025)) if name.startswith("gv30s/") else ())
+        # one sample per read in part gv10b1 only (the paper's); the others read GV_BATCH samples together
+        assert cfg.batch_size == (1 if name.startswith("gv10b1/") else S.GV_BATCH)
         if "=" in name:
             key, val = name.split("/")[1].split("=")
             m = kw["update_model"]
@@ -159,6 +161,34 @@ def test_the_falling_rate_runs_are_read_apart_and_compared_with_the_constant_rat
             "the falling rate it is undecided against 2x of the paper's ~1000 (the sweep stops at 600)") \
         in "\n".join(G.schedule_section(calm))
     assert G._moved((None, 300.0), (None, 300.0)).endswith("it is not within 2x of the paper's ~1000.")
+
+
+def test_the_batch_1_runs_are_read_beside_the_batch_10_runs_after_ten_epochs():
+    """gv10b1 runs (one sample per read) never mix into the pooled tables; their section reads each point after
+    epoch 10 beside the batch-10 runs and the states threshold of each against its own baseline (2.0%, criterion
+    2.3): batch 10 crosses between 300 (2.1) and 150 (2.6) 0.4 of the way in log(value), at 300 / 2 ** 0.4 = 227
+    states; batch 1 between 300 (2.15) and 150 (2.7) 3/11 of the way, at 248 states: 1.09x, not a rise toward
+    the paper's ~1000.  A batch-1 600-state point at 2.5 crosses 0.6 of the way from 1200, at 792 states: a rise."""
+    G, B = _module("training_report_gv"), _module("training_report_batch")
+
+    def rec(err10):
+        h = [dict(test_accuracy=1 - (err10 + 1.0) / 100)] * 9 + [dict(test_accuracy=1 - err10 / 100)]
+        return dict(history=h, config=dict(lr=0.01, batch_size=1), wall_seconds=60.0)
+    store = {"gv10/base": rec(2.0), "gv10/states=300": rec(2.1), "gv10/states=150": rec(2.6), "gv10/float": rec(1.9),
+             "gv10b1/base": rec(2.0), "gv10b1/states=300": rec(2.15), "gv10b1/states=150": rec(2.7),
+             "gv10b1/float": rec(1.8)}
+    flt, base, pts = G.errors_at(store, 10)        # the pooled reading sees the batch-10 runs only
+    assert flt == pytest.approx(1.9) and base == [pytest.approx(2.0)] and pts["states"][300.0] == [pytest.approx(2.1)]
+    text = "\n".join(B.batch_section(store))
+    assert "| float | 1.90 (1) | 1.80 (1) | -0.10 |" in text and "| 300 states | 2.10 (1) | 2.15 (1) | +0.05 |" in text
+    t10, t1 = 300 / 2 ** 0.4, 300 / 2 ** (3 / 11)
+    assert (f"batch 10 {t10:.0f} states, batch 1 {t1:.0f} states. Reading one sample at a time does not raise the "
+            f"threshold toward the paper's ~1000 (factor {t1 / t10:.2f})") in text
+    store["gv10b1/states=600"] = rec(2.5)
+    t1 = 1200 / 2 ** 0.6
+    assert f"batch 1 {t1:.0f} states. Reading one sample at a time raised the threshold {t1 / t10:.2f}x" in \
+        "\n".join(B.batch_section(store))
+    assert B.batch_section({k: v for k, v in store.items() if not k.startswith("gv10b1/")}) == []
 
 
 def test_a_specification_bounds_the_threshold_from_one_side():
