@@ -338,7 +338,22 @@ def _check_device_node(dev, arch: Architecture) -> None:
     if policy == "refuse" and int(round(arch.node_nm)) not in nodes:
         raise ArchsimError(f"{arch.source}: key 'node_nm' = {arch.node_nm}: device '{dev.name}' exists at "
                            f"{', '.join(map(str, nodes))} nm only ({dev.record.file}, key 'nodes'); allowed node_nm: "
-                           f"{', '.join(map(str, nodes))}")
+                           + _nodes_allowed(nodes, arch.circuits))
+
+
+def _nodes_allowed(nodes: tuple, library: str) -> str:
+    """The device's nodes that the circuit library also scales to, as the refusal's "allowed" list: a node the
+    device exists at but the library has no factors for would only be refused next, by the library."""
+    try:
+        sc = node_scaling(library)
+    except ArchsimError:          # the library's own problem is reported when it is priced
+        return ", ".join(map(str, nodes))
+    both = [n for n in nodes if any(abs(n - x) <= 1e-9 for x in sc.nodes)]
+    if both == list(nodes):
+        return ", ".join(map(str, nodes))
+    if not both:
+        return f"none: circuit library '{library}' scales to {', '.join(map(str, sc.nodes))} nm only ({sc.file})"
+    return f"{', '.join(map(str, both))} (of those, the nodes circuit library '{library}' scales to, {sc.file})"
 
 
 def lut_entry(prices: Prices, op: str) -> tuple[float, float]:

@@ -133,6 +133,17 @@ def test_device_outside_its_nodes_is_flagged_and_priced():
     assert tables.node_flags(["reram"], 32) == [] and tables.node_flags(["sram"], 14) == []
 
 
+def test_a_refused_node_lists_only_nodes_the_circuit_library_also_scales_to():
+    """NeuroSim's RRAM exists at 22-130 nm, but the neurosim library scales to 22, 32 and 45 nm only: the refusal
+    of 14 nm offers those three (65 would be refused next by the library), not the device's whole list."""
+    a = Architecture(device="neurosim_rram", circuits="neurosim", node_nm=14)
+    with pytest.raises(ArchsimError, match=r"exists at 22, 32, 45, 65, 90, 130 nm only .*; allowed node_nm: 22, 32, 45 "
+                                           r"\(of those, the nodes circuit library 'neurosim' scales to, "
+                                           r"techlib/circuits/neurosim/scaling.yaml\)$"):
+        prices_for(a)
+    prices_for(a.replace(node_nm=45))          # an offered node is priced
+
+
 def test_device_that_says_refuse_is_refused_with_its_nodes():
     with pytest.raises(ArchsimError, match=r"key 'node_nm' = 14: device 'neurosim_rram' exists at 22, 32, 45, 65, 90, "
                                            r"130 nm only \(techlib/devices/neurosim_rram.yaml, key 'nodes'\); "
