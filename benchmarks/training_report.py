@@ -14,7 +14,7 @@ from archsim.model.device import load_device
 from archsim.report.training import accuracy_frame, plot_accuracy
 from archsim.sim.training import AnalogTrainConfig, TrainResult, summarize
 from training_report_gv import gv_section
-from training_report_batch import batch_section
+from training_report_checks import batch_section, criterion_section
 
 
 def _result(rec) -> TrainResult:
@@ -153,6 +153,7 @@ def write_report(store: dict, path: Path, meta: dict) -> Path:
     lines += _dev_sections(store, meta, path)
     lines += gv_section(store, meta)
     lines += batch_section(store)
+    lines += criterion_section(store)
     lines += _notes()
     path.write_text("\n".join(lines) + "\n")
     return path

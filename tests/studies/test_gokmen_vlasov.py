@@ -169,7 +169,7 @@ def test_the_batch_1_runs_are_read_beside_the_batch_10_runs_after_ten_epochs():
     2.3): batch 10 crosses between 300 (2.1) and 150 (2.6) 0.4 of the way in log(value), at 300 / 2 ** 0.4 = 227
     states; batch 1 between 300 (2.15) and 150 (2.7) 3/11 of the way, at 248 states: 1.09x, not a rise toward
     the paper's ~1000.  A batch-1 600-state point at 2.5 crosses 0.6 of the way from 1200, at 792 states: a rise."""
-    G, B = _module("training_report_gv"), _module("training_report_batch")
+    G, B = _module("training_report_gv"), _module("training_report_checks")
 
     def rec(err10):
         h = [dict(test_accuracy=1 - (err10 + 1.0) / 100)] * 9 + [dict(test_accuracy=1 - err10 / 100)]
@@ -189,6 +189,29 @@ def test_the_batch_1_runs_are_read_beside_the_batch_10_runs_after_ten_epochs():
     assert f"batch 1 {t1:.0f} states. Reading one sample at a time raised the threshold {t1 / t10:.2f}x" in \
         "\n".join(B.batch_section(store))
     assert B.batch_section({k: v for k, v in store.items() if not k.startswith("gv10b1/")}) == []
+
+
+def test_the_states_threshold_is_read_at_other_criteria():
+    """Constant-rate 30-epoch runs with the same error over every late epoch: baseline 2.0, 600 states 2.15, 300
+    states 2.4, 150 states 2.9.  At 0.1 point the sweep leaves the baseline two thirds of the way from 1200 to 600
+    in log(value), 1200 / 2 ** (2/3) = 756 states (within 2x of 1000); at 0.2, a fifth of the way from 600 to 300,
+    522 (still within 2x); at 0.3, 0.6 of the way from 600 to 300, 396;
+    at 0.5, a fifth of the way from 300 to 150, 261; at 1.0 never."""
+    C = _module("training_report_checks")
+
+    def rec(err):
+        return dict(history=[dict(test_accuracy=1 - err / 100)] * 30, config=dict(lr=0.01))
+    store = {"gv30/base": rec(2.0), "gv30/states=600": rec(2.15), "gv30/states=300": rec(2.4),
+             "gv30/states=150": rec(2.9), "gv30s/states=600": rec(9.0)}       # another rate's runs: not read
+    text = "\n".join(C.criterion_section(store))
+    t1, t3, t5 = 1200 / 2 ** (2 / 3), 600 / 2 ** 0.6, 300 / 2 ** 0.2
+    assert f"| 0.1 | {t1:.0f} (0.76x; within 2x) | {t1:.0f} (0.76x; within 2x) |" in text
+    assert f"| 0.3 (the report's) | {t3:.0f} (0.40x; not within 2x) |" in text
+    assert f"| 0.5 | {t5:.0f} (0.26x; not within 2x) |" in text
+    assert "| 1 | below 150 (not reached) | below 150 (not reached) |" in text
+    assert f"| 0.2 | {600 / 2 ** 0.2:.0f} (0.52x; within 2x) |" in text
+    assert "Only a criterion of 0.2 point or less puts the threshold within 2x" in text
+    assert C.criterion_section({"gv30/base": rec(2.0)}) == []
 
 
 def test_a_specification_bounds_the_threshold_from_one_side():
