@@ -273,7 +273,7 @@ def _encodings(text: str | None) -> tuple | None:
     names = tuple(t.strip() for t in text.split(",") if t.strip())
     bad = [n for n in names if n not in ENCODINGS] or ([] if names else [text])
     if bad:
-        raise ArchsimError(f"--encodings {bad[0]!r}: allowed a comma-separated list of {', '.join(ENCODINGS)}")
+        raise ArchsimError(f"--encodings {bad[0][:40]!r}: allowed a comma-separated list of {', '.join(ENCODINGS)}")
     return names
 
 

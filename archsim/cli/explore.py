@@ -33,9 +33,9 @@ def _int_list(text: str, flag: str) -> list[int]:
     try:
         vals = [int(v) for v in str(text).split(",") if v.strip()]
     except ValueError:
-        raise ArchsimError(f"{flag} '{text}': give comma-separated whole numbers, e.g. 64,128,256") from None
+        raise ArchsimError(f"{flag} {str(text)[:40]!r}: give comma-separated whole numbers, e.g. 64,128,256") from None
     if not vals:
-        raise ArchsimError(f"{flag} '{text}': give at least one value")
+        raise ArchsimError(f"{flag} {str(text)[:40]!r}: give at least one value")
     if len(vals) > 64:
         raise ArchsimError(f"{flag} '{text[:40]}...': {len(vals)} values; allowed at most 64")
     return vals

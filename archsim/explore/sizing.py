@@ -94,6 +94,12 @@ def design_points(workload: str, base: _arch.Architecture, space: SearchSpace = 
     for m in space.budgets:
         if isinstance(m, bool) or not isinstance(m, int) or m < 1:
             raise ParameterError(f"{{param}} {m!r}: allowed whole multiples of 1 or more", "budgets")
+    for key, vals in (("rows", space.rows), ("bits_per_cell", bpcs), ("adc_bits", space.adc_bits),
+                      ("cols_per_adc", space.cols_per_adc), ("budgets", space.budgets),
+                      ("encodings", space.encodings or ())):
+        twice = [v for i, v in enumerate(vals) if v in vals[:i]]
+        if twice:   # a repeated value would search the same designs again and count them twice
+            raise ParameterError(f"{{param}} {twice[0]}: given twice; allowed each value once", key)
     for cpa in space.cols_per_adc:     # a value no array size can take would be dropped silently: blame it
         if cpa > max(space.rows):
             raise ParameterError(f"{{param}} {cpa} exceeds every {{param}} value (largest {max(space.rows)}): columns "

@@ -222,7 +222,8 @@ def resolve_out_folder(text, param: str = "out") -> Path:
             raise ParameterError(f"{{param}} {raw}: {probe} is a dangling symbolic link (to {os.readlink(probe)}); "
                                  f"allowed a folder or a new name", param) from None
     if not stat.S_ISDIR(st.st_mode):
-        what = f"is {_what(st.st_mode)}" if probe == p else f"has a parent {probe} that is {_what(st.st_mode)}"
+        kind = _what(st.st_mode) or "a regular file"   # _what is None for a regular file
+        what = f"is {kind}" if probe == p else f"has a parent {probe} that is {kind}"
         raise ParameterError(f"{{param}} {raw} {what}, not a folder; allowed a folder one can write into", param)
     if not os.access(probe, os.W_OK | os.X_OK):
         raise ParameterError(f"{{param}} {raw}: folder {probe} is not writable", param)

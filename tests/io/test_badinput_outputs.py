@@ -11,6 +11,7 @@ left in the folder.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -271,6 +272,19 @@ def test_out_through_a_link_to_a_real_folder_is_resolved(tmp_path):
     for bad, words in ((fifo, "FIFO"), (fifo / "below", "not a folder")):
         with pytest.raises(ArchsimError, match=words):
             resolve_out_folder(bad)
+
+
+def test_out_that_is_a_regular_file_says_so(capsys, tmp_path):
+    # the refusal once read "... is None, not a folder" (the kind of a regular file left unnamed)
+    f = tmp_path / "afile"
+    f.write_text("x")
+    for bad, words in ((f, re.escape(f"{f} is a regular file, not a folder")),
+                       (f / "sub", "a parent of it is a file, not a folder")):
+        with pytest.raises(ArchsimError, match=words) as exc:
+            resolve_out_folder(bad)
+        assert "None" not in str(exc.value)
+    line = one_line(capsys, ["--out", "a regular file, not a folder"], "estimate", "-w", "mlp", "--out", f)
+    assert "None" not in line
 
 
 def test_export_onto_a_device_node_or_fifo_refused_by_the_command(capsys, tmp_path):
