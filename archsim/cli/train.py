@@ -81,6 +81,9 @@ def _bar(total: int, enabled: bool, desc: str):
 
 def train_devices(net, devices, data, cfg, trials, arch, progress: bool = True):
     """Train every device; (rows of the summary table, TrialSummary per device)."""
+    if cfg.algorithm not in CLI_ALGORITHMS:        # refused before the training, not by the pricing after it
+        raise ArchsimError(f"train: algorithm {cfg.algorithm!r} trains no device, so no epoch to price; allowed "
+                           f"{', '.join(CLI_ALGORITHMS)}")
     rows, sums = [], []
     for d in devices:
         bar = _bar(trials * cfg.epochs * len(data[0]), progress, f"{d} ({cfg.algorithm})")
@@ -148,6 +151,8 @@ def cmd_train(args) -> int:
     stem = _out_stem("train", net.name)
     if args.out:
         report.table_paths(args.out, stem)
+    if args.plot:                                 # --plot's needs fail before the training, not after it
+        _plot_needs(args)
     data = training_data(net, args.dataset, args.train_samples, args.test_samples)
     rows, sums = train_devices(net, devices, data, cfg, args.trials, arch, not args.no_progress)
     print(f"{net.name} trained on {', '.join(devices)}: {args.algorithm}, {args.epochs} epochs of {len(data[0])} "
@@ -161,15 +166,23 @@ def cmd_train(args) -> int:
         files += report.write_tables(args.out, stem + "_epochs", acc, f"{net.name}: accuracy per epoch", [])
         print("wrote " + ", ".join(map(str, files)))
     if args.plot:
-        from archsim.report.plots import matplotlib_available
-        if not matplotlib_available():
-            raise ArchsimError("--plot needs matplotlib (pip install archsim[plots])")
-        if not args.out:
-            raise ArchsimError("--plot needs --out DIR (the folder the plot is written to)")
         from pathlib import Path
         p = plot_accuracy(acc, Path(args.out) / f"{stem}_accuracy.png", f"{net.name}, {args.algorithm}")
         print(f"wrote {p}")
     return 0
+
+
+def _plot_needs(args) -> None:
+    from archsim.report.plots import matplotlib_available
+    if not matplotlib_available():
+        raise ArchsimError("--plot needs matplotlib (pip install archsim[plots])")
+    if not args.out:
+        raise ArchsimError("--plot needs --out DIR (the folder the plot is written to)")
+
+
+#: ``--algorithm`` choices: every trainer but the float reference, which trains no device and so has no epoch to
+#: price (archsim.cost.training refuses it); it stays an algorithm of the API (AnalogTrainConfig)
+CLI_ALGORITHMS = tuple(a for a in ALGORITHMS if a != "float")
 
 
 def add_train(sub) -> None:
@@ -182,7 +195,7 @@ def add_train(sub) -> None:
     sp.add_argument("--device", "-d", default="ecram",
                     help="device or comma-separated devices with an 'update' section (default ecram; "
                          f"registry: {', '.join(names)})")
-    sp.add_argument("--algorithm", "-a", choices=[a for a in ALGORITHMS], default="sgd")
+    sp.add_argument("--algorithm", "-a", choices=list(CLI_ALGORITHMS), default="sgd")
     sp.add_argument("--epochs", type=epochs_int, default=1, help="passes over the training images (default 1)")
     sp.add_argument("--trials", type=trials_int, default=1, help="independent device draws (default 1)")
     sp.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default 0)")

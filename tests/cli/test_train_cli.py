@@ -3,6 +3,7 @@ import pytest
 
 import archsim
 from archsim.cli import main as cli
+from archsim.model.errors import ArchsimError
 
 SMALL = ["--train-samples", "120", "--test-samples", "60", "--no-progress"]
 
@@ -70,3 +71,28 @@ def test_api_train_returns_a_ranked_frame():
     df = archsim.train("rpu_mlp", "ecram", train_samples=100, test_samples=50)
     assert list(df["device"]) == ["ecram"] and 0 <= df["accuracy"].iloc[0] <= 1
     assert df["energy_epoch_J"].iloc[0] > 0 and df["time_epoch_s"].iloc[0] > 0
+
+
+def _no_training(*a, **k):
+    raise AssertionError("trained before refusing")
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--workload", "rpu_mlp", "-a", "float"], "invalid choice: 'float'"),
+    (["--workload", "rpu_mlp", "--plot"], "--plot needs --out"),
+])
+def test_refused_before_any_training(argv, match, capsys, monkeypatch):
+    """Found by a bad-input sweep: -a float trained, then failed in the pricing ('a float run has no device to
+    price'); --plot without --out trained, then failed.  Both now fail before any training."""
+    import archsim.cli.train as ct
+    monkeypatch.setattr(ct, "run_trials", _no_training)
+    assert cli.main(["train"] + argv + SMALL) == 2
+    err = capsys.readouterr().err.strip()
+    assert match in err and len(err.splitlines()) == 1
+
+
+def test_api_float_algorithm_refused_before_training(monkeypatch):
+    import archsim.cli.train as ct
+    monkeypatch.setattr(ct, "run_trials", _no_training)
+    with pytest.raises(ArchsimError, match="algorithm 'float' trains no device"):
+        archsim.train("rpu_mlp", "ideal", algorithm="float", train_samples=20, test_samples=10)
