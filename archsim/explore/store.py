@@ -168,7 +168,7 @@ class Store:
     def _load(self, key: str, text: str, what: str) -> dict:
         try:
             v = json.loads(text)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):   # RecursionError: JSON nested deeper than the stack
             raise ArchsimError(f"{self.path}: point {key[:12]} has a {what} that is not valid JSON") from None
         if not isinstance(v, dict):
             raise ArchsimError(f"{self.path}: point {key[:12]} has a {what} that is not a JSON object")
@@ -182,7 +182,7 @@ class Store:
             try:
                 c = json.loads(cfg)
                 r = json.loads(res)
-            except ValueError:
+            except (ValueError, RecursionError):
                 problems.append(f"point {key[:12]}: invalid JSON")
                 continue
             if key_of(c) != key:

@@ -217,6 +217,17 @@ def test_store_round_trips_float64_bit_for_bit(tmp_path):
     assert [struct.pack("<d", v) for v in back] == [struct.pack("<d", v) for v in vals]
 
 
+def test_store_row_nested_too_deep_is_named_not_a_traceback(tmp_path):
+    # found by a bad-input sweep: a tampered store row of 100,000 nested brackets raised RecursionError from
+    # json.loads (the CLI's generic "nested too deeply" line, without the store's name)
+    with Store(tmp_path / "r.sqlite") as st:
+        k = point_key({"workload": "x"})
+        st.put(k, {"workload": "x"}, "[" * 100_000 + "]" * 100_000)
+        with pytest.raises(ArchsimError, match=r"r\.sqlite: point .* result that is not valid JSON"):
+            st.get_many([k])
+        assert st.verify(point_key) == [f"point {k[:12]}: invalid JSON"]
+
+
 def test_sweep_table_columns_and_errors(tmp_path):
     run = run_sweep(_write(tmp_path, SMALL), out=tmp_path / "o", workers=1, progress=False, formats="csv")
     t = run.table
