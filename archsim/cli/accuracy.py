@@ -25,6 +25,19 @@ from archsim.report.notes import ir_drop, read_time
 TRIALS, SAMPLES = 5, 5000
 
 
+def _normalize_applies(args) -> None:
+    """``--normalize``, ``--mean`` and ``--std`` act on the user's own images only (``--data``, a ``--calibration``
+    .npz file), and ``--mean``/``--std`` under ``--normalize standard`` only: refused where they would be ignored."""
+    given = [f for f, v in (("--mean", args.mean), ("--std", args.std)) if v is not None]
+    if given and args.normalize != "standard":
+        raise ArchsimError(f"{given[0]}: applies with --normalize standard only (else it would be ignored)")
+    own = args.data or str(args.calibration or "").strip().lower().endswith(".npz")
+    if (given or args.normalize != "0-1") and not own:
+        flag = given[0] if given else f"--normalize {args.normalize}"
+        raise ArchsimError(f"{flag}: applies to your own images only (--data, or --calibration FILE.npz); the "
+                           f"built-in data sets are read as their weights were trained, so it would be ignored")
+
+
 def cmd_accuracy(args) -> int:
     a = _arch_from_args(args)
     if args.device:
@@ -51,8 +64,10 @@ def cmd_accuracy(args) -> int:
     if args.hybrid and args.data:
         raise ArchsimError(f"--data {args.data}: --hybrid draws its tuning images from a built-in data set's "
                            f"training split; leave out --data")
-    inp = _accuracy_inputs(net, builtin, args.samples, args.seed, args.data, args.normalize,
-                           _floats(args.mean, "--mean"), _floats(args.std, "--std", positive=True), args.calibration)
+    mean, std = _floats(args.mean, "--mean"), _floats(args.std, "--std", positive=True)
+    _normalize_applies(args)
+    inp = _accuracy_inputs(net, builtin, args.samples, args.seed, args.data, args.normalize, mean, std,
+                           args.calibration)
     wl, own = inp.wl, inp.own
     if args.ideal:
         return _ideal(inp, a, args, stem)

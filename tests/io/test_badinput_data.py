@@ -274,6 +274,11 @@ FLAG_CASES = [
     (ACC + ("--normalize", "standard", "--mean", "0", "--std", "0"), "--std", "above 0"),
     (ACC + ("--normalize", "standard", "--mean", "0", "--std", "-2"), "--std", "above 0"),
     (ACC + ("--normalize", "standard", "--mean", "0", "--std", "inf"), "--std", "finite"),
+    # found by a bad-input sweep: these were silently ignored (the same accuracy as without them)
+    (ACC + ("--mean", "1e308"), "--mean", "with --normalize standard only"),
+    (ACC + ("--std", "2"), "--std", "with --normalize standard only"),
+    (ACC + ("--normalize", "none"), "--normalize none", "your own images only"),
+    (ACC + ("--normalize", "standard", "--mean", "0", "--std", "1"), "--mean", "your own images only"),
     (("accuracy", "--model", "m.onnx", "--input-shape", "0,28,28"), "--input-shape", "C,H,W"),
     (("accuracy", "--model", "m.onnx", "--input-shape", ""), "--input-shape", "C,H,W"),
     (("estimate", "-w", "mlp", "--activity", "data", "--activity-samples", "0"), "--activity-samples", "1 or more"),
