@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 """
 
+#: the columns of each table of :data:`SCHEMA`, in order (checked on opening: :meth:`Store._check_columns`)
+STORE_COLUMNS = {"points": ("key", "config", "result", "created"), "meta": ("name", "value")}
+
 _INSERT = "INSERT OR IGNORE INTO points (key, config, result, created) VALUES (?, ?, ?, ?)"
 
 
@@ -66,6 +69,7 @@ class Store:
                                    f"(journal_mode {mode}); put the output folder on a local disk")
             self._con.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._con.executescript(SCHEMA)
+            self._check_columns()
         except sqlite3.DatabaseError as exc:
             self.close()
             raise ArchsimError(f"{self.path}: not a usable result store ({exc})") from None
@@ -75,6 +79,16 @@ class Store:
         except ArchsimError:
             self.close()
             raise
+
+    def _check_columns(self) -> None:
+        """A SQLite file whose tables ``points`` or ``meta`` exist in another shape (not a store of archsim's)
+        is refused in one line here, not by an SQL error at the first read."""
+        for table, cols in STORE_COLUMNS.items():
+            have = tuple(r[1] for r in self._con.execute(f"PRAGMA table_info({table})"))
+            if have != cols:
+                raise ArchsimError(f"{self.path}: not an archsim result store (table '{table}' has columns "
+                                   f"{', '.join(have) or 'none'}; expected {', '.join(cols)}); choose another "
+                                   f"--out or move the file away")
 
     # -- context manager --
     def __enter__(self) -> "Store":

@@ -228,6 +228,23 @@ def test_store_row_nested_too_deep_is_named_not_a_traceback(tmp_path):
         assert st.verify(point_key) == [f"point {k[:12]}: invalid JSON"]
 
 
+@pytest.mark.parametrize("tables", [("CREATE TABLE meta(y)",), ("CREATE TABLE points(x)", "CREATE TABLE meta(y)"),
+                                    ("CREATE TABLE meta(name TEXT, value TEXT, extra TEXT)",)])
+def test_store_with_foreign_tables_refused_on_opening(tmp_path, tables):
+    # found by a bad-input sweep: a SQLite file with a 'meta' table of other columns raised
+    # sqlite3.OperationalError ("no such column: value") at the first read, a traceback from the CLI
+    import sqlite3
+    db = tmp_path / "r.sqlite"
+    con = sqlite3.connect(db)
+    for t in tables:
+        con.execute(t)
+    con.commit()
+    con.close()
+    with pytest.raises(ArchsimError, match=r"r\.sqlite: not an archsim result store \(table '(meta|points)' has "
+                                           r"columns .*; expected"):
+        Store(db)
+
+
 def test_sweep_table_columns_and_errors(tmp_path):
     run = run_sweep(_write(tmp_path, SMALL), out=tmp_path / "o", workers=1, progress=False, formats="csv")
     t = run.table
