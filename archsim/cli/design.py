@@ -123,10 +123,18 @@ def cmd_compare(args) -> int:
                             ("--encodings", args.encodings), ("--workers", args.workers)) if v not in (None, False)]
     if given:
         raise ArchsimError(f"{given[0]}: applies with --best only (each device sized to its own design)")
+    idle = [f for f, v in (("--trials", args.trials), ("--samples", args.samples), ("--time", args.time),
+                           ("--calibration", args.calibration), ("--no-read-noise", args.no_read_noise),
+                           ("--no-ir-drop", args.no_ir_drop)) if v not in (None, False)]
     args.samples = COMPARE_SAMPLES if args.samples is None else args.samples
     args.trials = COMPARE_TRIALS if args.trials is None else args.trials
     net, builtin = _network(args)
-    if args.task == "training" and a.cost_model != CostModel.LUT:
+    training = args.task == "training" and a.cost_model != CostModel.LUT
+    idle = [f for f in idle if not (training and f in ("--trials", "--samples"))]   # training reads these two
+    if idle and not args.accuracy:   # nothing is simulated: the flag would be ignored
+        raise ArchsimError(f"{idle[0]}: applies with --accuracy only"
+                           + (" (--task training reads --trials and --samples)" if training else ""))
+    if training:
         from archsim.cli.train import compare_training      # train on each device, rank by accuracy, energy, time
         return compare_training(args, a, devices, net)
     for d in devices:
