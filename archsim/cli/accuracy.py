@@ -57,6 +57,8 @@ def cmd_accuracy(args) -> int:
                            f"{'--ideal' if args.ideal else '--hybrid'}")
     if args.train_fraction is not None and not args.hybrid:
         raise ArchsimError(f"--train-fraction {args.train_fraction:g}: applies with --hybrid only")
+    if args.hybrid is not None and not args.hybrid.strip(" ,"):   # '' would silently run the plain Monte Carlo
+        raise ArchsimError(f"--hybrid {args.hybrid!r}: allowed layer names (comma-separated) or 'last'")
     if args.hybrid and args.ideal:
         raise ArchsimError("--hybrid and --ideal both given; choose one")
     if args.hybrid:

@@ -278,6 +278,8 @@ FLAG_CASES = [
     (ACC + ("--mean", "1e308"), "--mean", "with --normalize standard only"),
     (ACC + ("--std", "2"), "--std", "with --normalize standard only"),
     (ACC + ("--normalize", "none"), "--normalize none", "your own images only"),
+    (ACC + ("--hybrid", ""), "--hybrid ''", "layer names"),
+    (ACC + ("--hybrid", " , "), "--hybrid", "layer names"),
     (ACC + ("--normalize", "standard", "--mean", "0", "--std", "1"), "--mean", "your own images only"),
     (("accuracy", "--model", "m.onnx", "--input-shape", "0,28,28"), "--input-shape", "C,H,W"),
     (("accuracy", "--model", "m.onnx", "--input-shape", ""), "--input-shape", "C,H,W"),
