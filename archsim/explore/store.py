@@ -88,7 +88,7 @@ class Store:
             if have != cols:
                 raise ArchsimError(f"{self.path}: not an archsim result store (table '{table}' has columns "
                                    f"{', '.join(have) or 'none'}; expected {', '.join(cols)}); choose another "
-                                   f"--out or move the file away")
+                                   f"output folder or move the file away")
 
     # -- context manager --
     def __enter__(self) -> "Store":
