@@ -198,10 +198,15 @@ def _terminate(pool) -> None:
     """End a process pool now: cancel what has not started and terminate (then reap) its workers."""
     held = getattr(pool, "_processes", None)      # concurrent.futures keeps its workers there (pid -> Process)
     procs = list(held.values()) if isinstance(held, dict) else []
+    # the pool's manager thread reaps the workers too: joined before they are checked, else a worker it has
+    # reaped but not yet marked reads as alive here (waitpid finds no child, the exit code is still unset)
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for p in procs:
         if p.is_alive():
             p.terminate()
+    if manager is not None:
+        manager.join(timeout=10)
     for p in procs:
         p.join(timeout=5)
         if p.is_alive():
