@@ -348,7 +348,7 @@ def _nodes_allowed(nodes: tuple, library: str) -> str:
         sc = node_scaling(library)
     except ArchsimError:          # the library's own problem is reported when it is priced
         return ", ".join(map(str, nodes))
-    both = [n for n in nodes if any(abs(n - x) <= 1e-9 for x in sc.nodes)]
+    both = [n for n in nodes if n in sc.nodes]     # both lists are whole nanometres (rounded when read)
     if both == list(nodes):
         return ", ".join(map(str, nodes))
     if not both:

@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Callable, Iterator, Mapping
 
-from archsim.explore.batch import mapping_group
+from archsim.explore.batch import eval_chunk, mapping_group
 from archsim.explore.points import EvalCache
 from archsim.mapping import transport_kernel
 from archsim.model.errors import ParameterError
@@ -71,7 +71,6 @@ def _init_worker(cache: EvalCache | None, parent_pid: int | None = None, warm: t
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C and terminates the workers
         _die_with_parent(parent_pid)
     if warm:
-        from archsim.explore.batch import eval_chunk
         if _worker_cache is None:
             _worker_cache = EvalCache()
         try:
